@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "tern",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ternd", targets: ["ternd"]),
+        .executable(name: "tern", targets: ["tern"]),
+        .library(name: "TernClient", targets: ["TernClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "TernWire", swiftSettings: swiftSettings),
+        .target(
+            name: "TernStorage",
+            dependencies: [
+                "TernWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TernNet",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TernBroker",
+            dependencies: [
+                "TernWire", "TernStorage", "TernNet",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TernClient",
+            dependencies: [
+                "TernWire", "TernNet",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ternd",
+            dependencies: [
+                "TernBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tern",
+            dependencies: [
+                "TernClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "TernTestSupport", dependencies: ["TernWire"], path: "Tests/TernTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "TernWireTests", dependencies: ["TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernStorageTests", dependencies: ["TernStorage", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernNetTests", dependencies: ["TernNet", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TernClient", "TernWire", "TernTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

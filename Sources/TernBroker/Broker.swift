@@ -1,0 +1,110 @@
+import Logging
+import Synchronization
+import TernNet
+import TernStorage
+import TernWire
+
+/// A single-node Tern broker: the partition logs, the topic metadata, the request handlers and
+/// the listeners.
+///
+/// Start-up order is recovery first, then listeners: `init` opens (and if needed recovers) every
+/// log, `start` binds. `shutdown` stops accepting, finishes in-flight requests, flushes every log
+/// and writes the clean-shutdown markers.
+public final class Broker: Sendable {
+    /// The software version reported by ApiVersions.
+    public static let version = "0.1.0"
+
+    let config: BrokerConfig
+    let logger: Logger
+    let logManager: LogManager
+    let topics: TopicStore
+    let resolver: TopicConfigResolver
+    let purgatory: FetchPurgatory
+    /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
+    let adminLock = Mutex(())
+    private let servers: Mutex<[Server]> = Mutex([])
+
+    /// Opens the data directories, recovers the logs and loads topic metadata.
+    /// - Throws: `StorageError` when a log directory cannot be used.
+    public init(config: BrokerConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        self.resolver = TopicConfigResolver(broker: config)
+        let topics = try TopicStore(directory: config.logDirs[0])
+        self.topics = topics
+        let resolver = self.resolver
+        logManager = try LogManager(
+            logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
+            configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
+        purgatory = FetchPurgatory(logger: logger)
+        try reconcileLogs()
+    }
+
+    /// Makes the logs on disk match the topic metadata: creates missing partitions and removes
+    /// logs of topics that no longer exist (a delete interrupted by a crash).
+    private func reconcileLogs() throws {
+        var expected = Set<TopicPartition>()
+        for topic in topics.all {
+            for partition in 0..<topic.partitionCount {
+                let tp = TopicPartition(topic.name, partition)
+                expected.insert(tp)
+                if logManager.log(for: tp) == nil {
+                    _ = try logManager.createLog(tp, config: resolver.logConfig(topic.configs))
+                }
+            }
+        }
+        for log in logManager.allLogs where !expected.contains(log.topicPartition) {
+            logger.warning(
+                "removing the log of a deleted topic",
+                metadata: ["tern_topic": "\(log.topicPartition.topic)", "tern_partition": "\(log.topicPartition.partition)"])
+            try logManager.deleteLog(log.topicPartition)
+        }
+    }
+
+    /// Binds every listener and starts serving.
+    /// - Throws: `NetError` (for example `addressInUse`) naming the address.
+    public func start() throws {
+        var started: [Server] = []
+        for listener in config.listeners {
+            var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)
+            serverConfig.maxFrameBytes = config.maxRequestBytes
+            serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
+            if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
+            let server = Server(
+                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
+            do {
+                try server.start()
+            } catch {
+                for s in started { s.shutdown(timeout: .zero) }
+                throw error
+            }
+            started.append(server)
+            logger.info("listening", metadata: ["listener": "\(listener.host):\(server.boundPort)"])
+        }
+        servers.withLock { $0 = started }
+    }
+
+    /// The ports the listeners are bound to, in `listeners` order.
+    public var boundPorts: [Int] { servers.withLock { $0.map(\.boundPort) } }
+
+    /// Stops accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes
+    /// every log and writes clean-shutdown markers.
+    public func shutdown() throws {
+        let servers = servers.withLock { servers in
+            defer { servers = [] }
+            return servers
+        }
+        for server in servers { server.stopAccepting() }
+        purgatory.completeAll()
+        for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
+        try logManager.shutdown()
+        logger.info("shut down cleanly")
+    }
+
+    /// The advertised address of this broker as the Metadata API reports it.
+    var advertisedBroker: MetadataResponse.Broker {
+        let listener = config.advertisedListener
+        let port = listener.port == 0 ? (boundPorts.first ?? 0) : listener.port
+        return MetadataResponse.Broker(nodeId: config.nodeId, host: listener.host, port: Int32(port))
+    }
+}

@@ -1,0 +1,162 @@
+import TernStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The broker's effective configuration: embedded defaults, overridden by the config file, then
+/// by `TERN_<KEY>` environment variables, then by `--set key=value` (DESIGN.md section 8).
+public struct BrokerConfig: Sendable {
+    /// Where a value came from.
+    public enum Source: Sendable, Equatable { case defaultValue, file, environment, commandLine }
+
+    /// Every key's effective value, as text.
+    public private(set) var values: [String: String]
+    /// Where each key's value came from.
+    public private(set) var sources: [String: Source]
+
+    public let nodeId: Int32
+    public let listeners: [Listener]
+    public let advertisedListener: Listener
+    public let logDirs: [String]
+    public let numPartitions: Int32
+    public let autoCreateTopics: Bool
+    public let flushMode: FlushMode
+    public let maxRequestBytes: Int
+    public let idleTimeoutMs: Int64
+    public let networkThreads: Int
+    public let shutdownTimeoutMs: Int64
+    public let logLevel: String
+    public let messageMaxBytes: Int
+
+    /// Reads the configuration.
+    /// - Parameters:
+    ///   - file: a config file path, or nil for embedded defaults only.
+    ///   - environment: the process environment (`TERN_LOG_DIRS=...` overrides `log.dirs`).
+    ///   - overrides: `key=value` strings from `--set`.
+    /// - Throws: ``ConfigError`` naming the file and line (or variable, or argument) and the reason.
+    public static func load(
+        file: String?, environment: [String: String] = [:], overrides: [String] = []
+    ) throws(ConfigError) -> BrokerConfig {
+        var values: [String: String] = [:]
+        var sources: [String: Source] = [:]
+        for definition in BrokerConfigKeys.all {
+            values[definition.name] = definition.defaultValue
+            sources[definition.name] = .defaultValue
+        }
+        func set(_ key: String, _ value: String, origin: String, source: Source) throws(ConfigError) {
+            guard let definition = BrokerConfigKeys.definition(key) else {
+                throw ConfigError(origin: origin, reason: "unknown key '\(key)'")
+            }
+            if let reason = definition.validate(value) {
+                throw ConfigError(origin: origin, reason: "bad value for \(key): \(reason)")
+            }
+            values[key] = value.trimmingWhitespace()
+            sources[key] = source
+        }
+
+        if let file {
+            let text = try readFile(file)
+            var lineNumber = 0
+            for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                lineNumber += 1
+                let line = String(rawLine).trimmingWhitespace()
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                let origin = "\(file):\(lineNumber)"
+                guard let equals = line.firstIndex(of: "=") else {
+                    throw ConfigError(origin: origin, reason: "expected 'key = value', got '\(line)'")
+                }
+                let key = String(line[..<equals]).trimmingWhitespace()
+                let value = String(line[line.index(after: equals)...]).trimmingWhitespace()
+                try set(key, value, origin: origin, source: .file)
+            }
+        }
+
+        for (variable, value) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("TERN_") {
+            if variable == "TERN_BOOTSTRAP" { continue }  // the CLI's variable, not a broker key
+            let key = String(variable.dropFirst(5).lowercased().map { $0 == "_" ? "." : $0 })
+            try set(key, value, origin: "environment variable \(variable)", source: .environment)
+        }
+
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "=") else {
+                throw ConfigError(origin: "--set \(override)", reason: "expected key=value")
+            }
+            let key = String(override[..<equals]).trimmingWhitespace()
+            try set(key, String(override[override.index(after: equals)...]), origin: "--set \(override)", source: .commandLine)
+        }
+        return try BrokerConfig(values: values, sources: sources)
+    }
+
+    private init(values: [String: String], sources: [String: Source]) throws(ConfigError) {
+        self.values = values
+        self.sources = sources
+        func int(_ key: String) -> Int64 { Int64(values[key] ?? "") ?? 0 }  // validated above
+        nodeId = Int32(int("node.id"))
+        var listeners: [Listener] = []
+        for item in (values["listeners"] ?? "").split(separator: ",") {
+            do {
+                listeners.append(try Listener(parsing: String(item).trimmingWhitespace()))
+            } catch {
+                throw ConfigError(origin: "listeners", reason: "\(error)")
+            }
+        }
+        guard let first = listeners.first else {
+            throw ConfigError(origin: "listeners", reason: "at least one listener is required")
+        }
+        self.listeners = listeners
+        let advertised = values["advertised.listeners"] ?? ""
+        if advertised.isEmpty {
+            let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host
+            advertisedListener = Listener(host: host, port: first.port)
+        } else {
+            do {
+                advertisedListener = try Listener(parsing: advertised.split(separator: ",").first.map(String.init) ?? "")
+            } catch {
+                throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
+            }
+        }
+        logDirs = (values["log.dirs"] ?? "").split(separator: ",").map { String($0).trimmingWhitespace() }
+            .filter { !$0.isEmpty }
+        guard !logDirs.isEmpty else { throw ConfigError(origin: "log.dirs", reason: "at least one directory is required") }
+        numPartitions = Int32(int("num.partitions"))
+        autoCreateTopics = values["auto.create.topics.enable"] == "true"
+        flushMode = values["log.flush.mode"] == "interval" ? .interval(milliseconds: int("log.flush.interval.ms")) : .sync
+        maxRequestBytes = Int(int("socket.request.max.bytes"))
+        idleTimeoutMs = int("connections.max.idle.ms")
+        networkThreads = Int(int("num.network.threads"))
+        shutdownTimeoutMs = int("shutdown.timeout.ms")
+        logLevel = values["log.level"] ?? "info"
+        messageMaxBytes = Int(int("message.max.bytes"))
+    }
+
+    /// The effective value of a key.
+    public subscript(key: String) -> String? { values[key] }
+
+    private static func readFile(_ path: String) throws(ConfigError) -> String {
+        guard let file = fopen(path, "r") else {
+            let reason = String(cString: strerror(errno))
+            throw ConfigError(origin: path, reason: "cannot read the config file: \(reason)")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count { break }
+            if bytes.count > 16 << 20 { throw ConfigError(origin: path, reason: "config file larger than 16 MiB") }
+        }
+        guard ferror(file) == 0 else { throw ConfigError(origin: path, reason: "error reading the config file") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(origin: path, reason: "the config file is not valid UTF-8")
+        }
+        return text
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,115 @@
+/// Every broker configuration key, with its default. `Config/ternd.conf` documents each one and a
+/// test keeps that file and this table in step.
+public enum BrokerConfigKeys {
+    static let maxInt = Int64(Int32.max)
+
+    public static let all: [ConfigDefinition] = [
+        ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
+        ConfigDefinition(
+            "listeners", "PLAINTEXT://127.0.0.1:9092", .string,
+            "Where the broker accepts clients: a comma-separated list of PLAINTEXT://HOST:PORT."),
+        ConfigDefinition(
+            "advertised.listeners", "", .string,
+            "The address clients are told to use; empty means the first listener."),
+        ConfigDefinition("log.dirs", "./tern-data", .string, "Comma-separated directories that hold partition logs."),
+        ConfigDefinition("num.partitions", "1", .int(min: 1, max: 100_000), "Partitions of a topic created without a count."),
+        ConfigDefinition(
+            "default.replication.factor", "1", .int(min: 1, max: 1), "Replicas of a new topic (1 on a single node)."),
+        ConfigDefinition("min.insync.replicas", "1", .int(min: 1, max: maxInt), "Replicas that must have a record for acks=all."),
+        ConfigDefinition(
+            "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
+        ConfigDefinition("log.segment.bytes", "1073741824", .int(min: 1024, max: maxInt), "Roll a new segment past this size."),
+        ConfigDefinition("log.roll.ms", "604800000", .int(min: 1, max: Int64.max), "Roll a new segment after this age."),
+        ConfigDefinition(
+            "log.index.interval.bytes", "4096", .int(min: 0, max: maxInt), "Bytes of log between offset-index entries."),
+        ConfigDefinition(
+            "log.flush.mode", "sync", .oneOf(["sync", "interval"]),
+            "sync: acks=all waits for a group-committed fdatasync; interval: flush every log.flush.interval.ms."),
+        ConfigDefinition(
+            "log.flush.interval.ms", "1000", .int(min: 1, max: maxInt), "Flush period when log.flush.mode=interval."),
+        ConfigDefinition(
+            "log.cleanup.policy", "delete", .listOf(["delete", "compact"]), "Default cleanup.policy of new topics."),
+        ConfigDefinition(
+            "log.retention.ms", "604800000", .int(min: -1, max: Int64.max),
+            "Default retention.ms of new topics (-1: keep forever)."),
+        ConfigDefinition(
+            "log.retention.bytes", "-1", .int(min: -1, max: Int64.max),
+            "Default retention.bytes of new topics (-1: no size bound)."),
+        ConfigDefinition(
+            "message.max.bytes", "1048588", .int(min: 0, max: maxInt), "Largest record batch the broker accepts."),
+        ConfigDefinition(
+            "socket.request.max.bytes", "104857600", .int(min: 1024, max: maxInt), "Largest request frame accepted."),
+        ConfigDefinition(
+            "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
+        ConfigDefinition(
+            "num.network.threads", "0", .int(min: 0, max: 256),
+            "Serial event queues for connections; 0 means one per core."),
+        ConfigDefinition(
+            "shutdown.timeout.ms", "10000", .int(min: 0, max: maxInt),
+            "How long a graceful stop waits for in-flight requests."),
+        ConfigDefinition(
+            "log.level", "info", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+            "Lowest level of log lines written to stderr."),
+    ]
+
+    /// Looks a key up by name.
+    public static func definition(_ name: String) -> ConfigDefinition? { byName[name] }
+
+    private static let byName: [String: ConfigDefinition] = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.name, $0) })
+}
+
+/// Every topic-level configuration key, with the broker key that gives its default.
+public enum TopicConfigKeys {
+    public struct Key: Sendable {
+        public let definition: ConfigDefinition
+        /// The broker key whose value is this key's default, if any.
+        public let brokerDefault: String?
+    }
+
+    public static let all: [Key] = [
+        Key(
+            definition: ConfigDefinition(
+                "cleanup.policy", "delete", .listOf(["delete", "compact"]), "delete, compact, or compact,delete."),
+            brokerDefault: "log.cleanup.policy"),
+        Key(
+            definition: ConfigDefinition("retention.ms", "604800000", .int(min: -1, max: Int64.max), "Keep records this long."),
+            brokerDefault: "log.retention.ms"),
+        Key(
+            definition: ConfigDefinition(
+                "retention.bytes", "-1", .int(min: -1, max: Int64.max), "Bound on a partition's size."),
+            brokerDefault: "log.retention.bytes"),
+        Key(
+            definition: ConfigDefinition(
+                "segment.bytes", "1073741824", .int(min: 1024, max: Int64(Int32.max)), "Segment size."),
+            brokerDefault: "log.segment.bytes"),
+        Key(
+            definition: ConfigDefinition("segment.ms", "604800000", .int(min: 1, max: Int64.max), "Segment age."),
+            brokerDefault: "log.roll.ms"),
+        Key(
+            definition: ConfigDefinition(
+                "max.message.bytes", "1048588", .int(min: 0, max: Int64(Int32.max)), "Largest batch."),
+            brokerDefault: "message.max.bytes"),
+        Key(
+            definition: ConfigDefinition(
+                "min.insync.replicas", "1", .int(min: 1, max: Int64(Int32.max)), "Replicas needed for acks=all."),
+            brokerDefault: "min.insync.replicas"),
+        Key(
+            definition: ConfigDefinition(
+                "delete.retention.ms", "86400000", .int(min: 0, max: Int64.max), "How long tombstones are kept."),
+            brokerDefault: nil),
+        Key(
+            definition: ConfigDefinition(
+                "min.cleanable.dirty.ratio", "0.5", .double(min: 0, max: 1), "Dirty share that triggers compaction."),
+            brokerDefault: nil),
+        Key(
+            definition: ConfigDefinition(
+                "index.interval.bytes", "4096", .int(min: 0, max: Int64(Int32.max)), "Bytes between index entries."),
+            brokerDefault: "log.index.interval.bytes"),
+    ]
+
+    /// Looks a topic key up by name.
+    public static func key(_ name: String) -> Key? { byName[name] }
+
+    private static let byName: [String: Key] = Dictionary(uniqueKeysWithValues: all.map { ($0.definition.name, $0) })
+}

@@ -1,0 +1,33 @@
+/// A `PLAINTEXT://HOST:PORT` listener address.
+public struct Listener: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `PLAINTEXT://HOST:PORT`; an empty host means every interface, `[v6]` brackets allowed.
+    public init(parsing text: String) throws(ConfigError) {
+        let prefix = "PLAINTEXT://"
+        guard text.hasPrefix(prefix) else {
+            throw ConfigError(origin: text, reason: "a listener must look like PLAINTEXT://HOST:PORT")
+        }
+        let address = text.dropFirst(prefix.count)
+        guard let colon = address.lastIndex(of: ":") else {
+            throw ConfigError(origin: text, reason: "missing :PORT")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigError(origin: text, reason: "port must be a number from 0 to 65535")
+        }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+    }
+
+    public var description: String {
+        host.contains(":") ? "PLAINTEXT://[\(host)]:\(port)" : "PLAINTEXT://\(host):\(port)"
+    }
+}

@@ -1,0 +1,134 @@
+import TernNet
+import TernStorage
+import TernWire
+
+extension Broker {
+    /// Fetch: read whole batches below the high watermark; if fewer than `minBytes` are there and
+    /// `maxWaitMs` allows, park the request until an append brings enough or the wait ends.
+    func handleFetch(_ request: FetchRequest, _ context: RequestContext) {
+        let read = readFetch(request)
+        let minBytes = Int(max(request.minBytes, 0))
+        if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
+            return context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+        }
+        let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
+        purgatory.park(
+            partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
+        ) { [self] in
+            let read = readFetch(request)
+            context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+        }
+    }
+
+    /// Reads what a fetch asks for, honouring per-partition and whole-response byte limits.
+    func readFetch(_ request: FetchRequest) -> FetchRead {
+        var remaining = Int(max(request.maxBytes, 0))
+        var topicsOut: [FetchRead.Topic] = []
+        var total = 0
+        var hasError = false
+        var first = true
+        for topic in request.topics {
+            var partitions: [FetchRead.Partition] = []
+            let info = topics.topic(topic.name)
+            for p in topic.partitions {
+                var out = FetchResponse.Partition(partition: p.partition)
+                guard let info, p.partition >= 0, p.partition < info.partitionCount,
+                    let log = logManager.log(for: TopicPartition(topic.name, p.partition))
+                else {
+                    out.errorCode = .unknownTopicOrPartition
+                    out.errorMessage = "topic '\(topic.name)' has no partition \(p.partition)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
+                let highWatermark = log.logEndOffset
+                out.highWatermark = highWatermark
+                out.logStartOffset = log.logStartOffset
+                // The first partition always gets at least one whole batch so consumers progress;
+                // later ones only what fits in the response's remaining budget.
+                let budget = min(Int(max(p.maxBytes, 0)), remaining)
+                guard budget > 0 || first else {
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
+                do {
+                    let result = try log.read(from: p.fetchOffset, maxBytes: max(budget, 1), maxOffset: highWatermark)
+                    out.logStartOffset = result.logStartOffset
+                    partitions.append(FetchRead.Partition(header: out, slices: result.slices, byteCount: result.byteCount))
+                    remaining -= min(remaining, result.byteCount)
+                    total += result.byteCount
+                    if result.byteCount > 0 { first = false }
+                } catch let error as StorageError where error.code == .offsetOutOfRange {
+                    out.errorCode = .offsetOutOfRange
+                    out.errorMessage =
+                        "offset \(p.fetchOffset) is outside \(log.logStartOffset)...\(highWatermark) of \(topic.name)-\(p.partition)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                } catch {
+                    out.errorCode = .kafkaStorageError
+                    out.errorMessage = "\(topic.name)-\(p.partition): \(error)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                }
+            }
+            topicsOut.append(FetchRead.Topic(name: topic.name, partitions: partitions))
+        }
+        return FetchRead(topics: topicsOut, byteCount: total, hasError: hasError)
+    }
+}
+
+/// The result of reading a fetch: response headers plus the log regions that follow each.
+struct FetchRead: Sendable {
+    struct Partition: Sendable {
+        var header: FetchResponse.Partition
+        var slices: [LogSlice]
+        var byteCount: Int
+    }
+    struct Topic: Sendable {
+        var name: String
+        var partitions: [Partition]
+    }
+    var topics: [Topic]
+    var byteCount: Int
+    var hasError: Bool
+
+    /// Encodes the response as memory chunks interleaved with file regions, which TernNet sends
+    /// with `sendfile(2)`: record bytes go from the page cache to the socket without a copy.
+    func encode(correlationId: UInt32) -> [OutboundChunk] {
+        var chunks: [OutboundChunk] = []
+        var writer = ByteWriter(capacity: 256)
+        Frame.beginResponse(&writer, correlationId: correlationId)
+        writer.write(UInt32(topics.count))
+        var fileBytes = 0
+        for topic in topics {
+            FetchResponse.writeTopicHeader(&writer, name: topic.name, partitionCount: topic.partitions.count)
+            for partition in topic.partitions {
+                FetchResponse.writePartitionHeader(&writer, partition.header, recordsLength: partition.byteCount)
+                for slice in partition.slices {
+                    chunks.append(.bytes(writer.take()))
+                    chunks.append(
+                        .file(
+                            FileRegion(
+                                descriptor: slice.file.descriptor, offset: slice.position, count: slice.count,
+                                owner: slice.file)))
+                    fileBytes += slice.count
+                }
+            }
+        }
+        chunks.append(.bytes(writer.take()))
+        // Patch the size prefix, which sits at the start of the first chunk.
+        let memoryBytes = chunks.reduce(0) { sum, chunk in
+            if case .bytes(let b) = chunk { return sum + b.count }
+            return sum
+        }
+        if case .bytes(var head) = chunks[0] {
+            let size = UInt32(memoryBytes + fileBytes - Frame.prefixSize)
+            head.withUnsafeMutableBytes { BigEndian.store(size, at: 0, in: $0) }
+            chunks[0] = .bytes(head)
+        }
+        return chunks.filter {
+            if case .bytes(let b) = $0 { return !b.isEmpty }
+            return true
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Logging
+import Synchronization
+import TernStorage
+import TernWire
+
+extension Broker {
+    /// Produce: validate each partition's batches, append them with one write, then answer
+    /// (acks=1), wait for the group-committed fsync (acks=all in sync mode), or stay silent (acks=0).
+    func handleProduce(_ request: ProduceRequest, _ context: RequestContext) {
+        let acks = request.acks
+        var results: [ProduceResponse.Topic] = []
+        results.reserveCapacity(request.topics.count)
+        var durableWaits: [(topic: Int, partition: Int, log: PartitionLog, end: Int64)] = []
+        for topic in request.topics {
+            let info = topics.topic(topic.name)
+            var partitions: [ProduceResponse.Partition] = []
+            partitions.reserveCapacity(topic.partitions.count)
+            for var partition in topic.partitions {
+                guard acks == 0 || acks == 1 || acks == -1 else {
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .invalidRequiredAcks,
+                            errorMessage: "acks must be 0, 1 or -1 (all), got \(acks)"))
+                    continue
+                }
+                guard let info, partition.partition >= 0, partition.partition < info.partitionCount,
+                    let log = logManager.log(for: TopicPartition(topic.name, partition.partition))
+                else {
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .unknownTopicOrPartition,
+                            errorMessage: "topic '\(topic.name)' has no partition \(partition.partition)"))
+                    continue
+                }
+                let result = append(&partition.records, to: log, topic: topic.name, partition: partition.partition)
+                if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
+                    durableWaits.append((results.count, partitions.count, log, result.baseOffset))
+                }
+                partitions.append(result.response)
+            }
+            results.append(ProduceResponse.Topic(name: topic.name, partitions: partitions))
+        }
+
+        if acks == 0 { return context.noResponse() }
+        if durableWaits.isEmpty { return context.respond(ProduceResponse(topics: results)) }
+
+        // acks=all: answer once every appended partition is fsynced (one group commit serves many).
+        let pending = PendingProduce(response: ProduceResponse(topics: results), waits: durableWaits.count)
+        for wait in durableWaits {
+            logManager.whenDurable(wait.log, upTo: wait.end) { result in
+                if case .failure(let error) = result {
+                    pending.fail(topic: wait.topic, partition: wait.partition, message: "\(error)")
+                }
+                if let response = pending.complete() { context.respond(response) }
+            }
+        }
+    }
+
+    private struct AppendOutcome {
+        var response: ProduceResponse.Partition
+        var errorCode: ErrorCode { response.errorCode }
+        /// Exclusive end offset of the append (what must be durable).
+        var baseOffset: Int64
+    }
+
+    private func append(_ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32) -> AppendOutcome {
+        func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
+            AppendOutcome(
+                response: .init(partition: partition, errorCode: code, errorMessage: message), baseOffset: -1)
+        }
+        let batches: [ValidatedBatch]
+        do {
+            batches = try records.withUnsafeBytes { try RecordBatchValidator.validateProduced($0) }
+        } catch let error as WireError {
+            logger.debug(
+                "refused produce batch",
+                metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
+            return failure(ErrorCode(validationFailure: error), "\(topic)-\(partition): \(error.message)")
+        } catch {
+            return failure(.invalidRecord, "\(topic)-\(partition): \(error)")
+        }
+        let maxBatch = log.config.maxMessageBytes
+        for batch in batches where batch.size > maxBatch {
+            return failure(
+                .messageTooLarge, "\(topic)-\(partition): batch of \(batch.size) bytes exceeds max.message.bytes \(maxBatch)")
+        }
+        do {
+            let result = try log.append(&records, batches: batches, leaderEpoch: 0)
+            purgatory.didAppend(to: log.topicPartition, bytes: records.count)
+            return AppendOutcome(
+                response: .init(
+                    partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
+                baseOffset: result.lastOffset + 1)
+        } catch let error as StorageError {
+            logger.error(
+                "append failed", metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
+            let code: ErrorCode = error.code == .messageTooLarge ? .messageTooLarge : .kafkaStorageError
+            return failure(code, "\(topic)-\(partition): \(error)")
+        } catch {
+            return failure(.kafkaStorageError, "\(topic)-\(partition): \(error)")
+        }
+    }
+}
+
+/// Collects the fsync completions of one acks=all produce request.
+private final class PendingProduce: Sendable {
+    private struct State {
+        var response: ProduceResponse
+        var remaining: Int
+    }
+    private let state: Mutex<State>
+
+    init(response: ProduceResponse, waits: Int) {
+        state = Mutex(State(response: response, remaining: waits))
+    }
+
+    func fail(topic: Int, partition: Int, message: String) {
+        state.withLock {
+            $0.response.topics[topic].partitions[partition].errorCode = .kafkaStorageError
+            $0.response.topics[topic].partitions[partition].errorMessage = "not durable: \(message)"
+            $0.response.topics[topic].partitions[partition].baseOffset = -1
+        }
+    }
+
+    /// Counts one completion; returns the response when it was the last.
+    func complete() -> ProduceResponse? {
+        state.withLock {
+            $0.remaining -= 1
+            return $0.remaining == 0 ? $0.response : nil
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Logging
+import TernWire
+
+/// Topic administration: create, delete, list and describe topics and their configuration.
+///
+/// Obtained from ``TernClient/admin``; cheap to create, holds no state of its own.
+public struct TernAdmin: Sendable {
+    let client: TernClient
+
+    init(client: TernClient) { self.client = client }
+
+    private var timeoutMs: Int32 {
+        Int32(clamping: client.configuration.requestTimeout.components.seconds * 1000)
+    }
+
+    /// Creates a topic.
+    /// - Parameters:
+    ///   - name: The topic's name.
+    ///   - partitions: Number of partitions; nil for the broker's `num.partitions`.
+    ///   - replicationFactor: Replicas per partition; nil for the broker's
+    ///     `default.replication.factor`.
+    ///   - configs: Topic configuration overrides (`retention.ms`, `cleanup.policy`, …).
+    /// - Throws: ``TernError``: `.invalidArgument` for a bad count; `.broker` with
+    ///   `TOPIC_ALREADY_EXISTS`, `INVALID_CONFIG`, `INVALID_PARTITIONS`, … and the broker's reason.
+    public func createTopic(
+        name: String, partitions: Int? = nil, replicationFactor: Int? = nil, configs: [String: String] = [:]
+    ) async throws {
+        if let partitions, !(1...Int(Int32.max)).contains(partitions) {
+            throw TernError(.invalidArgument, "create topic '\(name)': partitions must be at least 1, got \(partitions)")
+        }
+        if let replicationFactor, !(1...Int(Int16.max)).contains(replicationFactor) {
+            throw TernError(
+                .invalidArgument, "create topic '\(name)': replication factor must be at least 1, got \(replicationFactor)")
+        }
+        let topic = CreateTopicsRequest.Topic(
+            name: name, numPartitions: partitions.map { Int32($0) } ?? -1,
+            replicationFactor: replicationFactor.map { Int16($0) } ?? -1,
+            configs: configs.sorted { $0.key < $1.key }.map { ConfigEntry(name: $0.key, value: $0.value) })
+        let response = try await sendToController(CreateTopicsRequest(topics: [topic], timeoutMs: timeoutMs))
+        try Self.check(response.topics, name: name, action: "create topic")
+        _ = try? await client.metadata.refresh()
+    }
+
+    /// Deletes a topic and all its records.
+    /// - Throws: ``TernError`` `.unknownTopic` when it does not exist; `.broker` otherwise.
+    public func deleteTopic(name: String) async throws {
+        let response = try await sendToController(DeleteTopicsRequest(names: [name], timeoutMs: timeoutMs))
+        try Self.check(response.topics, name: name, action: "delete topic")
+        _ = try? await client.metadata.refresh()
+    }
+
+    /// Every topic, sorted by name.
+    /// - Throws: ``TernError`` when no broker can be reached.
+    public func listTopics() async throws -> [TopicListing] {
+        let snapshot = try await client.metadata.refresh()
+        return snapshot.topics.values.map { topic in
+            TopicListing(
+                name: topic.name, partitionCount: topic.partitions.count,
+                replicationFactor: topic.partitions.first?.replicas.count ?? 0, isInternal: topic.isInternal)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// A topic's partitions with leader, replicas, in-sync replicas, log start and log end offset.
+    /// - Throws: ``TernError`` `.unknownTopic` when the topic does not exist.
+    public func describeTopic(name: String) async throws -> TopicDescription {
+        let snapshot = try await client.metadata.refresh()
+        guard let topic = snapshot.topics[name] else {
+            throw TernError(.unknownTopic, "topic '\(name)' does not exist", brokerError: .unknownTopicOrPartition)
+        }
+        let tps = topic.partitions.map { TopicPartition(topic: name, partition: $0.partition) }
+        async let earliest = client.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, TernClient.earliestTimestamp) }))
+        async let latest = client.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, TernClient.latestTimestamp) }))
+        let (start, end) = try await (earliest, latest)
+        return TopicDescription(
+            name: name, isInternal: topic.isInternal,
+            partitions: topic.partitions.map { partition in
+                let tp = TopicPartition(topic: name, partition: partition.partition)
+                return TopicDescription.Partition(
+                    partition: partition.partition, leader: partition.leader >= 0 ? partition.leader : nil,
+                    leaderEpoch: partition.leaderEpoch, replicas: partition.replicas, isr: partition.isr,
+                    logStartOffset: start[tp] ?? -1, logEndOffset: end[tp] ?? -1)
+            })
+    }
+
+    /// The effective configuration of a topic, sorted by key.
+    /// - Throws: ``TernError`` `.unknownTopic` when the topic does not exist.
+    public func describeConfigs(topic: String) async throws -> [TopicConfigEntry] {
+        let request = DescribeConfigsRequest(resources: [.init(type: .topic, name: topic)])
+        let response = try await client.sendToAnyBroker(request)
+        guard let resource = response.resources.first(where: { $0.name == topic }) ?? response.resources.first else {
+            throw TernError(.protocolError, "describe configs of topic '\(topic)': the broker returned no resource")
+        }
+        guard resource.errorCode == .none else {
+            throw TernError.broker(resource.errorCode, resource.errorMessage, context: "describe configs of topic '\(topic)'")
+        }
+        return resource.entries.map {
+            TopicConfigEntry(
+                name: $0.name, value: $0.value, source: $0.source.description, isReadOnly: $0.readOnly,
+                isSensitive: $0.sensitive)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// Sends to the controller when metadata names one, else to any broker.
+    private func sendToController<R: WireRequest>(_ request: R) async throws -> R.Response {
+        let controller = client.metadata.current.controllerId
+        if controller >= 0, client.metadata.current.brokers[controller] != nil {
+            do {
+                return try await client.send(request, to: controller)
+            } catch let error as TernError where error.code == .connectionFailed {
+                client.logger.debug("controller unreachable, trying another broker", metadata: ["error": "\(error)"])
+            }
+        }
+        return try await client.sendToAnyBroker(request)
+    }
+
+    /// Turns the per-topic result for `name` into an error when it is not NONE.
+    static func check(_ results: [TopicResult], name: String, action: String) throws {
+        guard let result = results.first(where: { $0.name == name }) else {
+            throw TernError(.protocolError, "\(action) '\(name)': the broker's response does not mention the topic")
+        }
+        guard result.errorCode == .none else {
+            throw TernError.broker(result.errorCode, result.errorMessage, context: "\(action) '\(name)'")
+        }
+    }
+}

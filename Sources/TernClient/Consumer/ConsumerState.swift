@@ -1,0 +1,203 @@
+import DequeModule
+
+/// What a ``TernConsumer`` knows, behind its lock: assigned partitions with their positions, and
+/// fetched records not yet handed to the application. I/O-free; the consumer's fetch loop and
+/// `poll` drive it.
+struct ConsumerState: Sendable {
+    struct PartitionState: Sendable {
+        /// Next offset to fetch; nil until a reset is resolved.
+        var fetchPosition: Int64?
+        /// Next offset to hand to the application.
+        var position: Int64?
+        /// Bumped by every seek or reset: fetch results and buffered records of an older epoch
+        /// are dropped.
+        var epoch: UInt64
+        /// A position still to be looked up with ListOffsets.
+        var reset: SeekPosition?
+        /// No fetch before this (backoff after an error).
+        var retryAt: ContinuousClock.Instant?
+    }
+
+    /// Records of one partition from one fetch, handed out from `next`.
+    struct Chunk: Sendable {
+        var tp: TopicPartition
+        var epoch: UInt64
+        var records: [ConsumerRecord]
+        var next = 0
+        var bytes: Int
+    }
+
+    /// A partition to include in a fetch.
+    struct FetchTarget: Sendable, Hashable {
+        var tp: TopicPartition
+        var offset: Int64
+        var epoch: UInt64
+    }
+
+    private(set) var partitions: [TopicPartition: PartitionState] = [:]
+    private(set) var buffer = Deque<Chunk>()
+    private(set) var bufferedBytes = 0
+    /// An error to throw from the next `poll`.
+    var error: TernError?
+    var closed = false
+    private var epochs: UInt64 = 0
+
+    var recordWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    var nextWaiterId: UInt64 = 0
+
+    /// The assigned partitions.
+    var assignment: Set<TopicPartition> { Set(partitions.keys) }
+
+    private mutating func newEpoch() -> UInt64 {
+        epochs += 1
+        return epochs
+    }
+
+    // MARK: Assignment and positions
+
+    /// Replaces the assignment. Partitions already assigned keep their positions; new ones start
+    /// at `reset`; dropped ones lose their buffered records.
+    mutating func assign(_ tps: some Sequence<TopicPartition>, reset: SeekPosition) {
+        let wanted = Set(tps)
+        for tp in partitions.keys where !wanted.contains(tp) { partitions[tp] = nil }
+        for tp in wanted where partitions[tp] == nil {
+            partitions[tp] = PartitionState(fetchPosition: nil, position: nil, epoch: newEpoch(), reset: reset)
+        }
+        dropBuffered { !wanted.contains($0.tp) }
+    }
+
+    /// Moves `tp` to `offset` (or to a position to resolve), dropping what was buffered for it.
+    /// - Returns: false when `tp` is not assigned.
+    mutating func seek(_ tp: TopicPartition, to target: SeekPosition) -> Bool {
+        guard partitions[tp] != nil else { return false }
+        let epoch = newEpoch()
+        if case .offset(let offset) = target {
+            partitions[tp] = PartitionState(fetchPosition: offset, position: offset, epoch: epoch, reset: nil)
+        } else {
+            partitions[tp] = PartitionState(fetchPosition: nil, position: nil, epoch: epoch, reset: target)
+        }
+        dropBuffered { $0.tp == tp }
+        return true
+    }
+
+    /// Partitions whose position must be looked up, with what to look up and their epoch.
+    var pendingResets: [TopicPartition: (target: SeekPosition, epoch: UInt64)] {
+        var result: [TopicPartition: (target: SeekPosition, epoch: UInt64)] = [:]
+        for (tp, state) in partitions {
+            if let reset = state.reset { result[tp] = (reset, state.epoch) }
+        }
+        return result
+    }
+
+    /// Stores a looked-up position, unless the partition was sought elsewhere meanwhile.
+    mutating func resolved(_ tp: TopicPartition, offset: Int64, epoch: UInt64) {
+        guard let state = partitions[tp], state.epoch == epoch, state.reset != nil else { return }
+        partitions[tp] = PartitionState(fetchPosition: offset, position: offset, epoch: newEpoch(), reset: nil)
+    }
+
+    /// The next offset `poll` will return for `tp`; nil when not assigned or not yet resolved.
+    func position(_ tp: TopicPartition) -> Int64? {
+        partitions[tp]?.position
+    }
+
+    // MARK: Fetching
+
+    /// The partitions that can be fetched now, by leader.
+    func fetchTargets(now: ContinuousClock.Instant, leader: (TopicPartition) -> Int32?) -> (
+        byLeader: [Int32: [FetchTarget]], leaderless: [TopicPartition]
+    ) {
+        var byLeader: [Int32: [FetchTarget]] = [:]
+        var leaderless: [TopicPartition] = []
+        for (tp, state) in partitions.sorted(by: { $0.key < $1.key }) {
+            guard let offset = state.fetchPosition else { continue }
+            if let retryAt = state.retryAt, retryAt > now { continue }
+            guard let node = leader(tp) else {
+                leaderless.append(tp)
+                continue
+            }
+            byLeader[node, default: []].append(FetchTarget(tp: tp, offset: offset, epoch: state.epoch))
+        }
+        return (byLeader, leaderless)
+    }
+
+    /// What applying a fetch response asks of the consumer.
+    struct FetchEffects: Sendable {
+        var refreshMetadata = false
+        var resetsAdded = false
+    }
+
+    /// Applies one partition's fetch result, unless a seek or an earlier result moved it.
+    mutating func apply(
+        _ result: FetchedPartition, for target: FetchTarget, policy: ConsumerConfiguration.OffsetReset,
+        now: ContinuousClock.Instant, backoff: Duration
+    ) -> FetchEffects {
+        var effects = FetchEffects()
+        guard let state = partitions[target.tp], state.epoch == target.epoch, state.fetchPosition == target.offset else {
+            return effects
+        }
+        switch result {
+        case .records(let records, let nextOffset, let bytes):
+            partitions[target.tp]?.fetchPosition = nextOffset
+            partitions[target.tp]?.retryAt = nil
+            if !records.isEmpty {
+                buffer.append(Chunk(tp: target.tp, epoch: target.epoch, records: records, bytes: bytes))
+                bufferedBytes += bytes
+            }
+        case .offsetOutOfRange(let error):
+            if policy == .none {
+                self.error = TernError(.offsetOutOfRange, error.message, brokerError: .offsetOutOfRange)
+                partitions[target.tp]?.retryAt = now + backoff
+            } else {
+                _ = seek(target.tp, to: policy == .earliest ? .earliest : .latest)
+                effects.resetsAdded = true
+            }
+        case .retriable:
+            partitions[target.tp]?.retryAt = now + backoff
+            effects.refreshMetadata = true
+        case .failed(let error):
+            self.error = error
+            partitions[target.tp]?.retryAt = now + backoff
+        }
+        return effects
+    }
+
+    /// Holds `tp` back after a failed request.
+    mutating func backOff(_ tp: TopicPartition, until instant: ContinuousClock.Instant) {
+        partitions[tp]?.retryAt = instant
+    }
+
+    // MARK: Handing out records
+
+    /// True when `poll` has something to return (records or an error) or the consumer closed.
+    var hasSomethingForPoll: Bool { !buffer.isEmpty || error != nil || closed }
+
+    /// Takes up to `max` buffered records, advancing each partition's position past them.
+    mutating func take(max: Int) -> [ConsumerRecord] {
+        var taken: [ConsumerRecord] = []
+        while taken.count < max, var chunk = buffer.popFirst() {
+            guard let state = partitions[chunk.tp], state.epoch == chunk.epoch else {
+                bufferedBytes -= chunk.bytes
+                continue
+            }
+            let end = min(chunk.records.count, chunk.next + (max - taken.count))
+            taken.append(contentsOf: chunk.records[chunk.next..<end])
+            chunk.next = end
+            if let last = taken.last { partitions[chunk.tp]?.position = last.offset + 1 }
+            if chunk.next < chunk.records.count {
+                buffer.prepend(chunk)
+            } else {
+                bufferedBytes -= chunk.bytes
+            }
+        }
+        return taken
+    }
+
+    private mutating func dropBuffered(where shouldDrop: (Chunk) -> Bool) {
+        var kept = Deque<Chunk>()
+        for chunk in buffer {
+            if shouldDrop(chunk) { bufferedBytes -= chunk.bytes } else { kept.append(chunk) }
+        }
+        buffer = kept
+    }
+}

@@ -1,0 +1,51 @@
+import TernWire
+
+/// One partition of a fetch response, decoded for the application.
+enum FetchedPartition: Sendable {
+    /// Records at or after the fetch offset (possibly none) and where the next fetch starts.
+    case records([ConsumerRecord], nextOffset: Int64, bytes: Int)
+    /// The fetch offset is outside the log.
+    case offsetOutOfRange(TernError)
+    /// An error that may go away after a metadata refresh (leadership moved).
+    case retriable(TernError)
+    /// An error the application must see.
+    case failed(TernError)
+
+    /// Decodes the complete batches of `partition`, skipping records below `fetchOffset` and a
+    /// partial batch at the end; the next offset is one past the last complete batch.
+    static func decode(
+        _ partition: FetchResponse.Partition, topic: String, fetchOffset: Int64, peer: String
+    ) -> FetchedPartition {
+        let tp = TopicPartition(topic: topic, partition: partition.partition)
+        guard partition.errorCode == .none else {
+            var context = "fetch \(tp) at offset \(fetchOffset) from \(peer)"
+            if partition.errorCode == .offsetOutOfRange, partition.logStartOffset >= 0 || partition.highWatermark >= 0 {
+                context += " (log start \(partition.logStartOffset), high watermark \(partition.highWatermark))"
+            }
+            let error = TernError.broker(partition.errorCode, partition.errorMessage, context: context)
+            if partition.errorCode == .offsetOutOfRange { return .offsetOutOfRange(error) }
+            return partition.errorCode.isRetriable ? .retriable(error) : .failed(error)
+        }
+        var decoded: [Record] = []
+        let consumed: Int
+        do {
+            consumed = try RecordBatchDecoder.decode(partition.records, minOffset: fetchOffset, into: &decoded)
+        } catch {
+            return .failed(TernError(.protocolError, "fetch \(tp) at offset \(fetchOffset) from \(peer): \(error)"))
+        }
+        var nextOffset = fetchOffset
+        partition.records.withUnsafeBytes { raw in
+            var position = 0
+            while position < consumed, let header = RecordBatchHeader(raw, at: position) {
+                nextOffset = max(nextOffset, header.lastOffset + 1)
+                position += header.totalSize
+            }
+        }
+        let records = decoded.map {
+            ConsumerRecord(
+                topic: topic, partition: partition.partition, offset: $0.offset, timestamp: $0.timestamp, key: $0.key,
+                value: $0.value, headers: $0.headers)
+        }
+        return .records(records, nextOffset: nextOffset, bytes: consumed)
+    }
+}

@@ -1,0 +1,106 @@
+import TernWire
+
+/// An error from the Tern SDK: what failed, on what (topic, partition, offset, peer) and why.
+///
+/// Match on ``code``; the codes are static constants rather than enum cases so that new ones can be
+/// added without breaking callers. When the broker answered with an error code, ``brokerError``
+/// holds it (``Code/broker`` and ``Code/unknownTopic`` errors carry one).
+public struct TernError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let raw: String
+        private init(_ raw: String) { self.raw = raw }
+
+        /// No connection could be made to a broker, or an open one failed.
+        public static let connectionFailed = Code("connection failed")
+        /// A request got no answer within its timeout.
+        public static let timedOut = Code("timed out")
+        /// The topic does not exist (or the partition is not one of its partitions).
+        public static let unknownTopic = Code("unknown topic")
+        /// The broker answered with an error code; see ``TernError/brokerError``.
+        public static let broker = Code("broker error")
+        /// An argument or configuration value is not valid.
+        public static let invalidArgument = Code("invalid argument")
+        /// The client, producer or consumer has been closed.
+        public static let closed = Code("closed")
+        /// The broker sent bytes that are not a valid response.
+        public static let protocolError = Code("protocol error")
+        /// A consumer's position is outside the log and `autoOffsetReset` is `.none`.
+        public static let offsetOutOfRange = Code("offset out of range")
+
+        public var description: String { raw }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// The broker's error code, when the failure was reported by a broker.
+    public var brokerError: ErrorCode?
+    /// What failed, on what, and why.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, brokerError: ErrorCode? = nil) {
+        self.code = code
+        self.message = message
+        self.brokerError = brokerError
+    }
+
+    /// Whether retrying the same operation later may succeed: connection failures, timeouts and
+    /// the broker's retriable codes (`NOT_LEADER_OR_FOLLOWER`, `LEADER_NOT_AVAILABLE`, …).
+    public var isRetriable: Bool {
+        if let brokerError { return brokerError.isRetriable }
+        return code == .connectionFailed || code == .timedOut
+    }
+
+    public var description: String { message }
+}
+
+extension TernError {
+    /// An error for a broker's error code, prefixed with what was being done (`context`).
+    static func broker(_ errorCode: ErrorCode, _ brokerMessage: String?, context: String) -> TernError {
+        var text = "\(context): \(errorCode.explanation) (\(errorCode.name))"
+        if let brokerMessage, !brokerMessage.isEmpty { text += ": \(brokerMessage)" }
+        let code: Code =
+            switch errorCode {
+            case .unknownTopicOrPartition: .unknownTopic
+            case .offsetOutOfRange: .offsetOutOfRange
+            default: .broker
+            }
+        return TernError(code, text, brokerError: errorCode)
+    }
+
+    /// Wraps a decoding failure of a response from `peer`.
+    static func protocolError(_ error: any Error, peer: String, api: ApiKey) -> TernError {
+        TernError(.protocolError, "malformed \(api.name) response from \(peer): \(error)")
+    }
+}
+
+extension ErrorCode {
+    /// A short human explanation of the code, used in error messages.
+    var explanation: String {
+        switch self {
+        case .offsetOutOfRange: "offset out of range"
+        case .corruptMessage: "corrupt record batch"
+        case .unknownTopicOrPartition: "topic or partition does not exist"
+        case .leaderNotAvailable: "leader not available"
+        case .notLeaderOrFollower: "broker is not the partition's leader"
+        case .requestTimedOut: "request timed out on the broker"
+        case .messageTooLarge: "record batch too large"
+        case .invalidTopic: "invalid topic name"
+        case .recordListTooLarge: "record list too large"
+        case .notEnoughReplicas: "not enough in-sync replicas"
+        case .invalidRequiredAcks: "invalid acks"
+        case .unsupportedVersion: "unsupported API version"
+        case .topicAlreadyExists: "topic already exists"
+        case .invalidPartitions: "invalid partition count"
+        case .invalidReplicationFactor: "invalid replication factor"
+        case .invalidConfig: "invalid config"
+        case .invalidRequest: "invalid request"
+        case .kafkaStorageError: "storage error on the broker"
+        case .unsupportedCompressionType: "unsupported compression"
+        case .invalidRecord: "invalid record"
+        case .unknownServerError: "unexpected broker error"
+        default: "broker error"
+        }
+    }
+}

@@ -1,0 +1,4 @@
+// The wire types that appear in TernClient's public API, re-exported so that `import TernClient`
+// is all an application needs.
+@_exported import struct TernWire.ErrorCode
+@_exported import struct TernWire.RecordHeader

@@ -1,0 +1,54 @@
+import TernWire
+
+/// Encodes a Produce request frame as chunks, so the batches' bytes are handed to the socket's
+/// `writev` as they are instead of being copied into one buffer. The chunks concatenated are
+/// byte for byte what `Frame.request(ProduceRequest(...))` would build.
+enum ProduceRequestEncoder {
+    /// The frame chunks (size prefix included) of a produce request carrying `partitions`, each
+    /// with one or more closed batches that travel back to back in its `records` field.
+    static func encode(
+        correlationId: UInt32, clientId: String, acks: Int16, timeoutMs: Int32,
+        partitions: [(TopicPartition, [ProducerBatch])]
+    ) -> [[UInt8]] {
+        var byTopic: [(topic: String, partitions: [(Int32, [ProducerBatch])])] = []
+        var topicIndex: [String: Int] = [:]
+        for (tp, batches) in partitions {
+            if let index = topicIndex[tp.topic] {
+                byTopic[index].partitions.append((tp.partition, batches))
+            } else {
+                topicIndex[tp.topic] = byTopic.count
+                byTopic.append((tp.topic, [(tp.partition, batches)]))
+            }
+        }
+
+        var chunks: [[UInt8]] = []
+        var writer = ByteWriter(capacity: 128)
+        writer.write(UInt32(0))  // size, patched below
+        RequestHeader(
+            apiKey: ProduceRequest.apiKey, apiVersion: ProduceRequest.apiVersion, correlationId: correlationId,
+            clientId: clientId
+        ).encode(into: &writer)
+        writer.write(acks)
+        writer.write(timeoutMs)
+        writer.write(UInt32(byTopic.count))
+        for topic in byTopic {
+            writer.writeString(topic.topic)
+            writer.write(UInt32(topic.partitions.count))
+            for (partition, batches) in topic.partitions {
+                writer.write(partition)
+                var length = 0
+                for batch in batches { length += batch.encoded?.count ?? 0 }
+                writer.write(Int32(length))
+                chunks.append(writer.take())
+                for batch in batches {
+                    precondition(!batch.isOpen, "only closed batches are sent")
+                    if let bytes = batch.encoded { chunks.append(bytes) }
+                }
+            }
+        }
+        if writer.count > 0 { chunks.append(writer.take()) }
+        let total = chunks.reduce(0) { $0 + $1.count }
+        chunks[0].withUnsafeMutableBytes { BigEndian.store(UInt32(total - Frame.prefixSize), at: 0, in: $0) }
+        return chunks
+    }
+}

@@ -1,0 +1,86 @@
+import TernWire
+
+/// How a produced record reports its outcome.
+enum RecordCompletion: Sendable {
+    /// The fire-and-forget path: a callback shared by many records costs no allocation per record.
+    case callback(@Sendable (Result<RecordMetadata, TernError>) -> Void)
+    /// The async `send`.
+    case continuation(CheckedContinuation<RecordMetadata, any Error>)
+
+    func complete(_ result: Result<RecordMetadata, TernError>) {
+        switch self {
+        case .callback(let callback): callback(result)
+        case .continuation(let continuation): continuation.resume(with: result.mapError { $0 })
+        }
+    }
+}
+
+/// A record waiting for its batch's outcome.
+struct PendingRecord: Sendable {
+    var timestamp: Int64
+    var completion: RecordCompletion
+}
+
+/// One record batch of one partition: records are encoded straight into its builder as they are
+/// sent; it is closed (header and CRC written) when full or when it is sent.
+struct ProducerBatch: Sendable {
+    let topicPartition: TopicPartition
+    let createdAt: ContinuousClock.Instant
+    /// When the batch's records fail if they have not been delivered.
+    let deadline: ContinuousClock.Instant
+    private var builder: RecordBatchBuilder
+    private(set) var records: [PendingRecord] = []
+    /// The finished batch bytes, once closed.
+    private(set) var encoded: [UInt8]?
+    /// Sends so far.
+    var attempts = 0
+    /// The last retriable error, reported if the batch expires.
+    var lastError: TernError?
+
+    init(
+        topicPartition: TopicPartition, baseTimestamp: Int64, capacity: Int, now: ContinuousClock.Instant,
+        deliveryTimeout: Duration
+    ) {
+        self.topicPartition = topicPartition
+        self.createdAt = now
+        self.deadline = now + deliveryTimeout
+        self.builder = RecordBatchBuilder(baseTimestamp: baseTimestamp, capacity: capacity)
+    }
+
+    /// True until ``close()``.
+    var isOpen: Bool { encoded == nil }
+    /// Number of records.
+    var recordCount: Int { records.count }
+    /// Bytes of the batch so far (exact once closed).
+    var sizeInBytes: Int { encoded?.count ?? builder.sizeInBytes }
+
+    /// Appends a record.
+    mutating func append(
+        key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64, completion: RecordCompletion
+    ) {
+        precondition(isOpen, "append to a closed batch")
+        builder.append(key: key, value: value, headers: headers, timestamp: timestamp)
+        records.append(PendingRecord(timestamp: timestamp, completion: completion))
+    }
+
+    /// Writes the header and CRC; the batch takes no more records.
+    mutating func close() {
+        guard encoded == nil else { return }
+        encoded = builder.finish()
+    }
+
+    /// Reports success to every record: offsets count up from `baseOffset` (-1 for acks=0).
+    func complete(baseOffset: Int64) {
+        let tp = topicPartition
+        for (index, record) in records.enumerated() {
+            let offset = baseOffset < 0 ? -1 : baseOffset + Int64(index)
+            record.completion.complete(
+                .success(RecordMetadata(topic: tp.topic, partition: tp.partition, offset: offset, timestamp: record.timestamp)))
+        }
+    }
+
+    /// Reports `error` to every record.
+    func fail(_ error: TernError) {
+        for record in records { record.completion.complete(.failure(error)) }
+    }
+}

@@ -1,0 +1,283 @@
+import DequeModule
+import TernWire
+
+/// The producer's per-partition queues of record batches: an I/O-free state machine driven by
+/// appends, the clock and send outcomes, kept behind the producer's lock.
+///
+/// Each partition has a queue whose last batch may be open. A batch becomes ready to send when it
+/// is closed (the next record did not fit), when its linger time has passed, or while a flush is
+/// waiting. A partition has at most one request in flight; everything ready in it when that
+/// request completes travels in the next one, so order within a partition holds across retries.
+struct RecordAccumulator: Sendable {
+    struct Configuration: Sendable {
+        var batchSize: Int
+        var linger: Duration
+        var deliveryTimeout: Duration
+        var maxRequestSize: Int
+    }
+
+    /// What `append` did.
+    struct AppendOutcome: Equatable {
+        /// A new batch was opened (the caller arms the linger timer).
+        var openedBatch: Bool
+        /// A batch was closed and is ready to send (the caller drains).
+        var closedBatch: Bool
+        /// Bytes the partition's batches grew by.
+        var addedBytes: Int
+    }
+
+    /// Batches to send, by leader node.
+    struct Drain: Sendable {
+        var requests: [Int32: [(TopicPartition, [ProducerBatch])]] = [:]
+        /// Partitions whose open batch was closed for sending (the sticky partitioner moves on).
+        var closedOpenBatches: [TopicPartition] = []
+        /// Ready partitions without a known leader (metadata needs a refresh).
+        var leaderless: [TopicPartition] = []
+        /// Nodes with ready batches that could not take a request now.
+        var blockedNodes: Set<Int32> = []
+    }
+
+    let configuration: Configuration
+    private(set) var queues: [TopicPartition: PartitionQueue] = [:]
+    /// Bytes of every batch not yet completed, queued or in flight.
+    private(set) var bufferedBytes = 0
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// True when a record of `estimatedSize` bytes would not fit in the open batch of `tp` (so
+    /// appending it would open a new batch).
+    func needsNewBatch(_ tp: TopicPartition, estimatedSize: Int) -> Bool {
+        guard let last = queues[tp]?.batches.last, last.isOpen else { return true }
+        return last.sizeInBytes + estimatedSize > configuration.batchSize
+    }
+
+    /// Closes the open batch of `tp`, if any, making it ready.
+    @discardableResult
+    mutating func closeOpenBatch(_ tp: TopicPartition) -> Bool {
+        guard queues[tp]?.batches.last?.isOpen == true else { return false }
+        let delta = queues[tp, default: PartitionQueue()].closeLast()
+        bufferedBytes += delta
+        return true
+    }
+
+    /// Appends a record to the open batch of `tp`, closing it first and opening a new one when
+    /// the record does not fit. Appends in place: the batch builder is never copied.
+    mutating func append(
+        to tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
+        completion: RecordCompletion, now: ContinuousClock.Instant
+    ) -> AppendOutcome {
+        let outcome = queues[tp, default: PartitionQueue()].append(
+            tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now,
+            configuration: configuration)
+        bufferedBytes += outcome.addedBytes
+        return outcome
+    }
+
+    /// Takes every batch that is ready and sendable now, grouped into one request per leader.
+    /// - Parameters:
+    ///   - flushing: treat open batches as ready regardless of linger.
+    ///   - leader: the leader node of a partition, nil when unknown.
+    ///   - canSend: whether a node can take another request now (connection open, fewer than
+    ///     `maxInFlight` outstanding); asked at most once per node.
+    mutating func drain(
+        now: ContinuousClock.Instant, flushing: Bool, leader: (TopicPartition) -> Int32?,
+        canSend: (Int32) -> Bool
+    ) -> Drain {
+        var result = Drain()
+        var nodeAllowed: [Int32: Bool] = [:]
+        var requestBytes: [Int32: Int] = [:]
+        let linger = configuration.linger
+        for tp in queues.keys.sorted() {
+            guard let queue = queues[tp], queue.isSendable(now: now, flushing: flushing, linger: linger) else {
+                continue
+            }
+            guard let node = leader(tp) else {
+                result.leaderless.append(tp)
+                continue
+            }
+            let allowed = nodeAllowed[node] ?? canSend(node)
+            nodeAllowed[node] = allowed
+            guard allowed else {
+                result.blockedNodes.insert(node)
+                continue
+            }
+            // Taken out of the dictionary so the mutation below happens in place.
+            guard var taken = queues.removeValue(forKey: tp) else { continue }
+            let (batches, closedOpen, delta) = taken.takeReady(
+                now: now, flushing: flushing, linger: linger, alreadyInRequest: requestBytes[node, default: 0],
+                maxRequestSize: configuration.maxRequestSize)
+            queues[tp] = taken
+            bufferedBytes += delta
+            if closedOpen { result.closedOpenBatches.append(tp) }
+            guard !batches.isEmpty else { continue }
+            requestBytes[node, default: 0] += batches.reduce(0) { $0 + $1.sizeInBytes }
+            result.requests[node, default: []].append((tp, batches))
+        }
+        return result
+    }
+
+    /// The partition's request completed: it may send again.
+    mutating func finishedInFlight(_ tp: TopicPartition) {
+        queues[tp]?.inFlight = false
+        if let queue = queues[tp], queue.batches.isEmpty, queue.retryAt == nil { queues[tp] = nil }
+    }
+
+    /// Puts batches back at the front of their partition's queue, to be sent after `retryAt`.
+    mutating func requeue(_ batches: [ProducerBatch], for tp: TopicPartition, retryAt: ContinuousClock.Instant) {
+        queues[tp, default: PartitionQueue()].requeue(batches, retryAt: retryAt)
+    }
+
+    /// Releases the bytes of completed (delivered or failed) batches.
+    mutating func release(_ batches: some Sequence<ProducerBatch>) {
+        for batch in batches { bufferedBytes -= batch.sizeInBytes }
+    }
+
+    /// Removes and returns the batches, not in flight, whose delivery deadline has passed.
+    mutating func expire(now: ContinuousClock.Instant) -> [ProducerBatch] {
+        var expired: [ProducerBatch] = []
+        for (tp, queue) in queues where !queue.inFlight && (queue.batches.first.map { $0.deadline <= now } ?? false) {
+            guard var taken = queues.removeValue(forKey: tp) else { continue }
+            while let batch = taken.batches.first, batch.deadline <= now {
+                expired.append(taken.batches.removeFirst())
+            }
+            queues[tp] = taken
+        }
+        return expired
+    }
+
+    /// Records why the queued batches of `node`'s partitions could not be sent, and holds them
+    /// back until `retryAt`.
+    mutating func noteFailure(
+        _ error: TernError, forPartitionsOf node: Int32, leader: (TopicPartition) -> Int32?,
+        retryAt: ContinuousClock.Instant
+    ) {
+        for tp in Array(queues.keys) where leader(tp) == node {
+            queues[tp]?.noteFailure(error, retryAt: retryAt)
+        }
+    }
+
+    /// When something next becomes ready or expires, for the linger/backoff timer.
+    func nextWakeup() -> ContinuousClock.Instant? {
+        var earliest: ContinuousClock.Instant?
+        func consider(_ instant: ContinuousClock.Instant) {
+            if earliest.map({ instant < $0 }) ?? true { earliest = instant }
+        }
+        for queue in queues.values where !queue.inFlight {
+            guard let first = queue.batches.first else { continue }
+            if let retryAt = queue.retryAt { consider(retryAt) }
+            if first.isOpen { consider(first.createdAt + configuration.linger) }
+            consider(first.deadline)
+        }
+        return earliest
+    }
+
+    /// Removes every batch not in flight (to fail them when the producer gives up).
+    mutating func removeAllQueued() -> [ProducerBatch] {
+        var removed: [ProducerBatch] = []
+        for tp in Array(queues.keys) {
+            guard var taken = queues.removeValue(forKey: tp) else { continue }
+            removed.append(contentsOf: taken.batches)
+            taken.batches.removeAll()
+            if taken.inFlight { queues[tp] = taken }
+        }
+        return removed
+    }
+}
+
+/// The batches of one partition, oldest first; the last may be open.
+struct PartitionQueue: Sendable {
+    var batches = Deque<ProducerBatch>()
+    var inFlight = false
+    /// Backoff after a failure: nothing is sent before this.
+    var retryAt: ContinuousClock.Instant?
+
+    /// Closes the last batch; returns how many bytes it grew by.
+    mutating func closeLast() -> Int {
+        guard let last = batches.indices.last, batches[last].isOpen else { return 0 }
+        let before = batches[last].sizeInBytes
+        batches[last].close()
+        return batches[last].sizeInBytes - before
+    }
+
+    mutating func append(
+        _ tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
+        completion: RecordCompletion, now: ContinuousClock.Instant, configuration: RecordAccumulator.Configuration
+    ) -> RecordAccumulator.AppendOutcome {
+        var outcome = RecordAccumulator.AppendOutcome(openedBatch: false, closedBatch: false, addedBytes: 0)
+        if let last = batches.indices.last, batches[last].isOpen {
+            let before = batches[last].sizeInBytes
+            let estimate = RecordBatchBuilder.estimatedRecordSize(
+                keyCount: key?.count, valueCount: value?.count, headers: headers)
+            if before + estimate <= configuration.batchSize {
+                batches[last].append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
+                outcome.addedBytes = batches[last].sizeInBytes - before
+                return outcome
+            }
+            outcome.addedBytes = closeLast()
+            outcome.closedBatch = true
+        }
+        var batch = ProducerBatch(
+            topicPartition: tp, baseTimestamp: timestamp, capacity: min(configuration.batchSize, 1 << 20), now: now,
+            deliveryTimeout: configuration.deliveryTimeout)
+        batch.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
+        outcome.addedBytes += batch.sizeInBytes
+        batches.append(batch)
+        outcome.openedBatch = true
+        return outcome
+    }
+
+    /// Whether the first batch can be sent now.
+    func isSendable(now: ContinuousClock.Instant, flushing: Bool, linger: Duration) -> Bool {
+        guard !inFlight, let first = batches.first else { return false }
+        if let retryAt, retryAt > now { return false }
+        return Self.isReady(first, now: now, flushing: flushing, linger: linger)
+    }
+
+    static func isReady(_ batch: ProducerBatch, now: ContinuousClock.Instant, flushing: Bool, linger: Duration) -> Bool {
+        !batch.isOpen || flushing || now - batch.createdAt >= linger
+    }
+
+    /// Removes the ready batches from the front, up to the request size limit (at least one when
+    /// the request is still empty), closing an open one; marks the partition in flight.
+    /// - Returns: the batches, whether an open batch was closed, and the bytes that closing added.
+    mutating func takeReady(
+        now: ContinuousClock.Instant, flushing: Bool, linger: Duration, alreadyInRequest: Int, maxRequestSize: Int
+    ) -> (batches: [ProducerBatch], closedOpen: Bool, addedBytes: Int) {
+        var taken: [ProducerBatch] = []
+        var bytes = alreadyInRequest
+        var closedOpen = false
+        var added = 0
+        while let first = batches.first, Self.isReady(first, now: now, flushing: flushing, linger: linger) {
+            if bytes > 0, bytes + first.sizeInBytes > maxRequestSize { break }
+            var batch = batches.removeFirst()
+            if batch.isOpen {
+                let before = batch.sizeInBytes
+                batch.close()
+                added += batch.sizeInBytes - before
+                closedOpen = true
+            }
+            batch.attempts += 1
+            bytes += batch.sizeInBytes
+            taken.append(batch)
+        }
+        if !taken.isEmpty {
+            inFlight = true
+            retryAt = nil
+        }
+        return (taken, closedOpen, added)
+    }
+
+    mutating func requeue(_ returned: [ProducerBatch], retryAt: ContinuousClock.Instant) {
+        batches.prepend(contentsOf: returned)
+        inFlight = false
+        self.retryAt = retryAt
+    }
+
+    mutating func noteFailure(_ error: TernError, retryAt: ContinuousClock.Instant) {
+        guard !inFlight, !batches.isEmpty else { return }
+        for index in batches.indices { batches[index].lastError = error }
+        self.retryAt = retryAt
+    }
+}

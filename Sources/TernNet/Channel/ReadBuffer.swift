@@ -1,0 +1,122 @@
+/// A connection's input buffer: bytes read from the socket, split into size-prefixed frames
+/// (`size u32 big-endian | payload`).
+///
+/// It is allocated once per connection (64 KiB) and reused for every read. It grows only when a
+/// single frame is larger than it (never past the frame limit), compacting first, and shrinks
+/// back once emptied if it grew past 1 MiB. Not thread-safe: it belongs to one ``SocketChannel`` on one loop.
+final class ReadBuffer {
+    /// What the bytes at the front of the buffer hold.
+    enum Frame {
+        /// A complete frame's payload; valid until the next ``read(from:)``.
+        case complete(UnsafeRawBufferPointer)
+        /// Not a whole frame yet.
+        case incomplete
+        /// A size prefix over the limit.
+        case tooLarge(size: Int)
+    }
+
+    static let frameHeaderBytes = 4
+    /// A buffer grown up to this size is kept when it empties.
+    static let retainedCapacity = 1024 * 1024
+
+    private var storage: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    private let initialCapacity: Int
+    private let maxFrameBytes: Int
+    private var readIndex = 0
+    private var writeIndex = 0
+
+    /// - Parameters:
+    ///   - initialCapacity: the usual size, 64 KiB.
+    ///   - maxFrameBytes: the largest payload accepted; a larger size prefix is ``Frame/tooLarge(size:)``.
+    init(initialCapacity: Int = 64 * 1024, maxFrameBytes: Int) {
+        precondition(initialCapacity >= Self.frameHeaderBytes && maxFrameBytes >= 0)
+        self.initialCapacity = initialCapacity
+        self.capacity = initialCapacity
+        self.maxFrameBytes = maxFrameBytes
+        self.storage = .allocate(byteCount: initialCapacity, alignment: 16)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// Bytes read but not yet handed out as frames.
+    var unconsumedBytes: Int { writeIndex - readIndex }
+
+    /// Takes the next frame off the front of the buffer, if it is complete.
+    func nextFrame() -> Frame {
+        guard let size = frameSizeAtFront() else { return .incomplete }
+        guard size <= maxFrameBytes else { return .tooLarge(size: size) }
+        let total = Self.frameHeaderBytes + size
+        guard writeIndex - readIndex >= total else { return .incomplete }
+        let payload = UnsafeRawBufferPointer(start: storage + readIndex + Self.frameHeaderBytes, count: size)
+        readIndex += total
+        return .complete(payload)
+    }
+
+    /// Whether ``nextFrame()`` would return something other than `.incomplete`.
+    var hasFrame: Bool {
+        guard let size = frameSizeAtFront() else { return false }
+        return size > maxFrameBytes || writeIndex - readIndex >= Self.frameHeaderBytes + size
+    }
+
+    /// One `read(2)` into the free space; `.processed(0)` is end of input. Invalidates the payload
+    /// pointers handed out before.
+    func read(from fd: Int32) -> IOResult<Int> {
+        prepareForRead()
+        // A full buffer would hold a complete frame, which is handed over before reading again;
+        // reading zero bytes would look like end of input.
+        precondition(writeIndex < capacity, "read buffer full while holding a complete frame")
+        let result = Syscall.read(fd, into: storage + writeIndex, count: capacity - writeIndex)
+        if case .processed(let count) = result {
+            writeIndex += count
+        }
+        return result
+    }
+
+    private func frameSizeAtFront() -> Int? {
+        guard writeIndex - readIndex >= Self.frameHeaderBytes else { return nil }
+        let size = UInt32(bigEndian: (storage + readIndex).loadUnaligned(as: UInt32.self))
+        return Int(size)
+    }
+
+    /// Makes room for the next read: reset when empty, compact when the frame at the front cannot
+    /// fit behind it or little space is left, grow when that frame is larger than the buffer.
+    private func prepareForRead() {
+        if readIndex == writeIndex {
+            readIndex = 0
+            writeIndex = 0
+            // Give back a buffer grown for a big frame, but keep one grown moderately: frames just
+            // over 64 KiB would otherwise reallocate on every read.
+            if capacity > max(initialCapacity, Self.retainedCapacity) { reallocate(capacity: initialCapacity) }
+        }
+        var needed = Self.frameHeaderBytes
+        if let size = frameSizeAtFront(), size <= maxFrameBytes {
+            needed = Self.frameHeaderBytes + size
+        }
+        let minimumRead = min(8 * 1024, capacity / 8)
+        if readIndex > 0 && (capacity - readIndex < needed || capacity - writeIndex < minimumRead) {
+            let count = writeIndex - readIndex
+            storage.copyMemory(from: storage + readIndex, byteCount: count)
+            readIndex = 0
+            writeIndex = count
+        }
+        if capacity < needed {
+            let maxCapacity = Self.frameHeaderBytes + maxFrameBytes
+            reallocate(capacity: min(max(needed, capacity * 2), maxCapacity))
+        }
+    }
+
+    private func reallocate(capacity newCapacity: Int) {
+        let count = writeIndex - readIndex
+        precondition(newCapacity >= count)
+        let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newStorage.copyMemory(from: storage + readIndex, byteCount: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+        readIndex = 0
+        writeIndex = count
+    }
+}

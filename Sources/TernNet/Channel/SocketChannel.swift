@@ -1,0 +1,357 @@
+import Dispatch
+import Logging
+
+/// The socket mechanics of one connection, shared by the server and client sides: a read source
+/// that reads until `EAGAIN` into a reusable buffer and hands out complete frames, a write queue
+/// flushed with one `writev`/`sendfile` per run, a write source armed only after `EAGAIN`, read
+/// backpressure, and a close that closes the descriptor only after every source on it has run
+/// its cancel handler.
+///
+/// All of it runs on ``loop``; callers from other threads hop there first (``EventLoop/execute(_:)``).
+final class SocketChannel: @unchecked Sendable {
+    // `@unchecked Sendable`: every mutable property is read and written only on `loop.queue` —
+    // the Dispatch sources deliver there and the owning connection hops there before calling in
+    // (`loop.assertOnLoop()` checks it in debug builds).
+
+    /// Where the channel is in its life.
+    enum State {
+        /// Created, sources not yet made.
+        case idle
+        /// Reading and writing.
+        case active
+        /// No longer reading; closes once the write queue is empty.
+        case draining
+        /// Sources cancelled; waiting for their cancel handlers before closing the descriptor.
+        case closing
+        /// Descriptor closed.
+        case closed
+    }
+
+    /// The loop every call runs on.
+    let loop: EventLoop
+    /// The peer's address, `host:port`.
+    let peer: String
+    /// Carries `tern_peer` (and, on the server, `tern_connection_id`) metadata.
+    let logger: Logger
+
+    private let socket: SocketDescriptor
+    private let readBuffer: ReadBuffer
+    private let maxFrameBytes: Int
+    private let maxPendingWriteBytes: Int
+    private var writeQueue = WriteQueue()
+    private var delegate: (any SocketChannelDelegate)?
+    private(set) var state = State.idle
+
+    private var readSource: (any DispatchSourceRead)?
+    private var readSuspended = false
+    private var writeSource: (any DispatchSourceWrite)?
+    private var writeSuspended = false
+    private var pendingCancellations = 0
+
+    private var readingStopped = false
+    private var inputClosed = false
+    private var pumpScheduled = false
+    private var closeError: NetError?
+
+    /// When bytes were last read or written (`DispatchTime` uptime nanoseconds).
+    private(set) var lastActivity: UInt64 = DispatchTime.now().uptimeNanoseconds
+
+    /// Counts of what the channel did, for diagnostics and tests.
+    struct Statistics {
+        /// Read events handled (source events and self-scheduled ones).
+        var readEvents = 0
+        /// `writev` calls.
+        var writevCalls = 0
+        /// `sendfile` calls.
+        var sendfileCalls = 0
+        /// Writes that ended in `EAGAIN` and armed the write source.
+        var wouldBlockWrites = 0
+    }
+
+    private var readEvents = 0
+    private var wouldBlockWrites = 0
+
+    /// What the channel has done so far; on the loop.
+    var statistics: Statistics {
+        loop.assertOnLoop()
+        return Statistics(
+            readEvents: readEvents, writevCalls: writeQueue.writevCalls, sendfileCalls: writeQueue.sendfileCalls,
+            wouldBlockWrites: wouldBlockWrites)
+    }
+
+    /// - Parameters:
+    ///   - maxPendingWriteBytes: reading stops while more than this many bytes wait to be written.
+    init(
+        socket: SocketDescriptor, peer: String, loop: EventLoop, maxFrameBytes: Int, maxPendingWriteBytes: Int,
+        logger: Logger
+    ) {
+        self.socket = socket
+        self.peer = peer
+        self.loop = loop
+        self.logger = logger
+        // Negative limits (a bad configuration) act as zero rather than stopping the process.
+        self.maxFrameBytes = max(maxFrameBytes, 0)
+        self.maxPendingWriteBytes = max(maxPendingWriteBytes, 0)
+        self.readBuffer = ReadBuffer(maxFrameBytes: self.maxFrameBytes)
+    }
+
+    /// Whether the channel still reads or writes.
+    var isOpen: Bool { state == .active || state == .draining }
+
+    /// Bytes queued and not yet written.
+    var pendingWriteBytes: Int { writeQueue.pendingBytes }
+
+    /// Makes the read source and starts reading. The channel keeps `delegate` until it closes.
+    func start(delegate: any SocketChannelDelegate) {
+        loop.assertOnLoop()
+        precondition(state == .idle, "channel started twice")
+        self.delegate = delegate
+        state = .active
+        touch()
+        let source = DispatchSource.makeReadSource(fileDescriptor: socket.rawValue, queue: loop.queue)
+        source.setEventHandler { self.handleReadable() }
+        source.setCancelHandler { self.sourceDidCancel() }
+        readSource = source
+        source.resume()
+    }
+
+    /// Closes a channel that was never started (for example refused during shutdown). Any thread,
+    /// as nothing else can know the channel yet.
+    func discardUnstarted() {
+        precondition(state == .idle, "only an unstarted channel can be discarded")
+        state = .closed
+        socket.close()
+    }
+
+    // MARK: Writing
+
+    /// Queues a chunk behind everything queued before. Nothing is written until ``flush()``.
+    func enqueue(_ chunk: OutboundChunk) {
+        loop.assertOnLoop()
+        guard isOpen else { return }
+        writeQueue.append(chunk)
+    }
+
+    /// Writes what is queued now, unless the write source is already waiting for the socket to
+    /// become writable. After `EAGAIN` the write source finishes the job.
+    func flush() {
+        loop.assertOnLoop()
+        guard isOpen else { return }
+        if writeSource != nil && !writeSuspended { return }
+        write()
+    }
+
+    private func write() {
+        switch writeQueue.flush(to: socket.rawValue) {
+        case .drained(let written):
+            if written > 0 { touch() }
+            if let source = writeSource, !writeSuspended {
+                source.suspend()
+                writeSuspended = true
+            }
+            if state == .draining { close(error: nil) }
+        case .wouldBlock(let written):
+            if written > 0 { touch() }
+            wouldBlockWrites += 1
+            armWriteSource()
+        case .failed(let error):
+            fail(error)
+        }
+    }
+
+    private func armWriteSource() {
+        if let source = writeSource {
+            if writeSuspended {
+                writeSuspended = false
+                source.resume()
+            }
+            return
+        }
+        let source = DispatchSource.makeWriteSource(fileDescriptor: socket.rawValue, queue: loop.queue)
+        source.setEventHandler { self.handleWritable() }
+        source.setCancelHandler { self.sourceDidCancel() }
+        writeSource = source
+        writeSuspended = false
+        source.resume()
+    }
+
+    private func handleWritable() {
+        guard isOpen else { return }
+        write()
+        updateReadInterest()
+    }
+
+    // MARK: Reading
+
+    /// The read event: hand over buffered frames, read until `EAGAIN` (or until backpressure),
+    /// handing over frames after every read, then write everything that became ready at once.
+    private func handleReadable() {
+        guard state == .active, let delegate else { return }
+        readEvents += 1
+        delegate.channelWillDeliverFrames(self)
+        var endOfInput = false
+        var bytesRead = false
+        reading: while true {
+            deliverFrames(to: delegate)
+            guard mayRead(delegate) else { break }
+            switch readBuffer.read(from: socket.rawValue) {
+            case .processed(0):
+                endOfInput = true
+                break reading
+            case .processed:
+                bytesRead = true
+            case .wouldBlock:
+                break reading
+            case .failed(let error):
+                fail(error)
+                return
+            }
+        }
+        if bytesRead { touch() }
+        delegate.channelDidDeliverFrames(self)
+        if endOfInput && state == .active {
+            inputClosed = true
+            updateReadInterest()
+            delegate.channelDidReachEndOfInput(self)
+        }
+        flush()
+        updateReadInterest()
+    }
+
+    private func deliverFrames(to delegate: any SocketChannelDelegate) {
+        while mayDeliver(delegate) {
+            switch readBuffer.nextFrame() {
+            case .incomplete:
+                return
+            case .complete(let payload):
+                delegate.channel(self, didReceiveFrame: payload)
+            case .tooLarge(let size):
+                logger.warning(
+                    "closing connection: frame larger than the limit",
+                    metadata: ["tern_frame_bytes": "\(size)", "tern_max_frame_bytes": "\(maxFrameBytes)"])
+                close(
+                    error: NetError(
+                        .frameTooLarge,
+                        "frame of \(size) bytes from \(peer) exceeds the limit of \(maxFrameBytes) bytes"))
+                return
+            }
+        }
+    }
+
+    private func mayDeliver(_ delegate: any SocketChannelDelegate) -> Bool {
+        state == .active && !readingStopped && writeQueue.pendingBytes <= maxPendingWriteBytes
+            && delegate.channelMayDeliverFrame
+    }
+
+    private func mayRead(_ delegate: any SocketChannelDelegate) -> Bool {
+        !inputClosed && mayDeliver(delegate)
+    }
+
+    /// Stops reading for good (graceful close); already-read frames are not handed over.
+    func stopReading() {
+        loop.assertOnLoop()
+        readingStopped = true
+        updateReadInterest()
+    }
+
+    /// Suspends the read source while backpressure holds (too much queued to write, too many
+    /// requests in flight) and resumes it when it lifts. Frames already buffered when it lifts
+    /// are handed over without waiting for new bytes.
+    func updateReadInterest() {
+        loop.assertOnLoop()
+        guard isOpen, let source = readSource, let delegate else { return }
+        let deliverable = mayDeliver(delegate)
+        let wantsRead = deliverable && !inputClosed
+        if wantsRead == readSuspended {
+            readSuspended = !wantsRead
+            if wantsRead { source.resume() } else { source.suspend() }
+        }
+        if deliverable && !pumpScheduled && readBuffer.hasFrame {
+            pumpScheduled = true
+            loop.execute {
+                self.pumpScheduled = false
+                self.handleReadable()
+            }
+        }
+    }
+
+    /// Whether reading is suspended now (for tests and diagnostics).
+    var isReadSuspended: Bool {
+        loop.assertOnLoop()
+        return readSuspended || readSource == nil
+    }
+
+    // MARK: Closing
+
+    /// Stops reading and closes once everything queued has been written.
+    func closeAfterWrites() {
+        loop.assertOnLoop()
+        guard state == .active else { return }
+        state = .draining
+        readingStopped = true
+        updateReadInterest()
+        flush()
+    }
+
+    /// Closes now, dropping anything not yet written. Each suspended source is resumed before it
+    /// is cancelled (releasing a suspended source crashes Dispatch); the descriptor is closed once
+    /// every source's cancel handler has run, then the delegate hears ``SocketChannelDelegate/channelDidClose(_:error:)``.
+    func close(error: NetError?) {
+        loop.assertOnLoop()
+        switch state {
+        case .closing, .closed:
+            return
+        case .idle:
+            discardUnstarted()
+            return
+        case .active, .draining:
+            break
+        }
+        state = .closing
+        closeError = error
+        writeQueue.removeAll()
+        if let source = readSource {
+            if readSuspended {
+                readSuspended = false
+                source.resume()
+            }
+            pendingCancellations += 1
+            source.cancel()
+        }
+        if let source = writeSource {
+            if writeSuspended {
+                writeSuspended = false
+                source.resume()
+            }
+            pendingCancellations += 1
+            source.cancel()
+        }
+        if pendingCancellations == 0 { finishClose() }
+    }
+
+    private func fail(_ error: NetError) {
+        logger.debug("closing connection after an I/O error", metadata: ["error": "\(error)"])
+        close(error: error)
+    }
+
+    private func sourceDidCancel() {
+        pendingCancellations -= 1
+        precondition(pendingCancellations >= 0, "a source of \(peer) ran its cancel handler twice")
+        if pendingCancellations == 0 { finishClose() }
+    }
+
+    private func finishClose() {
+        precondition(state == .closing)
+        state = .closed
+        readSource = nil
+        writeSource = nil
+        socket.close()
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.channelDidClose(self, error: closeError)
+    }
+
+    private func touch() {
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+    }
+}

@@ -1,0 +1,46 @@
+/// How a ``Server`` listens and how much each connection may hold.
+public struct ServerConfiguration: Sendable {
+    /// The address to bind: `127.0.0.1`, `0.0.0.0`, `::`, `localhost` or another host name
+    /// (resolved with `getaddrinfo`; the first address is bound).
+    public var host: String
+    /// The port; `0` picks an ephemeral port (see ``Server/boundPort``).
+    public var port: Int
+    /// The largest frame payload accepted (`socket.request.max.bytes`, default 100 MiB). A larger
+    /// size prefix is logged with the peer and closes that connection.
+    public var maxFrameBytes: Int
+    /// A connection that reads and writes nothing for this long, with no request in flight, is
+    /// closed (`connections.max.idle.ms`, default 10 minutes); nil never closes one.
+    public var idleTimeout: Duration?
+    /// Reading from a connection is suspended while more than this many response bytes wait to
+    /// be written (default 4 MiB).
+    public var maxPendingResponseBytes: Int
+    /// Reading from a connection is suspended while this many of its requests are uncompleted
+    /// (default 1024).
+    public var maxInFlightRequests: Int
+    /// The number of serial queues connections are spread over (default: one per core).
+    public var eventLoopCount: Int
+    /// The `listen(2)` backlog (default 1024).
+    public var backlog: Int32
+
+    /// Creates a configuration; every limit has the default documented on its property
+    /// (`eventLoopCount: nil` means one loop per core).
+    public init(
+        host: String = "0.0.0.0",
+        port: Int = 0,
+        maxFrameBytes: Int = 100 * 1024 * 1024,
+        idleTimeout: Duration? = .seconds(600),
+        maxPendingResponseBytes: Int = 4 * 1024 * 1024,
+        maxInFlightRequests: Int = 1024,
+        eventLoopCount: Int? = nil,
+        backlog: Int32 = 1024
+    ) {
+        self.host = host
+        self.port = port
+        self.maxFrameBytes = maxFrameBytes
+        self.idleTimeout = idleTimeout
+        self.maxPendingResponseBytes = maxPendingResponseBytes
+        self.maxInFlightRequests = maxInFlightRequests
+        self.eventLoopCount = eventLoopCount ?? EventLoopGroup.coreCount
+        self.backlog = backlog
+    }
+}

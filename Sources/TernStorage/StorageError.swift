@@ -1,0 +1,35 @@
+/// A storage failure, naming what failed (file, topic, partition, offset) and why.
+public struct StorageError: Error, CustomStringConvertible, Sendable {
+    /// The kind of failure. New codes may be added; match with `==`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let raw: String
+        private init(_ raw: String) { self.raw = raw }
+        /// A read asked for an offset outside logStartOffset...logEndOffset.
+        public static let offsetOutOfRange = Code("offset out of range")
+        /// Data on disk is not what was written (bad CRC, torn batch, unreadable metadata).
+        public static let corruptLog = Code("corrupt log")
+        /// A system call failed.
+        public static let ioError = Code("I/O error")
+        /// A log directory cannot be created, written or read.
+        public static let logDirUnavailable = Code("log directory unavailable")
+        /// A batch is larger than the log accepts.
+        public static let messageTooLarge = Code("message too large")
+        /// A batch handed to the log is inconsistent (offsets going backwards).
+        public static let invalidBatch = Code("invalid batch")
+        /// The log has been closed.
+        public static let closed = Code("closed")
+        /// No such log.
+        public static let notFound = Code("not found")
+        public var description: String { raw }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,81 @@
+/// A protocol error code. Values follow Kafka's error codes where Kafka has the same condition.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int16
+    public init(rawValue: Int16) { self.rawValue = rawValue }
+
+    public static let unknownServerError = ErrorCode(rawValue: -1)
+    public static let none = ErrorCode(rawValue: 0)
+    public static let offsetOutOfRange = ErrorCode(rawValue: 1)
+    public static let corruptMessage = ErrorCode(rawValue: 2)
+    public static let unknownTopicOrPartition = ErrorCode(rawValue: 3)
+    public static let leaderNotAvailable = ErrorCode(rawValue: 5)
+    public static let notLeaderOrFollower = ErrorCode(rawValue: 6)
+    public static let requestTimedOut = ErrorCode(rawValue: 7)
+    public static let messageTooLarge = ErrorCode(rawValue: 10)
+    public static let invalidTopic = ErrorCode(rawValue: 17)
+    public static let recordListTooLarge = ErrorCode(rawValue: 18)
+    public static let notEnoughReplicas = ErrorCode(rawValue: 19)
+    public static let invalidRequiredAcks = ErrorCode(rawValue: 21)
+    public static let unsupportedVersion = ErrorCode(rawValue: 35)
+    public static let topicAlreadyExists = ErrorCode(rawValue: 36)
+    public static let invalidPartitions = ErrorCode(rawValue: 37)
+    public static let invalidReplicationFactor = ErrorCode(rawValue: 38)
+    public static let invalidConfig = ErrorCode(rawValue: 40)
+    public static let invalidRequest = ErrorCode(rawValue: 42)
+    public static let unsupportedForMessageFormat = ErrorCode(rawValue: 43)
+    public static let kafkaStorageError = ErrorCode(rawValue: 56)
+    public static let unsupportedCompressionType = ErrorCode(rawValue: 76)
+    public static let invalidRecord = ErrorCode(rawValue: 87)
+
+    /// Whether a client may retry the same request and expect it to succeed later.
+    public var isRetriable: Bool {
+        switch self {
+        case .corruptMessage, .unknownTopicOrPartition, .leaderNotAvailable, .notLeaderOrFollower,
+            .requestTimedOut, .notEnoughReplicas, .kafkaStorageError:
+            true
+        default: false
+        }
+    }
+
+    /// The constant's name in Kafka style (`OFFSET_OUT_OF_RANGE`).
+    public var name: String {
+        switch self {
+        case .unknownServerError: "UNKNOWN_SERVER_ERROR"
+        case .none: "NONE"
+        case .offsetOutOfRange: "OFFSET_OUT_OF_RANGE"
+        case .corruptMessage: "CORRUPT_MESSAGE"
+        case .unknownTopicOrPartition: "UNKNOWN_TOPIC_OR_PARTITION"
+        case .leaderNotAvailable: "LEADER_NOT_AVAILABLE"
+        case .notLeaderOrFollower: "NOT_LEADER_OR_FOLLOWER"
+        case .requestTimedOut: "REQUEST_TIMED_OUT"
+        case .messageTooLarge: "MESSAGE_TOO_LARGE"
+        case .invalidTopic: "INVALID_TOPIC_EXCEPTION"
+        case .recordListTooLarge: "RECORD_LIST_TOO_LARGE"
+        case .notEnoughReplicas: "NOT_ENOUGH_REPLICAS"
+        case .invalidRequiredAcks: "INVALID_REQUIRED_ACKS"
+        case .unsupportedVersion: "UNSUPPORTED_VERSION"
+        case .topicAlreadyExists: "TOPIC_ALREADY_EXISTS"
+        case .invalidPartitions: "INVALID_PARTITIONS"
+        case .invalidReplicationFactor: "INVALID_REPLICATION_FACTOR"
+        case .invalidConfig: "INVALID_CONFIG"
+        case .invalidRequest: "INVALID_REQUEST"
+        case .unsupportedForMessageFormat: "UNSUPPORTED_FOR_MESSAGE_FORMAT"
+        case .kafkaStorageError: "KAFKA_STORAGE_ERROR"
+        case .unsupportedCompressionType: "UNSUPPORTED_COMPRESSION_TYPE"
+        case .invalidRecord: "INVALID_RECORD"
+        default: "ERROR_\(rawValue)"
+        }
+    }
+
+    public var description: String { name }
+
+    /// The error code a produce validation failure maps to.
+    public init(validationFailure error: WireError) {
+        switch error.code {
+        case .checksumMismatch: self = .corruptMessage
+        case .unsupportedVersion: self = .unsupportedForMessageFormat
+        case .unsupportedCompression: self = .unsupportedCompressionType
+        default: self = .invalidRecord
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/// Builds one record batch in place: records are encoded straight into the batch bytes as they
+/// are appended, and `finish` fills in the header and CRC. Used by producers and by tests.
+public struct RecordBatchBuilder: Sendable {
+    private var writer: ByteWriter
+    private let baseTimestamp: Int64
+    private var maxTimestamp: Int64
+    /// Number of records appended so far.
+    public private(set) var recordCount: Int32 = 0
+    private let attributes: Int16
+    private let producerId: Int64
+    private let producerEpoch: Int16
+    private let baseSequence: Int32
+
+    /// Starts a batch whose records' timestamps are relative to `baseTimestamp`.
+    public init(
+        baseTimestamp: Int64, capacity: Int = 16 * 1024, producerId: Int64 = -1, producerEpoch: Int16 = -1,
+        baseSequence: Int32 = -1
+    ) {
+        writer = ByteWriter(capacity: capacity)
+        self.baseTimestamp = baseTimestamp
+        // Records may carry timestamps older than the base; the first append sets the real maximum.
+        self.maxTimestamp = Int64.min
+        self.attributes = 0
+        self.producerId = producerId
+        self.producerEpoch = producerEpoch
+        self.baseSequence = baseSequence
+        writer.write(contentsOf: repeatElement(UInt8(0), count: RecordBatchHeader.size))
+    }
+
+    /// Bytes the batch occupies so far, header included.
+    public var sizeInBytes: Int { writer.count }
+
+    /// Bytes `append` would add for a record of this shape (an upper bound within a few bytes).
+    public static func estimatedRecordSize(keyCount: Int?, valueCount: Int?, headers: [RecordHeader] = []) -> Int {
+        var size = 1 + 10 + 5 + 5 + (keyCount ?? 0) + 5 + (valueCount ?? 0) + 5
+        for header in headers { size += 10 + header.key.utf8.count + (header.value?.count ?? 0) }
+        return size + 5
+    }
+
+    /// Appends a record; its offset delta is the number of records before it.
+    public mutating func append(
+        key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64? = nil
+    ) {
+        let timestamp = timestamp ?? baseTimestamp
+        if timestamp > maxTimestamp { maxTimestamp = timestamp }
+        let timestampDelta = timestamp - baseTimestamp
+        var bodySize = 1 + ZigZag.varlongSize(timestampDelta) + ZigZag.varintSize(recordCount)
+        bodySize += lengthPrefixedSize(key?.count) + lengthPrefixedSize(value?.count)
+        bodySize += ZigZag.varintSize(Int32(headers.count))
+        for header in headers {
+            bodySize += lengthPrefixedSize(header.key.utf8.count) + lengthPrefixedSize(header.value?.count)
+        }
+        writer.writeVarint(Int32(bodySize))
+        writer.write(UInt8(0))
+        writer.writeVarlong(timestampDelta)
+        writer.writeVarint(recordCount)
+        writeLengthPrefixed(key)
+        writeLengthPrefixed(value)
+        writer.writeVarint(Int32(headers.count))
+        for header in headers {
+            writer.writeVarint(Int32(header.key.utf8.count))
+            writer.write(contentsOf: header.key.utf8)
+            writeLengthPrefixed(header.value)
+        }
+        recordCount += 1
+    }
+
+    private func lengthPrefixedSize(_ count: Int?) -> Int {
+        guard let count else { return 1 }
+        return ZigZag.varintSize(Int32(count)) + count
+    }
+
+    private mutating func writeLengthPrefixed(_ bytes: [UInt8]?) {
+        guard let bytes else { return writer.writeVarint(-1) }
+        writer.writeVarint(Int32(bytes.count))
+        writer.write(contentsOf: bytes)
+    }
+
+    /// Completes the header and CRC and returns the batch bytes (base offset 0).
+    public mutating func finish() -> [UInt8] {
+        precondition(recordCount > 0, "a record batch needs at least one record")
+        var bytes = writer.take()
+        bytes.withUnsafeMutableBytes { raw in
+            func put16(_ v: Int16, _ o: Int) {
+                raw[o] = UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)
+                raw[o + 1] = UInt8(truncatingIfNeeded: UInt16(bitPattern: v))
+            }
+            typealias O = RecordBatchHeader.Offset
+            BigEndian.store(UInt64(0), at: O.baseOffset, in: raw)
+            BigEndian.store(UInt32(raw.count - RecordBatchHeader.logOverhead), at: O.batchLength, in: raw)
+            BigEndian.store(UInt32(bitPattern: -1), at: O.partitionLeaderEpoch, in: raw)
+            raw[O.magic] = UInt8(bitPattern: RecordBatchHeader.currentMagic)
+            put16(attributes, O.attributes)
+            BigEndian.store(UInt32(bitPattern: recordCount - 1), at: O.lastOffsetDelta, in: raw)
+            BigEndian.store(UInt64(bitPattern: baseTimestamp), at: O.baseTimestamp, in: raw)
+            BigEndian.store(UInt64(bitPattern: maxTimestamp), at: O.maxTimestamp, in: raw)
+            BigEndian.store(UInt64(bitPattern: producerId), at: O.producerId, in: raw)
+            put16(producerEpoch, O.producerEpoch)
+            BigEndian.store(UInt32(bitPattern: baseSequence), at: O.baseSequence, in: raw)
+            BigEndian.store(UInt32(bitPattern: recordCount), at: O.recordCount, in: raw)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[O.attributes...]))
+            BigEndian.store(crc, at: O.crc, in: raw)
+        }
+        return bytes
+    }
+}

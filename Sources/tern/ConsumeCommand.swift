@@ -1,0 +1,183 @@
+import ArgumentParser
+import Dispatch
+import Synchronization
+import TernClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tern consume TOPIC`: records to stdout, one per line.
+struct ConsumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consume",
+        abstract: "Print records of a topic to stdout, one per line.",
+        discussion: """
+            Output, one line per record:
+
+              [PARTITION:OFFSET<TAB>][KEY<TAB>]VALUE
+
+            where the PARTITION:OFFSET<TAB> prefix appears with --print-offset and KEY<TAB> with \
+            --print-key (a missing key or value prints as 'null'). Keys and values are written as \
+            raw bytes.
+
+            Starts at the end of each partition (only new records) unless --from-beginning or \
+            --offset N is given. Runs until SIGINT/SIGTERM, until --max-messages records were \
+            printed, or until --timeout-ms passes without a new record; then exits 0. stdout is \
+            buffered and flushed whenever the consumer is idle and on exit.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The topic to consume.")
+    var topic: String
+
+    @Flag(help: "Start at the first record still stored.")
+    var fromBeginning = false
+
+    @Option(help: "Start at this offset (in every consumed partition).")
+    var offset: Int64?
+
+    @Option(help: "Consume only this partition.")
+    var partition: Int32?
+
+    @Option(help: "Exit after printing this many records.")
+    var maxMessages: Int?
+
+    @Option(help: "Exit when no record arrives for this many milliseconds.")
+    var timeoutMs: Int?
+
+    @Flag(help: "Print each record's key before its value: KEY<TAB>VALUE.")
+    var printKey = false
+
+    @Flag(help: "Prefix each line with PARTITION:OFFSET<TAB>.")
+    var printOffset = false
+
+    func validate() throws {
+        if fromBeginning && offset != nil {
+            throw ValidationError("--from-beginning and --offset cannot be used together")
+        }
+        if let offset, offset < 0 { throw ValidationError("--offset must not be negative") }
+        if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
+        if let maxMessages, maxMessages < 1 { throw ValidationError("--max-messages must be at least 1") }
+        if let timeoutMs, timeoutMs < 0 { throw ValidationError("--timeout-ms must not be negative") }
+    }
+
+    var format: RecordFormat { RecordFormat(printKey: printKey, printOffset: printOffset) }
+
+    func run() async throws {
+        let client = try await global.connect(clientId: "tern-consume")
+        let consumer = client.consumer(
+            configuration: ConsumerConfiguration(autoOffsetReset: fromBeginning ? .earliest : .latest))
+        let output = OutputBuffer()
+        let consumed = Atomic<Int>(0)
+        let interrupts = InterruptHandler {
+            output.flush()
+            Glibc.exit(0)
+        }
+        defer { withExtendedLifetime(interrupts) {} }
+
+        try await CLIFailure.wrap {
+            if let partition {
+                try await consumer.assign([TopicPartition(topic: topic, partition: partition)])
+            } else {
+                try await consumer.assign(topic: topic)
+            }
+            if let offset {
+                for tp in consumer.assignment { try await consumer.seek(tp, to: .offset(offset)) }
+            } else if fromBeginning {
+                try await consumer.seekToBeginning()
+            } else {
+                try await consumer.seekToEnd()
+            }
+        }
+
+        let format = self.format
+        let pollTimeout: Duration = timeoutMs.map { .milliseconds($0) } ?? .seconds(1)
+        let maxPoll = consumer.configuration.maxPollRecords
+        var count = 0
+        reading: while true {
+            let records = try await CLIFailure.wrap { try await consumer.poll(timeout: pollTimeout) }
+            if records.isEmpty {
+                output.flush()
+                if timeoutMs != nil { break reading }
+                continue
+            }
+            var open = true
+            for record in records {
+                open = output.append { format.append(record, to: &$0) }
+                count += 1
+                consumed.store(count, ordering: .relaxed)
+                if let maxMessages, count >= maxMessages { break reading }
+                if !open { break reading }
+            }
+            if records.count < maxPoll { output.flush() }
+        }
+        output.flush()
+        await consumer.close()
+        await client.close()
+    }
+}
+
+/// How `tern consume` prints a record.
+struct RecordFormat: Sendable {
+    var printKey: Bool
+    var printOffset: Bool
+
+    /// Appends `[partition:offset\t][key\t]value\n`.
+    func append(_ record: ConsumerRecord, to bytes: inout [UInt8]) {
+        if printOffset {
+            Self.appendDecimal(Int64(record.partition), to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            Self.appendDecimal(record.offset, to: &bytes)
+            bytes.append(UInt8(ascii: "\t"))
+        }
+        if printKey {
+            Self.appendField(record.key, to: &bytes)
+            bytes.append(UInt8(ascii: "\t"))
+        }
+        Self.appendField(record.value, to: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    private static let null = Array("null".utf8)
+
+    private static func appendField(_ field: [UInt8]?, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: field ?? null)
+    }
+
+    /// Appends the decimal digits of `value` without building a String.
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt64 = 1
+        while magnitude / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8((magnitude / divisor) % 10))
+            divisor /= 10
+        }
+    }
+}
+
+/// Runs `handler` on SIGINT or SIGTERM (instead of the default, which would lose buffered output).
+final class InterruptHandler: Sendable {
+    private let sources: Mutex<[any DispatchSourceSignal]>
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = Mutex(sources)
+    }
+
+    deinit {
+        sources.withLock { sources in
+            for source in sources { source.cancel() }
+        }
+    }
+}

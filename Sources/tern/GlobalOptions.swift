@@ -1,0 +1,53 @@
+import ArgumentParser
+import Logging
+import TernClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Brokers to bootstrap from, HOST:PORT[,HOST:PORT...] (default: $TERN_BOOTSTRAP or localhost:9092).",
+            valueName: "host:port"))
+    var bootstrap: String?
+
+    @Flag(name: .long, help: "Log the SDK's connections, retries and metadata refreshes to stderr.")
+    var verbose = false
+
+    /// The bootstrap list: the option, else `TERN_BOOTSTRAP`, else localhost:9092.
+    var bootstrapList: String {
+        if let bootstrap { return bootstrap }
+        if let fromEnvironment = getenv("TERN_BOOTSTRAP"), let value = String(validatingCString: fromEnvironment),
+            !value.isEmpty
+        {
+            return value
+        }
+        return "localhost:9092"
+    }
+
+    /// Parses the bootstrap list into `host:port` strings.
+    /// - Throws: ``CLIFailure`` naming the bad entry.
+    func bootstrapAddresses() throws -> [String] {
+        do {
+            return try BrokerAddress.parseList(bootstrapList).map(\.description)
+        } catch {
+            throw CLIFailure(error.message)
+        }
+    }
+
+    /// Connects to the cluster.
+    /// - Throws: ``CLIFailure`` with the SDK's reason (which names the address).
+    func connect(clientId: String = "tern-cli") async throws -> TernClient {
+        var configuration = ClientConfiguration(bootstrap: try bootstrapAddresses(), clientId: clientId)
+        if verbose {
+            var logger = Logger(label: "tern", factory: { label in StreamLogHandler.standardError(label: label) })
+            logger.logLevel = .debug
+            configuration.logger = logger
+        }
+        return try await CLIFailure.wrap { try await TernClient(configuration: configuration) }
+    }
+}

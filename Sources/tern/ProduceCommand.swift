@@ -1,0 +1,112 @@
+import ArgumentParser
+import Synchronization
+import TernClient
+
+/// `tern produce TOPIC`: one record per stdin line.
+struct ProduceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "produce",
+        abstract: "Send one record per line of stdin.",
+        discussion: """
+            Each line of stdin (without its newline; a trailing \\r is dropped too) becomes one record \
+            value. With --key-separator SEP, the part of a line before the first SEP is the record's \
+            key and the rest its value; a line without SEP has no key. Records without a key are \
+            spread over partitions in batches; keyed records go to murmur2(key) % partitions, as \
+            with Kafka.
+
+            Ends with one stderr line, 'produced: N acknowledged, M failed', preceded by the first \
+            failure's reason when M > 0; the exit status is non-zero when M > 0.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The topic to produce to.")
+    var topic: String
+
+    @Option(help: "Acknowledgements to wait for: 0 (none), 1 (leader) or all (in-sync replicas, fsynced).")
+    var acks = AcksOption(.all)
+
+    @Option(help: ArgumentHelp("Split each line into key and value at the first SEP.", valueName: "sep"))
+    var keySeparator: String?
+
+    @Option(help: "Send every record to this partition.")
+    var partition: Int32?
+
+    @Option(help: "Milliseconds a batch waits for more records.")
+    var lingerMs = 5
+
+    @Option(help: "Most bytes per record batch.")
+    var batchSize = 16 * 1024
+
+    func validate() throws {
+        if let keySeparator, keySeparator.isEmpty { throw ValidationError("--key-separator must not be empty") }
+        if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
+        guard lingerMs >= 0 else { throw ValidationError("--linger-ms must not be negative") }
+        guard batchSize >= 128 else { throw ValidationError("--batch-size must be at least 128 bytes") }
+    }
+
+    var producerConfiguration: ProducerConfiguration {
+        ProducerConfiguration(acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs))
+    }
+
+    func run() async throws {
+        let topic = self.topic
+        let partition = self.partition
+        let client = try await global.connect(clientId: "tern-produce")
+        let partitions = try await CLIFailure.wrap { try await client.partitionCount(topic: topic) }
+        if let partition, partition >= partitions {
+            throw CLIFailure(
+                "topic '\(topic)' has \(partitions) partition\(partitions == 1 ? "" : "s"); partition \(partition) does not exist")
+        }
+        let producer = client.producer(configuration: producerConfiguration)
+        let tally = ProduceTally()
+        let completion: @Sendable (Result<RecordMetadata, TernError>) -> Void = { tally.record($0) }
+        let separator = keySeparator.map { Array($0.utf8) }
+        let sendLine = { (line: ArraySlice<UInt8>) in
+            let (key, value) = KeyedLine.split(line, separator: separator)
+            producer.send(
+                topic: topic, key: key.map { Array($0) }, value: Array(value), partition: partition,
+                completion: completion)
+        }
+        var splitter = LineSplitter()
+        do {
+            while let chunk = try await StandardInput.readChunk() {
+                splitter.feed(chunk, sendLine)
+                await producer.waitForCapacity()
+            }
+            splitter.finish(sendLine)
+        } catch {
+            await producer.close()
+            await client.close()
+            throw error
+        }
+        await producer.close()
+        await client.close()
+        let (acknowledged, failed, firstFailure) = tally.summary
+        if let firstFailure { StandardError.writeLine("tern: error: \(firstFailure)") }
+        StandardError.writeLine("produced: \(acknowledged) acknowledged, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Counts the outcomes of fire-and-forget sends and keeps the first failure's reason.
+final class ProduceTally: Sendable {
+    private let acknowledged = Atomic<Int>(0)
+    private let failed = Atomic<Int>(0)
+    private let firstFailure = Mutex<String?>(nil)
+
+    func record(_ result: Result<RecordMetadata, TernError>) {
+        switch result {
+        case .success:
+            acknowledged.add(1, ordering: .relaxed)
+        case .failure(let error):
+            if failed.add(1, ordering: .relaxed).oldValue == 0 {
+                firstFailure.withLock { $0 = error.message }
+            }
+        }
+    }
+
+    var summary: (acknowledged: Int, failed: Int, firstFailure: String?) {
+        (acknowledged.load(ordering: .relaxed), failed.load(ordering: .relaxed), firstFailure.withLock { $0 })
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import TernBroker
+import TernNet
+import TernStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ternd`: the Tern broker daemon.
+struct TerndCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ternd",
+        abstract: "The Tern event-streaming broker.",
+        discussion: """
+            With no arguments, runs a single-node broker on 127.0.0.1:9092 with data under ./tern-data.
+            Configuration: embedded defaults < --config FILE < TERN_<KEY> environment variables
+            (dots as underscores, e.g. TERN_LOG_DIRS) < --set KEY=VALUE.
+            Exit codes: 0 clean stop, 64 bad arguments, 69 listener cannot bind, 70 internal error,
+            73 data directory unusable, 78 bad configuration.
+            """)
+
+    @Option(name: .long, help: "A config file of 'key = value' lines.")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: "Override one key: --set log.dirs=/var/lib/tern (repeatable).")
+    var overrides: [String] = []
+
+    func run() throws {
+        let brokerConfig: BrokerConfig
+        do {
+            brokerConfig = try BrokerConfig.load(file: config, environment: Self.environment(), overrides: overrides)
+        } catch {
+            Self.fail("configuration error: \(error)", code: TerndExit.config)
+        }
+        let level = Logger.Level(rawValue: brokerConfig.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = TextLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ternd")
+        let daemon = Daemon(config: brokerConfig, logger: logger)
+        daemon.run()
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        StandardError.write("ternd: \(message)\n")
+        Glibc.exit(code)
+    }
+
+    static func environment() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Locates the executables this package builds (`ternd`, `tern`), next to the test binary.
+public enum Binaries {
+    /// The build directory holding the test binary and the package's executables.
+    public static var directory: URL {
+        if let override = ProcessInfo.processInfo.environment["TERN_BIN_DIR"] {
+            return URL(fileURLWithPath: override)
+        }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // .build/debug/tern-packagePackageTests.xctest (a file on Linux, a bundle elsewhere)
+        while url.pathComponents.count > 1 {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("ternd").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
+    }
+
+    /// Full path of an executable built by this package.
+    public static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0, "socket() failed")
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    precondition(bound == 0, "bind() failed")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// True when something accepts TCP connections on 127.0.0.1:`port`.
+public func loopbackPortAccepts(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+}
+
+/// A temporary directory removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ prefix: String = "tern-test") {
+        let template = NSTemporaryDirectory() + "\(prefix)-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            return mkdtemp(base) != nil
+        }
+        precondition(made, "mkdtemp failed")
+        path = String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A real `ternd` process on a loopback port, stopped and reaped by PID.
+public final class BrokerProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched by the test thread that owns this object.
+    public let port: Int
+    public let dataDirectory: String
+    public let logFile: String
+    private let process: Process
+
+    /// Starts `ternd` on a free loopback port with its data in `dataDirectory` and waits (bounded)
+    /// until the port accepts connections.
+    public init(
+        dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
+        environment: [String: String] = [:], readyTimeout: TimeInterval = 20
+    ) throws {
+        self.port = port ?? freeLoopbackPort()
+        self.dataDirectory = dataDirectory
+        logFile = dataDirectory + ".ternd-\(self.port).log"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.path("ternd"))
+        var arguments = [
+            "--set", "listeners=PLAINTEXT://127.0.0.1:\(self.port)", "--set", "log.dirs=\(dataDirectory)",
+        ]
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(readyTimeout)
+        while !loopbackPortAccepts(self.port) {
+            guard process.isRunning else {
+                throw BrokerProcessError("ternd exited with \(process.terminationStatus) before listening: \(log)")
+            }
+            guard Date() < deadline else {
+                kill9()
+                throw BrokerProcessError("ternd did not listen on \(self.port) within \(readyTimeout) s: \(log)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    public var bootstrap: String { "127.0.0.1:\(port)" }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// What the broker wrote to stderr so far.
+    public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM and waits (bounded) for exit; returns the exit status.
+    @discardableResult
+    public func stop(timeout: TimeInterval = 20) -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill9() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Kills the broker with SIGKILL and reaps it.
+    public func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logFile)
+    }
+}
+
+/// A failure starting or driving a test process.
+public struct BrokerProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The outcome of running a command to completion.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs an executable with arguments and optional stdin, waiting at most `timeout` seconds
+/// (then SIGKILL). Output goes through files, so large outputs cannot deadlock a pipe.
+public func runCommand(
+    _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+    timeout: TimeInterval = 120
+) throws -> CommandResult {
+    let directory = TemporaryDirectory("tern-cmd")
+    defer { directory.remove() }
+    let outPath = directory.path + "/out"
+    let errPath = directory.path + "/err"
+    let inPath = directory.path + "/in"
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    process.standardInput = stdin == nil ? FileHandle.nullDevice : try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(5_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus,
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}

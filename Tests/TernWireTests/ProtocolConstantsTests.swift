@@ -1,0 +1,70 @@
+import TernWire
+import XCTest
+
+/// API keys, versions and error codes: the tables of `docs/protocol.md` §4 and §8.
+final class ProtocolConstantsTests: XCTestCase {
+    func testApiKeysAndSupportedVersions() {
+        let keys: [(ApiKey, UInt16, String)] = [
+            (.produce, 0, "Produce"), (.fetch, 1, "Fetch"), (.listOffsets, 2, "ListOffsets"),
+            (.metadata, 3, "Metadata"),
+            (.apiVersions, 18, "ApiVersions"), (.createTopics, 19, "CreateTopics"), (.deleteTopics, 20, "DeleteTopics"),
+            (.describeConfigs, 32, "DescribeConfigs"),
+        ]
+        for (key, raw, name) in keys {
+            XCTAssertEqual(key.rawValue, raw)
+            XCTAssertEqual(key.name, name)
+            let supported = ApiKey.supported.first { $0.key == key }
+            XCTAssertEqual(supported?.minVersion, 0, name)
+            XCTAssertEqual(supported?.maxVersion, 0, name)
+        }
+        XCTAssertEqual(ApiKey.supported.count, keys.count)
+        XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
+        XCTAssertEqual(ApiVersionsRequest.apiKey, .apiVersions)
+        XCTAssertEqual(ProduceRequest.apiKey, .produce)
+        XCTAssertEqual(FetchRequest.apiKey, .fetch)
+        XCTAssertEqual(ListOffsetsRequest.apiKey, .listOffsets)
+        XCTAssertEqual(MetadataRequest.apiKey, .metadata)
+        XCTAssertEqual(CreateTopicsRequest.apiKey, .createTopics)
+        XCTAssertEqual(DeleteTopicsRequest.apiKey, .deleteTopics)
+        XCTAssertEqual(DescribeConfigsRequest.apiKey, .describeConfigs)
+    }
+
+    func testErrorCodeTable() {
+        // number, name, retriable — the table in docs/protocol.md.
+        let table: [(ErrorCode, Int16, String, Bool)] = [
+            (.unknownServerError, -1, "UNKNOWN_SERVER_ERROR", false), (.none, 0, "NONE", false),
+            (.offsetOutOfRange, 1, "OFFSET_OUT_OF_RANGE", false), (.corruptMessage, 2, "CORRUPT_MESSAGE", true),
+            (.unknownTopicOrPartition, 3, "UNKNOWN_TOPIC_OR_PARTITION", true),
+            (.leaderNotAvailable, 5, "LEADER_NOT_AVAILABLE", true),
+            (.notLeaderOrFollower, 6, "NOT_LEADER_OR_FOLLOWER", true),
+            (.requestTimedOut, 7, "REQUEST_TIMED_OUT", true), (.messageTooLarge, 10, "MESSAGE_TOO_LARGE", false),
+            (.invalidTopic, 17, "INVALID_TOPIC_EXCEPTION", false),
+            (.recordListTooLarge, 18, "RECORD_LIST_TOO_LARGE", false),
+            (.notEnoughReplicas, 19, "NOT_ENOUGH_REPLICAS", true),
+            (.invalidRequiredAcks, 21, "INVALID_REQUIRED_ACKS", false),
+            (.unsupportedVersion, 35, "UNSUPPORTED_VERSION", false),
+            (.topicAlreadyExists, 36, "TOPIC_ALREADY_EXISTS", false),
+            (.invalidPartitions, 37, "INVALID_PARTITIONS", false),
+            (.invalidReplicationFactor, 38, "INVALID_REPLICATION_FACTOR", false),
+            (.invalidConfig, 40, "INVALID_CONFIG", false),
+            (.invalidRequest, 42, "INVALID_REQUEST", false),
+            (.unsupportedForMessageFormat, 43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", false),
+            (.kafkaStorageError, 56, "KAFKA_STORAGE_ERROR", true),
+            (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
+            (.invalidRecord, 87, "INVALID_RECORD", false),
+        ]
+        for (code, raw, name, retriable) in table {
+            XCTAssertEqual(code.rawValue, raw, name)
+            XCTAssertEqual(code.name, name)
+            XCTAssertEqual(code.description, name)
+            XCTAssertEqual(code.isRetriable, retriable, name)
+        }
+        XCTAssertEqual(ErrorCode(rawValue: 999).name, "ERROR_999")
+        XCTAssertFalse(ErrorCode(rawValue: 999).isRetriable)
+    }
+
+    func testResponseStatusDescription() {
+        XCTAssertEqual(ResponseStatus.ok.description, "NONE")
+        XCTAssertEqual(ResponseStatus(.invalidRequest, "bad").description, "INVALID_REQUEST: bad")
+    }
+}
