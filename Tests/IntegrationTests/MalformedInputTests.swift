@@ -92,8 +92,10 @@ final class MalformedInputTests: XCTestCase {
         let connection = try RawConnection(port: broker.port)
         var bytes: [UInt8] = []
         for id in 1...50 as ClosedRange<UInt32> {
-            bytes += Frame.request(id % 2 == 0 ? ApiVersionsRequest() as any WireRequest : MetadataRequest(topics: nil),
-                correlationId: id, clientId: "pipeline")
+            bytes +=
+                id % 2 == 0
+                ? Frame.request(ApiVersionsRequest(), correlationId: id, clientId: "pipeline")
+                : Frame.request(MetadataRequest(topics: nil), correlationId: id, clientId: "pipeline")
         }
         try connection.write(bytes)
         for id in 1...50 as ClosedRange<UInt32> {
