@@ -94,7 +94,7 @@ public final class BrokerProcess: @unchecked Sendable {
     ) throws {
         self.port = port ?? freeLoopbackPort()
         self.dataDirectory = dataDirectory
-        logFile = dataDirectory + ".ternd-\(self.port).log"
+        logFile = dataDirectory + ".ternd-\(self.port)-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("ternd"))

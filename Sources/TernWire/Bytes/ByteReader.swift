@@ -171,7 +171,7 @@ public struct ByteReader: Sendable {
     ) throws -> [T] {
         let count = try readArrayCount(what, minElementSize: minElementSize)
         var result: [T] = []
-        result.reserveCapacity(count)
+        result.reserveCapacity(min(count, 1024))  // a lying count cannot make us reserve much
         for _ in 0..<count { result.append(try element(&self)) }
         return result
     }
