@@ -34,7 +34,7 @@ extension Broker {
                 }
                 let result = append(&partition.records, to: log, topic: topic.name, partition: partition.partition)
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
-                    durableWaits.append((results.count, partitions.count, log, result.baseOffset))
+                    durableWaits.append((results.count, partitions.count, log, result.endOffset))
                 }
                 partitions.append(result.response)
             }
@@ -59,14 +59,14 @@ extension Broker {
     private struct AppendOutcome {
         var response: ProduceResponse.Partition
         var errorCode: ErrorCode { response.errorCode }
-        /// Exclusive end offset of the append (what must be durable).
-        var baseOffset: Int64
+        /// Exclusive end offset of the append (everything below must be durable for acks=all).
+        var endOffset: Int64
     }
 
     private func append(_ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32) -> AppendOutcome {
         func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
             AppendOutcome(
-                response: .init(partition: partition, errorCode: code, errorMessage: message), baseOffset: -1)
+                response: .init(partition: partition, errorCode: code, errorMessage: message), endOffset: -1)
         }
         let batches: [ValidatedBatch]
         do {
@@ -90,7 +90,7 @@ extension Broker {
             return AppendOutcome(
                 response: .init(
                     partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
-                baseOffset: result.lastOffset + 1)
+                endOffset: result.lastOffset + 1)
         } catch let error as StorageError {
             logger.error(
                 "append failed", metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
