@@ -29,7 +29,9 @@ public struct ApiVersionsResponse: WireResponse, Hashable {
 
     public init(from reader: inout ByteReader) throws {
         apis = try reader.readArray("apis", minElementSize: 6) { r in
-            Api(key: ApiKey(rawValue: try r.readUInt16()), minVersion: try r.readUInt16(), maxVersion: try r.readUInt16())
+            Api(
+                key: ApiKey(rawValue: try r.readUInt16()), minVersion: try r.readUInt16(),
+                maxVersion: try r.readUInt16())
         }
         brokerVersion = try reader.readString("brokerVersion")
     }

@@ -15,14 +15,7 @@ public struct FetchRequest: WireRequest, Hashable {
             self.maxBytes = maxBytes
         }
     }
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     /// -1 for consumers; a broker id for replicas.
     public var replicaId: Int32
     public var maxWaitMs: Int32
@@ -44,14 +37,10 @@ public struct FetchRequest: WireRequest, Hashable {
         maxWaitMs = try reader.readInt32("maxWaitMs")
         minBytes = try reader.readInt32("minBytes")
         maxBytes = try reader.readInt32("maxBytes")
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 16) { p in
-                    Partition(
-                        partition: try p.readInt32(), fetchOffset: try p.readInt64("fetchOffset"),
-                        maxBytes: try p.readInt32("partitionMaxBytes"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 16) { p in
+            Partition(
+                partition: try p.readInt32(), fetchOffset: try p.readInt64("fetchOffset"),
+                maxBytes: try p.readInt32("partitionMaxBytes"))
         }
     }
 
@@ -60,13 +49,10 @@ public struct FetchRequest: WireRequest, Hashable {
         writer.write(maxWaitMs)
         writer.write(minBytes)
         writer.write(maxBytes)
-        writer.writeArray(topics) { w, t in
-            w.writeString(t.name)
-            w.writeArray(t.partitions) { w, p in
-                w.write(p.partition)
-                w.write(p.fetchOffset)
-                w.write(p.maxBytes)
-            }
+        writer.writeTopics(topics) { w, p in
+            w.write(p.partition)
+            w.write(p.fetchOffset)
+            w.write(p.maxBytes)
         }
     }
 }
@@ -92,34 +78,23 @@ public struct FetchResponse: WireResponse, Hashable {
             self.records = records
         }
     }
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 28) { p in
-                    let partition = try p.readInt32()
-                    let code = ErrorCode(rawValue: try p.readInt16())
-                    let message = try p.readNullableString()
-                    let highWatermark = try p.readInt64("highWatermark")
-                    let logStartOffset = try p.readInt64("logStartOffset")
-                    let length = try p.readInt32("records length")
-                    guard length >= 0 else { throw WireError(.malformed, "records: length \(length)") }
-                    return Partition(
-                        partition: partition, errorCode: code, errorMessage: message, highWatermark: highWatermark,
-                        logStartOffset: logStartOffset, records: try p.readBytes(count: Int(length), "records"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 28) { p in
+            let partition = try p.readInt32()
+            let code = ErrorCode(rawValue: try p.readInt16())
+            let message = try p.readNullableString()
+            let highWatermark = try p.readInt64("highWatermark")
+            let logStartOffset = try p.readInt64("logStartOffset")
+            let length = try p.readInt32("records length")
+            guard length >= 0 else { throw WireError(.malformed, "records: length \(length)") }
+            return Partition(
+                partition: partition, errorCode: code, errorMessage: message, highWatermark: highWatermark,
+                logStartOffset: logStartOffset, records: try p.readBytes(count: Int(length), "records"))
         }
     }
 

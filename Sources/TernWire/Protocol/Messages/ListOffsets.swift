@@ -18,35 +18,21 @@ public struct ListOffsetsRequest: WireRequest, Hashable {
             self.timestamp = timestamp
         }
     }
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 12) { p in
-                    Partition(partition: try p.readInt32(), timestamp: try p.readInt64("timestamp"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 12) { p in
+            Partition(partition: try p.readInt32(), timestamp: try p.readInt64("timestamp"))
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
-        writer.writeArray(topics) { w, t in
-            w.writeString(t.name)
-            w.writeArray(t.partitions) { w, p in
-                w.write(p.partition)
-                w.write(p.timestamp)
-            }
+        writer.writeTopics(topics) { w, p in
+            w.write(p.partition)
+            w.write(p.timestamp)
         }
     }
 }
@@ -66,39 +52,25 @@ public struct ListOffsetsResponse: WireResponse, Hashable {
             self.offset = offset
         }
     }
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 22) { p in
-                    Partition(
-                        partition: try p.readInt32(), errorCode: ErrorCode(rawValue: try p.readInt16()),
-                        timestamp: try p.readInt64(), offset: try p.readInt64())
-                })
+        topics = try reader.readTopics(minPartitionSize: 22) { p in
+            Partition(
+                partition: try p.readInt32(), errorCode: ErrorCode(rawValue: try p.readInt16()),
+                timestamp: try p.readInt64(), offset: try p.readInt64())
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
-        writer.writeArray(topics) { w, t in
-            w.writeString(t.name)
-            w.writeArray(t.partitions) { w, p in
-                w.write(p.partition)
-                w.write(p.errorCode.rawValue)
-                w.write(p.timestamp)
-                w.write(p.offset)
-            }
+        writer.writeTopics(topics) { w, p in
+            w.write(p.partition)
+            w.write(p.errorCode.rawValue)
+            w.write(p.timestamp)
+            w.write(p.offset)
         }
     }
 }

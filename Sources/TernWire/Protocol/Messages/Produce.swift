@@ -15,14 +15,7 @@ public struct ProduceRequest: WireRequest {
             self.records = records
         }
     }
-    public struct Topic: Sendable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     public var acks: Int16
     public var timeoutMs: Int32
     public var topics: [Topic]
@@ -36,27 +29,20 @@ public struct ProduceRequest: WireRequest {
     public init(from reader: inout ByteReader) throws {
         acks = try reader.readInt16("acks")
         timeoutMs = try reader.readInt32("timeoutMs")
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 8) { p in
-                    let partition = try p.readInt32("partition")
-                    let length = try p.readInt32("records length")
-                    guard length >= 0 else { throw WireError(.malformed, "records: length \(length)") }
-                    return Partition(partition: partition, records: try p.readBytes(count: Int(length), "records"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 8) { p in
+            let partition = try p.readInt32("partition")
+            let length = try p.readInt32("records length")
+            guard length >= 0 else { throw WireError(.malformed, "records: length \(length)") }
+            return Partition(partition: partition, records: try p.readBytes(count: Int(length), "records"))
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
         writer.write(acks)
         writer.write(timeoutMs)
-        writer.writeArray(topics) { w, t in
-            w.writeString(t.name)
-            w.writeArray(t.partitions) { w, p in
-                w.write(p.partition)
-                w.writeNullableBytes(p.records)
-            }
+        writer.writeTopics(topics) { w, p in
+            w.write(p.partition)
+            w.writeNullableBytes(p.records)
         }
     }
 }
@@ -80,41 +66,27 @@ public struct ProduceResponse: WireResponse, Hashable {
             self.logStartOffset = logStartOffset
         }
     }
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 24) { p in
-                    Partition(
-                        partition: try p.readInt32(), errorCode: ErrorCode(rawValue: try p.readInt16()),
-                        errorMessage: try p.readNullableString(), baseOffset: try p.readInt64(),
-                        logStartOffset: try p.readInt64())
-                })
+        topics = try reader.readTopics(minPartitionSize: 24) { p in
+            Partition(
+                partition: try p.readInt32(), errorCode: ErrorCode(rawValue: try p.readInt16()),
+                errorMessage: try p.readNullableString(), baseOffset: try p.readInt64(),
+                logStartOffset: try p.readInt64())
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
-        writer.writeArray(topics) { w, t in
-            w.writeString(t.name)
-            w.writeArray(t.partitions) { w, p in
-                w.write(p.partition)
-                w.write(p.errorCode.rawValue)
-                w.writeNullableString(p.errorMessage)
-                w.write(p.baseOffset)
-                w.write(p.logStartOffset)
-            }
+        writer.writeTopics(topics) { w, p in
+            w.write(p.partition)
+            w.write(p.errorCode.rawValue)
+            w.writeNullableString(p.errorMessage)
+            w.write(p.baseOffset)
+            w.write(p.logStartOffset)
         }
     }
 }
