@@ -12,24 +12,30 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let ioError = Code("I/O error")
         /// A log directory cannot be created, written or read.
         public static let logDirUnavailable = Code("log directory unavailable")
-        /// A batch is larger than the log accepts.
+        /// A batch is larger than the log accepts (`max.message.bytes`).
         public static let messageTooLarge = Code("message too large")
-        /// A batch handed to the log is inconsistent (offsets going backwards).
+        /// Batches handed to the log are inconsistent (bad CRC, offsets going backwards, not
+        /// matching the bytes).
         public static let invalidBatch = Code("invalid batch")
-        /// The log has been closed.
+        /// The log or the log manager has been closed.
         public static let closed = Code("closed")
         /// No such log.
         public static let notFound = Code("not found")
+        /// The code's name.
         public var description: String { raw }
     }
 
+    /// What kind of failure this is.
     public var code: Code
+    /// What failed, on what, and why.
     public var message: String
 
+    /// Creates an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }

@@ -1,13 +1,11 @@
 import SystemPackage
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Small files replaced atomically: write `path.tmp`, fsync, rename over `path`, fsync the
-/// directory. A crash at any point leaves the old file or the new one, never a mix.
+/// Small files replaced crash-safely: write `path.tmp`, fsync it, rename it over `path`, fsync
+/// the directory. A crash at any point leaves the old file or the new one, never a mix. Used for
+/// checkpoints and markers, and by the broker for its own metadata files.
 public enum AtomicFile {
     /// Replaces `path` with `bytes`.
+    /// - Throws: `ioError` naming the file.
     public static func write(_ path: String, bytes: [UInt8]) throws {
         let temporary = path + ".tmp"
         let fd = try FileSystem.open(temporary, create: true)
@@ -18,31 +16,29 @@ public enum AtomicFile {
             try fd.close()
         } catch {
             try? fd.close()
+            try? FileSystem.unlink(temporary)
             throw error
         }
         try FileSystem.rename(temporary, path)
-        try FileSystem.fsyncDirectory(directory(of: path))
+        try FileSystem.fsyncDirectory(FileSystem.directory(of: path))
     }
 
-    /// The contents of `path`, or nil when it does not exist.
-    public static func readIfExists(_ path: String) throws -> [UInt8]? {
+    /// The contents of `path`, or nil when it does not exist. Refuses files over `limit` bytes.
+    /// - Throws: `ioError`, or `corruptLog` when the file is larger than `limit`.
+    public static func readIfExists(_ path: String, limit: Int64 = 64 << 20) throws -> [UInt8]? {
         guard FileSystem.exists(path) else { return nil }
         let fd = try FileSystem.open(path, create: false)
         defer { try? fd.close() }
         let size = try FileSystem.size(fd, path: path)
-        guard size <= 256 << 20 else { throw StorageError(.corruptLog, "\(path) is \(size) bytes, too large") }
+        guard size <= limit else {
+            throw StorageError(.corruptLog, "\(path) is \(size) bytes, more than the \(limit) expected at most")
+        }
         return try FileSystem.pread(fd, count: Int(size), at: 0, path: path)
     }
 
-    /// Removes `path` and makes the removal durable.
+    /// Removes `path` (if present) and makes the removal durable.
     public static func remove(_ path: String) throws {
         try FileSystem.unlink(path)
-        try FileSystem.fsyncDirectory(directory(of: path))
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let parent = String(path[..<slash])
-        return parent.isEmpty ? "/" : parent
+        try FileSystem.fsyncDirectory(FileSystem.directory(of: path))
     }
 }

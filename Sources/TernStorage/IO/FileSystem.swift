@@ -4,17 +4,22 @@ import SystemPackage
 import Glibc
 #endif
 
-/// The storage layer's system calls: EINTR retried, errno turned into ``StorageError`` with the
-/// path and the system's reason. swift-system's `FileDescriptor` covers open/read/write/close;
-/// what it lacks (`fdatasync`, `ftruncate`, directory fsync and listing) is here.
+/// The storage layer's system calls. Every call retries `EINTR`, reads `errno` before anything
+/// else can touch it, and turns a failure into a ``StorageError`` naming the path and the
+/// system's reason. swift-system's `FileDescriptor` covers open, read, write and close; what it
+/// lacks (`fdatasync`, `ftruncate`, directory fsync, listing) is here.
 enum FileSystem {
-    static func error(_ what: String, _ path: String, _ errno: Errno) -> StorageError {
-        StorageError(.ioError, "\(what) \(path): \(errno)")
+    static func error(_ what: String, _ path: String, _ errno: Errno, code: StorageError.Code = .ioError)
+        -> StorageError
+    {
+        StorageError(code, "\(what) \(path): \(errno) (errno \(errno.rawValue))")
     }
 
+    /// The calling thread's `errno`, read at once.
+    @inline(__always)
     static func lastErrno() -> Errno { Errno(rawValue: Glibc.errno) }
 
-    /// Opens (creating when asked) a file for reading and writing.
+    /// Opens a file for reading and writing, creating it (mode 0644) when `create` is set.
     static func open(_ path: String, create: Bool) throws -> FileDescriptor {
         do {
             return try FileDescriptor.open(
@@ -25,41 +30,52 @@ enum FileSystem {
         }
     }
 
+    /// The size of an open file.
     static func size(_ fd: FileDescriptor, path: String) throws -> Int64 {
         var info = stat()
         guard fstat(fd.rawValue, &info) == 0 else { throw error("cannot stat", path, lastErrno()) }
         return Int64(info.st_size)
     }
 
-    /// Writes all of `buffer` at `offset`.
-    static func pwriteAll(_ fd: FileDescriptor, _ buffer: UnsafeRawBufferPointer, at offset: Int64, path: String) throws {
+    /// Writes all of `buffer` at `offset` (one `pwrite`, repeated only after a partial write).
+    static func pwriteAll(_ fd: FileDescriptor, _ buffer: UnsafeRawBufferPointer, at offset: Int64, path: String) throws
+    {
         do {
             _ = try fd.writeAll(toAbsoluteOffset: offset, buffer)
         } catch let errno as Errno {
-            throw error("cannot write", path, errno)
+            throw error("cannot write \(buffer.count) bytes at \(offset) to", path, errno)
         }
     }
 
-    /// Reads up to `count` bytes at `offset` (fewer only at end of file).
-    static func pread(_ fd: FileDescriptor, count: Int, at offset: Int64, path: String) throws -> [UInt8] {
-        guard count > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: count)
+    /// Reads into `buffer` at `offset` until it is full or the file ends; returns the bytes read.
+    static func pread(
+        _ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws -> Int {
         var got = 0
-        while got < count {
+        while got < buffer.count {
             let n: Int
             do {
-                n = try bytes.withUnsafeMutableBytes { raw in
-                    try fd.read(
-                        fromAbsoluteOffset: offset + Int64(got),
-                        into: UnsafeMutableRawBufferPointer(rebasing: raw[got...]), retryOnInterrupt: true)
-                }
+                n = try fd.read(
+                    fromAbsoluteOffset: offset + Int64(got),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[got...]),
+                    retryOnInterrupt: true)
             } catch let errno as Errno {
-                throw error("cannot read", path, errno)
+                throw error("cannot read at \(offset + Int64(got)) from", path, errno)
             }
             if n == 0 { break }
             got += n
         }
-        if got < count { bytes.removeLast(count - got) }
+        return got
+    }
+
+    /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).
+    static func pread(_ fd: FileDescriptor, count: Int, at offset: Int64, path: String) throws -> [UInt8] {
+        guard count > 0 else { return [] }
+        var got = 0
+        let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            got = try pread(fd, into: UnsafeMutableRawBufferPointer(buffer), at: offset, path: path)
+            initialized = got
+        }
         return bytes
     }
 
@@ -80,7 +96,7 @@ enum FileSystem {
     static func truncate(_ fd: FileDescriptor, to size: Int64, path: String) throws {
         while ftruncate(fd.rawValue, off_t(size)) != 0 {
             let e = lastErrno()
-            if e != .interrupted { throw error("cannot truncate", path, e) }
+            if e != .interrupted { throw error("cannot truncate to \(size) bytes", path, e) }
         }
     }
 
@@ -95,7 +111,7 @@ enum FileSystem {
         }
     }
 
-    /// Creates a directory and its parents; fails with `logDirUnavailable` naming the path.
+    /// Creates a directory and its missing parents.
     static func makeDirectories(_ path: String) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
@@ -103,7 +119,7 @@ enum FileSystem {
             if mkdir(current, 0o755) != 0 {
                 let e = lastErrno()
                 guard e == .fileExists, isDirectory(current) else {
-                    throw StorageError(.logDirUnavailable, "cannot create directory \(current) for \(path): \(e)")
+                    throw error("cannot create directory \(current) for", path, e)
                 }
             }
         }
@@ -134,10 +150,11 @@ enum FileSystem {
         guard Glibc.rename(from, to) == 0 else { throw error("cannot rename to \(to):", from, lastErrno()) }
     }
 
+    /// Removes a file; a file that is already gone is fine.
     static func unlink(_ path: String) throws {
-        guard Glibc.unlink(path) == 0 || lastErrno() == .noSuchFileOrDirectory else {
-            throw error("cannot remove", path, lastErrno())
-        }
+        guard Glibc.unlink(path) != 0 else { return }
+        let e = lastErrno()
+        guard e == .noSuchFileOrDirectory else { throw error("cannot remove", path, e) }
     }
 
     /// Removes a directory tree.
@@ -147,5 +164,19 @@ enum FileSystem {
             if isDirectory(child) { try removeTree(child) } else { try unlink(child) }
         }
         guard rmdir(path) == 0 else { throw error("cannot remove directory", path, lastErrno()) }
+    }
+
+    /// The directory part of `path`.
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let parent = String(path[..<slash])
+        return parent.isEmpty ? "/" : parent
+    }
+
+    /// Milliseconds on a clock that never jumps (for segment ages).
+    static func monotonicMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 }

@@ -1,10 +1,12 @@
 import SystemPackage
 
-/// An open segment file. Shared by the log and by in-flight reads (a fetch's `sendfile` keeps it
-/// alive), and closed exactly once, when the last reference goes.
+/// An open segment log file. The log and every in-flight read share it (a fetch's `sendfile`
+/// keeps it alive through its ``LogSlice``), and its descriptor is closed exactly once, when the
+/// last reference goes, so a read racing a truncation or a deletion never sees a reused
+/// descriptor.
 public final class SegmentFile: Sendable {
     let fd: FileDescriptor
-    /// The file's path.
+    /// The file's path (for error messages and logs; the file may since have been deleted).
     public let path: String
 
     init(path: String, create: Bool) throws {
@@ -15,5 +17,8 @@ public final class SegmentFile: Sendable {
     /// The raw descriptor, for `sendfile(2)`; valid while this object is referenced.
     public var descriptor: Int32 { fd.rawValue }
 
-    deinit { try? fd.close() }
+    deinit {
+        // The only close of this descriptor: nothing else closes it, and deinit runs once.
+        try? fd.close()
+    }
 }

@@ -1,65 +1,125 @@
 import Logging
+import TernWire
 
-/// Opens a partition directory: lists its segments, loads or rebuilds indexes, and after an
-/// unclean stop scans from the recovery point and cuts the log at the first bad batch.
-enum LogLoader {
-    /// Returns the log and whether recovery truncated anything.
-    static func load(
-        _ tp: TopicPartition, directory: String, clean: Bool, recoveryPoint: Int64?, logStartOffset: Int64?,
-        config: LogConfig, logger: Logger
-    ) throws -> (PartitionLog, Bool) {
-        var bases: [Int64] = []
-        for name in try FileSystem.list(directory) {
-            if name.hasSuffix(".tmp") || name.hasSuffix(".cleaned") || name.hasSuffix(".swap") {
-                try FileSystem.unlink(directory + "/" + name)
-                continue
-            }
-            guard name.hasSuffix(".log"), let base = Int64(name.dropLast(4)), base >= 0 else { continue }
-            bases.append(base)
-        }
-        bases.sort()
+/// Opens one partition directory: lists its segments, loads or rebuilds their indexes, and after
+/// an unclean stop scans every segment from the one holding the recovery point on, cutting the
+/// log at the first incomplete or corrupt batch and deleting whatever followed it.
+struct LogLoader {
+    let topicPartition: TopicPartition
+    let directory: String
+    /// True when the log directory had its clean-shutdown marker.
+    let clean: Bool
+    /// The checkpointed recovery point (nil: none, so everything is scanned after an unclean stop).
+    let recoveryPoint: Int64?
+    let logStartOffset: Int64?
+    let config: LogConfig
+    let logger: Logger
+    let syncCounter: SyncCounter
+
+    func load(stats: inout RecoveryStats) throws -> PartitionLog {
+        var logger = logger
+        logger[metadataKey: "tern_topic"] = "\(topicPartition.topic)"
+        logger[metadataKey: "tern_partition"] = "\(topicPartition.partition)"
+        stats.logsOpened += 1
+        if !clean { stats.logsRecovered += 1 }
+
+        let bases = try segmentBases()
         var segments: [Segment] = []
-        var truncated = false
-        var index = 0
-        while index < bases.count {
-            let base = bases[index]
-            let nextBase = index + 1 < bases.count ? bases[index + 1] : Int64.max
-            // Trust a segment's indexes when the stop was clean, or when it ends before the
-            // recovery point; the last segment's tail is checked either way.
-            let trusted = clean || (recoveryPoint.map { nextBase <= $0 } ?? false)
-            let (segment, stop) = try Segment.open(
-                directory: directory, baseOffset: base, trustIndexes: trusted, indexIntervalBytes: config.indexIntervalBytes)
-            segments.append(segment)
-            if let stop {
-                truncated = true
+        var scanned: [Segment] = []
+        var directoryChanged = false
+        for (i, base) in bases.enumerated() {
+            let nextBase = i + 1 < bases.count ? bases[i + 1] : Int64.max
+            // Below the recovery point everything was flushed: trust the indexes there.
+            let trusted = clean || recoveryPoint.map { nextBase <= $0 } ?? false
+            let outcome = try Segment.load(
+                directory: directory, baseOffset: base, mode: trusted ? .trustIndexes : .scan,
+                indexIntervalBytes: config.indexIntervalBytes)
+            let segment = outcome.segment
+            stats.batchesChecked += outcome.batchesChecked
+            stats.bytesRead += Int64(outcome.bytesRead)
+            if outcome.scannedFully {
+                stats.segmentsScanned += 1
+                scanned.append(segment)
+            }
+            if let problem = outcome.indexProblem {
+                stats.indexesRebuilt += 1
+                logger.warning("rebuilt the indexes of \(segment.logPath): \(problem)")
+            }
+            if let previous = segments.last, previous.nextOffset > base {
+                // Overlapping segments: the later one cannot be right.
+                let reason = "segment starts at \(base) but the one before ends at \(previous.nextOffset)"
                 logger.warning(
-                    "truncating \(segment.logPath) at position \(stop.position) (offset \(segment.nextOffset)): \(stop.reason)",
-                    metadata: [
-                        "tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)", "file": "\(segment.logPath)",
-                        "position": "\(stop.position)", "tern_offset": "\(segment.nextOffset)",
-                    ])
-                // Nothing after a torn batch can be trusted: later segments go.
-                for later in bases[(index + 1)...] {
-                    let doomed = Segment.name(later, "")
-                    logger.warning("removing segment after the truncation point", metadata: ["file": "\(directory)/\(doomed).log"])
-                    for suffix in [".log", ".index", ".timeindex"] { try FileSystem.unlink(directory + "/" + doomed + suffix) }
-                }
+                    "truncating \(segment.logPath) at position 0 (offset \(previous.nextOffset)): \(reason)",
+                    metadata: ["tern_file": "\(segment.logPath)", "tern_position": "0", "tern_offset": "\(base)"])
+                stats.truncations += 1
+                try deleteSegments(bases[i...], logger: logger, stats: &stats)
+                directoryChanged = true
                 break
             }
-            index += 1
+            segments.append(segment)
+            if let cut = outcome.truncation {
+                stats.truncations += 1
+                let message = "truncating \(segment.logPath) at position \(cut.position) (offset \(segment.nextOffset))"
+                logger.warning(
+                    "\(message): \(cut.reason)",
+                    metadata: [
+                        "tern_file": "\(segment.logPath)", "tern_position": "\(cut.position)",
+                        "tern_offset": "\(segment.nextOffset)",
+                    ])
+                // Nothing after a torn or corrupt batch can be trusted.
+                try deleteSegments(bases[(i + 1)...], logger: logger, stats: &stats)
+                directoryChanged = true
+                break
+            }
         }
-        // Drop empty segments that are not the last (a crash right after a roll).
         if segments.isEmpty {
-            segments.append(try Segment.create(directory: directory, baseOffset: logStartOffset ?? 0))
-            try FileSystem.fsyncDirectory(directory)
+            segments.append(try Segment.create(directory: directory, baseOffset: max(logStartOffset ?? 0, 0)))
+            directoryChanged = true
         }
-        let last = segments[segments.count - 1]
-        let end = last.nextOffset
-        let start = min(max(logStartOffset ?? segments[0].baseOffset, segments[0].baseOffset), end)
-        let log = PartitionLog(
-            topicPartition: tp, directory: directory, segments: segments, logStartOffset: start,
-            recoveryPoint: end, config: config, logger: logger)
-        if truncated { try log.flush() }
-        return (log, truncated)
+        // What was scanned may exist only in the page cache (the process died, not the machine):
+        // sync it before calling it recovered.
+        for segment in scanned where segment.size > 0 {
+            try FileSystem.fdatasync(segment.file.fd, path: segment.logPath)
+            syncCounter.add(1)
+        }
+        if directoryChanged { try FileSystem.fsyncDirectory(directory) }
+        let end = segments[segments.count - 1].nextOffset
+        let first = segments[0].baseOffset
+        let start = min(max(logStartOffset ?? first, first), end)
+        return PartitionLog(
+            topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
+            recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter)
+    }
+
+    /// Base offsets of the segment files, oldest first; removes leftovers of interrupted writes
+    /// and index files without a log.
+    private func segmentBases() throws -> [Int64] {
+        let names = try FileSystem.list(directory)
+        var bases = Set<Int64>()
+        for name in names {
+            if let base = Segment.baseOffset(fromFileName: name, suffix: ".log") { bases.insert(base) }
+        }
+        for name in names {
+            let path = directory + "/" + name
+            if name.hasSuffix(".tmp") || name.hasSuffix(".deleted") {
+                try FileSystem.unlink(path)
+            } else if let base = Segment.baseOffset(fromFileName: name, suffix: ".index")
+                ?? Segment.baseOffset(fromFileName: name, suffix: ".timeindex"), !bases.contains(base)
+            {
+                try FileSystem.unlink(path)
+            }
+        }
+        return bases.sorted()
+    }
+
+    private func deleteSegments(_ bases: ArraySlice<Int64>, logger: Logger, stats: inout RecoveryStats) throws {
+        for base in bases {
+            let path = directory + "/" + Segment.fileName(base, ".log")
+            logger.warning("deleting \(path): it follows the truncation point", metadata: ["tern_file": "\(path)"])
+            for suffix in [".log", ".index", ".timeindex"] {
+                try FileSystem.unlink(directory + "/" + Segment.fileName(base, suffix))
+            }
+            stats.segmentsDeleted += 1
+        }
     }
 }

@@ -1,95 +1,121 @@
 import TernWire
 
-/// Walks the batches of a segment file from a position, reading the file in large chunks (not a
-/// read per header). Stops at the end of valid data: end of file, an incomplete batch, a header
-/// that makes no sense, or (when verifying) a CRC mismatch — and says why.
+/// Walks the batches of a segment file from a position, reading the file in chunks (one `pread`
+/// per 16 KiB rather than one per header) into a buffer it reuses.
+///
+/// Without `verifyCRC` it checks only what it needs to step safely from header to header (magic,
+/// a length that fits, offsets that do not overflow); with it, every batch is read whole and its
+/// CRC checked, as recovery does. Either way it never traps on what it reads: at the first batch
+/// it cannot accept it stops, and `stop` says where and why.
 struct BatchScanner {
-    /// One batch found in the file.
     struct Entry {
         var position: Int64
         var header: RecordBatchHeader
     }
 
-    /// Why a scan stopped before the end of the file.
-    struct Stop {
+    /// Where and why the scan ended before `limit`.
+    struct Stop: Sendable {
         var position: Int64
         var reason: String
     }
 
+    static let chunkSize = 16 * 1024
+
     let file: SegmentFile
-    let fileSize: Int64
+    /// Bytes of the file the scan may look at.
+    let limit: Int64
     let verifyCRC: Bool
-    private static let chunkSize = 1 << 20
+    /// Where the next batch starts.
+    private(set) var position: Int64
+    private(set) var stop: Stop?
+    /// Bytes read from the file so far.
+    private(set) var bytesRead = 0
 
     private var chunk: [UInt8] = []
     private var chunkStart: Int64 = 0
-    private(set) var position: Int64
-    private(set) var stop: Stop?
+    private var chunkCount = 0
 
-    init(file: SegmentFile, fileSize: Int64, from position: Int64, verifyCRC: Bool) {
+    init(file: SegmentFile, limit: Int64, from position: Int64, verifyCRC: Bool) {
         self.file = file
-        self.fileSize = fileSize
+        self.limit = limit
         self.position = position
         self.verifyCRC = verifyCRC
     }
 
-    /// The next batch, or nil at the end of valid data (see `stop` for why, when not at end of file).
+    /// The next batch, or nil at `limit` or at the first batch that cannot be accepted.
     mutating func next() throws -> Entry? {
-        guard stop == nil, position < fileSize else { return nil }
+        guard stop == nil, position < limit else { return nil }
+        let remaining = limit - position
         let headerSize = RecordBatchHeader.size
-        guard fileSize - position >= Int64(headerSize) else {
-            stop = Stop(position: position, reason: "\(fileSize - position) trailing bytes are shorter than a batch header")
-            return nil
+        guard remaining >= Int64(headerSize) else {
+            return halt("\(remaining) trailing bytes are shorter than a batch header")
         }
-        try ensure(headerSize)
-        let offsetInChunk = Int(position - chunkStart)
-        guard let header = chunk.withUnsafeBytes({ RecordBatchHeader($0, at: offsetInChunk) }) else {
-            stop = Stop(position: position, reason: "unreadable batch header")
-            return nil
+        guard try load(headerSize) else { return halt("the file ended inside a batch header") }
+        let start = Int(position - chunkStart)
+        guard let header = chunk.withUnsafeBytes({ RecordBatchHeader($0, at: start) }) else {
+            return halt("unreadable batch header")
         }
-        if header.magic != RecordBatchHeader.currentMagic {
-            stop = Stop(position: position, reason: "magic \(header.magic) is not 2")
-            return nil
-        }
+        guard header.magic == RecordBatchHeader.currentMagic else { return halt("magic \(header.magic) is not 2") }
         guard header.batchLength >= Int32(headerSize - RecordBatchHeader.logOverhead) else {
-            stop = Stop(position: position, reason: "batchLength \(header.batchLength) is shorter than a header")
-            return nil
+            return halt("batchLength \(header.batchLength) is shorter than a batch header")
         }
         let total = header.totalSize
-        guard Int64(total) <= fileSize - position else {
-            stop = Stop(
-                position: position,
-                reason: "batch of \(total) bytes runs past the end of the file (\(fileSize - position) bytes left)")
-            return nil
+        guard Int64(total) <= remaining else {
+            return halt("batchLength \(header.batchLength) runs past the end of the log (\(remaining) bytes left)")
+        }
+        guard header.baseOffset >= 0, header.lastOffsetDelta >= 0,
+            header.baseOffset <= Int64.max - Int64(header.lastOffsetDelta)
+        else {
+            return halt("impossible offsets: base \(header.baseOffset), last delta \(header.lastOffsetDelta)")
         }
         if verifyCRC {
-            try ensure(total)
+            guard try load(total) else { return halt("the file ended inside a batch") }
             let start = Int(position - chunkStart)
-            let failure = chunk.withUnsafeBytes { raw -> WireError? in
+            let failure = chunk.withUnsafeBytes { raw -> String? in
                 do {
                     _ = try RecordBatchValidator.validateStored(
                         UnsafeRawBufferPointer(rebasing: raw[start..<start + total]), at: 0)
                     return nil
+                } catch let error as WireError {
+                    // The validator names the batch by its place in the buffer; the scan knows the file position.
+                    return "\(error.code): \(error.message.replacingPrefix("batch at byte 0: ", with: ""))"
                 } catch {
-                    return error as? WireError ?? WireError(.malformed, "\(error)")
+                    return "\(error)"
                 }
             }
-            if let failure {
-                stop = Stop(position: position, reason: failure.message)
-                return nil
-            }
+            if let failure { return halt(failure) }
         }
         let entry = Entry(position: position, header: header)
         position += Int64(total)
         return entry
     }
 
-    /// Makes `count` bytes from `position` available in `chunk`.
-    private mutating func ensure(_ count: Int) throws {
+    private mutating func halt(_ reason: String) -> Entry? {
+        stop = Stop(position: position, reason: reason)
+        return nil
+    }
+
+    /// Makes `count` bytes from `position` available in the buffer; false when the file is
+    /// shorter than that (it was cut under us).
+    private mutating func load(_ count: Int) throws -> Bool {
         let offset = position - chunkStart
-        if offset >= 0 && offset + Int64(count) <= Int64(chunk.count) { return }
-        let want = max(count, Self.chunkSize)
-        chunk = try FileSystem.pread(file.fd, count: Int(min(Int64(want), fileSize - position)), at: position, path: file.path)
+        if offset >= 0 && offset + Int64(count) <= Int64(chunkCount) { return true }
+        let want = Int(min(Int64(max(count, Self.chunkSize)), limit - position))
+        if chunk.count < want { chunk = [UInt8](repeating: 0, count: want) }
+        let at = position
+        let got = try chunk.withUnsafeMutableBytes { raw in
+            try FileSystem.pread(
+                file.fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: at, path: file.path)
+        }
+        bytesRead += got
         chunkStart = position
+        chunkCount = got
+        return got >= count
+    }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
     }
 }

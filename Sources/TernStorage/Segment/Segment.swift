@@ -1,125 +1,195 @@
+import SystemPackage
 import TernWire
 
-/// One segment of a partition log: `N.log` holding batches whose offsets start at N, with its
-/// offset and time indexes in memory.
+/// One segment of a partition log: `N.log` holding batches whose offsets start at N (the base
+/// offset, 20 digits in the file names), with its offset and time indexes in memory and copies of
+/// them in `N.index` and `N.timeindex`.
+///
+/// A value type owned by ``PartitionLog``'s locked state; the file it shares by reference.
 struct Segment: Sendable {
     let baseOffset: Int64
     let file: SegmentFile
     let directory: String
-    /// Bytes of valid batches.
+    /// Bytes of valid batches in the file.
     var size: Int64
     /// Bytes known to be on stable storage.
     var flushedSize: Int64
-    /// The offset after the last batch.
+    /// The offset after the last batch (the base offset while empty).
     var nextOffset: Int64
     var offsetIndex = OffsetIndex()
     var timeIndex = TimeIndex()
+    /// The largest batch max timestamp in the segment; -1 while empty.
     var maxTimestamp: Int64 = -1
-    /// Bytes appended since the last index entry.
+    /// Base offset of the last batch.
+    var lastBatchOffset: Int64?
+    /// Bytes of log since the last index entry.
     var bytesSinceIndexEntry = 0
-    /// Milliseconds since the epoch when the segment was created or opened (for `segment.ms`).
+    /// When this process created or opened the segment (monotonic milliseconds), for `segmentMs`.
     let createdAtMs: Int64
+    /// Index files written since they were last fsynced.
+    var indexFilesUnsynced = false
 
-    static func name(_ baseOffset: Int64, _ suffix: String) -> String {
+    /// `00000000000000000042.log` for base offset 42 and suffix `.log`.
+    static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
     }
 
-    var logPath: String { directory + "/" + Self.name(baseOffset, ".log") }
-    var indexPath: String { directory + "/" + Self.name(baseOffset, ".index") }
-    var timeIndexPath: String { directory + "/" + Self.name(baseOffset, ".timeindex") }
+    /// The base offset in a segment file name (`<20 digits>.log`), or nil.
+    static func baseOffset(fromFileName name: String, suffix: String) -> Int64? {
+        guard name.hasSuffix(suffix) else { return nil }
+        let digits = name.dropLast(suffix.count)
+        guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }) else { return nil }
+        return Int64(digits)
+    }
 
-    /// Creates an empty segment file.
+    var logPath: String { directory + "/" + Self.fileName(baseOffset, ".log") }
+    var indexPath: String { directory + "/" + Self.fileName(baseOffset, ".index") }
+    var timeIndexPath: String { directory + "/" + Self.fileName(baseOffset, ".timeindex") }
+
+    init(baseOffset: Int64, file: SegmentFile, directory: String, size: Int64) {
+        self.baseOffset = baseOffset
+        self.file = file
+        self.directory = directory
+        self.size = size
+        self.flushedSize = size
+        self.nextOffset = baseOffset
+        self.createdAtMs = FileSystem.monotonicMilliseconds()
+    }
+
+    /// Creates an empty segment file (and removes stale index files of the same name).
     static func create(directory: String, baseOffset: Int64) throws -> Segment {
-        let path = directory + "/" + name(baseOffset, ".log")
+        let path = directory + "/" + fileName(baseOffset, ".log")
         let file = try SegmentFile(path: path, create: true)
-        try FileSystem.truncate(file.fd, to: 0, path: path)
-        return Segment(
-            baseOffset: baseOffset, file: file, directory: directory, size: 0, flushedSize: 0, nextOffset: baseOffset,
-            createdAtMs: WallClock.milliseconds())
+        let existing = try FileSystem.size(file.fd, path: path)
+        guard existing == 0 else {
+            throw StorageError(.corruptLog, "cannot create segment \(path): it exists and holds \(existing) bytes")
+        }
+        try FileSystem.unlink(directory + "/" + fileName(baseOffset, ".index"))
+        try FileSystem.unlink(directory + "/" + fileName(baseOffset, ".timeindex"))
+        var segment = Segment(baseOffset: baseOffset, file: file, directory: directory, size: 0)
+        segment.flushedSize = 0
+        return segment
     }
 
-    /// Opens an existing segment. With `trustIndexes`, loads its index files when they look
-    /// right and only checks the batches after the last index entry; otherwise (recovery) scans
-    /// every batch with its CRC. Either way, the file is cut at the first invalid batch and the
-    /// returned `Stop` says where and why.
-    static func open(directory: String, baseOffset: Int64, trustIndexes: Bool, indexIntervalBytes: Int) throws -> (
-        Segment, BatchScanner.Stop?
+    /// The offset relative to the base, as the indexes store it. Callers keep offsets within
+    /// `UInt32.max` of the base (the log rolls before that).
+    func relative(_ offset: Int64) -> UInt32 { UInt32(truncatingIfNeeded: offset - baseOffset) }
+
+    /// True when a batch ending at `lastOffset` and `bytes` more of log still fit the index formats.
+    func canHold(lastOffset: Int64, bytes: Int) -> Bool {
+        lastOffset - baseOffset <= Int64(UInt32.max) && size + Int64(bytes) <= Int64(UInt32.max)
+    }
+
+    /// Accounts for a batch written at `position`: offsets, timestamps, and an index entry when
+    /// `indexIntervalBytes` of log have passed since the last one.
+    mutating func didAppend(
+        baseOffset batchBase: Int64, lastOffset: Int64, maxTimestamp batchMax: Int64, at position: Int64, size: Int,
+        indexIntervalBytes: Int
     ) {
-        let path = directory + "/" + name(baseOffset, ".log")
-        let file = try SegmentFile(path: path, create: false)
-        let fileSize = try FileSystem.size(file.fd, path: path)
-        var segment = Segment(
-            baseOffset: baseOffset, file: file, directory: directory, size: 0, flushedSize: 0, nextOffset: baseOffset,
-            createdAtMs: WallClock.milliseconds())
-        var scanFrom: Int64 = 0
-        if trustIndexes,
-            let indexBytes = try AtomicFile.readIfExists(segment.indexPath),
-            let index = OffsetIndex.parse(indexBytes, logSize: fileSize),
-            let timeBytes = try AtomicFile.readIfExists(segment.timeIndexPath),
-            let timeIndex = TimeIndex.parse(timeBytes)
-        {
-            segment.offsetIndex = index
-            segment.timeIndex = timeIndex
-            segment.maxTimestamp = timeIndex.lastTimestamp ?? -1
-            scanFrom = index.lastPosition
-        }
-        // Entries at or after the scan start are rebuilt by the scan.
-        segment.offsetIndex.truncate(toPosition: scanFrom)
-        var scanner = BatchScanner(file: file, fileSize: fileSize, from: scanFrom, verifyCRC: true)
-        var expectedOffset: Int64? = scanFrom == 0 ? baseOffset : nil
-        var stop: BatchScanner.Stop?
-        while let entry = try scanner.next() {
-            if let expected = expectedOffset, entry.header.baseOffset < expected {
-                stop = BatchScanner.Stop(
-                    position: entry.position,
-                    reason: "batch base offset \(entry.header.baseOffset) is below the expected \(expected)")
-                break
-            }
-            segment.record(entry.header, at: entry.position, indexIntervalBytes: indexIntervalBytes)
-            expectedOffset = entry.header.lastOffset + 1
-        }
-        stop = stop ?? scanner.stop
-        let validEnd = stop?.position ?? fileSize
-        if let stop {
-            // Cut the torn or corrupt tail so that appends continue from the last good batch.
-            try FileSystem.truncate(file.fd, to: stop.position, path: path)
-            try FileSystem.fdatasync(file.fd, path: path)
-        }
-        segment.size = validEnd
-        segment.flushedSize = validEnd
-        if segment.nextOffset == baseOffset, validEnd > 0, scanFrom > 0 {
-            // Trusted indexes but no batch after the last entry: impossible for a valid file
-            // (the entry points at a batch); treat as needing a full scan.
-            return try open(directory: directory, baseOffset: baseOffset, trustIndexes: false, indexIntervalBytes: indexIntervalBytes)
-        }
-        return (segment, stop)
-    }
-
-    /// Accounts for a batch at `position`: indexes, next offset, max timestamp.
-    mutating func record(_ header: RecordBatchHeader, at position: Int64, indexIntervalBytes: Int) {
-        let relative = UInt32(truncatingIfNeeded: header.baseOffset - baseOffset)
-        // The time index records the running maximum, so an entry below a searched timestamp
-        // proves every earlier batch is below it too.
-        if header.maxTimestamp > maxTimestamp { maxTimestamp = header.maxTimestamp }
-        if offsetIndex.count == 0 || bytesSinceIndexEntry >= indexIntervalBytes {
-            if position > offsetIndex.lastPosition || offsetIndex.count == 0 {
-                offsetIndex.append(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position))
-            }
-            timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative)
+        if batchMax > maxTimestamp { maxTimestamp = batchMax }
+        if offsetIndex.isEmpty || bytesSinceIndexEntry >= indexIntervalBytes {
+            offsetIndex.append(relativeOffset: relative(batchBase), position: UInt32(truncatingIfNeeded: position))
+            timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative(batchBase))
             bytesSinceIndexEntry = 0
         }
-        bytesSinceIndexEntry += header.totalSize
-        nextOffset = header.lastOffset + 1
+        bytesSinceIndexEntry += size
+        lastBatchOffset = batchBase
+        nextOffset = lastOffset + 1
     }
 
-    /// Writes the index files (with a final time-index entry for the segment's max timestamp).
-    mutating func writeIndexes() throws {
-        if maxTimestamp > (timeIndex.lastTimestamp ?? Int64.min) && nextOffset > baseOffset {
-            timeIndex.append(timestamp: maxTimestamp, relativeOffset: UInt32(truncatingIfNeeded: nextOffset - 1 - baseOffset))
+    // MARK: index files
+
+    /// Appends the index entries the files do not hold yet; with `sealing`, first records the
+    /// segment's largest timestamp in the time index so a later open knows it without a scan.
+    mutating func writeIndexes(sealing: Bool) throws {
+        if sealing, let last = lastBatchOffset {
+            timeIndex.append(timestamp: maxTimestamp, relativeOffset: relative(last))
         }
+        if offsetIndex.persistedCount < offsetIndex.count || !FileSystem.exists(indexPath) {
+            try Self.writeEntries(
+                offsetIndex.serialized(from: offsetIndex.persistedCount),
+                at: Int64(offsetIndex.persistedCount * OffsetIndex.entrySize), path: indexPath)
+            offsetIndex.persistedCount = offsetIndex.count
+            indexFilesUnsynced = true
+        }
+        if timeIndex.persistedCount < timeIndex.count || !FileSystem.exists(timeIndexPath) {
+            try Self.writeEntries(
+                timeIndex.serialized(from: timeIndex.persistedCount),
+                at: Int64(timeIndex.persistedCount * TimeIndex.entrySize), path: timeIndexPath)
+            timeIndex.persistedCount = timeIndex.count
+            indexFilesUnsynced = true
+        }
+    }
+
+    /// Replaces both index files with the in-memory indexes, crash-safely (after a rebuild).
+    mutating func rewriteIndexes() throws {
         try AtomicFile.write(indexPath, bytes: offsetIndex.serialized())
         try AtomicFile.write(timeIndexPath, bytes: timeIndex.serialized())
+        offsetIndex.persistedCount = offsetIndex.count
+        timeIndex.persistedCount = timeIndex.count
+    }
+
+    /// Writes `bytes` at `offset` of an index file and cuts whatever follows.
+    private static func writeEntries(_ bytes: [UInt8], at offset: Int64, path: String) throws {
+        let fd = try FileSystem.open(path, create: true)
+        defer { try? fd.close() }
+        try bytes.withUnsafeBytes { try FileSystem.pwriteAll(fd, $0, at: offset, path: path) }
+        try FileSystem.truncate(fd, to: offset + Int64(bytes.count), path: path)
+    }
+
+    /// Cuts the index files down to the entries they should still hold (after a truncation, or
+    /// for an empty segment).
+    func trimIndexFiles() throws {
+        for (path, length) in [
+            (indexPath, offsetIndex.persistedCount * OffsetIndex.entrySize),
+            (timeIndexPath, timeIndex.persistedCount * TimeIndex.entrySize),
+        ] where FileSystem.exists(path) {
+            let fd = try FileSystem.open(path, create: false)
+            defer { try? fd.close() }
+            if try FileSystem.size(fd, path: path) > Int64(length) {
+                try FileSystem.truncate(fd, to: Int64(length), path: path)
+            }
+        }
+    }
+
+    /// fdatasyncs the index files of `segment` at `directory` (done by flushes, outside the lock).
+    static func syncIndexFiles(directory: String, baseOffset: Int64) throws {
+        for suffix in [".index", ".timeindex"] {
+            let path = directory + "/" + fileName(baseOffset, suffix)
+            guard FileSystem.exists(path) else { continue }
+            let fd = try FileSystem.open(path, create: false)
+            defer { try? fd.close() }
+            try FileSystem.fdatasync(fd, path: path)
+        }
+    }
+
+    // MARK: truncation and deletion
+
+    /// Cuts the segment at `cut`, a batch boundary; `droppedOffset` is the base offset of the
+    /// first batch removed. Offsets and timestamps are recomputed from the batches between the
+    /// last remaining index entry and the cut (at most about `indexIntervalBytes` of log).
+    mutating func truncate(toPosition cut: Int64, droppedOffset: Int64) throws {
+        try FileSystem.truncate(file.fd, to: cut, path: logPath)
+        offsetIndex.truncate(toPosition: cut)
+        timeIndex.truncate(toRelativeOffset: relative(max(droppedOffset, baseOffset)))
+        size = cut
+        flushedSize = min(flushedSize, cut)
+        nextOffset = baseOffset
+        lastBatchOffset = nil
+        maxTimestamp = timeIndex.last?.timestamp ?? -1
+        let from = offsetIndex.last?.position ?? 0
+        var scanner = BatchScanner(file: file, limit: cut, from: from, verifyCRC: false)
+        while let entry = try scanner.next() {
+            maxTimestamp = max(maxTimestamp, entry.header.maxTimestamp)
+            lastBatchOffset = entry.header.baseOffset
+            nextOffset = entry.header.lastOffset + 1
+        }
+        if let stop = scanner.stop {
+            throw StorageError(.corruptLog, "\(logPath) at position \(stop.position): \(stop.reason)")
+        }
+        bytesSinceIndexEntry = Int(cut - from)
+        try trimIndexFiles()
     }
 
     /// Removes the segment's files.
@@ -129,16 +199,3 @@ struct Segment: Sendable {
         try FileSystem.unlink(timeIndexPath)
     }
 }
-
-/// Wall-clock milliseconds since the epoch.
-enum WallClock {
-    static func milliseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,0 +1,91 @@
+import Logging
+import Synchronization
+
+extension PartitionLog {
+    /// What one flush has to make durable, noted under the lock.
+    private struct FlushWork {
+        var files: [(file: SegmentFile, baseOffset: Int64, size: Int64)] = []
+        var indexSegments: [Int64] = []
+        var directoryDirty = false
+        var logEndOffset: Int64 = 0
+        var generation: UInt64 = 0
+    }
+
+    /// Makes everything appended so far durable: `fdatasync` on each segment with unflushed
+    /// bytes, the index files written since the last flush, and the directory when a file was
+    /// created in it; then advances the recovery point. The syncs run without the log's lock,
+    /// so appends continue meanwhile (and wait for the next flush).
+    /// - Throws: `ioError` when a sync fails. The log then goes offline (appends and flushes
+    ///   throw), since the kernel may have dropped the unsynced data.
+    public func flush() throws {
+        try flushLock.withLock { _ in try flushSerialized() }
+    }
+
+    private func flushSerialized() throws {
+        let work = try state.withLock { state -> FlushWork in
+            if state.deleted { throw StorageError(.notFound, "\(topicPartition) has been deleted") }
+            if let failure = state.failure {
+                throw StorageError(
+                    failure.code, "\(topicPartition) is offline after an earlier failure: \(failure.message)")
+            }
+            var work = FlushWork(logEndOffset: state.logEndOffset, generation: state.generation)
+            // Only the newest segments can be dirty: walk back to the first clean one.
+            for i in state.segments.indices.reversed() {
+                let segment = state.segments[i]
+                let dirty = segment.size > segment.flushedSize
+                if dirty { work.files.append((segment.file, segment.baseOffset, segment.size)) }
+                if segment.indexFilesUnsynced {
+                    work.indexSegments.append(segment.baseOffset)
+                    state.segments[i].indexFilesUnsynced = false
+                }
+                if !dirty && !segment.indexFilesUnsynced && i < state.activeIndex { break }
+            }
+            work.directoryDirty = state.directoryDirty
+            state.directoryDirty = false
+            return work
+        }
+        var syncs = 0
+        do {
+            for item in work.files {
+                try FileSystem.fdatasync(item.file.fd, path: item.file.path)
+                syncs += 1
+            }
+            for base in work.indexSegments {
+                try Segment.syncIndexFiles(directory: directory, baseOffset: base)
+                syncs += 2
+            }
+            if work.directoryDirty {
+                try FileSystem.fsyncDirectory(directory)
+                syncs += 1
+            }
+        } catch {
+            syncCounter.add(syncs)
+            let failure = error as? StorageError ?? StorageError(.ioError, "\(topicPartition): \(error)")
+            state.withLock { $0.failure = failure }
+            logger.error("flush failed; the log is offline", metadata: ["error": "\(failure)"])
+            throw failure
+        }
+        syncCounter.add(syncs)
+        state.withLock { state in
+            for item in work.files {
+                let i = Self.segmentIndex(state.segments, containing: item.baseOffset)
+                guard state.segments[i].baseOffset == item.baseOffset else { continue }
+                state.segments[i].flushedSize = max(
+                    state.segments[i].flushedSize, min(item.size, state.segments[i].size))
+            }
+            if state.generation == work.generation {
+                state.recoveryPoint = max(state.recoveryPoint, work.logEndOffset)
+            }
+        }
+    }
+
+    /// True when a flush has something to do.
+    var needsFlush: Bool {
+        state.withLock { state in
+            state.failure == nil && !state.deleted
+                && (state.directoryDirty
+                    || state.segments.last.map { $0.size > $0.flushedSize || $0.indexFilesUnsynced } ?? false
+                    || state.recoveryPoint < state.logEndOffset)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import Synchronization
+import TernWire
+
+extension PartitionLog {
+    /// Removes every batch holding an offset at or after `offset` (a batch is kept whole or not
+    /// at all, so the log end becomes the base offset of the batch holding `offset`), deleting
+    /// segments that start past it. For replication and recovery. Below the log start, the log is
+    /// emptied and restarts at `offset`. Nothing happens when `offset` is at or past the log end.
+    /// - Throws: `closed`, `ioError`, or `corruptLog` when the batches at the cut cannot be read.
+    public func truncate(to offset: Int64) throws {
+        try state.withLock { state in
+            try checkUsable(state)
+            let oldEnd = state.logEndOffset
+            guard offset < oldEnd else { return }
+            state.generation &+= 1
+            if offset < state.segments[0].baseOffset || offset < state.logStartOffset {
+                try restart(&state, at: max(offset, 0))
+            } else {
+                while state.segments.count > 1, state.segments[state.activeIndex].baseOffset >= offset {
+                    try state.segments.removeLast().deleteFiles()
+                    state.directoryDirty = true
+                }
+                try cut(&state.segments[state.activeIndex], at: offset)
+            }
+            state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+            logger.info(
+                "truncated the log to offset \(state.logEndOffset) (it ended at \(oldEnd))",
+                metadata: ["tern_offset": "\(offset)"])
+        }
+    }
+
+    /// Cuts `segment` before the first batch holding an offset at or after `offset`.
+    private func cut(_ segment: inout Segment, at offset: Int64) throws {
+        let from = segment.offsetIndex.lookup(UInt32(clamping: max(0, offset - segment.baseOffset)))?.position ?? 0
+        var scanner = BatchScanner(file: segment.file, limit: segment.size, from: from, verifyCRC: false)
+        while let entry = try scanner.next() {
+            guard entry.header.lastOffset >= offset else { continue }
+            try segment.truncate(toPosition: entry.position, droppedOffset: entry.header.baseOffset)
+            return
+        }
+        if let stop = scanner.stop {
+            throw StorageError(
+                .corruptLog, "cannot truncate \(segment.logPath): batch at position \(stop.position): \(stop.reason)")
+        }
+    }
+
+    /// Deletes every segment and starts an empty one at `offset`, which becomes the log start.
+    private func restart(_ state: inout State, at offset: Int64) throws {
+        state.directoryDirty = true
+        do {
+            for segment in state.segments { try segment.deleteFiles() }
+            state.segments = [try Segment.create(directory: directory, baseOffset: offset)]
+        } catch let error as StorageError {
+            state.failure = error
+            throw error
+        }
+        state.logStartOffset = offset
+    }
+
+    /// Moves the log start forward to `offset` (records below it are no longer served, as after a
+    /// DeleteRecords request or retention), deleting the segments that lie wholly below it.
+    /// - Throws: `offsetOutOfRange` past the log end; `closed`; `ioError`.
+    public func advanceLogStartOffset(to offset: Int64) throws {
+        try state.withLock { state in
+            try checkUsable(state)
+            guard offset > state.logStartOffset else { return }
+            guard offset <= state.logEndOffset else {
+                throw StorageError(
+                    .offsetOutOfRange,
+                    "\(topicPartition): cannot start the log at \(offset), past its end \(state.logEndOffset)")
+            }
+            state.logStartOffset = offset
+            while state.segments.count > 1, state.segments[1].baseOffset <= offset {
+                try state.segments.removeFirst().deleteFiles()
+                state.directoryDirty = true
+            }
+        }
+    }
+}

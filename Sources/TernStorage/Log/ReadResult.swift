@@ -1,0 +1,64 @@
+/// A region of one segment file holding consecutive whole batches, to send as it is (with
+/// `sendfile(2)` on plain TCP). `file` keeps the descriptor open for as long as the slice lives,
+/// even if the log is truncated or deleted meanwhile.
+public struct LogSlice: Sendable {
+    /// The segment file.
+    public let file: SegmentFile
+    /// Where the region starts in the file.
+    public let position: Int64
+    /// Bytes in the region.
+    public let count: Int
+
+    /// Creates a slice.
+    public init(file: SegmentFile, position: Int64, count: Int) {
+        self.file = file
+        self.position = position
+        self.count = count
+    }
+}
+
+/// What a read found.
+public struct ReadResult: Sendable {
+    /// Consecutive whole batches, in offset order; empty when nothing at or after the offset is
+    /// below the read's `maxOffset`.
+    public var slices: [LogSlice]
+    /// Total bytes of the slices.
+    public var byteCount: Int
+    /// The log start offset when the read was made.
+    public var logStartOffset: Int64
+    /// The log end offset when the read was made.
+    public var logEndOffset: Int64
+
+    /// Creates a result.
+    public init(slices: [LogSlice], byteCount: Int, logStartOffset: Int64, logEndOffset: Int64) {
+        self.slices = slices
+        self.byteCount = byteCount
+        self.logStartOffset = logStartOffset
+        self.logEndOffset = logEndOffset
+    }
+
+    /// Reads the slices into memory (for TLS connections and tests).
+    /// - Throws: `ioError` when a read fails or a file turns out shorter than the slice (it was
+    ///   truncated after the read was planned).
+    public func readBytes() throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: byteCount)
+        var filled = 0
+        for slice in slices {
+            let start = filled
+            let got = try bytes.withUnsafeMutableBytes { raw in
+                try FileSystem.pread(
+                    slice.file.fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<start + slice.count]),
+                    at: slice.position, path: slice.file.path)
+            }
+            guard got == slice.count else {
+                throw StorageError(
+                    .ioError,
+                    "\(slice.file.path) ended at \(slice.position + Int64(got)), inside a slice of "
+                        + "\(slice.count) bytes at \(slice.position)"
+                )
+            }
+            filled += got
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,145 @@
+import Logging
+import Synchronization
+
+extension LogManager {
+    /// The log of a partition, if this broker has it.
+    public func log(for tp: TopicPartition) -> PartitionLog? { registry.state.withLock { $0.logs[tp] } }
+
+    /// Every open log.
+    public var allLogs: [PartitionLog] { registry.allLogs }
+
+    /// Creates an empty log, or returns the existing one. A new log goes to the log directory
+    /// holding the fewest partitions; its directory and first segment are made durable (the
+    /// new directory and its parent are fsynced) before it is returned.
+    /// - Throws: `closed` after shutdown; `ioError` when the files cannot be created.
+    public func createLog(_ tp: TopicPartition, config: LogConfig) throws -> PartitionLog {
+        try registry.state.withLock { state in
+            if let existing = state.logs[tp] { return existing }
+            guard !state.closed else {
+                throw StorageError(.closed, "cannot create \(tp): the log manager is shut down")
+            }
+            var counts: [String: Int] = [:]
+            for dir in state.dirs.values { counts[dir, default: 0] += 1 }
+            // The first of the least used directories, in the order given.
+            var dir = logDirs[0]
+            for candidate in logDirs where counts[candidate, default: 0] < counts[dir, default: 0] { dir = candidate }
+            let path = dir + "/" + tp.description
+            try FileSystem.makeDirectories(path)
+            let segment = try Segment.create(directory: path, baseOffset: 0)
+            try FileSystem.fsyncDirectory(path)
+            try FileSystem.fsyncDirectory(dir)
+            let log = PartitionLog(
+                topicPartition: tp, directory: path, segments: [segment], logStartOffset: 0, recoveryPoint: 0,
+                config: config, logger: logger, syncCounter: syncCounter)
+            state.logs[tp] = log
+            state.dirs[tp] = dir
+            logger.info(
+                "created log \(path)", metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)"])
+            return log
+        }
+    }
+
+    /// Applies new settings to a log (they take effect from its next append).
+    public func updateConfig(_ tp: TopicPartition, config: LogConfig) { log(for: tp)?.update(config: config) }
+
+    /// Closes a log and removes its directory: renamed to `<topic>-<partition>.<uuid>-delete`
+    /// first (and the parent fsynced), so a crash midway is finished at the next start-up. Reads
+    /// already made keep their files open until released. Deleting an absent log does nothing.
+    /// - Throws: `ioError` when the directory cannot be renamed or removed.
+    public func deleteLog(_ tp: TopicPartition) throws {
+        let removed = registry.state.withLock { state -> (PartitionLog, String)? in
+            guard let log = state.logs.removeValue(forKey: tp), let dir = state.dirs.removeValue(forKey: tp) else {
+                return nil
+            }
+            return (log, dir)
+        }
+        guard let (log, dir) = removed else { return }
+        log.abandon()
+        let doomed = log.directory + "." + Self.uniqueSuffix() + "-delete"
+        try FileSystem.rename(log.directory, doomed)
+        try FileSystem.fsyncDirectory(dir)
+        try FileSystem.removeTree(doomed)
+        logger.info(
+            "deleted log \(log.directory)",
+            metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)"])
+    }
+
+    /// 32 random hex digits.
+    static func uniqueSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = String(generator.next() as UInt64, radix: 16)
+        let low = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count)
+            + low
+    }
+
+    /// Group commit: calls `completion` once everything appended to `log` below `offset` (an
+    /// exclusive end offset) is durable. In `.sync` mode the flusher thread takes all pending
+    /// requests, does one `fdatasync` per dirty log and completes them together, so many
+    /// producers share one flush; `completion` then runs on that thread and must not block (nor
+    /// call ``shutdown()``). Already-durable offsets, and every call in `.interval` mode (the
+    /// flusher flushes in the background), complete at once on the calling thread.
+    ///
+    /// Fails with the flush's error (the log is then offline), or `closed` after shutdown.
+    public func whenDurable(
+        _ log: PartitionLog, upTo offset: Int64, completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
+    ) {
+        guard case .sync = flushMode else { return completion(.success(())) }
+        if log.recoveryPoint >= offset { return completion(.success(())) }
+        flusher.enqueue(Flusher.Waiter(log: log, offset: offset, completion: completion))
+    }
+
+    /// `fdatasync`/`fsync` calls made by flushes of this manager's logs so far (for tests and
+    /// metrics): with group commit, far fewer than the appends they cover.
+    public var flushCount: Int { syncCounter.value }
+
+    /// Flushes everything, writes the recovery-point and log-start checkpoints, closes the logs and
+    /// leaves the clean-shutdown marker in each log directory. Waiters still queued are completed
+    /// first; later calls to the manager fail with `closed`. Calling it again does nothing.
+    /// - Throws: the first failure; a directory where anything failed gets no marker, so its
+    ///   logs are recovered at the next start.
+    public func shutdown() throws {
+        let wasClosed = registry.state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return state.closed
+        }
+        guard !wasClosed else { return }
+        flusher.stop()
+        let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
+        var firstError: (any Error)?
+        var failedDirs = Set<String>()
+        for (tp, log) in logs {
+            do {
+                try log.close()
+            } catch {
+                logger.error(
+                    "cannot close log",
+                    metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)", "error": "\(error)"])
+                firstError = firstError ?? error
+                failedDirs.insert(dirs[tp] ?? "")
+            }
+        }
+        for dir in logDirs {
+            do {
+                try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir })
+                if !failedDirs.contains(dir) { try AtomicFile.write(dir + "/" + Self.cleanShutdownMarker, bytes: []) }
+            } catch {
+                logger.error("cannot finish shutting down \(dir)", metadata: ["error": "\(error)"])
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// Writes the recovery-point and log-start checkpoints of every log directory (also done at
+    /// shutdown; a broker may call it periodically so that recovery after a crash scans less).
+    public func writeCheckpoints() throws {
+        let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
+        for dir in logDirs { try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir }) }
+    }
+
+    private func writeCheckpoints(dir: String, logs: [TopicPartition: PartitionLog]) throws {
+        try OffsetCheckpoint.write(dir + "/" + Self.recoveryPointCheckpoint, logs.mapValues(\.recoveryPoint))
+        try OffsetCheckpoint.write(dir + "/" + Self.logStartCheckpoint, logs.mapValues(\.logStartOffset))
+    }
+}

@@ -1,0 +1,159 @@
+import TernWire
+
+extension Segment {
+    /// How much of an existing segment to believe.
+    enum LoadMode {
+        /// The segment was cleanly closed or lies below the recovery point: load its index files
+        /// and check only the batches after the last index entry. Falls back to `.scan` when the
+        /// index files are missing or implausible.
+        case trustIndexes
+        /// After an unclean stop: read and CRC-check every batch, rebuild both indexes.
+        case scan
+    }
+
+    /// What opening a segment found.
+    struct LoadOutcome {
+        var segment: Segment
+        /// Where the file was cut, and why, when a batch was incomplete or corrupt.
+        var truncation: BatchScanner.Stop?
+        /// Why the index files were not used, when they were not.
+        var indexProblem: String?
+        /// True when every batch was read and checked.
+        var scannedFully: Bool
+        var batchesChecked: Int
+        var bytesRead: Int
+    }
+
+    /// Opens an existing segment. Whatever the mode, the file is cut at the first batch that is
+    /// incomplete, fails its CRC or goes backwards in offsets, so what remains is servable.
+    static func load(directory: String, baseOffset: Int64, mode: LoadMode, indexIntervalBytes: Int) throws
+        -> LoadOutcome
+    {
+        let path = directory + "/" + fileName(baseOffset, ".log")
+        let file = try SegmentFile(path: path, create: false)
+        let fileSize = try FileSystem.size(file.fd, path: path)
+        let fresh = Segment(baseOffset: baseOffset, file: file, directory: directory, size: fileSize)
+        var indexProblem: String?
+        if case .trustIndexes = mode {
+            switch try fresh.loadingIndexes(indexIntervalBytes: indexIntervalBytes) {
+            case .success(let outcome): return outcome
+            case .failure(let problem): indexProblem = problem.description
+            }
+        }
+        var outcome = try fresh.scanningEverything(indexIntervalBytes: indexIntervalBytes)
+        outcome.indexProblem = indexProblem
+        return outcome
+    }
+
+    /// Loads the index files and checks the tail after their last entry; a failure means "scan".
+    private func loadingIndexes(indexIntervalBytes: Int) throws -> Result<LoadOutcome, IndexProblem> {
+        // An empty segment needs no index, whatever its index files hold.
+        if size == 0 {
+            try trimIndexFiles()
+            return .success(LoadOutcome(segment: self, scannedFully: false, batchesChecked: 0, bytesRead: 0))
+        }
+        guard let indexBytes = try? AtomicFile.readIfExists(indexPath) else {
+            return .failure(IndexProblem("\(indexPath) is missing or unreadable"))
+        }
+        guard let timeBytes = try? AtomicFile.readIfExists(timeIndexPath) else {
+            return .failure(IndexProblem("\(timeIndexPath) is missing or unreadable"))
+        }
+        var segment = self
+        switch OffsetIndex.parse(indexBytes, logSize: size) {
+        case .success(let index): segment.offsetIndex = index
+        case .failure(let problem): return .failure(IndexProblem("\(indexPath): \(problem)"))
+        }
+        switch TimeIndex.parse(timeBytes) {
+        case .success(let index): segment.timeIndex = index
+        case .failure(let problem): return .failure(IndexProblem("\(timeIndexPath): \(problem)"))
+        }
+        guard let anchor = segment.offsetIndex.last else {
+            // No entry: only right for an empty segment.
+            guard size == 0 else { return .failure(IndexProblem("\(indexPath) is empty but the log is not")) }
+            return .success(LoadOutcome(segment: segment, scannedFully: false, batchesChecked: 0, bytesRead: 0))
+        }
+        // The batches from the last entry on: the entry must point at the batch it names, and
+        // they give the log end and the largest timestamp.
+        segment.maxTimestamp = segment.timeIndex.last?.timestamp ?? -1
+        var scanner = BatchScanner(file: file, limit: size, from: anchor.position, verifyCRC: true)
+        var checked = 0
+        while let entry = try scanner.next() {
+            let header = entry.header
+            if checked == 0 {
+                guard header.baseOffset == baseOffset + Int64(anchor.relativeOffset) else {
+                    return .failure(
+                        IndexProblem(
+                            "\(indexPath): last entry names offset \(baseOffset + Int64(anchor.relativeOffset)) "
+                                + "but the batch there starts at \(header.baseOffset)"
+                        ))
+                }
+                segment.maxTimestamp = max(segment.maxTimestamp, header.maxTimestamp)
+                segment.bytesSinceIndexEntry = header.totalSize
+                segment.lastBatchOffset = header.baseOffset
+                segment.nextOffset = header.lastOffset + 1
+            } else {
+                guard header.baseOffset >= segment.nextOffset, header.lastOffset - baseOffset <= Int64(UInt32.max),
+                    entry.position <= Int64(UInt32.max)
+                else {
+                    return .failure(IndexProblem("offsets go backwards after the last index entry"))
+                }
+                segment.didAppend(
+                    baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp,
+                    at: entry.position, size: header.totalSize, indexIntervalBytes: indexIntervalBytes)
+            }
+            checked += 1
+        }
+        if let stop = scanner.stop {
+            return .failure(IndexProblem("the batch at position \(stop.position) is bad: \(stop.reason)"))
+        }
+        if let last = segment.timeIndex.last, last.relativeOffset > segment.relative(segment.nextOffset - 1) {
+            return .failure(IndexProblem("\(timeIndexPath) names offsets past the end of the log"))
+        }
+        return .success(
+            LoadOutcome(segment: segment, scannedFully: false, batchesChecked: checked, bytesRead: scanner.bytesRead))
+    }
+
+    /// Reads every batch with its CRC, rebuilds both indexes and cuts the file at the first bad batch.
+    private func scanningEverything(indexIntervalBytes: Int) throws -> LoadOutcome {
+        var segment = self
+        var scanner = BatchScanner(file: file, limit: size, from: 0, verifyCRC: true)
+        var truncation: BatchScanner.Stop?
+        var checked = 0
+        while let entry = try scanner.next() {
+            let header = entry.header
+            guard header.baseOffset >= segment.nextOffset else {
+                truncation = .init(
+                    position: entry.position,
+                    reason:
+                        "batch offsets \(header.baseOffset)...\(header.lastOffset) go back before \(segment.nextOffset)"
+                )
+                break
+            }
+            guard header.lastOffset - baseOffset <= Int64(UInt32.max), entry.position <= Int64(UInt32.max) else {
+                truncation = .init(
+                    position: entry.position,
+                    reason:
+                        "batch at offset \(header.lastOffset) does not fit the indexes of a segment "
+                        + "based at \(baseOffset)"
+                )
+                break
+            }
+            segment.didAppend(
+                baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp,
+                at: entry.position, size: header.totalSize, indexIntervalBytes: indexIntervalBytes)
+            checked += 1
+        }
+        truncation = truncation ?? scanner.stop
+        if let truncation {
+            // Cut the torn or corrupt tail so that appends continue from the last good batch.
+            try FileSystem.truncate(file.fd, to: truncation.position, path: logPath)
+            try FileSystem.fdatasync(file.fd, path: logPath)
+            segment.size = truncation.position
+            segment.flushedSize = truncation.position
+        }
+        try segment.rewriteIndexes()
+        return LoadOutcome(
+            segment: segment, truncation: truncation, scannedFully: true, batchesChecked: checked,
+            bytesRead: scanner.bytesRead)
+    }
+}
