@@ -64,7 +64,7 @@ final class RecordAccumulatorTests: XCTestCase {
         var accumulator = makeAccumulator(linger: .milliseconds(50))
         let start = ContinuousClock.now
         _ = append(&accumulator, count: 3, now: start)
-        XCTAssertEqual(accumulator.nextWakeup(), start + .milliseconds(50))
+        XCTAssertEqual(accumulator.nextWakeup(after: start), start + .milliseconds(50))
 
         let early = accumulator.drain(
             now: start + .milliseconds(49), flushing: false, leader: { _ in 1 }, canSend: { _ in true })

@@ -221,9 +221,10 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
     func expireTimedOut(now: ContinuousClock.Instant = .now) {
         guard let (id, entry) = state.withLock({ $0.table.firstExpired(at: now) }) else { return }
         guard state.withLock({ $0.table.cancel(id) }) != nil else { return }
-        let timeout = TernError(
-            .timedOut, "\(entry.api.name) request to \(description) got no response within the request timeout")
-        entry.handler(.failure(timeout))
         fail(TernError(.timedOut, "connection to \(description) closed after a request timed out"))
+        entry.handler(
+            .failure(
+                TernError(
+                    .timedOut, "\(entry.api.name) request to \(description) got no response within the request timeout")))
     }
 }

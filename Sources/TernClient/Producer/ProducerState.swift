@@ -159,7 +159,7 @@ struct ProducerState: Sendable {
         connecting.formUnion(connect)
         effects.connect = Array(connect)
         if !drained.leaderless.isEmpty { effects.refreshMetadata = true }
-        if let next = accumulator.nextWakeup() { arm(max(next, now), into: &effects) }
+        if let next = accumulator.nextWakeup(after: now) { arm(max(next, now), into: &effects) }
         collectWaiters(into: &effects)
         return effects
     }
@@ -225,7 +225,7 @@ struct ProducerState: Sendable {
             error, forPartitionsOf: node, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) },
             retryAt: now + configuration.retryBackoff)
         effects.refreshMetadata = true
-        if let next = accumulator.nextWakeup() { arm(max(next, now), into: &effects) }
+        if let next = accumulator.nextWakeup(after: now) { arm(max(next, now), into: &effects) }
         return effects
     }
 

@@ -158,16 +158,19 @@ struct RecordAccumulator: Sendable {
         }
     }
 
-    /// When something next becomes ready or expires, for the linger/backoff timer.
-    func nextWakeup() -> ContinuousClock.Instant? {
+    /// When something next becomes ready or expires, for the linger/backoff timer. Batches that
+    /// are ready but wait for a connection or for a response are not counted: the connect or the
+    /// response drains again.
+    func nextWakeup(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         var earliest: ContinuousClock.Instant?
         func consider(_ instant: ContinuousClock.Instant) {
             if earliest.map({ instant < $0 }) ?? true { earliest = instant }
         }
         for queue in queues.values where !queue.inFlight {
             guard let first = queue.batches.first else { continue }
-            if let retryAt = queue.retryAt { consider(retryAt) }
-            if first.isOpen { consider(first.createdAt + configuration.linger) }
+            if let retryAt = queue.retryAt, retryAt > now { consider(retryAt) }
+            let lingerEnd = first.createdAt + configuration.linger
+            if first.isOpen, lingerEnd > now { consider(lingerEnd) }
             consider(first.deadline)
         }
         return earliest
