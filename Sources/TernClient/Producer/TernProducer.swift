@@ -37,8 +37,9 @@ public final class TernProducer: Sendable {
         let ms = configuration.requestTimeout.components.seconds * 1000
             + configuration.requestTimeout.components.attoseconds / 1_000_000_000_000_000
         self.timeoutMs = Int32(clamping: ms)
-        let extra = configuration.requestTimeout - client.configuration.requestTimeout
-        self.extraTimeout = max(extra, .zero) + .seconds(1)
+        // The connection waits at least the broker-side timeout plus half a second of slack.
+        let needed = configuration.requestTimeout + .milliseconds(500)
+        self.extraTimeout = max(needed - client.configuration.requestTimeout, .zero)
     }
 
     // MARK: Sending
@@ -118,7 +119,7 @@ public final class TernProducer: Sendable {
         case .drain: drain()
         case .effects(let effects): perform(effects)
         case .fail(let error): completion.complete(.failure(error))
-        case .refresh: startRefresh()
+        case .refresh: startRefresh(alreadyBegun: true)
         }
     }
 
@@ -273,8 +274,10 @@ public final class TernProducer: Sendable {
 
     // MARK: Metadata
 
-    private func startRefresh() {
-        guard state.withLock({ $0.beginRefresh() }) else { return }
+    /// Refreshes metadata unless a refresh is running (then one more follows it).
+    /// - Parameter alreadyBegun: the caller already marked the refresh as running.
+    private func startRefresh(alreadyBegun: Bool = false) {
+        guard alreadyBegun || state.withLock({ $0.beginRefresh() }) else { return }
         let metadata = client.metadata
         Task { [weak self] in
             let result: Result<ClusterMetadata, TernError>
