@@ -3,6 +3,7 @@
 // dependencies in Package.swift, and are empty otherwise.
 #if canImport(tern)
 import ArgumentParser
+import TernClient
 import XCTest
 
 @testable import tern
@@ -52,8 +53,8 @@ final class CLICommandParsingTests: XCTestCase {
     func testBootstrapBeforeTheSubcommandReachesIt() throws {
         let command = try TernCommand.parseAsRoot(["--bootstrap", "h:1", "topic", "list"])
         XCTAssertEqual((command as? TopicListCommand)?.global.bootstrapList, "h:1")
-        XCTAssertThrowsError(try (command as? TopicListCommand)?.global.bootstrapAddresses() ?? [])
-            == nil ? () : ()
+        let bad = try TernCommand.parseAsRoot(["--bootstrap", "nohost", "topic", "list"])
+        XCTAssertThrowsError(try (bad as? TopicListCommand)?.global.bootstrapAddresses())
     }
 
     func testLinesAreSplitAcrossChunks() {
@@ -86,8 +87,6 @@ final class CLICommandParsingTests: XCTestCase {
         XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "2:1234\tk\tv\nnull\tx\n")
     }
 }
-
-import TernClient
 
 enum ConsumerRecordFixture {
     static func make(partition: Int32, offset: Int64, key: String?, value: String?) -> ConsumerRecord {
