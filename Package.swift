@@ -83,6 +83,11 @@ let package = Package(
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "ternTests",
+            dependencies: ["tern", "TernClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["TernClient", "TernWire", "TernTestSupport"],
             swiftSettings: swiftSettings

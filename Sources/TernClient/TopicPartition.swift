@@ -14,6 +14,7 @@ public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConver
     /// Kafka's notation, `topic-partition`.
     public var description: String { "\(topic)-\(partition)" }
 
+    /// Orders by topic, then partition.
     public static func < (lhs: TopicPartition, rhs: TopicPartition) -> Bool {
         lhs.topic == rhs.topic ? lhs.partition < rhs.partition : lhs.topic < rhs.topic
     }

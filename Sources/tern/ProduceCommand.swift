@@ -35,8 +35,10 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a batch waits for more records.")
     var lingerMs = 5
 
+    /// 64 KiB rather than the SDK's 16 KiB: piping 1,000,000 short lines with --acks all to a
+    /// local broker took ~1.1-1.3 s instead of ~1.3-1.9 s (release builds, 2 cores).
     @Option(help: "Most bytes per record batch.")
-    var batchSize = 16 * 1024
+    var batchSize = 64 * 1024
 
     func validate() throws {
         if let keySeparator, keySeparator.isEmpty { throw ValidationError("--key-separator must not be empty") }

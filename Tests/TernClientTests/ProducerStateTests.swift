@@ -159,7 +159,7 @@ final class ProducerStateTests: XCTestCase {
         XCTAssertTrue(state.parked.isEmpty)
         XCTAssertEqual(state.outstanding, 1)
         let expected = Murmur2.partition(forKey: bytes("k"), partitionCount: 3)
-        XCTAssertEqual(state.accumulator.queues[TopicPartition(topic: "new", partition: expected)]?.batches.count, 1)
+        XCTAssertEqual(state.accumulator.queues[TopicPartition(topic: "new", partition: expected)]?.allBatches.count, 1)
     }
 
     func testFlushWaitersResumeWhenNothingIsOutstanding() throws {

@@ -1,4 +1,3 @@
-import DequeModule
 import TernWire
 import XCTest
 
@@ -31,7 +30,7 @@ final class RecordAccumulatorTests: XCTestCase {
         let now = ContinuousClock.now
         let outcomes = append(&accumulator, count: 100, now: now)
         XCTAssertTrue(outcomes[0].openedBatch)
-        let batches = try XCTUnwrap(accumulator.queues[tp]?.batches)
+        let batches = try XCTUnwrap(accumulator.queues[tp]?.allBatches)
         XCTAssertGreaterThan(batches.count, 3)
         XCTAssertEqual(batches.reduce(0) { $0 + $1.recordCount }, 100)
         for batch in batches { XCTAssertLessThanOrEqual(batch.sizeInBytes, 1024) }
@@ -57,7 +56,7 @@ final class RecordAccumulatorTests: XCTestCase {
         _ = append(&accumulator, count: 1, valueSize: 10, now: .now)
         let outcome = append(&accumulator, count: 1, valueSize: 1000, now: .now)[0]
         XCTAssertTrue(outcome.closedBatch)
-        XCTAssertEqual(accumulator.queues[tp]?.batches.map(\.recordCount), [1, 1])
+        XCTAssertEqual(accumulator.queues[tp]?.allBatches.map(\.recordCount), [1, 1])
     }
 
     func testLingerHoldsAnOpenBatchUntilItExpires() throws {
@@ -126,7 +125,7 @@ final class RecordAccumulatorTests: XCTestCase {
         let sent = drained.requests[1]?.first?.1 ?? []
         XCTAssertGreaterThanOrEqual(sent.count, 1)
         XCTAssertLessThanOrEqual(sent.reduce(0) { $0 + $1.sizeInBytes }, 600)
-        XCTAssertFalse(accumulator.queues[tp]?.batches.isEmpty ?? true)
+        XCTAssertFalse(accumulator.queues[tp]?.isEmpty ?? true)
     }
 
     func testBlockedAndLeaderlessPartitionsStayQueued() {
@@ -139,7 +138,7 @@ final class RecordAccumulatorTests: XCTestCase {
         XCTAssertTrue(drained.requests.isEmpty)
         XCTAssertEqual(drained.leaderless, [TopicPartition(topic: "t", partition: 0)])
         XCTAssertEqual(drained.blockedNodes, [7])
-        XCTAssertEqual(accumulator.queues.values.reduce(0) { $0 + $1.batches.count }, 2)
+        XCTAssertEqual(accumulator.queues.values.reduce(0) { $0 + $1.allBatches.count }, 2)
     }
 
     func testRequeuedBatchesGoFirstAfterTheBackoff() {

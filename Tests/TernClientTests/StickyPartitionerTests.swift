@@ -1,4 +1,3 @@
-import DequeModule
 import TernWire
 import XCTest
 
@@ -60,13 +59,13 @@ final class StickyPartitionerTests: XCTestCase {
             if outcome.closedBatch { closed += 1 }
         }
         XCTAssertGreaterThanOrEqual(closed, 2)
-        let counts = (0..<3).map { state.accumulator.queues[TopicPartition(topic: "t", partition: $0)]?.batches.count ?? 0 }
+        let counts = (0..<3).map { state.accumulator.queues[TopicPartition(topic: "t", partition: $0)]?.allBatches.count ?? 0 }
         XCTAssertEqual(counts.reduce(0, +), closed + 1)
         XCTAssertTrue(counts.allSatisfy { $0 >= 1 }, "\(counts)")
         for queue in state.accumulator.queues.values {
-            for batch in queue.batches { XCTAssertLessThanOrEqual(batch.sizeInBytes, 512) }
+            for batch in queue.allBatches { XCTAssertLessThanOrEqual(batch.sizeInBytes, 512) }
             // Only the newest batch of the partition currently sticky is open.
-            XCTAssertTrue(queue.batches.dropLast().allSatisfy { !$0.isOpen })
+            XCTAssertTrue(queue.allBatches.dropLast().allSatisfy { !$0.isOpen })
         }
     }
 }

@@ -249,7 +249,9 @@ public final class TernConsumer: Sendable {
 
 /// The records of a ``TernConsumer`` as an `AsyncSequence`; it ends when the consumer is closed.
 public struct ConsumerRecordSequence: AsyncSequence, Sendable {
+    /// Each record.
     public typealias Element = ConsumerRecord
+    /// Fetch errors, as ``TernConsumer/poll(timeout:)`` throws them.
     public typealias Failure = any Error
 
     let consumer: TernConsumer
@@ -276,5 +278,6 @@ public struct ConsumerRecordSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator over the consumer's records.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
 }

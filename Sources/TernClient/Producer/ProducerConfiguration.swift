@@ -19,8 +19,10 @@ public struct ProducerConfiguration: Sendable {
     /// Durability asked of the broker. Default `.all`.
     public var acks: Acks
     /// Most bytes in one record batch (one partition). A record larger than this gets a batch of
-    /// its own. Default 16 KiB, Kafka's default; several ready batches of one partition travel in
-    /// the same request, so a larger value mostly trades latency for per-batch overhead.
+    /// its own. Default 16 KiB, Kafka's default: several ready batches of one partition travel in
+    /// the same request, so a larger value mostly saves per-batch overhead (measured: 64 KiB was
+    /// 10-20% faster for one bulk stream of 1,000,000 short records, which is why `tern produce`
+    /// uses it) at the cost of memory per partition.
     public var batchSize: Int
     /// How long a batch that is not full waits for more records before it is sent. Default 5 ms.
     public var linger: Duration

@@ -30,7 +30,13 @@ struct ProducerState: Sendable {
     let configuration: ProducerConfiguration
     var accumulator: RecordAccumulator
     var partitioner: StickyPartitioner
-    var metadata = ClusterMetadata()
+    var metadata = ClusterMetadata() {
+        didSet {
+            partitionCounts = metadata.topics.mapValues(\.partitionCount).filter { $0.value > 0 }
+        }
+    }
+    /// Partition count per known topic, for the per-record path (no metadata struct copied).
+    private(set) var partitionCounts: [String: Int32] = [:]
     var inFlightByNode: [Int32: Int] = [:]
     var connecting: Set<Int32> = []
     var parked: [String: ParkedTopic] = [:]
@@ -59,17 +65,16 @@ struct ProducerState: Sendable {
     /// Chooses the record's partition and appends it, or parks it while its topic is unknown.
     mutating func place(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
-        timestamp: Int64, completion: RecordCompletion, now: ContinuousClock.Instant
+        timestamp: Int64, completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant
     ) -> Placement {
-        guard let topicMetadata = metadata.topics[topic], topicMetadata.partitionCount > 0 else {
+        guard let count = partitionCounts[topic] else {
             let record = ParkedRecord(
                 key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
                 completion: completion)
-            parked[topic, default: ParkedTopic(since: now)].records.append(record)
+            parked[topic, default: ParkedTopic(since: now())].records.append(record)
             outstanding += 1
             return .parked
         }
-        let count = topicMetadata.partitionCount
         var chosen: Int32
         var closedSticky = false
         if let partition {
@@ -89,7 +94,7 @@ struct ProducerState: Sendable {
             let tp = TopicPartition(topic: topic, partition: chosen)
             // Kafka's sticky partitioner: a record that would start a new batch closes the full one
             // and moves on to the next partition instead.
-            if accumulator.needsNewBatch(tp, estimatedSize: estimate), accumulator.closeOpenBatch(tp) {
+            if accumulator.closeIfFull(tp, estimatedSize: estimate) {
                 partitioner.batchClosed(topic: topic, partition: chosen, partitionCount: count)
                 chosen = partitioner.stickyPartition(topic: topic, partitionCount: count)
                 closedSticky = true
@@ -97,7 +102,7 @@ struct ProducerState: Sendable {
         }
         let tp = TopicPartition(topic: topic, partition: chosen)
         var outcome = accumulator.append(
-            to: tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now)
+            to: tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now())
         if outcome.closedBatch {
             partitioner.batchClosed(topic: topic, partition: chosen, partitionCount: count)
         }

@@ -46,18 +46,22 @@ struct RecordAccumulator: Sendable {
         self.configuration = configuration
     }
 
-    /// True when a record of `estimatedSize` bytes would not fit in the open batch of `tp` (so
-    /// appending it would open a new batch).
-    func needsNewBatch(_ tp: TopicPartition, estimatedSize: Int) -> Bool {
-        guard let last = queues[tp]?.batches.last, last.isOpen else { return true }
-        return last.sizeInBytes + estimatedSize > configuration.batchSize
+    /// Closes the open batch of `tp` when a record of `estimatedSize` bytes would not fit in it
+    /// (the sticky partitioner then moves on). One in-place dictionary access, no batch copied.
+    /// - Returns: true when a batch was closed.
+    mutating func closeIfFull(_ tp: TopicPartition, estimatedSize: Int) -> Bool {
+        let batchSize = configuration.batchSize
+        guard let delta = queues[tp]?.closeOpenIfFull(estimatedSize: estimatedSize, batchSize: batchSize) else {
+            return false
+        }
+        bufferedBytes += delta
+        return true
     }
 
     /// Closes the open batch of `tp`, if any, making it ready.
     @discardableResult
     mutating func closeOpenBatch(_ tp: TopicPartition) -> Bool {
-        guard queues[tp]?.batches.last?.isOpen == true else { return false }
-        let delta = queues[tp, default: PartitionQueue()].closeLast()
+        guard let delta = queues[tp]?.closeOpen() else { return false }
         bufferedBytes += delta
         return true
     }
@@ -66,10 +70,10 @@ struct RecordAccumulator: Sendable {
     /// the record does not fit. Appends in place: the batch builder is never copied.
     mutating func append(
         to tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
-        completion: RecordCompletion, now: ContinuousClock.Instant
+        completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant
     ) -> AppendOutcome {
         let outcome = queues[tp, default: PartitionQueue()].append(
-            tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now,
+            tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now(),
             configuration: configuration)
         bufferedBytes += outcome.addedBytes
         return outcome
@@ -121,7 +125,7 @@ struct RecordAccumulator: Sendable {
     /// The partition's request completed: it may send again.
     mutating func finishedInFlight(_ tp: TopicPartition) {
         queues[tp]?.inFlight = false
-        if let queue = queues[tp], queue.batches.isEmpty, queue.retryAt == nil { queues[tp] = nil }
+        if let queue = queues[tp], queue.isEmpty, queue.retryAt == nil { queues[tp] = nil }
     }
 
     /// Puts batches back at the front of their partition's queue, to be sent after `retryAt`.
@@ -137,11 +141,9 @@ struct RecordAccumulator: Sendable {
     /// Removes and returns the batches, not in flight, whose delivery deadline has passed.
     mutating func expire(now: ContinuousClock.Instant) -> [ProducerBatch] {
         var expired: [ProducerBatch] = []
-        for (tp, queue) in queues where !queue.inFlight && (queue.batches.first.map { $0.deadline <= now } ?? false) {
+        for (tp, queue) in queues where !queue.inFlight && (queue.first.map { $0.deadline <= now } ?? false) {
             guard var taken = queues.removeValue(forKey: tp) else { continue }
-            while let batch = taken.batches.first, batch.deadline <= now {
-                expired.append(taken.batches.removeFirst())
-            }
+            expired += taken.removeExpired(now: now)
             queues[tp] = taken
         }
         return expired
@@ -167,7 +169,7 @@ struct RecordAccumulator: Sendable {
             if earliest.map({ instant < $0 }) ?? true { earliest = instant }
         }
         for queue in queues.values where !queue.inFlight {
-            guard let first = queue.batches.first else { continue }
+            guard let first = queue.first else { continue }
             if let retryAt = queue.retryAt, retryAt > now { consider(retryAt) }
             let lingerEnd = first.createdAt + configuration.linger
             if first.isOpen, lingerEnd > now { consider(lingerEnd) }
@@ -181,59 +183,77 @@ struct RecordAccumulator: Sendable {
         var removed: [ProducerBatch] = []
         for tp in Array(queues.keys) {
             guard var taken = queues.removeValue(forKey: tp) else { continue }
-            removed.append(contentsOf: taken.batches)
-            taken.batches.removeAll()
+            removed += taken.removeAll()
             if taken.inFlight { queues[tp] = taken }
         }
         return removed
     }
 }
 
-/// The batches of one partition, oldest first; the last may be open.
+/// The batches of one partition, oldest first: closed batches waiting to be sent, then the open
+/// one that records are appended to. The open batch is kept apart so that appending reaches it
+/// directly, without copying it out of the queue.
 struct PartitionQueue: Sendable {
-    var batches = Deque<ProducerBatch>()
+    /// Closed batches, oldest first.
+    var closed = Deque<ProducerBatch>()
+    /// The batch records are appended to.
+    var open: ProducerBatch?
     var inFlight = false
     /// Backoff after a failure: nothing is sent before this.
     var retryAt: ContinuousClock.Instant?
 
-    /// Closes the last batch; returns how many bytes it grew by.
-    mutating func closeLast() -> Int {
-        guard let last = batches.indices.last, batches[last].isOpen else { return 0 }
-        let before = batches[last].sizeInBytes
-        batches[last].close()
-        return batches[last].sizeInBytes - before
+    /// Every batch, oldest first (the open one last).
+    var allBatches: [ProducerBatch] { Array(closed) + (open.map { [$0] } ?? []) }
+    /// The oldest batch.
+    var first: ProducerBatch? { closed.first ?? open }
+    var isEmpty: Bool { closed.isEmpty && open == nil }
+
+    /// Closes the open batch; returns how many bytes it grew by, nil when there was none.
+    mutating func closeOpen() -> Int? {
+        guard var batch = open.take() else { return nil }
+        let before = batch.sizeInBytes
+        batch.close()
+        let delta = batch.sizeInBytes - before
+        closed.append(batch)
+        return delta
+    }
+
+    /// Closes the open batch when `estimatedSize` more bytes would not fit.
+    mutating func closeOpenIfFull(estimatedSize: Int, batchSize: Int) -> Int? {
+        guard let size = open?.sizeInBytes, size + estimatedSize > batchSize else { return nil }
+        return closeOpen()
     }
 
     mutating func append(
         _ tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
-        completion: RecordCompletion, now: ContinuousClock.Instant, configuration: RecordAccumulator.Configuration
+        completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant,
+        configuration: RecordAccumulator.Configuration
     ) -> RecordAccumulator.AppendOutcome {
         var outcome = RecordAccumulator.AppendOutcome(openedBatch: false, closedBatch: false, addedBytes: 0)
-        if let last = batches.indices.last, batches[last].isOpen {
-            let before = batches[last].sizeInBytes
+        if let before = open?.sizeInBytes {
             let estimate = RecordBatchBuilder.estimatedRecordSize(
                 keyCount: key?.count, valueCount: value?.count, headers: headers)
             if before + estimate <= configuration.batchSize {
-                batches[last].append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
-                outcome.addedBytes = batches[last].sizeInBytes - before
+                open?.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
+                outcome.addedBytes = (open?.sizeInBytes ?? before) - before
                 return outcome
             }
-            outcome.addedBytes = closeLast()
+            outcome.addedBytes = closeOpen() ?? 0
             outcome.closedBatch = true
         }
         var batch = ProducerBatch(
-            topicPartition: tp, baseTimestamp: timestamp, capacity: min(configuration.batchSize, 1 << 20), now: now,
+            topicPartition: tp, baseTimestamp: timestamp, capacity: min(configuration.batchSize, 1 << 20), now: now(),
             deliveryTimeout: configuration.deliveryTimeout)
         batch.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
         outcome.addedBytes += batch.sizeInBytes
-        batches.append(batch)
+        open = batch
         outcome.openedBatch = true
         return outcome
     }
 
-    /// Whether the first batch can be sent now.
+    /// Whether the oldest batch can be sent now.
     func isSendable(now: ContinuousClock.Instant, flushing: Bool, linger: Duration) -> Bool {
-        guard !inFlight, let first = batches.first else { return false }
+        guard !inFlight, let first else { return false }
         if let retryAt, retryAt > now { return false }
         return Self.isReady(first, now: now, flushing: flushing, linger: linger)
     }
@@ -243,8 +263,9 @@ struct PartitionQueue: Sendable {
     }
 
     /// Removes the ready batches from the front, up to the request size limit (at least one when
-    /// the request is still empty), closing an open one; marks the partition in flight.
-    /// - Returns: the batches, whether an open batch was closed, and the bytes that closing added.
+    /// the request is still empty), closing the open one if it is ready; marks the partition in
+    /// flight.
+    /// - Returns: the batches, whether the open batch was closed, and the bytes closing added.
     mutating func takeReady(
         now: ContinuousClock.Instant, flushing: Bool, linger: Duration, alreadyInRequest: Int, maxRequestSize: Int
     ) -> (batches: [ProducerBatch], closedOpen: Bool, addedBytes: Int) {
@@ -252,18 +273,20 @@ struct PartitionQueue: Sendable {
         var bytes = alreadyInRequest
         var closedOpen = false
         var added = 0
-        while let first = batches.first, Self.isReady(first, now: now, flushing: flushing, linger: linger) {
+        if closed.isEmpty, let batch = open, Self.isReady(batch, now: now, flushing: flushing, linger: linger) {
+            added = closeOpen() ?? 0
+            closedOpen = true
+        }
+        while let first = closed.first {
             if bytes > 0, bytes + first.sizeInBytes > maxRequestSize { break }
-            var batch = batches.removeFirst()
-            if batch.isOpen {
-                let before = batch.sizeInBytes
-                batch.close()
-                added += batch.sizeInBytes - before
-                closedOpen = true
-            }
+            var batch = closed.removeFirst()
             batch.attempts += 1
             bytes += batch.sizeInBytes
             taken.append(batch)
+            if closed.isEmpty, !closedOpen, let open, Self.isReady(open, now: now, flushing: flushing, linger: linger) {
+                added += closeOpen() ?? 0
+                closedOpen = true
+            }
         }
         if !taken.isEmpty {
             inFlight = true
@@ -273,14 +296,32 @@ struct PartitionQueue: Sendable {
     }
 
     mutating func requeue(_ returned: [ProducerBatch], retryAt: ContinuousClock.Instant) {
-        batches.prepend(contentsOf: returned)
+        closed.prepend(contentsOf: returned)
         inFlight = false
         self.retryAt = retryAt
     }
 
     mutating func noteFailure(_ error: TernError, retryAt: ContinuousClock.Instant) {
-        guard !inFlight, !batches.isEmpty else { return }
-        for index in batches.indices { batches[index].lastError = error }
+        guard !inFlight, !isEmpty else { return }
+        for index in closed.indices { closed[index].lastError = error }
+        open?.lastError = error
         self.retryAt = retryAt
+    }
+
+    /// Removes the batches, oldest first, whose deadline has passed.
+    mutating func removeExpired(now: ContinuousClock.Instant) -> [ProducerBatch] {
+        var expired: [ProducerBatch] = []
+        while let batch = closed.first, batch.deadline <= now { expired.append(closed.removeFirst()) }
+        if closed.isEmpty, let batch = open, batch.deadline <= now, let taken = open.take() { expired.append(taken) }
+        return expired
+    }
+
+    /// Removes every batch.
+    mutating func removeAll() -> [ProducerBatch] {
+        defer {
+            closed.removeAll()
+            open = nil
+        }
+        return allBatches
     }
 }

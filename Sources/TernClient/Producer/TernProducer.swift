@@ -89,7 +89,6 @@ public final class TernProducer: Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?, timestamp: Int64,
         completion: RecordCompletion
     ) {
-        let now = ContinuousClock.now
         let linger = configuration.linger
         enum Next {
             case nothing
@@ -102,7 +101,7 @@ public final class TernProducer: Sendable {
             if state.closed { return .fail(TernError(.closed, "cannot produce to topic '\(topic)': the producer is closed")) }
             switch state.place(
                 topic: topic, key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
-                completion: completion, now: now)
+                completion: completion, now: ContinuousClock.now)
             {
             case .failed(let error): return .fail(error)
             case .parked: return state.beginRefresh() ? .refresh : .nothing
@@ -110,7 +109,7 @@ public final class TernProducer: Sendable {
                 if outcome.closedBatch { return .drain }
                 guard outcome.openedBatch else { return .nothing }
                 var effects = ProducerEffects()
-                state.arm(now + linger, into: &effects)
+                state.arm(ContinuousClock.now + linger, into: &effects)
                 return effects.arm == nil ? .nothing : .effects(effects)
             }
         }

@@ -1,7 +1,5 @@
 // Tests of the `tern` command types through ArgumentParser's `parse` API, and of its stdin line
-// splitting. They need the `tern` module: they compile when `"tern"` is among this test target's
-// dependencies in Package.swift, and are empty otherwise.
-#if canImport(tern)
+// splitting and output format.
 import ArgumentParser
 import TernClient
 import XCTest
@@ -95,4 +93,3 @@ enum ConsumerRecordFixture {
             value: value.map { Array($0.utf8) })
     }
 }
-#endif
