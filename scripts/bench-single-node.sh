@@ -13,11 +13,24 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 echo "machine: $(nproc) cores, $(uname -sr), commit $(git rev-parse --short HEAD)"
 for run in $(seq 1 "$runs"); do
     dir=$(mktemp -d)
-    "$bin/ternd" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$dir/data" 2>"$dir/ternd.log" &
-    pid=$!
-    for _ in $(seq 1 200); do grep -q "ternd ready" "$dir/ternd.log" 2>/dev/null && break; sleep 0.05; done
+    # Start-up: from exec to the port accepting a connection, measured outside the process.
+    read -r pid startup < <(python3 - "$bin/ternd" "$port" "$dir" <<'PY'
+import socket, subprocess, sys, time
+binary, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+log = open(directory + "/ternd.log", "w")
+start = time.monotonic()
+process = subprocess.Popen([binary, "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+                            "--set", f"log.dirs={directory}/data"], stderr=log, start_new_session=True)
+for _ in range(20000):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+        break
+    except OSError:
+        time.sleep(0.0005)
+print(process.pid, f"{(time.monotonic() - start) * 1000:.1f}")
+PY
+)
     sleep 1
-    startup=$(grep -o 'startup_ms=[0-9]*' "$dir/ternd.log" | cut -d= -f2)
     idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     tern="$bin/tern --bootstrap 127.0.0.1:$port"
     $tern topic create acks1 --partitions 1 >/dev/null
@@ -26,10 +39,11 @@ for run in $(seq 1 "$runs"); do
     pall=$($tern perf produce --topic acksall --records 1000000 --record-size 100 --acks all)
     c=$($tern perf consume --topic acks1 --records 1000000)
     peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    echo "run $run: startup ${startup} ms, idle RSS ${idle} KiB, peak RSS ${peak} KiB"
+    echo "run $run: startup ${startup} ms (exec to port accepting), idle RSS ${idle} KiB, peak RSS ${peak} KiB"
     echo "  acks=1:   $p1"
     echo "  acks=all: $pall"
     echo "  $c"
-    kill -TERM "$pid"; wait "$pid" || true
+    kill -TERM "$pid"
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -rf "$dir"
 done
