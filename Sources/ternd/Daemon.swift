@@ -15,10 +15,14 @@ final class Daemon: Sendable {
     private let logger: Logger
     private let signalQueue = DispatchQueue(label: "ternd.signals")
     private let stopping = Atomic<Bool>(false)
+    private let notifier: SystemdNotifier
+    private let watchdogInterval: Duration?
 
-    init(config: BrokerConfig, logger: Logger) {
+    init(config: BrokerConfig, logger: Logger, environment: [String: String]) {
         self.config = config
         self.logger = logger
+        self.notifier = SystemdNotifier(environment: environment)
+        self.watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
     }
 
     func run() -> Never {
@@ -38,6 +42,10 @@ final class Daemon: Sendable {
             TerndCommand.fail("cannot start listeners: \(error)", code: TerndExit.listener)
         }
         let elapsed = ContinuousClock.now - started
+        // Logs are recovered and every listener accepts: tell systemd (Type=notify).
+        let listening = config.listeners.map(\.host).enumerated().map { "\($1):\(broker.boundPorts[$0])" }
+        notifier.notify("READY=1\nSTATUS=serving on \(listening.joined(separator: ", "))")
+        if let watchdogInterval { scheduleWatchdog(every: watchdogInterval / 2) }
         logger.info(
             "ternd ready",
             metadata: [
@@ -59,12 +67,23 @@ final class Daemon: Sendable {
         }
     }
 
+    /// Pings the systemd watchdog while the process is not stopping.
+    private func scheduleWatchdog(every interval: Duration) {
+        let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        signalQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(max(nanoseconds, 1_000_000)))) { [self] in
+            guard !stopping.load(ordering: .relaxed) else { return }
+            notifier.notify("WATCHDOG=1")
+            scheduleWatchdog(every: interval)
+        }
+    }
+
     private func handleSignal(_ signalNumber: Int32, broker: Broker) {
         if stopping.exchange(true, ordering: .relaxed) {
             logger.warning("second signal: exiting at once")
             exit(TerndExit.software)
         }
         logger.info("stopping", metadata: ["signal": "\(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        notifier.notify("STOPPING=1\nSTATUS=stopping: finishing in-flight requests and flushing logs")
         // Shut down off the signal queue so a second signal is still seen while we flush.
         DispatchQueue.global().async { [self] in
             do {

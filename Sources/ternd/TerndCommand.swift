@@ -42,7 +42,7 @@ struct TerndCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "ternd")
-        let daemon = Daemon(config: brokerConfig, logger: logger)
+        let daemon = Daemon(config: brokerConfig, logger: logger, environment: Self.environment())
         daemon.run()
     }
 
