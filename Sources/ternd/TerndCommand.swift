@@ -37,7 +37,7 @@ struct TerndCommand: ParsableCommand {
         }
         let level = Logger.Level(rawValue: brokerConfig.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = TextLogHandler(label: label)
+            var handler = TextLogHandler(label: label, json: brokerConfig.logFormat == "json")
             handler.logLevel = level
             return handler
         }

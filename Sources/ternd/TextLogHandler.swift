@@ -4,13 +4,19 @@ import Logging
 import Glibc
 #endif
 
-/// Writes one line per event to stderr: `2026-11-26T21:40:00.123Z info ternd: message key=value …`.
+/// Writes one line per event to stderr, either as text
+/// (`2026-11-26T21:40:00.123Z info ternd: message key=value …`) or as one JSON object
+/// (`{"ts":"…","level":"info","label":"ternd","msg":"…","key":"value"}`), per `log.format`.
 struct TextLogHandler: LogHandler {
     let label: String
+    let json: Bool
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
-    init(label: String) { self.label = label }
+    init(label: String, json: Bool = false) {
+        self.label = label
+        self.json = json
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -18,16 +24,47 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = Self.timestamp()
-        line += " \(event.level) \(label): \(event.message)"
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            let text = "\(value)"
-            line += text.contains(" ") || text.isEmpty ? " \(key)=\"\(text)\"" : " \(key)=\(text)"
+        let fields = merged.sorted(by: { $0.key < $1.key })
+        var line: String
+        if json {
+            let level = "\(event.level)"
+            let message = "\(event.message)"
+            line = "{\"ts\":" + Self.quoted(Self.timestamp()) + ",\"level\":" + Self.quoted(level)
+                + ",\"label\":" + Self.quoted(label) + ",\"msg\":" + Self.quoted(message)
+            for (key, value) in fields where !["ts", "level", "label", "msg"].contains(key) {
+                line += ",\(Self.quoted(key)):\(Self.quoted("\(value)"))"
+            }
+            line += "}\n"
+        } else {
+            line = Self.timestamp() + " \(event.level) \(label): \(event.message)"
+            for (key, value) in fields {
+                let text = "\(value)"
+                line += text.contains(" ") || text.isEmpty ? " \(key)=\"\(text)\"" : " \(key)=\(text)"
+            }
+            line += "\n"
         }
-        line += "\n"
         StandardError.write(line)
+    }
+
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     private static func timestamp() -> String {

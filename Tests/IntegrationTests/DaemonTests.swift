@@ -72,4 +72,21 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(Set(consumed.stdout.split(separator: "\n").map(String.init)), Set((1...1000).map { "line-\($0)" }))
         XCTAssertFalse(broker.log.contains("truncating"), broker.log)
     }
+
+    func testJSONLogFormatWritesOneObjectPerLine() throws {
+        let directory = TemporaryDirectory("tern-daemon")
+        defer { directory.remove() }
+        let broker = try BrokerProcess(dataDirectory: directory.path + "/data", settings: ["log.format": "json"])
+        XCTAssertEqual(broker.stop(), 0)
+        let lines = broker.log.split(separator: "\n")
+        XCTAssertFalse(lines.isEmpty)
+        var messages: [String] = []
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            XCTAssertNotNil(object?["ts"], String(line))
+            messages.append(object?["msg"] as? String ?? "")
+        }
+        XCTAssertTrue(messages.contains("ternd ready"), "\(messages)")
+        XCTAssertTrue(messages.contains("shut down cleanly"), "\(messages)")
+    }
 }

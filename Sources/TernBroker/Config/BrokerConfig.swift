@@ -27,6 +27,8 @@ public struct BrokerConfig: Sendable {
     public let networkThreads: Int
     public let shutdownTimeoutMs: Int64
     public let logLevel: String
+    /// `text` or `json`.
+    public let logFormat: String
     public let messageMaxBytes: Int
 
     /// Reads the configuration.
@@ -127,6 +129,7 @@ public struct BrokerConfig: Sendable {
         networkThreads = Int(int("num.network.threads"))
         shutdownTimeoutMs = int("shutdown.timeout.ms")
         logLevel = values["log.level"] ?? "info"
+        logFormat = values["log.format"] ?? "text"
         messageMaxBytes = Int(int("message.max.bytes"))
     }
 

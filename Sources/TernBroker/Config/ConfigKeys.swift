@@ -50,6 +50,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "log.level", "info", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
             "Lowest level of log lines written to stderr."),
+        ConfigDefinition(
+            "log.format", "text", .oneOf(["text", "json"]),
+            "text: one human-readable line per event; json: one JSON object per line."),
     ]
 
     /// Looks a key up by name.
