@@ -22,7 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
-        .target(name: "TernWire", swiftSettings: swiftSettings),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "TernWire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(
             name: "TernStorage",
             dependencies: [

@@ -2,3 +2,4 @@
 // is all an application needs.
 @_exported import struct TernWire.ErrorCode
 @_exported import struct TernWire.RecordHeader
+@_exported import enum TernWire.CompressionCodec

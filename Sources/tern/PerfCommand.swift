@@ -55,6 +55,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
     @Option(help: "0, 1 or all.") var acks = AcksOption(.leader)
     @Option(help: "Most bytes per record batch.") var batchSize = 256 * 1024
     @Option(help: "Milliseconds a batch waits for more records.") var lingerMs = 5
+    @Option(help: "Record batch compression: none or gzip.") var compression = CompressionOption(.none)
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
@@ -69,7 +70,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
         let producer = client.producer(
             configuration: ProducerConfiguration(
                 acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs),
-                maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20))
+                maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value))
         let value = [UInt8](repeating: 0x61, count: recordSize)
         let failed = Atomic<Int>(0)
         let start = ContinuousClock.now

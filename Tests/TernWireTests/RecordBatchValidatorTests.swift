@@ -101,13 +101,20 @@ final class RecordBatchValidatorTests: XCTestCase {
 
     // MARK: UNSUPPORTED_COMPRESSION_TYPE
 
-    func testCompressedBatches() {
-        for codec: Int16 in [1, 2, 3, 4, 5, 6, 7] {
+    func testCompressedBatchesOtherThanGzip() {
+        for codec: Int16 in [2, 3, 4, 5, 6, 7] {
             var batch = makeBatch(count: 2)
             BatchSurgery.set(codec, field: O.attributes, in: &batch)
             BatchSurgery.recomputeCRC(&batch)
             assertRefused(batch, .unsupportedCompression, .unsupportedCompressionType, "codec \(codec)")
         }
+    }
+
+    func testGzipFlagOverUncompressedRecordsIsInvalid() {
+        var batch = makeBatch(count: 2)
+        BatchSurgery.set(Int16(1), field: O.attributes, in: &batch)
+        BatchSurgery.recomputeCRC(&batch)
+        assertRefused(batch, .malformed, .invalidRecord, "gzip flag, plain records")
     }
 
     // MARK: INVALID_RECORD

@@ -29,6 +29,8 @@ struct ProducerBatch: Sendable {
     /// When the batch's records fail if they have not been delivered.
     let deadline: ContinuousClock.Instant
     private var builder: RecordBatchBuilder
+    /// The codec the records are compressed with when the batch closes.
+    let compression: CompressionCodec
     private(set) var records: [PendingRecord] = []
     /// The finished batch bytes, once closed.
     private(set) var encoded: [UInt8]?
@@ -39,8 +41,9 @@ struct ProducerBatch: Sendable {
 
     init(
         topicPartition: TopicPartition, baseTimestamp: Int64, capacity: Int, now: ContinuousClock.Instant,
-        deliveryTimeout: Duration
+        deliveryTimeout: Duration, compression: CompressionCodec = .none
     ) {
+        self.compression = compression
         self.topicPartition = topicPartition
         self.createdAt = now
         self.deadline = now + deliveryTimeout
@@ -66,7 +69,7 @@ struct ProducerBatch: Sendable {
     /// Writes the header and CRC; the batch takes no more records.
     mutating func close() {
         guard encoded == nil else { return }
-        encoded = builder.finish()
+        encoded = builder.finish(compression: compression)
     }
 
     /// Reports success to every record: offsets count up from `baseOffset` (-1 for acks=0).

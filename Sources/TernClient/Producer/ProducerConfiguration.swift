@@ -1,3 +1,5 @@
+import TernWire
+
 /// Settings of a ``TernProducer``.
 public struct ProducerConfiguration: Sendable {
     /// How many acknowledgements the leader waits for before it answers a produce request.
@@ -50,6 +52,9 @@ public struct ProducerConfiguration: Sendable {
     /// How long records for a topic that is not in the metadata are held while the metadata is
     /// refreshed, before they fail with `.unknownTopic`. Default 5 s.
     public var metadataWait: Duration
+    /// Codec for record batches (`compression.type`): `.none` or `.gzip`. The broker stores
+    /// compressed batches as they come; consumers decompress transparently.
+    public var compression: CompressionCodec
 
     /// Creates a configuration.
     public init(
@@ -63,8 +68,11 @@ public struct ProducerConfiguration: Sendable {
         requestTimeout: Duration = .seconds(30),
         maxRequestSize: Int = 1024 * 1024,
         bufferMemory: Int = 32 * 1024 * 1024,
-        metadataWait: Duration = .seconds(5)
+        metadataWait: Duration = .seconds(5),
+        compression: CompressionCodec = .none
     ) {
+        precondition(compression == .none || compression == .gzip, "compression must be .none or .gzip")
+        self.compression = compression
         self.acks = acks
         self.batchSize = batchSize
         self.linger = linger

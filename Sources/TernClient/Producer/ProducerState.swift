@@ -56,7 +56,8 @@ struct ProducerState: Sendable {
         self.accumulator = RecordAccumulator(
             configuration: .init(
                 batchSize: configuration.batchSize, linger: configuration.linger,
-                deliveryTimeout: configuration.deliveryTimeout, maxRequestSize: configuration.maxRequestSize))
+                deliveryTimeout: configuration.deliveryTimeout, maxRequestSize: configuration.maxRequestSize,
+                compression: configuration.compression))
         self.partitioner = partitioner
     }
 

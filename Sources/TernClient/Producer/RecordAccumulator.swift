@@ -14,6 +14,7 @@ struct RecordAccumulator: Sendable {
         var linger: Duration
         var deliveryTimeout: Duration
         var maxRequestSize: Int
+        var compression: CompressionCodec = .none
     }
 
     /// What `append` did.
@@ -243,7 +244,7 @@ struct PartitionQueue: Sendable {
         }
         var batch = ProducerBatch(
             topicPartition: tp, baseTimestamp: timestamp, capacity: min(configuration.batchSize, 1 << 20), now: now(),
-            deliveryTimeout: configuration.deliveryTimeout)
+            deliveryTimeout: configuration.deliveryTimeout, compression: configuration.compression)
         batch.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
         outcome.addedBytes += batch.sizeInBytes
         open = batch

@@ -76,10 +76,18 @@ public struct RecordBatchBuilder: Sendable {
         writer.write(contentsOf: bytes)
     }
 
-    /// Completes the header and CRC and returns the batch bytes (base offset 0).
-    public mutating func finish() -> [UInt8] {
+    /// Completes the header and CRC and returns the batch bytes (base offset 0), with the
+    /// records compressed by `compression` (`.none` or `.gzip`).
+    public mutating func finish(compression: CompressionCodec = .none) -> [UInt8] {
         precondition(recordCount > 0, "a record batch needs at least one record")
+        precondition(compression == .none || compression == .gzip, "only gzip compression is built in")
         var bytes = writer.take()
+        if compression == .gzip {
+            let compressed = bytes.withUnsafeBytes { Gzip.compress(UnsafeRawBufferPointer(rebasing: $0[RecordBatchHeader.size...])) }
+            bytes.removeLast(bytes.count - RecordBatchHeader.size)
+            bytes.append(contentsOf: compressed)
+        }
+        let attributes = self.attributes | Int16(compression.rawValue)
         bytes.withUnsafeMutableBytes { raw in
             func put16(_ v: Int16, _ o: Int) {
                 raw[o] = UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)

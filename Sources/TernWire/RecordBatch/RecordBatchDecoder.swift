@@ -20,11 +20,31 @@ public enum RecordBatchDecoder {
                 guard let peek = RecordBatchHeader(buffer, at: position), peek.totalSize <= buffer.count - position
                 else { break }
                 let header = try RecordBatchValidator.validateStored(buffer, at: position)
-                guard header.compression == CompressionCodec.none else {
-                    throw WireError(.unsupportedCompression, "batch at offset \(header.baseOffset) is compressed")
-                }
                 if !header.isControl && header.lastOffset >= minOffset {
-                    try decodeRecords(buffer, header: header, at: position, minOffset: minOffset, into: &records)
+                    let start = position + RecordBatchHeader.size
+                    let end = position + header.totalSize
+                    switch header.compression {
+                    case .some(.none):
+                        try decodeRecords(buffer, from: start, to: end, header: header, minOffset: minOffset, into: &records)
+                    case .some(.gzip):
+                        let plain = try Gzip.decompress(
+                            UnsafeRawBufferPointer(rebasing: buffer[start..<end]),
+                            limit: RecordBatchValidator.maxDecompressedBytes)
+                        var failure: WireError?
+                        plain.withUnsafeBytes { raw in
+                            do {
+                                try decodeRecords(
+                                    raw, from: 0, to: raw.count, header: header, minOffset: minOffset, into: &records)
+                            } catch {
+                                failure = error as? WireError ?? WireError(.malformed, "\(error)")
+                            }
+                        }
+                        if let failure { throw failure }
+                    default:
+                        let codec = header.compression.map(\.description) ?? "code \(header.attributes & 7)"
+                        throw WireError(
+                            .unsupportedCompression, "batch at offset \(header.baseOffset) uses unsupported compression \(codec)")
+                    }
                 }
                 position += header.totalSize
             }
@@ -33,10 +53,10 @@ public enum RecordBatchDecoder {
     }
 
     static func decodeRecords(
-        _ buffer: UnsafeRawBufferPointer, header: RecordBatchHeader, at position: Int, minOffset: Int64,
+        _ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int, header: RecordBatchHeader, minOffset: Int64,
         into records: inout [Record]
     ) throws(WireError) {
-        var cursor = RawCursor(buffer, from: position + RecordBatchHeader.size, to: position + header.totalSize)
+        var cursor = RawCursor(buffer, from: start, to: end)
         for _ in 0..<header.recordCount {
             let length = try cursor.readVarint("record length")
             guard length > 0, Int(length) <= cursor.remaining else {

@@ -94,12 +94,47 @@ public enum RecordBatchValidator {
                 .malformed,
                 "\(name): lastOffsetDelta \(header.lastOffsetDelta) does not match recordCount \(header.recordCount)")
         }
-        guard let codec = header.compression, codec == .none else {
-            let codecName = header.compression.map(\.description) ?? "code \(header.attributes & 7)"
+        let codec = header.compression
+        switch codec {
+        case .some(.none):
+            let end = position + header.totalSize
+            let maxTimestamp = try walkRecords(buffer, from: position + RecordBatchHeader.size, to: end, header: header, name: name)
+            try checkMaxTimestamp(header, maxTimestamp, name: name)
+        case .some(.gzip):
+            // Decompressed once, walked, then dropped: the batch is stored as it came.
+            let compressed = UnsafeRawBufferPointer(
+                rebasing: buffer[(position + RecordBatchHeader.size)..<(position + header.totalSize)])
+            let records: [UInt8]
+            do {
+                records = try Gzip.decompress(compressed, limit: maxDecompressedBytes)
+            } catch {
+                throw WireError(.malformed, "\(name): \(error.message)")
+            }
+            var maxTimestamp = Int64.min
+            var failure: WireError?
+            records.withUnsafeBytes { raw in
+                do {
+                    maxTimestamp = try walkRecords(raw, from: 0, to: raw.count, header: header, name: name)
+                } catch {
+                    failure = error as? WireError ?? WireError(.malformed, "\(error)")
+                }
+            }
+            if let failure { throw failure }
+            try checkMaxTimestamp(header, maxTimestamp, name: name)
+        default:
+            let codecName = codec.map(\.description) ?? "code \(header.attributes & 7)"
             throw WireError(.unsupportedCompression, "\(name): compression \(codecName) is not supported by this broker")
         }
-        let end = position + header.totalSize
-        var cursor = RawCursor(buffer, from: position + RecordBatchHeader.size, to: end)
+    }
+
+    /// Most bytes a compressed batch may expand to (a bound against decompression bombs).
+    public static let maxDecompressedBytes = 64 << 20
+
+    /// Walks `recordCount` records in `buffer[start..<end]`; returns the largest timestamp.
+    static func walkRecords(
+        _ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int, header: RecordBatchHeader, name: String
+    ) throws(WireError) -> Int64 {
+        var cursor = RawCursor(buffer, from: start, to: end)
         var maxTimestamp = Int64.min
         for expectedDelta in 0..<header.recordCount {
             let timestampDelta = try RecordWalker.checkRecord(&cursor, expectedOffsetDelta: expectedDelta, batch: name)
@@ -110,6 +145,10 @@ public enum RecordBatchValidator {
             throw WireError(
                 .malformed, "\(name): \(end - cursor.position) bytes left after \(header.recordCount) records")
         }
+        return maxTimestamp
+    }
+
+    static func checkMaxTimestamp(_ header: RecordBatchHeader, _ maxTimestamp: Int64, name: String) throws(WireError) {
         guard header.isLogAppendTime || maxTimestamp == header.maxTimestamp else {
             throw WireError(
                 .malformed, "\(name): maxTimestamp \(header.maxTimestamp) but the largest record timestamp is \(maxTimestamp)")
