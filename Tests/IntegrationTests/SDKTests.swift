@@ -231,4 +231,57 @@ final class SDKTests: XCTestCase {
             await restarted.close()
         }
     }
+
+    /// SIGTERM while producers stream acks=all records: the broker exits 0, every acknowledged
+    /// record is there after restart, and the restart skips recovery (clean-shutdown marker).
+    func testSigtermDuringHeavyProduceKeepsEveryAcknowledgedRecordAndNeedsNoRecovery() async throws {
+        let data = directory.path + "/data"
+        var broker = try BrokerProcess(dataDirectory: data)
+        let port = broker.port
+        let client = try await client(broker)
+        try await client.admin.createTopic(name: "orders", partitions: 3)
+        let producer = client.producer(
+            configuration: ProducerConfiguration(
+                acks: .all, linger: .milliseconds(1), retries: 0, deliveryTimeout: .seconds(5), requestTimeout: .seconds(5)))
+        let acknowledged = Mutex<[String: RecordMetadata]>([:])
+        let completed = Atomic<Int>(0)
+        var sent = 0
+        var status: Int32 = -1
+        while sent < 500_000 {
+            let value = "order-\(sent)"
+            producer.send(topic: "orders", key: Array("customer-\(sent % 11)".utf8), value: Array(value.utf8)) { result in
+                if case .success(let metadata) = result { acknowledged.withLock { $0[value] = metadata } }
+                completed.add(1, ordering: .relaxed)
+            }
+            sent += 1
+            if sent % 500 == 0 { await producer.waitForCapacity(); try await Task.sleep(for: .milliseconds(1)) }
+            if acknowledged.withLock({ $0.count }) >= 5000 {
+                status = broker.stop()
+                break
+            }
+        }
+        XCTAssertEqual(status, 0, "SIGTERM must stop ternd cleanly: \(broker.log)")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while completed.load(ordering: .relaxed) < sent && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await producer.close()
+        await client.close()
+
+        broker = try BrokerProcess(dataDirectory: data, port: port)
+        defer { broker.stop() }
+        XCTAssertFalse(broker.log.contains("not shut down cleanly"), broker.log)
+        XCTAssertFalse(broker.log.contains("truncating"), broker.log)
+        let restarted = try await self.client(broker)
+        let records = try await consumeAll(restarted, topic: "orders")
+        let stored = Dictionary(
+            records.map { (String(decoding: $0.value ?? [], as: UTF8.self), ($0.partition, $0.offset)) },
+            uniquingKeysWith: { first, _ in first })
+        XCTAssertEqual(stored.count, records.count, "no record stored twice")
+        for (value, metadata) in acknowledged.withLock({ $0 }) {
+            XCTAssertEqual(stored[value]?.0, metadata.partition, value)
+            XCTAssertEqual(stored[value]?.1, metadata.offset, value)
+        }
+        await restarted.close()
+    }
 }
