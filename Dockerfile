@@ -30,6 +30,6 @@ ENV TERN_LOG_DIRS=/var/lib/tern \
 VOLUME /var/lib/tern
 EXPOSE 9092
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "topic", "list"]
+    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["ternd", "--config", "/etc/tern/ternd.conf"]

@@ -23,6 +23,8 @@ public final class Broker: Sendable {
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
     private let servers: Mutex<[Server]> = Mutex([])
+    /// When the broker finished opening its logs.
+    let startedAt = ContinuousClock.now
 
     /// Opens the data directories, recovers the logs and loads topic metadata.
     /// - Throws: `StorageError` when a log directory cannot be used.
@@ -107,4 +109,9 @@ public final class Broker: Sendable {
         let port = listener.port == 0 ? (boundPorts.first ?? 0) : listener.port
         return MetadataResponse.Broker(nodeId: config.nodeId, host: listener.host, port: Int32(port))
     }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -131,6 +131,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(failed.stderr.contains("missing"), failed.stderr)
     }
 
+    func testClusterInfoAndHealth() throws {
+        let health = try tern(["cluster", "health"])
+        XCTAssertEqual(health.status, 0, health.stderr)
+        XCTAssertTrue(health.stdout.hasPrefix("ok"), health.stdout)
+        let info = try tern(["cluster", "info", "--json"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
+        let brokers = try XCTUnwrap(object["brokers"] as? [[String: Any]])
+        XCTAssertEqual(brokers.first?["port"] as? Int, broker.port)
+        XCTAssertEqual(object["controllerId"] as? Int, 0)
+        XCTAssertNotNil(object["version"] as? String)
+        XCTAssertGreaterThanOrEqual(object["uptimeMs"] as? Int ?? -1, 0)
+
+        let down = try runCommand(
+            Binaries.path("tern"), ["--bootstrap", "127.0.0.1:\(freeLoopbackPort())", "cluster", "health"])
+        XCTAssertNotEqual(down.status, 0)
+    }
+
     func testConnectionRefusedNamesTheAddress() throws {
         let port = freeLoopbackPort()
         let result = try runCommand(Binaries.path("tern"), ["--bootstrap", "127.0.0.1:\(port)", "topic", "list"])

@@ -6,7 +6,7 @@ extension Broker {
     func handleApiVersions() -> ApiVersionsResponse {
         ApiVersionsResponse(
             apis: ApiKey.supported.map { .init(key: $0.key, minVersion: $0.minVersion, maxVersion: $0.maxVersion) },
-            brokerVersion: Broker.version)
+            brokerVersion: Broker.version, uptimeMs: Int64(startedAt.duration(to: .now).milliseconds))
     }
 
     /// Metadata: this broker, and the requested topics (or all) with their partition leaders.

@@ -49,6 +49,19 @@ public struct TernAdmin: Sendable {
         _ = try? await client.metadata.refresh()
     }
 
+    /// The cluster's brokers, controller and id, with the answering broker's version and uptime.
+    /// - Throws: ``TernError`` when no broker can be reached.
+    public func describeCluster() async throws -> ClusterDescription {
+        let versions = try await client.sendToAnyBroker(ApiVersionsRequest())
+        let snapshot = try await client.metadata.refresh()
+        return ClusterDescription(
+            clusterId: snapshot.clusterId, controllerId: snapshot.controllerId,
+            brokers: snapshot.brokers.sorted { $0.key < $1.key }.map {
+                ClusterDescription.Broker(nodeId: $0.key, host: $0.value.host, port: $0.value.port)
+            },
+            brokerVersion: versions.brokerVersion, uptimeMs: versions.uptimeMs)
+    }
+
     /// Every topic, sorted by name.
     /// - Throws: ``TernError`` when no broker can be reached.
     public func listTopics() async throws -> [TopicListing] {

@@ -21,10 +21,13 @@ public struct ApiVersionsResponse: WireResponse, Hashable {
     public var apis: [Api]
     /// The broker's software version, e.g. "0.1.0".
     public var brokerVersion: String
+    /// Milliseconds since the broker process started serving.
+    public var uptimeMs: Int64
 
-    public init(apis: [Api], brokerVersion: String) {
+    public init(apis: [Api], brokerVersion: String, uptimeMs: Int64 = 0) {
         self.apis = apis
         self.brokerVersion = brokerVersion
+        self.uptimeMs = uptimeMs
     }
 
     public init(from reader: inout ByteReader) throws {
@@ -34,6 +37,7 @@ public struct ApiVersionsResponse: WireResponse, Hashable {
                 maxVersion: try r.readUInt16())
         }
         brokerVersion = try reader.readString("brokerVersion")
+        uptimeMs = try reader.readInt64("uptimeMs")
     }
 
     public func encode(into writer: inout ByteWriter) {
@@ -43,5 +47,6 @@ public struct ApiVersionsResponse: WireResponse, Hashable {
             w.write(api.maxVersion)
         }
         writer.writeString(brokerVersion)
+        writer.write(uptimeMs)
     }
 }
