@@ -1,0 +1,34 @@
+import ArgumentParser
+import XCTest
+
+@testable import tern
+
+/// `tern perf` refuses invalid combinations with a clear message before connecting anywhere.
+final class PerfArgumentTests: XCTestCase {
+    private func assertRefused<C: ParsableCommand>(_ type: C.Type, _ arguments: [String], _ fragment: String) {
+        XCTAssertThrowsError(try type.parse(arguments), arguments.joined(separator: " ")) { error in
+            let message = type.message(for: error)
+            XCTAssertTrue(message.contains(fragment), "\(arguments): \(message)")
+        }
+    }
+
+    func testProduceArguments() throws {
+        _ = try PerfProduceCommand.parse(["--topic", "t", "--records", "10", "--acks", "all", "--compression", "gzip"])
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "0"], "--records must be positive")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--record-size", "-1"], "--record-size")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--batch-size", "10"], "--batch-size")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--acks", "2"], "acks")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--compression", "zstd"], "compression")
+        assertRefused(PerfProduceCommand.self, ["--records", "5"], "--topic")
+    }
+
+    func testConsumeAndEndToEndArguments() throws {
+        _ = try PerfConsumeCommand.parse(["--topic", "t", "--records", "10"])
+        assertRefused(PerfConsumeCommand.self, ["--topic", "t", "--records", "0"], "--records must be positive")
+        _ = try PerfEndToEndCommand.parse(["--topic", "t", "--records", "10", "--throughput", "100"])
+        assertRefused(PerfEndToEndCommand.self, ["--topic", "t", "--records", "10"], "--throughput")
+        assertRefused(PerfEndToEndCommand.self, ["--topic", "t", "--records", "10", "--throughput", "0"], "--throughput must be positive")
+        assertRefused(
+            PerfEndToEndCommand.self, ["--topic", "t", "--records", "10", "--throughput", "5", "--record-size", "4"], "--record-size")
+    }
+}
