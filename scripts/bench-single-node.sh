@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single-node figures of docs/benchmarks.md: 1,000,000 records of 100 bytes produced through
-# the SDK into a 1-partition topic with acks=1 and acks=all, consumed back, plus the broker's
-# start-up time and idle RSS. Starts its own release-built broker on a temporary directory.
+# the SDK into a 1-partition topic with acks=1 and acks=all, consumed back, end-to-end latency at
+# 20,000 records/s, plus the broker's start-up time and RSS. Starts its own release-built broker on a temporary directory.
 #   usage: scripts/bench-single-node.sh [runs]   (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,11 +38,17 @@ PY
     p1=$($tern perf produce --topic acks1 --records 1000000 --record-size 100 --acks 1)
     pall=$($tern perf produce --topic acksall --records 1000000 --record-size 100 --acks all)
     c=$($tern perf consume --topic acks1 --records 1000000)
+    $tern topic create e2eall --partitions 1 >/dev/null
+    $tern topic create e2e1 --partitions 1 >/dev/null
+    eall=$($tern perf e2e --topic e2eall --records 100000 --throughput 20000 --acks all)
+    e1=$($tern perf e2e --topic e2e1 --records 100000 --throughput 20000 --acks 1)
     peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
     echo "run $run: startup ${startup} ms (exec to port accepting), idle RSS ${idle} KiB, peak RSS ${peak} KiB"
     echo "  acks=1:   $p1"
     echo "  acks=all: $pall"
     echo "  $c"
+    echo "  acks=all: $eall"
+    echo "  acks=1:   $e1"
     kill -TERM "$pid"
     for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -rf "$dir"
