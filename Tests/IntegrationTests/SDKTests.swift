@@ -108,83 +108,6 @@ final class SDKTests: XCTestCase {
         XCTAssertEqual(records.map(\.offset), [0, 1, 2], "the parked fetch must carry the new records")
     }
 
-    /// `kill -9` during a stream of acks=all produces: after restart every acknowledged record is
-    /// there, at its acknowledged offset, exactly once, and the log takes new appends.
-    func testKillDashNineLosesNoAcknowledgedRecord() async throws {
-        let data = directory.path + "/data"
-        var broker = try BrokerProcess(dataDirectory: data)
-        let port = broker.port
-        let client = try await client(broker)
-        try await client.admin.createTopic(name: "ledger", partitions: 2)
-        let producer = client.producer(
-            configuration: ProducerConfiguration(
-                acks: .all, linger: .milliseconds(1), retries: 0, deliveryTimeout: .seconds(5),
-                requestTimeout: .seconds(5)))
-        let acknowledged = Mutex<[String: RecordMetadata]>([:])
-        let failures = Atomic<Int>(0)
-        let completed = Atomic<Int>(0)
-        var sent = 0
-        var killed = false
-        let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(60) {
-            let value = "payment-\(sent)"
-            producer.send(topic: "ledger", key: Array("account-\(sent % 7)".utf8), value: Array(value.utf8)) { result in
-                switch result {
-                case .success(let metadata): acknowledged.withLock { $0[value] = metadata }
-                case .failure: failures.add(1, ordering: .relaxed)
-                }
-                completed.add(1, ordering: .relaxed)
-            }
-            sent += 1
-            if sent % 200 == 0 { await producer.waitForCapacity(); try await Task.sleep(for: .milliseconds(2)) }
-            if !killed && acknowledged.withLock({ $0.count }) >= 3000 {
-                broker.kill9()
-                killed = true
-                sent += 0
-                break
-            }
-        }
-        XCTAssertTrue(killed, "the broker must have acknowledged 3000 records before the kill")
-        // Every send completes (acknowledged before the kill, or failed after it).
-        let deadline = ContinuousClock.now + .seconds(30)
-        while completed.load(ordering: .relaxed) < sent && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        XCTAssertEqual(completed.load(ordering: .relaxed), sent)
-        await producer.close()
-        await client.close()
-
-        broker = try BrokerProcess(dataDirectory: data, port: port)
-        defer { broker.stop() }
-        let restarted = try await self.client(broker)
-        let records = try await consumeAll(restarted, topic: "ledger")
-        var seen = Set<String>()
-        var byPartition: [Int32: [Int64]] = [:]
-        for record in records {
-            let value = String(decoding: record.value ?? [], as: UTF8.self)
-            XCTAssertTrue(seen.insert(value).inserted, "\(value) stored twice")
-            byPartition[record.partition, default: []].append(record.offset)
-        }
-        for offsets in byPartition.values { XCTAssertEqual(offsets, offsets.sorted()) }
-        let acked = acknowledged.withLock { $0 }
-        let stored = Dictionary(uniqueKeysWithValues: records.map {
-            (String(decoding: $0.value ?? [], as: UTF8.self), ($0.partition, $0.offset))
-        })
-        for (value, metadata) in acked {
-            guard let position = stored[value] else {
-                XCTFail("acknowledged \(value) at \(metadata.partition):\(metadata.offset) is missing")
-                continue
-            }
-            XCTAssertEqual(position.0, metadata.partition)
-            XCTAssertEqual(position.1, metadata.offset)
-        }
-        // And the log accepts new appends after the last stored record.
-        let producer2 = restarted.producer(configuration: ProducerConfiguration(acks: .all))
-        let next = try await producer2.send(topic: "ledger", value: Array("after-restart".utf8), partition: 0)
-        XCTAssertEqual(next.offset, (byPartition[0]?.last ?? -1) + 1)
-        await producer2.close()
-        await restarted.close()
-    }
 
     /// A segment tail cut mid-batch, or overwritten with garbage, while the broker was down is cut
     /// back to the last good batch, with a warning naming the file and offset.
@@ -232,56 +155,106 @@ final class SDKTests: XCTestCase {
         }
     }
 
-    /// SIGTERM while producers stream acks=all records: the broker exits 0, every acknowledged
-    /// record is there after restart, and the restart skips recovery (clean-shutdown marker).
-    func testSigtermDuringHeavyProduceKeepsEveryAcknowledgedRecordAndNeedsNoRecovery() async throws {
+    /// What a producer stream interrupted by a broker stop left behind.
+    private struct InterruptedStream {
+        var data: String
+        var port: Int
+        var acknowledged: [String: RecordMetadata]
+        var stopStatus: Int32
+    }
+
+    /// Streams acks=all records (keyed, fire-and-forget) into a new topic until `acknowledgements`
+    /// are acknowledged, then calls `stop` on the broker and waits until every send completed.
+    private func produceUntilStopped(
+        topic: String, partitions: Int, acknowledgements: Int, stop: (BrokerProcess) -> Int32
+    ) async throws -> InterruptedStream {
         let data = directory.path + "/data"
-        var broker = try BrokerProcess(dataDirectory: data)
-        let port = broker.port
+        let broker = try BrokerProcess(dataDirectory: data)
         let client = try await client(broker)
-        try await client.admin.createTopic(name: "orders", partitions: 3)
+        try await client.admin.createTopic(name: topic, partitions: partitions)
         let producer = client.producer(
             configuration: ProducerConfiguration(
                 acks: .all, linger: .milliseconds(1), retries: 0, deliveryTimeout: .seconds(5), requestTimeout: .seconds(5)))
         let acknowledged = Mutex<[String: RecordMetadata]>([:])
         let completed = Atomic<Int>(0)
         var sent = 0
-        var status: Int32 = -1
-        while sent < 500_000 {
-            let value = "order-\(sent)"
-            producer.send(topic: "orders", key: Array("customer-\(sent % 11)".utf8), value: Array(value.utf8)) { result in
+        var status: Int32?
+        let start = ContinuousClock.now
+        while status == nil && ContinuousClock.now - start < .seconds(60) {
+            let value = "\(topic)-\(sent)"
+            producer.send(topic: topic, key: Array("key-\(sent % 11)".utf8), value: Array(value.utf8)) { result in
                 if case .success(let metadata) = result { acknowledged.withLock { $0[value] = metadata } }
                 completed.add(1, ordering: .relaxed)
             }
             sent += 1
             if sent % 500 == 0 { await producer.waitForCapacity(); try await Task.sleep(for: .milliseconds(1)) }
-            if acknowledged.withLock({ $0.count }) >= 5000 {
-                status = broker.stop()
-                break
-            }
+            if acknowledged.withLock({ $0.count }) >= acknowledgements { status = stop(broker) }
         }
-        XCTAssertEqual(status, 0, "SIGTERM must stop ternd cleanly: \(broker.log)")
+        let stopStatus = try XCTUnwrap(status, "\(acknowledgements) records were not acknowledged within 60 s")
         let deadline = ContinuousClock.now + .seconds(30)
         while completed.load(ordering: .relaxed) < sent && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
+        XCTAssertEqual(completed.load(ordering: .relaxed), sent, "every send completes, acknowledged or failed")
         await producer.close()
         await client.close()
+        return InterruptedStream(
+            data: data, port: broker.port, acknowledged: acknowledged.withLock { $0 }, stopStatus: stopStatus)
+    }
 
-        broker = try BrokerProcess(dataDirectory: data, port: port)
+    /// Every acknowledged record is stored exactly once at its acknowledged partition and offset,
+    /// and each partition's offsets ascend. Returns the last offset per partition.
+    @discardableResult
+    private func assertAcknowledgedRecordsSurvive(_ stream: InterruptedStream, records: [ConsumerRecord]) -> [Int32: Int64] {
+        var stored: [String: (Int32, Int64)] = [:]
+        var lastOffset: [Int32: Int64] = [:]
+        for record in records {
+            let value = String(decoding: record.value ?? [], as: UTF8.self)
+            XCTAssertNil(stored[value], "\(value) stored twice")
+            stored[value] = (record.partition, record.offset)
+            if let last = lastOffset[record.partition] { XCTAssertGreaterThan(record.offset, last) }
+            lastOffset[record.partition] = record.offset
+        }
+        for (value, metadata) in stream.acknowledged {
+            guard let position = stored[value] else {
+                XCTFail("acknowledged \(value) at \(metadata.partition):\(metadata.offset) is missing")
+                continue
+            }
+            XCTAssertEqual(position.0, metadata.partition, value)
+            XCTAssertEqual(position.1, metadata.offset, value)
+        }
+        return lastOffset
+    }
+
+    /// `kill -9` during a stream of acks=all produces: after restart every acknowledged record is
+    /// there, at its acknowledged offset, exactly once, and the log takes new appends.
+    func testKillDashNineLosesNoAcknowledgedRecord() async throws {
+        let stream = try await produceUntilStopped(topic: "ledger", partitions: 2, acknowledgements: 3000) { broker in
+            broker.kill9()
+            return 0
+        }
+        let broker = try BrokerProcess(dataDirectory: stream.data, port: stream.port)
+        defer { broker.stop() }
+        let client = try await client(broker)
+        let lastOffset = assertAcknowledgedRecordsSurvive(stream, records: try await consumeAll(client, topic: "ledger"))
+        let producer = client.producer(configuration: ProducerConfiguration(acks: .all))
+        let next = try await producer.send(topic: "ledger", value: Array("after-restart".utf8), partition: 0)
+        XCTAssertEqual(next.offset, (lastOffset[0] ?? -1) + 1, "the log takes new appends after the last record")
+        await producer.close()
+        await client.close()
+    }
+
+    /// SIGTERM while producers stream acks=all records: the broker exits 0, every acknowledged
+    /// record is there after restart, and the restart skips recovery (clean-shutdown marker).
+    func testSigtermDuringHeavyProduceKeepsEveryAcknowledgedRecordAndNeedsNoRecovery() async throws {
+        let stream = try await produceUntilStopped(topic: "orders", partitions: 3, acknowledgements: 5000) { $0.stop() }
+        XCTAssertEqual(stream.stopStatus, 0, "SIGTERM must stop ternd cleanly")
+        let broker = try BrokerProcess(dataDirectory: stream.data, port: stream.port)
         defer { broker.stop() }
         XCTAssertFalse(broker.log.contains("not shut down cleanly"), broker.log)
         XCTAssertFalse(broker.log.contains("truncating"), broker.log)
-        let restarted = try await self.client(broker)
-        let records = try await consumeAll(restarted, topic: "orders")
-        let stored = Dictionary(
-            records.map { (String(decoding: $0.value ?? [], as: UTF8.self), ($0.partition, $0.offset)) },
-            uniquingKeysWith: { first, _ in first })
-        XCTAssertEqual(stored.count, records.count, "no record stored twice")
-        for (value, metadata) in acknowledged.withLock({ $0 }) {
-            XCTAssertEqual(stored[value]?.0, metadata.partition, value)
-            XCTAssertEqual(stored[value]?.1, metadata.offset, value)
-        }
-        await restarted.close()
+        let client = try await client(broker)
+        assertAcknowledgedRecordsSurvive(stream, records: try await consumeAll(client, topic: "orders"))
+        await client.close()
     }
 }
