@@ -24,7 +24,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "TernWire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "CTernCRC32C"),
+        .target(name: "TernWire", dependencies: ["CZlib", "CTernCRC32C"], swiftSettings: swiftSettings),
         .target(
             name: "TernStorage",
             dependencies: [
