@@ -4,6 +4,10 @@ import TernNet
 import TernStorage
 import TernWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A single-node Tern broker: the partition logs, the topic metadata, the request handlers and
 /// the listeners.
 ///
@@ -20,6 +24,7 @@ public final class Broker: Sendable {
     let topics: TopicStore
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
+    let retention: RetentionService
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
     private let servers: Mutex<[Server]> = Mutex([])
@@ -39,6 +44,8 @@ public final class Broker: Sendable {
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
         purgatory = FetchPurgatory(logger: logger)
+        retention = RetentionService(
+            intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
         try reconcileLogs()
     }
 
@@ -84,6 +91,7 @@ public final class Broker: Sendable {
             logger.info("listening", metadata: ["listener": "\(listener.host):\(server.boundPort)"])
         }
         servers.withLock { $0 = started }
+        retention.start(self)
     }
 
     /// The ports the listeners are bound to, in `listeners` order.
@@ -96,6 +104,7 @@ public final class Broker: Sendable {
             defer { servers = [] }
             return servers
         }
+        retention.stop()
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
@@ -114,4 +123,13 @@ public final class Broker: Sendable {
 extension Duration {
     /// Whole milliseconds.
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+extension Broker {
+    /// Wall-clock milliseconds since the epoch (record timestamps are wall-clock).
+    static func wallClockMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
 }

@@ -36,6 +36,9 @@ public enum BrokerConfigKeys {
             "log.retention.bytes", "-1", .int(min: -1, max: Int64.max),
             "Default retention.bytes of new topics (-1: no size bound)."),
         ConfigDefinition(
+            "log.retention.check.interval.ms", "300000", .int(min: 1, max: Int64.max),
+            "How often segments past retention.ms or retention.bytes are looked for and deleted."),
+        ConfigDefinition(
             "message.max.bytes", "1048588", .int(min: 0, max: maxInt), "Largest record batch the broker accepts."),
         ConfigDefinition(
             "socket.request.max.bytes", "104857600", .int(min: 1024, max: maxInt), "Largest request frame accepted."),

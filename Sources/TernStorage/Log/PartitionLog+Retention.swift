@@ -1,0 +1,48 @@
+import Logging
+import Synchronization
+
+/// What one retention pass removed.
+public struct RetentionResult: Sendable, Equatable {
+    public var deletedSegments: Int
+    public var deletedBytes: Int64
+    /// The log start offset after the pass.
+    public var logStartOffset: Int64
+}
+
+extension PartitionLog {
+    /// Deletes whole segments from the old end of the log (never the active one): a segment whose
+    /// newest record is older than `retentionMs` (when it is not -1), and, while the log would
+    /// still hold at least `retentionBytes` without it (when that is not -1), the oldest segment —
+    /// so a size-bounded log stays within one segment of its bound, as in Kafka. The log start
+    /// offset moves to the first remaining segment.
+    public func applyRetention(retentionMs: Int64, retentionBytes: Int64, nowMs: Int64) throws -> RetentionResult {
+        try state.withLock { state in
+            try checkUsable(state)
+            var total = state.segments.reduce(Int64(0)) { $0 + $1.size }
+            var deleted = 0
+            var deletedBytes: Int64 = 0
+            while state.segments.count > 1 {
+                let oldest = state.segments[0]
+                let expired =
+                    retentionMs >= 0 && oldest.maxTimestamp >= 0 && oldest.maxTimestamp < nowMs - retentionMs
+                let oversized = retentionBytes >= 0 && total - oldest.size >= retentionBytes
+                guard expired || oversized else { break }
+                try state.segments.removeFirst().deleteFiles()
+                state.directoryDirty = true
+                total -= oldest.size
+                deleted += 1
+                deletedBytes += oldest.size
+            }
+            if deleted > 0 {
+                state.logStartOffset = max(state.logStartOffset, state.segments[0].baseOffset)
+                logger.info(
+                    "retention deleted segments",
+                    metadata: [
+                        "segments": "\(deleted)", "bytes": "\(deletedBytes)", "log_start_offset": "\(state.logStartOffset)",
+                    ])
+            }
+            return RetentionResult(
+                deletedSegments: deleted, deletedBytes: deletedBytes, logStartOffset: state.logStartOffset)
+        }
+    }
+}

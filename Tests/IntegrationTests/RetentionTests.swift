@@ -1,0 +1,57 @@
+import Foundation
+import TernTestSupport
+import XCTest
+
+/// `cleanup.policy=delete` topics lose whole old segments past retention.bytes / retention.ms,
+/// while the broker runs; consumers see the new log start offset.
+final class RetentionTests: XCTestCase {
+    func testSizeAndTimeRetentionDeleteOldSegmentsWhileRunning() throws {
+        let directory = TemporaryDirectory("tern-retention")
+        defer { directory.remove() }
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data", settings: ["log.retention.check.interval.ms": "100"])
+        defer { broker.stop() }
+        let tern = Binaries.path("tern")
+        func run(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+            try runCommand(tern, ["--bootstrap", broker.bootstrap] + arguments, stdin: stdin)
+        }
+        XCTAssertEqual(
+            try run(["topic", "create", "sized", "--partitions", "1", "--config", "segment.bytes=1024",
+                     "--config", "retention.bytes=8192"]).status, 0)
+        XCTAssertEqual(
+            try run(["topic", "create", "timed", "--partitions", "1", "--config", "segment.bytes=1024",
+                     "--config", "retention.ms=1"]).status, 0)
+        let lines = (1...3000).map { "event-\($0)" }.joined(separator: "\n")
+        for topic in ["sized", "timed"] {
+            // Small batches, sent one request at a time, so segments stay near segment.bytes.
+            XCTAssertEqual(try run(["produce", topic, "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
+        }
+
+        func logStartOffset(_ topic: String) throws -> Int {
+            let described = try run(["topic", "describe", topic, "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
+            let partitions = object?["partitions"] as? [[String: Any]]
+            return partitions?.first?["logStartOffset"] as? Int ?? -1
+        }
+        func segmentSizes(_ topic: String) throws -> [Int] {
+            let dir = directory.path + "/data/\(topic)-0"
+            return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.map {
+                (try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.size] as? NSNumber)?.intValue ?? 0
+            }
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, try logStartOffset("sized") == 0 || logStartOffset("timed") == 0 {
+            usleep(100_000)
+        }
+        XCTAssertGreaterThan(try logStartOffset("sized"), 0, broker.log)
+        let sizes = try segmentSizes("sized")
+        XCTAssertLessThanOrEqual(sizes.reduce(0, +), 8192 + (sizes.max() ?? 0), "within one segment of the bound")
+        XCTAssertGreaterThanOrEqual(sizes.reduce(0, +), 8192 - (sizes.max() ?? 0))
+        XCTAssertEqual(try segmentSizes("timed").count, 1, "expired segments go; the active one stays")
+
+        // Reading from the beginning starts at the new log start offset (earliest).
+        let consumed = try run(["consume", "sized", "--from-beginning", "--print-offset", "--max-messages", "1", "--timeout-ms", "5000"])
+        XCTAssertEqual(consumed.status, 0, consumed.stderr)
+        XCTAssertTrue(consumed.stdout.hasPrefix("0:\(try logStartOffset("sized"))\t"), consumed.stdout)
+    }
+}
