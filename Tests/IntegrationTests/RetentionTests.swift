@@ -54,4 +54,48 @@ final class RetentionTests: XCTestCase {
         XCTAssertEqual(consumed.status, 0, consumed.stderr)
         XCTAssertTrue(consumed.stdout.hasPrefix("0:\(try logStartOffset("sized"))\t"), consumed.stdout)
     }
+
+    func testAlteringRetentionOnARunningTopicTakesEffectAndBadValuesChangeNothing() throws {
+        let directory = TemporaryDirectory("tern-retention")
+        defer { directory.remove() }
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data", settings: ["log.retention.check.interval.ms": "100"])
+        defer { broker.stop() }
+        func run(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+            try runCommand(Binaries.path("tern"), ["--bootstrap", broker.bootstrap] + arguments, stdin: stdin)
+        }
+        func describe() throws -> [String: Any] {
+            let described = try run(["topic", "describe", "t", "--json"])
+            return (try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]) ?? [:]
+        }
+        func config(_ key: String) throws -> String? {
+            let configs = try describe()["configs"] as? [[String: Any]]
+            return configs?.first { $0["name"] as? String == key }?["value"] as? String
+        }
+        func logStart() throws -> Int {
+            ((try describe()["partitions"] as? [[String: Any]])?.first?["logStartOffset"] as? Int) ?? -1
+        }
+        XCTAssertEqual(try run(["topic", "create", "t", "--partitions", "1", "--config", "segment.bytes=1024"]).status, 0)
+        let lines = (1...3000).map { "event-\($0)" }.joined(separator: "\n")
+        XCTAssertEqual(try run(["produce", "t", "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
+        usleep(300_000)
+        XCTAssertEqual(try logStart(), 0, "no retention bound yet")
+
+        for bad in ["retention.ms=-5", "cleanup.policy=shred", "min.cleanable.dirty.ratio=2", "no.such.key=1"] {
+            let refused = try run(["topic", "alter", "t", "--config", bad])
+            XCTAssertNotEqual(refused.status, 0, bad)
+            XCTAssertTrue(refused.stderr.contains(String(bad.split(separator: "=")[0])), refused.stderr)
+        }
+        XCTAssertEqual(try config("retention.ms"), "604800000", "refused changes leave the config as it was")
+        XCTAssertEqual(try config("cleanup.policy"), "delete")
+
+        let altered = try run(["topic", "alter", "t", "--config", "retention.bytes=8192"])
+        XCTAssertEqual(altered.status, 0, altered.stderr)
+        XCTAssertEqual(try config("retention.bytes"), "8192")
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, try logStart() == 0 { usleep(100_000) }
+        XCTAssertGreaterThan(try logStart(), 0, "the new bound applies without a restart")
+        XCTAssertEqual(try run(["topic", "alter", "t", "--delete-config", "retention.bytes"]).status, 0)
+        XCTAssertEqual(try config("retention.bytes"), "-1", "back to the broker default")
+    }
 }

@@ -145,6 +145,8 @@ final class HostileInputTests: XCTestCase {
             "FetchResponse": [ff, count1 + empty + ff],
             "ListOffsetsRequest": [ff, count1 + empty + ff],
             "ListOffsetsResponse": [ff, count1 + empty + ff],
+            "AlterConfigsRequest": [ff, count1 + [2] + empty + ff],
+            "AlterConfigsResponse": [ff],
         ]
         let samples = onePerType
         XCTAssertEqual(

@@ -11,7 +11,7 @@ final class MessageRoundTripTests: XCTestCase {
             "ApiVersionsRequest", "ApiVersionsResponse", "MetadataRequest", "MetadataResponse", "CreateTopicsRequest",
             "CreateTopicsResponse", "DeleteTopicsRequest", "DeleteTopicsResponse", "DescribeConfigsRequest",
             "DescribeConfigsResponse", "ProduceRequest", "ProduceResponse", "FetchRequest", "FetchResponse",
-            "ListOffsetsRequest", "ListOffsetsResponse",
+            "ListOffsetsRequest", "ListOffsetsResponse", "AlterConfigsRequest", "AlterConfigsResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -8,7 +8,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.produce, 0, "Produce"), (.fetch, 1, "Fetch"), (.listOffsets, 2, "ListOffsets"),
             (.metadata, 3, "Metadata"),
             (.apiVersions, 18, "ApiVersions"), (.createTopics, 19, "CreateTopics"), (.deleteTopics, 20, "DeleteTopics"),
-            (.describeConfigs, 32, "DescribeConfigs"),
+            (.describeConfigs, 32, "DescribeConfigs"), (.alterConfigs, 33, "AlterConfigs"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -27,6 +27,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(CreateTopicsRequest.apiKey, .createTopics)
         XCTAssertEqual(DeleteTopicsRequest.apiKey, .deleteTopics)
         XCTAssertEqual(DescribeConfigsRequest.apiKey, .describeConfigs)
+        XCTAssertEqual(AlterConfigsRequest.apiKey, .alterConfigs)
     }
 
     func testErrorCodeTable() {

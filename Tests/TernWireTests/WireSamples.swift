@@ -79,6 +79,18 @@ enum WireSamples {
         let twoBatches = makeBatch(count: 3) + makeBatch(count: 2, baseOffset: 3)
         return [
             .request(ApiVersionsRequest(), equal: { _, _ in true }),
+            .request(
+                AlterConfigsRequest(
+                    resources: [
+                        .init(
+                            type: .topic, name: str("orders"),
+                            entries: [.init(name: str("retention.ms"), value: str("1000")), .init(name: str("retention.bytes"), value: nil)])
+                    ], validateOnly: true)),
+            .response(
+                AlterConfigsResponse(resources: [
+                    .init(type: .topic, name: str("orders")),
+                    .init(errorCode: .invalidConfig, errorMessage: str("bad value"), type: .topic, name: str("x")),
+                ])),
             .response(
                 ApiVersionsResponse(
                     apis: ApiKey.supported.map {

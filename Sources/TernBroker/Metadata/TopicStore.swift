@@ -46,6 +46,20 @@ public final class TopicStore: Sendable {
         }
     }
 
+    /// Replaces a topic's config overrides and persists the store; returns the updated topic, or
+    /// nil when it does not exist.
+    public func updateConfigs(_ name: String, _ configs: [String: String]) throws -> TopicInfo? {
+        var updated: TopicInfo?
+        _ = try mutate { topics in
+            guard var topic = topics[name] else { return false }
+            topic.configs = configs
+            topics[name] = topic
+            updated = topic
+            return true
+        }
+        return updated
+    }
+
     /// Removes a topic and persists the store; returns false when it did not exist.
     public func delete(_ name: String) throws -> Bool {
         try mutate { topics in topics.removeValue(forKey: name) != nil }

@@ -59,6 +59,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .createTopics: context.respond(broker.handleCreateTopics(try decode(&reader)))
         case .deleteTopics: context.respond(broker.handleDeleteTopics(try decode(&reader)))
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
+        case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -62,6 +62,23 @@ public struct TernAdmin: Sendable {
             brokerVersion: versions.brokerVersion, uptimeMs: versions.uptimeMs)
     }
 
+    /// Changes a topic's config overrides: keys in `set` take their values, keys in `remove` go
+    /// back to the broker default; others keep theirs. Invalid keys or values change nothing.
+    /// - Throws: ``TernError`` with the broker's INVALID_CONFIG or UNKNOWN_TOPIC_OR_PARTITION.
+    public func alterTopicConfigs(name: String, set: [String: String], remove: [String] = []) async throws {
+        let entries =
+            set.sorted { $0.key < $1.key }.map { AlterConfigsRequest.Entry(name: $0.key, value: $0.value) }
+            + remove.map { AlterConfigsRequest.Entry(name: $0, value: nil) }
+        let response = try await client.sendToAnyBroker(
+            AlterConfigsRequest(resources: [.init(type: .topic, name: name, entries: entries)]))
+        guard let result = response.resources.first(where: { $0.name == name }) else {
+            throw TernError(.protocolError, "alter configs of '\(name)': the broker's response does not mention the topic")
+        }
+        guard result.errorCode == .none else {
+            throw TernError.broker(result.errorCode, result.errorMessage, context: "alter configs of '\(name)'")
+        }
+    }
+
     /// Every topic, sorted by name.
     /// - Throws: ``TernError`` when no broker can be reached.
     public func listTopics() async throws -> [TopicListing] {

@@ -4,9 +4,10 @@ import ArgumentParser
 struct TopicCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topic",
-        abstract: "Create, list, describe and delete topics.",
+        abstract: "Create, list, describe, alter and delete topics.",
         subcommands: [
-            TopicCreateCommand.self, TopicListCommand.self, TopicDescribeCommand.self, TopicDeleteCommand.self,
+            TopicCreateCommand.self, TopicListCommand.self, TopicDescribeCommand.self, TopicAlterCommand.self,
+            TopicDeleteCommand.self,
         ])
 
     /// Accepted before the subcommand too (`tern --bootstrap HOST:PORT topic list`); the

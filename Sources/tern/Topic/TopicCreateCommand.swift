@@ -31,20 +31,7 @@ struct TopicCreateCommand: AsyncParsableCommand {
     }
 
     /// The `--config` values as a dictionary.
-    /// - Throws: `ValidationError` for an entry without `=`, an empty key, or a key given twice.
-    func parsedConfigs() throws -> [String: String] {
-        var result: [String: String] = [:]
-        for entry in configs {
-            guard let equals = entry.firstIndex(of: "=") else {
-                throw ValidationError("--config '\(entry)' must be KEY=VALUE")
-            }
-            let key = String(entry[..<equals])
-            guard !key.isEmpty else { throw ValidationError("--config '\(entry)' has an empty key") }
-            guard result[key] == nil else { throw ValidationError("--config \(key) is given twice") }
-            result[key] = String(entry[entry.index(after: equals)...])
-        }
-        return result
-    }
+    func parsedConfigs() throws -> [String: String] { try ConfigArguments.parse(configs) }
 
     func run() async throws {
         let configs = try parsedConfigs()
