@@ -20,6 +20,10 @@ final class PerfArgumentTests: XCTestCase {
         assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--acks", "2"], "acks")
         assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--compression", "zstd"], "compression")
         assertRefused(PerfProduceCommand.self, ["--records", "5"], "--topic")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--producers", "0"], "--producers")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "2", "--producers", "3"], "--producers")
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--throughput", "-1"], "--throughput")
+        _ = try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--producers", "4", "--throughput", "100"])
     }
 
     func testConsumeAndEndToEndArguments() throws {

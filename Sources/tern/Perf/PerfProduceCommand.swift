@@ -16,6 +16,8 @@ struct PerfProduceCommand: AsyncParsableCommand {
     @Option(help: "Most bytes per record batch.") var batchSize = 256 * 1024
     @Option(help: "Milliseconds a batch waits for more records.") var lingerMs = 5
     @Option(help: "Record batch compression: none or gzip.") var compression = CompressionOption(.none)
+    @Option(help: "Concurrent producers (each with its own connection), sharing --records.") var producers = 1
+    @Option(help: "Records per second to send in total; 0 means as fast as possible.") var throughput = 0
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
@@ -23,33 +25,59 @@ struct PerfProduceCommand: AsyncParsableCommand {
         guard recordSize >= 0 && recordSize <= 1 << 20 else { throw ValidationError("--record-size must be 0...1048576") }
         guard batchSize >= 128 else { throw ValidationError("--batch-size must be at least 128") }
         guard lingerMs >= 0 else { throw ValidationError("--linger-ms must not be negative") }
+        guard producers >= 1 && producers <= 64 else { throw ValidationError("--producers must be 1...64") }
+        guard producers <= records else { throw ValidationError("--producers cannot exceed --records") }
+        guard throughput >= 0 else { throw ValidationError("--throughput must not be negative") }
     }
 
     func run() async throws {
-        let client = try await global.connect(clientId: "tern-perf")
-        let producer = client.producer(
-            configuration: ProducerConfiguration(
-                acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs),
-                maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value))
-        let value = [UInt8](repeating: 0x61, count: recordSize)
-        let failed = Atomic<Int>(0)
+        let configuration = ProducerConfiguration(
+            acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs),
+            maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value)
+        let failed = FailureCounter()
         let latency = LatencyRecorder()
+        let (topic, records, producers, recordSize, throughput) = (topic, records, producers, recordSize, throughput)
+        var clients: [TernClient] = []
+        for _ in 0..<producers { clients.append(try await global.connect(clientId: "tern-perf")) }
         let start = ContinuousClock.now
-        let topic = self.topic
-        for i in 0..<records {
-            if i & 1023 == 0 { await producer.waitForCapacity() }
-            let sentAt = LatencyRecorder.nowNanoseconds()
-            producer.send(topic: topic, value: value) { result in
-                if case .failure = result { failed.add(1, ordering: .relaxed) } else { latency.record(since: sentAt) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, client) in clients.enumerated() {
+                // Producer i sends records i, i+P, i+2P, ...: shares of --records and of --throughput.
+                let share = records / producers + (index < records % producers ? 1 : 0)
+                let rate = throughput > 0 ? Double(throughput) / Double(producers) : 0
+                group.addTask {
+                    let producer = client.producer(configuration: configuration)
+                    let value = [UInt8](repeating: 0x61, count: recordSize)
+                    for i in 0..<share {
+                        if rate > 0 {
+                            let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
+                            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+                        } else if i & 1023 == 0 {
+                            await producer.waitForCapacity()
+                        }
+                        let sentAt = LatencyRecorder.nowNanoseconds()
+                        producer.send(topic: topic, value: value) { result in
+                            if case .failure = result { failed.increment() } else { latency.record(since: sentAt) }
+                        }
+                    }
+                    try await CLIFailure.wrap { try await producer.flush() }
+                    await producer.close()
+                }
             }
+            try await group.waitForAll()
         }
-        try await CLIFailure.wrap { try await producer.flush() }
         let elapsed = ContinuousClock.now - start
-        await producer.close()
-        await client.close()
+        for client in clients { await client.close() }
         PerfSummary(
             mode: "produce", records: records, bytes: records * recordSize, seconds: elapsed.seconds,
-            failed: failed.load(ordering: .relaxed), latency: latency.summary
+            failed: failed.value, latency: latency.summary
         ).print(json: json)
     }
+}
+
+/// Counts failed sends from completion callbacks on any thread.
+final class FailureCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
