@@ -34,6 +34,25 @@ final class Daemon: Sendable {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)
         }
+        // Signal handling is in place before any listener accepts, so a SIGTERM that follows the
+        // port accepting is never lost; starting runs on the signal queue, so a stop requested
+        // while listeners are still being bound waits until they are all up.
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
+            source.setEventHandler { [self] in self.handleSignal(signalNumber, broker: broker) }
+            source.resume()
+            sources.append(source)
+        }
+        signalQueue.sync { start(broker, startedAt: started) }
+        while true {
+            withExtendedLifetime(sources) { _ = pause() }
+        }
+    }
+
+    /// Binds the listeners and reports readiness (log line, sd_notify, watchdog).
+    private func start(_ broker: Broker, startedAt started: ContinuousClock.Instant) {
         do {
             try broker.start()
         } catch {
@@ -53,18 +72,6 @@ final class Daemon: Sendable {
                 "log_dirs": "\(config.logDirs.joined(separator: ","))",
                 "startup_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
-
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-            source.setEventHandler { [self] in self.handleSignal(signalNumber, broker: broker) }
-            source.resume()
-            sources.append(source)
-        }
-        while true {
-            withExtendedLifetime(sources) { _ = pause() }
-        }
     }
 
     /// Pings the systemd watchdog while the process is not stopping.
