@@ -3,19 +3,7 @@ import TernTestSupport
 import XCTest
 
 /// The README's quickstart, through the real `tern` and `ternd` executables.
-final class CLITests: XCTestCase {
-    var directory: TemporaryDirectory!
-    var broker: BrokerProcess!
-
-    override func setUpWithError() throws {
-        directory = TemporaryDirectory("tern-cli")
-        broker = try BrokerProcess(dataDirectory: directory.path + "/data")
-    }
-
-    override func tearDown() {
-        broker?.stop()
-        directory?.remove()
-    }
+final class CLITests: BrokerTestCase {
 
     @discardableResult
     private func tern(_ arguments: [String], stdin: String? = nil, file: StaticString = #filePath, line: UInt = #line)

@@ -5,19 +5,7 @@ import TernWire
 import XCTest
 
 /// gzip batches through producer, broker and consumer, and a corrupt one refused.
-final class CompressionTests: XCTestCase {
-    var directory: TemporaryDirectory!
-    var broker: BrokerProcess!
-
-    override func setUpWithError() throws {
-        directory = TemporaryDirectory("tern-gzip")
-        broker = try BrokerProcess(dataDirectory: directory.path + "/data")
-    }
-
-    override func tearDown() {
-        broker?.stop()
-        directory?.remove()
-    }
+final class CompressionTests: BrokerTestCase {
 
     func testGzipRoundTripThroughSDKAndBrokerStoresCompressedBatches() async throws {
         let client = try await TernClient(configuration: ClientConfiguration(bootstrap: [broker.bootstrap]))

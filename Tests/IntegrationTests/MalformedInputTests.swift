@@ -4,19 +4,8 @@ import XCTest
 
 /// Hostile bytes against a real `ternd`: every bad frame is refused or its connection closed, and
 /// the broker goes on serving everyone else.
-final class MalformedInputTests: XCTestCase {
-    var directory: TemporaryDirectory!
-    var broker: BrokerProcess!
-
-    override func setUpWithError() throws {
-        directory = TemporaryDirectory("tern-malformed")
-        broker = try BrokerProcess(dataDirectory: directory.path + "/data", settings: ["socket.request.max.bytes": "1048576"])
-    }
-
-    override func tearDown() {
-        broker?.stop()
-        directory?.remove()
-    }
+final class MalformedInputTests: BrokerTestCase {
+    override class var brokerSettings: [String: String] { ["socket.request.max.bytes": "1048576"] }
 
     private func assertBrokerServes(file: StaticString = #filePath, line: UInt = #line) throws {
         let connection = try RawConnection(port: broker.port)
