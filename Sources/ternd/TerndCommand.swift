@@ -29,9 +29,10 @@ struct TerndCommand: ParsableCommand {
     var overrides: [String] = []
 
     func run() throws {
+        let environment = Self.environment()
         let brokerConfig: BrokerConfig
         do {
-            brokerConfig = try BrokerConfig.load(file: config, environment: Self.environment(), overrides: overrides)
+            brokerConfig = try BrokerConfig.load(file: config, environment: environment, overrides: overrides)
         } catch {
             Self.fail("configuration error: \(error)", code: TerndExit.config)
         }
@@ -42,7 +43,7 @@ struct TerndCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "ternd")
-        let daemon = Daemon(config: brokerConfig, logger: logger, environment: Self.environment())
+        let daemon = Daemon(config: brokerConfig, logger: logger, environment: environment)
         daemon.run()
     }
 
