@@ -1,18 +1,21 @@
 import TernWire
 
-/// How a produced record reports its outcome.
-enum RecordCompletion: Sendable {
-    /// The fire-and-forget path: a callback shared by many records costs no allocation per record.
-    case callback(@Sendable (Result<RecordMetadata, TernError>) -> Void)
-    /// The async `send`.
-    case continuation(CheckedContinuation<RecordMetadata, any Error>)
+/// How a produced record reports its outcome: one closure, so that holding and copying it per
+/// record is a single retain (the async `send` wraps its continuation in one).
+struct RecordCompletion: Sendable {
+    private let body: @Sendable (Result<RecordMetadata, TernError>) -> Void
 
-    func complete(_ result: Result<RecordMetadata, TernError>) {
-        switch self {
-        case .callback(let callback): callback(result)
-        case .continuation(let continuation): continuation.resume(with: result.mapError { $0 })
-        }
+    /// The fire-and-forget path: a callback shared by many records costs no allocation per record.
+    static func callback(_ callback: @escaping @Sendable (Result<RecordMetadata, TernError>) -> Void) -> Self {
+        Self(body: callback)
     }
+
+    /// The async `send`.
+    static func continuation(_ continuation: CheckedContinuation<RecordMetadata, any Error>) -> Self {
+        Self(body: { continuation.resume(with: $0.mapError { $0 }) })
+    }
+
+    func complete(_ result: Result<RecordMetadata, TernError>) { body(result) }
 }
 
 /// A record waiting for its batch's outcome.
@@ -58,12 +61,15 @@ struct ProducerBatch: Sendable {
     var sizeInBytes: Int { encoded?.count ?? builder.sizeInBytes }
 
     /// Appends a record.
+    /// - Returns: the batch's size in bytes after the append.
+    @discardableResult
     mutating func append(
         key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64, completion: RecordCompletion
-    ) {
+    ) -> Int {
         precondition(isOpen, "append to a closed batch")
         builder.append(key: key, value: value, headers: headers, timestamp: timestamp)
         records.append(PendingRecord(timestamp: timestamp, completion: completion))
+        return builder.sizeInBytes
     }
 
     /// Writes the header and CRC; the batch takes no more records.

@@ -3,8 +3,9 @@ import TernWire
 /// Everything a ``TernProducer`` knows, as an I/O-free state machine behind its lock: events
 /// (a record sent, a drain, a response, a metadata refresh, a failed connect) change it and return
 /// ``ProducerEffects`` — completions to call, requests to send, timers to arm — that the producer
-/// performs after unlocking.
-struct ProducerState: Sendable {
+/// performs after unlocking. Not `Sendable` (its accumulator holds partition-queue objects): the
+/// producer's `Mutex` is what shares it between threads.
+struct ProducerState {
     /// A record held until its topic appears in the metadata.
     struct ParkedRecord: Sendable {
         var key: [UInt8]?
@@ -33,10 +34,14 @@ struct ProducerState: Sendable {
     var metadata = ClusterMetadata() {
         didSet {
             partitionCounts = metadata.topics.mapValues(\.partitionCount).filter { $0.value > 0 }
+            recentTopic = nil
         }
     }
     /// Partition count per known topic, for the per-record path (no metadata struct copied).
     private(set) var partitionCounts: [String: Int32] = [:]
+    /// The topic of the previous record and its partition count: a run of records to one topic
+    /// hashes its name once.
+    private var recentTopic: (name: String, partitionCount: Int32)?
     var inFlightByNode: [Int32: Int] = [:]
     var connecting: Set<Int32> = []
     var parked: [String: ParkedTopic] = [:]
@@ -68,7 +73,14 @@ struct ProducerState: Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
         timestamp: Int64, completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant
     ) -> Placement {
-        guard let count = partitionCounts[topic] else {
+        let known: Int32?
+        if let recentTopic, recentTopic.name == topic {
+            known = recentTopic.partitionCount
+        } else {
+            known = partitionCounts[topic]
+            if let known { recentTopic = (topic, known) }
+        }
+        guard let count = known else {
             let record = ParkedRecord(
                 key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
                 completion: completion)

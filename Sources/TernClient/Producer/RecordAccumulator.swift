@@ -8,7 +8,10 @@ import TernWire
 /// is closed (the next record did not fit), when its linger time has passed, or while a flush is
 /// waiting. A partition has at most one request in flight; everything ready in it when that
 /// request completes travels in the next one, so order within a partition holds across retries.
-struct RecordAccumulator: Sendable {
+///
+/// Not `Sendable`: its partition queues are objects mutated in place, and the accumulator lives
+/// inside the producer's `Mutex`, which is what makes sharing it safe.
+struct RecordAccumulator {
     struct Configuration: Sendable {
         var batchSize: Int
         var linger: Duration
@@ -42,9 +45,32 @@ struct RecordAccumulator: Sendable {
     private(set) var queues: [TopicPartition: PartitionQueue] = [:]
     /// Bytes of every batch not yet completed, queued or in flight.
     private(set) var bufferedBytes = 0
+    /// The queue appended to last: consecutive records of one partition (the common case, with
+    /// the sticky partitioner) skip hashing the topic-partition.
+    private var recent: (tp: TopicPartition, queue: PartitionQueue)?
 
     init(configuration: Configuration) {
         self.configuration = configuration
+    }
+
+    /// The queue of `tp`, created when missing.
+    private mutating func queue(for tp: TopicPartition) -> PartitionQueue {
+        if let recent, recent.tp == tp { return recent.queue }
+        let queue: PartitionQueue
+        if let existing = queues[tp] {
+            queue = existing
+        } else {
+            queue = PartitionQueue()
+            queues[tp] = queue
+        }
+        recent = (tp, queue)
+        return queue
+    }
+
+    /// Forgets the queue of `tp` (it is empty and idle).
+    private mutating func removeQueue(_ tp: TopicPartition) {
+        queues[tp] = nil
+        if recent?.tp == tp { recent = nil }
     }
 
     /// Closes the open batch of `tp` when a record of `estimatedSize` bytes would not fit in it
@@ -52,7 +78,7 @@ struct RecordAccumulator: Sendable {
     /// - Returns: true when a batch was closed.
     mutating func closeIfFull(_ tp: TopicPartition, estimatedSize: Int) -> Bool {
         let batchSize = configuration.batchSize
-        guard let delta = queues[tp]?.closeOpenIfFull(estimatedSize: estimatedSize, batchSize: batchSize) else {
+        guard let delta = queue(for: tp).closeOpenIfFull(estimatedSize: estimatedSize, batchSize: batchSize) else {
             return false
         }
         bufferedBytes += delta
@@ -73,7 +99,7 @@ struct RecordAccumulator: Sendable {
         to tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
         completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant
     ) -> AppendOutcome {
-        let outcome = queues[tp, default: PartitionQueue()].append(
+        let outcome = queue(for: tp).append(
             tp, key: key, value: value, headers: headers, timestamp: timestamp, completion: completion, now: now(),
             configuration: configuration)
         bufferedBytes += outcome.addedBytes
@@ -108,12 +134,9 @@ struct RecordAccumulator: Sendable {
                 result.blockedNodes.insert(node)
                 continue
             }
-            // Taken out of the dictionary so the mutation below happens in place.
-            guard var taken = queues.removeValue(forKey: tp) else { continue }
-            let (batches, closedOpen, delta) = taken.takeReady(
+            let (batches, closedOpen, delta) = queue.takeReady(
                 now: now, flushing: flushing, linger: linger, alreadyInRequest: requestBytes[node, default: 0],
                 maxRequestSize: configuration.maxRequestSize)
-            queues[tp] = taken
             bufferedBytes += delta
             if closedOpen { result.closedOpenBatches.append(tp) }
             guard !batches.isEmpty else { continue }
@@ -125,13 +148,14 @@ struct RecordAccumulator: Sendable {
 
     /// The partition's request completed: it may send again.
     mutating func finishedInFlight(_ tp: TopicPartition) {
-        queues[tp]?.inFlight = false
-        if let queue = queues[tp], queue.isEmpty, queue.retryAt == nil { queues[tp] = nil }
+        guard let queue = queues[tp] else { return }
+        queue.inFlight = false
+        if queue.isEmpty, queue.retryAt == nil { removeQueue(tp) }
     }
 
     /// Puts batches back at the front of their partition's queue, to be sent after `retryAt`.
     mutating func requeue(_ batches: [ProducerBatch], for tp: TopicPartition, retryAt: ContinuousClock.Instant) {
-        queues[tp, default: PartitionQueue()].requeue(batches, retryAt: retryAt)
+        queue(for: tp).requeue(batches, retryAt: retryAt)
     }
 
     /// Releases the bytes of completed (delivered or failed) batches.
@@ -142,10 +166,8 @@ struct RecordAccumulator: Sendable {
     /// Removes and returns the batches, not in flight, whose delivery deadline has passed.
     mutating func expire(now: ContinuousClock.Instant) -> [ProducerBatch] {
         var expired: [ProducerBatch] = []
-        for (tp, queue) in queues where !queue.inFlight && (queue.first.map { $0.deadline <= now } ?? false) {
-            guard var taken = queues.removeValue(forKey: tp) else { continue }
-            expired += taken.removeExpired(now: now)
-            queues[tp] = taken
+        for queue in queues.values where !queue.inFlight && (queue.first.map { $0.deadline <= now } ?? false) {
+            expired += queue.removeExpired(now: now)
         }
         return expired
     }
@@ -156,8 +178,8 @@ struct RecordAccumulator: Sendable {
         _ error: TernError, forPartitionsOf node: Int32, leader: (TopicPartition) -> Int32?,
         retryAt: ContinuousClock.Instant
     ) {
-        for tp in Array(queues.keys) where leader(tp) == node {
-            queues[tp]?.noteFailure(error, retryAt: retryAt)
+        for (tp, queue) in queues where leader(tp) == node {
+            queue.noteFailure(error, retryAt: retryAt)
         }
     }
 
@@ -182,10 +204,9 @@ struct RecordAccumulator: Sendable {
     /// Removes every batch not in flight (to fail them when the producer gives up).
     mutating func removeAllQueued() -> [ProducerBatch] {
         var removed: [ProducerBatch] = []
-        for tp in Array(queues.keys) {
-            guard var taken = queues.removeValue(forKey: tp) else { continue }
-            removed += taken.removeAll()
-            if taken.inFlight { queues[tp] = taken }
+        for (tp, queue) in queues {
+            removed += queue.removeAll()
+            if !queue.inFlight { removeQueue(tp) }
         }
         return removed
     }
@@ -193,12 +214,17 @@ struct RecordAccumulator: Sendable {
 
 /// The batches of one partition, oldest first: closed batches waiting to be sent, then the open
 /// one that records are appended to. The open batch is kept apart so that appending reaches it
-/// directly, without copying it out of the queue.
-struct PartitionQueue: Sendable {
+/// directly. A class, so that the per-record append mutates the batch in place with no
+/// copy-on-write check of a dictionary value; only the accumulator (behind the producer's lock)
+/// holds it.
+final class PartitionQueue {
     /// Closed batches, oldest first.
     var closed = Deque<ProducerBatch>()
     /// The batch records are appended to.
-    var open: ProducerBatch?
+    private(set) var open: ProducerBatch?
+    /// `open?.sizeInBytes ?? 0`, kept alongside: reading it through the optional would copy the
+    /// batch (a retain and release of each of its buffers) on every record.
+    private var openSize = 0
     var inFlight = false
     /// Backoff after a failure: nothing is sent before this.
     var retryAt: ContinuousClock.Instant?
@@ -207,11 +233,12 @@ struct PartitionQueue: Sendable {
     var allBatches: [ProducerBatch] { Array(closed) + (open.map { [$0] } ?? []) }
     /// The oldest batch.
     var first: ProducerBatch? { closed.first ?? open }
-    var isEmpty: Bool { closed.isEmpty && open == nil }
+    var isEmpty: Bool { closed.isEmpty && openSize == 0 }
 
     /// Closes the open batch; returns how many bytes it grew by, nil when there was none.
-    mutating func closeOpen() -> Int? {
+    func closeOpen() -> Int? {
         guard var batch = open.take() else { return nil }
+        openSize = 0
         let before = batch.sizeInBytes
         batch.close()
         let delta = batch.sizeInBytes - before
@@ -220,23 +247,26 @@ struct PartitionQueue: Sendable {
     }
 
     /// Closes the open batch when `estimatedSize` more bytes would not fit.
-    mutating func closeOpenIfFull(estimatedSize: Int, batchSize: Int) -> Int? {
-        guard let size = open?.sizeInBytes, size + estimatedSize > batchSize else { return nil }
+    func closeOpenIfFull(estimatedSize: Int, batchSize: Int) -> Int? {
+        guard openSize > 0, openSize + estimatedSize > batchSize else { return nil }
         return closeOpen()
     }
 
-    mutating func append(
+    func append(
         _ tp: TopicPartition, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
         completion: RecordCompletion, now: @autoclosure () -> ContinuousClock.Instant,
         configuration: RecordAccumulator.Configuration
     ) -> RecordAccumulator.AppendOutcome {
         var outcome = RecordAccumulator.AppendOutcome(openedBatch: false, closedBatch: false, addedBytes: 0)
-        if let before = open?.sizeInBytes {
+        if openSize > 0 {
+            let before = openSize
             let estimate = RecordBatchBuilder.estimatedRecordSize(
                 keyCount: key?.count, valueCount: value?.count, headers: headers)
             if before + estimate <= configuration.batchSize {
-                open?.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
-                outcome.addedBytes = (open?.sizeInBytes ?? before) - before
+                openSize =
+                    open?.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
+                    ?? before
+                outcome.addedBytes = openSize - before
                 return outcome
             }
             outcome.addedBytes = closeOpen() ?? 0
@@ -245,8 +275,8 @@ struct PartitionQueue: Sendable {
         var batch = ProducerBatch(
             topicPartition: tp, baseTimestamp: timestamp, capacity: min(configuration.batchSize, 1 << 20), now: now(),
             deliveryTimeout: configuration.deliveryTimeout, compression: configuration.compression)
-        batch.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
-        outcome.addedBytes += batch.sizeInBytes
+        openSize = batch.append(key: key, value: value, headers: headers, timestamp: timestamp, completion: completion)
+        outcome.addedBytes += openSize
         open = batch
         outcome.openedBatch = true
         return outcome
@@ -267,7 +297,7 @@ struct PartitionQueue: Sendable {
     /// the request is still empty), closing the open one if it is ready; marks the partition in
     /// flight.
     /// - Returns: the batches, whether the open batch was closed, and the bytes closing added.
-    mutating func takeReady(
+    func takeReady(
         now: ContinuousClock.Instant, flushing: Bool, linger: Duration, alreadyInRequest: Int, maxRequestSize: Int
     ) -> (batches: [ProducerBatch], closedOpen: Bool, addedBytes: Int) {
         var taken: [ProducerBatch] = []
@@ -296,13 +326,13 @@ struct PartitionQueue: Sendable {
         return (taken, closedOpen, added)
     }
 
-    mutating func requeue(_ returned: [ProducerBatch], retryAt: ContinuousClock.Instant) {
+    func requeue(_ returned: [ProducerBatch], retryAt: ContinuousClock.Instant) {
         closed.prepend(contentsOf: returned)
         inFlight = false
         self.retryAt = retryAt
     }
 
-    mutating func noteFailure(_ error: TernError, retryAt: ContinuousClock.Instant) {
+    func noteFailure(_ error: TernError, retryAt: ContinuousClock.Instant) {
         guard !inFlight, !isEmpty else { return }
         for index in closed.indices { closed[index].lastError = error }
         open?.lastError = error
@@ -310,18 +340,22 @@ struct PartitionQueue: Sendable {
     }
 
     /// Removes the batches, oldest first, whose deadline has passed.
-    mutating func removeExpired(now: ContinuousClock.Instant) -> [ProducerBatch] {
+    func removeExpired(now: ContinuousClock.Instant) -> [ProducerBatch] {
         var expired: [ProducerBatch] = []
         while let batch = closed.first, batch.deadline <= now { expired.append(closed.removeFirst()) }
-        if closed.isEmpty, let batch = open, batch.deadline <= now, let taken = open.take() { expired.append(taken) }
+        if closed.isEmpty, let batch = open, batch.deadline <= now, let taken = open.take() {
+            openSize = 0
+            expired.append(taken)
+        }
         return expired
     }
 
     /// Removes every batch.
-    mutating func removeAll() -> [ProducerBatch] {
+    func removeAll() -> [ProducerBatch] {
         defer {
             closed.removeAll()
             open = nil
+            openSize = 0
         }
         return allBatches
     }

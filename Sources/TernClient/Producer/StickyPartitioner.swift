@@ -11,6 +11,9 @@ import TernWire
 ///   random, so that many producers do not all start on partition 0.
 struct StickyPartitioner: Sendable {
     private var sticky: [String: Int32] = [:]
+    /// The last topic asked about and its sticky partition, so a run of records to one topic
+    /// hashes its name once.
+    private var recent: (topic: String, partition: Int32)?
     private let firstPartition: @Sendable (Int32) -> Int32
 
     /// - Parameter firstPartition: picks the first sticky partition of a topic among `0..<count`.
@@ -26,9 +29,15 @@ struct StickyPartitioner: Sendable {
 
     /// The current sticky partition of `topic`.
     mutating func stickyPartition(topic: String, partitionCount: Int32) -> Int32 {
-        if let current = sticky[topic], current < partitionCount { return current }
-        let chosen = max(0, min(firstPartition(partitionCount), partitionCount - 1))
-        sticky[topic] = chosen
+        if let recent, recent.topic == topic, recent.partition < partitionCount { return recent.partition }
+        let chosen: Int32
+        if let current = sticky[topic], current < partitionCount {
+            chosen = current
+        } else {
+            chosen = max(0, min(firstPartition(partitionCount), partitionCount - 1))
+            sticky[topic] = chosen
+        }
+        recent = (topic, chosen)
         return chosen
     }
 
@@ -37,5 +46,6 @@ struct StickyPartitioner: Sendable {
     mutating func batchClosed(topic: String, partition: Int32, partitionCount: Int32) {
         guard let current = sticky[topic], current == partition, partitionCount > 0 else { return }
         sticky[topic] = (partition + 1) % partitionCount
+        if recent?.topic == topic { recent = nil }
     }
 }
