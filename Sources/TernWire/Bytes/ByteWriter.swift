@@ -46,6 +46,7 @@ public struct ByteWriter: Sendable {
 
     /// Appends an unsigned LEB128 integer.
     public mutating func writeUnsignedVarint(_ value: UInt64) {
+        if value < 0x80 { return bytes.append(UInt8(truncatingIfNeeded: value)) }
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)

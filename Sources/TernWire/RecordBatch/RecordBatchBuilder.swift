@@ -50,12 +50,23 @@ public struct RecordBatchBuilder: Sendable {
         for header in headers {
             bodySize += lengthPrefixedSize(header.key.utf8.count) + lengthPrefixedSize(header.value?.count)
         }
-        writer.writeVarint(Int32(bodySize))
-        writer.write(UInt8(0))
-        writer.writeVarlong(timestampDelta)
-        writer.writeVarint(recordCount)
-        writeLengthPrefixed(key)
-        writeLengthPrefixed(value)
+        // The fields before the key (length, attributes, timestamp delta, offset delta, key
+        // length: at most 5 + 1 + 10 + 5 + 5 bytes) and those between key and value go through a
+        // stack scratch buffer, one append each, instead of one append per byte.
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 1) { scratch in
+            var n = 0
+            n = Self.put(UInt64(ZigZag.encode32(Int32(bodySize))), scratch, n)
+            scratch[n] = 0
+            n += 1
+            n = Self.put(ZigZag.encode64(timestampDelta), scratch, n)
+            n = Self.put(UInt64(ZigZag.encode32(recordCount)), scratch, n)
+            n = Self.put(UInt64(ZigZag.encode32(key.map { Int32($0.count) } ?? -1)), scratch, n)
+            writer.write(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+            if let key { writer.write(contentsOf: key) }
+            n = Self.put(UInt64(ZigZag.encode32(value.map { Int32($0.count) } ?? -1)), scratch, 0)
+            writer.write(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+        }
+        if let value { writer.write(contentsOf: value) }
         writer.writeVarint(Int32(headers.count))
         for header in headers {
             writer.writeVarint(Int32(header.key.utf8.count))
@@ -63,6 +74,20 @@ public struct RecordBatchBuilder: Sendable {
             writeLengthPrefixed(header.value)
         }
         recordCount += 1
+    }
+
+    /// Writes `value` as an unsigned LEB128 varint at `index` of `buffer`; returns the index after it.
+    @inline(__always)
+    private static func put(_ value: UInt64, _ buffer: UnsafeMutableRawBufferPointer, _ index: Int) -> Int {
+        var v = value
+        var i = index
+        while v >= 0x80 {
+            buffer[i] = UInt8(truncatingIfNeeded: v) | 0x80
+            v >>= 7
+            i += 1
+        }
+        buffer[i] = UInt8(truncatingIfNeeded: v)
+        return i + 1
     }
 
     private func lengthPrefixedSize(_ count: Int?) -> Int {
