@@ -26,6 +26,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CTernCRC32C"),
+        .systemLibrary(name: "CTernLinux", path: "Sources/CTernLinux"),
         .target(name: "TernWire", dependencies: ["CZlib", "CTernCRC32C"], swiftSettings: swiftSettings),
         .target(
             name: "TernStorage",
@@ -67,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "ternd",
             dependencies: [
-                "TernBroker",
+                "TernBroker", "CTernLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -29,6 +29,7 @@ struct TerndCommand: ParsableCommand {
     var overrides: [String] = []
 
     func run() throws {
+        MallocTuning.apply()
         let environment = Self.environment()
         let brokerConfig: BrokerConfig
         do {
