@@ -142,8 +142,8 @@ struct RecordFormat: Sendable {
 
     private static let null = Array("null".utf8)
 
-    private static func appendField(_ field: [UInt8]?, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: field ?? null)
+    private static func appendField(_ field: ArraySlice<UInt8>?, to bytes: inout [UInt8]) {
+        if let field { bytes.append(contentsOf: field) } else { bytes.append(contentsOf: null) }
     }
 
     /// Appends the decimal digits of `value` without building a String.

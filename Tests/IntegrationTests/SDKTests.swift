@@ -69,7 +69,7 @@ final class SDKTests: XCTestCase {
         // The same key always went to the same partition.
         var partitionOfKey: [[UInt8]: Int32] = [:]
         for record in records {
-            let key = try XCTUnwrap(record.key)
+            let key = Array(try XCTUnwrap(record.key))
             XCTAssertEqual(partitionOfKey[key, default: record.partition], record.partition)
             partitionOfKey[key] = record.partition
             XCTAssertEqual(

@@ -28,6 +28,39 @@ final class RecordBatchDecoderTests: XCTestCase {
         XCTAssertEqual(records, expected)
     }
 
+    func testForEachRecordLocatesFieldsInTheFetchedBytesWithoutCopying() throws {
+        let (bytes, _, expected) = log()
+        var seen: [Record] = []
+        var sharedStorage = true
+        let consumed = try RecordBatchDecoder.forEachRecord(in: bytes) { storage, layout in
+            // Uncompressed batches are described in place: the storage is the fetched array itself.
+            sharedStorage = sharedStorage && storage.withUnsafeBufferPointer { a in
+                bytes.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress }
+            }
+            seen.append(
+                Record(
+                    offset: layout.offset, timestamp: layout.timestamp, key: layout.key.map { Array(storage[$0]) },
+                    value: layout.value.map { Array(storage[$0]) }, headers: layout.headers))
+        }
+        XCTAssertEqual(consumed, bytes.count)
+        XCTAssertEqual(seen, expected)
+        XCTAssertTrue(sharedStorage, "uncompressed records are reported as ranges of the input array")
+    }
+
+    func testForEachRecordReportsGzipRecordsAsRangesOfTheDecompressedBytes() throws {
+        var builder = RecordBatchBuilder(baseTimestamp: 1000)
+        for i in 0..<50 { builder.append(key: Array("k\(i)".utf8), value: Array(repeating: UInt8(i), count: 40)) }
+        let batch = builder.finish(compression: .gzip)
+        var values: [[UInt8]] = []
+        var keys: [String] = []
+        try RecordBatchDecoder.forEachRecord(in: batch) { storage, layout in
+            if let key = layout.key { keys.append(String(decoding: storage[key], as: UTF8.self)) }
+            if let value = layout.value { values.append(Array(storage[value])) }
+        }
+        XCTAssertEqual(keys, (0..<50).map { "k\($0)" })
+        XCTAssertEqual(values, (0..<50).map { Array(repeating: UInt8($0), count: 40) })
+    }
+
     func testAppendsToExistingRecords() throws {
         let (bytes, _, expected) = log()
         var records = [Record(offset: -5, timestamp: 0, key: nil, value: nil)]

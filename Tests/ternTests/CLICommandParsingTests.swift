@@ -89,7 +89,7 @@ final class CLICommandParsingTests: XCTestCase {
 enum ConsumerRecordFixture {
     static func make(partition: Int32, offset: Int64, key: String?, value: String?) -> ConsumerRecord {
         ConsumerRecord(
-            topic: "t", partition: partition, offset: offset, timestamp: 0, key: key.map { Array($0.utf8) },
-            value: value.map { Array($0.utf8) })
+            topic: "t", partition: partition, offset: offset, timestamp: 0, key: key.map { Array($0.utf8)[...] },
+            value: value.map { Array($0.utf8)[...] })
     }
 }

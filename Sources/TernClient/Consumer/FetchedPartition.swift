@@ -26,10 +26,16 @@ enum FetchedPartition: Sendable {
             if partition.errorCode == .offsetOutOfRange { return .offsetOutOfRange(error) }
             return partition.errorCode.isRetriable ? .retriable(error) : .failed(error)
         }
-        var decoded: [Record] = []
+        var records: [ConsumerRecord] = []
         let consumed: Int
         do {
-            consumed = try RecordBatchDecoder.decode(partition.records, minOffset: fetchOffset, into: &decoded)
+            let number = partition.partition
+            consumed = try RecordBatchDecoder.forEachRecord(in: partition.records, minOffset: fetchOffset) { storage, r in
+                records.append(
+                    ConsumerRecord(
+                        topic: topic, partition: number, offset: r.offset, timestamp: r.timestamp,
+                        key: r.key.map { storage[$0] }, value: r.value.map { storage[$0] }, headers: r.headers))
+            }
         } catch {
             return .failed(TernError(.protocolError, "fetch \(tp) at offset \(fetchOffset) from \(peer): \(error)"))
         }
@@ -40,11 +46,6 @@ enum FetchedPartition: Sendable {
                 nextOffset = max(nextOffset, header.lastOffset + 1)
                 position += header.totalSize
             }
-        }
-        let records = decoded.map {
-            ConsumerRecord(
-                topic: topic, partition: partition.partition, offset: $0.offset, timestamp: $0.timestamp, key: $0.key,
-                value: $0.value, headers: $0.headers)
         }
         return .records(records, nextOffset: nextOffset, bytes: consumed)
     }

@@ -4,13 +4,47 @@
 /// limit, and a limit can cut the last one): `decode` stops there without error. Every complete
 /// batch's CRC is checked; a mismatch throws.
 public enum RecordBatchDecoder {
+    /// Where one decoded record's fields lie in the bytes that hold its batch's records (the
+    /// fetched bytes, or the decompressed records of a compressed batch).
+    public struct RecordLayout: Sendable {
+        /// Offset in the partition.
+        public var offset: Int64
+        /// Milliseconds since the epoch (CreateTime unless the batch says LogAppendTime).
+        public var timestamp: Int64
+        /// The key's bytes; nil for records without one.
+        public var key: Range<Int>?
+        /// The value's bytes; nil for tombstones.
+        public var value: Range<Int>?
+        /// Headers, in order (decoded: they are rare and small).
+        public var headers: [RecordHeader]
+    }
+
     /// Decodes every record in the complete batches of `bytes[range]` whose offset is at least
     /// `minOffset`, appending them to `records`. Returns the number of bytes consumed (whole batches).
     @discardableResult
     public static func decode(
         _ bytes: [UInt8], range: Range<Int>? = nil, minOffset: Int64 = 0, into records: inout [Record]
     ) throws -> Int {
+        try forEachRecord(in: bytes, range: range, minOffset: minOffset) { storage, layout in
+            records.append(
+                Record(
+                    offset: layout.offset, timestamp: layout.timestamp, key: layout.key.map { Array(storage[$0]) },
+                    value: layout.value.map { Array(storage[$0]) }, headers: layout.headers))
+        }
+    }
+
+    /// Calls `body` for every record in the complete batches of `bytes[range]` whose offset is at
+    /// least `minOffset`, with the array holding the record's bytes and where its fields lie in
+    /// it — so that a caller can keep keys and values as slices of one buffer instead of copying
+    /// each (`storage` is `bytes` itself, or the decompressed records of a compressed batch).
+    /// Returns the number of bytes consumed (whole batches).
+    @discardableResult
+    public static func forEachRecord(
+        in bytes: [UInt8], range: Range<Int>? = nil, minOffset: Int64 = 0,
+        _ body: (_ storage: [UInt8], _ layout: RecordLayout) -> Void
+    ) throws -> Int {
         let range = range ?? 0..<bytes.count
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "range outside the buffer")
         return try bytes.withUnsafeBytes { raw -> Int in
             let buffer = UnsafeRawBufferPointer(rebasing: raw[range])
             var position = 0
@@ -25,16 +59,21 @@ public enum RecordBatchDecoder {
                     let end = position + header.totalSize
                     switch header.compression {
                     case .some(.none):
-                        try decodeRecords(buffer, from: start, to: end, header: header, minOffset: minOffset, into: &records)
+                        // Ranges are reported relative to `bytes`, whose first byte is `raw[0]`.
+                        let base = range.lowerBound
+                        try decodeRecords(raw, from: base + start, to: base + end, header: header, minOffset: minOffset) {
+                            body(bytes, $0)
+                        }
                     case .some(.gzip):
                         let plain = try Gzip.decompress(
                             UnsafeRawBufferPointer(rebasing: buffer[start..<end]),
                             limit: RecordBatchValidator.maxDecompressedBytes)
                         var failure: WireError?
-                        plain.withUnsafeBytes { raw in
+                        plain.withUnsafeBytes { decompressed in
                             do {
                                 try decodeRecords(
-                                    raw, from: 0, to: raw.count, header: header, minOffset: minOffset, into: &records)
+                                    decompressed, from: 0, to: decompressed.count, header: header, minOffset: minOffset
+                                ) { body(plain, $0) }
                             } catch {
                                 failure = error as? WireError ?? WireError(.malformed, "\(error)")
                             }
@@ -54,7 +93,7 @@ public enum RecordBatchDecoder {
 
     static func decodeRecords(
         _ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int, header: RecordBatchHeader, minOffset: Int64,
-        into records: inout [Record]
+        _ emit: (RecordLayout) -> Void
     ) throws(WireError) {
         var cursor = RawCursor(buffer, from: start, to: end)
         for _ in 0..<header.recordCount {
@@ -67,8 +106,8 @@ public enum RecordBatchDecoder {
             _ = try r.readInt8("attributes")
             let timestampDelta = try r.readVarlong("timestampDelta")
             let offsetDelta = try r.readVarint("offsetDelta")
-            let key = try r.skipLengthPrefixed("key", nullable: true).map { Array(buffer[$0]) }
-            let value = try r.skipLengthPrefixed("value", nullable: true).map { Array(buffer[$0]) }
+            let key = try r.skipLengthPrefixed("key", nullable: true)
+            let value = try r.skipLengthPrefixed("value", nullable: true)
             let headerCount = try r.readVarint("headerCount")
             guard headerCount >= 0 else { throw WireError(.malformed, "negative header count") }
             var headers: [RecordHeader] = []
@@ -88,7 +127,7 @@ public enum RecordBatchDecoder {
             }
             guard offset >= minOffset else { continue }
             let timestamp = header.isLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
-            records.append(Record(offset: offset, timestamp: timestamp, key: key, value: value, headers: headers))
+            emit(RecordLayout(offset: offset, timestamp: timestamp, key: key, value: value, headers: headers))
         }
     }
 }

@@ -39,6 +39,7 @@ func testMetadata(topic: String = "t", partitions: Int, leader: Int32 = 1) -> Cl
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 func string(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+func string(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
 
 /// Asserts that `body` throws a ``TernError`` with `code`, and returns it.
 @discardableResult
