@@ -23,8 +23,27 @@ struct RawCursor {
         return Int8(bitPattern: buffer[position])
     }
 
-    @inlinable
+    /// Almost every varint in a record (lengths and deltas below 8,192) is one or two bytes: those
+    /// are decoded inline in the caller; longer ones take the loop.
+    @inlinable @inline(__always)
     mutating func readUnsignedVarint(_ what: StaticString, maxBytes: Int) throws(WireError) -> UInt64 {
+        if end - position >= 2 {
+            let first = buffer[position]
+            if first < 0x80 {
+                position += 1
+                return UInt64(first)
+            }
+            let second = buffer[position + 1]
+            if second < 0x80 {
+                position += 2
+                return UInt64(first & 0x7F) | UInt64(second) << 7
+            }
+        }
+        return try readMultiByteVarint(what, maxBytes: maxBytes)
+    }
+
+    @usableFromInline
+    mutating func readMultiByteVarint(_ what: StaticString, maxBytes: Int) throws(WireError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var n = 0
