@@ -24,6 +24,7 @@ public final class Broker: Sendable {
     let topics: TopicStore
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
+    let fetchSessions: FetchSessionCache
     let retention: RetentionService
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
@@ -44,6 +45,7 @@ public final class Broker: Sendable {
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
         purgatory = FetchPurgatory(logger: logger)
+        fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
         try reconcileLogs()

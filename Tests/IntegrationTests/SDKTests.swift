@@ -102,7 +102,7 @@ final class SDKTests: XCTestCase {
         XCTAssertEqual(produced.response?.topics.first?.partitions.first?.errorCode, ErrorCode.none)
         var reader = ByteReader(try XCTUnwrap(connection.readFrame()))
         XCTAssertEqual(try Frame.readResponseHead(&reader).correlationId, 42)
-        let response = try FetchResponse(from: &reader)
+        let response = try FetchResponse(from: &reader, version: FetchRequest.apiVersion)
         var records: [Record] = []
         try RecordBatchDecoder.decode(try XCTUnwrap(response.topics.first?.partitions.first).records, into: &records)
         XCTAssertEqual(records.map(\.offset), [0, 1, 2], "the parked fetch must carry the new records")

@@ -25,18 +25,18 @@ public func parseRequestFrame<R: WireRequest>(_ frame: [UInt8], as type: R.Type 
 ) {
     var reader = ByteReader(try framePayload(frame))
     let header = try RequestHeader(from: &reader)
-    guard header.apiKey == R.apiKey, header.apiVersion == R.apiVersion else {
+    guard header.apiKey == R.apiKey, header.apiVersion <= R.apiVersion else {
         throw FrameFixtureError(
-            "frame is \(header.apiKey) v\(header.apiVersion), expected \(R.apiKey) v\(R.apiVersion)")
+            "frame is \(header.apiKey) v\(header.apiVersion), expected \(R.apiKey) v0...v\(R.apiVersion)")
     }
-    let request = try R(from: &reader)
+    let request = try R(from: &reader, version: header.apiVersion)
     guard reader.isAtEnd else { throw FrameFixtureError("\(reader.remaining) bytes after the \(R.apiKey) body") }
     return (header, request)
 }
 
 /// Parses a complete response frame as a client would: correlation id, status, and (when the
 /// status is NONE) a body of type `R` that must use every remaining byte.
-public func parseResponseFrame<R: WireResponse>(_ frame: [UInt8], as type: R.Type = R.self) throws -> (
+public func parseResponseFrame<R: WireResponse>(_ frame: [UInt8], as type: R.Type = R.self, version: UInt16 = 0) throws -> (
     correlationId: UInt32, status: ResponseStatus, response: R?
 ) {
     var reader = ByteReader(try framePayload(frame))
@@ -45,7 +45,7 @@ public func parseResponseFrame<R: WireResponse>(_ frame: [UInt8], as type: R.Typ
         guard reader.isAtEnd else { throw FrameFixtureError("error response carries \(reader.remaining) body bytes") }
         return (head.correlationId, head.status, nil)
     }
-    let response = try R(from: &reader)
+    let response = try R(from: &reader, version: version)
     guard reader.isAtEnd else { throw FrameFixtureError("\(reader.remaining) bytes after the response body") }
     return (head.correlationId, head.status, response)
 }
@@ -57,9 +57,9 @@ public func encodedBody(_ message: some WireRequest) -> [UInt8] {
     return writer.take()
 }
 
-/// The body bytes of a response, as `encode(into:)` writes them.
-public func encodedBody(_ message: some WireResponse) -> [UInt8] {
+/// The body bytes of a response, as `encode(into:version:)` writes them.
+public func encodedBody(_ message: some WireResponse, version: UInt16 = 0) -> [UInt8] {
     var writer = ByteWriter()
-    message.encode(into: &writer)
+    message.encode(into: &writer, version: version)
     return writer.take()
 }

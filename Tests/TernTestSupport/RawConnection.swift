@@ -83,6 +83,6 @@ extension RawConnection {
             throw BrokerProcessError("correlation id \(head.correlationId), expected \(correlationId)")
         }
         guard head.status.errorCode == .none else { return (head.status, nil) }
-        return (head.status, try R.Response(from: &reader))
+        return (head.status, try R.Response(from: &reader, version: request.version))
     }
 }

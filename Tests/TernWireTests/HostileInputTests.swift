@@ -139,8 +139,9 @@ final class HostileInputTests: XCTestCase {
             "DescribeConfigsResponse": [ff, count1 + [0, 0] + null + [2] + empty + ff],
             "ProduceRequest": [[0, 1, 0, 0, 0, 0] + ff, [0, 1, 0, 0, 0, 0] + count1 + empty + ff],
             "ProduceResponse": [ff, count1 + empty + ff],
-            "FetchRequest": [
-                [UInt8](repeating: 0, count: 16) + ff, [UInt8](repeating: 0, count: 16) + count1 + empty + ff,
+            "FetchRequest": [  // v1: 16 bytes, session id and epoch, topics, forgotten topics
+                [UInt8](repeating: 0, count: 24) + ff, [UInt8](repeating: 0, count: 24) + count1 + empty + ff,
+                [UInt8](repeating: 0, count: 28) + ff, [UInt8](repeating: 0, count: 28) + count1 + empty + ff,
             ],
             "FetchResponse": [ff, count1 + empty + ff],
             "ListOffsetsRequest": [ff, count1 + empty + ff],

@@ -15,7 +15,8 @@ final class ProtocolConstantsTests: XCTestCase {
             XCTAssertEqual(key.name, name)
             let supported = ApiKey.supported.first { $0.key == key }
             XCTAssertEqual(supported?.minVersion, 0, name)
-            XCTAssertEqual(supported?.maxVersion, 0, name)
+            // Fetch v1 adds fetch sessions; every other API has one version.
+            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
@@ -51,6 +52,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.invalidRequest, 42, "INVALID_REQUEST", false),
             (.unsupportedForMessageFormat, 43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", false),
             (.kafkaStorageError, 56, "KAFKA_STORAGE_ERROR", true),
+            (.fetchSessionIdNotFound, 70, "FETCH_SESSION_ID_NOT_FOUND", false),
+            (.invalidFetchSessionEpoch, 71, "INVALID_FETCH_SESSION_EPOCH", false),
             (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
             (.invalidRecord, 87, "INVALID_RECORD", false),
         ]

@@ -20,7 +20,7 @@ struct WireCase {
         WireCase(
             name: "\(R.self)\(hint.isEmpty ? "" : "(\(hint))")", encoded: encodedBody(message),
             decode: { reader in
-                let decoded = try R(from: &reader)
+                let decoded = try R(from: &reader, version: message.version)
                 return (encodedBody(decoded), equal(decoded, message))
             },
             frameRoundTrip: { correlationId, clientId in
@@ -28,7 +28,7 @@ struct WireCase {
                 let (header, decoded) = try parseRequestFrame(frame, as: R.self)
                 return header
                     == RequestHeader(
-                        apiKey: R.apiKey, apiVersion: R.apiVersion, correlationId: correlationId, clientId: clientId)
+                        apiKey: R.apiKey, apiVersion: message.version, correlationId: correlationId, clientId: clientId)
                     && equal(decoded, message)
             })
     }
@@ -37,16 +37,16 @@ struct WireCase {
         request(message, hint, equal: ==)
     }
 
-    static func response<R: WireResponse & Equatable>(_ message: R, _ hint: String = "") -> WireCase {
+    static func response<R: WireResponse & Equatable>(_ message: R, _ hint: String = "", version: UInt16 = 0) -> WireCase {
         WireCase(
-            name: "\(R.self)\(hint.isEmpty ? "" : "(\(hint))")", encoded: encodedBody(message),
+            name: "\(R.self)\(hint.isEmpty ? "" : "(\(hint))")", encoded: encodedBody(message, version: version),
             decode: { reader in
-                let decoded = try R(from: &reader)
-                return (encodedBody(decoded), decoded == message)
+                let decoded = try R(from: &reader, version: version)
+                return (encodedBody(decoded, version: version), decoded == message)
             },
             frameRoundTrip: { correlationId, _ in
-                let frame = Frame.response(message, correlationId: correlationId)
-                let parsed = try parseResponseFrame(frame, as: R.self)
+                let frame = Frame.response(message, correlationId: correlationId, version: version)
+                let parsed = try parseResponseFrame(frame, as: R.self, version: version)
                 return parsed.correlationId == correlationId && parsed.status == .ok && parsed.response == message
             })
     }
@@ -216,6 +216,19 @@ enum WireSamples {
                             ])
                     ])),
             .request(FetchRequest(replicaId: 2, maxWaitMs: 0, minBytes: 0, maxBytes: Int32.max, topics: []), "replica"),
+            .request(
+                FetchRequest(
+                    maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                    topics: [.init(name: str("orders"), partitions: [.init(partition: 1, fetchOffset: 9, maxBytes: 4096)])],
+                    version: 0),
+                "v0"),
+            .request(
+                FetchRequest(
+                    maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                    topics: [.init(name: str("orders"), partitions: [.init(partition: 1, fetchOffset: 9, maxBytes: 4096)])],
+                    sessionId: 7, sessionEpoch: 3,
+                    forgottenTopics: [.init(name: str("orders"), partitions: [0, 2]), .init(name: str("audit"), partitions: [5])]),
+                "incremental"),
             .response(
                 FetchResponse(topics: [
                     .init(
@@ -230,6 +243,15 @@ enum WireSamples {
                             .init(partition: 2, highWatermark: 0, logStartOffset: 0, records: []),
                         ])
                 ])),
+
+            .response(
+                FetchResponse(
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [.init(partition: 1, highWatermark: 12, logStartOffset: 0, records: twoBatches)])
+                    ], sessionId: 7),
+                "session", version: 1),
 
             .request(
                 ListOffsetsRequest(topics: [

@@ -43,6 +43,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "socket.request.max.bytes", "104857600", .int(min: 1024, max: maxInt), "Largest request frame accepted."),
         ConfigDefinition(
+            "max.incremental.fetch.session.cache.slots", "1000", .int(min: 0, max: 1_000_000),
+            "Fetch sessions (Fetch v1) the broker keeps; the least recently used is evicted for a new one."),
+        ConfigDefinition(
             "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
         ConfigDefinition(
             "num.network.threads", "0", .int(min: 0, max: 256),

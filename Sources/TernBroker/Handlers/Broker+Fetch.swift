@@ -5,18 +5,31 @@ import TernWire
 extension Broker {
     /// Fetch: read whole batches below the high watermark; if fewer than `minBytes` are there and
     /// `maxWaitMs` allows, park the request until an append brings enough or the wait ends.
-    func handleFetch(_ request: FetchRequest, _ context: RequestContext) {
+    ///
+    /// A v1 request with a session is first turned into the full request of its session
+    /// (``FetchSessionCache``); its response then lists only partitions with something new.
+    func handleFetch(_ incoming: FetchRequest, _ context: RequestContext) {
+        let resolved: FetchSessionCache.Resolved
+        switch fetchSessions.resolve(incoming) {
+        case .success(let value): resolved = value
+        case .failure(let error): return context.respond(error: ResponseStatus(error.code, error.message))
+        }
+        let request = resolved.request
+        let version = incoming.version
         let read = readFetch(request)
         let minBytes = Int(max(request.minBytes, 0))
         if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
-            return context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+            let out = fetchSessions.filter(read, resolved)
+            return context.respond(
+                chunks: out.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
         }
         let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
         purgatory.park(
             partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
         ) { [self] in
-            let read = readFetch(request)
-            context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+            let read = fetchSessions.filter(readFetch(request), resolved)
+            context.respond(
+                chunks: read.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
         }
     }
 
@@ -94,10 +107,11 @@ struct FetchRead: Sendable {
 
     /// Encodes the response as memory chunks interleaved with file regions, which TernNet sends
     /// with `sendfile(2)`: record bytes go from the page cache to the socket without a copy.
-    func encode(correlationId: UInt32) -> [OutboundChunk] {
+    func encode(correlationId: UInt32, version: UInt16 = 0, sessionId: Int32 = 0) -> [OutboundChunk] {
         var chunks: [OutboundChunk] = []
         var writer = ByteWriter(capacity: 256)
         Frame.beginResponse(&writer, correlationId: correlationId)
+        FetchResponse.writeSessionHeader(&writer, version: version, sessionId: sessionId)
         writer.write(UInt32(topics.count))
         var fileBytes = 0
         for topic in topics {

@@ -35,7 +35,7 @@ struct RequestRouter: ServerConnectionHandler {
             return
         }
         do {
-            try route(header.apiKey, &reader, context)
+            try route(header.apiKey, header.apiVersion, &reader, context)
         } catch let error as WireError {
             logger.debug(
                 "malformed request body",
@@ -47,10 +47,10 @@ struct RequestRouter: ServerConnectionHandler {
         }
     }
 
-    private func route(_ key: ApiKey, _ reader: inout ByteReader, _ context: RequestContext) throws {
+    private func route(_ key: ApiKey, _ version: UInt16, _ reader: inout ByteReader, _ context: RequestContext) throws {
         switch key {
         case .produce: broker.handleProduce(try decode(&reader), context)
-        case .fetch: broker.handleFetch(try decode(&reader), context)
+        case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
         case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader)))
         case .metadata: context.respond(broker.handleMetadata(try decode(&reader)))
         case .apiVersions:
@@ -65,9 +65,9 @@ struct RequestRouter: ServerConnectionHandler {
         }
     }
 
-    /// Decodes a request body and insists that nothing follows it.
-    private func decode<R: WireRequest>(_ reader: inout ByteReader) throws -> R {
-        let request = try R(from: &reader)
+    /// Decodes a request body of `version` and insists that nothing follows it.
+    private func decode<R: WireRequest>(_ reader: inout ByteReader, version: UInt16 = 0) throws -> R {
+        let request = try R(from: &reader, version: version)
         guard reader.isAtEnd else {
             throw WireError(.malformed, "\(reader.remaining) unexpected bytes after the body")
         }

@@ -87,8 +87,11 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
         sendFrames(
             api: R.apiKey, extraTimeout: extraTimeout,
             encode: { [Frame.request(request, correlationId: $0, clientId: clientId)] },
-            handler: { result in
-                completion(result.flatMap { frame in BrokerConnection.decode(R.Response.self, frame, R.apiKey, peer) })
+            handler: { [version = request.version] result in
+                completion(
+                    result.flatMap { frame in
+                        BrokerConnection.decode(R.Response.self, frame, R.apiKey, peer, version: version)
+                    })
             })
     }
 
@@ -136,7 +139,7 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
     }
 
     static func decode<Response: WireResponse>(
-        _ type: Response.Type, _ frame: ResponseFrame, _ api: ApiKey, _ peer: String
+        _ type: Response.Type, _ frame: ResponseFrame, _ api: ApiKey, _ peer: String, version: UInt16 = 0
     ) -> Result<Response, TernError> {
         guard frame.status.errorCode == .none else {
             return .failure(
@@ -144,7 +147,7 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
         }
         var reader = frame.reader
         do {
-            return .success(try Response(from: &reader))
+            return .success(try Response(from: &reader, version: version))
         } catch {
             return .failure(.protocolError(error, peer: peer, api: api))
         }

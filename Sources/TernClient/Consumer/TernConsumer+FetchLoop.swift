@@ -94,11 +94,18 @@ extension TernConsumer {
             }.byLeader[leader] ?? []
         guard !targets.isEmpty, !Task.isCancelled else { return leader }
 
-        let request = fetchRequest(for: targets)
+        let request = fetchRequest(for: targets, leader: leader)
         let backoff = configuration.retryBackoff
         do {
             let connection = try await client.pool.connection(to: leader)
-            let response = try await connection.send(request, extraTimeout: configuration.fetchMaxWait)
+            let response: FetchResponse
+            do {
+                response = try await connection.send(request, extraTimeout: configuration.fetchMaxWait)
+            } catch {
+                fetchSessions.withLock { $0[leader, default: FetchSession()].failed() }
+                throw error
+            }
+            fetchSessions.withLock { $0[leader, default: FetchSession()].succeeded(request, sessionId: response.sessionId) }
             let peer = connection.description
             let byPartition = Dictionary(targets.map { ($0.tp, $0) }, uniquingKeysWith: { first, _ in first })
             var results: [(ConsumerState.FetchTarget, FetchedPartition)] = []
@@ -121,6 +128,11 @@ extension TernConsumer {
             }
             if wake { wakeRecordWaiters() }
             if refresh { _ = try? await client.metadata.refresh() }
+        } catch let error as TernError
+            where error.brokerError == .fetchSessionIdNotFound || error.brokerError == .invalidFetchSessionEpoch
+        {
+            // The broker evicted or lost the session: the next request (at once) is full again.
+            client.logger.debug("fetch session reset", metadata: ["tern_peer": "\(leader)", "error": "\(error)"])
         } catch {
             let failure = error as? TernError ?? TernError(.connectionFailed, "\(error)")
             client.logger.debug(
@@ -135,24 +147,16 @@ extension TernConsumer {
         return leader
     }
 
-    private func fetchRequest(for targets: [ConsumerState.FetchTarget]) -> FetchRequest {
-        var topics: [FetchRequest.Topic] = []
-        var index: [String: Int] = [:]
+    private func fetchRequest(for targets: [ConsumerState.FetchTarget], leader: Int32) -> FetchRequest {
         let partitionMax = Int32(clamping: configuration.maxPartitionFetchBytes)
-        for target in targets {
-            let partition = FetchRequest.Partition(
-                partition: target.tp.partition, fetchOffset: target.offset, maxBytes: partitionMax)
-            if let position = index[target.tp.topic] {
-                topics[position].partitions.append(partition)
-            } else {
-                index[target.tp.topic] = topics.count
-                topics.append(FetchRequest.Topic(name: target.tp.topic, partitions: [partition]))
-            }
+        let partitions = targets.map {
+            ($0.tp, FetchRequest.Partition(partition: $0.tp.partition, fetchOffset: $0.offset, maxBytes: partitionMax))
         }
         let waitMs = configuration.fetchMaxWait.components.seconds * 1000
             + configuration.fetchMaxWait.components.attoseconds / 1_000_000_000_000_000
-        return FetchRequest(
-            maxWaitMs: Int32(clamping: waitMs), minBytes: Int32(clamping: configuration.fetchMinBytes),
-            maxBytes: Int32(clamping: configuration.fetchMaxBytes), topics: topics)
+        let session = fetchSessions.withLock { $0[leader] ?? FetchSession() }
+        return session.request(
+            for: partitions, maxWaitMs: Int32(clamping: waitMs), minBytes: Int32(clamping: configuration.fetchMinBytes),
+            maxBytes: Int32(clamping: configuration.fetchMaxBytes))
     }
 }

@@ -18,6 +18,8 @@ public final class TernConsumer: Sendable {
     public let configuration: ConsumerConfiguration
     let client: TernClient
     let state = Mutex(ConsumerState())
+    /// The fetch session with each leader broker (one fetch in flight per broker uses it).
+    let fetchSessions = Mutex<[Int32: FetchSession]>([:])
     private let fetchTask = Mutex<Task<Void, Never>?>(nil)
 
     init(client: TernClient, configuration: ConsumerConfiguration) {

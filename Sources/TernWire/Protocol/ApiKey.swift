@@ -16,7 +16,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
-        (.produce, 0, 0), (.fetch, 0, 0), (.listOffsets, 0, 0), (.metadata, 0, 0),
+        (.produce, 0, 0), (.fetch, 0, 1), (.listOffsets, 0, 0), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0),
     ]

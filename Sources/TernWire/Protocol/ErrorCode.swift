@@ -24,6 +24,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let invalidRequest = ErrorCode(rawValue: 42)
     public static let unsupportedForMessageFormat = ErrorCode(rawValue: 43)
     public static let kafkaStorageError = ErrorCode(rawValue: 56)
+    public static let fetchSessionIdNotFound = ErrorCode(rawValue: 70)
+    public static let invalidFetchSessionEpoch = ErrorCode(rawValue: 71)
     public static let unsupportedCompressionType = ErrorCode(rawValue: 76)
     public static let invalidRecord = ErrorCode(rawValue: 87)
 
@@ -61,6 +63,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .invalidRequest: "INVALID_REQUEST"
         case .unsupportedForMessageFormat: "UNSUPPORTED_FOR_MESSAGE_FORMAT"
         case .kafkaStorageError: "KAFKA_STORAGE_ERROR"
+        case .fetchSessionIdNotFound: "FETCH_SESSION_ID_NOT_FOUND"
+        case .invalidFetchSessionEpoch: "INVALID_FETCH_SESSION_EPOCH"
         case .unsupportedCompressionType: "UNSUPPORTED_COMPRESSION_TYPE"
         case .invalidRecord: "INVALID_RECORD"
         default: "ERROR_\(rawValue)"

@@ -64,7 +64,7 @@ public enum Frame {
     public static func request<R: WireRequest>(_ request: R, correlationId: UInt32, clientId: String) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         writer.write(UInt32(0))
-        RequestHeader(apiKey: R.apiKey, apiVersion: R.apiVersion, correlationId: correlationId, clientId: clientId)
+        RequestHeader(apiKey: R.apiKey, apiVersion: request.version, correlationId: correlationId, clientId: clientId)
             .encode(into: &writer)
         request.encode(into: &writer)
         writer.patch(UInt32(writer.count - prefixSize), at: 0)
@@ -89,10 +89,10 @@ public enum Frame {
     }
 
     /// Encodes a complete response frame.
-    public static func response<R: WireResponse>(_ response: R, correlationId: UInt32) -> [UInt8] {
+    public static func response<R: WireResponse>(_ response: R, correlationId: UInt32, version: UInt16 = 0) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         beginResponse(&writer, correlationId: correlationId)
-        response.encode(into: &writer)
+        response.encode(into: &writer, version: version)
         finish(&writer)
         return writer.take()
     }
@@ -115,20 +115,37 @@ public enum Frame {
 }
 
 /// A request message of the native protocol.
+///
+/// Most APIs have one version; one that has several (Fetch) carries the version it is encoded at
+/// in ``version`` and decodes by the header's version through ``init(from:version:)``.
 public protocol WireRequest: Sendable {
     associatedtype Response: WireResponse
     static var apiKey: ApiKey { get }
+    /// The newest version this build speaks.
     static var apiVersion: UInt16 { get }
+    /// The version this request is encoded at (the header's `apiVersion`).
+    var version: UInt16 { get }
     func encode(into writer: inout ByteWriter)
     init(from reader: inout ByteReader) throws
+    /// Decodes a body of the given version (already checked against ``ApiKey/supported``).
+    init(from reader: inout ByteReader, version: UInt16) throws
 }
 
-/// A response message (its body, after the status).
+/// A response message (its body, after the status). Its version is its request's.
 public protocol WireResponse: Sendable {
     func encode(into writer: inout ByteWriter)
+    func encode(into writer: inout ByteWriter, version: UInt16)
     init(from reader: inout ByteReader) throws
+    init(from reader: inout ByteReader, version: UInt16) throws
 }
 
 extension WireRequest {
     public static var apiVersion: UInt16 { 0 }
+    public var version: UInt16 { Self.apiVersion }
+    public init(from reader: inout ByteReader, version: UInt16) throws { try self.init(from: &reader) }
+}
+
+extension WireResponse {
+    public func encode(into writer: inout ByteWriter, version: UInt16) { encode(into: &writer) }
+    public init(from reader: inout ByteReader, version: UInt16) throws { try self.init(from: &reader) }
 }

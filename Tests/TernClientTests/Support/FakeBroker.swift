@@ -109,7 +109,8 @@ final class FakeBroker: Sendable {
                 if request.acks == 0 || state.withLock({ $0.swallowProduce }) { return nil }
                 return Frame.response(response, correlationId: id)
             case .fetch:
-                return Frame.response(fetch(try FetchRequest(from: &reader)), correlationId: id)
+                let request = try FetchRequest(from: &reader, version: header.apiVersion)
+                return Frame.response(fetch(request), correlationId: id, version: header.apiVersion)
             default:
                 return Frame.errorResponse(correlationId: id, status: ResponseStatus(.unsupportedVersion, "unknown API"))
             }

@@ -1,8 +1,19 @@
 /// Fetch (key 1): reads record batches from partitions, waiting up to `maxWaitMs` until at least
 /// `minBytes` are available.
+///
+/// Version 1 adds fetch sessions (as Kafka's KIP-227): a consumer that fetches the same partitions
+/// over and over opens a session with a full request, then sends only the partitions whose fetch
+/// offset or byte limit changed (and those it stops fetching, in `forgottenTopics`); the broker
+/// answers only partitions with records, an error, or a changed high watermark or log start offset.
 public struct FetchRequest: WireRequest, Hashable {
     public typealias Response = FetchResponse
     public static let apiKey = ApiKey.fetch
+    public static let apiVersion: UInt16 = 1
+
+    /// `sessionEpoch` of a request that opens a session (with `sessionId` 0) or replaces one.
+    public static let initialEpoch: Int32 = 0
+    /// `sessionEpoch` of a request without a session (with `sessionId` 0) or closing one.
+    public static let finalEpoch: Int32 = -1
 
     public struct Partition: Sendable, Hashable {
         public var partition: Int32
@@ -16,32 +27,66 @@ public struct FetchRequest: WireRequest, Hashable {
         }
     }
     public typealias Topic = TopicPartitions<Partition>
+    /// Partitions an incremental request removes from its session.
+    public typealias ForgottenTopic = TopicPartitions<Int32>
+    /// The version the request is encoded at: 0 (no sessions) or 1.
+    public var version: UInt16
     /// -1 for consumers; a broker id for replicas.
     public var replicaId: Int32
     public var maxWaitMs: Int32
     public var minBytes: Int32
     /// Most bytes for the whole response.
     public var maxBytes: Int32
+    /// v1: the session (0: none, or ask for one with ``initialEpoch``).
+    public var sessionId: Int32
+    /// v1: ``initialEpoch``, ``finalEpoch``, or the session's next epoch (1, 2, …) for an
+    /// incremental request.
+    public var sessionEpoch: Int32
+    /// Partitions to fetch; in an incremental request, only those added or changed.
     public var topics: [Topic]
+    /// v1: partitions an incremental request drops from its session.
+    public var forgottenTopics: [ForgottenTopic]
 
-    public init(replicaId: Int32 = -1, maxWaitMs: Int32, minBytes: Int32, maxBytes: Int32, topics: [Topic]) {
+    public init(
+        replicaId: Int32 = -1, maxWaitMs: Int32, minBytes: Int32, maxBytes: Int32, topics: [Topic],
+        sessionId: Int32 = 0, sessionEpoch: Int32 = FetchRequest.finalEpoch, forgottenTopics: [ForgottenTopic] = [],
+        version: UInt16 = FetchRequest.apiVersion
+    ) {
+        self.version = version
         self.replicaId = replicaId
         self.maxWaitMs = maxWaitMs
         self.minBytes = minBytes
         self.maxBytes = maxBytes
+        self.sessionId = sessionId
+        self.sessionEpoch = sessionEpoch
         self.topics = topics
+        self.forgottenTopics = forgottenTopics
     }
 
-    public init(from reader: inout ByteReader) throws {
+    /// Whether this is a full request (every partition listed), not an incremental one.
+    public var isFull: Bool { sessionEpoch == Self.initialEpoch || sessionEpoch == Self.finalEpoch }
+
+    public init(from reader: inout ByteReader) throws { try self.init(from: &reader, version: 0) }
+
+    public init(from reader: inout ByteReader, version: UInt16) throws {
+        self.version = version
         replicaId = try reader.readInt32("replicaId")
         maxWaitMs = try reader.readInt32("maxWaitMs")
         minBytes = try reader.readInt32("minBytes")
         maxBytes = try reader.readInt32("maxBytes")
+        if version >= 1 {
+            sessionId = try reader.readInt32("sessionId")
+            sessionEpoch = try reader.readInt32("sessionEpoch")
+        } else {
+            sessionId = 0
+            sessionEpoch = Self.finalEpoch
+        }
         topics = try reader.readTopics(minPartitionSize: 16) { p in
             Partition(
                 partition: try p.readInt32(), fetchOffset: try p.readInt64("fetchOffset"),
                 maxBytes: try p.readInt32("partitionMaxBytes"))
         }
+        forgottenTopics = version >= 1 ? try reader.readTopics(minPartitionSize: 4) { try $0.readInt32() } : []
     }
 
     public func encode(into writer: inout ByteWriter) {
@@ -49,11 +94,16 @@ public struct FetchRequest: WireRequest, Hashable {
         writer.write(maxWaitMs)
         writer.write(minBytes)
         writer.write(maxBytes)
+        if version >= 1 {
+            writer.write(sessionId)
+            writer.write(sessionEpoch)
+        }
         writer.writeTopics(topics) { w, p in
             w.write(p.partition)
             w.write(p.fetchOffset)
             w.write(p.maxBytes)
         }
+        if version >= 1 { writer.writeTopics(forgottenTopics) { w, p in w.write(p) } }
     }
 }
 
@@ -79,11 +129,21 @@ public struct FetchResponse: WireResponse, Hashable {
         }
     }
     public typealias Topic = TopicPartitions<Partition>
+    /// v1: the fetch session (0: none). An incremental response lists only partitions with
+    /// records, an error, or a changed high watermark or log start offset.
+    public var sessionId: Int32
     public var topics: [Topic]
 
-    public init(topics: [Topic]) { self.topics = topics }
+    public init(topics: [Topic], sessionId: Int32 = 0) {
+        self.topics = topics
+        self.sessionId = sessionId
+    }
 
-    public init(from reader: inout ByteReader) throws {
+    public init(from reader: inout ByteReader) throws { try self.init(from: &reader, version: 0) }
+
+    /// Decodes a response to a request of `version` (v1 starts with the session id).
+    public init(from reader: inout ByteReader, version: UInt16) throws {
+        sessionId = version >= 1 ? try reader.readInt32("sessionId") : 0
         topics = try reader.readTopics(minPartitionSize: 28) { p in
             let partition = try p.readInt32()
             let code = ErrorCode(rawValue: try p.readInt16())
@@ -98,7 +158,12 @@ public struct FetchResponse: WireResponse, Hashable {
         }
     }
 
-    public func encode(into writer: inout ByteWriter) {
+    /// Encodes the v0 body (tests and tools; the broker encodes with ``writeSessionHeader(_:version:sessionId:)``).
+    public func encode(into writer: inout ByteWriter) { encode(into: &writer, version: 0) }
+
+    /// Encodes the body of `version`.
+    public func encode(into writer: inout ByteWriter, version: UInt16) {
+        Self.writeSessionHeader(&writer, version: version, sessionId: sessionId)
         writer.writeArray(topics) { w, t in
             Self.writeTopicHeader(&w, name: t.name, partitionCount: t.partitions.count)
             for p in t.partitions {
@@ -106,6 +171,11 @@ public struct FetchResponse: WireResponse, Hashable {
                 w.write(contentsOf: p.records)
             }
         }
+    }
+
+    /// Writes what precedes the topics in `version` (v1: the session id).
+    public static func writeSessionHeader(_ writer: inout ByteWriter, version: UInt16, sessionId: Int32) {
+        if version >= 1 { writer.write(sessionId) }
     }
 
     /// Writes a topic's name and partition count; its partitions follow.
