@@ -34,5 +34,10 @@ final class PerfArgumentTests: XCTestCase {
         assertRefused(PerfEndToEndCommand.self, ["--topic", "t", "--records", "10", "--throughput", "0"], "--throughput must be positive")
         assertRefused(
             PerfEndToEndCommand.self, ["--topic", "t", "--records", "10", "--throughput", "5", "--record-size", "4"], "--record-size")
+        assertRefused(
+            PerfEndToEndCommand.self, ["--topic", "t", "--records", "10", "--throughput", "5", "--partition=-1"],
+            "--partition must not be negative")
+        XCTAssertEqual(
+            try PerfEndToEndCommand.parse(["--topic", "t", "--records", "1", "--throughput", "1", "--partition", "3"]).partition, 3)
     }
 }

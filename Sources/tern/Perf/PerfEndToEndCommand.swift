@@ -14,10 +14,16 @@ struct PerfEndToEndCommand: AsyncParsableCommand {
     @Option(help: "Records per second to send.") var throughput: Int
     @Option(help: "Bytes of each record's value (at least 8: the send time).") var recordSize: Int = 100
     @Option(help: "0, 1 or all.") var acks = AcksOption(.all)
+    @Option(
+        help: ArgumentHelp(
+            "Send every record to this partition (default: the partitioner spreads them); the consumer still reads every partition.",
+            valueName: "partition"))
+    var partition: Int32?
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
         guard records > 0 else { throw ValidationError("--records must be positive") }
+        if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
         guard throughput > 0 else { throw ValidationError("--throughput must be positive") }
         guard recordSize >= 8 && recordSize <= 1 << 20 else { throw ValidationError("--record-size must be 8...1048576") }
     }
@@ -63,7 +69,7 @@ struct PerfEndToEndCommand: AsyncParsableCommand {
             if due > now { try await Task.sleep(until: due, clock: .continuous) }
             let sentAt = LatencyRecorder.nowNanoseconds()
             for k in 0..<8 { value[k] = UInt8(truncatingIfNeeded: sentAt >> (56 - 8 * UInt64(k))) }
-            producer.send(topic: topic, value: value) { result in
+            producer.send(topic: topic, value: value, partition: partition) { result in
                 if case .failure = result { failed.add(1, ordering: .relaxed) }
             }
         }
