@@ -103,13 +103,15 @@ struct ConsumerState: Sendable {
 
     // MARK: Fetching
 
-    /// The partitions that can be fetched now, by leader.
+    /// The partitions that can be fetched now, by leader, in no particular order (this runs
+    /// twice per fetch over every assigned partition, so it does not sort; the broker's fetch
+    /// session rotates partitions for fairness).
     func fetchTargets(now: ContinuousClock.Instant, leader: (TopicPartition) -> Int32?) -> (
         byLeader: [Int32: [FetchTarget]], leaderless: [TopicPartition]
     ) {
         var byLeader: [Int32: [FetchTarget]] = [:]
         var leaderless: [TopicPartition] = []
-        for (tp, state) in partitions.sorted(by: { $0.key < $1.key }) {
+        for (tp, state) in partitions {
             guard let offset = state.fetchPosition else { continue }
             if let retryAt = state.retryAt, retryAt > now { continue }
             guard let node = leader(tp) else {

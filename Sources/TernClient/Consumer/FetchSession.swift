@@ -21,10 +21,12 @@ struct FetchSession: Sendable {
         let full = id == 0 || nextEpoch == FetchRequest.initialEpoch
         var topics: [FetchRequest.Topic] = []
         var index: [String: Int] = [:]
-        var wanted = Set<TopicPartition>()
+        var stillWanted = 0
         for (tp, partition) in partitions {
-            wanted.insert(tp)
-            guard full || sent[tp] != partition else { continue }
+            if !full, let previous = sent[tp] {
+                stillWanted += 1
+                if previous == partition { continue }
+            }
             if let position = index[tp.topic] {
                 topics[position].partitions.append(partition)
             } else {
@@ -33,7 +35,10 @@ struct FetchSession: Sendable {
             }
         }
         var forgotten: [FetchRequest.ForgottenTopic] = []
-        if !full {
+        // Something the session holds is no longer wanted only when fewer of its partitions were
+        // named than it has (the common case, nothing forgotten, costs no set or sort).
+        if !full, stillWanted < sent.count {
+            let wanted = Set(partitions.map(\.0))
             var forgottenIndex: [String: Int] = [:]
             for tp in sent.keys.sorted() where !wanted.contains(tp) {
                 if let position = forgottenIndex[tp.topic] {
