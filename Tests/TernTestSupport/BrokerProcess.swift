@@ -82,11 +82,14 @@ public struct TemporaryDirectory: Sendable {
 public final class BrokerProcess: @unchecked Sendable {
     // @unchecked: `process` is only touched by the test thread that owns this object.
     public let port: Int
+    /// The admin HTTP listener's port (`admin.listeners`), or nil when the settings disable it.
+    public let adminPort: Int?
     public let dataDirectory: String
     public let logFile: String
     private let process: Process
 
-    /// Starts `ternd` on a free loopback port with its data in `dataDirectory` and waits (bounded)
+    /// Starts `ternd` on a free loopback port (and its admin listener on another, unless
+    /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
     /// until the port accepts connections.
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
@@ -101,6 +104,13 @@ public final class BrokerProcess: @unchecked Sendable {
         var arguments = [
             "--set", "listeners=PLAINTEXT://127.0.0.1:\(self.port)", "--set", "log.dirs=\(dataDirectory)",
         ]
+        if let admin = settings["admin.listeners"] {
+            adminPort = admin.split(separator: ":").last.flatMap { Int($0) }
+        } else {
+            let adminPort = freeLoopbackPort()
+            self.adminPort = adminPort
+            arguments += ["--set", "admin.listeners=127.0.0.1:\(adminPort)"]
+        }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }

@@ -9,15 +9,32 @@ extension Broker {
         let read = readFetch(request)
         let minBytes = Int(max(request.minBytes, 0))
         if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
-            return context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+            return respond(read, context)
         }
         let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
         purgatory.park(
             partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
         ) { [self] in
-            let read = readFetch(request)
-            context.respond(chunks: read.encode(correlationId: context.header.correlationId))
+            respond(readFetch(request), context)
         }
+    }
+
+    /// Sends a fetch response and counts what it carries: bytes and records out per topic, and
+    /// each partition's error.
+    private func respond(_ read: FetchRead, _ context: RequestContext) {
+        for topic in read.topics {
+            var bytes = 0
+            var records = 0
+            for partition in topic.partitions {
+                bytes += partition.byteCount
+                records += partition.recordCount
+                if partition.header.errorCode != .none { context.metrics.failed(partition.header.errorCode) }
+            }
+            if bytes > 0 {
+                topicMetrics(topic.name).fetched(bytes: bytes, records: records)
+            }
+        }
+        context.respond(chunks: read.encode(correlationId: context.header.correlationId))
     }
 
     /// Reads what a fetch asks for, honouring per-partition and whole-response byte limits.
@@ -54,7 +71,10 @@ extension Broker {
                 do {
                     let result = try log.read(from: p.fetchOffset, maxBytes: max(budget, 1), maxOffset: highWatermark)
                     out.logStartOffset = result.logStartOffset
-                    partitions.append(FetchRead.Partition(header: out, slices: result.slices, byteCount: result.byteCount))
+                    partitions.append(
+                        FetchRead.Partition(
+                            header: out, slices: result.slices, byteCount: result.byteCount,
+                            recordCount: result.recordCount))
                     remaining -= min(remaining, result.byteCount)
                     total += result.byteCount
                     if result.byteCount > 0 { first = false }
@@ -83,6 +103,7 @@ struct FetchRead: Sendable {
         var header: FetchResponse.Partition
         var slices: [LogSlice]
         var byteCount: Int
+        var recordCount = 0
     }
     struct Topic: Sendable {
         var name: String
