@@ -90,7 +90,7 @@ public final class BrokerProcess: @unchecked Sendable {
 
     /// Starts `ternd` on a free loopback port (and its admin listener on another, unless
     /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
-    /// until the port accepts connections.
+    /// until both ports accept connections.
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
         environment: [String: String] = [:], readyTimeout: TimeInterval = 20
@@ -121,7 +121,7 @@ public final class BrokerProcess: @unchecked Sendable {
         try process.run()
         self.process = process
         let deadline = Date().addingTimeInterval(readyTimeout)
-        while !loopbackPortAccepts(self.port) {
+        while !loopbackPortAccepts(self.port) || !(adminPort.map(loopbackPortAccepts) ?? true) {
             guard process.isRunning else {
                 throw BrokerProcessError("ternd exited with \(process.terminationStatus) before listening: \(log)")
             }
