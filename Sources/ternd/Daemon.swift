@@ -93,14 +93,17 @@ final class Daemon: Sendable {
         // Logs are recovered and every listener accepts: tell systemd (Type=notify).
         let listening = config.listeners.map(\.host).enumerated().map { "\($1):\(broker.boundPorts[$0])" }
         var status = "serving on \(listening.joined(separator: ", "))"
-        if !admin.boundAddresses.isEmpty { status += "; admin on http://\(admin.boundAddresses.joined(separator: ", http://"))" }
+        if !admin.boundAddresses.isEmpty {
+            status += "; admin on http://\(admin.boundAddresses.joined(separator: ", http://"))"
+        }
         notifier.notify("READY=1\nSTATUS=\(status)")
         logger.info(
             "ternd ready",
             metadata: [
                 "version": "\(Broker.version)", "node_id": "\(config.nodeId)",
                 "log_dirs": "\(config.logDirs.joined(separator: ","))",
-                "startup_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                "startup_ms":
+                    "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
     }
 

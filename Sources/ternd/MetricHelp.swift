@@ -3,8 +3,10 @@
 enum MetricHelp {
     static let text: [String: String] = [
         "tern_requests_total": "Requests received, per API.",
-        "tern_request_errors_total": "Requests or partitions of requests answered with an error code, per API and code.",
-        "tern_request_duration_seconds": "Time from a request's arrival to its response being handed to the connection, per API.",
+        "tern_request_errors_total":
+            "Requests or partitions of requests answered with an error code, per API and code.",
+        "tern_request_duration_seconds":
+            "Time from a request's arrival to its response being handed to the connection, per API.",
         "tern_topic_bytes_in_total": "Record-batch bytes appended by produce requests, per topic.",
         "tern_topic_records_in_total": "Records appended by produce requests, per topic.",
         "tern_topic_bytes_out_total": "Record-batch bytes sent in fetch responses, per topic.",

@@ -84,9 +84,10 @@ final class AdminHTTPTests: BrokerTestCase {
     func testMetricsParseAsPrometheusTextAndCountersMoveWithTraffic() throws {
         XCTAssertEqual(try tern(["topic", "create", "metered", "--partitions", "2"]).status, 0)
         let before = try scrape()
-        for name in ["tern_requests_total", "tern_request_duration_seconds", "tern_log_end_offset", "tern_connections_open",
-            "process_resident_memory_bytes", "process_open_fds"]
-        {
+        for name in [
+            "tern_requests_total", "tern_request_duration_seconds", "tern_log_end_offset", "tern_connections_open",
+            "process_resident_memory_bytes", "process_open_fds",
+        ] {
             XCTAssertNotNil(before.types[name], "\(name) missing from /metrics")
         }
         XCTAssertEqual(before.types["tern_request_duration_seconds"], "histogram")
@@ -103,7 +104,8 @@ final class AdminHTTPTests: BrokerTestCase {
             afterProduce.sum("tern_topic_records_in_total", matching: ["topic": "metered"])
                 - before.sum("tern_topic_records_in_total", matching: ["topic": "metered"]),
             Double(records))
-        XCTAssertGreaterThan(afterProduce.sum("tern_topic_bytes_in_total", matching: ["topic": "metered"]), Double(records))
+        XCTAssertGreaterThan(
+            afterProduce.sum("tern_topic_bytes_in_total", matching: ["topic": "metered"]), Double(records))
         XCTAssertGreaterThan(
             afterProduce.value("tern_requests_total", ["api": "Produce"]) ?? 0,
             before.value("tern_requests_total", ["api": "Produce"]) ?? 0)
@@ -113,7 +115,8 @@ final class AdminHTTPTests: BrokerTestCase {
         XCTAssertEqual(afterProduce.sum("tern_log_end_offset", matching: ["topic": "metered"]), Double(records))
         XCTAssertGreaterThan(afterProduce.sum("tern_log_size_bytes", matching: ["topic": "metered"]), 0)
         // acks=all in sync mode: every acknowledged append was fsynced.
-        XCTAssertGreaterThan(afterProduce.value("tern_log_fsyncs_total") ?? 0, before.value("tern_log_fsyncs_total") ?? 0)
+        XCTAssertGreaterThan(
+            afterProduce.value("tern_log_fsyncs_total") ?? 0, before.value("tern_log_fsyncs_total") ?? 0)
         XCTAssertGreaterThan(afterProduce.value("tern_log_flush_duration_seconds_count") ?? 0, 0)
 
         let consumed = try tern([
@@ -131,12 +134,14 @@ final class AdminHTTPTests: BrokerTestCase {
         let (status, response) = try raw.roundTrip(
             ProduceRequest(
                 acks: 1, timeoutMs: 5000,
-                topics: [.init(name: "no-such-topic", partitions: [.init(partition: 0, records: makeBatch(count: 1))])]))
+                topics: [.init(name: "no-such-topic", partitions: [.init(partition: 0, records: makeBatch(count: 1))])])
+        )
         XCTAssertEqual(status.errorCode, .none)
         XCTAssertEqual(response?.topics.first?.partitions.first?.errorCode, .unknownTopicOrPartition)
         let afterError = try scrape()
         XCTAssertGreaterThan(
-            afterError.value("tern_request_errors_total", ["api": "Produce", "error": "UNKNOWN_TOPIC_OR_PARTITION"]) ?? 0, 0,
+            afterError.value("tern_request_errors_total", ["api": "Produce", "error": "UNKNOWN_TOPIC_OR_PARTITION"])
+                ?? 0, 0,
             "no error counted for a produce to a missing topic")
     }
 
@@ -195,7 +200,8 @@ final class AdminHTTPTests: BrokerTestCase {
             ("header fold", Array("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n".utf8), 400),
             ("bare LF", Array("GET / HTTP/1.1\nHost: x\n\n".utf8), 400),
             (
-                "oversized headers", Array("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 9000))\r\n\r\n".utf8),
+                "oversized headers",
+                Array("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 9000))\r\n\r\n".utf8),
                 431
             ),
         ]

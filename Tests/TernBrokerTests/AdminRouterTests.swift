@@ -19,7 +19,8 @@ final class AdminRouterTests: XCTestCase {
             file: nil, overrides: ["log.dirs=\(directory.path)/data", "listeners=PLAINTEXT://127.0.0.1:0"])
         let broker = try Broker(config: config, logger: Logger(label: "test"))
         let router = AdminRouter(
-            broker: broker, adminListeners: { [] }, renderMetrics: { Array("# none\n".utf8) }, logger: Logger(label: "test"))
+            broker: broker, adminListeners: { [] }, renderMetrics: { Array("# none\n".utf8) },
+            logger: Logger(label: "test"))
 
         XCTAssertEqual(router.respond(to: head("GET", "/health/ready")).status, 503, "ready before listeners accept")
         XCTAssertEqual(router.respond(to: head("GET", "/health/live")).status, 200)

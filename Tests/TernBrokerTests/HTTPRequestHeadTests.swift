@@ -7,7 +7,9 @@ import XCTest
 final class HTTPRequestHeadTests: XCTestCase {
     private func parse(_ text: String) throws(HTTPRequestError) -> HTTPRequestHead {
         let bytes = Array(text.utf8)
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(HTTPRequestError) in try HTTPRequestHead.parse(raw) } }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(HTTPRequestError) in try HTTPRequestHead.parse(raw) }
+        }
         return try result.get()
     }
 
@@ -112,7 +114,8 @@ final class HTTPRequestFramerTests: XCTestCase {
         var frames: [Int] = []
         var start = 0
         for end in 1...stream.count {
-            if case .complete(let length) = stream[start..<end].withUnsafeBytes({ HTTPRequestFramer().boundary(in: $0) }) {
+            if case .complete(let length) = stream[start..<end].withUnsafeBytes({ HTTPRequestFramer().boundary(in: $0) }
+            ) {
                 frames.append(length)
                 start += length
             }

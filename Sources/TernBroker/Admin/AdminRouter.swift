@@ -13,10 +13,13 @@ struct AdminRouter: ServerConnectionHandler {
 
     static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    func connection(_ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket) {
+    func connection(
+        _ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket
+    ) {
         let head: HTTPRequestHead
         do throws(HTTPRequestError) {
-            guard let end = HTTPRequestFramer.headEnd(in: frame, upTo: min(frame.count, HTTPRequestHead.maxHeadBytes)) else {
+            guard let end = HTTPRequestFramer.headEnd(in: frame, upTo: min(frame.count, HTTPRequestHead.maxHeadBytes))
+            else {
                 throw frame.count >= HTTPRequestHead.maxHeadBytes
                     ? HTTPRequestError(431, "request line and headers exceed \(HTTPRequestHead.maxHeadBytes) bytes")
                     : HTTPRequestError(400, "not an HTTP request")
@@ -40,7 +43,8 @@ struct AdminRouter: ServerConnectionHandler {
             return HTTPResponse(status: 404, text: "no such endpoint: \(head.path)")
         }
         guard head.method == "GET" else {
-            return HTTPResponse(status: 405, text: "\(head.method) is not allowed; use GET", headers: [("Allow", "GET")])
+            return HTTPResponse(
+                status: 405, text: "\(head.method) is not allowed; use GET", headers: [("Allow", "GET")])
         }
         switch head.path {
         case "/metrics":
@@ -54,7 +58,8 @@ struct AdminRouter: ServerConnectionHandler {
                 : HTTPResponse(status: 503, text: "not ready: the broker is starting or stopping")
         default:
             return HTTPResponse(
-                status: 200, contentType: "application/json", body: broker.clusterSummary(admin: adminListeners()).json())
+                status: 200, contentType: "application/json",
+                body: broker.clusterSummary(admin: adminListeners()).json())
         }
     }
 

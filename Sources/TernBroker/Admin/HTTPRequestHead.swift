@@ -114,7 +114,9 @@ struct HTTPRequestHead: Sendable, Equatable {
         case Array("HTTP/1.1".utf8): minor = 1
         case Array("HTTP/1.0".utf8): minor = 0
         default:
-            guard version.starts(with: Array("HTTP/".utf8)) else { throw HTTPRequestError(400, "malformed HTTP version") }
+            guard version.starts(with: Array("HTTP/".utf8)) else {
+                throw HTTPRequestError(400, "malformed HTTP version")
+            }
             throw HTTPRequestError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
         }
         let targetText = String(decoding: target, as: UTF8.self)

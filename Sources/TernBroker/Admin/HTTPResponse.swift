@@ -6,7 +6,9 @@ struct HTTPResponse: Sendable {
     /// Extra header fields, e.g. `Allow`.
     var headers: [(String, String)] = []
 
-    init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], headers: [(String, String)] = []) {
+    init(
+        status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], headers: [(String, String)] = []
+    ) {
         self.status = status
         self.contentType = contentType
         self.body = body

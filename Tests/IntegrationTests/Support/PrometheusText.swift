@@ -31,7 +31,8 @@ struct PrometheusText {
                 guard parts.count >= 3, parts[1] == "HELP" || parts[1] == "TYPE" else { continue }  // a plain comment
                 guard Self.isMetricName(parts[2]) else { throw fail("bad metric name") }
                 if parts[1] == "TYPE" {
-                    guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                    guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3])
+                    else {
                         throw fail("bad TYPE line")
                     }
                     guard types[parts[2]] == nil else { throw fail("second TYPE for \(parts[2])") }
@@ -78,7 +79,9 @@ struct PrometheusText {
                     }
                     guard labels[label] == nil else { throw fail("duplicate label \(label)") }
                     labels[label] = value
-                    if cursor.first == "," { cursor = cursor.dropFirst() } else if cursor.first != "}" {
+                    if cursor.first == "," {
+                        cursor = cursor.dropFirst()
+                    } else if cursor.first != "}" {
                         throw fail("expected , or }")
                     }
                 }
@@ -86,7 +89,9 @@ struct PrometheusText {
             }
             guard cursor.first == " " else { throw fail("expected a space before the value") }
             let fields = cursor.dropFirst().split(separator: " ", omittingEmptySubsequences: false)
-            guard fields.count == 1 || (fields.count == 2 && Int64(fields[1]) != nil) else { throw fail("bad value field") }
+            guard fields.count == 1 || (fields.count == 2 && Int64(fields[1]) != nil) else {
+                throw fail("bad value field")
+            }
             let value: Double
             switch fields[0] {
             case "+Inf": value = .infinity
@@ -135,7 +140,8 @@ struct PrometheusText {
                     throw ParseError(line: 0, reason: "\(family)\(labels): no +Inf bucket")
                 }
                 guard value(family + "_count", labels) == last.1, value(family + "_sum", labels) != nil else {
-                    throw ParseError(line: 0, reason: "\(family)\(labels): _count differs from the +Inf bucket or _sum is missing")
+                    throw ParseError(
+                        line: 0, reason: "\(family)\(labels): _count differs from the +Inf bucket or _sum is missing")
                 }
             }
         }
@@ -156,7 +162,9 @@ struct PrometheusText {
         guard let first = name.unicodeScalars.first, first.isASCII,
             first.properties.isAlphabetic || first == "_" || first == ":"
         else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == ":") }
+        return name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == ":")
+        }
     }
 
     private static func isLabelName(_ name: String) -> Bool {
