@@ -13,7 +13,9 @@ swift build -c release --product tern >/dev/null
 bin="$(pwd)/.build/release"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin/ternd" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$work/data" 2>"$work/ternd.log" &
+# The admin listener on an ephemeral port: on, as in production, without taking 9644.
+"$bin/ternd" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$work/data" \
+    --set "admin.listeners=127.0.0.1:0" 2>"$work/ternd.log" &
 broker=$!
 cleanup() { kill -TERM "$broker" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$broker" 2>/dev/null || break; sleep 0.05; done; rm -rf "$work"; }
 trap cleanup EXIT

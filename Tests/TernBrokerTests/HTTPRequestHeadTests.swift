@@ -32,6 +32,13 @@ final class HTTPRequestHeadTests: XCTestCase {
         XCTAssertTrue(head.keepAlive)
     }
 
+    func testAbsoluteFormTargetKeepsThePath() throws {
+        XCTAssertEqual(try parse("GET http://h:9644/metrics?a HTTP/1.1\r\nHost: h\r\n\r\n").path, "/metrics")
+        XCTAssertEqual(try parse("GET http://h:9644 HTTP/1.1\r\nHost: h\r\n\r\n").path, "/")
+        XCTAssertEqual(status("GET http:///metrics HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
+        XCTAssertEqual(status("GET ftp://h/metrics HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
+    }
+
     func testConnectionHeaderAndHTTP10Defaults() throws {
         XCTAssertFalse(try parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, close\r\n\r\n").keepAlive)
         XCTAssertFalse(try parse("GET / HTTP/1.0\r\n\r\n").keepAlive)

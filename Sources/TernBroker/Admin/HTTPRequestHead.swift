@@ -102,11 +102,20 @@ struct HTTPRequestHead: Sendable, Equatable {
         guard !method.isEmpty, method.count <= 16, method.allSatisfy(isTokenByte) else {
             throw HTTPRequestError(400, "malformed method")
         }
-        let target = parts[1]
-        guard target.first == UInt8(ascii: "/"), target.count <= 2048,
-            target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        else {
-            throw HTTPRequestError(400, "request target must be an absolute path of visible ASCII")
+        guard parts[1].count <= 2048, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw HTTPRequestError(400, "request target must be at most 2048 bytes of visible ASCII")
+        }
+        var target = Array(parts[1])
+        // absolute-form (`http://host:port/path`), which servers must accept: keep the path.
+        for scheme in ["http://", "https://"] where target.starts(with: Array(scheme.utf8)) {
+            let authority = target.dropFirst(scheme.utf8.count)
+            guard !authority.isEmpty, authority.first != UInt8(ascii: "/") else {
+                throw HTTPRequestError(400, "absolute-form request target without a host")
+            }
+            target = authority.firstIndex(of: UInt8(ascii: "/")).map { Array(target[$0...]) } ?? [UInt8(ascii: "/")]
+        }
+        guard target.first == UInt8(ascii: "/") else {
+            throw HTTPRequestError(400, "request target must be an absolute path or an http:// URL")
         }
         let version = Array(parts[2])
         let minor: Int
