@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Build: the official Swift image on Debian 12; the Swift runtime is linked statically.
-FROM swift:6.1-bookworm AS build
+# Build: the official Swift image on Debian 12 (6.2 or later: swift-prometheus and
+# swift-service-lifecycle need it); the Swift runtime is linked statically.
+FROM swift:6.3-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends zlib1g-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -26,9 +27,11 @@ COPY Config/ternd.conf /etc/tern/ternd.conf
 USER tern
 # Configuration by TERN_<KEY> variables (dots as underscores), e.g. -e TERN_NUM_PARTITIONS=6.
 ENV TERN_LOG_DIRS=/var/lib/tern \
-    TERN_LISTENERS=PLAINTEXT://0.0.0.0:9092
+    TERN_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
+    TERN_ADMIN_LISTENERS=0.0.0.0:9644
 VOLUME /var/lib/tern
-EXPOSE 9092
+# 9092: the broker protocol; 9644: admin HTTP (/metrics, /health/live, /health/ready, /v1/cluster).
+EXPOSE 9092 9644
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health"]
 STOPSIGNAL SIGTERM

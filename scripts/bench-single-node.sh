@@ -20,7 +20,8 @@ binary, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 log = open(directory + "/ternd.log", "w")
 start = time.monotonic()
 process = subprocess.Popen([binary, "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
-                            "--set", f"log.dirs={directory}/data"], stderr=log, start_new_session=True)
+                            "--set", f"log.dirs={directory}/data", "--set", "admin.listeners=127.0.0.1:0"],
+                           stderr=log, start_new_session=True)
 for _ in range(20000):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.1).close()

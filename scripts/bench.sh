@@ -22,7 +22,9 @@ import socket, subprocess, sys, time
 binary, port, directory, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.monotonic()
 process = subprocess.Popen([binary, "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
-                            "--set", f"log.dirs={directory}"], stderr=open(log, "a"), start_new_session=True)
+                            "--set", f"log.dirs={directory}",
+                            # The admin listener on an ephemeral port: on, as in production, without taking 9644.
+                            "--set", "admin.listeners=127.0.0.1:0"], stderr=open(log, "a"), start_new_session=True)
 for _ in range(60000):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.1).close()

@@ -31,6 +31,19 @@ public final class Broker: Sendable {
     private let servers: Mutex<[Server]> = Mutex([])
     /// When the broker finished opening its logs.
     let startedAt = ContinuousClock.now
+    /// Where the broker is in its life: see ``Phase``.
+    private let phase = Atomic<UInt8>(Phase.recovered.rawValue)
+    /// Request counts, errors and latency per API.
+    let requestMetrics = RequestMetrics()
+    /// Bytes and records in and out per topic.
+    let topicMetrics = TopicMetricsTable()
+    /// Gauges refreshed at scrape time.
+    let scrapeGauges = ScrapeGauges()
+
+    /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
+    enum Phase: UInt8 {
+        case recovered, serving, stopping
+    }
 
     /// Opens the data directories, recovers the logs and loads topic metadata.
     /// - Throws: `StorageError` when a log directory cannot be used.
@@ -94,6 +107,34 @@ public final class Broker: Sendable {
         }
         servers.withLock { $0 = started }
         retention.start(self)
+        _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
+    }
+
+    /// True while the broker serves requests: logs recovered, every listener accepting, not
+    /// stopping (what `/health/ready` reports).
+    public var isServing: Bool { phase.load(ordering: .relaxed) == Phase.serving.rawValue }
+
+    /// Marks the broker as stopping, so readiness turns false at once (a stop was asked for);
+    /// ``shutdown()`` does the work.
+    public func beginShutdown() {
+        phase.store(Phase.stopping.rawValue, ordering: .relaxed)
+    }
+
+    /// Open connections per listener (`HOST:PORT`), for the metrics.
+    var connectionCounts: [(String, Int)] {
+        let servers = servers.withLock { $0 }
+        return zip(config.listeners, servers).map { listener, server in
+            (Listener(host: listener.host, port: server.boundPort).address, server.connectionCount)
+        }
+    }
+
+    /// Whole seconds since the logs were opened.
+    var uptimeSeconds: Int64 { (ContinuousClock.now - startedAt).components.seconds }
+
+    /// Sets the gauges that are read at scrape time (partition offsets and sizes, connections,
+    /// process memory and descriptors); call before rendering the metrics.
+    public func refreshScrapeMetrics() {
+        scrapeGauges.refresh(self)
     }
 
     /// The ports the listeners are bound to, in `listeners` order.
@@ -102,6 +143,7 @@ public final class Broker: Sendable {
     /// Stops accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes
     /// every log and writes clean-shutdown markers.
     public func shutdown() throws {
+        beginShutdown()
         let servers = servers.withLock { servers in
             defer { servers = [] }
             return servers
@@ -133,5 +175,22 @@ extension Broker {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+extension Broker {
+    /// The summary `GET /v1/cluster` returns.
+    func clusterSummary(admin: [String]) -> ClusterSummary {
+        let broker = advertisedBroker
+        let ports = boundPorts
+        let listeners = config.listeners.enumerated().map { i, listener in
+            Listener(host: listener.host, port: i < ports.count ? ports[i] : listener.port).description
+        }
+        let all = topics.all
+        return ClusterSummary(
+            clusterMode: "single-node", nodeId: config.nodeId, controllerId: config.nodeId, version: Broker.version,
+            uptimeSeconds: uptimeSeconds, ready: isServing, listeners: listeners, adminListeners: admin,
+            brokers: [.init(nodeId: broker.nodeId, host: broker.host, port: broker.port)],
+            topicCount: all.count, partitionCount: all.reduce(0) { $0 + Int($1.partitionCount) })
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TernBroker
 import TernNet
@@ -9,7 +10,14 @@ import TernStorage
 import Glibc
 #endif
 
-/// Process concerns of the daemon: start the broker, wait for SIGTERM/SIGINT, stop it cleanly.
+/// Process concerns of the daemon: open the broker (recovering its logs), bind its listeners and
+/// the admin listener, report readiness, then run them as a `ServiceGroup` until SIGTERM/SIGINT
+/// stops them gracefully (reverse order: watchdog, broker, admin).
+///
+/// The signals are handled by Dispatch sources of our own rather than by the group's
+/// `gracefulShutdownSignals`: ours are installed before any listener binds (a SIGTERM right after
+/// the port accepts is never lost), and a second signal must exit at once even while the first
+/// shutdown is flushing. The first signal triggers the group's graceful shutdown.
 final class Daemon: Sendable {
     private let config: BrokerConfig
     private let logger: Logger
@@ -17,15 +25,17 @@ final class Daemon: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let notifier: SystemdNotifier
     private let watchdogInterval: Duration?
+    private let metrics: MetricsExporter
 
-    init(config: BrokerConfig, logger: Logger, environment: [String: String]) {
+    init(config: BrokerConfig, logger: Logger, environment: [String: String], metrics: MetricsExporter) {
         self.config = config
         self.logger = logger
+        self.metrics = metrics
         self.notifier = SystemdNotifier(environment: environment)
         self.watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
     }
 
-    func run() -> Never {
+    func run() async -> Never {
         let started = ContinuousClock.now
         let broker: Broker
         do {
@@ -34,72 +44,77 @@ final class Daemon: Sendable {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)
         }
-        // Signal handling is in place before any listener accepts, so a SIGTERM that follows the
-        // port accepting is never lost; starting runs on the signal queue, so a stop requested
-        // while listeners are still being bound waits until they are all up.
+        let metrics = self.metrics
+        let admin = AdminServer(
+            listeners: config.adminListeners, broker: broker, renderMetrics: { metrics.render() }, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: AdminService(admin: admin)),
+                    .init(service: BrokerService(broker: broker)),
+                    .init(service: WatchdogService(notifier: notifier, interval: watchdogInterval, broker: broker)),
+                ],
+                logger: logger))
+
+        // Signal handling is in place before any listener accepts; starting runs on the signal
+        // queue, so a stop requested while listeners are still being bound waits until they are up.
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-            source.setEventHandler { [self] in self.handleSignal(signalNumber, broker: broker) }
+            source.setEventHandler { [self] in self.handleSignal(signalNumber, broker: broker, group: group) }
             source.resume()
             sources.append(source)
         }
-        signalQueue.sync { start(broker, startedAt: started) }
-        while true {
-            withExtendedLifetime(sources) { _ = pause() }
+        signalQueue.sync { start(broker, admin, startedAt: started) }
+
+        do {
+            try await group.run()
+        } catch {
+            logger.error("shutdown failed", metadata: ["error": "\(error)"])
+            exit(TerndExit.software)
         }
+        withExtendedLifetime(sources) {}
+        exit(TerndExit.ok)
     }
 
-    /// Binds the listeners and reports readiness (log line, sd_notify, watchdog).
-    private func start(_ broker: Broker, startedAt started: ContinuousClock.Instant) {
+    /// Binds the broker's and the admin listeners and reports readiness (log line, sd_notify).
+    private func start(_ broker: Broker, _ admin: AdminServer, startedAt started: ContinuousClock.Instant) {
         do {
             try broker.start()
+            try admin.start()
         } catch {
             logger.critical("cannot start listeners", metadata: ["error": "\(error)"])
+            admin.shutdown(timeout: .zero)
             try? broker.shutdown()
             TerndCommand.fail("cannot start listeners: \(error)", code: TerndExit.listener)
         }
         let elapsed = ContinuousClock.now - started
         // Logs are recovered and every listener accepts: tell systemd (Type=notify).
         let listening = config.listeners.map(\.host).enumerated().map { "\($1):\(broker.boundPorts[$0])" }
-        notifier.notify("READY=1\nSTATUS=serving on \(listening.joined(separator: ", "))")
-        if let watchdogInterval { scheduleWatchdog(every: watchdogInterval / 2) }
+        var status = "serving on \(listening.joined(separator: ", "))"
+        if !admin.boundAddresses.isEmpty {
+            status += "; admin on http://\(admin.boundAddresses.joined(separator: ", http://"))"
+        }
+        notifier.notify("READY=1\nSTATUS=\(status)")
         logger.info(
             "ternd ready",
             metadata: [
                 "version": "\(Broker.version)", "node_id": "\(config.nodeId)",
                 "log_dirs": "\(config.logDirs.joined(separator: ","))",
-                "startup_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                "startup_ms":
+                    "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
     }
 
-    /// Pings the systemd watchdog while the process is not stopping.
-    private func scheduleWatchdog(every interval: Duration) {
-        let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
-        signalQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(max(nanoseconds, 1_000_000)))) { [self] in
-            guard !stopping.load(ordering: .relaxed) else { return }
-            notifier.notify("WATCHDOG=1")
-            scheduleWatchdog(every: interval)
-        }
-    }
-
-    private func handleSignal(_ signalNumber: Int32, broker: Broker) {
+    private func handleSignal(_ signalNumber: Int32, broker: Broker, group: ServiceGroup) {
         if stopping.exchange(true, ordering: .relaxed) {
             logger.warning("second signal: exiting at once")
             exit(TerndExit.software)
         }
         logger.info("stopping", metadata: ["signal": "\(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        broker.beginShutdown()
         notifier.notify("STOPPING=1\nSTATUS=stopping: finishing in-flight requests and flushing logs")
-        // Shut down off the signal queue so a second signal is still seen while we flush.
-        DispatchQueue.global().async { [self] in
-            do {
-                try broker.shutdown()
-                exit(TerndExit.ok)
-            } catch {
-                logger.error("shutdown failed", metadata: ["error": "\(error)"])
-                exit(TerndExit.software)
-            }
-        }
+        Task { await group.triggerGracefulShutdown() }
     }
 }

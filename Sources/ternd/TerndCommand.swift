@@ -9,8 +9,10 @@ import TernStorage
 import Glibc
 #endif
 
-/// `ternd`: the Tern broker daemon.
-struct TerndCommand: ParsableCommand {
+/// `ternd`: the Tern broker daemon. The entry point (`@main`, no main.swift: its top level would
+/// be main-actor code, and an async `main()` called from there resolves to the synchronous one).
+@main
+struct TerndCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ternd",
         abstract: "The Tern event-streaming broker.",
@@ -18,7 +20,8 @@ struct TerndCommand: ParsableCommand {
             With no arguments, runs a single-node broker on 127.0.0.1:9092 with data under ./tern-data.
             Configuration: embedded defaults < --config FILE < TERN_<KEY> environment variables
             (dots as underscores, e.g. TERN_LOG_DIRS) < --set KEY=VALUE.
-            Exit codes: 0 clean stop, 64 bad arguments, 69 listener cannot bind, 70 internal error,
+            Exit codes: 0 clean stop, 64 bad arguments, 69 a listener (broker or admin) cannot bind,
+            70 internal error,
             73 data directory unusable, 78 bad configuration.
             """)
 
@@ -28,7 +31,7 @@ struct TerndCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override one key: --set log.dirs=/var/lib/tern (repeatable).")
     var overrides: [String] = []
 
-    func run() throws {
+    func run() async throws {
         MallocTuning.apply()
         let environment = Self.environment()
         let brokerConfig: BrokerConfig
@@ -43,9 +46,10 @@ struct TerndCommand: ParsableCommand {
             handler.logLevel = level
             return handler
         }
+        let metrics = MetricsExporter.bootstrap()
         let logger = Logger(label: "ternd")
-        let daemon = Daemon(config: brokerConfig, logger: logger, environment: environment)
-        daemon.run()
+        let daemon = Daemon(config: brokerConfig, logger: logger, environment: environment, metrics: metrics)
+        await daemon.run()
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -48,6 +48,33 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("\(first.port)"), result.stderr)
     }
 
+    func testAdminPortInUseExitsWithListenerErrorAndNoReady() throws {
+        let directory = TemporaryDirectory("tern-daemon")
+        defer { directory.remove() }
+        let first = try BrokerProcess(dataDirectory: directory.path + "/one")
+        defer { first.stop() }
+        let adminPort = try XCTUnwrap(first.adminPort)
+        let result = try runCommand(
+            Binaries.path("ternd"),
+            [
+                "--set", "log.dirs=\(directory.path)/two", "--set", "listeners=PLAINTEXT://127.0.0.1:\(freeLoopbackPort())",
+                "--set", "admin.listeners=127.0.0.1:\(adminPort)",
+            ],
+            timeout: 30)
+        XCTAssertEqual(result.status, 69, result.stderr)
+        XCTAssertTrue(result.stderr.contains("127.0.0.1:\(adminPort)"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("ternd ready"), result.stderr)
+    }
+
+    func testEmptyAdminListenersDisablesTheAdminListener() throws {
+        let directory = TemporaryDirectory("tern-daemon")
+        defer { directory.remove() }
+        let broker = try BrokerProcess(dataDirectory: directory.path + "/data", settings: ["admin.listeners": ""])
+        XCTAssertNil(broker.adminPort)
+        XCTAssertFalse(broker.log.contains("admin listening"), broker.log)
+        XCTAssertEqual(broker.stop(), 0, broker.log)
+    }
+
     func testSigtermStopsCleanlyAndTopicsSurviveRestart() throws {
         let directory = TemporaryDirectory("tern-daemon")
         defer { directory.remove() }

@@ -56,6 +56,7 @@ final class SystemdNotifyTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: Binaries.path("ternd"))
         process.arguments = [
             "--set", "listeners=PLAINTEXT://127.0.0.1:\(port)", "--set", "log.dirs=\(directory.path)/data",
+            "--set", "admin.listeners=127.0.0.1:\(freeLoopbackPort())",
         ]
         process.environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"]
         process.standardError = FileHandle.nullDevice

@@ -13,6 +13,18 @@ final class BrokerConfigTests: XCTestCase {
         return (directory, path)
     }
 
+    func testAdminListenersParseAndEmptyDisables() throws {
+        XCTAssertEqual(try BrokerConfig.load(file: nil).adminListeners, [Listener(host: "127.0.0.1", port: 9644)])
+        XCTAssertEqual(try BrokerConfig.load(file: nil, overrides: ["admin.listeners="]).adminListeners, [])
+        XCTAssertEqual(
+            try BrokerConfig.load(file: nil, overrides: ["admin.listeners=0.0.0.0:9644, http://[::1]:9645"]).adminListeners,
+            [Listener(host: "0.0.0.0", port: 9644), Listener(host: "::1", port: 9645)])
+        XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["admin.listeners=localhost"])) { error in
+            XCTAssertTrue("\(error)".contains("admin.listeners"), "\(error)")
+        }
+        XCTAssertThrowsError(try BrokerConfig.load(file: nil, environment: ["TERN_ADMIN_LISTENERS": "h:99999"]))
+    }
+
     func testEmbeddedDefaultsRunASingleNodeBrokerOnLoopback9092() throws {
         let config = try BrokerConfig.load(file: nil)
         XCTAssertEqual(config.listeners, [Listener(host: "127.0.0.1", port: 9092)])

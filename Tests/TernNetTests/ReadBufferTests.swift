@@ -67,4 +67,36 @@ final class ReadBufferTests: XCTestCase {
         guard case .tooLarge(let size) = buffer.nextFrame() else { return XCTFail("oversized frame not reported") }
         XCTAssertEqual(size, 11)
     }
+
+    /// Newline-terminated frames, the shape of a text protocol.
+    private struct LineDecoder: FrameDecoder {
+        func boundary(in bytes: UnsafeRawBufferPointer) -> FrameBoundary {
+            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return .incomplete }
+            return .complete(length: newline + 1)
+        }
+    }
+
+    func testCustomFramingDelimitsGrowsAndBoundsFrames() {
+        let buffer = ReadBuffer(initialCapacity: 16, maxFrameBytes: 100, framing: .custom(LineDecoder()))
+        var frames: [[UInt8]] = []
+        // Byte by byte, including a frame longer than the initial buffer.
+        let input = Array("one\ntwo\n\(String(repeating: "x", count: 40))\n".utf8)
+        for byte in input {
+            feed([byte])
+            frames += drain(buffer)
+        }
+        XCTAssertEqual(frames.map { String(decoding: $0, as: UTF8.self) }, ["one\n", "two\n", String(repeating: "x", count: 40) + "\n"])
+        XCTAssertFalse(buffer.hasFrame)
+        // No boundary within the frame limit: too large, never an unbounded buffer.
+        // (The channel closes the connection at `.tooLarge` and never reads again.)
+        feed(Array(repeating: UInt8(ascii: "y"), count: 150))
+        var reads = 0
+        while case .incomplete = buffer.nextFrame(), reads < 10 {
+            _ = buffer.read(from: pipeEnds.read)
+            reads += 1
+        }
+        guard case .tooLarge(let size) = buffer.nextFrame() else { return XCTFail("undelimited input not reported") }
+        XCTAssertGreaterThanOrEqual(size, 100)
+        XCTAssertLessThanOrEqual(buffer.capacity, 104)
+    }
 }

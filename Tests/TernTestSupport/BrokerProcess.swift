@@ -82,12 +82,15 @@ public struct TemporaryDirectory: Sendable {
 public final class BrokerProcess: @unchecked Sendable {
     // @unchecked: `process` is only touched by the test thread that owns this object.
     public let port: Int
+    /// The admin HTTP listener's port (`admin.listeners`), or nil when the settings disable it.
+    public let adminPort: Int?
     public let dataDirectory: String
     public let logFile: String
     private let process: Process
 
-    /// Starts `ternd` on a free loopback port with its data in `dataDirectory` and waits (bounded)
-    /// until the port accepts connections.
+    /// Starts `ternd` on a free loopback port (and its admin listener on another, unless
+    /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
+    /// until both ports accept connections.
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
         environment: [String: String] = [:], readyTimeout: TimeInterval = 20
@@ -101,6 +104,13 @@ public final class BrokerProcess: @unchecked Sendable {
         var arguments = [
             "--set", "listeners=PLAINTEXT://127.0.0.1:\(self.port)", "--set", "log.dirs=\(dataDirectory)",
         ]
+        if let admin = settings["admin.listeners"] {
+            adminPort = admin.split(separator: ":").last.flatMap { Int($0) }
+        } else {
+            let adminPort = freeLoopbackPort()
+            self.adminPort = adminPort
+            arguments += ["--set", "admin.listeners=127.0.0.1:\(adminPort)"]
+        }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }
@@ -111,7 +121,7 @@ public final class BrokerProcess: @unchecked Sendable {
         try process.run()
         self.process = process
         let deadline = Date().addingTimeInterval(readyTimeout)
-        while !loopbackPortAccepts(self.port) {
+        while !loopbackPortAccepts(self.port) || !(adminPort.map(loopbackPortAccepts) ?? true) {
             guard process.isRunning else {
                 throw BrokerProcessError("ternd exited with \(process.terminationStatus) before listening: \(log)")
             }

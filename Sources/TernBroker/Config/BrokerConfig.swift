@@ -17,6 +17,8 @@ public struct BrokerConfig: Sendable {
 
     public let nodeId: Int32
     public let listeners: [Listener]
+    /// Where the admin HTTP listener binds (`admin.listeners`); empty when disabled.
+    public let adminListeners: [Listener]
     public let advertisedListener: Listener
     public let logDirs: [String]
     public let numPartitions: Int32
@@ -107,6 +109,17 @@ public struct BrokerConfig: Sendable {
             throw ConfigError(origin: "listeners", reason: "at least one listener is required")
         }
         self.listeners = listeners
+        var adminListeners: [Listener] = []
+        for item in (values["admin.listeners"] ?? "").split(separator: ",") {
+            let text = String(item).trimmingWhitespace()
+            if text.isEmpty { continue }
+            do {
+                adminListeners.append(try Listener(parsingAddress: text))
+            } catch {
+                throw ConfigError(origin: "admin.listeners", reason: "\(error.reason) (expected HOST:PORT)")
+            }
+        }
+        self.adminListeners = adminListeners
         let advertised = values["advertised.listeners"] ?? ""
         if advertised.isEmpty {
             let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host

@@ -9,6 +9,9 @@ public enum BrokerConfigKeys {
             "listeners", "PLAINTEXT://127.0.0.1:9092", .string,
             "Where the broker accepts clients: a comma-separated list of PLAINTEXT://HOST:PORT."),
         ConfigDefinition(
+            "admin.listeners", "127.0.0.1:9644", .string,
+            "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
+        ConfigDefinition(
             "advertised.listeners", "", .string,
             "The address clients are told to use; empty means the first listener."),
         ConfigDefinition("log.dirs", "./tern-data", .string, "Comma-separated directories that hold partition logs."),

@@ -27,6 +27,16 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Parses a plain `HOST:PORT` (the admin listener; an `http://` prefix is allowed).
+    public init(parsingAddress text: String) throws(ConfigError) {
+        var address = Substring(text)
+        if address.hasPrefix("http://") { address = address.dropFirst("http://".count) }
+        try self.init(parsing: "PLAINTEXT://" + address)
+    }
+
+    /// `HOST:PORT`, with brackets around an IPv6 host.
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
     public var description: String {
         host.contains(":") ? "PLAINTEXT://[\(host)]:\(port)" : "PLAINTEXT://\(host):\(port)"
     }

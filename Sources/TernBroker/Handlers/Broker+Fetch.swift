@@ -19,18 +19,35 @@ extension Broker {
         let read = readFetch(request)
         let minBytes = Int(max(request.minBytes, 0))
         if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
-            let out = fetchSessions.filter(read, resolved)
-            return context.respond(
-                chunks: out.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
+            return respond(fetchSessions.filter(read, resolved), resolved, version: version, context)
         }
         let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
         purgatory.park(
             partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
         ) { [self] in
-            let read = fetchSessions.filter(readFetch(request), resolved)
-            context.respond(
-                chunks: read.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
+            respond(fetchSessions.filter(readFetch(request), resolved), resolved, version: version, context)
         }
+    }
+
+    /// Sends a fetch response and counts what it carries: bytes and records out per topic, and
+    /// each partition's error.
+    private func respond(
+        _ read: FetchRead, _ resolved: FetchSessionCache.Resolved, version: UInt16, _ context: RequestContext
+    ) {
+        for topic in read.topics {
+            var bytes = 0
+            var records = 0
+            for partition in topic.partitions {
+                bytes += partition.byteCount
+                records += partition.recordCount
+                if partition.header.errorCode != .none { context.metrics.failed(partition.header.errorCode) }
+            }
+            if bytes > 0 {
+                topicMetrics(topic.name).fetched(bytes: bytes, records: records)
+            }
+        }
+        context.respond(
+            chunks: read.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
     }
 
     /// Reads what a fetch asks for, honouring per-partition and whole-response byte limits.
@@ -67,7 +84,10 @@ extension Broker {
                 do {
                     let result = try log.read(from: p.fetchOffset, maxBytes: max(budget, 1), maxOffset: highWatermark)
                     out.logStartOffset = result.logStartOffset
-                    partitions.append(FetchRead.Partition(header: out, slices: result.slices, byteCount: result.byteCount))
+                    partitions.append(
+                        FetchRead.Partition(
+                            header: out, slices: result.slices, byteCount: result.byteCount,
+                            recordCount: result.recordCount))
                     remaining -= min(remaining, result.byteCount)
                     total += result.byteCount
                     if result.byteCount > 0 { first = false }
@@ -96,6 +116,7 @@ struct FetchRead: Sendable {
         var header: FetchResponse.Partition
         var slices: [LogSlice]
         var byteCount: Int
+        var recordCount = 0
     }
     struct Topic: Sendable {
         var name: String

@@ -17,6 +17,7 @@ extension Broker {
             partitions.reserveCapacity(topic.partitions.count)
             for var partition in topic.partitions {
                 guard acks == 0 || acks == 1 || acks == -1 else {
+                    context.metrics.failed(.invalidRequiredAcks)
                     partitions.append(
                         .init(
                             partition: partition.partition, errorCode: .invalidRequiredAcks,
@@ -26,6 +27,7 @@ extension Broker {
                 guard let info, partition.partition >= 0, partition.partition < info.partitionCount,
                     let log = logManager.log(for: TopicPartition(topic.name, partition.partition))
                 else {
+                    context.metrics.failed(.unknownTopicOrPartition)
                     partitions.append(
                         .init(
                             partition: partition.partition, errorCode: .unknownTopicOrPartition,
@@ -33,6 +35,7 @@ extension Broker {
                     continue
                 }
                 let result = append(&partition.records, to: log, topic: topic.name, partition: partition.partition)
+                if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
                 }
@@ -49,6 +52,7 @@ extension Broker {
         for wait in durableWaits {
             logManager.whenDurable(wait.log, upTo: wait.end) { result in
                 if case .failure(let error) = result {
+                    context.metrics.failed(.kafkaStorageError)
                     pending.fail(topic: wait.topic, partition: wait.partition, message: "\(error)")
                 }
                 if let response = pending.complete() { context.respond(response) }
@@ -87,6 +91,8 @@ extension Broker {
         do {
             let result = try log.append(&records, batches: batches, leaderEpoch: 0)
             purgatory.didAppend(to: log.topicPartition, bytes: records.count)
+            topicMetrics(topic).produced(
+                bytes: records.count, records: batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) })
             return AppendOutcome(
                 response: .init(
                     partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),

@@ -94,6 +94,7 @@ extension Broker {
                         for partition in 0..<info.partitionCount {
                             try logManager.deleteLog(TopicPartition(name, partition))
                         }
+                        topicMetrics.forget(name)
                         logger.info("deleted topic", metadata: ["tern_topic": "\(name)"])
                         return TopicResult(name: name)
                     }

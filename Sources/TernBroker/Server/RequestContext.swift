@@ -1,29 +1,42 @@
 import TernNet
 import TernWire
 
-/// One request being answered: where the answer goes and the header it must echo.
+/// One request being answered: where the answer goes, the header it must echo, and the metrics
+/// its completion counts in (latency from arrival to answer, errors).
 struct RequestContext: Sendable {
     let connection: ServerConnection
     let ticket: ResponseTicket
     let header: RequestHeader
+    let metrics: ApiMetrics
+    /// When the frame arrived (monotonic nanoseconds).
+    let receivedAt: UInt64
 
     /// Sends a complete response body.
     func respond<R: WireResponse>(_ response: R) {
+        completed()
         connection.respond(ticket, Frame.response(response, correlationId: header.correlationId))
     }
 
     /// Sends a body-less response whose top-level status is an error.
     func respond(error status: ResponseStatus) {
+        metrics.failed(status.errorCode)
+        completed()
         connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: status))
     }
 
     /// Sends a response assembled from chunks (bytes and file regions).
     func respond(chunks: [OutboundChunk]) {
+        completed()
         connection.respond(ticket, chunks)
     }
 
     /// Releases the request's slot without a response (acks=0 produce).
     func noResponse() {
+        completed()
         connection.noResponse(ticket)
+    }
+
+    private func completed() {
+        metrics.completed(afterNanoseconds: RequestMetrics.now() &- receivedAt)
     }
 }

@@ -10,6 +10,7 @@ struct RequestRouter: ServerConnectionHandler {
     let logger: Logger
 
     func connection(_ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket) {
+        let receivedAt = RequestMetrics.now()
         let bytes = [UInt8](frame)
         var reader = ByteReader(bytes)
         let header: RequestHeader
@@ -23,7 +24,10 @@ struct RequestRouter: ServerConnectionHandler {
             connection.close()
             return
         }
-        let context = RequestContext(connection: connection, ticket: ticket, header: header)
+        let metrics = broker.requestMetrics(header.apiKey)
+        metrics.received()
+        let context = RequestContext(
+            connection: connection, ticket: ticket, header: header, metrics: metrics, receivedAt: receivedAt)
         guard
             let api = ApiKey.supported.first(where: { $0.key == header.apiKey }),
             header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion

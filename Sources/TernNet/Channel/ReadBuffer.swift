@@ -1,5 +1,5 @@
 /// A connection's input buffer: bytes read from the socket, split into size-prefixed frames
-/// (`size u32 big-endian | payload`).
+/// (`size u32 big-endian | payload`) or, with a ``FrameDecoder``, into the frames it delimits.
 ///
 /// It is allocated once per connection (64 KiB) and reused for every read. It grows only when a
 /// single frame is larger than it (never past the frame limit), compacting first, and shrinks
@@ -23,14 +23,18 @@ final class ReadBuffer {
     private(set) var capacity: Int
     private let initialCapacity: Int
     private let maxFrameBytes: Int
+    /// Nil for the native size-prefixed framing.
+    private let decoder: (any FrameDecoder)?
     private var readIndex = 0
     private var writeIndex = 0
 
     /// - Parameters:
     ///   - initialCapacity: the usual size, 64 KiB.
     ///   - maxFrameBytes: the largest payload accepted; a larger size prefix is ``Frame/tooLarge(size:)``.
-    init(initialCapacity: Int = 64 * 1024, maxFrameBytes: Int) {
+    ///   - framing: how frames are delimited.
+    init(initialCapacity: Int = 64 * 1024, maxFrameBytes: Int, framing: Framing = .lengthPrefixed) {
         precondition(initialCapacity >= Self.frameHeaderBytes && maxFrameBytes >= 0)
+        if case .custom(let decoder) = framing { self.decoder = decoder } else { self.decoder = nil }
         self.initialCapacity = initialCapacity
         self.capacity = initialCapacity
         self.maxFrameBytes = maxFrameBytes
@@ -46,6 +50,7 @@ final class ReadBuffer {
 
     /// Takes the next frame off the front of the buffer, if it is complete.
     func nextFrame() -> Frame {
+        if let decoder { return nextDecodedFrame(decoder) }
         guard let size = frameSizeAtFront() else { return .incomplete }
         guard size <= maxFrameBytes else { return .tooLarge(size: size) }
         let total = Self.frameHeaderBytes + size
@@ -57,6 +62,12 @@ final class ReadBuffer {
 
     /// Whether ``nextFrame()`` would return something other than `.incomplete`.
     var hasFrame: Bool {
+        if let decoder {
+            guard writeIndex > readIndex else { return false }
+            if writeIndex - readIndex >= maxFrameBytes { return true }
+            return decoder.boundary(in: UnsafeRawBufferPointer(start: storage + readIndex, count: writeIndex - readIndex))
+                != .incomplete
+        }
         guard let size = frameSizeAtFront() else { return false }
         return size > maxFrameBytes || writeIndex - readIndex >= Self.frameHeaderBytes + size
     }
@@ -73,6 +84,23 @@ final class ReadBuffer {
             writeIndex += count
         }
         return result
+    }
+
+    /// A frame as the decoder delimits it; input that reaches the frame limit undelimited is
+    /// ``Frame/tooLarge(size:)``.
+    private func nextDecodedFrame(_ decoder: any FrameDecoder) -> Frame {
+        let available = writeIndex - readIndex
+        guard available > 0 else { return .incomplete }
+        let bytes = UnsafeRawBufferPointer(start: storage + readIndex, count: available)
+        switch decoder.boundary(in: bytes) {
+        case .complete(let length):
+            // A decoder claiming bytes it was not given, or none, is a programming error.
+            precondition(length > 0 && length <= available, "frame decoder returned length \(length) of \(available)")
+            readIndex += length
+            return .complete(UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+        case .incomplete:
+            return available >= maxFrameBytes ? .tooLarge(size: available) : .incomplete
+        }
     }
 
     private func frameSizeAtFront() -> Int? {
@@ -92,7 +120,10 @@ final class ReadBuffer {
             if capacity > max(initialCapacity, Self.retainedCapacity) { reallocate(capacity: initialCapacity) }
         }
         var needed = Self.frameHeaderBytes
-        if let size = frameSizeAtFront(), size <= maxFrameBytes {
+        if decoder != nil {
+            // The decoder has not found a boundary: room for at least one more byte.
+            needed = writeIndex - readIndex + 1
+        } else if let size = frameSizeAtFront(), size <= maxFrameBytes {
             needed = Self.frameHeaderBytes + size
         }
         let minimumRead = min(8 * 1024, capacity / 8)

@@ -83,7 +83,7 @@ final class SocketChannel: @unchecked Sendable {
     ///   - maxPendingWriteBytes: reading stops while more than this many bytes wait to be written.
     init(
         socket: SocketDescriptor, peer: String, loop: EventLoop, maxFrameBytes: Int, maxPendingWriteBytes: Int,
-        logger: Logger
+        framing: Framing = .lengthPrefixed, logger: Logger
     ) {
         self.socket = socket
         self.peer = peer
@@ -92,7 +92,7 @@ final class SocketChannel: @unchecked Sendable {
         // Negative limits (a bad configuration) act as zero rather than stopping the process.
         self.maxFrameBytes = max(maxFrameBytes, 0)
         self.maxPendingWriteBytes = max(maxPendingWriteBytes, 0)
-        self.readBuffer = ReadBuffer(maxFrameBytes: self.maxFrameBytes)
+        self.readBuffer = ReadBuffer(maxFrameBytes: self.maxFrameBytes, framing: framing)
     }
 
     /// Whether the channel still reads or writes.

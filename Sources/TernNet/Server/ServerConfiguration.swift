@@ -6,7 +6,8 @@ public struct ServerConfiguration: Sendable {
     /// The port; `0` picks an ephemeral port (see ``Server/boundPort``).
     public var port: Int
     /// The largest frame payload accepted (`socket.request.max.bytes`, default 100 MiB). A larger
-    /// size prefix is logged with the peer and closes that connection.
+    /// size prefix (or, with a custom ``framing``, that much input without a frame boundary) is
+    /// logged with the peer and closes that connection.
     public var maxFrameBytes: Int
     /// A connection that reads and writes nothing for this long, with no request in flight, is
     /// closed (`connections.max.idle.ms`, default 10 minutes); nil never closes one.
@@ -21,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopCount: Int
     /// The `listen(2)` backlog (default 1024).
     public var backlog: Int32
+    /// How requests are delimited (default: the native `size u32 | payload` frames).
+    public var framing: Framing = .lengthPrefixed
 
     /// Creates a configuration; every limit has the default documented on its property
     /// (`eventLoopCount: nil` means one loop per core).

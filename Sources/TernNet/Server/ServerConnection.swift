@@ -46,7 +46,7 @@ public final class ServerConnection: @unchecked Sendable {
         logger[metadataKey: "tern_connection_id"] = "\(id)"
         self.channel = SocketChannel(
             socket: socket, peer: peer, loop: loop, maxFrameBytes: configuration.maxFrameBytes,
-            maxPendingWriteBytes: configuration.maxPendingResponseBytes, logger: logger)
+            maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing, logger: logger)
     }
 
     /// Starts reading; on the connection's loop.
@@ -64,7 +64,8 @@ public final class ServerConnection: @unchecked Sendable {
         submit(ticket, .many(chunks))
     }
 
-    /// Completes `ticket` with a response of bytes that include their own size prefix.
+    /// Completes `ticket` with a response of bytes written as they are (a native response
+    /// includes its own size prefix).
     public func respond(_ ticket: ResponseTicket, _ bytes: [UInt8]) {
         submit(ticket, .one(.bytes(bytes)))
     }

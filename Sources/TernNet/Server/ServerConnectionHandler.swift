@@ -3,7 +3,8 @@
 public protocol ServerConnectionHandler: Sendable {
     /// Called on the connection's serial queue for each complete frame, in arrival order.
     ///
-    /// `frame` is the payload without its 4-byte size prefix and is valid only during the call.
+    /// `frame` is the payload without its 4-byte size prefix (with a custom ``Framing``, the whole
+    /// frame the decoder delimited) and is valid only during the call.
     /// The handler must eventually call exactly one of `connection.respond(ticket, ...)` or
     /// `connection.noResponse(ticket)` (e.g. acks=0 produce), from any thread, now or later.
     /// Responses are written in ticket order whatever order they complete in.

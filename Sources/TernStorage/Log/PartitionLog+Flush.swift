@@ -45,6 +45,10 @@ extension PartitionLog {
             return work
         }
         var syncs = 0
+        let started = StorageMetrics.now()
+        defer {
+            if syncs > 0 { StorageMetrics.recordFlush(syncs: syncs, startedAt: started) }
+        }
         do {
             for item in work.files {
                 try FileSystem.fdatasync(item.file.fd, path: item.file.path)

@@ -50,6 +50,7 @@ extension PartitionLog {
         }
         var slices: [LogSlice] = []
         var total = 0
+        var records = 0
         scan: for plan in plans {
             var scanner = BatchScanner(file: plan.file, limit: plan.size, from: plan.start, verifyCRC: false)
             var sliceStart: Int64?
@@ -65,6 +66,7 @@ extension PartitionLog {
                 if sliceStart == nil { sliceStart = entry.position }
                 sliceEnd = entry.position + Int64(header.totalSize)
                 total += header.totalSize
+                records += Int(max(header.recordCount, 0))
             }
             if let sliceStart {
                 slices.append(LogSlice(file: plan.file, position: sliceStart, count: Int(sliceEnd - sliceStart)))
@@ -86,6 +88,7 @@ extension PartitionLog {
                 break scan
             }
         }
-        return ReadResult(slices: slices, byteCount: total, logStartOffset: start, logEndOffset: end)
+        return ReadResult(
+            slices: slices, byteCount: total, logStartOffset: start, logEndOffset: end, recordCount: records)
     }
 }

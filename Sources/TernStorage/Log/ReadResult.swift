@@ -28,11 +28,14 @@ public struct ReadResult: Sendable {
     public var logStartOffset: Int64
     /// The log end offset when the read was made.
     public var logEndOffset: Int64
+    /// Records in the slices (the sum of their batch headers' record counts).
+    public var recordCount: Int
 
     /// Creates a result.
-    public init(slices: [LogSlice], byteCount: Int, logStartOffset: Int64, logEndOffset: Int64) {
+    public init(slices: [LogSlice], byteCount: Int, logStartOffset: Int64, logEndOffset: Int64, recordCount: Int = 0) {
         self.slices = slices
         self.byteCount = byteCount
+        self.recordCount = recordCount
         self.logStartOffset = logStartOffset
         self.logEndOffset = logEndOffset
     }

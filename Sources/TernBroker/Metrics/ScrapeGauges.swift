@@ -1,0 +1,46 @@
+import CoreMetrics
+import Synchronization
+import TernStorage
+
+/// Gauges set when `/metrics` is scraped rather than on every change: per-partition log offsets
+/// and size, open connections, and the process's memory and descriptors. One pass over the logs
+/// per scrape; a partition that has gone (topic deleted) has its series removed.
+final class ScrapeGauges: Sendable {
+    private let reported: Mutex<Set<TopicPartition>> = Mutex([])
+    private static let partitionGauges = ["tern_log_end_offset", "tern_log_start_offset", "tern_log_size_bytes"]
+
+    /// Sets every scrape-time gauge from `broker`'s current state.
+    func refresh(_ broker: Broker) {
+        var seen = Set<TopicPartition>()
+        for log in broker.logManager.allLogs {
+            let tp = log.topicPartition
+            seen.insert(tp)
+            let dimensions = Self.dimensions(tp)
+            Gauge(label: "tern_log_end_offset", dimensions: dimensions).record(log.logEndOffset)
+            Gauge(label: "tern_log_start_offset", dimensions: dimensions).record(log.logStartOffset)
+            Gauge(label: "tern_log_size_bytes", dimensions: dimensions).record(log.sizeInBytes)
+        }
+        let gone = reported.withLock { reported in
+            defer { reported = seen }
+            return reported.subtracting(seen)
+        }
+        for tp in gone {
+            for label in Self.partitionGauges { Gauge(label: label, dimensions: Self.dimensions(tp)).destroy() }
+        }
+        for (listener, count) in broker.connectionCounts {
+            Gauge(label: "tern_connections_open", dimensions: [("listener", listener)]).record(count)
+        }
+        Gauge(label: "tern_topics").record(broker.topics.all.count)
+        Gauge(label: "tern_partitions").record(seen.count)
+        let process = ProcessStatistics.read()
+        Gauge(label: "process_resident_memory_bytes").record(process.residentMemoryBytes)
+        Gauge(label: "process_virtual_memory_bytes").record(process.virtualMemoryBytes)
+        Gauge(label: "process_open_fds").record(process.openFileDescriptors)
+        Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
+        Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
+    }
+
+    private static func dimensions(_ tp: TopicPartition) -> [(String, String)] {
+        [("topic", tp.topic), ("partition", "\(tp.partition)")]
+    }
+}

@@ -1,0 +1,29 @@
+/// `# HELP` text of the metrics Tern defines (the registry is fed through swift-metrics, which
+/// carries no help text). Keep in step with docs/operations.md.
+enum MetricHelp {
+    static let text: [String: String] = [
+        "tern_requests_total": "Requests received, per API.",
+        "tern_request_errors_total":
+            "Requests or partitions of requests answered with an error code, per API and code.",
+        "tern_request_duration_seconds":
+            "Time from a request's arrival to its response being handed to the connection, per API.",
+        "tern_topic_bytes_in_total": "Record-batch bytes appended by produce requests, per topic.",
+        "tern_topic_records_in_total": "Records appended by produce requests, per topic.",
+        "tern_topic_bytes_out_total": "Record-batch bytes sent in fetch responses, per topic.",
+        "tern_topic_records_out_total": "Records sent in fetch responses, per topic.",
+        "tern_log_end_offset": "The next offset to be written, per partition.",
+        "tern_log_start_offset": "The first offset still in the log, per partition.",
+        "tern_log_size_bytes": "Bytes of all segments of the log, per partition.",
+        "tern_log_flushes_total": "Partition-log flushes that synced data.",
+        "tern_log_fsyncs_total": "fdatasync/fsync calls made by log flushes (segments, index files, directories).",
+        "tern_log_flush_duration_seconds": "Time one partition-log flush spent in sync calls.",
+        "tern_connections_open": "Open client connections, per broker listener.",
+        "tern_topics": "Topics.",
+        "tern_partitions": "Partition logs on this broker.",
+        "tern_uptime_seconds": "Seconds since the broker opened its logs.",
+        "process_resident_memory_bytes": "Resident memory size in bytes.",
+        "process_virtual_memory_bytes": "Virtual memory size in bytes.",
+        "process_open_fds": "Open file descriptors.",
+        "process_max_fds": "Maximum number of open file descriptors (RLIMIT_NOFILE).",
+    ]
+}
