@@ -251,6 +251,6 @@ enum WireSamples {
                             .init(partition: 9, errorCode: .unknownTopicOrPartition),
                         ])
                 ])),
-        ]
+        ] + groupSamples(str)
     }
 }
