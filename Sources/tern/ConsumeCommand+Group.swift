@@ -63,11 +63,14 @@ extension ConsumeCommand {
         try await CLIFailure.wrap {
             try await consumer.subscribe(topics: [topic]) { event in
                 switch event {
-                case .assigned: break
+                case .assigned(let tps):
+                    StandardError.writeLine("tern: group \(group): assigned \(tps.map(\.description).joined(separator: ","))")
                 case .revoked(let tps):
+                    StandardError.writeLine("tern: group \(group): revoked \(tps.map(\.description).joined(separator: ","))")
                     await commitPrinted(Set(tps))
                     progress.forget(tps)
                 case .lost(let tps):
+                    StandardError.writeLine("tern: group \(group): lost \(tps.map(\.description).joined(separator: ","))")
                     output.flush()
                     progress.forget(tps)
                 }

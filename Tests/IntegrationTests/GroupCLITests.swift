@@ -37,6 +37,12 @@ final class GroupCLITests: BrokerTestCase {
             return text.split(separator: "\n").compactMap { $0.split(separator: "\t").last.map(String.init) }
         }
 
+        /// What the command reported about its partitions on stderr (`assigned …`, `revoked …`).
+        var events: [String] {
+            let text = (try? String(contentsOfFile: outputPath + ".err", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").map(String.init).filter { $0.contains(": group ") }
+        }
+
         func terminate() {
             guard process.isRunning else { return }
             kill(process.processIdentifier, SIGTERM)
@@ -113,6 +119,7 @@ final class GroupCLITests: BrokerTestCase {
         try await waitForZeroLag(client)
 
         // One leaves gracefully: the two others get its partitions and keep their own.
+        let eventsBefore = consumers.map { $0.events.count }
         consumers[0].terminate()
         try await produce(client, count: 300)
         let two = try await stableAssignment(client, members: 2)
@@ -122,14 +129,26 @@ final class GroupCLITests: BrokerTestCase {
             XCTAssertTrue(before.isSubset(of: partitions), "\(member) kept \(before), now has \(partitions)")
         }
         try await waitForZeroLag(client)
+        for i in 1..<3 {
+            let since = consumers[i].events.dropFirst(eventsBefore[i])
+            XCTAssertFalse(since.isEmpty, "took over a partition")
+            XCTAssertTrue(since.allSatisfy { $0.contains("assigned") }, "\(since)")
+        }
 
         // A new one joins: balance returns, every member keeps two of what it had.
+        let eventsBeforeJoin = consumers.map { $0.events.count }
         consumers.append(try consumer("c3"))
         try await produce(client, count: 300)
         let again = try await stableAssignment(client, members: 3)
         XCTAssertEqual(again.values.map(\.count).sorted(), [2, 2, 2])
         for (member, partitions) in again where two[member] != nil {
             XCTAssertTrue(partitions.isSubset(of: two[member]!), "\(member) only lost partitions")
+        }
+        for i in 1..<3 {
+            // Each gives up exactly the one partition the newcomer needs from it.
+            let revoked = consumers[i].events.dropFirst(eventsBeforeJoin[i]).filter { $0.contains("revoked") }
+            XCTAssertEqual(revoked.count, 1, "\(consumers[i].events)")
+            XCTAssertEqual(revoked.first?.split(separator: ",").count, 1, "\(revoked)")
         }
         try await waitForZeroLag(client)
         for c in consumers { c.terminate() }
