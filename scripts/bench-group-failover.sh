@@ -4,7 +4,7 @@
 # every partition); one member leaves — gracefully (SIGTERM: it commits and sends a leave
 # heartbeat) or by `kill -9` — and we measure the time from the signal until every partition it
 # owned has had a record printed by one of the two others. Timestamps are CLOCK_MONOTONIC taken
-# as each output line arrives.
+# as each output line arrives; the signal is sent at a random point of the heartbeat cycle.
 #   usage: scripts/bench-group-failover.sh [runs] [session.timeout.ms] [group.consumer.heartbeat.interval.ms]
 #   (defaults: 3 runs, 45000, 5000 — Kafka's defaults)
 set -euo pipefail
@@ -25,7 +25,7 @@ cleanup() { kill -TERM "$broker" 2>/dev/null || true; for _ in $(seq 1 100); do 
 trap cleanup EXIT
 for _ in $(seq 1 200); do grep -q "ternd ready" "$work/ternd.log" 2>/dev/null && break; sleep 0.05; done
 python3 - "$bin/tern" "127.0.0.1:$port" "$runs" "$session" "$heartbeat" <<'PY'
-import json, signal, statistics, subprocess, sys, threading, time
+import json, random, signal, statistics, subprocess, sys, threading, time
 tern, bootstrap, runs, session, heartbeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 base = [tern, "--bootstrap", bootstrap]
 subprocess.run(base + ["topic", "create", "orders", "--partitions", "6"], check=True, stdout=subprocess.DEVNULL)
@@ -78,7 +78,8 @@ for run in range(runs):
         while not stable(group) or any(len(c.owned) != 2 for c in consumers):
             assert time.monotonic() < deadline, "group did not stabilise"
             time.sleep(0.1)
-        time.sleep(2)
+        # Members heartbeat in step (they joined together); leave at a random phase of that cycle.
+        time.sleep(2 + random.random() * int(heartbeat) / 1000)
         victim, others = consumers[0], consumers[1:]
         partitions = set(victim.owned)
         t0 = time.monotonic()
