@@ -64,13 +64,16 @@ extension ConsumeCommand {
             try await consumer.subscribe(topics: [topic]) { event in
                 switch event {
                 case .assigned(let tps):
-                    StandardError.writeLine("tern: group \(group): assigned \(tps.map(\.description).joined(separator: ","))")
+                    StandardError.writeLine(
+                        "tern: group \(group): assigned \(tps.map(\.description).joined(separator: ","))")
                 case .revoked(let tps):
-                    StandardError.writeLine("tern: group \(group): revoked \(tps.map(\.description).joined(separator: ","))")
+                    StandardError.writeLine(
+                        "tern: group \(group): revoked \(tps.map(\.description).joined(separator: ","))")
                     await commitPrinted(Set(tps))
                     progress.forget(tps)
                 case .lost(let tps):
-                    StandardError.writeLine("tern: group \(group): lost \(tps.map(\.description).joined(separator: ","))")
+                    StandardError.writeLine(
+                        "tern: group \(group): lost \(tps.map(\.description).joined(separator: ","))")
                     output.flush()
                     progress.forget(tps)
                 }
@@ -85,7 +88,7 @@ extension ConsumeCommand {
             let records: [ConsumerRecord]
             do {
                 records = try await consumer.poll(timeout: pollTimeout)
-            } catch where stopping.load(ordering: .relaxed) {
+            } catch  where stopping.load(ordering: .relaxed) {
                 break reading  // closed by the signal handler, which exits
             } catch {
                 throw try await CLIFailure.wrap { throw error }

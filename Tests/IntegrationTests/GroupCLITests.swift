@@ -62,7 +62,8 @@ final class GroupCLITests: BrokerTestCase {
         try ConsoleConsumer(
             bootstrap: broker.bootstrap, directory: directory.path, name: name,
             arguments: [
-                "orders", "--group", group, "--from-beginning", "--print-offset", "--property", "session.timeout.ms=2000",
+                "orders", "--group", group, "--from-beginning", "--print-offset", "--property",
+                "session.timeout.ms=2000",
                 "--property", "auto.commit.interval.ms=200",
             ] + extra)
     }
@@ -84,7 +85,8 @@ final class GroupCLITests: BrokerTestCase {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let d = try? await client.admin.describeGroup("g"), d.state == "Stable", d.members.count == members {
-                return Dictionary(uniqueKeysWithValues: d.members.map { ($0.memberId, Set($0.assignment.map(\.partition))) })
+                return Dictionary(
+                    uniqueKeysWithValues: d.members.map { ($0.memberId, Set($0.assignment.map(\.partition))) })
             }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -202,7 +204,11 @@ final class GroupCLITests: BrokerTestCase {
         XCTAssertEqual(partitions?.first?["lag"] as? Int, 0)
 
         let reset = try runCommand(
-            tern, ["group", "reset-offsets", "once", "--bootstrap", broker.bootstrap, "--topic", "orders", "--to-offset", "45"])
+            tern,
+            [
+                "group", "reset-offsets", "once", "--bootstrap", broker.bootstrap, "--topic", "orders", "--to-offset",
+                "45",
+            ])
         XCTAssertEqual(reset.status, 0, reset.stderr)
         let third = try runCommand(tern, args + ["--timeout-ms", "3000"])
         XCTAssertEqual(third.stdout.split(separator: "\n"), (45..<50).map { "v\($0)"[...] })

@@ -17,12 +17,15 @@ final class GroupSDKTests: BrokerTestCase {
 
     func client(_ broker: BrokerProcess? = nil) async throws -> TernClient {
         try await TernClient(
-            configuration: ClientConfiguration(bootstrap: [(broker ?? self.broker).bootstrap], requestTimeout: .seconds(10)))
+            configuration: ClientConfiguration(
+                bootstrap: [(broker ?? self.broker).bootstrap], requestTimeout: .seconds(10)))
     }
 
     func produce(_ client: TernClient, topic: String, range: Range<Int>) async throws {
         let producer = client.producer(configuration: ProducerConfiguration(acks: .all))
-        for i in range { _ = try await producer.send(topic: topic, key: Array("k\(i)".utf8), value: Array("v\(i)".utf8)) }
+        for i in range {
+            _ = try await producer.send(topic: topic, key: Array("k\(i)".utf8), value: Array("v\(i)".utf8))
+        }
         try await producer.flush()
         await producer.close()
     }
@@ -141,7 +144,8 @@ final class GroupSDKTests: BrokerTestCase {
             let value = try await commit(member, joined.memberEpoch - 1)
             XCTAssertEqual(value, .staleMemberEpoch)
         }
-        let reset = try await client.send(ResetGroupOffsetsRequest(groupId: "g", topic: "t", strategy: .earliest), to: 0)
+        let reset = try await client.send(
+            ResetGroupOffsetsRequest(groupId: "g", topic: "t", strategy: .earliest), to: 0)
         XCTAssertEqual(reset.errorCode, .nonEmptyGroup)
         let delete = try await client.send(DeleteGroupsRequest(groupIds: ["g"]), to: 0)
         XCTAssertEqual(delete.results.first?.errorCode, .nonEmptyGroup)
@@ -161,7 +165,9 @@ final class GroupSDKTests: BrokerTestCase {
         let produce = try await client.send(
             ProduceRequest(
                 acks: 1, timeoutMs: 1000,
-                topics: [.init(name: "__consumer_offsets", partitions: [.init(partition: 0, records: makeBatch(count: 1))])]),
+                topics: [
+                    .init(name: "__consumer_offsets", partitions: [.init(partition: 0, records: makeBatch(count: 1))])
+                ]),
             to: 0)
         XCTAssertEqual(produce.topics.first?.partitions.first?.errorCode, .invalidTopic)
         await client.close()
@@ -175,7 +181,8 @@ final class GroupSDKTests: BrokerTestCase {
         XCTAssertEqual(latest.values.reduce(0, +), 20)
         let earliest = try await client.admin.resetGroupOffsets(group: "r", topic: "t", partitions: [0], to: .earliest)
         XCTAssertEqual(earliest, [TopicPartition(topic: "t", partition: 0): 0])
-        let clamped = try await client.admin.resetGroupOffsets(group: "r", topic: "t", partitions: [1], to: .offset(1_000_000))
+        let clamped = try await client.admin.resetGroupOffsets(
+            group: "r", topic: "t", partitions: [1], to: .offset(1_000_000))
         XCTAssertEqual(clamped.values.first, latest[TopicPartition(topic: "t", partition: 1)])
         let future = try await client.admin.resetGroupOffsets(group: "r", topic: "t", to: .timestamp(Int64.max / 2))
         XCTAssertEqual(future, latest)

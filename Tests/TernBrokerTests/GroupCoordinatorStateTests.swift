@@ -193,7 +193,8 @@ final class GroupCoordinatorStateTests: XCTestCase {
         h.settle([a, b])
         let mine = h.assigned[a]!
         let epochOfB = h.epochs[b]!
-        XCTAssertEqual(h.send(a, epoch: ConsumerGroupHeartbeatRequest.staticLeaveEpoch, instance: "host-a").errorCode, .none)
+        XCTAssertEqual(
+            h.send(a, epoch: ConsumerGroupHeartbeatRequest.staticLeaveEpoch, instance: "host-a").errorCode, .none)
         h.now += 1000
         h.beat(b)
         _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })

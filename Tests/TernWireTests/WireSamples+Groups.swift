@@ -37,12 +37,16 @@ extension WireSamples {
                 OffsetCommitRequest(
                     groupId: str("g"), memberId: str("m-1"), memberEpoch: 3,
                     topics: [
-                        .init(name: str("orders"), partitions: [.init(partition: 0, offset: 42), .init(partition: 5, offset: Int64.max)])
+                        .init(
+                            name: str("orders"),
+                            partitions: [.init(partition: 0, offset: 42), .init(partition: 5, offset: Int64.max)])
                     ])),
             .request(OffsetCommitRequest(groupId: str(""), memberId: str(""), memberEpoch: -1, topics: []), "empty"),
             .response(
                 OffsetCommitResponse(topics: [
-                    .init(name: str("orders"), partitions: [.init(partition: 0), .init(partition: 9, errorCode: .unknownTopicOrPartition)])
+                    .init(
+                        name: str("orders"),
+                        partitions: [.init(partition: 0), .init(partition: 9, errorCode: .unknownTopicOrPartition)])
                 ])),
             .response(
                 OffsetCommitResponse(errorCode: .staleMemberEpoch, errorMessage: str("stale"), topics: []), "error"),
@@ -51,7 +55,9 @@ extension WireSamples {
             .request(OffsetFetchRequest(groupId: str("g"), topics: []), "all"),
             .response(
                 OffsetFetchResponse(topics: [
-                    .init(name: str("orders"), partitions: [.init(partition: 0, offset: 17), .init(partition: 1, offset: -1)])
+                    .init(
+                        name: str("orders"),
+                        partitions: [.init(partition: 0, offset: 17), .init(partition: 1, offset: -1)])
                 ])),
             .response(OffsetFetchResponse(errorCode: .notCoordinator, errorMessage: nil, topics: []), "error"),
 
@@ -103,7 +109,8 @@ extension WireSamples {
             .request(ResetGroupOffsetsRequest(groupId: str("g"), topic: str("t"), strategy: .earliest), "all"),
             .response(
                 ResetGroupOffsetsResponse(partitions: [
-                    .init(partition: 0, offset: 5), .init(partition: 7, errorCode: .unknownTopicOrPartition, offset: -1),
+                    .init(partition: 0, offset: 5),
+                    .init(partition: 7, errorCode: .unknownTopicOrPartition, offset: -1),
                 ])),
             .response(
                 ResetGroupOffsetsResponse(errorCode: .nonEmptyGroup, errorMessage: str("active"), partitions: []),

@@ -43,7 +43,10 @@ enum GroupAssignor {
 
         // 2. Place the rest on the least-loaded eligible member.
         for tp in all where !placed.contains(tp) {
-            guard let target = memberIds.filter({ eligible($0, tp) }).min(by: { result[$0, default: []].count < result[$1, default: []].count })
+            guard
+                let target = memberIds.filter({ eligible($0, tp) }).min(by: {
+                    result[$0, default: []].count < result[$1, default: []].count
+                })
             else { continue }
             result[target, default: []].insert(tp)
             placed.insert(tp)
@@ -57,7 +60,8 @@ enum GroupAssignor {
             moved = false
             let byLoad = memberIds.sorted { (result[$0, default: []].count, $0) > (result[$1, default: []].count, $1) }
             search: for heavy in byLoad {
-                for light in byLoad.reversed() where result[heavy, default: []].count - result[light, default: []].count > 1 {
+                for light in byLoad.reversed()
+                where result[heavy, default: []].count - result[light, default: []].count > 1 {
                     if let tp = result[heavy, default: []].sorted(by: Self.order).last(where: { eligible(light, $0) }) {
                         result[heavy, default: []].remove(tp)
                         result[light, default: []].insert(tp)

@@ -56,7 +56,8 @@ final class GroupCoordinator: Sendable {
                     bytes = try log.read(from: offset, maxBytes: 1 << 20, maxOffset: end).readBytes()
                 } catch {
                     logger.error(
-                        "cannot read __consumer_offsets", metadata: ["tern_partition": "\(log.topicPartition.partition)", "error": "\(error)"])
+                        "cannot read __consumer_offsets",
+                        metadata: ["tern_partition": "\(log.topicPartition.partition)", "error": "\(error)"])
                     break
                 }
                 var records: [Record] = []
@@ -64,13 +65,16 @@ final class GroupCoordinator: Sendable {
                 do {
                     try RecordBatchDecoder.decode(bytes, minOffset: offset, into: &records)
                     var position = 0
-                    while let header = RecordBatchHeader(bytes, at: position), position + header.totalSize <= bytes.count {
+                    while let header = RecordBatchHeader(bytes, at: position),
+                        position + header.totalSize <= bytes.count
+                    {
                         next = max(next, header.lastOffset + 1)
                         position += header.totalSize
                     }
                 } catch {
                     logger.error(
-                        "corrupt batch in __consumer_offsets", metadata: ["tern_partition": "\(log.topicPartition.partition)", "error": "\(error)"])
+                        "corrupt batch in __consumer_offsets",
+                        metadata: ["tern_partition": "\(log.topicPartition.partition)", "error": "\(error)"])
                     break
                 }
                 guard next > offset else { break }
@@ -91,7 +95,9 @@ final class GroupCoordinator: Sendable {
             }
         }
         let groups = state.withLock { $0.groups.count }
-        if applied > 0 { logger.info("consumer groups loaded", metadata: ["groups": "\(groups)", "records": "\(applied)"]) }
+        if applied > 0 {
+            logger.info("consumer groups loaded", metadata: ["groups": "\(groups)", "records": "\(applied)"])
+        }
     }
 
     // MARK: Timer

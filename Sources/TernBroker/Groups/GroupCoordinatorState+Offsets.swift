@@ -24,7 +24,9 @@ extension GroupCoordinatorState {
             return (.unknownMemberId, "group '\(groupId)' has no member '\(memberId)'")
         }
         if epoch > member.memberEpoch {
-            return (.fencedMemberEpoch, "member \(memberId) sent epoch \(epoch), newer than its epoch \(member.memberEpoch)")
+            return (
+                .fencedMemberEpoch, "member \(memberId) sent epoch \(epoch), newer than its epoch \(member.memberEpoch)"
+            )
         }
         if epoch < member.memberEpoch {
             return (.staleMemberEpoch, "member \(memberId) sent epoch \(epoch), its epoch is now \(member.memberEpoch)")
@@ -40,7 +42,9 @@ extension GroupCoordinatorState {
                 response: OffsetCommitResponse(
                     errorCode: code, errorMessage: message,
                     topics: r.topics.map { t in
-                        .init(name: t.name, partitions: t.partitions.map { .init(partition: $0.partition, errorCode: code) })
+                        .init(
+                            name: t.name,
+                            partitions: t.partitions.map { .init(partition: $0.partition, errorCode: code) })
                     }))
         }
         if let (code, message) = check(group: r.groupId) { return fail(code, message) }
@@ -105,7 +109,9 @@ extension GroupCoordinatorState {
     // MARK: Reset, delete
 
     /// Stores `offsets` for an empty (or new) group.
-    mutating func reset(groupId: String, offsets: [TopicPartition: Int64], dryRun: Bool) -> Outcome<ResetGroupOffsetsResponse> {
+    mutating func reset(groupId: String, offsets: [TopicPartition: Int64], dryRun: Bool) -> Outcome<
+        ResetGroupOffsetsResponse
+    > {
         func fail(_ code: ErrorCode, _ message: String) -> Outcome<ResetGroupOffsetsResponse> {
             Outcome(response: ResetGroupOffsetsResponse(errorCode: code, errorMessage: message, partitions: []))
         }
@@ -137,7 +143,8 @@ extension GroupCoordinatorState {
                 continue
             }
             guard let group = groups[id] else {
-                results.append(.init(groupId: id, errorCode: .groupIdNotFound, errorMessage: "group '\(id)' does not exist"))
+                results.append(
+                    .init(groupId: id, errorCode: .groupIdNotFound, errorMessage: "group '\(id)' does not exist"))
                 continue
             }
             guard group.members.isEmpty else {

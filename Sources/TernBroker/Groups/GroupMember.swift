@@ -49,8 +49,11 @@ struct ConsumerGroup: Sendable {
     /// `Empty`, `Reconciling` or `Stable`.
     var state: String {
         if members.isEmpty { return "Empty" }
-        let reconciled = targetEpoch == groupEpoch
-            && members.values.allSatisfy { $0.assigned == (target[$0.memberId] ?? []) && $0.owned.isSubset(of: $0.assigned) }
+        let reconciled =
+            targetEpoch == groupEpoch
+            && members.values.allSatisfy {
+                $0.assigned == (target[$0.memberId] ?? []) && $0.owned.isSubset(of: $0.assigned)
+            }
         return reconciled ? "Stable" : "Reconciling"
     }
 

@@ -95,7 +95,9 @@ enum GroupRecord: Sendable, Hashable {
                 let rebalance = try r.readInt32("rebalanceTimeoutMs")
                 let topics = try r.readStrings("subscribedTopics")
                 let assigned = Set(
-                    try r.readTopicPartitionLists("assignment").flatMap { t in t.partitions.map { TopicPartition(t.name, $0) } })
+                    try r.readTopicPartitionLists("assignment").flatMap { t in
+                        t.partitions.map { TopicPartition(t.name, $0) }
+                    })
                 let staticLeft = try r.readBool("staticLeft")
                 return GroupMember(
                     memberId: memberId, instanceId: instanceId, clientId: clientId, clientHost: clientHost,

@@ -55,7 +55,8 @@ extension Broker {
         } catch {
             return context.respond(failure(.coordinatorNotAvailable, "cannot create __consumer_offsets: \(error)"))
         }
-        let result = groupCoordinator.state.withLock { state -> Result<(R, [(log: PartitionLog, end: Int64)]), any Error> in
+        let result = groupCoordinator.state.withLock {
+            state -> Result<(R, [(log: PartitionLog, end: Int64)]), any Error> in
             let saved = groupIds.map { ($0, state.groups[$0]) }
             let outcome = body(&state)
             do {
@@ -124,7 +125,8 @@ extension Broker {
             }
         ) { state in
             state.heartbeat(
-                request, clientId: context.header.clientId, clientHost: context.connection.peer, nowMs: now, counts: counts)
+                request, clientId: context.header.clientId, clientHost: context.connection.peer, nowMs: now,
+                counts: counts)
         }
     }
 
@@ -136,7 +138,9 @@ extension Broker {
                 OffsetCommitResponse(
                     errorCode: code, errorMessage: message,
                     topics: request.topics.map { t in
-                        .init(name: t.name, partitions: t.partitions.map { .init(partition: $0.partition, errorCode: code) })
+                        .init(
+                            name: t.name,
+                            partitions: t.partitions.map { .init(partition: $0.partition, errorCode: code) })
                     })
             }
         ) { state in
@@ -175,7 +179,8 @@ extension Broker {
         for group in response.groups {
             for topic in group.offsets {
                 for p in topic.partitions where p.lag >= 0 {
-                    GroupCoordinator.recordLag(group: group.groupId, topic: topic.name, partition: p.partition, lag: p.lag)
+                    GroupCoordinator.recordLag(
+                        group: group.groupId, topic: topic.name, partition: p.partition, lag: p.lag)
                 }
             }
         }
@@ -216,7 +221,9 @@ extension Broker {
                 guard request.value >= 0 else { return context.respond(fail(.invalidRequest, "offset must be >= 0")) }
                 offsets[tp] = min(max(request.value, start), end)
             case .timestamp:
-                guard request.value >= 0 else { return context.respond(fail(.invalidRequest, "timestamp must be >= 0")) }
+                guard request.value >= 0 else {
+                    return context.respond(fail(.invalidRequest, "timestamp must be >= 0"))
+                }
                 do {
                     offsets[tp] = try log.offsetForTimestamp(request.value)?.offset ?? end
                 } catch {

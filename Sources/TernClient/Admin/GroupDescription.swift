@@ -41,7 +41,6 @@ public struct GroupDescription: Sendable, Hashable {
     public var partitions: [PartitionOffsets]
 }
 
-
 /// Where ``TernAdmin/resetGroupOffsets(group:topic:partitions:to:dryRun:)`` moves a group's offsets.
 public enum OffsetResetTarget: Sendable, Hashable {
     /// The log start offset.

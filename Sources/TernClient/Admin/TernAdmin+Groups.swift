@@ -5,7 +5,9 @@ extension TernAdmin {
     /// - Throws: ``TernError`` when no broker answers.
     public func listGroups() async throws -> [GroupListing] {
         let response = try await client.sendToAnyBroker(ListGroupsRequest())
-        return response.groups.map { GroupListing(groupId: $0.groupId, state: $0.state, memberCount: Int($0.memberCount)) }
+        return response.groups.map {
+            GroupListing(groupId: $0.groupId, state: $0.state, memberCount: Int($0.memberCount))
+        }
     }
 
     /// A group's state, members with their assignments, and committed offsets with lag.
@@ -20,7 +22,9 @@ extension TernAdmin {
         }
         var owner: [TopicPartition: String] = [:]
         let members = group.members.map { m in
-            let assignment = m.assignment.flatMap { t in t.partitions.map { TopicPartition(topic: t.name, partition: $0) } }
+            let assignment = m.assignment.flatMap { t in
+                t.partitions.map { TopicPartition(topic: t.name, partition: $0) }
+            }
             for tp in assignment { owner[tp] = m.memberId }
             return GroupDescription.Member(
                 memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost,
@@ -29,7 +33,8 @@ extension TernAdmin {
         let partitions = group.offsets.flatMap { topic in
             topic.partitions.map { p in
                 GroupDescription.PartitionOffsets(
-                    topic: topic.name, partition: p.partition, committedOffset: p.committedOffset >= 0 ? p.committedOffset : nil,
+                    topic: topic.name, partition: p.partition,
+                    committedOffset: p.committedOffset >= 0 ? p.committedOffset : nil,
                     logEndOffset: p.logEndOffset >= 0 ? p.logEndOffset : nil, lag: p.lag >= 0 ? p.lag : nil,
                     memberId: owner[TopicPartition(topic: topic.name, partition: p.partition)])
             }
@@ -85,7 +90,8 @@ extension TernAdmin {
     func sendToCoordinator<R: WireRequest>(_ groupId: String, _ request: R) async throws -> R.Response {
         let found = try await client.sendToAnyBroker(FindCoordinatorRequest(key: groupId))
         guard found.errorCode == .none else {
-            throw TernError.broker(found.errorCode, found.errorMessage, context: "finding the coordinator of '\(groupId)'")
+            throw TernError.broker(
+                found.errorCode, found.errorMessage, context: "finding the coordinator of '\(groupId)'")
         }
         if client.metadata.current.brokers[found.nodeId] == nil { _ = try await client.metadata.refresh() }
         return try await client.send(request, to: found.nodeId)

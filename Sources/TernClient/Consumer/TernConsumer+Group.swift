@@ -101,7 +101,9 @@ extension TernConsumer {
         let byTopic = Dictionary(grouping: offsets, by: \.key.topic).sorted { $0.key < $1.key }.map { topic, entries in
             OffsetCommitRequest.Topic(
                 name: topic,
-                partitions: entries.sorted { $0.key < $1.key }.map { .init(partition: $0.key.partition, offset: $0.value) })
+                partitions: entries.sorted { $0.key < $1.key }.map {
+                    .init(partition: $0.key.partition, offset: $0.value)
+                })
         }
         var attempt = 0
         while true {
@@ -117,7 +119,8 @@ extension TernConsumer {
                     for topic in response.topics {
                         for p in topic.partitions where p.errorCode != .none {
                             throw TernError.broker(
-                                p.errorCode, nil, context: "commit of \(topic.name)-\(p.partition) for group '\(groupId)'")
+                                p.errorCode, nil,
+                                context: "commit of \(topic.name)-\(p.partition) for group '\(groupId)'")
                         }
                     }
                     group.withLock { g in for (tp, offset) in offsets { g.committed[tp] = offset } }
@@ -166,7 +169,8 @@ extension TernConsumer {
         guard let groupId = configuration.groupId else { throw TernError(.invalidArgument, "no group id") }
         let response = try await client.sendToAnyBroker(FindCoordinatorRequest(key: groupId))
         guard response.errorCode == .none else {
-            throw TernError.broker(response.errorCode, response.errorMessage, context: "finding the coordinator of '\(groupId)'")
+            throw TernError.broker(
+                response.errorCode, response.errorMessage, context: "finding the coordinator of '\(groupId)'")
         }
         if client.metadata.current.brokers[response.nodeId] == nil { _ = try await client.metadata.refresh() }
         group.withLock { $0.coordinator = response.nodeId }
@@ -193,7 +197,8 @@ extension TernConsumer {
                 try? await Task.sleep(for: max(configuration.retryBackoff, .milliseconds(100)))
                 continue
             }
-            if configuration.enableAutoCommit, ContinuousClock.now - lastAutoCommit >= configuration.autoCommitInterval {
+            if configuration.enableAutoCommit, ContinuousClock.now - lastAutoCommit >= configuration.autoCommitInterval
+            {
                 lastAutoCommit = .now
                 let positions = committablePositions(onlyChanged: true)
                 if !positions.isEmpty {
@@ -206,7 +211,8 @@ extension TernConsumer {
             }
             if again { continue }
             let interval = group.withLock { $0.heartbeatInterval }
-            let untilCommit = configuration.enableAutoCommit
+            let untilCommit =
+                configuration.enableAutoCommit
                 ? max(.zero, configuration.autoCommitInterval - (ContinuousClock.now - lastAutoCommit)) : interval
             do {
                 try await Task.sleep(for: max(.milliseconds(1), min(interval, untilCommit)))
@@ -234,7 +240,8 @@ extension TernConsumer {
         case .none:
             break
         case .fencedMemberEpoch, .unknownMemberId:
-            let (lost, listener) = group.withLock { g -> (Set<TopicPartition>, (@Sendable (RebalanceEvent) async -> Void)?) in
+            let (lost, listener) = group.withLock {
+                g -> (Set<TopicPartition>, (@Sendable (RebalanceEvent) async -> Void)?) in
                 defer {
                     g.owned = []
                     g.memberEpoch = 0
@@ -250,7 +257,8 @@ extension TernConsumer {
             return true
         default:
             if response.errorCode == .notCoordinator { group.withLock { $0.coordinator = nil } }
-            throw TernError.broker(response.errorCode, response.errorMessage, context: "heartbeat to group '\(groupId)'")
+            throw TernError.broker(
+                response.errorCode, response.errorMessage, context: "heartbeat to group '\(groupId)'")
         }
 
         let assignment = Set(

@@ -6,7 +6,9 @@ struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "group",
         abstract: "List, describe, reset the offsets of, and delete consumer groups.",
-        subcommands: [GroupListCommand.self, GroupDescribeCommand.self, GroupResetOffsetsCommand.self, GroupDeleteCommand.self])
+        subcommands: [
+            GroupListCommand.self, GroupDescribeCommand.self, GroupResetOffsetsCommand.self, GroupDeleteCommand.self,
+        ])
 
     @OptionGroup var global: GlobalOptions
 }

@@ -54,7 +54,8 @@ struct GroupDescribeCommand: AsyncParsableCommand {
                     groupId: d.groupId, state: d.state, groupEpoch: d.groupEpoch,
                     members: d.members.map { m in
                         .init(
-                            memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost,
+                            memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId,
+                            clientHost: m.clientHost,
                             memberEpoch: m.memberEpoch, subscribedTopics: m.subscribedTopics,
                             assignment: m.assignment.map { .init(topic: $0.topic, partition: $0.partition) })
                     },
@@ -69,7 +70,8 @@ struct GroupDescribeCommand: AsyncParsableCommand {
         var partitions = Table(["TOPIC", "PARTITION", "COMMITTED-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER-ID"])
         for p in d.partitions {
             partitions.append([
-                p.topic, "\(p.partition)", p.committedOffset.map { "\($0)" } ?? "-", p.logEndOffset.map { "\($0)" } ?? "-",
+                p.topic, "\(p.partition)", p.committedOffset.map { "\($0)" } ?? "-",
+                p.logEndOffset.map { "\($0)" } ?? "-",
                 p.lag.map { "\($0)" } ?? "-", p.memberId ?? "-",
             ])
         }

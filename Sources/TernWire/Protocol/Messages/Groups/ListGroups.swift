@@ -25,7 +25,8 @@ public struct ListGroupsResponse: WireResponse, Hashable {
 
     public init(from reader: inout ByteReader) throws {
         groups = try reader.readArray("groups", minElementSize: 8) { r in
-            Group(groupId: try r.readString("groupId"), state: try r.readString("state"), memberCount: try r.readInt32())
+            Group(
+                groupId: try r.readString("groupId"), state: try r.readString("state"), memberCount: try r.readInt32())
         }
     }
 

@@ -75,7 +75,8 @@ public struct OffsetCommitResponse: WireResponse, Hashable {
         errorCode = ErrorCode(rawValue: try reader.readInt16("errorCode"))
         errorMessage = try reader.readNullableString("errorMessage")
         topics = try reader.readTopics(minPartitionSize: 6) { p in
-            Partition(partition: try p.readInt32("partition"), errorCode: ErrorCode(rawValue: try p.readInt16("errorCode")))
+            Partition(
+                partition: try p.readInt32("partition"), errorCode: ErrorCode(rawValue: try p.readInt16("errorCode")))
         }
     }
 
