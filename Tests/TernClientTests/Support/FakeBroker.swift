@@ -30,6 +30,8 @@ final class FakeBroker: Sendable {
         var omitApis: Set<ApiKey> = []
         /// When set, produce requests are not answered (to test timeouts).
         var swallowProduce = false
+        /// The scripted consumer group (see FakeBroker+Groups).
+        var group = FakeGroup()
     }
 
     let host = "fake-broker"
@@ -110,6 +112,8 @@ final class FakeBroker: Sendable {
                 return Frame.response(response, correlationId: id)
             case .fetch:
                 return Frame.response(fetch(try FetchRequest(from: &reader)), correlationId: id)
+            case .findCoordinator, .consumerGroupHeartbeat, .offsetCommit, .offsetFetch:
+                return try groupResponse(header, &reader)
             default:
                 return Frame.errorResponse(correlationId: id, status: ResponseStatus(.unsupportedVersion, "unknown API"))
             }
