@@ -236,4 +236,32 @@ final class GroupSDKTests: BrokerTestCase {
         XCTAssertEqual(back.assignment.flatMap(\.partitions).sorted(), [0, 1, 2, 3])
         await again.close()
     }
+
+    func testATopicCreatedAfterSubscribingIsPickedUpAndRecordsComeThroughTheSequence() async throws {
+        let client = try await client()
+        try await client.admin.createTopic(name: "a", partitions: 1)
+        let consumer = groupConsumer(client)
+        try await consumer.subscribe(topics: ["a", "later"])
+        try await client.admin.createTopic(name: "later", partitions: 2)
+        try await produce(client, topic: "later", range: 0..<10)
+        try await produce(client, topic: "a", range: 10..<12)
+        var seen = Set<String>()
+        for try await record in consumer.records {
+            seen.insert(String(decoding: record.value ?? [], as: UTF8.self))
+            if seen.count == 12 { break }
+        }
+        XCTAssertEqual(seen, Set((0..<12).map { "v\($0)" }))
+        XCTAssertEqual(Set(consumer.assignment.map(\.topic)), ["a", "later"])
+
+        // An asynchronous commit of the current positions.
+        let done = AsyncStream<TernError?>.makeStream()
+        consumer.commitAsync { done.continuation.yield($0) }
+        var iterator = done.stream.makeAsyncIterator()
+        let error = await iterator.next()
+        XCTAssertNil(error ?? nil)
+        let committed = try await consumer.committed(consumer.assignment)
+        XCTAssertEqual(committed.values.reduce(0, +), 12)
+        await consumer.close()
+        await client.close()
+    }
 }
