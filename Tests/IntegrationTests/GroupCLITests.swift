@@ -70,6 +70,19 @@ final class GroupCLITests: BrokerTestCase {
 
     var produced = 0
 
+    /// The partitions a command owns after the `assigned`/`revoked`/`lost` lines it printed.
+    func owned(_ events: [String]) -> Set<String> {
+        var owned = Set<String>()
+        for line in events {
+            for kind in ["assigned", "revoked", "lost"] {
+                guard let range = line.range(of: ": \(kind) ") else { continue }
+                let tps = line[range.upperBound...].split(separator: ",").map(String.init)
+                if kind == "assigned" { owned.formUnion(tps) } else { owned.subtract(tps) }
+            }
+        }
+        return owned
+    }
+
     func produce(_ client: TernClient, count: Int) async throws {
         let producer = client.producer(configuration: ProducerConfiguration(acks: .all))
         for i in produced..<produced + count {
@@ -179,6 +192,38 @@ final class GroupCLITests: BrokerTestCase {
         // counts for what it flushed before it died; the commits never run ahead of output).
         let union = Set(consumers.flatMap(\.values))
         XCTAssertEqual(union, Set((0..<produced).map { "v\($0)" }))
+        await client.close()
+    }
+
+    func testAStaticMemberThatComesBackKeepsItsPartitionsWithNoReassignment() async throws {
+        let client = try await TernClient(configuration: ClientConfiguration(bootstrap: [broker.bootstrap]))
+        try await client.admin.createTopic(name: "orders", partitions: 6)
+        try await produce(client, count: 60)
+        let staticArgs = ["--property", "group.instance.id=host-a", "--property", "session.timeout.ms=30000"]
+        let first = try consumer("static-1", extra: staticArgs)
+        let other = try consumer("dynamic")
+        let before = try await stableAssignment(client, members: 2)
+        XCTAssertEqual(before.values.map(\.count).sorted(), [3, 3])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while owned(first.events).count != 3 || owned(other.events).count != 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let otherEvents = other.events
+
+        first.terminate()  // leaves with epoch -2: its partitions wait for it
+        let away = try await client.admin.describeGroup("g")
+        XCTAssertEqual(away.members.count, 2, "the static member stays in the group while away")
+        let again = try consumer("static-2", extra: staticArgs)
+        let after = try await stableAssignment(client, members: 2)
+        XCTAssertEqual(after, before, "same member ids, same partitions")
+        try await produce(client, count: 60)
+        try await waitForZeroLag(client)
+        XCTAssertEqual(other.events, otherEvents, "the other member was not rebalanced")
+        XCTAssertEqual(owned(again.events), owned(first.events), "the restarted process got its partitions back")
+        XCTAssertEqual(again.events.count, 1, "\(again.events)")
+        XCTAssertTrue(again.events.first?.contains("assigned") ?? false)
+        again.terminate()
+        other.terminate()
         await client.close()
     }
 
