@@ -148,6 +148,22 @@ final class GroupCoordinatorStateTests: XCTestCase {
         XCTAssertEqual(h.beat(b).errorCode, .fencedMemberEpoch)
     }
 
+    func testAMemberThatDoesNotReleaseWithinItsRebalanceTimeoutIsFenced() {
+        var h = Harness()
+        let a = h.join()
+        let b = h.join()
+        let all = Set((0..<6).map { tp($0) })
+        // a keeps claiming all six (rebalance timeout 5 s) while heartbeating on time.
+        for _ in 0..<70 {
+            h.now += 100
+            _ = h.send(a, epoch: h.epochs[a]!, owned: all)
+            h.beat(b)
+            _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })
+        }
+        XCTAssertNil(h.state.groups["g"]?.members[a], "fenced for not releasing")
+        XCTAssertEqual(h.count(b), 6)
+    }
+
     func testBadMembersAndEpochsGetTheirOwnCodesAndChangeNothing() {
         var h = Harness()
         let a = h.join()
