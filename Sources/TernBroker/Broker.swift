@@ -26,6 +26,7 @@ public final class Broker: Sendable {
     let purgatory: FetchPurgatory
     let fetchSessions: FetchSessionCache
     let retention: RetentionService
+    let groupCoordinator: GroupCoordinator
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
     private let servers: Mutex<[Server]> = Mutex([])
@@ -61,7 +62,22 @@ public final class Broker: Sendable {
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
+        func setting(_ key: String, _ fallback: Int32) -> Int32 { Int32(config[key] ?? "") ?? fallback }
+        groupCoordinator = GroupCoordinator(
+            settings: .init(
+                offsetsPartitions: topics.topic(GroupCoordinator.topicName)?.partitionCount
+                    ?? setting("offsets.topic.num.partitions", 50),
+                ledPartitions: nil, heartbeatIntervalMs: setting("group.consumer.heartbeat.interval.ms", 5000),
+                minSessionTimeoutMs: setting("group.min.session.timeout.ms", 6000),
+                maxSessionTimeoutMs: setting("group.max.session.timeout.ms", 1_800_000)),
+            logger: logger)
         try reconcileLogs()
+        if let offsets = topics.topic(GroupCoordinator.topicName) {
+            groupCoordinator.load(
+                from: (0..<offsets.partitionCount).compactMap {
+                    logManager.log(for: TopicPartition(GroupCoordinator.topicName, $0))
+                })
+        }
     }
 
     /// Makes the logs on disk match the topic metadata: creates missing partitions and removes
@@ -107,6 +123,7 @@ public final class Broker: Sendable {
         }
         servers.withLock { $0 = started }
         retention.start(self)
+        groupCoordinator.start(self)
         _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
     }
 
@@ -149,6 +166,7 @@ public final class Broker: Sendable {
             return servers
         }
         retention.stop()
+        groupCoordinator.stop()
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }

@@ -22,7 +22,17 @@ struct ConsumeCommand: AsyncParsableCommand {
             raw bytes.
 
             Starts at the end of each partition (only new records) unless --from-beginning or \
-            --offset N is given. Runs until SIGINT/SIGTERM, until --max-messages records were \
+            --offset N is given.
+
+            With --group G the command joins consumer group G and prints the partitions the \
+            group gives it; several commands with the same group share the topic's partitions. It \
+            commits what it printed as it goes (every auto.commit.interval.ms, default 5000, before \
+            a partition moves to another member, and on exit), so the next run continues where \
+            this one stopped. --from-beginning then means auto.offset.reset=earliest: it applies \
+            only where the group has no committed offset. --property KEY=VALUE sets a consumer \
+            setting: session.timeout.ms, auto.offset.reset, enable.auto.commit, \
+            auto.commit.interval.ms, group.instance.id, max.poll.interval.ms, max.poll.records, \
+            fetch.max.wait.ms, fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes. Runs until SIGINT/SIGTERM, until --max-messages records were \
             printed, or until --timeout-ms passes without a new record; then exits 0. stdout is \
             buffered and flushed whenever the consumer is idle and on exit.
             """)
@@ -53,6 +63,12 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Flag(help: "Prefix each line with PARTITION:OFFSET<TAB>.")
     var printOffset = false
 
+    @Option(help: "Consume as a member of this consumer group (and commit offsets).")
+    var group: String?
+
+    @Option(name: .customLong("property"), help: "A consumer setting KEY=VALUE for --group (repeatable).")
+    var properties: [String] = []
+
     func validate() throws {
         if fromBeginning && offset != nil {
             throw ValidationError("--from-beginning and --offset cannot be used together")
@@ -61,11 +77,21 @@ struct ConsumeCommand: AsyncParsableCommand {
         if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
         if let maxMessages, maxMessages < 1 { throw ValidationError("--max-messages must be at least 1") }
         if let timeoutMs, timeoutMs < 0 { throw ValidationError("--timeout-ms must not be negative") }
+        if let group {
+            if group.isEmpty { throw ValidationError("--group must not be empty") }
+            if offset != nil || partition != nil {
+                throw ValidationError("--offset and --partition cannot be used with --group")
+            }
+            _ = try groupConfiguration(group)
+        } else if !properties.isEmpty {
+            throw ValidationError("--property needs --group")
+        }
     }
 
     var format: RecordFormat { RecordFormat(printKey: printKey, printOffset: printOffset) }
 
     func run() async throws {
+        if let group { return try await runGroup(group) }
         let client = try await global.connect(clientId: "tern-consume")
         let consumer = client.consumer(
             configuration: ConsumerConfiguration(autoOffsetReset: fromBeginning ? .earliest : .latest))

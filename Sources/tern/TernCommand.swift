@@ -15,7 +15,10 @@ struct TernCommand: AsyncParsableCommand {
             environment variable; default localhost:9092). Errors are printed as one line, \
             'tern: error: ...', and the exit status is non-zero.
             """,
-        subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, ClusterCommand.self, PerfCommand.self])
+        subcommands: [
+            TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ClusterCommand.self,
+            PerfCommand.self,
+        ])
 
     /// Accepted before the subcommand too (`tern --bootstrap HOST:PORT topic list`); the
     /// subcommand receives the value.

@@ -12,6 +12,11 @@ final class MessageRoundTripTests: XCTestCase {
             "CreateTopicsResponse", "DeleteTopicsRequest", "DeleteTopicsResponse", "DescribeConfigsRequest",
             "DescribeConfigsResponse", "ProduceRequest", "ProduceResponse", "FetchRequest", "FetchResponse",
             "ListOffsetsRequest", "ListOffsetsResponse", "AlterConfigsRequest", "AlterConfigsResponse",
+            "FindCoordinatorRequest", "FindCoordinatorResponse", "ConsumerGroupHeartbeatRequest",
+            "ConsumerGroupHeartbeatResponse", "OffsetCommitRequest", "OffsetCommitResponse", "OffsetFetchRequest",
+            "OffsetFetchResponse", "ListGroupsRequest", "ListGroupsResponse", "DescribeGroupsRequest",
+            "DescribeGroupsResponse", "DeleteGroupsRequest", "DeleteGroupsResponse", "ResetGroupOffsetsRequest",
+            "ResetGroupOffsetsResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -9,6 +9,9 @@ final class ProtocolConstantsTests: XCTestCase {
             (.metadata, 3, "Metadata"),
             (.apiVersions, 18, "ApiVersions"), (.createTopics, 19, "CreateTopics"), (.deleteTopics, 20, "DeleteTopics"),
             (.describeConfigs, 32, "DescribeConfigs"), (.alterConfigs, 33, "AlterConfigs"),
+            (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
+            (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
+            (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -29,6 +32,14 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DeleteTopicsRequest.apiKey, .deleteTopics)
         XCTAssertEqual(DescribeConfigsRequest.apiKey, .describeConfigs)
         XCTAssertEqual(AlterConfigsRequest.apiKey, .alterConfigs)
+        XCTAssertEqual(OffsetCommitRequest.apiKey, .offsetCommit)
+        XCTAssertEqual(OffsetFetchRequest.apiKey, .offsetFetch)
+        XCTAssertEqual(FindCoordinatorRequest.apiKey, .findCoordinator)
+        XCTAssertEqual(DescribeGroupsRequest.apiKey, .describeGroups)
+        XCTAssertEqual(ListGroupsRequest.apiKey, .listGroups)
+        XCTAssertEqual(DeleteGroupsRequest.apiKey, .deleteGroups)
+        XCTAssertEqual(ConsumerGroupHeartbeatRequest.apiKey, .consumerGroupHeartbeat)
+        XCTAssertEqual(ResetGroupOffsetsRequest.apiKey, .resetGroupOffsets)
     }
 
     func testErrorCodeTable() {
@@ -56,6 +67,14 @@ final class ProtocolConstantsTests: XCTestCase {
             (.invalidFetchSessionEpoch, 71, "INVALID_FETCH_SESSION_EPOCH", false),
             (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
             (.invalidRecord, 87, "INVALID_RECORD", false),
+            (.coordinatorLoadInProgress, 14, "COORDINATOR_LOAD_IN_PROGRESS", true),
+            (.coordinatorNotAvailable, 15, "COORDINATOR_NOT_AVAILABLE", true),
+            (.notCoordinator, 16, "NOT_COORDINATOR", true), (.invalidGroupId, 24, "INVALID_GROUP_ID", false),
+            (.unknownMemberId, 25, "UNKNOWN_MEMBER_ID", false),
+            (.invalidSessionTimeout, 26, "INVALID_SESSION_TIMEOUT", false),
+            (.nonEmptyGroup, 68, "NON_EMPTY_GROUP", false), (.groupIdNotFound, 69, "GROUP_ID_NOT_FOUND", false),
+            (.fencedMemberEpoch, 110, "FENCED_MEMBER_EPOCH", false),
+            (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

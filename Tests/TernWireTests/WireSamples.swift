@@ -273,6 +273,6 @@ enum WireSamples {
                             .init(partition: 9, errorCode: .unknownTopicOrPartition),
                         ])
                 ])),
-        ]
+        ] + groupSamples(str)
     }
 }

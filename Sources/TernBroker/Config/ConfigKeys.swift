@@ -57,6 +57,18 @@ public enum BrokerConfigKeys {
             "shutdown.timeout.ms", "10000", .int(min: 0, max: maxInt),
             "How long a graceful stop waits for in-flight requests."),
         ConfigDefinition(
+            "offsets.topic.num.partitions", "50", .int(min: 1, max: 1000),
+            "Partitions of __consumer_offsets, fixed when it is first created."),
+        ConfigDefinition(
+            "group.min.session.timeout.ms", "6000", .int(min: 1, max: maxInt),
+            "Smallest session.timeout.ms a consumer group member may ask for."),
+        ConfigDefinition(
+            "group.max.session.timeout.ms", "1800000", .int(min: 1, max: maxInt),
+            "Largest session.timeout.ms a consumer group member may ask for."),
+        ConfigDefinition(
+            "group.consumer.heartbeat.interval.ms", "5000", .int(min: 1, max: maxInt),
+            "How often consumer group members heartbeat to the coordinator."),
+        ConfigDefinition(
             "log.level", "info", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
             "Lowest level of log lines written to stderr."),
         ConfigDefinition(

@@ -34,6 +34,13 @@ extension Broker {
                             errorMessage: "topic '\(topic.name)' has no partition \(partition.partition)"))
                     continue
                 }
+                guard !info.isInternal else {
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .invalidTopic,
+                            errorMessage: "cannot produce to internal topic '\(topic.name)'"))
+                    continue
+                }
                 let result = append(&partition.records, to: log, topic: topic.name, partition: partition.partition)
                 if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {

@@ -90,6 +90,10 @@ extension Broker {
                                 name: name, errorCode: .unknownTopicOrPartition,
                                 errorMessage: "topic '\(name)' does not exist")
                         }
+                        guard !info.isInternal else {
+                            return TopicResult(
+                                name: name, errorCode: .invalidTopic, errorMessage: "internal topic '\(name)' cannot be deleted")
+                        }
                         _ = try topics.delete(name)
                         for partition in 0..<info.partitionCount {
                             try logManager.deleteLog(TopicPartition(name, partition))

@@ -64,6 +64,16 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteTopics: context.respond(broker.handleDeleteTopics(try decode(&reader)))
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
         case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
+        case .findCoordinator: context.respond(broker.handleFindCoordinator(try decode(&reader)))
+        case .consumerGroupHeartbeat: broker.handleConsumerGroupHeartbeat(try decode(&reader), context)
+        case .offsetCommit: broker.handleOffsetCommit(try decode(&reader), context)
+        case .offsetFetch: context.respond(broker.handleOffsetFetch(try decode(&reader)))
+        case .listGroups:
+            let _: ListGroupsRequest = try decode(&reader)
+            context.respond(broker.handleListGroups())
+        case .describeGroups: context.respond(broker.handleDescribeGroups(try decode(&reader)))
+        case .deleteGroups: broker.handleDeleteGroups(try decode(&reader), context)
+        case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -32,6 +32,23 @@ public struct ConsumerConfiguration: Sendable {
     public var maxPollRecords: Int
     /// Wait before fetching again from a broker after an error. Default 100 ms.
     public var retryBackoff: Duration
+    /// The consumer group (`group.id`) that ``TernConsumer/subscribe(topics:onRebalance:)`` joins;
+    /// nil for a consumer that only reads assigned partitions. Default nil.
+    public var groupId: String?
+    /// `group.instance.id`: makes the member static, so a restart within ``sessionTimeout``
+    /// keeps its partitions with no reassignment. Default nil.
+    public var groupInstanceId: String?
+    /// `session.timeout.ms`: a member silent this long is fenced and its partitions reassigned.
+    /// Must lie within the broker's `group.min.session.timeout.ms` … `group.max.session.timeout.ms`.
+    /// Default 45 s.
+    public var sessionTimeout: Duration
+    /// How long the member may take to release revoked partitions before it is fenced. Default 60 s.
+    public var rebalanceTimeout: Duration
+    /// Commit the positions of owned partitions every ``autoCommitInterval``, before partitions
+    /// are released, and on ``TernConsumer/close()``. Default true.
+    public var enableAutoCommit: Bool
+    /// Period of automatic commits. Default 5 s.
+    public var autoCommitInterval: Duration
 
     /// Creates a configuration.
     public init(
@@ -41,7 +58,13 @@ public struct ConsumerConfiguration: Sendable {
         maxPartitionFetchBytes: Int = 1024 * 1024,
         autoOffsetReset: OffsetReset = .latest,
         maxPollRecords: Int = 500,
-        retryBackoff: Duration = .milliseconds(100)
+        retryBackoff: Duration = .milliseconds(100),
+        groupId: String? = nil,
+        groupInstanceId: String? = nil,
+        sessionTimeout: Duration = .seconds(45),
+        rebalanceTimeout: Duration = .seconds(60),
+        enableAutoCommit: Bool = true,
+        autoCommitInterval: Duration = .seconds(5)
     ) {
         self.fetchMaxWait = fetchMaxWait
         self.fetchMinBytes = fetchMinBytes
@@ -50,5 +73,11 @@ public struct ConsumerConfiguration: Sendable {
         self.autoOffsetReset = autoOffsetReset
         self.maxPollRecords = maxPollRecords
         self.retryBackoff = retryBackoff
+        self.groupId = groupId
+        self.groupInstanceId = groupInstanceId
+        self.sessionTimeout = sessionTimeout
+        self.rebalanceTimeout = rebalanceTimeout
+        self.enableAutoCommit = enableAutoCommit
+        self.autoCommitInterval = autoCommitInterval
     }
 }

@@ -67,6 +67,24 @@ struct ConsumerState: Sendable {
         dropBuffered { !wanted.contains($0.tp) }
     }
 
+    /// Adds partitions (group assignment), each starting at an offset or at a position to resolve.
+    /// Partitions already assigned are left as they are.
+    mutating func add(_ starts: [TopicPartition: SeekPosition]) {
+        for (tp, start) in starts where partitions[tp] == nil {
+            if case .offset(let offset) = start {
+                partitions[tp] = PartitionState(fetchPosition: offset, position: offset, epoch: newEpoch(), reset: nil)
+            } else {
+                partitions[tp] = PartitionState(fetchPosition: nil, position: nil, epoch: newEpoch(), reset: start)
+            }
+        }
+    }
+
+    /// Removes partitions (revoked or lost), dropping their buffered records.
+    mutating func remove(_ tps: Set<TopicPartition>) {
+        for tp in tps { partitions[tp] = nil }
+        dropBuffered { tps.contains($0.tp) }
+    }
+
     /// Moves `tp` to `offset` (or to a position to resolve), dropping what was buffered for it.
     /// - Returns: false when `tp` is not assigned.
     mutating func seek(_ tp: TopicPartition, to target: SeekPosition) -> Bool {

@@ -2,7 +2,8 @@ import Dispatch
 import Synchronization
 import TernWire
 
-/// Reads records from explicitly assigned partitions (consumer groups come later).
+/// Reads records from explicitly assigned partitions, or as a member of a consumer group
+/// (``subscribe(topics:onRebalance:)``).
 ///
 /// After ``assign(_:)`` a fetch loop runs in the background: one Fetch request in flight per
 /// leader broker, covering every assigned partition it leads, long-polling up to
@@ -21,6 +22,10 @@ public final class TernConsumer: Sendable {
     /// The fetch session with each leader broker (one fetch in flight per broker uses it).
     let fetchSessions = Mutex<[Int32: FetchSession]>([:])
     private let fetchTask = Mutex<Task<Void, Never>?>(nil)
+    /// Group membership (``subscribe(topics:onRebalance:)``).
+    let group = Mutex(GroupMembership())
+    /// The heartbeat loop of a group consumer.
+    let groupTask = Mutex<Task<Void, Never>?>(nil)
 
     init(client: TernClient, configuration: ConsumerConfiguration) {
         self.client = client
@@ -217,8 +222,10 @@ public final class TernConsumer: Sendable {
 
     // MARK: Closing
 
-    /// Stops fetching; `poll` then throws `.closed` and ``records`` ends.
+    /// Stops fetching; `poll` then throws `.closed` and ``records`` ends. A group consumer first
+    /// commits its positions (with ``ConsumerConfiguration/enableAutoCommit``) and leaves the group.
     public func close() async {
+        await leaveGroup()
         let spaceWaiters = state.withLock { state in
             state.closed = true
             defer { state.spaceWaiters.removeAll() }
@@ -232,7 +239,7 @@ public final class TernConsumer: Sendable {
     }
 
     /// Runs `body` on the state unless the consumer is closed.
-    private func withOpenState<T>(_ body: (inout ConsumerState) -> T) throws -> T {
+    func withOpenState<T>(_ body: (inout ConsumerState) -> T) throws -> T {
         try state.withLock { state in
             guard !state.closed else { throw TernError(.closed, "the consumer is closed") }
             return body(&state)
@@ -241,7 +248,7 @@ public final class TernConsumer: Sendable {
 
     // MARK: Fetch loop control
 
-    private func startFetchLoop() {
+    func startFetchLoop() {
         fetchTask.withLock { task in
             guard task == nil else { return }
             task = Task { await self.runFetchLoop() }

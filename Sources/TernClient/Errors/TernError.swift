@@ -100,6 +100,16 @@ extension ErrorCode {
         case .unsupportedCompressionType: "unsupported compression"
         case .invalidRecord: "invalid record"
         case .unknownServerError: "unexpected broker error"
+        case .coordinatorLoadInProgress: "group coordinator is loading"
+        case .coordinatorNotAvailable: "group coordinator not available"
+        case .notCoordinator: "broker is not the group's coordinator"
+        case .invalidGroupId: "invalid group id"
+        case .unknownMemberId: "unknown group member"
+        case .invalidSessionTimeout: "session timeout outside the broker's bounds"
+        case .nonEmptyGroup: "group has active members"
+        case .groupIdNotFound: "group does not exist"
+        case .fencedMemberEpoch: "group member was fenced"
+        case .staleMemberEpoch: "stale group member epoch"
         default: "broker error"
         }
     }

@@ -13,12 +13,23 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let deleteTopics = ApiKey(rawValue: 20)
     public static let describeConfigs = ApiKey(rawValue: 32)
     public static let alterConfigs = ApiKey(rawValue: 33)
+    public static let offsetCommit = ApiKey(rawValue: 8)
+    public static let offsetFetch = ApiKey(rawValue: 9)
+    public static let findCoordinator = ApiKey(rawValue: 10)
+    public static let describeGroups = ApiKey(rawValue: 15)
+    public static let listGroups = ApiKey(rawValue: 16)
+    public static let deleteGroups = ApiKey(rawValue: 42)
+    public static let consumerGroupHeartbeat = ApiKey(rawValue: 68)
+    /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
+    public static let resetGroupOffsets = ApiKey(rawValue: 1000)
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
         (.produce, 0, 0), (.fetch, 0, 1), (.listOffsets, 0, 0), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
-        (.alterConfigs, 0, 0),
+        (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
+        (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
+        (.resetGroupOffsets, 0, 0),
     ]
 
     public var name: String {
@@ -32,6 +43,14 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteTopics: "DeleteTopics"
         case .describeConfigs: "DescribeConfigs"
         case .alterConfigs: "AlterConfigs"
+        case .offsetCommit: "OffsetCommit"
+        case .offsetFetch: "OffsetFetch"
+        case .findCoordinator: "FindCoordinator"
+        case .describeGroups: "DescribeGroups"
+        case .listGroups: "ListGroups"
+        case .deleteGroups: "DeleteGroups"
+        case .consumerGroupHeartbeat: "ConsumerGroupHeartbeat"
+        case .resetGroupOffsets: "ResetGroupOffsets"
         default: "Api\(rawValue)"
         }
     }

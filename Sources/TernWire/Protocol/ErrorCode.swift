@@ -28,12 +28,23 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let invalidFetchSessionEpoch = ErrorCode(rawValue: 71)
     public static let unsupportedCompressionType = ErrorCode(rawValue: 76)
     public static let invalidRecord = ErrorCode(rawValue: 87)
+    public static let coordinatorLoadInProgress = ErrorCode(rawValue: 14)
+    public static let coordinatorNotAvailable = ErrorCode(rawValue: 15)
+    public static let notCoordinator = ErrorCode(rawValue: 16)
+    public static let invalidGroupId = ErrorCode(rawValue: 24)
+    public static let unknownMemberId = ErrorCode(rawValue: 25)
+    public static let invalidSessionTimeout = ErrorCode(rawValue: 26)
+    public static let nonEmptyGroup = ErrorCode(rawValue: 68)
+    public static let groupIdNotFound = ErrorCode(rawValue: 69)
+    public static let fencedMemberEpoch = ErrorCode(rawValue: 110)
+    public static let staleMemberEpoch = ErrorCode(rawValue: 113)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
         switch self {
         case .corruptMessage, .unknownTopicOrPartition, .leaderNotAvailable, .notLeaderOrFollower,
-            .requestTimedOut, .notEnoughReplicas, .kafkaStorageError:
+            .requestTimedOut, .notEnoughReplicas, .kafkaStorageError, .coordinatorLoadInProgress,
+            .coordinatorNotAvailable, .notCoordinator, .staleMemberEpoch:
             true
         default: false
         }
@@ -67,6 +78,16 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .invalidFetchSessionEpoch: "INVALID_FETCH_SESSION_EPOCH"
         case .unsupportedCompressionType: "UNSUPPORTED_COMPRESSION_TYPE"
         case .invalidRecord: "INVALID_RECORD"
+        case .coordinatorLoadInProgress: "COORDINATOR_LOAD_IN_PROGRESS"
+        case .coordinatorNotAvailable: "COORDINATOR_NOT_AVAILABLE"
+        case .notCoordinator: "NOT_COORDINATOR"
+        case .invalidGroupId: "INVALID_GROUP_ID"
+        case .unknownMemberId: "UNKNOWN_MEMBER_ID"
+        case .invalidSessionTimeout: "INVALID_SESSION_TIMEOUT"
+        case .nonEmptyGroup: "NON_EMPTY_GROUP"
+        case .groupIdNotFound: "GROUP_ID_NOT_FOUND"
+        case .fencedMemberEpoch: "FENCED_MEMBER_EPOCH"
+        case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
         default: "ERROR_\(rawValue)"
         }
     }

@@ -30,6 +30,8 @@ final class FakeBroker: Sendable {
         var omitApis: Set<ApiKey> = []
         /// When set, produce requests are not answered (to test timeouts).
         var swallowProduce = false
+        /// The scripted consumer group (see FakeBroker+Groups).
+        var group = FakeGroup()
     }
 
     let host = "fake-broker"
@@ -111,6 +113,8 @@ final class FakeBroker: Sendable {
             case .fetch:
                 let request = try FetchRequest(from: &reader, version: header.apiVersion)
                 return Frame.response(fetch(request), correlationId: id, version: header.apiVersion)
+            case .findCoordinator, .consumerGroupHeartbeat, .offsetCommit, .offsetFetch:
+                return try groupResponse(header, &reader)
             default:
                 return Frame.errorResponse(correlationId: id, status: ResponseStatus(.unsupportedVersion, "unknown API"))
             }

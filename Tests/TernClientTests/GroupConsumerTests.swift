@@ -1,0 +1,71 @@
+import Synchronization
+import TernWire
+import XCTest
+
+@testable import TernClient
+
+/// The group consumer's side of the protocol against a scripted coordinator: where assigned
+/// partitions start, and that revoked partitions are committed before they are released.
+final class GroupConsumerTests: XCTestCase {
+    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return XCTFail("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    func testAssignedPartitionsStartAtTheCommittedOffsetAndRevokedOnesAreCommittedBeforeRelease() async throws {
+        let broker = FakeBroker()
+        broker.createTopic("t", partitions: 2)
+        let client = try await TernClient(configuration: broker.configuration())
+        let producer = client.producer()
+        for i in 0..<10 { _ = try await producer.send(topic: "t", value: Array("v\(i)".utf8), partition: Int32(i % 2)) }
+        try await producer.flush()
+        await producer.close()
+        broker.state.withLock { state in
+            state.group.assignment = [TopicPartitionList(name: "t", partitions: [0, 1])]
+            state.group.offsets[TopicPartition(topic: "t", partition: 1)] = 2
+        }
+
+        let events = Mutex<[RebalanceEvent]>([])
+        let consumer = client.consumer(
+            configuration: ConsumerConfiguration(
+                fetchMaxWait: .milliseconds(20), autoOffsetReset: .earliest, groupId: "g", enableAutoCommit: true,
+                autoCommitInterval: .seconds(3600)))
+        try await consumer.subscribe(topics: ["t"]) { event in
+            events.withLock { $0.append(event) }
+            if case .revoked = event {
+                // The release must wait for the application: nothing was released yet.
+                XCTAssertFalse(broker.groupLog.contains { $0.hasSuffix("owned=t-0") })
+            }
+        }
+        var values: [String] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while values.count < 8 && ContinuousClock.now < deadline {
+            values += try await consumer.poll(timeout: .milliseconds(100)).map {
+                String(decoding: $0.value ?? [], as: UTF8.self)
+            }
+        }
+        // p0 from the beginning (no commit), p1 from its committed offset 2: v1 and v3 are skipped.
+        XCTAssertEqual(Set(values), Set(["v0", "v2", "v4", "v6", "v8", "v5", "v7", "v9"]))
+        XCTAssertEqual(consumer.memberId, "m")
+
+        broker.state.withLock { $0.group.assignment = [TopicPartitionList(name: "t", partitions: [0])] }
+        try await waitFor("the release of t-1") { broker.groupLog.contains { $0.hasSuffix("owned=t-0") } }
+        let log = broker.groupLog
+        let commit = try XCTUnwrap(log.firstIndex(of: "commit t-1=5"), "\(log)")
+        let release = try XCTUnwrap(log.firstIndex { $0.hasSuffix("owned=t-0") })
+        XCTAssertLessThan(commit, release, "\(log)")
+        let tp0 = TopicPartition(topic: "t", partition: 0)
+        let tp1 = TopicPartition(topic: "t", partition: 1)
+        XCTAssertEqual(events.withLock { $0 }, [.assigned([tp0, tp1]), .revoked([tp1])])
+        XCTAssertEqual(consumer.assignment, [tp0])
+
+        // close commits what was consumed and leaves with epoch -1.
+        await consumer.close()
+        XCTAssertEqual(broker.state.withLock { $0.group.offsets[tp0] }, 5)
+        XCTAssertTrue(broker.groupLog.last?.hasPrefix("heartbeat epoch=-1") ?? false, "\(broker.groupLog)")
+        await client.close()
+    }
+}
