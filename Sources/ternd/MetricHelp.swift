@@ -18,6 +18,8 @@ enum MetricHelp {
         "tern_log_fsyncs_total": "fdatasync/fsync calls made by log flushes (segments, index files, directories).",
         "tern_log_flush_duration_seconds": "Time one partition-log flush spent in sync calls.",
         "tern_connections_open": "Open client connections, per broker listener.",
+        "tern_consumer_group_lag":
+            "Records between a group's committed offset and the log end offset, per group and partition.",
         "tern_topics": "Topics.",
         "tern_partitions": "Partition logs on this broker.",
         "tern_uptime_seconds": "Seconds since the broker opened its logs.",

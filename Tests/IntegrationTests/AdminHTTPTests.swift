@@ -129,6 +129,24 @@ final class AdminHTTPTests: BrokerTestCase {
             afterConsume.sum("tern_topic_records_out_total", matching: ["topic": "metered"]), Double(records))
         XCTAssertGreaterThan(afterConsume.value("tern_requests_total", ["api": "Fetch"]) ?? 0, 0)
 
+        // Consumer-group lag: a group that committed 1,000 of the records lags by the rest, and
+        // the lag grows as producers append while nobody commits.
+        let grouped = try tern([
+            "consume", "metered", "--group", "lagging", "--from-beginning", "--max-messages", "1000",
+            "--timeout-ms", "10000",
+        ])
+        XCTAssertEqual(grouped.status, 0, grouped.stderr)
+        let afterGroup = try scrape()
+        XCTAssertEqual(afterGroup.types["tern_consumer_group_lag"], "gauge")
+        XCTAssertEqual(
+            afterGroup.sum("tern_consumer_group_lag", matching: ["group": "lagging", "topic": "metered"]),
+            Double(records - 1000))
+        let more = try tern(["produce", "metered", "--acks", "1"], stdin: (1...100).map { "more-\($0)" }.joined(separator: "\n"))
+        XCTAssertEqual(more.status, 0, more.stderr)
+        XCTAssertEqual(
+            try scrape().sum("tern_consumer_group_lag", matching: ["group": "lagging", "topic": "metered"]),
+            Double(records - 1000 + 100))
+
         // An error answer is counted with its API and code.
         let raw = try RawConnection(port: broker.port)
         let (status, response) = try raw.roundTrip(

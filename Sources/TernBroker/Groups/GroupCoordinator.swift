@@ -1,4 +1,3 @@
-import CoreMetrics
 import Dispatch
 import Logging
 import Synchronization
@@ -132,11 +131,10 @@ final class GroupCoordinator: Sendable {
 
     // MARK: Metrics
 
-    /// Publishes `tern_consumer_group_lag{group,topic,partition}`.
-    static func recordLag(group: String, topic: String, partition: Int32, lag: Int64) {
-        Gauge(
-            label: "tern_consumer_group_lag",
-            dimensions: [("group", group), ("topic", topic), ("partition", "\(partition)")]
-        ).record(lag)
+    /// Every committed offset, for the lag gauges set at scrape time.
+    func committedOffsets() -> [(group: String, tp: TopicPartition, offset: Int64)] {
+        state.withLock { state in
+            state.groups.values.flatMap { group in group.offsets.map { (group.groupId, $0.key, $0.value) } }
+        }
     }
 }

@@ -144,20 +144,7 @@ extension Broker {
                     })
             }
         ) { state in
-            let outcome = state.commit(request, counts: counts)
-            if outcome.response.errorCode == .none { recordLag(request) }
-            return outcome
-        }
-    }
-
-    private func recordLag(_ request: OffsetCommitRequest) {
-        for topic in request.topics {
-            for p in topic.partitions {
-                guard let log = logManager.log(for: TopicPartition(topic.name, p.partition)) else { continue }
-                GroupCoordinator.recordLag(
-                    group: request.groupId, topic: topic.name, partition: p.partition,
-                    lag: max(0, log.logEndOffset - p.offset))
-            }
+            state.commit(request, counts: counts)
         }
     }
 
@@ -171,20 +158,11 @@ extension Broker {
 
     func handleDescribeGroups(_ request: DescribeGroupsRequest) -> DescribeGroupsResponse {
         let logs = logManager
-        let response = groupCoordinator.state.withLock { state in
+        return groupCoordinator.state.withLock { state in
             state.describe(request.groupIds) { tp in
                 logs.log(for: tp).map { (start: $0.logStartOffset, end: $0.logEndOffset) }
             }
         }
-        for group in response.groups {
-            for topic in group.offsets {
-                for p in topic.partitions where p.lag >= 0 {
-                    GroupCoordinator.recordLag(
-                        group: group.groupId, topic: topic.name, partition: p.partition, lag: p.lag)
-                }
-            }
-        }
-        return response
     }
 
     func handleDeleteGroups(_ request: DeleteGroupsRequest, _ context: RequestContext) {

@@ -3,10 +3,17 @@ import Synchronization
 import TernStorage
 
 /// Gauges set when `/metrics` is scraped rather than on every change: per-partition log offsets
-/// and size, open connections, and the process's memory and descriptors. One pass over the logs
+/// and size, consumer-group lag, open connections, and the process's memory and descriptors. One pass over the logs
 /// per scrape; a partition that has gone (topic deleted) has its series removed.
 final class ScrapeGauges: Sendable {
     private let reported: Mutex<Set<TopicPartition>> = Mutex([])
+    /// Lag series published by the last scrape, as (group, topic-partition).
+    private let reportedLag: Mutex<Set<GroupPartition>> = Mutex([])
+
+    private struct GroupPartition: Hashable, Sendable {
+        var group: String
+        var tp: TopicPartition
+    }
     private static let partitionGauges = ["tern_log_end_offset", "tern_log_start_offset", "tern_log_size_bytes"]
 
     /// Sets every scrape-time gauge from `broker`'s current state.
@@ -27,6 +34,22 @@ final class ScrapeGauges: Sendable {
         for tp in gone {
             for label in Self.partitionGauges { Gauge(label: label, dimensions: Self.dimensions(tp)).destroy() }
         }
+        // Consumer-group lag: log end offset minus the committed offset, for every committed
+        // partition (so it grows while producers append and nobody commits).
+        var lagSeen = Set<GroupPartition>()
+        for (group, tp, offset) in broker.groupCoordinator.committedOffsets() {
+            guard let log = broker.logManager.log(for: tp) else { continue }
+            lagSeen.insert(GroupPartition(group: group, tp: tp))
+            Gauge(label: "tern_consumer_group_lag", dimensions: Self.lagDimensions(group, tp))
+                .record(max(0, log.logEndOffset - offset))
+        }
+        let lagGone = reportedLag.withLock { reported in
+            defer { reported = lagSeen }
+            return reported.subtracting(lagSeen)
+        }
+        for gone in lagGone {
+            Gauge(label: "tern_consumer_group_lag", dimensions: Self.lagDimensions(gone.group, gone.tp)).destroy()
+        }
         for (listener, count) in broker.connectionCounts {
             Gauge(label: "tern_connections_open", dimensions: [("listener", listener)]).record(count)
         }
@@ -38,6 +61,10 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "process_open_fds").record(process.openFileDescriptors)
         Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
+    }
+
+    private static func lagDimensions(_ group: String, _ tp: TopicPartition) -> [(String, String)] {
+        [("group", group), ("topic", tp.topic), ("partition", "\(tp.partition)")]
     }
 
     private static func dimensions(_ tp: TopicPartition) -> [(String, String)] {
