@@ -28,6 +28,11 @@ final class PerfArgumentTests: XCTestCase {
 
     func testConsumeAndEndToEndArguments() throws {
         _ = try PerfConsumeCommand.parse(["--topic", "t", "--records", "10"])
+        _ = try PerfConsumeCommand.parse(["--topic", "t", "--records", "10", "--consumers", "3", "--group", "g"])
+        _ = try PerfConsumeCommand.parse(["--topic", "t", "--records", "10", "--group", "g"])
+        assertRefused(PerfConsumeCommand.self, ["--topic", "t", "--records", "10", "--consumers", "3"], "needs --group")
+        assertRefused(PerfConsumeCommand.self, ["--topic", "t", "--records", "10", "--consumers", "0"], "--consumers")
+        assertRefused(PerfConsumeCommand.self, ["--topic", "t", "--records", "10", "--group", ""], "--group must not be empty")
         assertRefused(PerfConsumeCommand.self, ["--topic", "t", "--records", "0"], "--records must be positive")
         _ = try PerfEndToEndCommand.parse(["--topic", "t", "--records", "10", "--throughput", "100"])
         assertRefused(PerfEndToEndCommand.self, ["--topic", "t", "--records", "10"], "--throughput")

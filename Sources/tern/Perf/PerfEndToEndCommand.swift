@@ -39,6 +39,10 @@ struct PerfEndToEndCommand: AsyncParsableCommand {
         let latency = LatencyRecorder()
         let failed = Atomic<Int>(0)
         let total = records
+        let progress = PerfProgress(mode: "e2e")
+        let recordSize = recordSize
+        progress.start()
+        defer { progress.stop() }
         let receiver = Task {
             var received = 0
             var idleSince = ContinuousClock.now
@@ -56,6 +60,7 @@ struct PerfEndToEndCommand: AsyncParsableCommand {
                     latency.record(since: sentAt)
                     received += 1
                 }
+                progress.add(records: batch.count, bytes: batch.count * recordSize)
             }
             return received
         }

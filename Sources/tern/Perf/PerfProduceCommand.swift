@@ -36,10 +36,12 @@ struct PerfProduceCommand: AsyncParsableCommand {
             maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value)
         let failed = FailureCounter()
         let latency = LatencyRecorder()
+        let progress = PerfProgress(mode: "produce")
         let (topic, records, producers, recordSize, throughput) = (topic, records, producers, recordSize, throughput)
         var clients: [TernClient] = []
         for _ in 0..<producers { clients.append(try await global.connect(clientId: "tern-perf")) }
         let start = ContinuousClock.now
+        progress.start()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, client) in clients.enumerated() {
                 // Producer i sends records i, i+P, i+2P, ...: shares of --records and of --throughput.
@@ -57,7 +59,12 @@ struct PerfProduceCommand: AsyncParsableCommand {
                         }
                         let sentAt = LatencyRecorder.nowNanoseconds()
                         producer.send(topic: topic, value: value) { result in
-                            if case .failure = result { failed.increment() } else { latency.record(since: sentAt) }
+                            if case .failure = result {
+                                failed.increment()
+                            } else {
+                                latency.record(since: sentAt)
+                                progress.add(records: 1, bytes: recordSize)
+                            }
                         }
                     }
                     try await CLIFailure.wrap { try await producer.flush() }
@@ -67,6 +74,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let elapsed = ContinuousClock.now - start
+        progress.stop()
         for client in clients { await client.close() }
         PerfSummary(
             mode: "produce", records: records, bytes: records * recordSize, seconds: elapsed.seconds,
