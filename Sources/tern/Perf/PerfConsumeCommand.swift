@@ -40,7 +40,9 @@ struct PerfConsumeCommand: AsyncParsableCommand {
         for _ in 0..<consumers { clients.append(try await global.connect(clientId: "tern-perf")) }
         let start = ContinuousClock.now
         progress.start()
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
+        // Each consumer's time of its last record: closing (which may wait for a parked fetch
+        // and leaves the group) is not part of the measurement.
+        let finished = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { tasks in
             for client in clients {
                 tasks.addTask {
                     let consumer: TernConsumer
@@ -49,7 +51,10 @@ struct PerfConsumeCommand: AsyncParsableCommand {
                             configuration: ConsumerConfiguration(autoOffsetReset: .earliest, groupId: group))
                         try await CLIFailure.wrap { try await consumer.subscribe(topics: [topic]) }
                     } else {
-                        consumer = client.consumer()
+                        // Earliest from the start: with the default (latest) the fetch loop may
+                        // park a fetch at the log end before seekToBeginning lands, costing a
+                        // whole fetch.max.wait.
+                        consumer = client.consumer(configuration: ConsumerConfiguration(autoOffsetReset: .earliest))
                         try await CLIFailure.wrap {
                             try await consumer.assign(topic: topic)
                             try await consumer.seekToBeginning()
@@ -68,12 +73,16 @@ struct PerfConsumeCommand: AsyncParsableCommand {
                         for record in batch { batchBytes += record.value?.count ?? 0 }
                         progress.add(records: batch.count, bytes: batchBytes)
                     }
+                    let done = ContinuousClock.now
                     await consumer.close()
+                    return done
                 }
             }
-            try await tasks.waitForAll()
+            var last = start
+            for try await done in tasks { last = max(last, done) }
+            return last
         }
-        let elapsed = ContinuousClock.now - start
+        let elapsed = finished - start
         progress.stop()
         for client in clients { await client.close() }
         let count = progress.recordCount
