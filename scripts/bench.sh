@@ -9,15 +9,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
-swift build -c release --product ternd >/dev/null
+# The broker as it ships (install.sh, the container image): Swift runtime linked statically.
+swift build -c release --static-swift-stdlib --scratch-path .build-static --product ternd >/dev/null
 swift build -c release --product tern >/dev/null
+broker_bin="$(pwd)/.build-static/release"
 bin="$(pwd)/.build/release"
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_broker PORT DATA_DIR LOG: starts ternd in its own session and prints "PID MS", MS being the
 # time from exec to the port accepting a connection, measured from outside the process.
 start_broker() {
-    python3 - "$bin/ternd" "$1" "$2" "$3" <<'PY'
+    python3 - "$broker_bin/ternd" "$1" "$2" "$3" <<'PY'
 import socket, subprocess, sys, time
 binary, port, directory, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.monotonic()

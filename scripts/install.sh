@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
 
-swift build -c release --product ternd
-swift build -c release --product tern
-install -m 0755 .build/release/ternd .build/release/tern /usr/local/bin/
+# The Swift runtime linked in statically, as in the container image: the installed binaries need
+# no Swift toolchain at run time, and the broker maps ~9 MiB fewer shared-library pages.
+swift build -c release --static-swift-stdlib --scratch-path .build-static --product ternd
+swift build -c release --static-swift-stdlib --scratch-path .build-static --product tern
+install -m 0755 .build-static/release/ternd .build-static/release/tern /usr/local/bin/
 
 getent group tern >/dev/null || groupadd --system tern
 id -u tern >/dev/null 2>&1 || useradd --system --gid tern --home-dir /var/lib/tern --shell /usr/sbin/nologin tern
