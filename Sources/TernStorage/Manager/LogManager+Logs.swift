@@ -131,8 +131,9 @@ extension LogManager {
         if let firstError { throw firstError }
     }
 
-    /// Writes the recovery-point and log-start checkpoints of every log directory (also done at
-    /// shutdown; a broker may call it periodically so that recovery after a crash scans less).
+    /// Writes the recovery-point, log-start and cleaner checkpoints of every log directory (also
+    /// done at shutdown; a broker may call it periodically so that recovery after a crash scans
+    /// less, and the cleaner calls it after each cleaning).
     public func writeCheckpoints() throws {
         let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
         for dir in logDirs { try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir }) }
@@ -141,5 +142,7 @@ extension LogManager {
     private func writeCheckpoints(dir: String, logs: [TopicPartition: PartitionLog]) throws {
         try OffsetCheckpoint.write(dir + "/" + Self.recoveryPointCheckpoint, logs.mapValues(\.recoveryPoint))
         try OffsetCheckpoint.write(dir + "/" + Self.logStartCheckpoint, logs.mapValues(\.logStartOffset))
+        try OffsetCheckpoint.write(
+            dir + "/" + Self.cleanerCheckpoint, logs.filter { $0.value.firstDirtyOffset > 0 }.mapValues(\.firstDirtyOffset))
     }
 }
