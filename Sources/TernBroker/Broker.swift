@@ -25,6 +25,8 @@ public final class Broker: Sendable {
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
     let retention: RetentionService
+    /// The log cleaner (nil when `log.cleaner.enable` is false).
+    let cleaner: LogCleaner?
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
     private let servers: Mutex<[Server]> = Mutex([])
@@ -46,6 +48,7 @@ public final class Broker: Sendable {
         purgatory = FetchPurgatory(logger: logger)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
+        cleaner = Self.makeCleaner(config: config, logManager: logManager, topics: topics, resolver: resolver, logger: logger)
         try reconcileLogs()
     }
 
@@ -92,6 +95,23 @@ public final class Broker: Sendable {
         }
         servers.withLock { $0 = started }
         retention.start(self)
+        try cleaner?.start()
+    }
+
+    /// The log cleaner of `log.cleaner.*`, compacting the partitions of topics whose cleanup
+    /// policy includes compact; nil when disabled.
+    private static func makeCleaner(
+        config: BrokerConfig, logManager: LogManager, topics: TopicStore, resolver: TopicConfigResolver, logger: Logger
+    ) -> LogCleaner? {
+        guard config["log.cleaner.enable"] != "false" else { return nil }
+        let settings = CleanerSettings(
+            threads: Int(config["log.cleaner.threads"] ?? "") ?? 1,
+            dedupeBufferBytes: Int(config["log.cleaner.dedupe.buffer.size"] ?? "") ?? 134_217_728,
+            backoffMs: Int64(config["log.cleaner.backoff.ms"] ?? "") ?? 15_000)
+        return LogCleaner(
+            logManager: logManager, settings: settings, logger: logger,
+            policy: { tp in topics.topic(tp.topic).flatMap { resolver.compactionPolicy($0.configs) } },
+            clock: { Broker.wallClockMilliseconds() })
     }
 
     /// The ports the listeners are bound to, in `listeners` order.
@@ -105,6 +125,7 @@ public final class Broker: Sendable {
             return servers
         }
         retention.stop()
+        cleaner?.stop()
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
