@@ -80,6 +80,24 @@ final class CompactionTests: BrokerTestCase {
         XCTAssertEqual(latest.count, 1000, "every key is still there")
         for key in 0..<1000 { XCTAssertEqual(latest["key-\(key)"], "v99-\(key)", "key-\(key)") }
 
+        // `topic describe` shows the policy, the size on disk and when the partition was last cleaned.
+        let described = try run(["topic", "describe", "table", "--json"])
+        XCTAssertEqual(described.status, 0, described.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["cleanupPolicy"] as? String, "compact")
+        let partition = (object?["partitions"] as? [[String: Any]])?.first
+        XCTAssertEqual(partition?["logStartOffset"] as? Int, 0)
+        XCTAssertGreaterThan(partition?["lastCleanedMs"] as? Int ?? -1, 1_700_000_000_000)
+        XCTAssertEqual(partition?["firstDirtyOffset"] as? Int, Int(active))
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/table-0")
+            .filter { $0.hasSuffix(".log") }.reduce(0) {
+                $0 + ((try? FileManager.default.attributesOfItem(atPath: dataDirectory + "/table-0/" + $1)[.size] as? NSNumber)?.intValue ?? 0)
+            }
+        XCTAssertEqual(partition?["sizeBytes"] as? Int, onDisk)
+        let table = try run(["topic", "describe", "table"])
+        XCTAssertTrue(table.stdout.contains("Cleanup-policy: compact"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("LAST-CLEANED"), table.stdout)
+
         // Compacted topics refuse records without a key.
         let keyless = try run(["produce", "table"], stdin: "no key here")
         XCTAssertNotEqual(keyless.status, 0)

@@ -147,6 +147,8 @@ final class HostileInputTests: XCTestCase {
             "ListOffsetsResponse": [ff, count1 + empty + ff],
             "AlterConfigsRequest": [ff, count1 + [2] + empty + ff],
             "AlterConfigsResponse": [ff],
+            "DescribeLogDirsRequest": [ff],
+            "DescribeLogDirsResponse": [ff, count1 + [0, 0] + empty + ff, count1 + [0, 0] + empty + count1 + empty + ff],
         ]
         let samples = onePerType
         XCTAssertEqual(

@@ -12,6 +12,7 @@ final class MessageRoundTripTests: XCTestCase {
             "CreateTopicsResponse", "DeleteTopicsRequest", "DeleteTopicsResponse", "DescribeConfigsRequest",
             "DescribeConfigsResponse", "ProduceRequest", "ProduceResponse", "FetchRequest", "FetchResponse",
             "ListOffsetsRequest", "ListOffsetsResponse", "AlterConfigsRequest", "AlterConfigsResponse",
+            "DescribeLogDirsRequest", "DescribeLogDirsResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -9,6 +9,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.metadata, 3, "Metadata"),
             (.apiVersions, 18, "ApiVersions"), (.createTopics, 19, "CreateTopics"), (.deleteTopics, 20, "DeleteTopics"),
             (.describeConfigs, 32, "DescribeConfigs"), (.alterConfigs, 33, "AlterConfigs"),
+            (.describeLogDirs, 35, "DescribeLogDirs"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -28,6 +29,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DeleteTopicsRequest.apiKey, .deleteTopics)
         XCTAssertEqual(DescribeConfigsRequest.apiKey, .describeConfigs)
         XCTAssertEqual(AlterConfigsRequest.apiKey, .alterConfigs)
+        XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
     }
 
     func testErrorCodeTable() {

@@ -60,6 +60,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteTopics: context.respond(broker.handleDeleteTopics(try decode(&reader)))
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
         case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
+        case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

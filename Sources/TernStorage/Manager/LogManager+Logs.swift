@@ -5,6 +5,9 @@ extension LogManager {
     /// The log of a partition, if this broker has it.
     public func log(for tp: TopicPartition) -> PartitionLog? { registry.state.withLock { $0.logs[tp] } }
 
+    /// The log directory (one of ``logDirs``) holding a partition's log, if this broker has it.
+    public func logDir(for tp: TopicPartition) -> String? { registry.state.withLock { $0.dirs[tp] } }
+
     /// Every open log.
     public var allLogs: [PartitionLog] { registry.allLogs }
 

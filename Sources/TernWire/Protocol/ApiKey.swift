@@ -13,12 +13,13 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let deleteTopics = ApiKey(rawValue: 20)
     public static let describeConfigs = ApiKey(rawValue: 32)
     public static let alterConfigs = ApiKey(rawValue: 33)
+    public static let describeLogDirs = ApiKey(rawValue: 35)
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
         (.produce, 0, 0), (.fetch, 0, 0), (.listOffsets, 0, 0), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
-        (.alterConfigs, 0, 0),
+        (.alterConfigs, 0, 0), (.describeLogDirs, 0, 0),
     ]
 
     public var name: String {
@@ -32,6 +33,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteTopics: "DeleteTopics"
         case .describeConfigs: "DescribeConfigs"
         case .alterConfigs: "AlterConfigs"
+        case .describeLogDirs: "DescribeLogDirs"
         default: "Api\(rawValue)"
         }
     }
