@@ -137,7 +137,10 @@ public final class LogCleaner: Sendable {
         let now = clock()
         guard let (log, policy, force) = pick(now: now) else { return nil }
         let tp = log.topicPartition
-        defer { state.withLock { _ = $0.inProgress.remove(tp) } }
+        defer {
+            map.clear()  // gives the map's pages back while the thread idles
+            state.withLock { _ = $0.inProgress.remove(tp) }
+        }
         let options = CleaningOptions(
             deleteRetentionMs: policy.deleteRetentionMs, nowMs: now, upperBound: upperBound(log), force: force)
         do {

@@ -1,6 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The cleaner's key → latest-offset map: a fixed-size open-addressing table of 128-bit key
-/// hashes and offsets (24 bytes a slot), allocated once (per cleaner thread) and reused for every
-/// cleaning, so its memory is exactly `log.cleaner.dedupe.buffer.size` divided among the threads.
+/// hashes and offsets (24 bytes a slot), mapped once (per cleaner thread) and reused for every
+/// cleaning, so its memory is at most `log.cleaner.dedupe.buffer.size` divided among the threads.
+/// The table is an anonymous private mapping: pages cost memory only once a key lands in them,
+/// and ``clear()`` hands them back to the kernel (`MADV_DONTNEED`), so an idle cleaner holds
+/// none of it.
 ///
 /// It accepts keys until 90% of its slots are used (linear probing stays short below that);
 /// ``PartitionLog/clean(using:options:shouldStop:)`` then stops mapping and cleans only the part
@@ -21,25 +28,40 @@ public final class OffsetMap {
     public var memoryBytes: Int { slots * Self.slotSize }
 
     private let memory: UnsafeMutableRawBufferPointer
+    /// True when `memory` is an `mmap` (else a zeroed heap allocation, if the mapping failed).
+    private let mapped: Bool
 
-    /// Allocates a table of `bufferBytes` (at least two slots).
+    /// Reserves a table of `bufferBytes` (at least two slots).
     public init(bufferBytes: Int) {
         slots = max(bufferBytes / Self.slotSize, 2)
         // At least one slot stays empty, so every probe sequence ends.
         maxEntries = max(min(Int(Double(slots) * Self.loadFactor), slots - 1), 1)
-        memory = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * Self.slotSize, alignment: 8)
-        memory.initializeMemory(as: UInt8.self, repeating: 0)
+        let bytes = slots * Self.slotSize
+        let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if let address, address != MAP_FAILED {
+            // Anonymous mappings read as zeros: every slot starts empty.
+            memory = UnsafeMutableRawBufferPointer(start: address, count: bytes)
+            mapped = true
+        } else {
+            memory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 8)
+            memory.initializeMemory(as: UInt8.self, repeating: 0)
+            mapped = false
+        }
     }
 
-    deinit { memory.deallocate() }
+    deinit {
+        if mapped { munmap(memory.baseAddress, memory.count) } else { memory.deallocate() }
+    }
 
     /// Room for `n` more keys (counting each as new, which bounds the worst case).
     public func hasRoom(for n: Int) -> Bool { count + n <= maxEntries }
 
-    /// Empties the map (touches memory only when it holds something).
+    /// Empties the map and returns its pages to the kernel (they read as zeros afterwards).
     public func clear() {
         guard count > 0 else { return }
-        memory.initializeMemory(as: UInt8.self, repeating: 0)
+        if !mapped || madvise(memory.baseAddress, memory.count, MADV_DONTNEED) != 0 {
+            memory.initializeMemory(as: UInt8.self, repeating: 0)
+        }
         count = 0
     }
 

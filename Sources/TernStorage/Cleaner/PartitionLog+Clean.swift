@@ -48,6 +48,7 @@ extension PartitionLog {
     public func clean(using map: OffsetMap, options: CleaningOptions, shouldStop: () -> Bool = { false }) throws
         -> CleaningResult?
     {
+        let started = FileSystem.monotonicMilliseconds()
         guard var plan = try planCleaning(using: map, options: options, shouldStop: shouldStop) else { return nil }
         var tombstonesDue: Int64?
         for group in plan.groups {
@@ -82,6 +83,8 @@ extension PartitionLog {
                 "tern_bytes_written": "\(result.bytesWritten)", "tern_records_removed": "\(result.recordsRemoved)",
                 "tern_tombstones_removed": "\(result.tombstonesRemoved)",
                 "tern_first_dirty_offset": "\(result.firstDirtyOffset)",
+                "tern_duration_ms": "\(FileSystem.monotonicMilliseconds() - started)",
+                "tern_map_keys": "\(map.count)",
             ])
         return result
     }
