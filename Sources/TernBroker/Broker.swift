@@ -27,6 +27,8 @@ public final class Broker: Sendable {
     let fetchSessions: FetchSessionCache
     let retention: RetentionService
     let groupCoordinator: GroupCoordinator
+    /// The log cleaner (nil when `log.cleaner.enable` is false).
+    let cleaner: LogCleaner?
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
     private let servers: Mutex<[Server]> = Mutex([])
@@ -71,6 +73,7 @@ public final class Broker: Sendable {
                 minSessionTimeoutMs: setting("group.min.session.timeout.ms", 6000),
                 maxSessionTimeoutMs: setting("group.max.session.timeout.ms", 1_800_000)),
             logger: logger)
+        cleaner = Self.makeCleaner(config: config, logManager: logManager, topics: topics, resolver: resolver, logger: logger)
         try reconcileLogs()
         if let offsets = topics.topic(GroupCoordinator.topicName) {
             groupCoordinator.load(
@@ -124,6 +127,7 @@ public final class Broker: Sendable {
         servers.withLock { $0 = started }
         retention.start(self)
         groupCoordinator.start(self)
+        try cleaner?.start()
         _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
     }
 
@@ -154,6 +158,22 @@ public final class Broker: Sendable {
         scrapeGauges.refresh(self)
     }
 
+    /// The log cleaner of `log.cleaner.*`, compacting the partitions of topics whose cleanup
+    /// policy includes compact; nil when disabled.
+    private static func makeCleaner(
+        config: BrokerConfig, logManager: LogManager, topics: TopicStore, resolver: TopicConfigResolver, logger: Logger
+    ) -> LogCleaner? {
+        guard config["log.cleaner.enable"] != "false" else { return nil }
+        let settings = CleanerSettings(
+            threads: Int(config["log.cleaner.threads"] ?? "") ?? 1,
+            dedupeBufferBytes: Int(config["log.cleaner.dedupe.buffer.size"] ?? "") ?? 134_217_728,
+            backoffMs: Int64(config["log.cleaner.backoff.ms"] ?? "") ?? 15_000)
+        return LogCleaner(
+            logManager: logManager, settings: settings, logger: logger,
+            policy: { tp in topics.topic(tp.topic).flatMap { resolver.compactionPolicy($0.configs) } },
+            clock: { Broker.wallClockMilliseconds() })
+    }
+
     /// The ports the listeners are bound to, in `listeners` order.
     public var boundPorts: [Int] { servers.withLock { $0.map(\.boundPort) } }
 
@@ -167,6 +187,7 @@ public final class Broker: Sendable {
         }
         retention.stop()
         groupCoordinator.stop()
+        cleaner?.stop()
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }

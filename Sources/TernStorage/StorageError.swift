@@ -19,6 +19,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let invalidBatch = Code("invalid batch")
         /// The log or the log manager has been closed.
         public static let closed = Code("closed")
+        /// A background task (the cleaner) was asked to stop before it finished.
+        public static let cancelled = Code("cancelled")
         /// No such log.
         public static let notFound = Code("not found")
         /// The code's name.

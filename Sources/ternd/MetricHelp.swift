@@ -17,6 +17,11 @@ enum MetricHelp {
         "tern_log_flushes_total": "Partition-log flushes that synced data.",
         "tern_log_fsyncs_total": "fdatasync/fsync calls made by log flushes (segments, index files, directories).",
         "tern_log_flush_duration_seconds": "Time one partition-log flush spent in sync calls.",
+        "tern_cleaner_bytes_cleaned_total": "Bytes of dirty log the log cleaner has compacted.",
+        "tern_cleaner_runs_total": "Cleanings the log cleaner has completed.",
+        "tern_cleaner_failures_total": "Cleanings that failed (the partition is then left uncleaned until a restart).",
+        "tern_cleaner_dirty_ratio": "Share of a compacted partition's non-active bytes not yet compacted.",
+        "tern_cleaner_dirty_bytes": "Bytes of a compacted partition not yet compacted (the cleaner's lag).",
         "tern_connections_open": "Open client connections, per broker listener.",
         "tern_consumer_group_lag":
             "Records between a group's committed offset and the log end offset, per group and partition.",

@@ -21,24 +21,36 @@ final class RetentionTests: XCTestCase {
         XCTAssertEqual(
             try run(["topic", "create", "timed", "--partitions", "1", "--config", "segment.bytes=1024",
                      "--config", "retention.ms=1"]).status, 0)
-        let lines = (1...3000).map { "event-\($0)" }.joined(separator: "\n")
-        for topic in ["sized", "timed"] {
-            // Small batches, sent one request at a time, so segments stay near segment.bytes.
-            XCTAssertEqual(try run(["produce", topic, "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
-        }
-
-        func logStartOffset(_ topic: String) throws -> Int {
-            let described = try run(["topic", "describe", topic, "--json"])
-            let object = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
-            let partitions = object?["partitions"] as? [[String: Any]]
-            return partitions?.first?["logStartOffset"] as? Int ?? -1
-        }
         func segmentSizes(_ topic: String) throws -> [Int] {
             let dir = directory.path + "/data/\(topic)-0"
             return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.map {
                 (try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.size] as? NSNumber)?.intValue ?? 0
             }
         }
+        func logStartOffset(_ topic: String) throws -> Int {
+            let described = try run(["topic", "describe", topic, "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any]
+            let partitions = object?["partitions"] as? [[String: Any]]
+            return partitions?.first?["logStartOffset"] as? Int ?? -1
+        }
+        // Written in six rounds: after each, the partition comes back within one segment of its
+        // bound (retention runs every 100 ms) — it stays bounded while being written.
+        for round in 0..<6 {
+            let lines = (1...500).map { "event-\(round * 500 + $0)" }.joined(separator: "\n")
+            // Small batches, sent one request at a time, so segments stay near segment.bytes.
+            XCTAssertEqual(try run(["produce", "sized", "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
+            let deadline = Date().addingTimeInterval(15)
+            func withinBound() throws -> Bool {
+                let sizes = try segmentSizes("sized")
+                return sizes.reduce(0, +) <= 8192 + (sizes.max() ?? 0)
+            }
+            while Date() < deadline, try !withinBound() { usleep(50_000) }
+            let sizes = try segmentSizes("sized")
+            XCTAssertLessThanOrEqual(sizes.reduce(0, +), 8192 + (sizes.max() ?? 0), "round \(round): within one segment of the bound")
+        }
+        let lines = (1...3000).map { "event-\($0)" }.joined(separator: "\n")
+        XCTAssertEqual(try run(["produce", "timed", "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
+
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline, try logStartOffset("sized") == 0 || logStartOffset("timed") == 0 {
             usleep(100_000)

@@ -161,6 +161,8 @@ final class HostileInputTests: XCTestCase {
             "DeleteGroupsResponse": [ff],
             "ResetGroupOffsetsRequest": [empty + empty + ff],
             "ResetGroupOffsetsResponse": [[0, 0] + null + ff],
+            "DescribeLogDirsRequest": [ff],
+            "DescribeLogDirsResponse": [ff, count1 + [0, 0] + empty + ff, count1 + [0, 0] + empty + count1 + empty + ff],
         ]
         let samples = onePerType
         XCTAssertEqual(

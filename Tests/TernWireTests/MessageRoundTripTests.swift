@@ -17,6 +17,7 @@ final class MessageRoundTripTests: XCTestCase {
             "OffsetFetchResponse", "ListGroupsRequest", "ListGroupsResponse", "DescribeGroupsRequest",
             "DescribeGroupsResponse", "DeleteGroupsRequest", "DeleteGroupsResponse", "ResetGroupOffsetsRequest",
             "ResetGroupOffsetsResponse",
+            "DescribeLogDirsRequest", "DescribeLogDirsResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -12,6 +12,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
             (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
+            (.describeLogDirs, 35, "DescribeLogDirs"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -40,6 +41,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DeleteGroupsRequest.apiKey, .deleteGroups)
         XCTAssertEqual(ConsumerGroupHeartbeatRequest.apiKey, .consumerGroupHeartbeat)
         XCTAssertEqual(ResetGroupOffsetsRequest.apiKey, .resetGroupOffsets)
+        XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
     }
 
     func testErrorCodeTable() {

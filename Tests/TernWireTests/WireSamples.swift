@@ -91,6 +91,26 @@ enum WireSamples {
                     .init(type: .topic, name: str("orders")),
                     .init(errorCode: .invalidConfig, errorMessage: str("bad value"), type: .topic, name: str("x")),
                 ])),
+            .request(DescribeLogDirsRequest(topics: [str("orders"), str(longName)])),
+            .request(DescribeLogDirsRequest(), "all topics"),
+            .response(
+                DescribeLogDirsResponse(logDirs: [
+                    .init(
+                        path: str("/var/lib/tern"),
+                        topics: [
+                            .init(
+                                name: str("orders"),
+                                partitions: [
+                                    .init(
+                                        partition: 0, sizeBytes: 1 << 40, logStartOffset: 5, logEndOffset: .max,
+                                        segmentCount: 3, firstDirtyOffset: 7, lastCleanedMs: 1_700_000_000_000),
+                                    .init(
+                                        partition: .max, sizeBytes: 0, logStartOffset: 0, logEndOffset: 0, segmentCount: 1,
+                                        firstDirtyOffset: 0, lastCleanedMs: -1, cleanerError: str("corrupt log: CRC")),
+                                ])
+                        ]),
+                    .init(errorCode: .kafkaStorageError, path: str("/mnt/broken"), topics: []),
+                ])),
             .response(
                 ApiVersionsResponse(
                     apis: ApiKey.supported.map {

@@ -24,6 +24,8 @@ final class PerfArgumentTests: XCTestCase {
         assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "2", "--producers", "3"], "--producers")
         assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--throughput", "-1"], "--throughput")
         _ = try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--producers", "4", "--throughput", "100"])
+        XCTAssertEqual(try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--key-count", "3"]).keyCount, 3)
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--key-count", "-1"], "--key-count")
     }
 
     func testConsumeAndEndToEndArguments() throws {

@@ -42,6 +42,21 @@ public enum BrokerConfigKeys {
             "log.retention.check.interval.ms", "300000", .int(min: 1, max: Int64.max),
             "How often segments past retention.ms or retention.bytes are looked for and deleted."),
         ConfigDefinition(
+            "log.cleaner.enable", "true", .bool, "Run the log cleaner that compacts topics with cleanup.policy=compact."),
+        ConfigDefinition("log.cleaner.threads", "1", .int(min: 1, max: 64), "Cleaner threads."),
+        ConfigDefinition(
+            "log.cleaner.backoff.ms", "15000", .int(min: 1, max: Int64.max),
+            "How long an idle cleaner thread sleeps before looking for a log to clean again."),
+        ConfigDefinition(
+            "log.cleaner.dedupe.buffer.size", "134217728", .int(min: 1 << 16, max: Int64(1) << 40),
+            "Memory of the cleaners' key-to-offset maps, all threads together (24 bytes per key)."),
+        ConfigDefinition(
+            "log.cleaner.min.cleanable.ratio", "0.5", .double(min: 0, max: 1),
+            "Default min.cleanable.dirty.ratio of compacted topics."),
+        ConfigDefinition(
+            "log.cleaner.delete.retention.ms", "86400000", .int(min: 0, max: Int64.max),
+            "Default delete.retention.ms of compacted topics: how long tombstones are kept."),
+        ConfigDefinition(
             "message.max.bytes", "1048588", .int(min: 0, max: maxInt), "Largest record batch the broker accepts."),
         ConfigDefinition(
             "socket.request.max.bytes", "104857600", .int(min: 1024, max: maxInt), "Largest request frame accepted."),
@@ -121,11 +136,11 @@ public enum TopicConfigKeys {
         Key(
             definition: ConfigDefinition(
                 "delete.retention.ms", "86400000", .int(min: 0, max: Int64.max), "How long tombstones are kept."),
-            brokerDefault: nil),
+            brokerDefault: "log.cleaner.delete.retention.ms"),
         Key(
             definition: ConfigDefinition(
                 "min.cleanable.dirty.ratio", "0.5", .double(min: 0, max: 1), "Dirty share that triggers compaction."),
-            brokerDefault: nil),
+            brokerDefault: "log.cleaner.min.cleanable.ratio"),
         Key(
             definition: ConfigDefinition(
                 "index.interval.bytes", "4096", .int(min: 0, max: Int64(Int32.max)), "Bytes between index entries."),

@@ -13,6 +13,7 @@ extension Broker {
         var durableWaits: [(topic: Int, partition: Int, log: PartitionLog, end: Int64)] = []
         for topic in request.topics {
             let info = topics.topic(topic.name)
+            let requireKeys = info.map { resolver.isCompacted($0.configs) } ?? false
             var partitions: [ProduceResponse.Partition] = []
             partitions.reserveCapacity(topic.partitions.count)
             for var partition in topic.partitions {
@@ -41,7 +42,9 @@ extension Broker {
                             errorMessage: "cannot produce to internal topic '\(topic.name)'"))
                     continue
                 }
-                let result = append(&partition.records, to: log, topic: topic.name, partition: partition.partition)
+                let result = append(
+                    &partition.records, to: log, topic: topic.name, partition: partition.partition,
+                    requireKeys: requireKeys)
                 if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
@@ -74,14 +77,18 @@ extension Broker {
         var endOffset: Int64
     }
 
-    private func append(_ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32) -> AppendOutcome {
+    /// Validates and appends one partition's record set; `requireKeys` for compacted topics,
+    /// which refuse records without a key (INVALID_RECORD), as Kafka does.
+    private func append(
+        _ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32, requireKeys: Bool
+    ) -> AppendOutcome {
         func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
             AppendOutcome(
                 response: .init(partition: partition, errorCode: code, errorMessage: message), endOffset: -1)
         }
         let batches: [ValidatedBatch]
         do {
-            batches = try records.withUnsafeBytes { try RecordBatchValidator.validateProduced($0) }
+            batches = try records.withUnsafeBytes { try RecordBatchValidator.validateProduced($0, requireKeys: requireKeys) }
         } catch let error as WireError {
             logger.debug(
                 "refused produce batch",

@@ -39,3 +39,25 @@ struct TopicConfigResolver: Sendable {
 
 /// Where an effective config value came from (mirrors the wire's DescribeConfigs source).
 enum DescribeConfigSource: Sendable { case topic, broker, defaultValue }
+
+extension TopicConfigResolver {
+    /// The effective value of a topic key.
+    func value(_ name: String, _ overrides: [String: String]) -> String? {
+        TopicConfigKeys.key(name).map { value($0, overrides: overrides).0 }
+    }
+
+    /// True when the topic's cleanup.policy includes compact.
+    func isCompacted(_ overrides: [String: String]) -> Bool {
+        (value("cleanup.policy", overrides) ?? "delete").split(separator: ",").contains { part in
+            String(part).trimmingWhitespace() == "compact"
+        }
+    }
+
+    /// The cleaner's settings for a topic, or nil when it is not compacted.
+    func compactionPolicy(_ overrides: [String: String]) -> CompactionPolicy? {
+        guard isCompacted(overrides) else { return nil }
+        return CompactionPolicy(
+            minCleanableRatio: Double(value("min.cleanable.dirty.ratio", overrides) ?? "") ?? 0.5,
+            deleteRetentionMs: Int64(value("delete.retention.ms", overrides) ?? "") ?? 86_400_000)
+    }
+}

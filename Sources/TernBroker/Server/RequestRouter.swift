@@ -74,6 +74,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeGroups: context.respond(broker.handleDescribeGroups(try decode(&reader)))
         case .deleteGroups: broker.handleDeleteGroups(try decode(&reader), context)
         case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
+        case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -130,6 +130,30 @@ public struct TernAdmin: Sendable {
         }.sorted { $0.name < $1.name }
     }
 
+    /// The on-disk state of the partitions of `topics` (all topics when empty): size, offsets,
+    /// segments and the log cleaner's progress, sorted by topic and partition. Asks one broker
+    /// (a single-node cluster holds every partition).
+    public func describeLogDirs(topics: [String] = []) async throws -> [PartitionLogInfo] {
+        let response = try await client.sendToAnyBroker(DescribeLogDirsRequest(topics: topics))
+        var result: [PartitionLogInfo] = []
+        for dir in response.logDirs {
+            guard dir.errorCode == .none else {
+                throw TernError.broker(dir.errorCode, nil, context: "describe log directory \(dir.path)")
+            }
+            for topic in dir.topics {
+                for p in topic.partitions {
+                    result.append(
+                        PartitionLogInfo(
+                            topic: topic.name, partition: p.partition, logDir: dir.path, sizeBytes: p.sizeBytes,
+                            logStartOffset: p.logStartOffset, logEndOffset: p.logEndOffset, segmentCount: p.segmentCount,
+                            firstDirtyOffset: p.firstDirtyOffset, lastCleanedMs: p.lastCleanedMs >= 0 ? p.lastCleanedMs : nil,
+                            cleanerError: p.cleanerError))
+                }
+            }
+        }
+        return result.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+    }
+
     /// Sends to the controller when metadata names one, else to any broker.
     private func sendToController<R: WireRequest>(_ request: R) async throws -> R.Response {
         let controller = client.metadata.current.controllerId

@@ -12,6 +12,8 @@ struct LogLoader {
     /// The checkpointed recovery point (nil: none, so everything is scanned after an unclean stop).
     let recoveryPoint: Int64?
     let logStartOffset: Int64?
+    /// The checkpointed first dirty offset of the cleaner (nil: none).
+    var cleanerCheckpoint: Int64? = nil
     let config: LogConfig
     let logger: Logger
     let syncCounter: SyncCounter
@@ -23,14 +25,16 @@ struct LogLoader {
         stats.logsOpened += 1
         if !clean { stats.logsRecovered += 1 }
 
+        let (swapped, swapChanged) = try SwapFiles.recover(directory: directory) { logger.warning("\($0)") }
         let bases = try segmentBases()
         var segments: [Segment] = []
         var scanned: [Segment] = []
-        var directoryChanged = false
+        var directoryChanged = swapChanged
         for (i, base) in bases.enumerated() {
             let nextBase = i + 1 < bases.count ? bases[i + 1] : Int64.max
             // Below the recovery point everything was flushed: trust the indexes there.
-            let trusted = clean || recoveryPoint.map { nextBase <= $0 } ?? false
+            // A segment a finished swap produced gets its indexes rebuilt.
+            let trusted = !swapped.contains(base) && (clean || recoveryPoint.map { nextBase <= $0 } ?? false)
             let outcome = try Segment.load(
                 directory: directory, baseOffset: base, mode: trusted ? .trustIndexes : .scan,
                 indexIntervalBytes: config.indexIntervalBytes)
@@ -88,11 +92,12 @@ struct LogLoader {
         let start = min(max(logStartOffset ?? first, first), end)
         return PartitionLog(
             topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
-            recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter)
+            recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter,
+            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end))
     }
 
     /// Base offsets of the segment files, oldest first; removes leftovers of interrupted writes
-    /// and index files without a log.
+    /// and index files without a log (``SwapFiles`` has already dealt with cleaner files).
     private func segmentBases() throws -> [Int64] {
         let names = try FileSystem.list(directory)
         var bases = Set<Int64>()
@@ -101,7 +106,7 @@ struct LogLoader {
         }
         for name in names {
             let path = directory + "/" + name
-            if name.hasSuffix(".tmp") || name.hasSuffix(".deleted") {
+            if name.hasSuffix(".tmp") {
                 try FileSystem.unlink(path)
             } else if let base = Segment.baseOffset(fromFileName: name, suffix: ".index")
                 ?? Segment.baseOffset(fromFileName: name, suffix: ".timeindex"), !bases.contains(base)

@@ -24,6 +24,7 @@ extension PartitionLog {
                 try cut(&state.segments[state.activeIndex], at: offset)
             }
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+            state.firstDirtyOffset = min(state.firstDirtyOffset, state.logEndOffset)
             logger.info(
                 "truncated the log to offset \(state.logEndOffset) (it ended at \(oldEnd))",
                 metadata: ["tern_offset": "\(offset)"])

@@ -32,6 +32,13 @@ public final class PartitionLog: Sendable {
         /// Bumped by truncations, so a flush that started before one does not advance the
         /// recovery point over offsets that were removed and appended again.
         var generation: UInt64 = 0
+        /// The cleaner's checkpoint: offsets below it have been compacted (the dirty section
+        /// starts here, clamped to the log start).
+        var firstDirtyOffset: Int64 = 0
+        /// Wall-clock milliseconds of the last completed cleaning; -1 when none since start-up.
+        var lastCleanedMs: Int64 = -1
+        /// When tombstones kept by the last cleaning become removable (wall-clock ms), if any were kept.
+        var tombstonesDueMs: Int64?
 
         var activeIndex: Int { segments.count - 1 }
         var logEndOffset: Int64 { segments[segments.count - 1].nextOffset }
@@ -45,7 +52,7 @@ public final class PartitionLog: Sendable {
 
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
-        recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter
+        recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0
     ) {
         precondition(!segments.isEmpty, "a log has at least one segment")
         self.topicPartition = topicPartition
@@ -56,7 +63,9 @@ public final class PartitionLog: Sendable {
         self.logger = logger
         self.syncCounter = syncCounter
         state = Mutex(
-            State(segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config))
+            State(
+                segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,
+                firstDirtyOffset: firstDirtyOffset))
     }
 
     /// The first offset still in the log.
@@ -71,6 +80,12 @@ public final class PartitionLog: Sendable {
     public var segmentCount: Int { state.withLock { $0.segments.count } }
     /// Base offsets of the segments, oldest first.
     public var segmentBaseOffsets: [Int64] { state.withLock { $0.segments.map(\.baseOffset) } }
+    /// The cleaner's checkpoint: where the dirty (not yet compacted) part of the log starts.
+    public var firstDirtyOffset: Int64 {
+        state.withLock { max($0.firstDirtyOffset, $0.logStartOffset) }
+    }
+    /// Wall-clock milliseconds of the last completed cleaning of this log; -1 when none since start-up.
+    public var lastCleanedMs: Int64 { state.withLock { $0.lastCleanedMs } }
     /// The log's current settings.
     public var config: LogConfig { state.withLock { $0.config } }
 

@@ -5,6 +5,9 @@ extension LogManager {
     /// The log of a partition, if this broker has it.
     public func log(for tp: TopicPartition) -> PartitionLog? { registry.state.withLock { $0.logs[tp] } }
 
+    /// The log directory (one of ``logDirs``) holding a partition's log, if this broker has it.
+    public func logDir(for tp: TopicPartition) -> String? { registry.state.withLock { $0.dirs[tp] } }
+
     /// Every open log.
     public var allLogs: [PartitionLog] { registry.allLogs }
 
@@ -131,8 +134,9 @@ extension LogManager {
         if let firstError { throw firstError }
     }
 
-    /// Writes the recovery-point and log-start checkpoints of every log directory (also done at
-    /// shutdown; a broker may call it periodically so that recovery after a crash scans less).
+    /// Writes the recovery-point, log-start and cleaner checkpoints of every log directory (also
+    /// done at shutdown; a broker may call it periodically so that recovery after a crash scans
+    /// less, and the cleaner calls it after each cleaning).
     public func writeCheckpoints() throws {
         let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
         for dir in logDirs { try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir }) }
@@ -141,5 +145,7 @@ extension LogManager {
     private func writeCheckpoints(dir: String, logs: [TopicPartition: PartitionLog]) throws {
         try OffsetCheckpoint.write(dir + "/" + Self.recoveryPointCheckpoint, logs.mapValues(\.recoveryPoint))
         try OffsetCheckpoint.write(dir + "/" + Self.logStartCheckpoint, logs.mapValues(\.logStartOffset))
+        try OffsetCheckpoint.write(
+            dir + "/" + Self.cleanerCheckpoint, logs.filter { $0.value.firstDirtyOffset > 0 }.mapValues(\.firstDirtyOffset))
     }
 }

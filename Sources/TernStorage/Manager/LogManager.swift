@@ -16,6 +16,8 @@ public final class LogManager: Sendable {
     public static let recoveryPointCheckpoint = "recovery-point-offset-checkpoint"
     /// Name of the per-directory log-start-offset checkpoint.
     public static let logStartCheckpoint = "log-start-offset-checkpoint"
+    /// Name of the per-directory cleaner checkpoint (each compacted log's first dirty offset).
+    public static let cleanerCheckpoint = "cleaner-offset-checkpoint"
 
     /// The log directories, as given.
     public let logDirs: [String]
@@ -88,6 +90,7 @@ public final class LogManager: Sendable {
             }
             let recoveryPoints = Self.readCheckpoint(dir + "/" + Self.recoveryPointCheckpoint, logger: logger)
             let startOffsets = Self.readCheckpoint(dir + "/" + Self.logStartCheckpoint, logger: logger)
+            let cleanerOffsets = Self.readCheckpoint(dir + "/" + Self.cleanerCheckpoint, logger: logger)
             for name in names.sorted() {
                 let path = dir + "/" + name
                 guard FileSystem.isDirectory(path) else { continue }
@@ -100,10 +103,11 @@ public final class LogManager: Sendable {
                 if let other = opened.dirs[tp] {
                     throw StorageError(.logDirUnavailable, "\(tp) exists in both \(other) and \(dir)")
                 }
-                let loader = LogLoader(
+                var loader = LogLoader(
                     topicPartition: tp, directory: path, clean: clean, recoveryPoint: recoveryPoints?[tp],
                     logStartOffset: startOffsets?[tp], config: configProvider(tp), logger: logger,
                     syncCounter: syncCounter)
+                loader.cleanerCheckpoint = cleanerOffsets?[tp]
                 let truncationsBefore = stats.truncations
                 opened.logs[tp] = try loader.load(stats: &stats)
                 if stats.truncations > truncationsBefore { cut.append(tp) }

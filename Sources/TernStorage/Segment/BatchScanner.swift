@@ -90,6 +90,17 @@ struct BatchScanner {
         return entry
     }
 
+    /// Calls `body` with the bytes of the batch `next()` returned last. Only for scanners that
+    /// verify CRCs (they hold the whole batch in their buffer).
+    func withLastBatch<R>(_ entry: Entry, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(verifyCRC, "only a CRC-checking scan holds whole batches")
+        let start = Int(entry.position - chunkStart)
+        precondition(start >= 0 && start + entry.header.totalSize <= chunkCount, "the batch is no longer buffered")
+        return try chunk.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[start..<start + entry.header.totalSize]))
+        }
+    }
+
     private mutating func halt(_ reason: String) -> Entry? {
         stop = Stop(position: position, reason: reason)
         return nil

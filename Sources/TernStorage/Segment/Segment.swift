@@ -8,7 +8,8 @@ import TernWire
 /// A value type owned by ``PartitionLog``'s locked state; the file it shares by reference.
 struct Segment: Sendable {
     let baseOffset: Int64
-    let file: SegmentFile
+    /// Replaced only when a cleaned copy of the segment is opened under its final name.
+    var file: SegmentFile
     let directory: String
     /// Bytes of valid batches in the file.
     var size: Int64

@@ -22,6 +22,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let consumerGroupHeartbeat = ApiKey(rawValue: 68)
     /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
+    public static let describeLogDirs = ApiKey(rawValue: 35)
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
@@ -30,6 +31,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
         (.resetGroupOffsets, 0, 0),
+        (.alterConfigs, 0, 0), (.describeLogDirs, 0, 0),
     ]
 
     public var name: String {
@@ -51,6 +53,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteGroups: "DeleteGroups"
         case .consumerGroupHeartbeat: "ConsumerGroupHeartbeat"
         case .resetGroupOffsets: "ResetGroupOffsets"
+        case .describeLogDirs: "DescribeLogDirs"
         default: "Api\(rawValue)"
         }
     }

@@ -20,17 +20,20 @@ public struct ValidatedBatch: Sendable, Hashable {
 /// offset deltas `0..<count` and `maxTimestamp` equal to the records' largest timestamp.
 /// `validateStored` is the cheaper check for bytes read back from a log: size, magic and CRC.
 public enum RecordBatchValidator {
-    /// Validates a produce payload holding one or more batches, end to end.
+    /// Validates a produce payload holding one or more batches, end to end. With `requireKeys`
+    /// (topics whose cleanup policy includes compact), a record without a key is refused too.
     /// - Throws: ``WireError`` naming the batch (by index) and what is wrong with it:
     ///   `.checksumMismatch`, `.unsupportedVersion` (magic), `.unsupportedCompression`,
     ///   `.truncated` or `.malformed` (framing, counts, deltas).
-    public static func validateProduced(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> [ValidatedBatch] {
+    public static func validateProduced(_ buffer: UnsafeRawBufferPointer, requireKeys: Bool = false) throws(WireError)
+        -> [ValidatedBatch]
+    {
         guard !buffer.isEmpty else { throw WireError(.malformed, "record set is empty") }
         var batches: [ValidatedBatch] = []
         var position = 0
         while position < buffer.count {
             let header = try checkFrame(buffer, at: position, index: batches.count)
-            try checkRecords(buffer, header: header, at: position, index: batches.count)
+            try checkRecords(buffer, header: header, at: position, index: batches.count, requireKeys: requireKeys)
             batches.append(ValidatedBatch(position: position, header: header))
             position += header.totalSize
         }
@@ -85,7 +88,7 @@ public enum RecordBatchValidator {
 
     /// Walks every record of a producer batch.
     static func checkRecords(
-        _ buffer: UnsafeRawBufferPointer, header: RecordBatchHeader, at position: Int, index: Int
+        _ buffer: UnsafeRawBufferPointer, header: RecordBatchHeader, at position: Int, index: Int, requireKeys: Bool
     ) throws(WireError) {
         let name = "batch \(index)"
         guard header.recordCount > 0 else { throw WireError(.malformed, "\(name): recordCount is 0") }
@@ -98,7 +101,9 @@ public enum RecordBatchValidator {
         switch codec {
         case .some(.none):
             let end = position + header.totalSize
-            let maxTimestamp = try walkRecords(buffer, from: position + RecordBatchHeader.size, to: end, header: header, name: name)
+            let maxTimestamp = try walkRecords(
+                buffer, from: position + RecordBatchHeader.size, to: end, header: header, name: name,
+                requireKeys: requireKeys)
             try checkMaxTimestamp(header, maxTimestamp, name: name)
         case .some(.gzip):
             // Decompressed once, walked, then dropped: the batch is stored as it came.
@@ -114,7 +119,8 @@ public enum RecordBatchValidator {
             var failure: WireError?
             records.withUnsafeBytes { raw in
                 do {
-                    maxTimestamp = try walkRecords(raw, from: 0, to: raw.count, header: header, name: name)
+                    maxTimestamp = try walkRecords(
+                        raw, from: 0, to: raw.count, header: header, name: name, requireKeys: requireKeys)
                 } catch {
                     failure = error as? WireError ?? WireError(.malformed, "\(error)")
                 }
@@ -132,12 +138,14 @@ public enum RecordBatchValidator {
 
     /// Walks `recordCount` records in `buffer[start..<end]`; returns the largest timestamp.
     static func walkRecords(
-        _ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int, header: RecordBatchHeader, name: String
+        _ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int, header: RecordBatchHeader, name: String,
+        requireKeys: Bool = false
     ) throws(WireError) -> Int64 {
         var cursor = RawCursor(buffer, from: start, to: end)
         var maxTimestamp = Int64.min
         for expectedDelta in 0..<header.recordCount {
-            let timestampDelta = try RecordWalker.checkRecord(&cursor, expectedOffsetDelta: expectedDelta, batch: name)
+            let timestampDelta = try RecordWalker.checkRecord(
+                &cursor, expectedOffsetDelta: expectedDelta, batch: name, requireKey: requireKeys)
             let timestamp = header.baseTimestamp &+ timestampDelta
             if timestamp > maxTimestamp { maxTimestamp = timestamp }
         }
@@ -164,9 +172,9 @@ public enum RecordBatchValidator {
 /// The framing of a single record inside a batch.
 enum RecordWalker {
     /// Checks one record's framing; returns its timestamp delta.
-    static func checkRecord(_ cursor: inout RawCursor, expectedOffsetDelta: Int32, batch: String) throws(WireError)
-        -> Int64
-    {
+    static func checkRecord(
+        _ cursor: inout RawCursor, expectedOffsetDelta: Int32, batch: String, requireKey: Bool = false
+    ) throws(WireError) -> Int64 {
         let length = try cursor.readVarint("record length")
         guard length > 0, Int(length) <= cursor.remaining else {
             throw WireError(
@@ -182,7 +190,12 @@ enum RecordWalker {
             throw WireError(
                 .malformed, "\(batch) record \(expectedOffsetDelta): offsetDelta \(offsetDelta), expected \(expectedOffsetDelta)")
         }
-        _ = try record.skipLengthPrefixed("key", nullable: true)
+        let key = try record.skipLengthPrefixed("key", nullable: true)
+        guard key != nil || !requireKey else {
+            throw WireError(
+                .malformed,
+                "\(batch) record \(expectedOffsetDelta) has no key; a topic with cleanup.policy=compact needs one")
+        }
         _ = try record.skipLengthPrefixed("value", nullable: true)
         let headerCount = try record.readVarint("headerCount")
         guard headerCount >= 0 else {

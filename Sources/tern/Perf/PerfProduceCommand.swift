@@ -18,6 +18,8 @@ struct PerfProduceCommand: AsyncParsableCommand {
     @Option(help: "Record batch compression: none or gzip.") var compression = CompressionOption(.none)
     @Option(help: "Concurrent producers (each with its own connection), sharing --records.") var producers = 1
     @Option(help: "Records per second to send in total; 0 means as fast as possible.") var throughput = 0
+    @Option(help: "Give record i the key 'key-<i mod N>' (N distinct keys, as a compacted topic needs); 0: no keys.")
+    var keyCount = 0
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
@@ -28,6 +30,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
         guard producers >= 1 && producers <= 64 else { throw ValidationError("--producers must be 1...64") }
         guard producers <= records else { throw ValidationError("--producers cannot exceed --records") }
         guard throughput >= 0 else { throw ValidationError("--throughput must not be negative") }
+        guard keyCount >= 0 && keyCount <= 100_000_000 else { throw ValidationError("--key-count must be 0...100000000") }
     }
 
     func run() async throws {
@@ -38,6 +41,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
         let latency = LatencyRecorder()
         let progress = PerfProgress(mode: "produce")
         let (topic, records, producers, recordSize, throughput) = (topic, records, producers, recordSize, throughput)
+        let keyCount = keyCount
         var clients: [TernClient] = []
         for _ in 0..<producers { clients.append(try await global.connect(clientId: "tern-perf")) }
         let start = ContinuousClock.now
@@ -51,6 +55,8 @@ struct PerfProduceCommand: AsyncParsableCommand {
                     let producer = client.producer(configuration: configuration)
                     let value = [UInt8](repeating: 0x61, count: recordSize)
                     for i in 0..<share {
+                        // The record's number across all producers picks its key.
+                        let key = keyCount > 0 ? Array("key-\((i * producers + index) % keyCount)".utf8) : nil
                         if rate > 0 {
                             let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
                             if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
@@ -58,7 +64,7 @@ struct PerfProduceCommand: AsyncParsableCommand {
                             await producer.waitForCapacity()
                         }
                         let sentAt = LatencyRecorder.nowNanoseconds()
-                        producer.send(topic: topic, value: value) { result in
+                        producer.send(topic: topic, key: key, value: value) { result in
                             if case .failure = result {
                                 failed.increment()
                             } else {

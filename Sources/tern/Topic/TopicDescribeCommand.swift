@@ -5,14 +5,16 @@ import TernClient
 struct TopicDescribeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe",
-        abstract: "Show a topic's partitions (leader, replicas, in-sync replicas, log start and end offset) and configs.")
+        abstract:
+            "Show a topic's partitions (leader, replicas, in-sync replicas, log start and end offset, size on disk, "
+            + "last compaction) and configs.")
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "The topic's name.")
     var name: String
 
-    @Flag(help: "Print JSON: {name, internal, partitions: [...], configs: [...]}.")
+    @Flag(help: "Print JSON: {name, internal, cleanupPolicy, partitions: [...], configs: [...]}.")
     var json = false
 
     struct Output: Encodable {
@@ -23,6 +25,11 @@ struct TopicDescribeCommand: AsyncParsableCommand {
             var isr: [Int32]
             var logStartOffset: Int64
             var logEndOffset: Int64
+            var sizeBytes: Int64?
+            var segmentCount: Int32?
+            var firstDirtyOffset: Int64?
+            var lastCleanedMs: Int64?
+            var cleanerError: String?
         }
         struct Config: Encodable {
             var name: String
@@ -33,26 +40,33 @@ struct TopicDescribeCommand: AsyncParsableCommand {
         }
         var name: String
         var `internal`: Bool
+        var cleanupPolicy: String?
         var partitions: [Partition]
         var configs: [Config]
     }
 
     func run() async throws {
         let client = try await global.connect()
-        let (description, configs) = try await CLIFailure.wrap {
+        let (description, configs, logs) = try await CLIFailure.wrap {
             let description = try await client.admin.describeTopic(name: name)
             let configs = try await client.admin.describeConfigs(topic: name)
-            return (description, configs)
+            let logs = try await client.admin.describeLogDirs(topics: [name])
+            return (description, configs, logs)
         }
         await client.close()
+        let policy = configs.first { $0.name == "cleanup.policy" }?.value
+        let logOf = Dictionary(logs.map { ($0.partition, $0) }, uniquingKeysWith: { first, _ in first })
         if json {
             try JSONOutput.print(
                 Output(
-                    name: description.name, internal: description.isInternal,
+                    name: description.name, internal: description.isInternal, cleanupPolicy: policy,
                     partitions: description.partitions.map {
-                        .init(
+                        let log = logOf[$0.partition]
+                        return .init(
                             partition: $0.partition, leader: $0.leader, replicas: $0.replicas, isr: $0.isr,
-                            logStartOffset: $0.logStartOffset, logEndOffset: $0.logEndOffset)
+                            logStartOffset: $0.logStartOffset, logEndOffset: $0.logEndOffset, sizeBytes: log?.sizeBytes,
+                            segmentCount: log?.segmentCount, firstDirtyOffset: log?.firstDirtyOffset,
+                            lastCleanedMs: log?.lastCleanedMs, cleanerError: log?.cleanerError)
                     },
                     configs: configs.map {
                         .init(
@@ -63,14 +77,22 @@ struct TopicDescribeCommand: AsyncParsableCommand {
         }
         let replication = description.partitions.first?.replicas.count ?? 0
         var text = "Topic: \(description.name)  Partitions: \(description.partitions.count)  "
-            + "Replication-factor: \(replication)\n\n"
-        var partitions = Table(["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET"])
+            + "Replication-factor: \(replication)  Cleanup-policy: \(policy ?? "unknown")\n\n"
+        var partitions = Table([
+            "PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET", "SIZE-BYTES", "SEGMENTS",
+            "LAST-CLEANED",
+        ])
         for partition in description.partitions {
+            let log = logOf[partition.partition]
+            let cleaned =
+                log?.cleanerError.map { "failed: \($0)" }
+                ?? log?.lastCleanedMs.map { Timestamps.iso8601(milliseconds: $0) } ?? "never"
             partitions.append([
                 "\(partition.partition)", partition.leader.map { "\($0)" } ?? "none",
                 partition.replicas.map { "\($0)" }.joined(separator: ","),
                 partition.isr.map { "\($0)" }.joined(separator: ","),
-                "\(partition.logStartOffset)", "\(partition.logEndOffset)",
+                "\(partition.logStartOffset)", "\(partition.logEndOffset)", log.map { "\($0.sizeBytes)" } ?? "-",
+                log.map { "\($0.segmentCount)" } ?? "-", cleaned,
             ])
         }
         text += partitions.render()
