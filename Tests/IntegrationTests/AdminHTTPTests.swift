@@ -129,22 +129,25 @@ final class AdminHTTPTests: BrokerTestCase {
             afterConsume.sum("tern_topic_records_out_total", matching: ["topic": "metered"]), Double(records))
         XCTAssertGreaterThan(afterConsume.value("tern_requests_total", ["api": "Fetch"]) ?? 0, 0)
 
-        // Consumer-group lag: a group that committed 1,000 of the records lags by the rest, and
-        // the lag grows as producers append while nobody commits.
+        // Consumer-group lag (of partitions the group has committed): a group that committed
+        // 1,000 of a one-partition topic's records lags by the rest, and the lag grows as
+        // producers append while nobody commits.
+        XCTAssertEqual(try tern(["topic", "create", "lagged", "--partitions", "1"]).status, 0)
+        XCTAssertEqual(try tern(["produce", "lagged", "--acks", "all"], stdin: lines).status, 0)
         let grouped = try tern([
-            "consume", "metered", "--group", "lagging", "--from-beginning", "--max-messages", "1000",
+            "consume", "lagged", "--group", "lagging", "--from-beginning", "--max-messages", "1000",
             "--timeout-ms", "10000",
         ])
         XCTAssertEqual(grouped.status, 0, grouped.stderr)
         let afterGroup = try scrape()
         XCTAssertEqual(afterGroup.types["tern_consumer_group_lag"], "gauge")
         XCTAssertEqual(
-            afterGroup.sum("tern_consumer_group_lag", matching: ["group": "lagging", "topic": "metered"]),
+            afterGroup.value("tern_consumer_group_lag", ["group": "lagging", "topic": "lagged", "partition": "0"]),
             Double(records - 1000))
-        let more = try tern(["produce", "metered", "--acks", "1"], stdin: (1...100).map { "more-\($0)" }.joined(separator: "\n"))
+        let more = try tern(["produce", "lagged", "--acks", "1"], stdin: (1...100).map { "more-\($0)" }.joined(separator: "\n"))
         XCTAssertEqual(more.status, 0, more.stderr)
         XCTAssertEqual(
-            try scrape().sum("tern_consumer_group_lag", matching: ["group": "lagging", "topic": "metered"]),
+            try scrape().value("tern_consumer_group_lag", ["group": "lagging", "topic": "lagged", "partition": "0"]),
             Double(records - 1000 + 100))
 
         // An error answer is counted with its API and code.

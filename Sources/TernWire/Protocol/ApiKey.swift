@@ -30,8 +30,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
-        (.resetGroupOffsets, 0, 0),
-        (.alterConfigs, 0, 0), (.describeLogDirs, 0, 0),
+        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0),
     ]
 
     public var name: String {
