@@ -75,6 +75,9 @@ public enum BrokerConfigKeys {
             "offsets.topic.num.partitions", "50", .int(min: 1, max: 1000),
             "Partitions of __consumer_offsets, fixed when it is first created."),
         ConfigDefinition(
+            "offsets.topic.segment.bytes", "104857600", .int(min: 1024, max: Int64(Int32.max)),
+            "segment.bytes of __consumer_offsets when it is created: small, so the cleaner can compact it."),
+        ConfigDefinition(
             "group.min.session.timeout.ms", "6000", .int(min: 1, max: maxInt),
             "Smallest session.timeout.ms a consumer group member may ask for."),
         ConfigDefinition(

@@ -11,12 +11,15 @@ extension Broker {
         return { topics.topic($0)?.partitionCount }
     }
 
-    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions`) if it does not exist.
+    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions of
+    /// `offsets.topic.segment.bytes` segments) if it does not exist.
     func ensureOffsetsTopic() throws {
         guard topics.topic(GroupCoordinator.topicName) == nil else { return }
         let partitions = Int32(config["offsets.topic.num.partitions"] ?? "") ?? 50
+        let segmentBytes = config["offsets.topic.segment.bytes"] ?? "104857600"
         if try createTopic(
-            name: GroupCoordinator.topicName, partitions: partitions, configs: ["cleanup.policy": "compact"]) != nil
+            name: GroupCoordinator.topicName, partitions: partitions,
+            configs: ["cleanup.policy": "compact", "segment.bytes": segmentBytes]) != nil
         {
             logger.info("created the consumer offsets topic", metadata: ["partitions": "\(partitions)"])
         }
