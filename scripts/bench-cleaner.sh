@@ -3,7 +3,8 @@
 # memory (the broker's peak RSS with the cleaner against the same broker idle without it).
 #
 # Per run: a release ternd with the cleaner off takes RECORDS records of SIZE bytes over KEYS
-# distinct keys (tern perf produce --key-count) into a compacted 1-partition topic; it is stopped
+# distinct keys (tern perf produce --key-count) into a compacted 1-partition topic with 8 MiB
+# segments (SEGMENT bytes); it is stopped
 # and started again with the cleaner on (one thread, the default 128 MiB dedupe buffer unless
 # DEDUPE is set), which then cleans the whole dirty log. Throughput is the sum of the cleaner's
 # "cleaned the log" lines: dirty bytes mapped / time (map + rewrite + fsync + swap), read from
@@ -28,7 +29,7 @@ echo "workload: $records records x $size B over $keys keys, dedupe buffer $dedup
 start_broker() {  # dir cleaner-enable → pid
     "$bin/ternd" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$1/data" --set log.format=json \
         --set "log.cleaner.enable=$2" --set "log.cleaner.dedupe.buffer.size=$dedupe" \
-        --set log.cleaner.backoff.ms=200 2>>"$1/ternd.log" &
+        --set log.cleaner.backoff.ms=200 >/dev/null 2>>"$1/ternd.log" &
     local pid=$!
     for _ in $(seq 1 200); do
         if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.1).close()" 2>/dev/null; then break; fi
@@ -37,18 +38,23 @@ start_broker() {  # dir cleaner-enable → pid
     echo "$pid"
 }
 
+stop_broker() {  # pid: SIGTERM, then wait until it is gone
+    kill -TERM "$1"
+    while [ -e "/proc/$1" ]; do sleep 0.05; done
+}
+
 for run in $(seq 1 "$runs"); do
     dir=$(mktemp -d)
     tern="$bin/tern --bootstrap 127.0.0.1:$port"
     pid=$(start_broker "$dir" false)
-    $tern topic create table --partitions 1 --config cleanup.policy=compact --config segment.bytes=67108864 >/dev/null
+    $tern topic create table --partitions 1 --config cleanup.policy=compact --config segment.bytes=${SEGMENT:-8388608} >/dev/null
     $tern perf produce --topic table --records "$records" --record-size "$size" --key-count "$keys" --acks 1 >/dev/null
-    kill -TERM "$pid"; wait "$pid" || true
+    stop_broker "$pid"
 
     pid=$(start_broker "$dir" false)
     sleep 1
     idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-    kill -TERM "$pid"; wait "$pid" || true
+    stop_broker "$pid"
 
     : >"$dir/ternd.log"
     pid=$(start_broker "$dir" true)
@@ -60,7 +66,7 @@ for run in $(seq 1 "$runs"); do
         sleep 0.1
     done
     peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    kill -TERM "$pid"; wait "$pid" || true
+    stop_broker "$pid"
     python3 - "$dir/ternd.log" "$idle" "$peak" "$run" <<'PY'
 import json, sys
 path, idle, peak, run = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

@@ -153,6 +153,8 @@ public final class LogCleaner: Sendable {
             return (tp, result)
         } catch let error as StorageError where error.code == .cancelled || error.code == .closed {
             return nil
+        } catch where logManager.log(for: tp) !== log {
+            return nil  // the log was deleted while it was being cleaned
         } catch {
             failures.increment()
             state.withLock { $0.uncleanable[tp] = "\(error)" }
