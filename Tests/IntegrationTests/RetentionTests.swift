@@ -49,7 +49,8 @@ final class RetentionTests: XCTestCase {
             XCTAssertLessThanOrEqual(sizes.reduce(0, +), 8192 + (sizes.max() ?? 0), "round \(round): within one segment of the bound")
         }
         let lines = (1...3000).map { "event-\($0)" }.joined(separator: "\n")
-        XCTAssertEqual(try run(["produce", "timed", "--batch-size", "512", "--linger-ms", "0"], stdin: lines).status, 0)
+        let timed = try run(["produce", "timed", "--batch-size", "512", "--linger-ms", "0"], stdin: lines)
+        XCTAssertEqual(timed.status, 0, timed.stderr)
 
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline, try logStartOffset("sized") == 0 || logStartOffset("timed") == 0 {
