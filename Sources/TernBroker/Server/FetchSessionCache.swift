@@ -176,20 +176,12 @@ final class FetchSessionCache: Sendable {
 
     /// Every partition of the session as request topics, in session order.
     private static func topics(of session: Session) -> [FetchRequest.Topic] {
-        var topics: [FetchRequest.Topic] = []
-        var index: [String: Int] = [:]
-        for tp in session.order {
-            guard let entry = session.entries[tp] else { continue }
-            let partition = FetchRequest.Partition(
-                partition: tp.partition, fetchOffset: entry.fetchOffset, maxBytes: entry.maxBytes)
-            if let position = index[tp.topic] {
-                topics[position].partitions.append(partition)
-            } else {
-                index[tp.topic] = topics.count
-                topics.append(FetchRequest.Topic(name: tp.topic, partitions: [partition]))
-            }
-        }
-        return topics
+        FetchRequest.Topic.grouped(
+            session.order.lazy.compactMap { tp in
+                session.entries[tp].map {
+                    (tp.topic, FetchRequest.Partition(partition: tp.partition, fetchOffset: $0.fetchOffset, maxBytes: $0.maxBytes))
+                }
+            })
     }
 }
 

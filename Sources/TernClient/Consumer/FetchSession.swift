@@ -19,36 +19,23 @@ struct FetchSession: Sendable {
         for partitions: [(TopicPartition, FetchRequest.Partition)], maxWaitMs: Int32, minBytes: Int32, maxBytes: Int32
     ) -> FetchRequest {
         let full = id == 0 || nextEpoch == FetchRequest.initialEpoch
-        var topics: [FetchRequest.Topic] = []
-        var index: [String: Int] = [:]
+        var named: [(topic: String, partition: FetchRequest.Partition)] = []
         var stillWanted = 0
         for (tp, partition) in partitions {
             if !full, let previous = sent[tp] {
                 stillWanted += 1
                 if previous == partition { continue }
             }
-            if let position = index[tp.topic] {
-                topics[position].partitions.append(partition)
-            } else {
-                index[tp.topic] = topics.count
-                topics.append(FetchRequest.Topic(name: tp.topic, partitions: [partition]))
-            }
+            named.append((tp.topic, partition))
         }
         var forgotten: [FetchRequest.ForgottenTopic] = []
         // Something the session holds is no longer wanted only when fewer of its partitions were
         // named than it has (the common case, nothing forgotten, costs no set or sort).
         if !full, stillWanted < sent.count {
             let wanted = Set(partitions.map(\.0))
-            var forgottenIndex: [String: Int] = [:]
-            for tp in sent.keys.sorted() where !wanted.contains(tp) {
-                if let position = forgottenIndex[tp.topic] {
-                    forgotten[position].partitions.append(tp.partition)
-                } else {
-                    forgottenIndex[tp.topic] = forgotten.count
-                    forgotten.append(FetchRequest.ForgottenTopic(name: tp.topic, partitions: [tp.partition]))
-                }
-            }
+            forgotten = FetchRequest.ForgottenTopic.grouped(sent.keys.sorted().lazy.filter { !wanted.contains($0) }.map { ($0.topic, $0.partition) })
         }
+        let topics = FetchRequest.Topic.grouped(named)
         return FetchRequest(
             maxWaitMs: maxWaitMs, minBytes: minBytes, maxBytes: maxBytes, topics: topics, sessionId: id,
             sessionEpoch: full ? FetchRequest.initialEpoch : nextEpoch, forgottenTopics: forgotten)

@@ -10,16 +10,8 @@ enum ProduceRequestEncoder {
         correlationId: UInt32, clientId: String, acks: Int16, timeoutMs: Int32,
         partitions: [(TopicPartition, [ProducerBatch])]
     ) -> [[UInt8]] {
-        var byTopic: [(topic: String, partitions: [(Int32, [ProducerBatch])])] = []
-        var topicIndex: [String: Int] = [:]
-        for (tp, batches) in partitions {
-            if let index = topicIndex[tp.topic] {
-                byTopic[index].partitions.append((tp.partition, batches))
-            } else {
-                topicIndex[tp.topic] = byTopic.count
-                byTopic.append((tp.topic, [(tp.partition, batches)]))
-            }
-        }
+        let byTopic = TopicPartitions<(Int32, [ProducerBatch])>.grouped(
+            partitions.lazy.map { tp, batches in (tp.topic, (tp.partition, batches)) })
 
         var chunks: [[UInt8]] = []
         var writer = ByteWriter(capacity: 128)
@@ -32,7 +24,7 @@ enum ProduceRequestEncoder {
         writer.write(timeoutMs)
         writer.write(UInt32(byTopic.count))
         for topic in byTopic {
-            writer.writeString(topic.topic)
+            writer.writeString(topic.name)
             writer.write(UInt32(topic.partitions.count))
             for (partition, batches) in topic.partitions {
                 writer.write(partition)

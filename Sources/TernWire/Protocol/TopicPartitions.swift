@@ -10,6 +10,25 @@ public struct TopicPartitions<Partition: Sendable>: Sendable {
     }
 }
 
+extension TopicPartitions {
+    /// Groups `(topic, partition)` entries by topic, keeping the order in which topics first
+    /// appear and the order of each topic's partitions (request order matters: the first
+    /// partition of a fetch always gets data).
+    public static func grouped(_ entries: some Sequence<(topic: String, partition: Partition)>) -> [Self] {
+        var topics: [Self] = []
+        var index: [String: Int] = [:]
+        for (topic, partition) in entries {
+            if let position = index[topic] {
+                topics[position].partitions.append(partition)
+            } else {
+                index[topic] = topics.count
+                topics.append(Self(name: topic, partitions: [partition]))
+            }
+        }
+        return topics
+    }
+}
+
 extension TopicPartitions: Equatable where Partition: Equatable {}
 extension TopicPartitions: Hashable where Partition: Hashable {}
 
