@@ -3,8 +3,8 @@ import Synchronization
 import TernStorage
 
 /// Gauges set when `/metrics` is scraped rather than on every change: per-partition log offsets
-/// and size, consumer-group lag, open connections, and the process's memory and descriptors. One pass over the logs
-/// per scrape; a partition that has gone (topic deleted) has its series removed.
+/// and size, consumer-group lag, open connections, and the process's memory and descriptors. One
+/// pass over the logs per scrape; the series of a partition or group that has gone are removed.
 final class ScrapeGauges: Sendable {
     private let reported: Mutex<Set<TopicPartition>> = Mutex([])
     /// Lag series published by the last scrape, as (group, topic-partition).
@@ -27,11 +27,7 @@ final class ScrapeGauges: Sendable {
             Gauge(label: "tern_log_start_offset", dimensions: dimensions).record(log.logStartOffset)
             Gauge(label: "tern_log_size_bytes", dimensions: dimensions).record(log.sizeInBytes)
         }
-        let gone = reported.withLock { reported in
-            defer { reported = seen }
-            return reported.subtracting(seen)
-        }
-        for tp in gone {
+        for tp in Self.replace(reported, with: seen) {
             for label in Self.partitionGauges { Gauge(label: label, dimensions: Self.dimensions(tp)).destroy() }
         }
         // Consumer-group lag: log end offset minus the committed offset, for every committed
@@ -43,11 +39,7 @@ final class ScrapeGauges: Sendable {
             Gauge(label: "tern_consumer_group_lag", dimensions: Self.lagDimensions(group, tp))
                 .record(max(0, log.logEndOffset - offset))
         }
-        let lagGone = reportedLag.withLock { reported in
-            defer { reported = lagSeen }
-            return reported.subtracting(lagSeen)
-        }
-        for gone in lagGone {
+        for gone in Self.replace(reportedLag, with: lagSeen) {
             Gauge(label: "tern_consumer_group_lag", dimensions: Self.lagDimensions(gone.group, gone.tp)).destroy()
         }
         for (listener, count) in broker.connectionCounts {
@@ -61,6 +53,16 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "process_open_fds").record(process.openFileDescriptors)
         Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
+    }
+
+    /// Makes `seen` the series published now; returns those published last time and gone since.
+    private static func replace<Key: Hashable & Sendable>(
+        _ reported: borrowing Mutex<Set<Key>>, with seen: Set<Key>
+    ) -> Set<Key> {
+        reported.withLock { reported in
+            defer { reported = seen }
+            return reported.subtracting(seen)
+        }
     }
 
     private static func lagDimensions(_ group: String, _ tp: TopicPartition) -> [(String, String)] {
