@@ -19,21 +19,22 @@ extension Broker {
         let read = readFetch(request)
         let minBytes = Int(max(request.minBytes, 0))
         if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
-            return respond(fetchSessions.filter(read, resolved), resolved, version: version, context)
+            return respond(read, resolved, version: version, context)
         }
         let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
         purgatory.park(
             partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
         ) { [self] in
-            respond(fetchSessions.filter(readFetch(request), resolved), resolved, version: version, context)
+            respond(readFetch(request), resolved, version: version, context)
         }
     }
 
-    /// Sends a fetch response and counts what it carries: bytes and records out per topic, and
-    /// each partition's error.
+    /// Sends a fetch response (only what changed, for an incremental session) and counts what it
+    /// carries: bytes and records out per topic, and each partition's error.
     private func respond(
         _ read: FetchRead, _ resolved: FetchSessionCache.Resolved, version: UInt16, _ context: RequestContext
     ) {
+        let read = fetchSessions.filter(read, resolved)
         for topic in read.topics {
             var bytes = 0
             var records = 0
