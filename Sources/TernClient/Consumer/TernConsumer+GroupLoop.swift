@@ -21,7 +21,7 @@ extension TernConsumer {
                 await sleepInGroupTask(until: deadline)
                 action = tick()
             case .reportError(let error):
-                client.logger.warning("consumer group heartbeat failed", metadata: ["error": "\(error)"])
+                client.logger.warning("consumer group request failed", metadata: ["error": "\(error)"])
                 state.withLock { $0.error = error }
                 wakeRecordWaiters()
                 action = tick()
@@ -122,10 +122,8 @@ extension TernConsumer {
             }
 
         case .startFetching(let starts):
-            // A closed consumer fetches nothing more; the machine is told either way, as it is
-            // leaving by then.
-            _ = try? withOpenState { $0.add(starts) }
-            startFetchLoop()
+            // A closed consumer fetches nothing more; the machine is told either way.
+            if (try? withOpenState { $0.add(starts) }) != nil { startFetchLoop() }
             return feed { $0.fetchingStarted(now: $1) }
 
         case .wait, .reportError, .done, .nothing:
