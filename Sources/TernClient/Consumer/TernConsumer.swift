@@ -23,13 +23,14 @@ public final class TernConsumer: Sendable {
     let fetchSessions = Mutex<[Int32: FetchSession]>([:])
     private let fetchTask = Mutex<Task<Void, Never>?>(nil)
     /// Group membership (``subscribe(topics:onRebalance:)``).
-    let group = Mutex(GroupMembership())
+    let group: Mutex<GroupMembership>
     /// The heartbeat loop of a group consumer.
     let groupTask = Mutex<Task<Void, Never>?>(nil)
 
     init(client: TernClient, configuration: ConsumerConfiguration) {
         self.client = client
         self.configuration = configuration
+        group = Mutex(GroupMembership(configuration))
     }
 
     private var resetTarget: SeekPosition {
