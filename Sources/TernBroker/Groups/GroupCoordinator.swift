@@ -136,31 +136,49 @@ final class GroupCoordinator: Sendable {
                 }
             }
         }
-        var ready: [Planned] = []
-        let persisting = shared.withLock { shared -> Persisting? in
+        let (persisting, ready) = shared.withLock { shared -> (Persisting?, Planned?) in
             if shared.busy[groupId] != nil {
                 shared.busy[groupId]?.append(job)
-                return nil
+                return (nil, nil)
             }
-            shared.busy[groupId] = [job]
-            return Self.advance(groupId, &shared, &ready)
+            switch Self.decide(job, groupId, &shared.machine) {
+            case .persist(let persisting):
+                shared.busy[groupId] = []
+                return (persisting, nil)
+            case .applied(let planned):
+                return (nil, planned)
+            }
         }
-        for planned in ready { planned.finish(nil) }
+        ready?.finish(nil)
         if let persisting { io.async { self.persist(persisting) } }
     }
 
-    /// Under the lock: decides the group's waiting requests in order, applying those that need
-    /// no records, until one has records to persist (returned; the group stays busy) or none is
-    /// left (the group is free).
+    private enum Decided {
+        /// Records to persist first: the group is busy until then.
+        case persist(Persisting)
+        /// Nothing to persist: applied already (or nothing changed), ready to answer.
+        case applied(Planned)
+    }
+
+    /// Under the lock: decides one job, applying its change at once when it has no records.
+    private static func decide(_ job: Job, _ groupId: String, _ machine: inout GroupCoordinatorState) -> Decided {
+        let planned = job.decide(machine)
+        guard let change = planned.change else { return .applied(planned) }
+        precondition(change.groupId == groupId, "a request for \(groupId) changed \(change.groupId)")
+        if !change.records.isEmpty { return .persist(Persisting(job: job, planned: planned, change: change)) }
+        machine.apply(change)
+        return .applied(planned)
+    }
+
+    /// Under the lock, once a busy group's change finished: decides its waiting requests in order
+    /// until one has records to persist (returned; the group stays busy) or none is left (the
+    /// group is free). `ready` collects those answered without persisting.
     private static func advance(_ groupId: String, _ shared: inout Shared, _ ready: inout [Planned]) -> Persisting? {
         while let job = shared.busy[groupId]?.popFirst() {
-            let planned = job.decide(shared.machine)
-            if let change = planned.change {
-                precondition(change.groupId == groupId, "a request for \(groupId) changed \(change.groupId)")
-                if !change.records.isEmpty { return Persisting(job: job, planned: planned, change: change) }
-                shared.machine.apply(change)
+            switch decide(job, groupId, &shared.machine) {
+            case .persist(let persisting): return persisting
+            case .applied(let planned): ready.append(planned)
             }
-            ready.append(planned)
         }
         shared.busy[groupId] = nil
         return nil
