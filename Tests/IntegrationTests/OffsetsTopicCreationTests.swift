@@ -3,12 +3,12 @@ import TernTestSupport
 import TernWire
 import XCTest
 
-/// The first group request creates `__consumer_offsets` (here 1,000 partitions: directories,
+/// The first group request creates `__consumer_offsets` (here 400 partitions: directories,
 /// segments and their fsyncs) on the coordinator's I/O queue, not on a network queue: other
 /// connections of the same network queue are answered meanwhile (issue 10, item 6).
 final class OffsetsTopicCreationTests: BrokerTestCase {
     override class var brokerSettings: [String: String] {
-        ["num.network.threads": "1", "offsets.topic.num.partitions": "1000"]
+        ["num.network.threads": "1", "offsets.topic.num.partitions": "400"]
     }
 
     func testCreatingTheOffsetsTopicDoesNotStallOtherConnections() throws {
