@@ -209,6 +209,10 @@ final class GroupCoordinator: Sendable {
                     self.finish(work, GroupStorageFailure(.kafkaStorageError, "not durable: \(error)", written: true))
                 }
             }
+        } catch let error as StorageError where error.code == .messageTooLarge {
+            // One change is one batch: a change too large for one (e.g. deleting a group with
+            // tens of thousands of offsets) is refused whole, as MESSAGE_TOO_LARGE.
+            finish(work, GroupStorageFailure(.messageTooLarge, "the group change does not fit in one batch: \(error)"))
         } catch {
             finish(work, GroupStorageFailure(.kafkaStorageError, "\(error)"))
         }
