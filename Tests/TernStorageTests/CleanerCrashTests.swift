@@ -45,7 +45,7 @@ final class CleanerCrashTests: XCTestCase {
         let map = OffsetMap(bufferBytes: 1 << 16)
         let options = CleaningOptions(deleteRetentionMs: 0, nowMs: 0)
         let plan = try XCTUnwrap(log.planCleaning(using: map, options: options, shouldStop: { false }))
-        let group = plan.groups[0]
+        let group = plan.sources
         XCTAssertGreaterThan(group.count, 1, "the group merges segments")
         var cleaner = SegmentCleaner(
             directory: log.directory, topicPartition: log.topicPartition, map: map, options: options,
