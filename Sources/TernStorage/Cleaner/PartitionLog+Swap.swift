@@ -41,6 +41,7 @@ extension PartitionLog {
             try FileSystem.rename(paths[1], paths[1].replacingSuffix(SwapFiles.cleanedSuffix, SwapFiles.swapSuffix))
             try FileSystem.rename(paths[2], paths[2].replacingSuffix(SwapFiles.cleanedSuffix, SwapFiles.swapSuffix))
             try FileSystem.rename(paths[0], paths[0].replacingSuffix(SwapFiles.cleanedSuffix, SwapFiles.swapSuffix))
+            swapWillSync.withLock { $0 }?()
             try FileSystem.fsyncDirectory(directory)
         } catch {
             for path in paths {

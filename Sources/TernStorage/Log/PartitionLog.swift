@@ -56,6 +56,8 @@ public final class PartitionLog: Sendable {
     /// and fetch take) meanwhile. Lock order: `maintenanceLock`, then `state`; never taken while
     /// holding `state` or `flushLock`, and never by produce, fetch or flushes.
     let maintenanceLock = Mutex(())
+    /// Called by a cleaner swap just before its commit fsync (tests hold a swap there).
+    let swapWillSync = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
