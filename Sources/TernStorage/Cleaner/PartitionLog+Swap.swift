@@ -56,8 +56,13 @@ extension PartitionLog {
             try state.withLock { state in
                 if let failure = state.failure { throw failure }
                 let first = Self.segmentIndex(state.segments, containing: base)
-                precondition(
-                    Self.holds(group, state, from: first), "swapped segments changed under the maintenance lock")
+                // Nothing may replace these segments while the maintenance lock is held; if
+                // something did, the log goes offline rather than mixing the two (start-up
+                // finishes the committed swap).
+                guard Self.holds(group, state, from: first) else {
+                    throw StorageError(
+                        .ioError, "\(topicPartition): the segments from offset \(base) changed during their swap")
+                }
                 for source in group {
                     for suffix in [".log", ".index", ".timeindex"] {
                         let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
