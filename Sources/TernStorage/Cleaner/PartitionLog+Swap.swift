@@ -63,6 +63,9 @@ extension PartitionLog {
                     throw StorageError(
                         .ioError, "\(topicPartition): the segments from offset \(base) changed during their swap")
                 }
+                // Retired before the renames: an open of an old path racing them fails rather than
+                // finding the new file.
+                for source in group { source.handle.retire() }
                 for source in group {
                     for suffix in [".log", ".index", ".timeindex"] {
                         let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
@@ -74,7 +77,6 @@ extension PartitionLog {
                     try FileSystem.rename(final + SwapFiles.swapSuffix, final)
                 }
                 state.segments.replaceSubrange(first..<first + group.count, with: [cleaned])
-                for source in group { source.handle.retire() }
             }
             try FileSystem.fsyncDirectory(directory)
             for source in group {
@@ -108,6 +110,7 @@ extension PartitionLog {
                 // Retention may have made the group the first segment since it was chosen.
                 let first = Self.segmentIndex(state.segments, containing: group[0].baseOffset)
                 guard stillHolds(group, state), first > 0 else { return false }
+                for source in group { source.handle.retire() }
                 for source in group {
                     for suffix in [".log", ".index", ".timeindex"] {
                         let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
@@ -115,7 +118,6 @@ extension PartitionLog {
                     }
                 }
                 state.segments.removeSubrange(first..<first + group.count)
-                for source in group { source.handle.retire() }
                 return true
             }
             guard removed else { return false }

@@ -39,7 +39,8 @@ final class SegmentHandle: Sendable {
         self.path = path
         self.cache = cache
         state = Mutex(State())
-        if let file { _ = install(file) }
+        // A new handle is not retired, so installing cannot throw.
+        if let file { _ = try? install(file) }
     }
 
     deinit {
@@ -67,15 +68,16 @@ final class SegmentHandle: Sendable {
         }
         // The open itself runs outside the lock; a racing open of the same handle loses below and
         // its descriptor is closed when its result is dropped.
-        return install(try inUse ?? SegmentFile(path: path, create: false))
+        return try install(try inUse ?? SegmentFile(path: path, create: false))
     }
 
     /// Makes `file` the cached one unless another already is; returns the one to use.
-    private func install(_ file: SegmentFile) -> SegmentFile {
-        let (result, admitted) = state.withLock { state -> (SegmentFile, UInt64?) in
+    /// - Throws: `notFound` when the handle was retired meanwhile: the path may already name
+    ///   another file (segments are retired before their files are renamed or deleted).
+    private func install(_ file: SegmentFile) throws -> SegmentFile {
+        let (result, admitted) = try state.withLock { state -> (SegmentFile, UInt64?) in
             if let existing = state.file { return (existing, nil) }
-            // Retired meanwhile: serve this one use, uncached.
-            if state.retired { return (file, nil) }
+            if state.retired { throw StorageError(.notFound, "\(path) is no longer part of its log") }
             state.generation += 1
             state.file = file
             state.lastFile = file
@@ -103,6 +105,8 @@ final class SegmentHandle: Sendable {
 
     /// The segment has left its log (deleted, or replaced by a cleaned one): drops the cached
     /// file and refuses to open the path again. Users holding the file keep it until they let go.
+    /// Called before the file is renamed or deleted, so that an open racing it either got the
+    /// old file before or fails.
     func retire() {
         let dropped = state.withLock { state -> SegmentFile? in
             state.retired = true
