@@ -116,6 +116,44 @@ final class CleanerMergeTests: XCTestCase {
         XCTAssertEqual(try DiskSurgery.size(fixture.segmentPath(bases[0])), 0)
     }
 
+    /// Retention deleting segments while a cleaning reads them: the cleaning gives up ("the log
+    /// changed"), leaves no cleaner files behind, and the log serves what retention left.
+    func testACleaningRacingRetentionGivesUpCleanly() throws {
+        let fixture = try StorageFixture()
+        let log = try fixture.log(LogConfig(segmentBytes: 2000, indexIntervalBytes: 256))
+        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 50)", value: "v\($0)") })
+        try log.roll()
+        let segments = log.segmentCount
+        let calls = Mutex(0)
+        let result = try log.clean(
+            using: OffsetMap(bufferBytes: 1 << 16), options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0),
+            shouldStop: {
+                // Halfway through the map, retention removes the two oldest segments.
+                if calls.withLock({
+                    $0 += 1; return $0
+                }) == 30 {
+                    let size = log.sizeInBytes
+                    let sizes = log.segmentBaseOffsets.count
+                    XCTAssertEqual(sizes, segments)
+                    _ = try? log.applyRetention(retentionMs: -1, retentionBytes: size - 3000, nowMs: 0)
+                }
+                return false
+            })
+        XCTAssertNil(result, "the cleaning gave up")
+        XCTAssertLessThan(log.segmentCount, segments, "retention ran")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: log.directory).filter {
+            $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted") || $0.hasSuffix(".swapinfo")
+        }
+        XCTAssertEqual(leftovers, [])
+        let records = try allRecords(log)
+        XCTAssertEqual(records.first?.offset, log.logStartOffset)
+        XCTAssertEqual(records.last?.offset, 599)
+        // The next cleaning goes through.
+        XCTAssertNotNil(
+            try log.clean(
+                using: OffsetMap(bufferBytes: 1 << 16), options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0)))
+    }
+
     /// The swap fsyncs the directory (twice) and the swap info outside the log's lock: with the
     /// swap held at its commit fsync, appends, reads and flushes of the same log go on.
     func testAppendsReadsAndFlushesProceedWhileTheSwapSyncs() throws {

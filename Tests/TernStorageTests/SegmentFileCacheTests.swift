@@ -188,6 +188,12 @@ final class SegmentFileBudgetTests: XCTestCase {
         XCTAssertEqual(try held.readBytes(), heldBytes, "an evicted file in use still reads its own bytes")
         XCTAssertLessThanOrEqual(LogManager.openSegmentFiles, 2 + held.slices.count)
         XCTAssertEqual(try allRecords(log).count, 400)
+        // A timestamp search opens the segments it walks one at a time.
+        for i in stride(from: 0, to: 400, by: 37) {
+            let found = try XCTUnwrap(log.offsetForTimestamp(defaultTestTimestamp + Int64(i)))
+            XCTAssertEqual(found.offset, Int64(i))
+        }
+        XCTAssertLessThanOrEqual(LogManager.openSegmentFiles, 2 + held.slices.count)
 
         // The log survives a restart that reopens every segment through the same budget.
         try fixture.manager.shutdown()
