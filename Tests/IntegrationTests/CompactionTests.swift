@@ -80,14 +80,11 @@ final class CompactionTests: BrokerTestCase {
             latest[String(fields[1])] = String(fields[2])
             if offset < active {
                 belowActive += 1
-                XCTAssertTrue(
-                    keysBelowActive.insert(String(fields[1])).inserted,
-                    "key \(fields[1]) twice below the active segment")
+                XCTAssertTrue(keysBelowActive.insert(String(fields[1])).inserted, "key \(fields[1]) twice below the active segment")
             }
         }
         let activeRecords = offsets.count - belowActive
-        XCTAssertLessThanOrEqual(
-            offsets.count, activeRecords + 1000, "at most the active segment plus one record per key")
+        XCTAssertLessThanOrEqual(offsets.count, activeRecords + 1000, "at most the active segment plus one record per key")
         XCTAssertLessThan(offsets.count, 20_000, "the topic was compacted")
         XCTAssertEqual(offsets, offsets.sorted(), "offsets in order")
         XCTAssertEqual(Set(offsets).count, offsets.count, "no offset twice")
@@ -106,9 +103,7 @@ final class CompactionTests: BrokerTestCase {
         XCTAssertEqual(partition?["firstDirtyOffset"] as? Int, Int(active))
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/table-0")
             .filter { $0.hasSuffix(".log") }.reduce(0) {
-                $0
-                    + ((try? FileManager.default.attributesOfItem(atPath: dataDirectory + "/table-0/" + $1)[.size]
-                        as? NSNumber)?.intValue ?? 0)
+                $0 + ((try? FileManager.default.attributesOfItem(atPath: dataDirectory + "/table-0/" + $1)[.size] as? NSNumber)?.intValue ?? 0)
             }
         XCTAssertEqual(partition?["sizeBytes"] as? Int, onDisk)
         let table = try run(["topic", "describe", "table"])
@@ -133,8 +128,7 @@ final class CompactionTests: BrokerTestCase {
         let producer = client.producer(configuration: ProducerConfiguration(acks: .all, linger: .zero))
         for version in 0..<3 {
             for key in 0..<50 {
-                try await producer.send(
-                    topic: "states", key: Array("key-\(key)".utf8), value: Array("v\(version)".utf8))
+                try await producer.send(topic: "states", key: Array("key-\(key)".utf8), value: Array("v\(version)".utf8))
             }
         }
         for key in 0..<10 { try await producer.send(topic: "states", key: Array("key-\(key)".utf8), value: nil) }
@@ -157,13 +151,9 @@ final class CompactionTests: BrokerTestCase {
             try await Task.sleep(for: .milliseconds(200))
         } while ContinuousClock.now < deadline
         let byKey = Dictionary(
-            records.map {
-                (String(decoding: $0.key ?? [], as: UTF8.self), $0.value.map { String(decoding: $0, as: UTF8.self) })
-            },
+            records.map { (String(decoding: $0.key ?? [], as: UTF8.self), $0.value.map { String(decoding: $0, as: UTF8.self) }) },
             uniquingKeysWith: { $1 })
-        for key in 0..<10 {
-            XCTAssertFalse(byKey.keys.contains("key-\(key)"), "key-\(key) is gone, tombstone included")
-        }
+        for key in 0..<10 { XCTAssertFalse(byKey.keys.contains("key-\(key)"), "key-\(key) is gone, tombstone included") }
         for key in 10..<50 { XCTAssertEqual(byKey["key-\(key)"], "v2", "key-\(key) keeps its latest value") }
         XCTAssertEqual(records.map(\.offset), records.map(\.offset).sorted())
         await client.close()

@@ -70,16 +70,13 @@ final class CleanerCrashTests: XCTestCase {
             committed = false
         case .committed, .oldSegmentsPartlyRenamed, .indexesInPlaceLogStillSwap, .deletedFilesLeft:
             try DiskSurgery.write(Array("\(end)\n".utf8), to: path(base, ".swapinfo"))
-            for suffix in [".index", ".timeindex", ".log"] {
-                try move(path(base, suffix + ".cleaned"), path(base, suffix + ".swap"))
-            }
+            for suffix in [".index", ".timeindex", ".log"] { try move(path(base, suffix + ".cleaned"), path(base, suffix + ".swap")) }
             if point == .oldSegmentsPartlyRenamed {
                 try move(path(base, ".log"), path(base, ".log.deleted"))
             }
             if point == .indexesInPlaceLogStillSwap || point == .deletedFilesLeft {
                 for source in group {
-                    for suffix in [".log", ".index", ".timeindex"]
-                    where FileManager.default.fileExists(atPath: path(source.baseOffset, suffix)) {
+                    for suffix in [".log", ".index", ".timeindex"] where FileManager.default.fileExists(atPath: path(source.baseOffset, suffix)) {
                         try move(path(source.baseOffset, suffix), path(source.baseOffset, suffix + ".deleted"))
                     }
                 }
