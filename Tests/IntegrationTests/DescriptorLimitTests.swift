@@ -3,6 +3,10 @@ import TernClient
 import TernTestSupport
 import XCTest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A broker under `ulimit -n 256` (soft and hard) serves topics whose segments far outnumber its
 /// descriptors: segment files are opened on demand within `log.max.open.files` (half the limit
 /// by default), so creating 2 × 300 partitions, producing to and fetching from every one of them
@@ -79,6 +83,40 @@ final class DescriptorLimitTests: XCTestCase {
         await after.close()
         await client.close()
         XCTAssertFalse(broker.log.contains("Too many open files"), broker.log)
+    }
+
+    /// `ternd` raises its soft descriptor limit to the hard one at start and logs both.
+    func testTerndRaisesItsSoftDescriptorLimitToTheHardLimit() throws {
+        let directory = TemporaryDirectory("tern-nofile")
+        defer { directory.remove() }
+        let hard = try runCommand("/bin/bash", ["-c", "ulimit -Hn"]).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        guard let hardLimit = Int(hard), hardLimit > 200 else { throw XCTSkip("hard RLIMIT_NOFILE is \(hard)") }
+        let port = freeLoopbackPort()
+        let log = directory.path + "/ternd.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [
+            "-c", "ulimit -S -n 200 && exec \"$0\" \"$@\"", Binaries.path("ternd"),
+            "--set", "listeners=PLAINTEXT://127.0.0.1:\(port)", "--set", "admin.listeners=",
+            "--set", "log.dirs=\(directory.path)/data",
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while !loopbackPortAccepts(port) && process.isRunning && Date() < deadline { usleep(20_000) }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("tern_nofile_soft_at_start=200"), text)
+        XCTAssertTrue(text.contains("tern_nofile_soft=\(hardLimit)"), text)
+        XCTAssertTrue(text.contains("tern_nofile_hard=\(hardLimit)"), text)
+        XCTAssertTrue(text.contains("segment files open at most: \(hardLimit / 2)"), text)
+        kill(process.processIdentifier, SIGTERM)
     }
 
     /// Reads every partition of both topics from the beginning and compares with `expected`.
