@@ -35,4 +35,7 @@ EXPOSE 9092 9644
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health"]
 STOPSIGNAL SIGTERM
+# The descriptor limit is set at run time, not here: docker run --ulimit nofile=1048576:1048576
+# (ternd raises its soft limit to the hard one and logs both; segment files use at most
+# log.max.open.files of it, by default half).
 ENTRYPOINT ["ternd", "--config", "/etc/tern/ternd.conf"]

@@ -110,7 +110,7 @@ extension PartitionLog {
     private func write(_ state: inout State, _ bytes: [UInt8], batches: [ValidatedBatch], assignedFrom: Int64?) throws {
         let active = state.activeIndex
         let position = state.segments[active].size
-        let file = state.segments[active].file
+        let file = try state.segments[active].file
         do {
             try bytes.withUnsafeBytes { try FileSystem.pwriteAll(file.fd, $0, at: position, path: file.path) }
         } catch {

@@ -33,7 +33,7 @@ extension PartitionLog {
             for i in state.segments.indices.reversed() {
                 let segment = state.segments[i]
                 let dirty = segment.size > segment.flushedSize
-                if dirty { work.files.append((segment.file, segment.baseOffset, segment.size)) }
+                if dirty { work.files.append((try segment.file, segment.baseOffset, segment.size)) }
                 if segment.indexFilesUnsynced {
                     work.indexSegments.append(segment.baseOffset)
                     state.segments[i].indexFilesUnsynced = false

@@ -75,7 +75,7 @@ extension Segment {
         // The batches from the last entry on: the entry must point at the batch it names, and
         // they give the log end and the largest timestamp.
         segment.maxTimestamp = segment.timeIndex.last?.timestamp ?? -1
-        var scanner = BatchScanner(file: file, limit: size, from: anchor.position, verifyCRC: true)
+        var scanner = BatchScanner(file: try file, limit: size, from: anchor.position, verifyCRC: true)
         var checked = 0
         while let entry = try scanner.next() {
             let header = entry.header
@@ -116,7 +116,7 @@ extension Segment {
     /// Reads every batch with its CRC, rebuilds both indexes and cuts the file at the first bad batch.
     private func scanningEverything(indexIntervalBytes: Int) throws -> LoadOutcome {
         var segment = self
-        var scanner = BatchScanner(file: file, limit: size, from: 0, verifyCRC: true)
+        var scanner = BatchScanner(file: try file, limit: size, from: 0, verifyCRC: true)
         var truncation: BatchScanner.Stop?
         var checked = 0
         while let entry = try scanner.next() {
