@@ -33,6 +33,6 @@ VOLUME /var/lib/tern
 # 9092: the broker protocol; 9644: admin HTTP (/metrics, /health/live, /health/ready, /v1/cluster).
 EXPOSE 9092 9644
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health"]
+    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health", "--timeout-ms", "4000"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["ternd", "--config", "/etc/tern/ternd.conf"]
