@@ -60,7 +60,8 @@ public final class Broker: Sendable {
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
-        purgatory = FetchPurgatory(logger: logger)
+        purgatory = FetchPurgatory(
+            maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)

@@ -66,6 +66,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
         ConfigDefinition(
+            "fetch.max.wait.cap.ms", "30000", .int(min: 0, max: maxInt),
+            "The longest a fetch may wait for data (a client's maxWaitMs above it is lowered to it)."),
+        ConfigDefinition(
             "num.network.threads", "0", .int(min: 0, max: 256),
             "Serial event queues for connections; 0 means one per core."),
         ConfigDefinition(

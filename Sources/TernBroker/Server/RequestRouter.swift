@@ -89,5 +89,13 @@ struct RequestRouter: ServerConnectionHandler {
         return request
     }
 
-    func connectionDidClose(_ connection: ServerConnection) {}
+    /// A closing connection's parked fetches complete now rather than when their waits end: the
+    /// connection closes only once every request it sent has been answered.
+    func connectionWillClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+    }
+
+    func connectionDidClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+    }
 }

@@ -26,6 +26,8 @@ public final class ServerConnection: @unchecked Sendable {
     private let onClose: @Sendable (ServerConnection) -> Void
     private let inbox = Mutex(CompletionInbox())
     private let closeRequested = Atomic<Bool>(false)
+    /// Loop-confined: the handler has heard `connectionWillClose`.
+    private var handlerToldOfClose = false
 
     /// Loop-confined: tickets issued and their responses until written.
     private var sequencer = ResponseSequencer()
@@ -134,7 +136,15 @@ public final class ServerConnection: @unchecked Sendable {
     private func beginGracefulClose() {
         closeRequested.store(true, ordering: .relaxed)
         channel.stopReading()
+        tellHandlerOfClose()
         closeIfDrained()
+    }
+
+    /// Once, on the loop: the handler may now redeem tickets it holds for later (long polls).
+    private func tellHandlerOfClose() {
+        guard !handlerToldOfClose else { return }
+        handlerToldOfClose = true
+        handler.connectionWillClose(self)
     }
 
     private func closeIfDrained() {
@@ -198,6 +208,7 @@ extension ServerConnection: SocketChannelDelegate {
         }
         sequencer = ResponseSequencer()
         channel.logger.debug("connection closed", metadata: error.map { ["error": "\($0)"] } ?? [:])
+        tellHandlerOfClose()
         handler.connectionDidClose(self)
         onClose(self)
     }
