@@ -19,7 +19,9 @@ struct RequestRouter: ServerConnectionHandler {
         } catch {
             var logger = logger
             logger[metadataKey: "tern_peer"] = "\(connection.peer)"
-            logger.warning("closing connection: unreadable request header", metadata: ["error": "\(error)"])
+            // Rate-limited: a client can open malformed connections as fast as it likes.
+            LogRateLimiter.peerWarnings.warning(
+                logger, "closing connection: unreadable request header", metadata: ["error": "\(error)"])
             connection.noResponse(ticket)
             connection.close()
             return

@@ -226,8 +226,8 @@ final class SocketChannel: @unchecked Sendable {
             case .complete(let payload):
                 delegate.channel(self, didReceiveFrame: payload)
             case .tooLarge(let size):
-                logger.warning(
-                    "closing connection: frame larger than the limit",
+                LogRateLimiter.peerWarnings.warning(
+                    logger, "closing connection: frame larger than the limit",
                     metadata: ["tern_frame_bytes": "\(size)", "tern_max_frame_bytes": "\(maxFrameBytes)"])
                 close(
                     error: NetError(

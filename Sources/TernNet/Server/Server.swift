@@ -144,7 +144,8 @@ public final class Server: Sendable {
         do {
             try Syscall.prepareAccepted(socket.rawValue)
         } catch {
-            logger.warning("cannot set up accepted connection", metadata: ["tern_peer": "\(peer)", "error": "\(error)"])
+            LogRateLimiter.peerWarnings.warning(
+                logger, "cannot set up accepted connection", metadata: ["tern_peer": "\(peer)", "error": "\(error)"])
             socket.close()
             return
         }
