@@ -24,6 +24,8 @@ public final class Broker: Sendable {
     let topics: TopicStore
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
+    /// Where produce requests with compressed batches are validated, off the network queues.
+    let validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency)
     let fetchSessions: FetchSessionCache
     let retention: RetentionService
     let groupCoordinator: GroupCoordinator

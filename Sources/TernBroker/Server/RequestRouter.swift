@@ -99,5 +99,6 @@ struct RequestRouter: ServerConnectionHandler {
 
     func connectionDidClose(_ connection: ServerConnection) {
         broker.purgatory.cancel(owner: connection.id)
+        broker.validationPool.discard(connection.id)
     }
 }
