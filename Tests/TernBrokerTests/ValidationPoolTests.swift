@@ -72,12 +72,16 @@ final class ValidationPoolTests: XCTestCase {
         let gate = DispatchSemaphore(value: 0)
         let ran = Atomic<Int>(0)
         let first = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
         pool.submit(1) {
+            started.signal()
             gate.wait()
             ran.add(1, ordering: .relaxed)
             first.signal()
         }
+        XCTAssertEqual(started.wait(timeout: .now() + 10), .success)
         for _ in 0..<3 { pool.submit(1) { ran.add(1, ordering: .relaxed) } }
+        // The running job finishes; the three queued behind it never start.
         pool.discard(1)
         gate.signal()
         XCTAssertEqual(first.wait(timeout: .now() + 10), .success)

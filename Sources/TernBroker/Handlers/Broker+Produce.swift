@@ -14,7 +14,17 @@ extension Broker {
     func handleProduce(_ request: ProduceRequest, _ context: RequestContext) {
         let connection = context.connection.id
         if Self.hasCompressedBatch(request) || validationPool.hasWork(for: connection) {
-            validationPool.submit(connection) { [self] in performProduce(request, context) }
+            // The request's bytes wait in memory until their turn: they count as queued request
+            // bytes (queued.max.request.bytes) until the produce is done.
+            let bytes = request.topics.reduce(0) { sum, topic in
+                topic.partitions.reduce(sum) { $0 + $1.records.count }
+            }
+            let memory = requestMemory
+            memory?.charge(bytes)
+            validationPool.submit(connection) { [self] in
+                performProduce(request, context)
+                memory?.release(bytes)
+            }
         } else {
             performProduce(request, context)
         }

@@ -19,6 +19,8 @@ public final class ServerConnection: @unchecked Sendable {
     public let peer: String
     /// A number unique among the connections of this process's servers.
     public let id: UInt64
+    /// The peer's address without the port (what `max.connections.per.ip` counts).
+    let host: String
 
     let channel: SocketChannel
     private let handler: any ServerConnectionHandler
@@ -35,11 +37,13 @@ public final class ServerConnection: @unchecked Sendable {
     private var drained: [CompletionInbox.Completion] = []
 
     init(
-        id: UInt64, socket: SocketDescriptor, peer: String, loop: EventLoop, configuration: ServerConfiguration,
+        id: UInt64, socket: SocketDescriptor, peer: String, host: String, loop: EventLoop,
+        configuration: ServerConfiguration,
         handler: any ServerConnectionHandler, logger: Logger, onClose: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
         self.peer = peer
+        self.host = host
         self.handler = handler
         self.maxInFlightRequests = max(configuration.maxInFlightRequests, 1)
         self.onClose = onClose
@@ -48,7 +52,8 @@ public final class ServerConnection: @unchecked Sendable {
         logger[metadataKey: "tern_connection_id"] = "\(id)"
         self.channel = SocketChannel(
             socket: socket, peer: peer, loop: loop, maxFrameBytes: configuration.maxFrameBytes,
-            maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing, logger: logger)
+            maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing,
+            memoryPool: configuration.memoryPool, logger: logger)
     }
 
     /// Starts reading; on the connection's loop.
