@@ -26,7 +26,7 @@ public final class Broker: Sendable {
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
     /// Where produce requests with compressed batches are validated, off the network queues.
-    let validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency)
+    let validationPool: ValidationPool
     /// `queued.max.request.bytes`: received, unhandled request bytes of every client listener;
     /// nil when unbounded (-1).
     let requestMemory: RequestMemoryPool?
@@ -81,6 +81,7 @@ public final class Broker: Sendable {
             maxConnections: Int(config["max.connections"] ?? "") ?? Int(Int32.max),
             maxConnectionsPerIP: Int(config["max.connections.per.ip"] ?? "") ?? Int(Int32.max),
             onRefuse: { refusedCounters[$0]?.increment() })
+        validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency, memory: requestMemory)
         purgatory = FetchPurgatory(
             maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import TernNet
 import XCTest
 
 @testable import TernBroker
@@ -67,20 +68,22 @@ final class ValidationPoolTests: XCTestCase {
         XCTAssertLessThanOrEqual(journal.mostRunning.load(ordering: .relaxed), 2)
     }
 
-    func testDiscardDropsJobsNotStarted() {
-        let pool = ValidationPool(concurrency: 1)
+    func testDiscardDropsJobsNotStartedAndGivesBackTheirMemory() {
+        let memory = RequestMemoryPool(limit: 1 << 20)
+        let pool = ValidationPool(concurrency: 1, memory: memory)
         let gate = DispatchSemaphore(value: 0)
         let ran = Atomic<Int>(0)
         let first = DispatchSemaphore(value: 0)
         let started = DispatchSemaphore(value: 0)
-        pool.submit(1) {
+        pool.submit(1, bytes: 100) {
             started.signal()
             gate.wait()
             ran.add(1, ordering: .relaxed)
             first.signal()
         }
         XCTAssertEqual(started.wait(timeout: .now() + 10), .success)
-        for _ in 0..<3 { pool.submit(1) { ran.add(1, ordering: .relaxed) } }
+        for _ in 0..<3 { pool.submit(1, bytes: 1000) { ran.add(1, ordering: .relaxed) } }
+        XCTAssertEqual(memory.usedBytes, 3100)
         // The running job finishes; the three queued behind it never start.
         pool.discard(1)
         gate.signal()
@@ -88,6 +91,7 @@ final class ValidationPoolTests: XCTestCase {
         let deadline = Date().addingTimeInterval(5)
         while pool.busyConnections > 0 && Date() < deadline { usleep(1_000) }
         XCTAssertEqual(ran.load(ordering: .relaxed), 1)
+        XCTAssertEqual(memory.usedBytes, 0)
         XCTAssertFalse(pool.hasWork(for: 1))
     }
 }

@@ -19,12 +19,7 @@ extension Broker {
             let bytes = request.topics.reduce(0) { sum, topic in
                 topic.partitions.reduce(sum) { $0 + $1.records.count }
             }
-            let memory = requestMemory
-            memory?.charge(bytes)
-            validationPool.submit(connection) { [self] in
-                performProduce(request, context)
-                memory?.release(bytes)
-            }
+            validationPool.submit(connection, bytes: bytes) { [self] in performProduce(request, context) }
         } else {
             performProduce(request, context)
         }

@@ -1,6 +1,7 @@
 import DequeModule
 import Dispatch
 import Synchronization
+import TernNet
 
 #if canImport(Glibc)
 import Glibc
@@ -19,8 +20,14 @@ final class ValidationPool: Sendable {
     /// A unit of work; it answers its own request.
     typealias Job = @Sendable () -> Void
 
+    /// A job and the request bytes it holds (charged to the memory pool until it is done).
+    private struct Entry {
+        var job: Job
+        var bytes: Int
+    }
+
     private struct Lane {
-        var pending = Deque<Job>()
+        var pending = Deque<Entry>()
         var running = false
     }
 
@@ -35,9 +42,14 @@ final class ValidationPool: Sendable {
 
     private let state: Mutex<State>
     private let workers: [DispatchQueue]
+    /// Where queued jobs' request bytes are counted (`queued.max.request.bytes`), if anywhere.
+    private let memory: RequestMemoryPool?
 
-    /// - Parameter concurrency: jobs that may run at once (at least 1).
-    init(concurrency: Int) {
+    /// - Parameters:
+    ///   - concurrency: jobs that may run at once (at least 1).
+    ///   - memory: charged with each job's bytes from submission until it has run or is dropped.
+    init(concurrency: Int, memory: RequestMemoryPool? = nil) {
+        self.memory = memory
         let count = max(concurrency, 1)
         workers = (0..<count).map { DispatchQueue(label: "tern.validation.\($0)") }
         state = Mutex(State(idle: Array((0..<count).reversed())))
@@ -52,11 +64,12 @@ final class ValidationPool: Sendable {
         state.withLock { $0.lanes[connection] != nil }
     }
 
-    /// Queues `job` behind `connection`'s other jobs.
-    func submit(_ connection: UInt64, _ job: @escaping Job) {
+    /// Queues `job` behind `connection`'s other jobs; `bytes` is what its request holds.
+    func submit(_ connection: UInt64, bytes: Int = 0, _ job: @escaping Job) {
+        memory?.charge(bytes)
         let worker: Int? = state.withLock { state in
             var lane = state.lanes[connection] ?? Lane()
-            lane.pending.append(job)
+            lane.pending.append(Entry(job: job, bytes: bytes))
             if !lane.running && lane.pending.count == 1 { state.ready.append(connection) }
             state.lanes[connection] = lane
             return state.idle.popLast()
@@ -66,7 +79,7 @@ final class ValidationPool: Sendable {
 
     /// Drops the jobs `connection` has not started (it closed; nobody reads their answers).
     func discard(_ connection: UInt64) {
-        let dropped: Deque<Job> = state.withLock { state in
+        let dropped: Deque<Entry> = state.withLock { state in
             guard var lane = state.lanes[connection] else { return [] }
             let dropped = lane.pending
             lane.pending.removeAll()
@@ -78,7 +91,9 @@ final class ValidationPool: Sendable {
             }
             return dropped
         }
-        _ = dropped  // released outside the lock: they may hold large request buffers
+        // Released outside the lock: they may hold large request buffers.
+        let bytes = dropped.reduce(0) { $0 + $1.bytes }
+        if bytes > 0 { memory?.release(bytes) }
     }
 
     /// Connections with work pending or running (tests and diagnostics).
@@ -88,7 +103,7 @@ final class ValidationPool: Sendable {
     private func work(_ index: Int) {
         var finished: UInt64?
         while true {
-            let next: (UInt64, Job)? = state.withLock { state in
+            let next: (UInt64, Entry)? = state.withLock { state in
                 if let connection = finished, var lane = state.lanes[connection] {
                     lane.running = false
                     if lane.pending.isEmpty {
@@ -99,16 +114,17 @@ final class ValidationPool: Sendable {
                     }
                 }
                 while let connection = state.ready.popFirst() {
-                    guard var lane = state.lanes[connection], let job = lane.pending.popFirst() else { continue }
+                    guard var lane = state.lanes[connection], let entry = lane.pending.popFirst() else { continue }
                     lane.running = true
                     state.lanes[connection] = lane
-                    return (connection, job)
+                    return (connection, entry)
                 }
                 state.idle.append(index)
                 return nil
             }
-            guard let (connection, job) = next else { return }
-            job()
+            guard let (connection, entry) = next else { return }
+            entry.job()
+            if entry.bytes > 0 { memory?.release(entry.bytes) }
             finished = connection
         }
     }
