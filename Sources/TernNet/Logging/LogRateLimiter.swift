@@ -57,9 +57,18 @@ public final class LogRateLimiter: Sendable {
         _ logger: Logger, _ message: @autoclosure () -> Logger.Message,
         metadata: @autoclosure () -> Logger.Metadata = [:]
     ) {
-        guard logger.logLevel <= .warning, let suppressed = admit() else { return }
+        log(logger, level: .warning, message(), metadata: metadata())
+    }
+
+    /// Logs at `level` unless the bucket is empty; adds `tern_suppressed` when lines were dropped
+    /// since the last one.
+    public func log(
+        _ logger: Logger, level: Logger.Level, _ message: @autoclosure () -> Logger.Message,
+        metadata: @autoclosure () -> Logger.Metadata = [:]
+    ) {
+        guard logger.logLevel <= level, let suppressed = admit() else { return }
         var metadata = metadata()
         if suppressed > 0 { metadata["tern_suppressed"] = "\(suppressed)" }
-        logger.warning(message(), metadata: metadata)
+        logger.log(level: level, message(), metadata: metadata)
     }
 }
