@@ -110,6 +110,7 @@ final class RequestLimitsTests: XCTestCase {
             usleep(50_000)
         }
         XCTAssertLessThan(peak, 48 << 20, "resident memory grew by \(peak >> 20) MiB over the baseline")
+        print("40 stalled 5 MiB partial frames, queued.max.request.bytes=8 MiB: RSS +\(peak >> 20) MiB")
         let queued = try XCTUnwrap(metric(broker, "tern_request_queued_bytes"))
         XCTAssertGreaterThan(queued, 0)
         XCTAssertLessThanOrEqual(queued, Double(limit + 2 * (frameBytes + 4)))
