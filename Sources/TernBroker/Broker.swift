@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 import TernNet
@@ -24,6 +25,14 @@ public final class Broker: Sendable {
     let topics: TopicStore
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
+    /// Where produce requests with compressed batches are validated, off the network queues.
+    let validationPool: ValidationPool
+    /// `queued.max.request.bytes`: received, unhandled request bytes of every client listener;
+    /// nil when unbounded (-1).
+    let requestMemory: RequestMemoryPool?
+    /// `max.connections` and `max.connections.per.ip` over every client listener (not the admin
+    /// listener, so health checks get through a full broker).
+    let connectionLimiter: ConnectionLimiter
     let fetchSessions: FetchSessionCache
     let retention: RetentionService
     let groupCoordinator: GroupCoordinator
@@ -67,7 +76,21 @@ public final class Broker: Sendable {
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
-        purgatory = FetchPurgatory(logger: logger)
+        let queuedBytes = Int(config["queued.max.request.bytes"] ?? "") ?? 104_857_600
+        requestMemory = queuedBytes < 0 ? nil : RequestMemoryPool(limit: queuedBytes)
+        let refused = ConnectionLimiter.Refusal.self
+        let refusedCounters = [
+            refused.maxConnections: Counter(label: "tern_connections_refused_total", dimensions: [("limit", "max.connections")]),
+            refused.maxConnectionsPerIP: Counter(
+                label: "tern_connections_refused_total", dimensions: [("limit", "max.connections.per.ip")]),
+        ]
+        connectionLimiter = ConnectionLimiter(
+            maxConnections: Int(config["max.connections"] ?? "") ?? Int(Int32.max),
+            maxConnectionsPerIP: Int(config["max.connections.per.ip"] ?? "") ?? Int(Int32.max),
+            onRefuse: { refusedCounters[$0]?.increment() })
+        validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency, memory: requestMemory)
+        purgatory = FetchPurgatory(
+            maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
@@ -120,6 +143,8 @@ public final class Broker: Sendable {
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
+            serverConfig.memoryPool = requestMemory
+            serverConfig.connectionLimiter = connectionLimiter
             let server = Server(
                 configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
             do {

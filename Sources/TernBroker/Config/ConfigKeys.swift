@@ -69,6 +69,18 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
         ConfigDefinition(
+            "queued.max.request.bytes", "104857600", .int(min: -1, max: Int64(1) << 40),
+            "Bytes of received, unhandled requests (partial frames included) over all connections; reading pauses above it (-1: unbounded)."),
+        ConfigDefinition(
+            "max.connections", "2147483647", .int(min: 1, max: maxInt),
+            "Client connections open at once over all listeners; more are closed as they are accepted."),
+        ConfigDefinition(
+            "max.connections.per.ip", "2147483647", .int(min: 1, max: maxInt),
+            "Client connections open at once from one IP address; more are closed as they are accepted."),
+        ConfigDefinition(
+            "fetch.max.wait.cap.ms", "30000", .int(min: 0, max: maxInt),
+            "The longest a fetch may wait for data (a client's maxWaitMs above it is lowered to it)."),
+        ConfigDefinition(
             "num.network.threads", "0", .int(min: 0, max: 256),
             "Serial event queues for connections; 0 means one per core."),
         ConfigDefinition(

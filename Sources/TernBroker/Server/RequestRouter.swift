@@ -19,7 +19,9 @@ struct RequestRouter: ServerConnectionHandler {
         } catch {
             var logger = logger
             logger[metadataKey: "tern_peer"] = "\(connection.peer)"
-            logger.warning("closing connection: unreadable request header", metadata: ["error": "\(error)"])
+            // Rate-limited: a client can open malformed connections as fast as it likes.
+            LogRateLimiter.peerWarnings.warning(
+                logger, "closing connection: unreadable request header", metadata: ["error": "\(error)"])
             connection.noResponse(ticket)
             connection.close()
             return
@@ -89,5 +91,14 @@ struct RequestRouter: ServerConnectionHandler {
         return request
     }
 
-    func connectionDidClose(_ connection: ServerConnection) {}
+    /// A closing connection's parked fetches complete now rather than when their waits end: the
+    /// connection closes only once every request it sent has been answered.
+    func connectionWillClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+    }
+
+    func connectionDidClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+        broker.validationPool.discard(connection.id)
+    }
 }
