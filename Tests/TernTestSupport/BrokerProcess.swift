@@ -90,10 +90,11 @@ public final class BrokerProcess: @unchecked Sendable {
 
     /// Starts `ternd` on a free loopback port (and its admin listener on another, unless
     /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
-    /// until both ports accept connections.
+    /// until both ports accept connections. With `descriptorLimit`, `ternd` runs under
+    /// `ulimit -n` of that many (soft and hard), set by a shell that then execs it (same PID).
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
-        environment: [String: String] = [:], readyTimeout: TimeInterval = 20
+        environment: [String: String] = [:], readyTimeout: TimeInterval = 20, descriptorLimit: Int? = nil
     ) throws {
         self.port = port ?? freeLoopbackPort()
         self.dataDirectory = dataDirectory
@@ -112,6 +113,10 @@ public final class BrokerProcess: @unchecked Sendable {
             arguments += ["--set", "admin.listeners=127.0.0.1:\(adminPort)"]
         }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Binaries.path("ternd")] + arguments
+        }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }
         env.merge(environment) { _, new in new }
