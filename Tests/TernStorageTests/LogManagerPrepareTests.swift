@@ -61,8 +61,14 @@ final class LogManagerPrepareTests: XCTestCase {
                 return asked <= 3
             }
         }
-        XCTAssertEqual(try entries(root.path, "t-"), [])
+        // Abandoned (a stop): only renamed `-delete` directories are left, for start-up to remove.
+        XCTAssertEqual(try entries(root.path, "t-").filter { !$0.hasSuffix("-delete") }, [])
+        XCTAssertEqual(try entries(root.path, "t-").count, 3)
         try manager.shutdown()
+        let reopened = try LogManager(logDirs: [root.path], flushMode: .sync, logger: LogCapture().logger())
+        XCTAssertEqual(try entries(root.path, "t-"), [])
+        XCTAssertEqual(reopened.allLogs.count, 0)
+        try reopened.shutdown()
     }
 
     func testPreparingOverALeftoverDirectoryReplacesIt() throws {

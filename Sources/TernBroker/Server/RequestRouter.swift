@@ -63,7 +63,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .createTopics: broker.handleCreateTopics(try decode(&reader), context)
         case .deleteTopics: broker.handleDeleteTopics(try decode(&reader), context)
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
-        case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
+        case .alterConfigs: broker.handleAlterConfigs(try decode(&reader), context)
         case .findCoordinator: context.respond(broker.handleFindCoordinator(try decode(&reader)))
         case .consumerGroupHeartbeat: broker.handleConsumerGroupHeartbeat(try decode(&reader), context)
         case .offsetCommit: broker.handleOffsetCommit(try decode(&reader), context)

@@ -77,7 +77,8 @@ extension LogManager {
             }
             for dir in Set(made.map(\.dir)).sorted() { try FileSystem.fsyncDirectory(dir) }
         } catch {
-            removeUnregistered(&made)
+            // Stopping: the renames are quick and the next start-up removes `-delete` trees.
+            removeUnregistered(&made, shouldContinue: shouldContinue)
             throw error
         }
         return PreparedLogs(entries: made)
@@ -147,11 +148,11 @@ extension LogManager {
     /// Removes the directories of logs that are not (or no longer) registered. The logs are
     /// released first, so their descriptors are closed before the removal needs new ones (it
     /// may run because descriptors ran out).
-    private func removeUnregistered(_ entries: inout [PreparedLogs.Entry]) {
+    private func removeUnregistered(_ entries: inout [PreparedLogs.Entry], shouldContinue: () -> Bool = { true }) {
         let doomed = entries.map { (path: $0.log.directory, dir: $0.dir) }
         for entry in entries { entry.log.abandon() }
         entries.removeAll()
-        removeDirectories(doomed)
+        removeDirectories(doomed, shouldContinue: shouldContinue)
     }
 
     /// Renames each log directory to `<name>.<uuid>-delete`, fsyncs the log directories once,
