@@ -1,4 +1,5 @@
 import CoreMetrics
+import Dispatch
 import Logging
 import Synchronization
 import TernNet
@@ -40,6 +41,10 @@ public final class Broker: Sendable {
     let cleaner: LogCleaner?
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
+    /// The admin worker: CreateTopics, DeleteTopics and auto-creation run here, one at a time,
+    /// because they do disk work (directories, segments, fsyncs) that must not hold up a
+    /// network queue. Serial, so at most one thread.
+    let adminQueue = DispatchQueue(label: "tern.admin")
     private let servers: Mutex<[Server]> = Mutex([])
     /// When the broker finished opening its logs.
     let startedAt = ContinuousClock.now
@@ -73,9 +78,12 @@ public final class Broker: Sendable {
         logger.info(
             "segment files open at most: \(LogManager.maxOpenSegmentFiles)",
             metadata: ["tern_log_max_open_files": "\(LogManager.maxOpenSegmentFiles)"])
+        // A partition no topic records is what a creation or deletion interrupted by a crash
+        // left: removed, not opened (the topic is recorded only once all its logs exist).
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
-            configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
+            configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) },
+            keep: { tp in tp.partition >= 0 && tp.partition < topics.topic(tp.topic)?.partitionCount ?? 0 })
         let queuedBytes = Int(config["queued.max.request.bytes"] ?? "") ?? 104_857_600
         requestMemory = queuedBytes < 0 ? nil : RequestMemoryPool(limit: queuedBytes)
         let refused = ConnectionLimiter.Refusal.self
@@ -113,24 +121,17 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Makes the logs on disk match the topic metadata: creates missing partitions and removes
-    /// logs of topics that no longer exist (a delete interrupted by a crash).
+    /// Creates the logs a recorded topic lacks (a partition directory removed by hand). Logs of
+    /// partitions no topic records were already removed when the log manager opened.
     private func reconcileLogs() throws {
-        var expected = Set<TopicPartition>()
         for topic in topics.all {
-            for partition in 0..<topic.partitionCount {
-                let tp = TopicPartition(topic.name, partition)
-                expected.insert(tp)
-                if logManager.log(for: tp) == nil {
-                    _ = try logManager.createLog(tp, config: resolver.logConfig(topic.configs))
-                }
+            let missing = (0..<topic.partitionCount).map { TopicPartition(topic.name, $0) }.filter {
+                logManager.log(for: $0) == nil
             }
-        }
-        for log in logManager.allLogs where !expected.contains(log.topicPartition) {
+            guard !missing.isEmpty else { continue }
             logger.warning(
-                "removing the log of a deleted topic",
-                metadata: ["tern_topic": "\(log.topicPartition.topic)", "tern_partition": "\(log.topicPartition.partition)"])
-            try logManager.deleteLog(log.topicPartition)
+                "creating missing partition logs", metadata: ["tern_topic": "\(topic.name)", "partitions": "\(missing.count)"])
+            try logManager.publish(try logManager.prepareLogs(missing, config: resolver.logConfig(topic.configs)))
         }
     }
 
@@ -166,6 +167,10 @@ public final class Broker: Sendable {
     /// True while the broker serves requests: logs recovered, every listener accepting, not
     /// stopping (what `/health/ready` reports).
     public var isServing: Bool { phase.load(ordering: .relaxed) == Phase.serving.rawValue }
+
+    /// True once a stop was asked for: long admin work (creating or deleting many partitions)
+    /// abandons what it can.
+    var isStopping: Bool { phase.load(ordering: .relaxed) == Phase.stopping.rawValue }
 
     /// Marks the broker as stopping, so readiness turns false at once (a stop was asked for);
     /// ``shutdown()`` does the work.
@@ -223,6 +228,9 @@ public final class Broker: Sendable {
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
+        // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
+        // it so that it does not race the logs' closing.
+        adminQueue.sync {}
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }

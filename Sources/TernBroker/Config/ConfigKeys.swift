@@ -21,6 +21,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition("min.insync.replicas", "1", .int(min: 1, max: maxInt), "Replicas that must have a record for acks=all."),
         ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
+        ConfigDefinition(
+            "max.partitions", "100000", .int(min: 1, max: 10_000_000),
+            "Most partitions on this broker, all topics together (internal ones included); a creation past it is refused."),
         ConfigDefinition("log.segment.bytes", "1073741824", .int(min: 1024, max: maxInt), "Roll a new segment past this size."),
         ConfigDefinition("log.roll.ms", "604800000", .int(min: 1, max: Int64.max), "Roll a new segment after this age."),
         ConfigDefinition(
