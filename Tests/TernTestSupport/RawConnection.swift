@@ -5,6 +5,27 @@ import TernWire
 import Glibc
 #endif
 
+/// A blocking TCP socket connected to 127.0.0.1:`port`; the caller owns (and closes) it.
+public func connectedLoopbackSocket(port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw BrokerProcessError("socket() failed") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else {
+        let error = errno
+        close(fd)
+        throw BrokerProcessError("connect to \(port) failed: errno \(error)")
+    }
+    return fd
+}
+
 /// A blocking TCP connection for tests that speak raw bytes to a broker (malformed frames,
 /// truncated headers) and read raw response frames back, with a receive timeout.
 public final class RawConnection {
@@ -12,21 +33,7 @@ public final class RawConnection {
 
     /// Connects to 127.0.0.1:`port`; reads time out after `timeout` seconds.
     public init(port: Int, timeout: TimeInterval = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BrokerProcessError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw BrokerProcessError("connect to \(port) failed: errno \(errno)")
-        }
+        fd = try connectedLoopbackSocket(port: port)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: .init((timeout - floor(timeout)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
