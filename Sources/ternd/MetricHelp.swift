@@ -17,6 +17,11 @@ enum MetricHelp {
         "tern_log_flushes_total": "Partition-log flushes that synced data.",
         "tern_log_fsyncs_total": "fdatasync/fsync calls made by log flushes (segments, index files, directories).",
         "tern_log_flush_duration_seconds": "Time one partition-log flush spent in sync calls.",
+        "tern_log_corrupt_batches_total":
+            "Corrupt stretches of segment files (usually one batch each) that start-up recovery set aside in .corrupt files, keeping the batches after them.",
+        "tern_log_corrupt_bytes_total": "Bytes of the corrupt stretches start-up recovery set aside.",
+        "tern_log_recovery_segments_scanned_total": "Segments start-up recovery read in full with CRC checks.",
+        "tern_log_recovery_bytes_read_total": "Bytes start-up recovery read from segment files to check them.",
         "tern_cleaner_bytes_cleaned_total": "Bytes of dirty log the log cleaner has compacted.",
         "tern_cleaner_runs_total": "Cleanings the log cleaner has completed.",
         "tern_cleaner_failures_total": "Cleanings that failed (the partition is then left uncleaned until a restart).",

@@ -125,8 +125,11 @@ public final class LogManager: Sendable {
                 metadata: [
                     "tern_logs_recovered": "\(stats.logsRecovered)", "tern_truncations": "\(stats.truncations)",
                     "tern_segments_scanned": "\(stats.segmentsScanned)",
+                    "tern_batches_checked": "\(stats.batchesChecked)", "tern_bytes_read": "\(stats.bytesRead)",
+                    "tern_corrupt_regions": "\(stats.corruptRegions)",
                 ])
         }
+        StorageMetrics.recordRecovery(stats)
         let registry = Registry(opened)
         self.registry = registry
         flusher = Flusher(mode: flushMode, logger: logger, logs: { registry.allLogs })

@@ -16,6 +16,8 @@ extension Segment {
         var segment: Segment
         /// Where the file was cut, and why, when a batch was incomplete or corrupt.
         var truncation: BatchScanner.Stop?
+        /// Corrupt stretches set aside with good batches after them (``Segment/setAside(_:)``).
+        var salvaged: [CorruptRegion] = []
         /// Why the index files were not used, when they were not.
         var indexProblem: String?
         /// True when every batch was read and checked.
@@ -24,9 +26,13 @@ extension Segment {
         var bytesRead: Int
     }
 
-    /// Opens an existing segment. Whatever the mode, the file is cut at the first batch that is
-    /// incomplete, fails its CRC or goes backwards in offsets, so what remains is servable.
-    static func load(directory: String, baseOffset: Int64, mode: LoadMode, indexIntervalBytes: Int) throws
+    /// Opens an existing segment. Whatever the mode, what remains is servable: a batch that is
+    /// incomplete, fails its CRC or goes backwards in offsets is set aside when good batches
+    /// follow it, and the file is cut there when none does (a torn tail). `nextBaseOffset` is the
+    /// base offset of the following segment (`.max` for the last one): batches must end before it.
+    static func load(
+        directory: String, baseOffset: Int64, mode: LoadMode, indexIntervalBytes: Int, nextBaseOffset: Int64 = .max
+    ) throws
         -> LoadOutcome
     {
         let path = directory + "/" + fileName(baseOffset, ".log")
@@ -40,7 +46,8 @@ extension Segment {
             case .failure(let problem): indexProblem = problem.description
             }
         }
-        var outcome = try fresh.scanningEverything(indexIntervalBytes: indexIntervalBytes)
+        var outcome = try fresh.scanningEverything(
+            indexIntervalBytes: indexIntervalBytes, nextBaseOffset: nextBaseOffset)
         outcome.indexProblem = indexProblem
         return outcome
     }
@@ -113,38 +120,80 @@ extension Segment {
             LoadOutcome(segment: segment, scannedFully: false, batchesChecked: checked, bytesRead: scanner.bytesRead))
     }
 
-    /// Reads every batch with its CRC, rebuilds both indexes and cuts the file at the first bad batch.
-    private func scanningEverything(indexIntervalBytes: Int) throws -> LoadOutcome {
+    /// Reads every batch with its CRC and rebuilds both indexes. A bad batch with good batches
+    /// after it is set aside (``setAside(_:)``) and the scan resumes at the next good one; a bad
+    /// stretch with nothing valid after it is a torn tail, cut off, unless a later segment follows
+    /// (`nextBaseOffset`), when it too is set aside so that the later segments stay.
+    private func scanningEverything(indexIntervalBytes: Int, nextBaseOffset: Int64) throws -> LoadOutcome {
         var segment = self
         var scanner = BatchScanner(file: file, limit: size, from: 0, verifyCRC: true)
         var truncation: BatchScanner.Stop?
+        var regions: [CorruptRegion] = []
+        // Bytes of regions before the scan position: where kept batches will sit once they go.
+        var removed: Int64 = 0
         var checked = 0
-        while let entry = try scanner.next() {
-            let header = entry.header
-            guard header.baseOffset >= segment.nextOffset else {
-                truncation = .init(
-                    position: entry.position,
-                    reason:
-                        "batch offsets \(header.baseOffset)...\(header.lastOffset) go back before \(segment.nextOffset)"
-                )
-                break
+        var bytesRead = 0
+        let isLast = nextBaseOffset == .max
+        var bounds = BatchScanner.ResyncBounds(
+            minBaseOffset: baseOffset,
+            maxLastOffset: min(isLast ? .max : nextBaseOffset - 1, baseOffset + Int64(UInt32.max)),
+            checkBudget: Int(clamping: max(4 * size, 64 << 20)))
+        while true {
+            var bad: BatchScanner.Stop?
+            while let entry = try scanner.next() {
+                let header = entry.header
+                let position = entry.position - removed
+                if header.baseOffset < segment.nextOffset {
+                    bad = .init(
+                        position: entry.position,
+                        reason:
+                            "batch offsets \(header.baseOffset)...\(header.lastOffset) go back before \(segment.nextOffset)"
+                    )
+                    break
+                }
+                if header.lastOffset > bounds.maxLastOffset || position > Int64(UInt32.max) {
+                    bad = .init(
+                        position: entry.position,
+                        reason:
+                            "batch at offset \(header.lastOffset) does not fit a segment based at \(baseOffset)"
+                            + (isLast ? "" : " and followed by one at \(nextBaseOffset)")
+                    )
+                    break
+                }
+                segment.didAppend(
+                    baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp,
+                    at: position, size: header.totalSize, indexIntervalBytes: indexIntervalBytes)
+                checked += 1
             }
-            guard header.lastOffset - baseOffset <= Int64(UInt32.max), entry.position <= Int64(UInt32.max) else {
-                truncation = .init(
-                    position: entry.position,
-                    reason:
-                        "batch at offset \(header.lastOffset) does not fit the indexes of a segment "
-                        + "based at \(baseOffset)"
-                )
-                break
+            bytesRead += scanner.bytesRead
+            guard let stop = bad ?? scanner.stop else { break }
+            bounds.minBaseOffset = segment.nextOffset
+            if let resume = try BatchScanner.resynchronize(
+                file: file, limit: size, after: stop.position, bounds: &bounds)
+            {
+                bytesRead += resume.bytesRead
+                regions.append(
+                    CorruptRegion(
+                        position: stop.position, length: resume.position - stop.position, reason: stop.reason,
+                        firstLostOffset: segment.nextOffset, nextKeptOffset: resume.header.baseOffset))
+                removed += resume.position - stop.position
+                scanner = BatchScanner(file: file, limit: size, from: resume.position, verifyCRC: true)
+                continue
             }
-            segment.didAppend(
-                baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp,
-                at: entry.position, size: header.totalSize, indexIntervalBytes: indexIntervalBytes)
-            checked += 1
+            if isLast {
+                truncation = .init(position: stop.position - removed, reason: stop.reason)
+            } else {
+                regions.append(
+                    CorruptRegion(
+                        position: stop.position, length: size - stop.position, reason: stop.reason,
+                        firstLostOffset: segment.nextOffset, nextKeptOffset: nil))
+            }
+            break
         }
-        truncation = truncation ?? scanner.stop
-        if let truncation {
+        if !regions.isEmpty {
+            // A torn tail after the salvaged regions is dropped by the same rewrite.
+            try segment.setAside(&regions, end: truncation.map { $0.position + removed } ?? size)
+        } else if let truncation {
             // Cut the torn or corrupt tail so that appends continue from the last good batch.
             try FileSystem.truncate(file.fd, to: truncation.position, path: logPath)
             try FileSystem.fdatasync(file.fd, path: logPath)
@@ -153,7 +202,7 @@ extension Segment {
         }
         try segment.rewriteIndexes()
         return LoadOutcome(
-            segment: segment, truncation: truncation, scannedFully: true, batchesChecked: checked,
-            bytesRead: scanner.bytesRead)
+            segment: segment, truncation: truncation, salvaged: regions, scannedFully: true, batchesChecked: checked,
+            bytesRead: bytesRead)
     }
 }
