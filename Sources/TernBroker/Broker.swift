@@ -59,6 +59,7 @@ public final class Broker: Sendable {
         let resolver = self.resolver
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
+            flushIntervalMs: config.flushIntervalMs, checkpointIntervalMs: config.checkpointIntervalMs,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
         purgatory = FetchPurgatory(logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)

@@ -134,4 +134,88 @@ final class FlusherTests: XCTestCase {
         XCTAssertEqual(log.recoveryPoint, log.logEndOffset)
         try fixture.manager.shutdown()
     }
+
+    // MARK: background flushes (acks=0/1 data) and checkpoints
+
+    /// Polls `condition` for at most `seconds`.
+    private func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(5_000)
+        }
+        return try condition()
+    }
+
+    func testSyncModeFlushesDataNobodyWaitsForEveryInterval() throws {
+        let fixture = try StorageFixture(flushMode: .sync, flushIntervalMs: 20)
+        let log = try fixture.log()
+        for round in 1...3 {
+            try appendBatches(log, counts: [4])
+            // No whenDurable: acks=1 traffic. The background flusher still makes it durable.
+            XCTAssertTrue(eventually { log.recoveryPoint == Int64(4 * round) }, "round \(round): \(log.recoveryPoint)")
+        }
+        XCTAssertGreaterThan(fixture.manager.flushCount, 0)
+        // An idle log is not flushed again.
+        let idle = fixture.manager.flushCount
+        usleep(100_000)
+        XCTAssertEqual(fixture.manager.flushCount, idle)
+        try fixture.manager.shutdown()
+    }
+
+    func testWithoutAnIntervalNothingIsFlushedButRolledSegments() throws {
+        let fixture = try StorageFixture(flushMode: .sync)
+        let log = try fixture.log(LogConfig(segmentBytes: 1024))
+        try appendBatches(log, counts: [2], valueSize: 100)
+        usleep(100_000)
+        XCTAssertEqual(log.recoveryPoint, 0, "no interval: acks=1 data waits for a roll")
+        XCTAssertEqual(fixture.manager.flushCount, 0)
+        // Appends that roll: the sealed segments are flushed in the background, off the append.
+        try appendBatches(log, counts: Array(repeating: 2, count: 12), valueSize: 100)
+        XCTAssertGreaterThan(log.segmentCount, 2)
+        let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
+        XCTAssertTrue(eventually { log.recoveryPoint >= activeBase }, "recovery point \(log.recoveryPoint)")
+        try fixture.manager.shutdown()
+    }
+
+    func testRecoveryPointCheckpointIsWrittenPeriodically() throws {
+        let fixture = try StorageFixture(flushMode: .sync, flushIntervalMs: 10, checkpointIntervalMs: 20)
+        let log = try fixture.log()
+        let path = fixture.logDir + "/" + LogManager.recoveryPointCheckpoint
+        func checkpointed() -> Int64? {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line -> Int64? in
+                let fields = line.split(separator: " ")
+                return fields.count == 3 && fields[0] == "orders" && fields[1] == "3" ? Int64(fields[2]) : nil
+            }.first
+        }
+        try appendBatches(log, counts: [5])
+        XCTAssertTrue(eventually { checkpointed() == 5 }, "checkpoint: \(String(describing: checkpointed()))")
+        try appendBatches(log, counts: [3])
+        XCTAssertTrue(eventually { checkpointed() == 8 }, "checkpoint: \(String(describing: checkpointed()))")
+        // A crash now (no shutdown) trusts the checkpoint: the lone segment is still scanned (it
+        // is the active one) but recovery starts from what the checkpoint says is durable.
+        let reopened = try XCTUnwrap(fixture.reopen().log(for: fixture.topicPartition))
+        XCTAssertEqual(reopened.logEndOffset, 8)
+        try fixture.manager.shutdown()
+    }
+
+    func testRecoveryAfterACheckpointScansOnlyTheSegmentsAfterIt() throws {
+        let config = LogConfig(segmentBytes: 2048)
+        let fixture = try StorageFixture(flushMode: .sync, flushIntervalMs: 10, checkpointIntervalMs: 20)
+        let log = try fixture.log(config)
+        try appendBatches(log, counts: Array(repeating: 3, count: 60), valueSize: 100)
+        let segments = log.segmentCount
+        XCTAssertGreaterThan(segments, 5)
+        let end = log.logEndOffset
+        let path = fixture.logDir + "/" + LogManager.recoveryPointCheckpoint
+        XCTAssertTrue(
+            eventually { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("orders 3 \(end)\n") })
+        // Crash: no shutdown, no marker.
+        let manager = try fixture.reopen(config: config)
+        XCTAssertFalse(manager.openedCleanly)
+        XCTAssertEqual(manager.recoveryStats.segmentsScanned, 1, "only the active segment is scanned")
+        XCTAssertEqual(try XCTUnwrap(manager.log(for: fixture.topicPartition)).logEndOffset, end)
+        try fixture.manager.shutdown()
+    }
 }

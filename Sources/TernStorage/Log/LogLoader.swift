@@ -16,6 +16,8 @@ struct LogLoader {
     let logStartOffset: Int64?
     /// The checkpointed first dirty offset of the cleaner (nil: none).
     var cleanerCheckpoint: Int64? = nil
+    /// Where the loaded log asks for background flushes.
+    var flushRequests: FlushRequests? = nil
     let config: LogConfig
     let logger: Logger
     let syncCounter: SyncCounter
@@ -96,7 +98,7 @@ struct LogLoader {
         return PartitionLog(
             topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
             recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter,
-            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end))
+            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end), flushRequests: flushRequests)
     }
 
     /// Logs a salvaged region at error level (file, position, offsets lost, where its bytes went)

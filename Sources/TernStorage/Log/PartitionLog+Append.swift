@@ -201,13 +201,15 @@ extension PartitionLog {
         state.segments[active].size = position + Int64(range.count)
     }
 
-    /// Seals the active segment (its index files written) and starts a new one at the log end.
+    /// Seals the active segment (its index files written) and starts a new one at the log end;
+    /// asks the background flusher to flush the sealed one (never synced on the append path).
     func roll(_ state: inout State) throws {
         let active = state.activeIndex
         try state.segments[active].writeIndexes(sealing: true)
         let next = state.segments[active].nextOffset
         state.segments.append(try Segment.create(directory: directory, baseOffset: next))
         state.directoryDirty = true
+        flushRequests?.request(self)
         logger.debug("rolled a new segment", metadata: ["tern_offset": "\(next)"])
     }
 

@@ -34,6 +34,9 @@ public final class LogManager: Sendable {
     let configProvider: @Sendable (TopicPartition) -> LogConfig
     let syncCounter = SyncCounter()
     let flusher: Flusher
+    /// Flushes nobody waits for (periodic, after rolls) and the periodic checkpoints.
+    let backgroundFlusher: BackgroundFlusher
+    let flushRequests = FlushRequests()
 
     struct State: Sendable {
         var logs: [TopicPartition: PartitionLog] = [:]
@@ -45,6 +48,8 @@ public final class LogManager: Sendable {
     /// The open logs, shared with the flusher.
     final class Registry: Sendable {
         let state: Mutex<State>
+        /// Serializes checkpoint writes (they share temporary file names). Never taken by appends.
+        let checkpointLock = Mutex(())
         init(_ state: consuming State) { self.state = Mutex(state) }
         var allLogs: [PartitionLog] { state.withLock { Array($0.logs.values) } }
     }
@@ -58,13 +63,20 @@ public final class LogManager: Sendable {
     /// shutdown writes them again), and leftovers of interrupted deletions are removed.
     ///
     /// - Parameters:
+    ///   - flushIntervalMs: in `.sync` mode, how often logs holding data no `acks=all` request has
+    ///     flushed are flushed in the background (nil: only by waiters, rolls and shutdown). In
+    ///     `.interval` mode the mode's own period applies.
+    ///   - checkpointIntervalMs: how often the recovery-point (and log-start, cleaner) checkpoints
+    ///     are written, so that recovery after a crash scans only what came after (nil: only at
+    ///     shutdown and when retention or the cleaner writes them).
     ///   - configProvider: the settings of each log found on disk (the broker owns topic
     ///     configuration). Logs created later get theirs from ``createLog(_:config:)``, and
     ///     ``updateConfig(_:config:)`` changes them.
     /// - Throws: `logDirUnavailable` naming a directory that cannot be created, listed or written;
     ///   `ioError` or `corruptLog` when a log cannot be opened.
     public init(
-        logDirs: [String], flushMode: FlushMode, logger: Logger,
+        logDirs: [String], flushMode: FlushMode, logger: Logger, flushIntervalMs: Int64? = nil,
+        checkpointIntervalMs: Int64? = nil,
         configProvider: @escaping @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() }
     ) throws {
         precondition(!logDirs.isEmpty, "at least one log directory")
@@ -108,6 +120,7 @@ public final class LogManager: Sendable {
                     logStartOffset: startOffsets?[tp], config: configProvider(tp), logger: logger,
                     syncCounter: syncCounter)
                 loader.cleanerCheckpoint = cleanerOffsets?[tp]
+                loader.flushRequests = flushRequests
                 let truncationsBefore = stats.truncations
                 opened.logs[tp] = try loader.load(stats: &stats)
                 if stats.truncations > truncationsBefore { cut.append(tp) }
@@ -132,12 +145,27 @@ public final class LogManager: Sendable {
         StorageMetrics.recordRecovery(stats)
         let registry = Registry(opened)
         self.registry = registry
-        flusher = Flusher(mode: flushMode, logger: logger, logs: { registry.allLogs })
+        flusher = Flusher(mode: flushMode, logger: logger)
         try flusher.start()
+        let period: Int64? =
+            switch flushMode {
+            case .sync: flushIntervalMs
+            case .interval(let milliseconds): milliseconds
+            }
+        // The checkpoint closure holds the registry, not the manager, so that an abandoned
+        // manager can go (its deinit stops the thread).
+        backgroundFlusher = BackgroundFlusher(
+            flushIntervalMs: period, checkpointIntervalMs: checkpointIntervalMs, requests: flushRequests,
+            logger: logger, logs: { registry.allLogs },
+            checkpoint: {
+                try Self.writeCheckpoints(registry: registry, logDirs: logDirs)
+            })
+        try backgroundFlusher.start()
     }
 
     deinit {
         flusher.requestStop()
+        backgroundFlusher.requestStop()
     }
 
     /// Creates a log directory if needed and checks that files can be created in it.
