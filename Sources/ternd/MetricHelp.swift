@@ -20,7 +20,7 @@ enum MetricHelp {
         "tern_log_corrupt_batches_total":
             "Corrupt stretches of segment files (usually one batch each) that start-up recovery set aside in .corrupt files, keeping the batches after them.",
         "tern_log_corrupt_bytes_total": "Bytes of the corrupt stretches start-up recovery set aside.",
-        "tern_log_recovery_segments_scanned_total": "Segments start-up recovery read in full with CRC checks.",
+        "tern_log_recovery_segments_scanned_total": "Segments start-up recovery CRC-scanned (from the recovery point on).",
         "tern_log_recovery_bytes_read_total": "Bytes start-up recovery read from segment files to check them.",
         "tern_cleaner_bytes_cleaned_total": "Bytes of dirty log the log cleaner has compacted.",
         "tern_cleaner_runs_total": "Cleanings the log cleaner has completed.",

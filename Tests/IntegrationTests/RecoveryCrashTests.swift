@@ -43,7 +43,10 @@ final class RecoveryCrashTests: XCTestCase {
         let directory = TemporaryDirectory("tern-salvage")
         defer { directory.remove() }
         let data = directory.path + "/data"
-        var broker = try BrokerProcess(dataDirectory: data)
+        // Recovery looks for corruption after the last recovery-point checkpoint: keep the
+        // periodic one (60 s by default) from covering the segment on a slow machine.
+        let settings = ["log.flush.offset.checkpoint.interval.ms": "3600000"]
+        var broker = try BrokerProcess(dataDirectory: data, settings: settings)
         XCTAssertEqual(try tern(broker, ["topic", "create", "flip", "--partitions", "1"]).status, 0)
         let count = 100_000
         let lines = (0..<count).map { "v-\($0)" }.joined(separator: "\n")
@@ -67,7 +70,7 @@ final class RecoveryCrashTests: XCTestCase {
         try handle.write(contentsOf: Data([byte ^ 0x04]))
         try handle.close()
 
-        broker = try BrokerProcess(dataDirectory: data, port: broker.port)
+        broker = try BrokerProcess(dataDirectory: data, port: broker.port, settings: settings)
         defer { broker.stop() }
         let lost = victim.header.baseOffset...victim.header.lastOffset
         let expected = count - lost.count
@@ -132,7 +135,10 @@ final class RecoveryCrashTests: XCTestCase {
         let records = 200_000
         let produced = try tern(
             broker,
-            ["perf", "produce", "--topic", "ones", "--records", "\(records)", "--record-size", "100", "--acks", "1", "--batch-size", "16384"])
+            [
+                "perf", "produce", "--topic", "ones", "--records", "\(records)", "--record-size", "100", "--acks", "1",
+                "--batch-size", "16384",
+            ])
         XCTAssertEqual(produced.status, 0, produced.stderr)
         let files = try segmentFiles(data + "/ones-0")
         let segments = files.count

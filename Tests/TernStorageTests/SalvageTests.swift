@@ -203,6 +203,8 @@ final class SalvageTests: XCTestCase {
         appended += try appendBatches(log, counts: [3, 3], valueSize: 25)
         try fixture.manager.shutdown()
         try fixture.removeCleanMarker()
+        // Corruption below a checkpointed recovery point is not looked for at start-up: drop it.
+        try FileManager.default.removeItem(atPath: fixture.logDir + "/recovery-point-offset-checkpoint")
         let path = fixture.segmentPath(0)
         let batches = try DiskSurgery.batchPositions(path)
         XCTAssertEqual(batches.count, 5)

@@ -39,8 +39,13 @@ struct LogLoader {
             // Below the recovery point everything was flushed: trust the indexes there.
             // A segment a finished swap produced gets its indexes rebuilt.
             let trusted = !swapped.contains(base) && (clean || recoveryPoint.map { nextBase <= $0 } ?? false)
+            var mode: Segment.LoadMode = trusted ? .trustIndexes : .scan
+            // The segment holding the recovery point: only what follows the point is scanned.
+            if !trusted, !swapped.contains(base), let point = recoveryPoint, point > base, point < nextBase {
+                mode = .scanFrom(recoveryPoint: point)
+            }
             let outcome = try Segment.load(
-                directory: directory, baseOffset: base, mode: trusted ? .trustIndexes : .scan,
+                directory: directory, baseOffset: base, mode: mode,
                 indexIntervalBytes: config.indexIntervalBytes, nextBaseOffset: nextBase)
             let segment = outcome.segment
             stats.batchesChecked += outcome.batchesChecked

@@ -29,6 +29,10 @@ extension PartitionLog {
                     failure.code, "\(topicPartition) is offline after an earlier failure: \(failure.message)")
             }
             var work = FlushWork(logEndOffset: state.logEndOffset, generation: state.generation)
+            // The active segment's index entries go to its files too (a write, synced below with
+            // the rest): recovery then trusts the entries below the recovery point and scans only
+            // from the last of them, not the whole active segment.
+            try state.segments[state.activeIndex].writeIndexes(sealing: false)
             // Only the newest segments can be dirty: walk back to the first clean one.
             for i in state.segments.indices.reversed() {
                 let segment = state.segments[i]

@@ -19,7 +19,7 @@ enum StorageMetrics {
     static let corruptBatches = Counter(label: "tern_log_corrupt_batches_total")
     /// Bytes of those stretches.
     static let corruptBytes = Counter(label: "tern_log_corrupt_bytes_total")
-    /// Segments start-up recovery read in full with CRC checks.
+    /// Segments start-up recovery CRC-scanned (from the recovery point on).
     static let recoverySegmentsScanned = Counter(label: "tern_log_recovery_segments_scanned_total")
     /// Bytes start-up recovery read from segment files to check them.
     static let recoveryBytesRead = Counter(label: "tern_log_recovery_bytes_read_total")

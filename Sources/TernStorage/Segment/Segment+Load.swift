@@ -9,6 +9,12 @@ extension Segment {
         case trustIndexes
         /// After an unclean stop: read and CRC-check every batch, rebuild both indexes.
         case scan
+        /// After an unclean stop, for the segment holding the recovery point: offsets below it were
+        /// flushed together with their index entries (a flush writes the active segment's
+        /// entries before it syncs), so keep the entries below it and CRC-check only the batches
+        /// from the last of them on. Falls back to `.scan` when the index files are missing or
+        /// do not fit the log.
+        case scanFrom(recoveryPoint: Int64)
     }
 
     /// What opening a segment found.
@@ -46,8 +52,14 @@ extension Segment {
             case .failure(let problem): indexProblem = problem.description
             }
         }
-        var outcome = try fresh.scanningEverything(
-            indexIntervalBytes: indexIntervalBytes, nextBaseOffset: nextBaseOffset)
+        var start = (segment: fresh, position: Int64(0))
+        if case .scanFrom(let recoveryPoint) = mode,
+            let anchored = try fresh.anchored(below: recoveryPoint, indexIntervalBytes: indexIntervalBytes)
+        {
+            start = anchored
+        }
+        var outcome = try start.segment.scanning(
+            from: start.position, indexIntervalBytes: indexIntervalBytes, nextBaseOffset: nextBaseOffset)
         outcome.indexProblem = indexProblem
         return outcome
     }
@@ -124,9 +136,12 @@ extension Segment {
     /// after it is set aside (``setAside(_:)``) and the scan resumes at the next good one; a bad
     /// stretch with nothing valid after it is a torn tail, cut off, unless a later segment follows
     /// (`nextBaseOffset`), when it too is set aside so that the later segments stay.
-    private func scanningEverything(indexIntervalBytes: Int, nextBaseOffset: Int64) throws -> LoadOutcome {
+    ///
+    /// The scan starts at `from`: 0, or the last trusted index entry
+    /// (``anchored(below:indexIntervalBytes:)``), with `self` already holding the entries before it.
+    private func scanning(from: Int64, indexIntervalBytes: Int, nextBaseOffset: Int64) throws -> LoadOutcome {
         var segment = self
-        var scanner = BatchScanner(file: file, limit: size, from: 0, verifyCRC: true)
+        var scanner = BatchScanner(file: file, limit: size, from: from, verifyCRC: true)
         var truncation: BatchScanner.Stop?
         var regions: [CorruptRegion] = []
         // Bytes of regions before the scan position: where kept batches will sit once they go.
@@ -204,5 +219,52 @@ extension Segment {
         return LoadOutcome(
             segment: segment, truncation: truncation, salvaged: regions, scannedFully: true, batchesChecked: checked,
             bytesRead: bytesRead)
+    }
+
+    /// The segment with its index entries below `recoveryPoint` loaded from the files, minus the
+    /// last of them, which becomes the place to scan from (the scan adds it again); nil when there
+    /// is nothing to trust (no entry below the point, unreadable files, an entry that does not name
+    /// the batch it points at). Only the leading entries below the point are read: a crash may
+    /// have left anything after them.
+    private func anchored(below recoveryPoint: Int64, indexIntervalBytes: Int) throws
+        -> (segment: Segment, position: Int64)?
+    {
+        guard size > 0, recoveryPoint > baseOffset, recoveryPoint - baseOffset <= Int64(UInt32.max),
+            let indexBytes = try? AtomicFile.readIfExists(indexPath),
+            let timeBytes = try? AtomicFile.readIfExists(timeIndexPath)
+        else { return nil }
+        let limit = UInt32(recoveryPoint - baseOffset)
+        /// The leading entries whose relative offset (big-endian u32 at `offsetAt`) is below `limit`.
+        func prefix(_ bytes: [UInt8], entrySize: Int, offsetAt: Int) -> [UInt8] {
+            var end = 0
+            while end + entrySize <= bytes.count {
+                var relative: UInt32 = 0
+                for i in (end + offsetAt)..<(end + offsetAt + 4) { relative = relative << 8 | UInt32(bytes[i]) }
+                guard relative < limit else { break }
+                end += entrySize
+            }
+            return Array(bytes[0..<end])
+        }
+        guard
+            case .success(var index) = OffsetIndex.parse(
+                prefix(indexBytes, entrySize: OffsetIndex.entrySize, offsetAt: 0), logSize: size),
+            case .success(var time) = TimeIndex.parse(prefix(timeBytes, entrySize: TimeIndex.entrySize, offsetAt: 8)),
+            let anchor = index.last
+        else { return nil }
+        // The entry must point at the batch it names.
+        let header = try FileSystem.pread(file.fd, count: RecordBatchHeader.size, at: anchor.position, path: logPath)
+        guard let batch = RecordBatchHeader(header, at: 0),
+            batch.baseOffset == baseOffset + Int64(anchor.relativeOffset)
+        else { return nil }
+        index.truncate(toPosition: anchor.position)
+        time.truncate(toRelativeOffset: anchor.relativeOffset)
+        var segment = self
+        segment.offsetIndex = index
+        segment.timeIndex = time
+        segment.maxTimestamp = time.last?.timestamp ?? -1
+        segment.nextOffset = baseOffset + Int64(anchor.relativeOffset)
+        // So that the scan indexes the anchor's batch again first.
+        segment.bytesSinceIndexEntry = indexIntervalBytes
+        return (segment, anchor.position)
     }
 }
