@@ -216,6 +216,49 @@ final class SalvageTests: XCTestCase {
         try assertKept(fixture, reopened, appended, lost: [result.baseOffset])
     }
 
+    func testRecordsFullOfFakeHeadersCostBoundedWork() throws {
+        // A record value packed with plausible batch headers (magic 2, lengths that fit, offsets
+        // past the last good batch) whose CRCs are wrong, in a batch whose length field is then
+        // destroyed: the byte-by-byte search checks each, within its budget, and resumes at the
+        // real next batch.
+        let fixture = try StorageFixture()
+        let log = try fixture.log(LogConfig(segmentBytes: 1 << 20, indexIntervalBytes: 200))
+        var appended = try appendBatches(log, counts: [3, 3], valueSize: 25)
+        var fakes: [UInt8] = []
+        for i in 0..<1000 {
+            var fake = [UInt8](repeating: 0, count: RecordBatchHeader.size)
+            fake.withUnsafeMutableBytes { raw in
+                RecordBatchHeader.assign(baseOffset: 7 + Int64(i % 5), partitionLeaderEpoch: 0, in: raw, at: 0)
+            }
+            let length = UInt32(20_000 + i)
+            for k in 0..<4 {
+                fake[RecordBatchHeader.Offset.batchLength + k] = UInt8(truncatingIfNeeded: length >> (24 - 8 * k))
+            }
+            fake[RecordBatchHeader.Offset.magic] = 2
+            fakes += fake
+        }
+        var carrier = makeBatch(records: [TestRecord(key: Array("k".utf8), value: fakes)])
+        let result = try appendProduced(log, &carrier)
+        appended.append(
+            AppendedBatch(
+                baseOffset: result.baseOffset, lastOffset: result.lastOffset,
+                records: [TestRecord(key: nil, value: nil)],
+                size: carrier.count))
+        appended += try appendBatches(log, counts: [3, 3], valueSize: 25)
+        try fixture.manager.shutdown()
+        try fixture.removeCleanMarker()
+        try FileManager.default.removeItem(atPath: fixture.logDir + "/recovery-point-offset-checkpoint")
+        let path = fixture.segmentPath(0)
+        let batches = try DiskSurgery.batchPositions(path)
+        XCTAssertEqual(batches.count, 5)
+        try DiskSurgery.overwrite(
+            path, at: batches[2].position + RecordBatchHeader.Offset.batchLength, with: [0x00, 0x10, 0x00, 0x00])
+        let started = Date()
+        let reopened = try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+        try assertKept(fixture, reopened, appended, lost: [result.baseOffset])
+    }
+
     func testCorruptTailOfAnOlderSegmentKeepsTheLaterSegments() throws {
         let fixture = try StorageFixture()
         var lost: Set<Int64> = []
