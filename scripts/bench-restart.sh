@@ -6,7 +6,9 @@
 #      everything;
 #   2. defaults, killed as soon as the writes end: the scan covers what was written since the last
 #      checkpoint (at most log.flush.offset.checkpoint.interval.ms = 60 s of writes);
-#   3. defaults, killed one checkpoint interval after the writes: the scan is a few KiB.
+#   3. defaults, killed one checkpoint interval after the writes: only the tails after the last
+#      index entries are read;
+#   4. checkpoint every 5 s, killed as soon as the writes end: at most ~5 s of writes are scanned.
 # Restart time is ternd's own `startup_ms` (process start to listeners bound, logs recovered).
 # Uses the release build (swift build -c release --scratch-path .build-release); the data
 # directory is deleted after each run.
@@ -56,6 +58,7 @@ run() {  # run LABEL WAIT_SECONDS SETTINGS...
     local began=$SECONDS
     "$BIN/tern" --bootstrap "127.0.0.1:$PORT" perf produce --topic bench --records "$RECORDS" \
         --record-size "$RECORD_SIZE" --acks 1 >"$WORK/produce.out" 2>/dev/null
+    local took=$((SECONDS - began))
     local wrote=$(du -sb "$WORK/data/bench-0" | cut -f1)
     sleep "$wait"
     kill -9 "$PID"
@@ -71,7 +74,7 @@ run() {  # run LABEL WAIT_SECONDS SETTINGS...
     local read=${opened##*tern_bytes_read=}
     read=${read%% *}
     printf '%-52s | %6.2f GiB in %3d s | checkpoint %-9s | restart %6d ms | scanned %d segment(s), %s bytes read\n' \
-        "$label" "$(echo "$wrote / 1073741824" | bc -l)" $((SECONDS - began)) "${checkpoint:-none}" \
+        "$label" "$(echo "$wrote / 1073741824" | bc -l)" "$took" "${checkpoint:-none}" \
         "$startup" "$scanned" "$read"
     kill "$PID"
     wait "$PID" 2>/dev/null || true
@@ -83,3 +86,4 @@ echo "$RECORDS records of $RECORD_SIZE bytes, acks=1, one partition, 1 GiB segme
 run "no checkpoint while running (as before)" 0 --set log.flush.offset.checkpoint.interval.ms=2147483647
 run "defaults, kill -9 right after the writes" 0
 run "defaults, kill -9 61 s after the writes" 61
+run "checkpoint every 5 s, kill -9 right after the writes" 0 --set log.flush.offset.checkpoint.interval.ms=5000
