@@ -18,10 +18,18 @@ extension PartitionLog {
     /// - Throws: `ioError` when a sync fails. The log then goes offline (appends and flushes
     ///   throw), since the kernel may have dropped the unsynced data.
     public func flush() throws {
-        try flushLock.withLock { _ in try flushSerialized() }
+        try flush(writingActiveIndexes: false)
     }
 
-    private func flushSerialized() throws {
+    /// A flush that with `writingActiveIndexes` first writes the active segment's new index
+    /// entries to its files (synced with the rest), so that recovery can trust the entries below
+    /// the recovery point and scan the active segment only from the last of them. The background
+    /// flusher does this; group commits (`acks=all`) do not, to keep their syncs to the data.
+    func flush(writingActiveIndexes: Bool) throws {
+        try flushLock.withLock { _ in try flushSerialized(writingActiveIndexes: writingActiveIndexes) }
+    }
+
+    private func flushSerialized(writingActiveIndexes: Bool) throws {
         let work = try state.withLock { state -> FlushWork in
             if state.deleted { throw StorageError(.notFound, "\(topicPartition) has been deleted") }
             if let failure = state.failure {
@@ -29,10 +37,7 @@ extension PartitionLog {
                     failure.code, "\(topicPartition) is offline after an earlier failure: \(failure.message)")
             }
             var work = FlushWork(logEndOffset: state.logEndOffset, generation: state.generation)
-            // The active segment's index entries go to its files too (a write, synced below with
-            // the rest): recovery then trusts the entries below the recovery point and scans only
-            // from the last of them, not the whole active segment.
-            try state.segments[state.activeIndex].writeIndexes(sealing: false)
+            if writingActiveIndexes { try state.segments[state.activeIndex].writeIndexes(sealing: false) }
             // Only the newest segments can be dirty: walk back to the first clean one.
             for i in state.segments.indices.reversed() {
                 let segment = state.segments[i]

@@ -93,7 +93,7 @@ final class BackgroundFlusher: Sendable {
 
     private func flush(_ log: PartitionLog) {
         do {
-            try log.flush()
+            try log.flush(writingActiveIndexes: true)
         } catch {
             // The log is now offline (PartitionLog.flush says why); acks=all producers see it.
             logger.error(

@@ -9,11 +9,11 @@ extension Segment {
         case trustIndexes
         /// After an unclean stop: read and CRC-check every batch, rebuild both indexes.
         case scan
-        /// After an unclean stop, for the segment holding the recovery point: offsets below it were
-        /// flushed together with their index entries (a flush writes the active segment's
-        /// entries before it syncs), so keep the entries below it and CRC-check only the batches
-        /// from the last of them on. Falls back to `.scan` when the index files are missing or
-        /// do not fit the log.
+        /// After an unclean stop, for the segment holding the recovery point: offsets below it are
+        /// on disk, and so are the index entries the background flusher wrote and synced for them
+        /// (entries missing from the file only move the start of the scan back), so keep the
+        /// leading entries below it and CRC-check only the batches from the last of them on.
+        /// Falls back to `.scan` when the index files are missing or do not fit the log.
         case scanFrom(recoveryPoint: Int64)
     }
 
