@@ -94,6 +94,8 @@ final class BackgroundFlusher: Sendable {
     private func flush(_ log: PartitionLog) {
         do {
             try log.flush(writingActiveIndexes: true)
+        } catch let error as StorageError where error.code == .notFound {
+            // Deleted since it was listed: nothing to make durable.
         } catch {
             // The log is now offline (PartitionLog.flush says why); acks=all producers see it.
             logger.error(
