@@ -26,8 +26,10 @@ extension BatchScanner {
         file: SegmentFile, limit: Int64, after badPosition: Int64, bounds: inout ResyncBounds
     ) throws -> (position: Int64, header: RecordBatchHeader, bytesRead: Int)? {
         var bytesRead = 0
-        var batch: [UInt8] = []
-        /// True when a whole batch at `position` with `header` is present and valid.
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        /// True when a whole batch at `position` with `header` is present and valid. The CRC is
+        /// computed 1 MiB at a time first, so a fake header claiming a huge length costs reads, not
+        /// memory; only a batch whose CRC matches is read whole and validated.
         func verifies(_ header: RecordBatchHeader, at position: Int64) throws -> Bool {
             guard plausible(header, at: position, limit: limit, bounds: bounds) else { return false }
             let total = header.totalSize
@@ -36,18 +38,25 @@ extension BatchScanner {
                 return false
             }
             bounds.checkBudget -= total
-            if batch.count < total { batch = [UInt8](repeating: 0, count: total) }
-            let got = try batch.withUnsafeMutableBytes { raw in
-                try FileSystem.pread(
-                    file.fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<total]), at: position,
-                    path: file.path)
+            var crc: UInt32 = 0
+            var at = position + Int64(RecordBatchHeader.Offset.attributes)
+            let end = position + Int64(total)
+            while at < end {
+                let want = Int(min(Int64(chunk.count), end - at))
+                let got = try chunk.withUnsafeMutableBytes { raw in
+                    try FileSystem.pread(
+                        file.fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: at, path: file.path)
+                }
+                bytesRead += got
+                guard got == want else { return false }
+                crc = chunk.withUnsafeBytes { CRC32C.update(crc, UnsafeRawBufferPointer(rebasing: $0[0..<want])) }
+                at += Int64(want)
             }
-            bytesRead += got
-            guard got == total else { return false }
-            return batch.withUnsafeBytes { raw in
-                (try? RecordBatchValidator.validateStored(UnsafeRawBufferPointer(rebasing: raw[0..<total]), at: 0))
-                    != nil
-            }
+            guard crc == header.crc else { return false }
+            let batch = try FileSystem.pread(file.fd, count: total, at: position, path: file.path)
+            bytesRead += batch.count
+            guard batch.count == total else { return false }
+            return batch.withUnsafeBytes { (try? RecordBatchValidator.validateStored($0, at: 0)) != nil }
         }
 
         // The bad batch's own length, when its header is believable.
