@@ -21,11 +21,11 @@ extension BatchScanner {
     /// position its length names is tried first: a real batch there is the right place to resume,
     /// and a fake header inside the bad batch's records is never considered. Only a damaged length
     /// makes the search walk byte by byte, reading 1 MiB windows.
-    /// - Returns: the position and header of the batch to resume at, and the bytes read.
+    /// - Returns: the position and header of the batch to resume at; `bytesRead` grows by what was
+    ///   read either way.
     static func resynchronize(
-        file: SegmentFile, limit: Int64, after badPosition: Int64, bounds: inout ResyncBounds
-    ) throws -> (position: Int64, header: RecordBatchHeader, bytesRead: Int)? {
-        var bytesRead = 0
+        file: SegmentFile, limit: Int64, after badPosition: Int64, bounds: inout ResyncBounds, bytesRead: inout Int
+    ) throws -> (position: Int64, header: RecordBatchHeader)? {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         /// True when a whole batch at `position` with `header` is present and valid. The CRC is
         /// computed 1 MiB at a time first, so a fake header claiming a huge length costs reads, not
@@ -72,7 +72,7 @@ extension BatchScanner {
                 let nextBytes = try FileSystem.pread(file.fd, count: headerSize, at: next, path: file.path)
                 bytesRead += nextBytes.count
                 if let header = RecordBatchHeader(nextBytes, at: 0), try verifies(header, at: next) {
-                    return (next, header, bytesRead)
+                    return (next, header)
                 }
             }
         }
@@ -93,7 +93,7 @@ extension BatchScanner {
             where buffer[i + RecordBatchHeader.Offset.magic] == UInt8(RecordBatchHeader.currentMagic) {
                 let position = start + Int64(i)
                 guard let header = buffer.withUnsafeBytes({ RecordBatchHeader($0, at: i) }) else { continue }
-                if try verifies(header, at: position) { return (position, header, bytesRead) }
+                if try verifies(header, at: position) { return (position, header) }
                 if bounds.checkBudget == 0 { return nil }
             }
             start += Int64(got - headerSize + 1)

@@ -184,9 +184,8 @@ extension Segment {
             guard let stop = bad ?? scanner.stop else { break }
             bounds.minBaseOffset = segment.nextOffset
             if let resume = try BatchScanner.resynchronize(
-                file: file, limit: size, after: stop.position, bounds: &bounds)
+                file: file, limit: size, after: stop.position, bounds: &bounds, bytesRead: &bytesRead)
             {
-                bytesRead += resume.bytesRead
                 regions.append(
                     CorruptRegion(
                         position: stop.position, length: resume.position - stop.position, reason: stop.reason,
