@@ -138,7 +138,7 @@ final class FlusherTests: XCTestCase {
     // MARK: background flushes (acks=0/1 data) and checkpoints
 
     /// Polls `condition` for at most `seconds`.
-    private func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    private func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -247,6 +247,32 @@ extension FlusherTests {
             let headers = try batchHeaders(recovered.read(from: batch.lastOffset, maxBytes: 1, maxOffset: .max))
             XCTAssertEqual(headers.first?.baseOffset, batch.baseOffset)
         }
+        try fixture.manager.shutdown()
+    }
+}
+
+extension FlusherTests {
+    func testSegmentsDeletedDuringABackgroundFlushDoNotTakeTheLogOffline() throws {
+        // Each roll asks for a background flush, which syncs the sealed segment's index files
+        // outside the lock; truncations delete those segments meanwhile. A file gone by the time
+        // it is synced has nothing left to sync — the log must stay usable.
+        let fixture = try StorageFixture(flushMode: .sync, flushIntervalMs: 1)
+        let log = try fixture.log(LogConfig(segmentBytes: 1024, indexIntervalBytes: 100))
+        for round in 0..<150 {
+            try appendBatches(log, counts: Array(repeating: 2, count: 8), valueSize: 100)
+            XCTAssertGreaterThan(log.segmentCount, 2)
+            try log.truncate(to: log.logEndOffset / 3)
+            if round % 10 == 0 { usleep(1_000) }
+        }
+        let end = log.logEndOffset
+        let done = expectation(description: "durable")
+        fixture.manager.whenDurable(log, upTo: end) { outcome in
+            if case .failure(let error) = outcome { XCTFail("\(error)") }
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 30)
+        XCTAssertFalse(
+            fixture.capture.all.contains { $0.message.contains("failed") }, "\(fixture.capture.all.map(\.message))")
         try fixture.manager.shutdown()
     }
 }

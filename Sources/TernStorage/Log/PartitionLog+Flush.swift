@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import SystemPackage
 
 extension PartitionLog {
     /// What one flush has to make durable, noted under the lock.
@@ -63,10 +64,7 @@ extension PartitionLog {
                 try FileSystem.fdatasync(item.file.fd, path: item.file.path)
                 syncs += 1
             }
-            for base in work.indexSegments {
-                try Segment.syncIndexFiles(directory: directory, baseOffset: base)
-                syncs += 2
-            }
+            for base in work.indexSegments { syncs += try syncIndexFiles(baseOffset: base) }
             if work.directoryDirty {
                 try FileSystem.fsyncDirectory(directory)
                 syncs += 1
@@ -90,6 +88,30 @@ extension PartitionLog {
                 state.recoveryPoint = max(state.recoveryPoint, work.logEndOffset)
             }
         }
+    }
+
+    /// fdatasyncs a segment's index files, outside the lock; returns the syncs made. A file gone
+    /// since the flush noted it (retention, a truncation or a cleaner swap deleted the segment
+    /// meanwhile) has nothing left to sync: that is not a failure that should take the log
+    /// offline.
+    private func syncIndexFiles(baseOffset: Int64) throws -> Int {
+        var syncs = 0
+        for suffix in [".index", ".timeindex"] {
+            let path = directory + "/" + Segment.fileName(baseOffset, suffix)
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(
+                    FilePath(path), .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
+            } catch Errno.noSuchFileOrDirectory {
+                continue
+            } catch let errno as Errno {
+                throw FileSystem.error("cannot open", path, errno)
+            }
+            defer { try? fd.close() }
+            try FileSystem.fdatasync(fd, path: path)
+            syncs += 1
+        }
+        return syncs
     }
 
     /// True when a flush has something to do.
