@@ -33,6 +33,9 @@ VOLUME /var/lib/tern
 # 9092: the broker protocol; 9644: admin HTTP (/metrics, /health/live, /health/ready, /v1/cluster).
 EXPOSE 9092 9644
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health"]
+    CMD ["tern", "--bootstrap", "127.0.0.1:9092", "cluster", "health", "--timeout-ms", "4000"]
 STOPSIGNAL SIGTERM
+# The descriptor limit is set at run time, not here: docker run --ulimit nofile=1048576:1048576
+# (ternd raises its soft limit to the hard one and logs both; segment files use at most
+# log.max.open.files of it, by default half).
 ENTRYPOINT ["ternd", "--config", "/etc/tern/ternd.conf"]

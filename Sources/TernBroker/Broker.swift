@@ -57,6 +57,13 @@ public final class Broker: Sendable {
         let topics = try TopicStore(directory: config.logDirs[0])
         self.topics = topics
         let resolver = self.resolver
+        // Before any log opens a segment file: the process-wide descriptor budget of segments.
+        let maxOpenFiles = Int(config["log.max.open.files"] ?? "") ?? 0
+        LogManager.limitOpenSegmentFiles(
+            to: maxOpenFiles > 0 ? maxOpenFiles : LogManager.defaultMaxOpenSegmentFiles())
+        logger.info(
+            "segment files open at most: \(LogManager.maxOpenSegmentFiles)",
+            metadata: ["tern_log_max_open_files": "\(LogManager.maxOpenSegmentFiles)"])
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             flushIntervalMs: config.flushIntervalMs, checkpointIntervalMs: config.checkpointIntervalMs,

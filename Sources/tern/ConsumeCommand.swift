@@ -30,9 +30,9 @@ struct ConsumeCommand: AsyncParsableCommand {
             a partition moves to another member, and on exit), so the next run continues where \
             this one stopped. --from-beginning then means auto.offset.reset=earliest: it applies \
             only where the group has no committed offset. --property KEY=VALUE sets a consumer \
-            setting: session.timeout.ms, auto.offset.reset, enable.auto.commit, \
-            auto.commit.interval.ms, group.instance.id, max.poll.interval.ms, max.poll.records, \
-            fetch.max.wait.ms, fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes. Runs until SIGINT/SIGTERM, until --max-messages records were \
+            setting: fetch.max.wait.ms, fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes, \
+            max.poll.records, and with --group also session.timeout.ms, auto.offset.reset, \
+            enable.auto.commit, auto.commit.interval.ms, group.instance.id, max.poll.interval.ms. Runs until SIGINT/SIGTERM, until --max-messages records were \
             printed, or until --timeout-ms passes without a new record; then exits 0. stdout is \
             buffered and flushed whenever the consumer is idle and on exit.
             """)
@@ -66,7 +66,7 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "Consume as a member of this consumer group (and commit offsets).")
     var group: String?
 
-    @Option(name: .customLong("property"), help: "A consumer setting KEY=VALUE for --group (repeatable).")
+    @Option(name: .customLong("property"), help: "A consumer setting KEY=VALUE (repeatable; see above).")
     var properties: [String] = []
 
     func validate() throws {
@@ -83,18 +83,29 @@ struct ConsumeCommand: AsyncParsableCommand {
                 throw ValidationError("--offset and --partition cannot be used with --group")
             }
             _ = try groupConfiguration(group)
-        } else if !properties.isEmpty {
-            throw ValidationError("--property needs --group")
+        } else {
+            if let groupKey = properties.compactMap(ConsumerProperties.key(of:)).first(where: {
+                ConsumerProperties.groupOnlyKeys.contains($0)
+            }) {
+                throw ValidationError("--property \(groupKey) needs --group")
+            }
+            _ = try plainConfiguration()
         }
     }
 
     var format: RecordFormat { RecordFormat(printKey: printKey, printOffset: printOffset) }
 
+    /// The consumer settings without `--group`: the fetch settings of `--property` apply.
+    func plainConfiguration() throws -> ConsumerConfiguration {
+        var configuration = ConsumerConfiguration(autoOffsetReset: fromBeginning ? .earliest : .latest)
+        try ConsumerProperties.apply(properties, to: &configuration)
+        return configuration
+    }
+
     func run() async throws {
         if let group { return try await runGroup(group) }
         let client = try await global.connect(clientId: "tern-consume")
-        let consumer = client.consumer(
-            configuration: ConsumerConfiguration(autoOffsetReset: fromBeginning ? .earliest : .latest))
+        let consumer = client.consumer(configuration: try plainConfiguration())
         let output = OutputBuffer()
         let consumed = Atomic<Int>(0)
         let interrupts = InterruptHandler {

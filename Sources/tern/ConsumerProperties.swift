@@ -12,6 +12,18 @@ enum ConsumerProperties {
         "session.timeout.ms",
     ]
 
+    /// The keys that mean something only to a group member (the rest, fetch tuning and
+    /// max.poll.records, apply to a plain `tern consume` too).
+    static let groupOnlyKeys: Set<String> = [
+        "auto.commit.interval.ms", "auto.offset.reset", "enable.auto.commit", "group.instance.id",
+        "max.poll.interval.ms", "session.timeout.ms",
+    ]
+
+    /// The key of a `KEY=VALUE` entry (nil when there is no `=`).
+    static func key(of entry: String) -> String? {
+        entry.firstIndex(of: "=").map { String(entry[..<$0]).trimmingCharacters(in: .whitespaces) }
+    }
+
     /// Applies `KEY=VALUE` entries in order.
     /// - Throws: `ValidationError` naming an unknown key or a bad value.
     static func apply(_ entries: [String], to configuration: inout ConsumerConfiguration) throws {

@@ -39,15 +39,27 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// Connects to the cluster.
-    /// - Throws: ``CLIFailure`` with the SDK's reason (which names the address).
-    func connect(clientId: String = "tern-cli") async throws -> TernClient {
+    /// The SDK settings for these options; `timeout` (when given) also bounds each connect and
+    /// request.
+    /// - Throws: ``CLIFailure`` naming a bad bootstrap entry.
+    func clientConfiguration(clientId: String = "tern-cli", timeout: Duration? = nil) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(bootstrap: try bootstrapAddresses(), clientId: clientId)
+        if let timeout {
+            configuration.connectTimeout = min(configuration.connectTimeout, timeout)
+            configuration.requestTimeout = min(configuration.requestTimeout, timeout)
+        }
         if verbose {
             var logger = Logger(label: "tern", factory: { label in StreamLogHandler.standardError(label: label) })
             logger.logLevel = .debug
             configuration.logger = logger
         }
+        return configuration
+    }
+
+    /// Connects to the cluster.
+    /// - Throws: ``CLIFailure`` with the SDK's reason (which names the address).
+    func connect(clientId: String = "tern-cli") async throws -> TernClient {
+        let configuration = try clientConfiguration(clientId: clientId)
         return try await CLIFailure.wrap { try await TernClient(configuration: configuration) }
     }
 }

@@ -22,6 +22,11 @@ enum MetricHelp {
         "tern_log_corrupt_bytes_total": "Bytes of the corrupt stretches start-up recovery set aside.",
         "tern_log_recovery_segments_scanned_total": "Segments start-up recovery CRC-scanned (from the recovery point on).",
         "tern_log_recovery_bytes_read_total": "Bytes start-up recovery read from segment files to check them.",
+        "tern_log_open_segment_files":
+            "Segment log files open now: those kept by the open-file cache plus evicted ones a read still uses.",
+        "tern_log_open_segment_files_limit": "Segment log files the open-file cache keeps at most (log.max.open.files).",
+        "tern_log_segment_file_opens":
+            "Segment log files opened since start, reopens after eviction included (a fast rise: raise log.max.open.files).",
         "tern_cleaner_bytes_cleaned_total": "Bytes of dirty log the log cleaner has compacted.",
         "tern_cleaner_runs_total": "Cleanings the log cleaner has completed.",
         "tern_cleaner_failures_total": "Cleanings that failed (the partition is then left uncleaned until a restart).",

@@ -48,6 +48,7 @@ struct TerndCommand: AsyncParsableCommand {
         }
         let metrics = MetricsExporter.bootstrap()
         let logger = Logger(label: "ternd")
+        DescriptorLimit.raise(logger: logger)
         let daemon = Daemon(config: brokerConfig, logger: logger, environment: environment, metrics: metrics)
         await daemon.run()
     }

@@ -51,6 +51,18 @@ final class CompactionTests: BrokerTestCase {
         let deadline = Date().addingTimeInterval(120)
         while cleanerCheckpoint("table") < active && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(cleanerCheckpoint("table"), active, broker.log)
+        // Cleaned segments were merged (the latest record of 1,000 keys fits one segment.bytes)
+        // and none was left behind empty.
+        let segmentFiles = try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/table-0")
+            .filter { $0.hasSuffix(".log") }.sorted()
+        let cleanedSizes = try segmentFiles.filter { Int64($0.dropLast(4)) != active }.map {
+            try XCTUnwrap(
+                FileManager.default.attributesOfItem(atPath: dataDirectory + "/table-0/" + $0)[.size] as? NSNumber
+            )
+            .intValue
+        }
+        XCTAssertFalse(cleanedSizes.contains(0), "an empty segment was left behind: \(segmentFiles) \(cleanedSizes)")
+        XCTAssertLessThanOrEqual(cleanedSizes.count, 2, "cleaned segments were merged: \(segmentFiles)")
 
         let consumed = try run([
             "consume", "table", "--from-beginning", "--print-key", "--print-offset", "--timeout-ms", "3000",

@@ -22,6 +22,26 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue(env.stderr.contains("TERN_LOG_FLUSH_MODE"), env.stderr)
     }
 
+    func testDuplicateKeyInTheConfigFileExitsWithConfigErrorNamingBothLines() throws {
+        let directory = TemporaryDirectory("tern-daemon")
+        defer { directory.remove() }
+        let file = directory.path + "/ternd.conf"
+        let port = freeLoopbackPort()
+        try """
+            listeners = PLAINTEXT://127.0.0.1:\(port)
+            log.dirs = \(directory.path)/data
+            admin.listeners =
+            log.segment.bytes = 1048576
+            log.segment.bytes = 2097152
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try runCommand(Binaries.path("ternd"), ["--config", file], timeout: 30)
+        XCTAssertEqual(result.status, 78, result.stderr)
+        XCTAssertTrue(result.stderr.contains("\(file):5"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("duplicate key 'log.segment.bytes'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("line 4"), result.stderr)
+    }
+
     func testUnwritableLogDirExitsWithDataDirectoryError() throws {
         let directory = TemporaryDirectory("tern-daemon")
         defer { directory.remove() }

@@ -23,7 +23,7 @@ final class RetentionTests: XCTestCase {
                      "--config", "retention.ms=1"]).status, 0)
         func segmentSizes(_ topic: String) throws -> [Int] {
             let dir = directory.path + "/data/\(topic)-0"
-            // A segment listed here may be deleted by retention before it is measured: skip it.
+            // A segment retention deletes between the listing and its stat is simply gone.
             return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.compactMap {
                 (try? FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.size] as? NSNumber)?.intValue
             }

@@ -66,6 +66,31 @@ final class BrokerConfigTests: XCTestCase {
         }
     }
 
+    func testDuplicateKeyInTheFileNamesBothLines() throws {
+        let (directory, path) = try write("node.id = 1\nnum.partitions = 3\n# again\n  num.partitions=4\n")
+        defer { directory.remove() }
+        XCTAssertThrowsError(try BrokerConfig.load(file: path)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("\(path):4"), text)
+            XCTAssertTrue(text.contains("duplicate key 'num.partitions'"), text)
+            XCTAssertTrue(text.contains("line 2"), text)
+        }
+    }
+
+    func testOverridesAreNotDuplicatesButTwoVariablesForOneKeyAre() throws {
+        let (directory, path) = try write("num.partitions = 3\n")
+        defer { directory.remove() }
+        let config = try BrokerConfig.load(
+            file: path, environment: ["TERN_NUM_PARTITIONS": "5"], overrides: ["num.partitions=6", "num.partitions=7"])
+        XCTAssertEqual(config.numPartitions, 7)
+        XCTAssertThrowsError(
+            try BrokerConfig.load(file: nil, environment: ["TERN_NUM_PARTITIONS": "5", "TERN_num_partitions": "6"])
+        ) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("TERN_NUM_PARTITIONS") && text.contains("TERN_num_partitions"), text)
+        }
+    }
+
     func testBadValuesAreRefusedWithAReason() throws {
         let cases: [(String, String)] = [
             ("num.partitions = zero", "not a whole number"),

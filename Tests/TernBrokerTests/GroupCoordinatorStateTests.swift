@@ -16,7 +16,7 @@ final class GroupCoordinatorStateTests: XCTestCase {
         /// The last epoch and assignment each member received.
         var epochs: [String: Int32] = [:]
         var assigned: [String: Set<TopicPartition>] = [:]
-        var lastRecords: [Int32: [GroupRecord]] = [:]
+        var lastRecords: [GroupRecord] = []
         /// The subscription every heartbeat carries unless told otherwise.
         var topics = ["t"]
 
@@ -44,13 +44,29 @@ final class GroupCoordinatorStateTests: XCTestCase {
                 sessionTimeoutMs: session, subscribedTopics: topics ?? self.topics,
                 ownedPartitions: GroupRecord.lists(owned ?? assigned[memberId] ?? []))
             let outcome = state.heartbeat(request, clientId: "c", clientHost: "h", nowMs: now, counts: { counts[$0] })
-            lastRecords = outcome.records
+            lastRecords = outcome.change?.records ?? []
+            apply(outcome)
             let r = outcome.response
             if r.errorCode == .none && r.memberEpoch > 0 {
                 epochs[r.memberId] = r.memberEpoch
                 assigned[r.memberId] = GroupCoordinatorState.set(r.assignment)
             }
             return r
+        }
+
+        /// Applies a decided outcome, as the coordinator does once its records are durable.
+        @discardableResult
+        mutating func apply<R>(_ outcome: GroupCoordinatorState.Outcome<R>) -> GroupCoordinatorState.Outcome<R> {
+            if let change = outcome.change { state.apply(change) }
+            return outcome
+        }
+
+        /// One timer tick at `now`: every expired group's change applied.
+        mutating func tick() {
+            let counts = self.counts
+            for id in state.expiredGroups(nowMs: now) {
+                if let change = state.expire(id, nowMs: now, counts: { counts[$0] }) { state.apply(change) }
+            }
         }
 
         /// Joins a new member; returns its id.
@@ -133,17 +149,18 @@ final class GroupCoordinatorStateTests: XCTestCase {
         for _ in 0..<40 {
             h.now += 100
             h.beat(a)
-            _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })
+            h.tick()
         }
         XCTAssertEqual(h.count(a), 6)
         XCTAssertNil(h.state.groups["g"]?.members[b])
-        let commit = h.state.commit(
-            OffsetCommitRequest(
-                groupId: "g", memberId: b, memberEpoch: epochOfB,
-                topics: [.init(name: "t", partitions: [.init(partition: 0, offset: 5)])]), counts: { _ in 6 })
+        let commit = h.apply(
+            h.state.commit(
+                OffsetCommitRequest(
+                    groupId: "g", memberId: b, memberEpoch: epochOfB,
+                    topics: [.init(name: "t", partitions: [.init(partition: 0, offset: 5)])]), counts: { _ in 6 }))
         XCTAssertEqual(commit.response.errorCode, .fencedMemberEpoch)
         XCTAssertEqual(commit.response.topics[0].partitions[0].errorCode, .fencedMemberEpoch)
-        XCTAssertTrue(commit.records.isEmpty)
+        XCTAssertNil(commit.change)
         XCTAssertNil(h.state.groups["g"]?.offsets[tp(0)])
         XCTAssertEqual(h.beat(b).errorCode, .fencedMemberEpoch)
     }
@@ -158,7 +175,7 @@ final class GroupCoordinatorStateTests: XCTestCase {
             h.now += 100
             _ = h.send(a, epoch: h.epochs[a]!, owned: all)
             h.beat(b)
-            _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })
+            h.tick()
         }
         XCTAssertNil(h.state.groups["g"]?.members[a], "fenced for not releasing")
         XCTAssertEqual(h.count(b), 6)
@@ -175,10 +192,11 @@ final class GroupCoordinatorStateTests: XCTestCase {
         XCTAssertEqual(h.send("", epoch: 0, session: 50).errorCode, .invalidSessionTimeout)
         XCTAssertEqual(h.send("", epoch: 0, session: 50, group: "").errorCode, .invalidGroupId)
         func commit(_ member: String, _ epoch: Int32) -> ErrorCode {
-            h.state.commit(
-                OffsetCommitRequest(
-                    groupId: "g", memberId: member, memberEpoch: epoch,
-                    topics: [.init(name: "t", partitions: [.init(partition: 1, offset: 9)])]), counts: { _ in 6 }
+            h.apply(
+                h.state.commit(
+                    OffsetCommitRequest(
+                        groupId: "g", memberId: member, memberEpoch: epoch,
+                        topics: [.init(name: "t", partitions: [.init(partition: 1, offset: 9)])]), counts: { _ in 6 })
             ).response.errorCode
         }
         XCTAssertEqual(commit("nobody", 1), .unknownMemberId)
@@ -186,8 +204,9 @@ final class GroupCoordinatorStateTests: XCTestCase {
         XCTAssertEqual(commit(a, epoch + 1), .fencedMemberEpoch)
         XCTAssertEqual(commit("", -1), .nonEmptyGroup)
         XCTAssertEqual(
-            h.state.reset(groupId: "g", offsets: [tp(0): 0], dryRun: false).response.errorCode, .nonEmptyGroup)
-        XCTAssertEqual(h.state.delete(["g"]).response.results[0].errorCode, .nonEmptyGroup)
+            h.apply(h.state.reset(groupId: "g", offsets: [tp(0): 0], dryRun: false)).response.errorCode,
+            .nonEmptyGroup)
+        XCTAssertEqual(h.apply(h.state.delete("g")).response.errorCode, .nonEmptyGroup)
         XCTAssertEqual(GroupCoordinatorState.snapshot(h.state.groups["g"]!), snapshot)
         XCTAssertTrue(h.state.groups["g"]!.offsets.isEmpty)
         XCTAssertEqual(commit(a, epoch), .none)
@@ -213,7 +232,7 @@ final class GroupCoordinatorStateTests: XCTestCase {
             h.send(a, epoch: ConsumerGroupHeartbeatRequest.staticLeaveEpoch, instance: "host-a").errorCode, .none)
         h.now += 1000
         h.beat(b)
-        _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })
+        h.tick()
         XCTAssertEqual(h.count(b), 3, "b does not get a's partitions while a is away")
         XCTAssertEqual(h.epochs[b], epochOfB)
         let back = h.send("", epoch: 0, instance: "host-a", owned: [])
@@ -231,7 +250,7 @@ final class GroupCoordinatorStateTests: XCTestCase {
         for _ in 0..<40 {
             h.now += 100
             h.beat(b)
-            _ = h.state.tick(nowMs: h.now, counts: { _ in 6 })
+            h.tick()
         }
         XCTAssertEqual(h.count(b), 6)
     }
@@ -256,16 +275,17 @@ final class GroupCoordinatorStateTests: XCTestCase {
         let b = h.join()
         h.settle([a, b])
         var records: [GroupRecord] = []
-        records += h.state.commit(
-            OffsetCommitRequest(
-                groupId: "g", memberId: a, memberEpoch: h.epochs[a]!,
-                topics: [.init(name: "t", partitions: [.init(partition: 2, offset: 42)])]), counts: { _ in 6 }
-        ).records.values.flatMap { $0 }
+        records +=
+            h.state.commit(
+                OffsetCommitRequest(
+                    groupId: "g", memberId: a, memberEpoch: h.epochs[a]!,
+                    topics: [.init(name: "t", partitions: [.init(partition: 2, offset: 42)])]), counts: { _ in 6 }
+            ).change?.records ?? []
         records.append(.group("g", GroupCoordinatorState.snapshot(h.state.groups["g"]!)))
         var rebuilt = Harness().state
         for record in records {
             let decoded = try GroupRecord.decode(key: record.key, value: record.value, nowMs: 0)
-            rebuilt.apply(decoded)
+            rebuilt.replay(decoded)
         }
         XCTAssertEqual(rebuilt.groups["g"]?.offsets[tp(2)], 42)
         XCTAssertEqual(rebuilt.groups["g"]?.members[a]?.assigned, h.assigned[a])
@@ -273,11 +293,86 @@ final class GroupCoordinatorStateTests: XCTestCase {
         XCTAssertEqual(rebuilt.groups["g"]?.members[b]?.memberEpoch, h.epochs[b])
         // Deleting writes tombstones that remove the group on replay.
         rebuilt.groups["g"]?.members = [:]
-        for record in rebuilt.delete(["g"]).records.values.flatMap({ $0 }) {
+        for record in rebuilt.delete("g").change?.records ?? [] {
             XCTAssertNil(record.value)
-            h.state.apply(try GroupRecord.decode(key: record.key, value: record.value, nowMs: 0))
+            h.state.replay(try GroupRecord.decode(key: record.key, value: record.value, nowMs: 0))
         }
         XCTAssertNil(h.state.groups["g"])
+    }
+
+    /// Deciding returns the change and leaves the state alone; only `apply` changes it. Each change
+    /// is one group's, with its records all for that group's partition.
+    func testDecidingChangesNothingUntilTheChangeIsApplied() throws {
+        var h = Harness()
+        let partition = GroupCoordinatorState.coordinatorPartition("g", partitions: 5)
+        let join = h.state.heartbeat(
+            ConsumerGroupHeartbeatRequest(
+                groupId: "g", memberId: "", memberEpoch: 0, instanceId: nil, rebalanceTimeoutMs: 5000,
+                sessionTimeoutMs: 3000, subscribedTopics: ["t"], ownedPartitions: []),
+            clientId: "c", clientHost: "h", nowMs: h.now, counts: { _ in 6 })
+        XCTAssertNil(h.state.groups["g"], "a join is not in the state before it is applied")
+        let joined = try XCTUnwrap(join.change)
+        XCTAssertEqual(joined.groupId, "g")
+        XCTAssertEqual(joined.partition, partition)
+        XCTAssertEqual(joined.records.count, 1)
+        guard case .group("g", let snapshot?) = joined.records.first else { return XCTFail("\(joined.records)") }
+        XCTAssertEqual(snapshot.members.map(\.memberId), [join.response.memberId])
+        h.state.apply(joined)
+        XCTAssertEqual(h.state.groups["g"]?.members.count, 1)
+        let member = join.response.memberId
+        h.epochs[member] = join.response.memberEpoch
+        h.assigned[member] = GroupCoordinatorState.set(join.response.assignment)
+
+        // A heartbeat that changes nothing persisted: a change with no records (applied at once
+        // by the coordinator), carrying the new heartbeat time.
+        h.now += 500
+        let beat = h.state.heartbeat(
+            ConsumerGroupHeartbeatRequest(
+                groupId: "g", memberId: member, memberEpoch: h.epochs[member]!, instanceId: nil,
+                rebalanceTimeoutMs: 5000, sessionTimeoutMs: 3000, subscribedTopics: ["t"],
+                ownedPartitions: GroupRecord.lists(h.assigned[member]!)),
+            clientId: "c", clientHost: "h", nowMs: h.now, counts: { _ in 6 })
+        XCTAssertEqual(beat.change?.records, [])
+        XCTAssertEqual(beat.change?.group?.members[member]?.lastHeartbeatMs, h.now)
+        XCTAssertEqual(h.state.groups["g"]?.members[member]?.lastHeartbeatMs, h.now - 500)
+
+        // A commit: the offsets change only when applied.
+        let commit = h.state.commit(
+            OffsetCommitRequest(
+                groupId: "g", memberId: member, memberEpoch: h.epochs[member]!,
+                topics: [
+                    .init(name: "t", partitions: [.init(partition: 0, offset: 3), .init(partition: 1, offset: 4)])
+                ]),
+            counts: { _ in 6 })
+        XCTAssertEqual(commit.change?.records, [.offset(group: "g", tp(0), 3), .offset(group: "g", tp(1), 4)])
+        XCTAssertTrue(h.state.groups["g"]!.offsets.isEmpty)
+        h.state.apply(try XCTUnwrap(commit.change))
+        XCTAssertEqual(h.state.groups["g"]?.offsets, [tp(0): 3, tp(1): 4])
+
+        // A refused request has no change at all.
+        XCTAssertNil(h.state.reset(groupId: "g", offsets: [tp(0): 0], dryRun: false).change)
+
+        // Expiry: decided per group, applied separately.
+        h.now += 10_000
+        XCTAssertEqual(h.state.expiredGroups(nowMs: h.now), ["g"])
+        let expired = try XCTUnwrap(h.state.expire("g", nowMs: h.now, counts: { _ in 6 }))
+        XCTAssertEqual(expired.group?.members.count, 0)
+        XCTAssertEqual(h.state.groups["g"]?.members.count, 1)
+        h.state.apply(expired)
+        XCTAssertEqual(h.state.expiredGroups(nowMs: h.now), [])
+        XCTAssertNil(h.state.expire("g", nowMs: h.now, counts: { _ in 6 }))
+
+        // A deletion: tombstones for every offset and the group, in the group's partition.
+        let delete = h.state.delete("g")
+        let deleted = try XCTUnwrap(delete.change)
+        XCTAssertNil(deleted.group)
+        XCTAssertEqual(deleted.partition, partition)
+        XCTAssertEqual(
+            deleted.records, [.offset(group: "g", tp(0), nil), .offset(group: "g", tp(1), nil), .group("g", nil)])
+        XCTAssertNotNil(h.state.groups["g"])
+        h.state.apply(deleted)
+        XCTAssertNil(h.state.groups["g"])
+        XCTAssertEqual(h.state.delete("g").response.errorCode, .groupIdNotFound)
     }
 
     func testAssignorIsBalancedAndSticky() {

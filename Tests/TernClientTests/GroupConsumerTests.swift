@@ -68,4 +68,33 @@ final class GroupConsumerTests: XCTestCase {
         XCTAssertTrue(broker.groupLog.last?.hasPrefix("heartbeat epoch=-1") ?? false, "\(broker.groupLog)")
         await client.close()
     }
+
+    func testAFencedMemberReportsItsPartitionsLostRejoinsWithEpochZeroAndAStaticOneLeavesWithMinusTwo() async throws {
+        let broker = FakeBroker()
+        broker.createTopic("t", partitions: 2)
+        broker.state.withLock { $0.group.assignment = [TopicPartitionList(name: "t", partitions: [0, 1])] }
+        let client = try await TernClient(configuration: broker.configuration())
+        let events = Mutex<[RebalanceEvent]>([])
+        let consumer = client.consumer(
+            configuration: ConsumerConfiguration(
+                fetchMaxWait: .milliseconds(20), groupId: "g", groupInstanceId: "host-a", enableAutoCommit: false))
+        try await consumer.subscribe(topics: ["t"]) { event in events.withLock { $0.append(event) } }
+        let tps = [TopicPartition(topic: "t", partition: 0), TopicPartition(topic: "t", partition: 1)]
+        try await waitFor("the assignment") { events.withLock { $0 } == [.assigned(tps)] }
+
+        // Fenced, then the coordinator moves while the member rejoins: it retries with epoch 0.
+        broker.state.withLock { $0.group.heartbeatErrors = [.fencedMemberEpoch, .notCoordinator] }
+        try await waitFor("the rejoin") { events.withLock { $0 } == [.assigned(tps), .lost(tps), .assigned(tps)] }
+        let log = broker.groupLog
+        let fenced = try XCTUnwrap(log.lastIndex(of: "heartbeat epoch=1 owned=t-0,t-1"), "\(log)")
+        XCTAssertEqual(
+            Array(log[(fenced + 1)...].prefix(2)), ["heartbeat epoch=0 owned=", "heartbeat epoch=0 owned="], "\(log)")
+        XCTAssertEqual(consumer.assignment, tps)
+        XCTAssertEqual(consumer.memberEpoch, 1)
+
+        await consumer.close()
+        XCTAssertEqual(broker.groupLog.last, "heartbeat epoch=-2 owned=")
+        XCTAssertEqual(consumer.memberEpoch, 0)
+        await client.close()
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TernTestSupport
 import TernWire
 import XCTest
@@ -45,7 +46,7 @@ final class CleanerCrashTests: XCTestCase {
         let map = OffsetMap(bufferBytes: 1 << 16)
         let options = CleaningOptions(deleteRetentionMs: 0, nowMs: 0)
         let plan = try XCTUnwrap(log.planCleaning(using: map, options: options, shouldStop: { false }))
-        let group = plan.groups[0]
+        let group = plan.sources
         XCTAssertGreaterThan(group.count, 1, "the group merges segments")
         var cleaner = SegmentCleaner(
             directory: log.directory, topicPartition: log.topicPartition, map: map, options: options,
@@ -108,5 +109,71 @@ final class CleanerCrashTests: XCTestCase {
         XCTAssertEqual(final.count, 40, "crash point \(point)")
         XCTAssertEqual(final.last.flatMap { string($0.value) }, "after")
         try manager.shutdown()
+    }
+
+    /// A cleaning whose output needs several groups (each merging several segments), "crashed"
+    /// at the commit point of each swap in turn: a copy of the directory taken there, opened as
+    /// after `kill -9`, holds the groups swapped so far and the committing one cleaned, the rest
+    /// as before, with no leftover files.
+    func testACrashAtEachSwapOfAMultiGroupCleaningRecoversToTheGroupsCommittedSoFar() throws {
+        let fixture = try StorageFixture()
+        let log = try fixture.log(LogConfig(segmentBytes: 1500, indexIntervalBytes: 256))
+        // 300 keys written 3 times: the cleaned output (300 records) needs several segments.
+        var records: [KeyedRecord] = []
+        for version in 0..<3 { records += (0..<300).map { KeyedRecord(key: "key-\($0)", value: "v\(version)-\($0)") } }
+        try appendKeyed(log, records)
+        try log.roll()
+        let before = try allRecords(log)
+        let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
+        let cleanedAll = expectedAfterCleaning(before, activeBase: activeBase)
+        log.update(config: LogConfig(segmentBytes: 6000, indexIntervalBytes: 256))
+
+        // At each swap's commit fsync: copy the directory (the crash) and note the range committing.
+        let snapshots = Mutex<[(path: String, base: Int64, end: Int64)]>([])
+        let root = fixture.logDir
+        let dir = log.directory
+        log.swapWillSync.withLock {
+            $0 = {
+                let copy = root + "-crash-\(snapshots.withLock { $0.count })"
+                let info = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.first {
+                    $0.hasSuffix(".swapinfo")
+                }
+                let base = info.flatMap { Int64($0.dropLast(".swapinfo".count)) } ?? -1
+                let end =
+                    (try? String(contentsOfFile: dir + "/" + (info ?? ""), encoding: .utf8))
+                    .flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? -1
+                try? FileManager.default.copyItem(atPath: root, toPath: copy)
+                snapshots.withLock { $0.append((copy, base, end)) }
+            }
+        }
+        let map = OffsetMap(bufferBytes: 1 << 16)
+        let result = try XCTUnwrap(log.clean(using: map, options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0)))
+        XCTAssertEqual(try allRecords(log), cleanedAll)
+        let taken = snapshots.withLock { $0 }
+        XCTAssertGreaterThanOrEqual(taken.count, 2, "several groups")
+        XCTAssertEqual(taken.count, result.segmentsWritten)
+        XCTAssertGreaterThan(result.segmentsReplaced, result.segmentsWritten, "groups merge several segments")
+        try fixture.manager.shutdown()
+
+        var committedEnd: Int64 = 0
+        for (i, snapshot) in taken.enumerated() {
+            defer { try? FileManager.default.removeItem(atPath: snapshot.path) }
+            XCTAssertEqual(snapshot.base, committedEnd, "swap \(i) starts where the one before ended")
+            committedEnd = snapshot.end
+            try? FileManager.default.removeItem(atPath: snapshot.path + "/.tern-clean-shutdown")
+            let manager = try LogManager(logDirs: [snapshot.path], flushMode: .sync, logger: fixture.capture.logger())
+            let reopened = try XCTUnwrap(manager.log(for: fixture.topicPartition))
+            let expected = before.filter { record in
+                record.offset >= committedEnd || cleanedAll.contains { $0.offset == record.offset }
+            }
+            XCTAssertEqual(try allRecords(reopened), expected, "crash at swap \(i)")
+            let partitionDir = snapshot.path + "/" + fixture.topicPartition.description
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: partitionDir).filter {
+                $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted")
+                    || $0.hasSuffix(".swapinfo")
+            }
+            XCTAssertEqual(leftovers, [], "crash at swap \(i)")
+            try manager.shutdown()
+        }
     }
 }

@@ -163,12 +163,12 @@ final class FlusherTests: XCTestCase {
         try fixture.manager.shutdown()
     }
 
-    func testWithoutAnIntervalNothingIsFlushedButRolledSegments() throws {
-        let fixture = try StorageFixture(flushMode: .sync)
+    func testRolledSegmentsAreFlushedAtOnceBetweenIntervals() throws {
+        let fixture = try StorageFixture(flushMode: .sync, flushIntervalMs: 3_600_000)
         let log = try fixture.log(LogConfig(segmentBytes: 1024))
         try appendBatches(log, counts: [2], valueSize: 100)
         usleep(100_000)
-        XCTAssertEqual(log.recoveryPoint, 0, "no interval: acks=1 data waits for a roll")
+        XCTAssertEqual(log.recoveryPoint, 0, "within the interval, acks=1 data waits for a roll")
         XCTAssertEqual(fixture.manager.flushCount, 0)
         // Appends that roll: the sealed segments are flushed in the background, off the append.
         try appendBatches(log, counts: Array(repeating: 2, count: 12), valueSize: 100)

@@ -90,10 +90,11 @@ public final class BrokerProcess: @unchecked Sendable {
 
     /// Starts `ternd` on a free loopback port (and its admin listener on another, unless
     /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
-    /// until both ports accept connections.
+    /// until both ports accept connections. With `descriptorLimit`, `ternd` runs as
+    /// `bash -c 'ulimit -n LIMIT; exec ternd …'` (soft and hard limit both LIMIT; the PID is ternd's).
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
-        environment: [String: String] = [:], readyTimeout: TimeInterval = 20
+        environment: [String: String] = [:], readyTimeout: TimeInterval = 20, descriptorLimit: Int? = nil
     ) throws {
         self.port = port ?? freeLoopbackPort()
         self.dataDirectory = dataDirectory
@@ -113,6 +114,10 @@ public final class BrokerProcess: @unchecked Sendable {
         }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Binaries.path("ternd")] + arguments
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }
         env.merge(environment) { _, new in new }
         process.environment = env

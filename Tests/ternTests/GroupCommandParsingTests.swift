@@ -40,6 +40,18 @@ final class GroupCommandParsingTests: XCTestCase {
         }
     }
 
+    func testFetchPropertiesApplyWithoutAGroup() throws {
+        let command = try ConsumeCommand.parse(
+            ["t", "--from-beginning", "--property", "fetch.max.wait.ms=5000", "--property", "max.poll.records=9"])
+        let configuration = try command.plainConfiguration()
+        XCTAssertEqual(configuration.fetchMaxWait, .milliseconds(5000))
+        XCTAssertEqual(configuration.maxPollRecords, 9)
+        XCTAssertEqual(configuration.autoOffsetReset, .earliest)
+        XCTAssertThrowsError(try ConsumeCommand.parse(["t", "--property", "group.instance.id=a"])) { error in
+            XCTAssertTrue(ConsumeCommand.message(for: error).contains("needs --group"), "\(error)")
+        }
+    }
+
     func testResetOffsetsNeedsExactlyOneTarget() throws {
         XCTAssertThrowsError(try GroupResetOffsetsCommand.parse(["g", "--topic", "t"]))
         XCTAssertThrowsError(try GroupResetOffsetsCommand.parse(["g", "--topic", "t", "--to-earliest", "--to-latest"]))

@@ -66,6 +66,9 @@ public struct BrokerConfig: Sendable {
         if let file {
             let text = try readFile(file)
             var lineNumber = 0
+            // A key set twice in one file is almost always an edit gone wrong (the later line
+            // silently winning hides the earlier one), so it stops start-up naming both lines.
+            var firstLine: [String: Int] = [:]
             for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 lineNumber += 1
                 let line = String(rawLine).trimmingWhitespace()
@@ -76,13 +79,28 @@ public struct BrokerConfig: Sendable {
                 }
                 let key = String(line[..<equals]).trimmingWhitespace()
                 let value = String(line[line.index(after: equals)...]).trimmingWhitespace()
+                if let first = firstLine[key] {
+                    throw ConfigError(
+                        origin: origin, reason: "duplicate key '\(key)': already set on line \(first) of \(file)")
+                }
+                firstLine[key] = lineNumber
                 try set(key, value, origin: origin, source: .file)
             }
         }
 
+        // Environment variables override the file and `--set` overrides both (later `--set`s win
+        // over earlier ones, as repeated command-line options do). Two variables naming the same
+        // key (`TERN_LOG_DIRS` and `TERN_log_dirs`) have no order between them, so they are refused.
+        var keyVariable: [String: String] = [:]
         for (variable, value) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("TERN_") {
             if variable == "TERN_BOOTSTRAP" { continue }  // the CLI's variable, not a broker key
             let key = String(variable.dropFirst(5).lowercased().map { $0 == "_" ? "." : $0 })
+            if let other = keyVariable[key] {
+                throw ConfigError(
+                    origin: "environment variable \(variable)",
+                    reason: "sets '\(key)', which environment variable \(other) sets too")
+            }
+            keyVariable[key] = variable
             try set(key, value, origin: "environment variable \(variable)", source: .environment)
         }
 

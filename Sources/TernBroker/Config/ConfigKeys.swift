@@ -26,6 +26,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "log.index.interval.bytes", "4096", .int(min: 0, max: maxInt), "Bytes of log between offset-index entries."),
         ConfigDefinition(
+            "log.max.open.files", "0", .int(min: 0, max: maxInt),
+            "Segment files kept open at most (least recently used closed past it); 0: half the descriptor limit."),
+        ConfigDefinition(
             "log.flush.mode", "sync", .oneOf(["sync", "interval"]),
             "sync: acks=all waits for a group-committed fdatasync; interval: flush every log.flush.interval.ms."),
         ConfigDefinition(

@@ -36,7 +36,8 @@ extension GroupCoordinatorState {
 
     // MARK: OffsetCommit
 
-    mutating func commit(_ r: OffsetCommitRequest, counts: PartitionCounts) -> Outcome<OffsetCommitResponse> {
+    /// Decides an OffsetCommit: the valid partitions' offsets, as one change of the group.
+    func commit(_ r: OffsetCommitRequest, counts: PartitionCounts) -> Outcome<OffsetCommitResponse> {
         func fail(_ code: ErrorCode, _ message: String) -> Outcome<OffsetCommitResponse> {
             Outcome(
                 response: OffsetCommitResponse(
@@ -68,10 +69,9 @@ extension GroupCoordinatorState {
                     return .init(partition: p.partition)
                 })
         }
-        groups[r.groupId] = group
         return Outcome(
             response: OffsetCommitResponse(topics: topics),
-            records: records.isEmpty ? [:] : [partition(of: r.groupId): records])
+            change: records.isEmpty ? nil : change(r.groupId, to: group, records: records))
     }
 
     // MARK: OffsetFetch
@@ -108,8 +108,8 @@ extension GroupCoordinatorState {
 
     // MARK: Reset, delete
 
-    /// Stores `offsets` for an empty (or new) group.
-    mutating func reset(groupId: String, offsets: [TopicPartition: Int64], dryRun: Bool) -> Outcome<
+    /// Decides storing `offsets` for an empty (or new) group.
+    func reset(groupId: String, offsets: [TopicPartition: Int64], dryRun: Bool) -> Outcome<
         ResetGroupOffsetsResponse
     > {
         func fail(_ code: ErrorCode, _ message: String) -> Outcome<ResetGroupOffsetsResponse> {
@@ -127,42 +127,33 @@ extension GroupCoordinatorState {
         guard !dryRun else { return Outcome(response: response) }
         var group = groups[groupId] ?? ConsumerGroup(groupId: groupId)
         for (tp, offset) in offsets { group.offsets[tp] = offset }
-        groups[groupId] = group
         return Outcome(
             response: response,
-            records: [partition(of: groupId): sorted.map { .offset(group: groupId, $0.key, $0.value) }])
+            change: change(groupId, to: group, records: sorted.map { .offset(group: groupId, $0.key, $0.value) }))
     }
 
-    /// Deletes empty groups and their offsets.
-    mutating func delete(_ groupIds: [String]) -> Outcome<DeleteGroupsResponse> {
-        var records: [Int32: [GroupRecord]] = [:]
-        var results: [DeleteGroupsResponse.Result] = []
-        for id in groupIds {
-            if let (code, message) = check(group: id) {
-                results.append(.init(groupId: id, errorCode: code, errorMessage: message))
-                continue
-            }
-            guard let group = groups[id] else {
-                results.append(
-                    .init(groupId: id, errorCode: .groupIdNotFound, errorMessage: "group '\(id)' does not exist"))
-                continue
-            }
-            guard group.members.isEmpty else {
-                results.append(
-                    .init(
-                        groupId: id, errorCode: .nonEmptyGroup,
-                        errorMessage: "group '\(id)' has \(group.members.count) active members"))
-                continue
-            }
-            var tombstones: [GroupRecord] = group.offsets.keys.sorted(by: GroupAssignor.order).map {
-                .offset(group: id, $0, nil)
-            }
-            tombstones.append(.group(id, nil))
-            records[partition(of: id), default: []].append(contentsOf: tombstones)
-            groups[id] = nil
-            results.append(.init(groupId: id))
+    /// Decides deleting one empty group and its offsets. DeleteGroups asks this once per group:
+    /// each group's deletion is its own change (its tombstones are one batch in its partition),
+    /// with its own result, so groups on different partitions never share a fate.
+    func delete(_ id: String) -> Outcome<DeleteGroupsResponse.Result> {
+        if let (code, message) = check(group: id) {
+            return Outcome(response: .init(groupId: id, errorCode: code, errorMessage: message))
         }
-        return Outcome(response: DeleteGroupsResponse(results: results), records: records)
+        guard let group = groups[id] else {
+            return Outcome(
+                response: .init(groupId: id, errorCode: .groupIdNotFound, errorMessage: "group '\(id)' does not exist"))
+        }
+        guard group.members.isEmpty else {
+            return Outcome(
+                response: .init(
+                    groupId: id, errorCode: .nonEmptyGroup,
+                    errorMessage: "group '\(id)' has \(group.members.count) active members"))
+        }
+        var tombstones: [GroupRecord] = group.offsets.keys.sorted(by: GroupAssignor.order).map {
+            .offset(group: id, $0, nil)
+        }
+        tombstones.append(.group(id, nil))
+        return Outcome(response: .init(groupId: id), change: change(id, to: nil, records: tombstones))
     }
 
     // MARK: List, describe

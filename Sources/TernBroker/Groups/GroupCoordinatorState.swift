@@ -1,10 +1,12 @@
 import TernStorage
 import TernWire
 
-/// The consumer-group coordinator as an I/O-free state machine: requests and clock ticks go in,
-/// responses and the `__consumer_offsets` records that make the change durable come out. The
-/// broker's ``GroupCoordinator`` holds it behind a lock and writes the records; tests drive it
-/// directly with a fake clock.
+/// The consumer-group coordinator as an I/O-free state machine, in two steps: deciding (requests
+/// and clock ticks go in; a response and a ``GroupChange`` of one group come out, and the state is
+/// not touched) and applying (``apply(_:)`` makes a decided change the state). The broker's
+/// ``GroupCoordinator`` decides under its lock, appends the change's records and waits for them
+/// to be durable without the lock, then applies; so the state only ever holds what the log holds,
+/// and a change whose records fail leaves it as it was. Tests drive it directly with a fake clock.
 struct GroupCoordinatorState: Sendable {
     struct Settings: Sendable {
         /// Partitions of `__consumer_offsets`.
@@ -16,17 +18,23 @@ struct GroupCoordinatorState: Sendable {
         var maxSessionTimeoutMs: Int32
     }
 
-    /// A response and the records to append (by `__consumer_offsets` partition) before sending it.
+    /// A decided request: its response, and the change to make durable and apply before sending
+    /// it (nil when nothing changes, e.g. a refused request).
     struct Outcome<Response: Sendable>: Sendable {
         var response: Response
-        var records: [Int32: [GroupRecord]] = [:]
+        var change: GroupChange? = nil
     }
 
     /// The partition count of a topic, nil when it does not exist.
-    typealias PartitionCounts = (String) -> Int32?
+    typealias PartitionCounts = @Sendable (String) -> Int32?
 
     let settings: Settings
     var groups: [String: ConsumerGroup] = [:]
+    /// `__consumer_offsets` partitions whose flush failed: a batch that was written but maybe not
+    /// kept, so what a restart replays for their groups is unknown until then. Their groups are
+    /// not served (COORDINATOR_NOT_AVAILABLE) rather than served from a state the log may
+    /// contradict; the log itself is offline after such a failure until a restart recovers it.
+    var unavailablePartitions: Set<Int32> = []
     /// Makes member ids for joins that bring none.
     let newMemberId: @Sendable () -> String
 
@@ -44,7 +52,8 @@ struct GroupCoordinatorState: Sendable {
         Self.coordinatorPartition(groupId, partitions: settings.offsetsPartitions)
     }
 
-    /// INVALID_GROUP_ID or NOT_COORDINATOR for a group this broker cannot serve.
+    /// INVALID_GROUP_ID, NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE for a group this broker
+    /// cannot serve.
     func check(group groupId: String) -> (ErrorCode, String)? {
         if groupId.isEmpty || groupId.utf8.count > 255 {
             return (.invalidGroupId, "group id must be 1-255 bytes of UTF-8")
@@ -55,17 +64,31 @@ struct GroupCoordinatorState: Sendable {
                 "this broker does not coordinate group '\(groupId)' (__consumer_offsets-\(partition(of: groupId)))"
             )
         }
+        if !unavailablePartitions.isEmpty, unavailablePartitions.contains(partition(of: groupId)) {
+            return (
+                .coordinatorNotAvailable,
+                "__consumer_offsets-\(partition(of: groupId)), which holds group '\(groupId)', failed to flush; "
+                    + "its groups are unavailable until the broker restarts"
+            )
+        }
         return nil
     }
 
-    /// Restores a group to what it was (after a failed append).
-    mutating func restore(_ groupId: String, _ group: ConsumerGroup?) {
-        groups[groupId] = group
+    /// Makes a decided change the state (once its records are durable). The change was decided
+    /// on the group as it is now: the coordinator decides nothing else for that group meanwhile.
+    mutating func apply(_ change: GroupChange) {
+        groups[change.groupId] = change.group
+    }
+
+    /// The change that replaces a group with `group` (nil: removes it), with `records`.
+    func change(_ groupId: String, to group: ConsumerGroup?, records: [GroupRecord]) -> GroupChange {
+        GroupChange(groupId: groupId, partition: partition(of: groupId), group: group, records: records)
     }
 
     // MARK: Heartbeat
 
-    mutating func heartbeat(
+    /// Decides a ConsumerGroupHeartbeat (join, heartbeat, leave).
+    func heartbeat(
         _ r: ConsumerGroupHeartbeatRequest, clientId: String, clientHost: String, nowMs: Int64, counts: PartitionCounts
     ) -> Outcome<ConsumerGroupHeartbeatResponse> {
         let interval = settings.heartbeatIntervalMs
@@ -98,11 +121,10 @@ struct GroupCoordinatorState: Sendable {
                 group.groupEpoch += 1
             }
             refreshTarget(&group, counts)
-            groups[r.groupId] = group
             return Outcome(
                 response: ConsumerGroupHeartbeatResponse(
                     memberId: memberId, memberEpoch: r.memberEpoch, heartbeatIntervalMs: interval, assignment: []),
-                records: records(group, changedFrom: before))
+                change: change(r.groupId, to: group, records: records(group, changedFrom: before)))
 
         case ConsumerGroupHeartbeatRequest.joinEpoch:
             guard sessionOK else { return fail(.invalidSessionTimeout, sessionError) }
@@ -180,13 +202,12 @@ struct GroupCoordinatorState: Sendable {
 
         refreshTarget(&group, counts)
         reconcile(&group, memberId, nowMs: nowMs)
-        groups[r.groupId] = group
         let member = group.members[memberId]
         return Outcome(
             response: ConsumerGroupHeartbeatResponse(
                 memberId: memberId, memberEpoch: member?.memberEpoch ?? -1, heartbeatIntervalMs: interval,
                 assignment: GroupRecord.lists(member?.assigned ?? [])),
-            records: records(group, changedFrom: before))
+            change: change(r.groupId, to: group, records: records(group, changedFrom: before)))
     }
 
     private func unknownMember(
@@ -201,7 +222,7 @@ struct GroupCoordinatorState: Sendable {
 
     /// Recomputes the target assignment when the group epoch or a subscribed topic's partition
     /// count changed.
-    mutating func refreshTarget(_ group: inout ConsumerGroup, _ counts: PartitionCounts) {
+    func refreshTarget(_ group: inout ConsumerGroup, _ counts: PartitionCounts) {
         var current: [String: Int32] = [:]
         for topic in Set(group.members.values.flatMap(\.subscribedTopics)) {
             if let count = counts(topic) { current[topic] = count }
@@ -242,27 +263,32 @@ struct GroupCoordinatorState: Sendable {
 
     // MARK: Timeouts
 
-    /// Fences members whose session or revocation deadline passed; returns the records.
-    mutating func tick(nowMs: Int64, counts: PartitionCounts) -> [Int32: [GroupRecord]] {
-        var out: [Int32: [GroupRecord]] = [:]
-        for (id, var group) in groups {
-            let expired = group.members.values.filter { m in
-                nowMs - m.lastHeartbeatMs > Int64(m.sessionTimeoutMs)
-                    || (m.revocationDeadlineMs.map { nowMs > $0 } ?? false)
-            }
-            guard !expired.isEmpty else { continue }
-            let before = Self.snapshot(group)
-            for member in expired {
-                group.members[member.memberId] = nil
-                group.target[member.memberId] = nil
-                group.remember(fenced: member.memberId)
-            }
-            group.groupEpoch += 1
-            refreshTarget(&group, counts)
-            groups[id] = group
-            out.merge(records(group, changedFrom: before)) { $0 + $1 }
+    /// Groups with a member whose session or revocation deadline passed at `nowMs`, sorted.
+    func expiredGroups(nowMs: Int64) -> [String] {
+        groups.values.filter { !expired($0, nowMs: nowMs).isEmpty }.map(\.groupId).sorted()
+    }
+
+    private func expired(_ group: ConsumerGroup, nowMs: Int64) -> [GroupMember] {
+        group.members.values.filter { m in
+            nowMs - m.lastHeartbeatMs > Int64(m.sessionTimeoutMs)
+                || (m.revocationDeadlineMs.map { nowMs > $0 } ?? false)
         }
-        return out
+    }
+
+    /// Decides the fencing of a group's expired members; nil when none has expired (any more).
+    func expire(_ groupId: String, nowMs: Int64, counts: PartitionCounts) -> GroupChange? {
+        guard var group = groups[groupId] else { return nil }
+        let expired = expired(group, nowMs: nowMs)
+        guard !expired.isEmpty else { return nil }
+        let before = Self.snapshot(group)
+        for member in expired.sorted(by: { $0.memberId < $1.memberId }) {
+            group.members[member.memberId] = nil
+            group.target[member.memberId] = nil
+            group.remember(fenced: member.memberId)
+        }
+        group.groupEpoch += 1
+        refreshTarget(&group, counts)
+        return change(groupId, to: group, records: records(group, changedFrom: before))
     }
 
     // MARK: Records
@@ -273,10 +299,10 @@ struct GroupCoordinatorState: Sendable {
     }
 
     /// The group record, when what is persisted of the group changed.
-    func records(_ group: ConsumerGroup, changedFrom before: GroupRecord.GroupSnapshot) -> [Int32: [GroupRecord]] {
+    func records(_ group: ConsumerGroup, changedFrom before: GroupRecord.GroupSnapshot) -> [GroupRecord] {
         let after = Self.snapshot(group)
-        guard Self.persisted(after) != Self.persisted(before) else { return [:] }
-        return [partition(of: group.groupId): [.group(group.groupId, after)]]
+        guard Self.persisted(after) != Self.persisted(before) else { return [] }
+        return [.group(group.groupId, after)]
     }
 
     /// The persisted fields only (heartbeat times and owned sets change on every heartbeat).
@@ -289,8 +315,8 @@ struct GroupCoordinatorState: Sendable {
             }
     }
 
-    /// Applies a record read back from `__consumer_offsets` at load.
-    mutating func apply(_ record: GroupRecord) {
+    /// Replays a record read back from `__consumer_offsets` at load.
+    mutating func replay(_ record: GroupRecord) {
         switch record {
         case .offset(let groupId, let tp, let offset):
             groups[groupId, default: ConsumerGroup(groupId: groupId)].offsets[tp] = offset

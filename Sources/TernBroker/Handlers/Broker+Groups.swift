@@ -4,7 +4,7 @@ import TernNet
 import TernStorage
 import TernWire
 
-extension Broker {
+extension Broker: GroupLogs {
     /// A topic's partition count from the topic metadata.
     var partitionCounts: GroupCoordinatorState.PartitionCounts {
         let topics = self.topics
@@ -12,7 +12,8 @@ extension Broker {
     }
 
     /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions of
-    /// `offsets.topic.segment.bytes` segments) if it does not exist.
+    /// `offsets.topic.segment.bytes` segments) if it does not exist. Disk work: only on the group
+    /// coordinator's I/O queue.
     func ensureOffsetsTopic() throws {
         guard topics.topic(GroupCoordinator.topicName) == nil else { return }
         let partitions = Int32(config["offsets.topic.num.partitions"] ?? "") ?? 50
@@ -25,92 +26,67 @@ extension Broker {
         }
     }
 
-    /// Appends group records, one batch per `__consumer_offsets` partition; returns what must be
-    /// durable before the change is acknowledged.
-    func appendGroupRecords(_ records: [Int32: [GroupRecord]]) throws -> [(log: PartitionLog, end: Int64)] {
-        var waits: [(log: PartitionLog, end: Int64)] = []
-        for (partition, batch) in records.sorted(by: { $0.key < $1.key }) where !batch.isEmpty {
-            let tp = TopicPartition(GroupCoordinator.topicName, partition)
-            guard let log = logManager.log(for: tp) else {
-                throw StorageError(.ioError, "\(tp) does not exist")
-            }
-            var builder = RecordBatchBuilder(baseTimestamp: Self.wallClockMilliseconds(), capacity: 512)
-            for record in batch { builder.append(key: record.key, value: record.value) }
-            var bytes = builder.finish()
-            let batches = try bytes.withUnsafeBytes { try RecordBatchValidator.validateProduced($0) }
-            let result = try log.append(&bytes, batches: batches, leaderEpoch: 0)
-            purgatory.didAppend(to: tp, bytes: bytes.count)
-            waits.append((log, result.lastOffset + 1))
-        }
-        return waits
+    // MARK: GroupLogs
+
+    func offsetsLog(_ partition: Int32) throws -> PartitionLog {
+        try ensureOffsetsTopic()
+        let tp = TopicPartition(GroupCoordinator.topicName, partition)
+        guard let log = logManager.log(for: tp) else { throw StorageError(.notFound, "\(tp) does not exist") }
+        return log
     }
 
-    /// Runs `body` on the coordinator state for `groupIds`, appends the records it produced and
-    /// answers once they are durable. If the append fails the groups are restored and `failure`
-    /// answers instead.
-    func performGroupChange<R: WireResponse>(
-        _ groupIds: [String], _ context: RequestContext,
-        failure: @escaping @Sendable (ErrorCode, String) -> R,
-        _ body: (inout GroupCoordinatorState) -> GroupCoordinatorState.Outcome<R>
+    func appendGroupBatch(_ bytes: inout [UInt8], batches: [ValidatedBatch], to log: PartitionLog) throws
+        -> AppendResult
+    {
+        let result = try log.append(&bytes, batches: batches, leaderEpoch: 0)
+        purgatory.didAppend(to: log.topicPartition, bytes: bytes.count)
+        return result
+    }
+
+    func whenDurable(
+        _ log: PartitionLog, upTo offset: Int64, completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
     ) {
-        do {
-            try ensureOffsetsTopic()
-        } catch {
-            return context.respond(failure(.coordinatorNotAvailable, "cannot create __consumer_offsets: \(error)"))
-        }
-        let result = groupCoordinator.state.withLock {
-            state -> Result<(R, [(log: PartitionLog, end: Int64)]), any Error> in
-            let saved = groupIds.map { ($0, state.groups[$0]) }
-            let outcome = body(&state)
-            do {
-                return .success((outcome.response, try appendGroupRecords(outcome.records)))
-            } catch {
-                for (id, group) in saved { state.restore(id, group) }
-                return .failure(error)
-            }
-        }
-        switch result {
-        case .failure(let error):
-            logger.error("cannot persist group change", metadata: ["error": "\(error)"])
-            context.respond(failure(.kafkaStorageError, "\(error)"))
-        case .success(let (response, waits)):
-            guard case .sync = config.flushMode, !waits.isEmpty else { return context.respond(response) }
-            let remaining = Mutex((count: waits.count, failed: nil as String?))
-            for wait in waits {
-                logManager.whenDurable(wait.log, upTo: wait.end) { outcome in
-                    let done = remaining.withLock { state -> (Bool, String?) in
-                        if case .failure(let error) = outcome { state.failed = "\(error)" }
-                        state.count -= 1
-                        return (state.count == 0, state.failed)
-                    }
-                    guard done.0 else { return }
-                    if let failed = done.1 {
-                        context.respond(failure(.kafkaStorageError, "not durable: \(failed)"))
-                    } else {
-                        context.respond(response)
-                    }
-                }
-            }
-        }
+        logManager.whenDurable(log, upTo: offset, completion: completion)
+    }
+
+    // MARK: Requests
+
+    /// Runs a group request through the coordinator (decided in the group's turn, persisted off
+    /// this queue, applied once durable) and answers it.
+    func submitGroupRequest<R: WireResponse>(
+        _ groupId: String, _ context: RequestContext,
+        failure: @escaping @Sendable (ErrorCode, String) -> R,
+        _ decide: @escaping @Sendable (GroupCoordinatorState) -> GroupCoordinatorState.Outcome<R>
+    ) {
+        groupCoordinator.submit(groupId, logs: self, decide: decide, failure: failure) { context.respond($0) }
     }
 
     // MARK: Handlers
 
-    func handleFindCoordinator(_ request: FindCoordinatorRequest) -> FindCoordinatorResponse {
-        func fail(_ code: ErrorCode, _ message: String) -> FindCoordinatorResponse {
+    /// FindCoordinator: this broker, once `__consumer_offsets` exists (created on the group
+    /// coordinator's I/O queue, not on this network queue, the first time).
+    func handleFindCoordinator(_ request: FindCoordinatorRequest, _ context: RequestContext) {
+        @Sendable func fail(_ code: ErrorCode, _ message: String) -> FindCoordinatorResponse {
             FindCoordinatorResponse(errorCode: code, errorMessage: message, nodeId: -1, host: "", port: -1)
         }
         guard request.keyType == FindCoordinatorRequest.groupKeyType else {
-            return fail(.invalidRequest, "keyType \(request.keyType) is not 0 (consumer group)")
+            return context.respond(fail(.invalidRequest, "keyType \(request.keyType) is not 0 (consumer group)"))
         }
-        if let (code, message) = groupCoordinator.state.withLock({ $0.check(group: request.key) }) {
-            return fail(code, message)
+        if let (code, message) = groupCoordinator.read({ $0.check(group: request.key) }) {
+            return context.respond(fail(code, message))
         }
-        do {
-            try ensureOffsetsTopic()
-        } catch {
-            return fail(.coordinatorNotAvailable, "cannot create __consumer_offsets: \(error)")
+        guard topics.topic(GroupCoordinator.topicName) == nil else { return context.respond(coordinatorResponse()) }
+        groupCoordinator.onIOQueue { [self] in
+            do {
+                try ensureOffsetsTopic()
+                context.respond(coordinatorResponse())
+            } catch {
+                context.respond(fail(.coordinatorNotAvailable, "cannot create __consumer_offsets: \(error)"))
+            }
         }
+    }
+
+    private func coordinatorResponse() -> FindCoordinatorResponse {
         let me = advertisedBroker
         return FindCoordinatorResponse(nodeId: me.nodeId, host: me.host, port: me.port)
     }
@@ -118,25 +94,25 @@ extension Broker {
     func handleConsumerGroupHeartbeat(_ request: ConsumerGroupHeartbeatRequest, _ context: RequestContext) {
         let counts = partitionCounts
         let now = GroupCoordinator.monotonicMs()
-        let interval = groupCoordinator.state.withLock { $0.settings.heartbeatIntervalMs }
-        performGroupChange(
-            [request.groupId], context,
+        let interval = groupCoordinator.read { $0.settings.heartbeatIntervalMs }
+        let clientId = context.header.clientId
+        let peer = context.connection.peer
+        submitGroupRequest(
+            request.groupId, context,
             failure: {
                 ConsumerGroupHeartbeatResponse(
                     errorCode: $0, errorMessage: $1, memberId: request.memberId, memberEpoch: -1,
                     heartbeatIntervalMs: interval, assignment: [])
             }
         ) { state in
-            state.heartbeat(
-                request, clientId: context.header.clientId, clientHost: context.connection.peer, nowMs: now,
-                counts: counts)
+            state.heartbeat(request, clientId: clientId, clientHost: peer, nowMs: now, counts: counts)
         }
     }
 
     func handleOffsetCommit(_ request: OffsetCommitRequest, _ context: RequestContext) {
         let counts = partitionCounts
-        performGroupChange(
-            [request.groupId], context,
+        submitGroupRequest(
+            request.groupId, context,
             failure: { code, message in
                 OffsetCommitResponse(
                     errorCode: code, errorMessage: message,
@@ -152,30 +128,42 @@ extension Broker {
     }
 
     func handleOffsetFetch(_ request: OffsetFetchRequest) -> OffsetFetchResponse {
-        groupCoordinator.state.withLock { $0.fetch(request) }
+        groupCoordinator.read { $0.fetch(request) }
     }
 
     func handleListGroups() -> ListGroupsResponse {
-        groupCoordinator.state.withLock { $0.list() }
+        groupCoordinator.read { $0.list() }
     }
 
     func handleDescribeGroups(_ request: DescribeGroupsRequest) -> DescribeGroupsResponse {
         let logs = logManager
-        return groupCoordinator.state.withLock { state in
+        return groupCoordinator.read { state in
             state.describe(request.groupIds) { tp in
                 logs.log(for: tp).map { (start: $0.logStartOffset, end: $0.logEndOffset) }
             }
         }
     }
 
+    /// DeleteGroups: each group's deletion is its own change, persisted in its own partition and
+    /// answered with its own result; the response goes once every group has its result.
     func handleDeleteGroups(_ request: DeleteGroupsRequest, _ context: RequestContext) {
-        performGroupChange(
-            request.groupIds, context,
-            failure: { code, message in
-                DeleteGroupsResponse(
-                    results: request.groupIds.map { .init(groupId: $0, errorCode: code, errorMessage: message) })
+        let ids = request.groupIds
+        guard !ids.isEmpty else { return context.respond(DeleteGroupsResponse(results: [])) }
+        let collected = Mutex(
+            (results: [DeleteGroupsResponse.Result?](repeating: nil, count: ids.count), left: ids.count))
+        for (index, id) in ids.enumerated() {
+            groupCoordinator.submit(
+                id, logs: self, decide: { $0.delete(id) },
+                failure: { DeleteGroupsResponse.Result(groupId: id, errorCode: $0, errorMessage: $1) }
+            ) { result in
+                let done = collected.withLock { collected -> [DeleteGroupsResponse.Result]? in
+                    collected.results[index] = result
+                    collected.left -= 1
+                    return collected.left == 0 ? collected.results.compactMap { $0 } : nil
+                }
+                if let done { context.respond(DeleteGroupsResponse(results: done)) }
             }
-        ) { $0.delete(request.groupIds) }
+        }
     }
 
     func handleResetGroupOffsets(_ request: ResetGroupOffsetsRequest, _ context: RequestContext) {
@@ -214,8 +202,9 @@ extension Broker {
                 return context.respond(fail(.invalidRequest, "unknown strategy \(request.strategy.rawValue)"))
             }
         }
-        performGroupChange([request.groupId], context, failure: fail) { state in
-            state.reset(groupId: request.groupId, offsets: offsets, dryRun: request.dryRun)
+        let resolved = offsets
+        submitGroupRequest(request.groupId, context, failure: fail) { state in
+            state.reset(groupId: request.groupId, offsets: resolved, dryRun: request.dryRun)
         }
     }
 }

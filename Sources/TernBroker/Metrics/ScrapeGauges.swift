@@ -53,6 +53,9 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "process_open_fds").record(process.openFileDescriptors)
         Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
+        Gauge(label: "tern_log_open_segment_files").record(LogManager.openSegmentFiles)
+        Gauge(label: "tern_log_open_segment_files_limit").record(LogManager.maxOpenSegmentFiles)
+        Gauge(label: "tern_log_segment_file_opens").record(LogManager.segmentFileOpens)
     }
 
     /// Makes `seen` the series published now; returns those published last time and gone since.

@@ -64,7 +64,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteTopics: context.respond(broker.handleDeleteTopics(try decode(&reader)))
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
         case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
-        case .findCoordinator: context.respond(broker.handleFindCoordinator(try decode(&reader)))
+        case .findCoordinator: broker.handleFindCoordinator(try decode(&reader), context)
         case .consumerGroupHeartbeat: broker.handleConsumerGroupHeartbeat(try decode(&reader), context)
         case .offsetCommit: broker.handleOffsetCommit(try decode(&reader), context)
         case .offsetFetch: context.respond(broker.handleOffsetFetch(try decode(&reader)))

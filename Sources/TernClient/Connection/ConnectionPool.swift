@@ -98,6 +98,40 @@ final class ConnectionPool: Sendable {
         }
     }
 
+    /// A new connection to `node` that the pool does not share or keep: the caller owns it and
+    /// closes it. A consumer fetches over such connections, so that closing one to abandon a
+    /// parked fetch touches nothing else (see ``FetchConnections``). Cancelling the calling task
+    /// stops the wait at once; a connection that completes afterwards is closed.
+    /// - Throws: ``TernError`` `.connectionFailed` naming the address, `.closed` when the client
+    ///   is closed or the task was cancelled.
+    func openUnpooled(to node: Int32) async throws -> BrokerConnection {
+        let address = try state.withLock { state throws(TernError) -> BrokerAddress in
+            if state.closed { throw TernError(.closed, "the client is closed") }
+            guard let address = state.addresses[node] else {
+                throw TernError(.connectionFailed, "no address known for broker \(node)")
+            }
+            return address
+        }
+        let configuration = self.configuration
+        let waiter = UnpooledConnectWaiter()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BrokerConnection, any Error>) in
+                guard waiter.wait(continuation) else {
+                    return continuation.resume(throwing: TernError(.closed, "cancelled while connecting to \(address)"))
+                }
+                // Connecting blocks the thread, so it runs on Dispatch, never on a Swift concurrency thread.
+                DispatchQueue.global().async {
+                    let result = Result { () throws(TernError) -> BrokerConnection in
+                        try BrokerConnection.open(node: node, address: address, configuration: configuration)
+                    }
+                    waiter.finish(result)
+                }
+            }
+        } onCancel: {
+            waiter.cancel(TernError(.closed, "cancelled while connecting to \(address)"))
+        }
+    }
+
     private func finishConnecting(node: Int32, _ result: Result<BrokerConnection, TernError>) {
         let (waiters, closedMeanwhile) = state.withLock { state -> ([Completion], Bool) in
             let waiters = state.connecting.removeValue(forKey: node) ?? []
@@ -131,5 +165,41 @@ final class ConnectionPool: Sendable {
             return Array(state.connections.values)
         }
         for connection in connections { connection.close() }
+    }
+}
+
+/// Hands an unpooled connect's result to its waiter once: to the task that asked, or, after that
+/// task was cancelled, to nobody (and the connection is closed).
+private final class UnpooledConnectWaiter: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<BrokerConnection, any Error>?
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Stores the continuation; false when the wait was already cancelled.
+    func wait(_ continuation: CheckedContinuation<BrokerConnection, any Error>) -> Bool {
+        state.withLock { state in
+            if state.cancelled { return false }
+            state.continuation = continuation
+            return true
+        }
+    }
+
+    func finish(_ result: Result<BrokerConnection, TernError>) {
+        if let continuation = state.withLock({ $0.continuation.take() }) {
+            continuation.resume(with: result.mapError { $0 })
+        } else if case .success(let connection) = result {
+            connection.close()
+        }
+    }
+
+    func cancel(_ reason: TernError) {
+        let continuation = state.withLock { state in
+            state.cancelled = true
+            return state.continuation.take()
+        }
+        continuation?.resume(throwing: reason)
     }
 }

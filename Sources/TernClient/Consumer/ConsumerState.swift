@@ -42,6 +42,12 @@ struct ConsumerState: Sendable {
     var closed = false
     private var epochs: UInt64 = 0
 
+    /// Bumped whenever what to fetch changes other than by a fetch's own result (assignment,
+    /// seek, resolved position): a fetch sent before the bump may be stale.
+    private(set) var targetsVersion: UInt64 = 0
+    /// The fetch loop, waiting for ``targetsVersion`` to move (to supersede a stale fetch).
+    var targetsWaiter: CheckedContinuation<Void, Never>?
+
     var recordWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var spaceWaiters: [CheckedContinuation<Void, Never>] = []
     var nextWaiterId: UInt64 = 0
@@ -52,6 +58,13 @@ struct ConsumerState: Sendable {
     private mutating func newEpoch() -> UInt64 {
         epochs += 1
         return epochs
+    }
+
+    /// Records that what to fetch changed and wakes the fetch loop (resuming a continuation only
+    /// schedules its task, so it is safe under the consumer's lock).
+    private mutating func targetsChanged() {
+        targetsVersion &+= 1
+        targetsWaiter.take()?.resume()
     }
 
     // MARK: Assignment and positions
@@ -65,11 +78,13 @@ struct ConsumerState: Sendable {
             partitions[tp] = PartitionState(fetchPosition: nil, position: nil, epoch: newEpoch(), reset: reset)
         }
         dropBuffered { !wanted.contains($0.tp) }
+        targetsChanged()
     }
 
     /// Adds partitions (group assignment), each starting at an offset or at a position to resolve.
     /// Partitions already assigned are left as they are.
     mutating func add(_ starts: [TopicPartition: SeekPosition]) {
+        defer { targetsChanged() }
         for (tp, start) in starts where partitions[tp] == nil {
             if case .offset(let offset) = start {
                 partitions[tp] = PartitionState(fetchPosition: offset, position: offset, epoch: newEpoch(), reset: nil)
@@ -83,6 +98,7 @@ struct ConsumerState: Sendable {
     mutating func remove(_ tps: Set<TopicPartition>) {
         for tp in tps { partitions[tp] = nil }
         dropBuffered { tps.contains($0.tp) }
+        targetsChanged()
     }
 
     /// Moves `tp` to `offset` (or to a position to resolve), dropping what was buffered for it.
@@ -96,6 +112,7 @@ struct ConsumerState: Sendable {
             partitions[tp] = PartitionState(fetchPosition: nil, position: nil, epoch: epoch, reset: target)
         }
         dropBuffered { $0.tp == tp }
+        targetsChanged()
         return true
     }
 
@@ -112,6 +129,7 @@ struct ConsumerState: Sendable {
     mutating func resolved(_ tp: TopicPartition, offset: Int64, epoch: UInt64) {
         guard let state = partitions[tp], state.epoch == epoch, state.reset != nil else { return }
         partitions[tp] = PartitionState(fetchPosition: offset, position: offset, epoch: newEpoch(), reset: nil)
+        targetsChanged()
     }
 
     /// The next offset `poll` will return for `tp`; nil when not assigned or not yet resolved.

@@ -14,21 +14,3 @@ public enum RebalanceEvent: Sendable, Hashable {
     /// and can no longer be committed.
     case lost([TopicPartition])
 }
-
-/// A group consumer's membership, behind the consumer's lock.
-struct GroupMembership: Sendable {
-    var topics: [String] = []
-    var memberId = ""
-    /// 0 until the coordinator accepted the member.
-    var memberEpoch: Int32 = 0
-    var coordinator: Int32?
-    /// Partitions received and not yet released.
-    var owned: Set<TopicPartition> = []
-    /// Positions of partitions being revoked, for commits made while the callback runs.
-    var releasing: [TopicPartition: Int64] = [:]
-    var heartbeatInterval: Duration = .seconds(3)
-    /// The offsets last committed, so automatic commits skip partitions that did not move.
-    var committed: [TopicPartition: Int64] = [:]
-    var listener: (@Sendable (RebalanceEvent) async -> Void)?
-    var subscribed = false
-}

@@ -6,34 +6,81 @@ extension TernConsumer {
     /// How long the idle fetch loop sleeps before it looks for work again.
     private var idleWait: Duration { min(configuration.retryBackoff, .milliseconds(50)) }
 
+    /// What ends one wait of the fetch loop.
+    private enum FetchLoopEvent: Sendable {
+        /// The fetch to this leader finished.
+        case fetched(Int32)
+        /// A seek, an assignment change or a resolved position changed what to fetch.
+        case targetsChanged
+    }
+
     /// Resolves pending positions, then keeps one fetch in flight per leader broker of the
-    /// assigned partitions until the consumer closes.
+    /// assigned partitions until the consumer closes. A fetch whose partitions or offsets became
+    /// stale while it was in flight (a seek, `assign`, a group assignment change) is superseded:
+    /// the loop gives it up and fetches from the new positions at once, instead of waiting out
+    /// its long poll.
     func runFetchLoop() async {
-        await withTaskGroup(of: Int32.self) { group in
+        await withTaskGroup(of: FetchLoopEvent.self) { group in
             var active: Set<Int32> = []
+            var watching = false
             var lastRefresh: ContinuousClock.Instant?
             while !Task.isCancelled, !state.withLock({ $0.closed }) {
                 await resolvePendingResets()
                 let now = ContinuousClock.now
                 let snapshot = client.metadata.current
-                let (byLeader, leaderless) = state.withLock {
-                    $0.fetchTargets(now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
+                let (byLeader, leaderless, version) = state.withLock {
+                    let (byLeader, leaderless) = $0.fetchTargets(
+                        now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
+                    return (byLeader, leaderless, $0.targetsVersion)
                 }
                 if !leaderless.isEmpty, lastRefresh.map({ now - $0 >= configuration.retryBackoff }) ?? true {
                     lastRefresh = now
                     _ = try? await client.metadata.refresh()
                 }
+                // Sets are built only for a fetch sent before the latest change, which is rare.
+                fetchConnections.supersede { leader, inFlight in
+                    inFlight.version != version && Set(inFlight.targets) != Set(byLeader[leader] ?? [])
+                }
                 for leader in byLeader.keys.sorted() where !active.contains(leader) {
                     active.insert(leader)
-                    group.addTask { await self.fetchOnce(from: leader) }
+                    group.addTask { .fetched(await self.fetchOnce(from: leader)) }
                 }
                 if active.isEmpty {
                     try? await Task.sleep(for: idleWait)
                     continue
                 }
-                if let finished = await group.next() { active.remove(finished) }
+                if !watching {
+                    watching = true
+                    group.addTask {
+                        await self.waitForTargetsChange(since: version)
+                        return .targetsChanged
+                    }
+                }
+                switch await group.next() {
+                case .fetched(let leader): active.remove(leader)
+                case .targetsChanged: watching = false
+                case nil: break
+                }
             }
             group.cancelAll()
+        }
+    }
+
+    /// Suspends until the consumer state's ``ConsumerState/targetsVersion`` moves past `version`,
+    /// the consumer closes or the task is cancelled.
+    private func waitForTargetsChange(since version: UInt64) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let (ready, replaced) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                    if state.targetsVersion != version || state.closed || Task.isCancelled { return (true, nil) }
+                    defer { state.targetsWaiter = continuation }
+                    return (false, state.targetsWaiter)
+                }
+                replaced?.resume()
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.targetsWaiter.take() }?.resume()
         }
     }
 
@@ -82,25 +129,46 @@ extension TernConsumer {
         }
     }
 
-    /// One Fetch request to `leader` for every fetchable partition it leads; its records go to the
-    /// buffer. Returns `leader` for the loop's bookkeeping.
-    private func fetchOnce(from leader: Int32) async -> Int32 {
-        await waitForBufferSpace()
+    /// The partitions to fetch from `leader` now, with the state's targets version.
+    private func currentTargets(of leader: Int32) -> FetchConnections.InFlight {
         let now = ContinuousClock.now
         let snapshot = client.metadata.current
-        let targets =
-            state.withLock {
-                $0.fetchTargets(now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
-            }.byLeader[leader] ?? []
-        guard !targets.isEmpty, !Task.isCancelled else { return leader }
+        return state.withLock {
+            let targets = $0.fetchTargets(now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
+                .byLeader[leader] ?? []
+            return FetchConnections.InFlight(targets: targets, version: $0.targetsVersion)
+        }
+    }
 
-        let request = fetchRequest(for: targets, leader: leader)
+    /// One Fetch request to `leader` for every fetchable partition it leads, on the consumer's own
+    /// connection to it; its records go to the buffer. Returns `leader` for the loop's bookkeeping.
+    private func fetchOnce(from leader: Int32) async -> Int32 {
+        await waitForBufferSpace()
+        guard !Task.isCancelled else { return leader }
         let backoff = configuration.retryBackoff
+        var targets: [ConsumerState.FetchTarget] = []
         do {
-            let connection = try await client.pool.connection(to: leader)
+            let connection = try await fetchConnections.connection(to: leader, pool: client.pool)
+            // Registered before it is sent, and re-read when the targets changed meanwhile, so
+            // that the loop, woken by any later change, sees this fetch and can supersede it.
+            var inFlight: FetchConnections.InFlight
+            repeat {
+                inFlight = currentTargets(of: leader)
+                fetchConnections.began(leader, inFlight)
+            } while state.withLock({ $0.targetsVersion }) != inFlight.version
+            defer { fetchConnections.ended(leader) }
+            targets = inFlight.targets
+            guard !targets.isEmpty, !Task.isCancelled else { return leader }
+
+            let request = fetchRequest(for: targets, leader: leader)
             let response: FetchResponse
             do {
-                response = try await connection.send(request, extraTimeout: configuration.fetchMaxWait)
+                // Closing the connection is how a parked fetch is given up (see FetchConnections).
+                response = try await withTaskCancellationHandler {
+                    try await connection.send(request, extraTimeout: configuration.fetchMaxWait)
+                } onCancel: {
+                    connection.close()
+                }
             } catch {
                 fetchSessions.withLock { $0[leader, default: FetchSession()].failed() }
                 throw error
@@ -133,13 +201,18 @@ extension TernConsumer {
         {
             // The broker evicted or lost the session: the next request (at once) is full again.
             client.logger.debug("fetch session reset", metadata: ["tern_peer": "\(leader)", "error": "\(error)"])
+        } catch let error as TernError where error.code == .closed {
+            // Superseded by a seek or an assignment change (fetch again at once), or the consumer
+            // is closing (the loop ends).
+            client.logger.trace("fetch given up", metadata: ["tern_peer": "\(leader)", "error": "\(error)"])
         } catch {
             let failure = error as? TernError ?? TernError(.connectionFailed, "\(error)")
+            if targets.isEmpty { targets = currentTargets(of: leader).targets }
             client.logger.debug(
                 "fetch failed", metadata: ["tern_peer": "\(leader)", "error": "\(failure)"])
             state.withLock { state in
                 for target in targets { state.backOff(target.tp, until: .now + backoff) }
-                if !failure.isRetriable, failure.code != .closed { state.error = failure }
+                if !failure.isRetriable { state.error = failure }
             }
             if !failure.isRetriable { wakeRecordWaiters() }
             _ = try? await client.metadata.refresh()

@@ -22,14 +22,17 @@ public final class TernConsumer: Sendable {
     /// The fetch session with each leader broker (one fetch in flight per broker uses it).
     let fetchSessions = Mutex<[Int32: FetchSession]>([:])
     private let fetchTask = Mutex<Task<Void, Never>?>(nil)
+    /// The consumer's own connections that its fetches use (closed to give up a parked fetch).
+    let fetchConnections = FetchConnections()
     /// Group membership (``subscribe(topics:onRebalance:)``).
-    let group = Mutex(GroupMembership())
+    let group: Mutex<GroupMembership>
     /// The heartbeat loop of a group consumer.
     let groupTask = Mutex<Task<Void, Never>?>(nil)
 
     init(client: TernClient, configuration: ConsumerConfiguration) {
         self.client = client
         self.configuration = configuration
+        group = Mutex(GroupMembership(configuration))
     }
 
     private var resetTarget: SeekPosition {
@@ -224,15 +227,19 @@ public final class TernConsumer: Sendable {
 
     /// Stops fetching; `poll` then throws `.closed` and ``records`` ends. A group consumer first
     /// commits its positions (with ``ConsumerConfiguration/enableAutoCommit``) and leaves the group.
+    /// A fetch in flight is given up (its connection closed), not waited for, so this returns as
+    /// soon as the group is left.
     public func close() async {
         await leaveGroup()
-        let spaceWaiters = state.withLock { state in
+        let (spaceWaiters, targetsWaiter) = state.withLock { state in
             state.closed = true
             defer { state.spaceWaiters.removeAll() }
-            return state.spaceWaiters
+            return (state.spaceWaiters, state.targetsWaiter.take())
         }
         let task = fetchTask.withLock { $0 }
         task?.cancel()
+        fetchConnections.closeAll()
+        targetsWaiter?.resume()
         for waiter in spaceWaiters { waiter.resume() }
         wakeRecordWaiters()
         await task?.value

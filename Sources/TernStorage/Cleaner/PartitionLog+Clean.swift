@@ -4,9 +4,10 @@ import TernWire
 
 extension PartitionLog {
     /// A non-active segment as a cleaning saw it (the files are immutable below their size).
+    /// Its file is opened only while the cleaning reads it.
     struct CleanSource {
         var baseOffset: Int64
-        var file: SegmentFile
+        var handle: SegmentHandle
         var size: Int64
         var nextOffset: Int64
         var maxTimestamp: Int64
@@ -27,7 +28,8 @@ extension PartitionLog {
                 }
             }
             let due = state.tombstonesDueMs.map { nowMs >= $0 } ?? false
-            return CleanableStats(cleanBytes: clean, dirtyBytes: dirty, firstDirtyOffset: firstDirty, tombstonesDue: due)
+            return CleanableStats(
+                cleanBytes: clean, dirtyBytes: dirty, firstDirtyOffset: firstDirty, tombstonesDue: due)
         }
     }
 
@@ -36,12 +38,21 @@ extension PartitionLog {
     /// every segment from the log start up to where the map ends, keeping only records that no
     /// later record of the same key supersedes, and dropping tombstones older than
     /// `options.deleteRetentionMs`. Kept records keep their offsets, timestamps and headers;
-    /// small segments are merged up to `segment.bytes`; gzip batches are recompressed. Each
-    /// group of segments is written to `.cleaned` files and swapped in crash-safely.
+    /// gzip batches are recompressed.
     ///
-    /// Reads and appends continue meanwhile: the segment list is swapped under the log's lock,
-    /// and reads already planned keep the old files open until they finish.
-    /// - Returns: nil when there was nothing to clean.
+    /// As in Kafka, consecutive segments are grouped so that a group's cleaned output fits one
+    /// segment (`segment.bytes`, and offsets and positions the indexes can hold), and each group
+    /// becomes one cleaned segment, swapped in crash-safely: a segment is cleaned into the
+    /// previous group's output when the two surely fit, otherwise into a new output that joins the
+    /// previous one when it turns out small enough (its bytes copied once) or else starts the next
+    /// group. A group whose output is empty is removed without a replacement, unless it starts the
+    /// log (the first segment's base offset is what a restart takes as the log start, so an empty
+    /// segment keeps it).
+    ///
+    /// Reads and appends continue meanwhile: the segment list is swapped under the log's lock
+    /// (without any fsync), and reads already planned keep the old files open until they finish.
+    /// - Returns: nil when there was nothing to clean, or when the log changed under the cleaning
+    ///   (groups swapped in before that stay).
     /// - Throws: `corruptLog` for a batch that fails its checks, `ioError`, `closed`, or
     ///   `cancelled` when `shouldStop` said so; the log is unchanged except for groups already
     ///   swapped in.
@@ -50,25 +61,63 @@ extension PartitionLog {
     {
         let started = FileSystem.monotonicMilliseconds()
         guard var plan = try planCleaning(using: map, options: options, shouldStop: shouldStop) else { return nil }
-        var tombstonesDue: Int64?
-        for group in plan.groups {
-            if shouldStop() { throw StorageError(.cancelled, "\(topicPartition): cleaning stopped") }
-            var cleaner = SegmentCleaner(
-                directory: directory, topicPartition: topicPartition, map: map, options: options,
-                indexIntervalBytes: plan.indexIntervalBytes)
-            let cleaned = try cleaner.clean(group, shouldStop: shouldStop)
-            plan.result.bytesRead += group.reduce(0) { $0 + $1.size }
-            plan.result.recordsRemoved += cleaner.recordsRemoved
-            plan.result.tombstonesRemoved += cleaner.tombstonesRemoved
-            if let due = cleaner.tombstonesDueMs { tombstonesDue = min(tombstonesDue ?? .max, due) }
-            guard try swapIn(cleaned, replacing: group) else {
+        var cleaner = SegmentCleaner(
+            directory: directory, topicPartition: topicPartition, map: map, options: options,
+            indexIntervalBytes: plan.indexIntervalBytes)
+        let limit = Int64(plan.segmentBytes)
+        // The output being filled, and one being written that may still join it; both are
+        // discarded if the cleaning fails.
+        var current: SegmentCleaner.Output?
+        var pending: SegmentCleaner.Output?
+        do {
+            for source in plan.sources {
+                if shouldStop() { throw StorageError(.cancelled, "\(topicPartition): cleaning stopped") }
+                plan.result.bytesRead += source.size
+                // Surely fits: the cleaned bytes are at most the source's.
+                if var output = current, output.canIndex(source, adding: source.size),
+                    output.size + source.size <= limit
+                {
+                    try cleaner.add(source, to: &output, shouldStop: shouldStop)
+                    current = output
+                    continue
+                }
+                var next = try cleaner.begin(base: source.baseOffset)
+                pending = next
+                try cleaner.add(source, to: &next, shouldStop: shouldStop)
+                pending = next
+                if var output = current, output.canIndex(source, adding: next.size), output.size + next.size <= limit {
+                    try cleaner.append(&next, to: &output)
+                    current = output
+                    SegmentCleaner.discard(next)
+                } else if let output = current {
+                    current = nil
+                    guard try finishGroup(output, cleaner: cleaner, result: &plan.result) else {
+                        SegmentCleaner.discard(next)
+                        return nil
+                    }
+                    current = next
+                } else {
+                    current = next
+                }
+                pending = nil
+            }
+            if let output = current {
+                current = nil
+                guard try finishGroup(output, cleaner: cleaner, result: &plan.result) else { return nil }
+            }
+        } catch {
+            if let output = current { SegmentCleaner.discard(output) }
+            if let output = pending { SegmentCleaner.discard(output) }
+            // A segment left the log (retention) while it was being cleaned: try again later.
+            if let failure = error as? StorageError, failure.code == .notFound, !state.withLock({ $0.deleted }) {
                 logger.info("the log changed while it was cleaned; it will be cleaned again later")
                 return nil
             }
-            plan.result.bytesWritten += cleaned.size
-            plan.result.segmentsReplaced += group.count
-            plan.result.segmentsWritten += 1
+            throw error
         }
+        plan.result.recordsRemoved = cleaner.recordsRemoved
+        plan.result.tombstonesRemoved = cleaner.tombstonesRemoved
+        let tombstonesDue = cleaner.tombstonesDueMs
         var result = plan.result
         result.firstDirtyOffset = state.withLock { state in
             state.firstDirtyOffset = max(state.firstDirtyOffset, plan.end, state.logStartOffset)
@@ -82,6 +131,8 @@ extension PartitionLog {
                 "tern_dirty_bytes": "\(result.dirtyBytes)", "tern_bytes_read": "\(result.bytesRead)",
                 "tern_bytes_written": "\(result.bytesWritten)", "tern_records_removed": "\(result.recordsRemoved)",
                 "tern_tombstones_removed": "\(result.tombstonesRemoved)",
+                "tern_segments_replaced": "\(result.segmentsReplaced)",
+                "tern_segments_written": "\(result.segmentsWritten)",
                 "tern_first_dirty_offset": "\(result.firstDirtyOffset)",
                 "tern_duration_ms": "\(FileSystem.monotonicMilliseconds() - started)",
                 "tern_map_keys": "\(map.count)",
@@ -89,23 +140,57 @@ extension PartitionLog {
         return result
     }
 
-    /// What a cleaning will rewrite: the map is built, the groups are chosen.
+    /// Writes out a group's cleaned segment and swaps it in (or removes the group when it came
+    /// out empty); false when the log changed under the cleaning.
+    private func finishGroup(_ output: SegmentCleaner.Output, cleaner: SegmentCleaner, result: inout CleaningResult)
+        throws -> Bool
+    {
+        var output = output
+        let group = output.sources
+        let cleaned: Segment
+        do {
+            cleaned = try cleaner.finish(&output)
+        } catch {
+            SegmentCleaner.discard(output)
+            throw error
+        }
+        let startsLog = state.withLock { $0.segments.first?.baseOffset == cleaned.baseOffset }
+        let swapped: Bool
+        if cleaned.size == 0 && !startsLog {
+            SegmentCleaner.discard(output)
+            swapped = try remove(group)
+        } else {
+            swapped = try swapIn(cleaned, replacing: group)
+        }
+        guard swapped else {
+            logger.info("the log changed while it was cleaned; it will be cleaned again later")
+            return false
+        }
+        result.bytesWritten += cleaned.size
+        result.segmentsReplaced += group.count
+        if cleaned.size > 0 || startsLog { result.segmentsWritten += 1 }
+        return true
+    }
+
+    /// What a cleaning will rewrite: the map is built, the segments are chosen.
     struct CleaningPlan {
-        var groups: [[CleanSource]]
+        /// The segments to rewrite, oldest first (grouped as they are cleaned).
+        var sources: [CleanSource]
+        var segmentBytes: Int
         /// Where the map ends: the new cleaner checkpoint.
         var end: Int64
         var indexIntervalBytes: Int
         var result: CleaningResult
     }
 
-    /// Builds the offset map and groups the segments to rewrite; nil when nothing needs it.
+    /// Builds the offset map and chooses the segments to rewrite; nil when nothing needs it.
     func planCleaning(using map: OffsetMap, options: CleaningOptions, shouldStop: () -> Bool) throws -> CleaningPlan? {
         let (sources, start, config) = try state.withLock { state -> ([CleanSource], Int64, LogConfig) in
             try checkUsable(state)
             let bound = min(state.segments[state.activeIndex].baseOffset, options.upperBound)
             let sources = state.segments.dropLast().filter { $0.nextOffset <= bound }.map {
                 CleanSource(
-                    baseOffset: $0.baseOffset, file: $0.file, size: $0.size, nextOffset: $0.nextOffset,
+                    baseOffset: $0.baseOffset, handle: $0.handle, size: $0.size, nextOffset: $0.nextOffset,
                     maxTimestamp: $0.maxTimestamp)
             }
             return (sources, max(state.firstDirtyOffset, state.logStartOffset), state.config)
@@ -118,7 +203,7 @@ extension PartitionLog {
         let cleanable = Array(sources.prefix { $0.baseOffset < max(end, start) || $0.nextOffset <= start })
         guard !cleanable.isEmpty else { return nil }
         return CleaningPlan(
-            groups: Self.groups(cleanable, segmentBytes: config.segmentBytes), end: end,
+            sources: cleanable, segmentBytes: config.segmentBytes, end: end,
             indexIntervalBytes: config.indexIntervalBytes, result: result)
     }
 
@@ -132,7 +217,8 @@ extension PartitionLog {
         var end = start
         var plain: [UInt8] = []
         for source in sources where source.nextOffset > start {
-            var scanner = BatchScanner(file: source.file, limit: source.size, from: 0, verifyCRC: true)
+            let file = try source.handle.open()
+            var scanner = BatchScanner(file: file, limit: source.size, from: 0, verifyCRC: true)
             while let entry = try scanner.next() {
                 let header = entry.header
                 guard header.lastOffset >= start else { continue }
@@ -150,7 +236,7 @@ extension PartitionLog {
                         return end
                     }
                     try scanner.withLastBatch(entry) { batch in
-                        try Self.forEachRecord(batch, header: header, plain: &plain, file: source.file, at: entry.position) {
+                        try Self.forEachRecord(batch, header: header, plain: &plain, file: file, at: entry.position) {
                             records, record in
                             guard let key = record.key else { return }
                             let offset = header.baseOffset + Int64(record.offsetDelta)
@@ -164,7 +250,7 @@ extension PartitionLog {
             }
             if let stop = scanner.stop {
                 throw StorageError(
-                    .corruptLog, "\(topicPartition): \(source.file.path) at position \(stop.position): \(stop.reason)")
+                    .corruptLog, "\(topicPartition): \(file.path) at position \(stop.position): \(stop.reason)")
             }
             end = max(end, source.nextOffset)
         }
@@ -196,28 +282,8 @@ extension PartitionLog {
             }
         } catch let error as WireError {
             throw StorageError(
-                .corruptLog, "\(file.path): batch at position \(position) (offset \(header.baseOffset)): \(error.message)")
+                .corruptLog,
+                "\(file.path): batch at position \(position) (offset \(header.baseOffset)): \(error.message)")
         }
-    }
-
-    /// Consecutive segments merged while their total size stays within `segmentBytes` and their
-    /// offsets within what one segment's indexes can hold.
-    static func groups(_ sources: [CleanSource], segmentBytes: Int) -> [[CleanSource]] {
-        var groups: [[CleanSource]] = []
-        var current: [CleanSource] = []
-        var size: Int64 = 0
-        for source in sources {
-            if let first = current.first,
-                size + source.size > Int64(segmentBytes) || source.nextOffset - first.baseOffset > Int64(UInt32.max)
-            {
-                groups.append(current)
-                current = []
-                size = 0
-            }
-            current.append(source)
-            size += source.size
-        }
-        if !current.isEmpty { groups.append(current) }
-        return groups
     }
 }

@@ -1,17 +1,29 @@
+import Synchronization
 import SystemPackage
 
-/// An open segment log file. The log and every in-flight read share it (a fetch's `sendfile`
-/// keeps it alive through its ``LogSlice``), and its descriptor is closed exactly once, when the
-/// last reference goes, so a read racing a truncation or a deletion never sees a reused
-/// descriptor.
+/// An open segment log file: the owner of one descriptor. A ``SegmentHandle`` (what a segment
+/// holds) opens it on demand, and the process-wide ``SegmentFileCache`` decides how long the
+/// handle keeps it; whoever uses the descriptor (a read, a flush's `fdatasync`, a fetch's
+/// `sendfile` through its ``LogSlice``) holds a reference to this object for as long as it does.
+/// The descriptor is closed exactly once, when the last reference goes, so neither an eviction
+/// from the cache nor a truncation or deletion can close it under a user, and no user ever sees
+/// a reused descriptor.
 public final class SegmentFile: Sendable {
     let fd: FileDescriptor
     /// The file's path (for error messages and logs; the file may since have been deleted).
     public let path: String
 
+    /// Segment descriptors open in this process, cached or in use (the gauge
+    /// `tern_log_open_segment_files`).
+    static let openCount = Atomic<Int>(0)
+    /// Segment files opened since start (each open of an evicted file counts again).
+    static let openedTotal = Atomic<Int>(0)
+
     init(path: String, create: Bool) throws {
         self.path = path
         fd = try FileSystem.open(path, create: create)
+        Self.openCount.add(1, ordering: .relaxed)
+        Self.openedTotal.add(1, ordering: .relaxed)
     }
 
     /// The raw descriptor, for `sendfile(2)`; valid while this object is referenced.
@@ -20,5 +32,6 @@ public final class SegmentFile: Sendable {
     deinit {
         // The only close of this descriptor: nothing else closes it, and deinit runs once.
         try? fd.close()
+        Self.openCount.subtract(1, ordering: .relaxed)
     }
 }

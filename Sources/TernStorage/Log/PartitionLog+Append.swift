@@ -171,7 +171,7 @@ extension PartitionLog {
         guard let first = batches.first, let lastBatch = batches.last else { return }
         let active = state.activeIndex
         let position = state.segments[active].size
-        let file = state.segments[active].file
+        let file = try state.segments[active].file
         let range = first.position..<(lastBatch.position + lastBatch.size)
         do {
             try bytes.withUnsafeBytes { raw in

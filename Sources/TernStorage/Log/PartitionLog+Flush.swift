@@ -5,7 +5,9 @@ import SystemPackage
 extension PartitionLog {
     /// What one flush has to make durable, noted under the lock.
     private struct FlushWork {
-        var files: [(file: SegmentFile, baseOffset: Int64, size: Int64)] = []
+        /// Handles, not open files: each is opened (pinned) only while it is synced, so a flush
+        /// of many rolled segments keeps at most one extra descriptor open.
+        var files: [(handle: SegmentHandle, baseOffset: Int64, size: Int64)] = []
         var indexSegments: [Int64] = []
         var directoryDirty = false
         var logEndOffset: Int64 = 0
@@ -43,7 +45,7 @@ extension PartitionLog {
             for i in state.segments.indices.reversed() {
                 let segment = state.segments[i]
                 let dirty = segment.size > segment.flushedSize
-                if dirty { work.files.append((segment.file, segment.baseOffset, segment.size)) }
+                if dirty { work.files.append((segment.handle, segment.baseOffset, segment.size)) }
                 if segment.indexFilesUnsynced {
                     work.indexSegments.append(segment.baseOffset)
                     state.segments[i].indexFilesUnsynced = false
@@ -61,7 +63,15 @@ extension PartitionLog {
         }
         do {
             for item in work.files {
-                try FileSystem.fdatasync(item.file.fd, path: item.file.path)
+                let file: SegmentFile
+                do {
+                    file = try item.handle.open()
+                } catch let error as StorageError where error.code == .notFound {
+                    continue  // deleted or replaced by a cleaned copy since: nothing of it to sync
+                } catch {
+                    throw OpenFailure(error: error)
+                }
+                try FileSystem.fdatasync(file.fd, path: file.path)
                 syncs += 1
             }
             for base in work.indexSegments { syncs += try syncIndexFiles(baseOffset: base) }
@@ -69,6 +79,10 @@ extension PartitionLog {
                 try FileSystem.fsyncDirectory(directory)
                 syncs += 1
             }
+        } catch let open as OpenFailure {
+            // Nothing was lost (for example no descriptor to spare): fail this flush, stay online.
+            syncCounter.add(syncs)
+            throw open.error
         } catch {
             syncCounter.add(syncs)
             let failure = error as? StorageError ?? StorageError(.ioError, "\(topicPartition): \(error)")
@@ -88,6 +102,10 @@ extension PartitionLog {
                 state.recoveryPoint = max(state.recoveryPoint, work.logEndOffset)
             }
         }
+    }
+
+    private struct OpenFailure: Error {
+        var error: any Error
     }
 
     /// fdatasyncs a segment's index files, outside the lock; returns the syncs made. A file gone

@@ -39,7 +39,7 @@ extension PartitionLog {
                     position = segment.offsetIndex.lookup(UInt32(clamping: offset - segment.baseOffset))?.position ?? 0
                 }
                 if segment.size > position {
-                    plans.append(ReadPlan(file: segment.file, start: position, size: segment.size))
+                    plans.append(ReadPlan(file: try segment.file, start: position, size: segment.size))
                     available += segment.size - position
                 }
                 // Enough to fill the read, with one more segment in case the first ends in a gap.

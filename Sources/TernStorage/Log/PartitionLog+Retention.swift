@@ -16,6 +16,14 @@ extension PartitionLog {
     /// so a size-bounded log stays within one segment of its bound, as in Kafka. The log start
     /// offset moves to the first remaining segment.
     public func applyRetention(retentionMs: Int64, retentionBytes: Int64, nowMs: Int64) throws -> RetentionResult {
+        try maintenanceLock.withLock { _ in
+            try applyRetentionHoldingMaintenanceLock(retentionMs, retentionBytes, nowMs)
+        }
+    }
+
+    private func applyRetentionHoldingMaintenanceLock(_ retentionMs: Int64, _ retentionBytes: Int64, _ nowMs: Int64)
+        throws -> RetentionResult
+    {
         try state.withLock { state in
             try checkUsable(state)
             var total = state.segments.reduce(Int64(0)) { $0 + $1.size }

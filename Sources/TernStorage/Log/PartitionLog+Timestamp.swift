@@ -11,18 +11,33 @@ extension PartitionLog {
     /// index (the last entry older than `timestamp`) and offset index, then walks batch headers
     /// and decodes only a batch whose max timestamp reaches `timestamp`.
     public func offsetForTimestamp(_ timestamp: Int64) throws -> (offset: Int64, timestamp: Int64)? {
-        let (plans, start) = state.withLock { state -> ([(SegmentFile, Int64, Int64)], Int64) in
-            var plans: [(SegmentFile, Int64, Int64)] = []
+        // The segments are opened one at a time as the search reaches them (it usually stops in
+        // the first), not all under the lock; one that left the log meanwhile (retention, a
+        // cleaner swap) restarts the search on the new segment list.
+        var attempts = 0
+        while true {
+            do {
+                return try searchTimestamp(timestamp)
+            } catch let error as StorageError where error.code == .notFound && attempts < 3 {
+                attempts += 1
+            }
+        }
+    }
+
+    private func searchTimestamp(_ timestamp: Int64) throws -> (offset: Int64, timestamp: Int64)? {
+        let (plans, start) = state.withLock { state -> ([(SegmentHandle, Int64, Int64)], Int64) in
+            var plans: [(SegmentHandle, Int64, Int64)] = []
             for segment in state.segments where segment.maxTimestamp >= timestamp && segment.size > 0 {
                 var position: Int64 = 0
                 if let relative = segment.timeIndex.startOffset(searchingFor: timestamp) {
                     position = segment.offsetIndex.lookup(relative)?.position ?? 0
                 }
-                plans.append((segment.file, position, segment.size))
+                plans.append((segment.handle, position, segment.size))
             }
             return (plans, state.logStartOffset)
         }
-        for (file, position, size) in plans {
+        for (handle, position, size) in plans {
+            let file = try handle.open()
             var scanner = BatchScanner(file: file, limit: size, from: position, verifyCRC: false)
             while let entry = try scanner.next() {
                 let header = entry.header

@@ -9,6 +9,10 @@ extension PartitionLog {
     /// emptied and restarts at `offset`. Nothing happens when `offset` is at or past the log end.
     /// - Throws: `closed`, `ioError`, or `corruptLog` when the batches at the cut cannot be read.
     public func truncate(to offset: Int64) throws {
+        try maintenanceLock.withLock { _ in try truncateHoldingMaintenanceLock(to: offset) }
+    }
+
+    private func truncateHoldingMaintenanceLock(to offset: Int64) throws {
         try state.withLock { state in
             try checkUsable(state)
             let oldEnd = state.logEndOffset
@@ -34,7 +38,7 @@ extension PartitionLog {
     /// Cuts `segment` before the first batch holding an offset at or after `offset`.
     private func cut(_ segment: inout Segment, at offset: Int64) throws {
         let from = segment.offsetIndex.lookup(UInt32(clamping: max(0, offset - segment.baseOffset)))?.position ?? 0
-        var scanner = BatchScanner(file: segment.file, limit: segment.size, from: from, verifyCRC: false)
+        var scanner = BatchScanner(file: try segment.file, limit: segment.size, from: from, verifyCRC: false)
         while let entry = try scanner.next() {
             guard entry.header.lastOffset >= offset else { continue }
             try segment.truncate(toPosition: entry.position, droppedOffset: entry.header.baseOffset)
@@ -63,6 +67,10 @@ extension PartitionLog {
     /// DeleteRecords request or retention), deleting the segments that lie wholly below it.
     /// - Throws: `offsetOutOfRange` past the log end; `closed`; `ioError`.
     public func advanceLogStartOffset(to offset: Int64) throws {
+        try maintenanceLock.withLock { _ in try advanceLogStartOffsetHoldingMaintenanceLock(to: offset) }
+    }
+
+    private func advanceLogStartOffsetHoldingMaintenanceLock(to offset: Int64) throws {
         try state.withLock { state in
             try checkUsable(state)
             guard offset > state.logStartOffset else { return }

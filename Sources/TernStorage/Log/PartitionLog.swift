@@ -51,6 +51,15 @@ public final class PartitionLog: Sendable {
     /// durability while another is still syncing what it took. Lock order: `flushLock`, then
     /// `state`; nothing takes `flushLock` while holding `state`.
     let flushLock = Mutex(())
+    /// Held by whatever replaces or removes segments below the active one (the cleaner's swap,
+    /// retention, truncation, moving the log start), around its `state` sections: the cleaner
+    /// holds it across the fsyncs of a swap, so that the segments it commits to replace on disk
+    /// cannot change before it switches them in memory, without holding `state` (which produce
+    /// and fetch take) meanwhile. Lock order: `maintenanceLock`, then `state`; never taken while
+    /// holding `state` or `flushLock`, and never by produce, fetch or flushes.
+    let maintenanceLock = Mutex(())
+    /// Called by a cleaner swap just before its commit fsync (tests hold a swap there).
+    let swapWillSync = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
@@ -134,6 +143,8 @@ public final class PartitionLog: Sendable {
         state.withLock { state in
             state.closed = true
             state.deleted = true
+            // Close the descriptors of the deleted files as soon as no read uses them.
+            for segment in state.segments { segment.handle.retire() }
         }
     }
 }

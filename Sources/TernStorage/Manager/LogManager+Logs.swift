@@ -33,7 +33,7 @@ extension LogManager {
             try FileSystem.fsyncDirectory(dir)
             let log = PartitionLog(
                 topicPartition: tp, directory: path, segments: [segment], logStartOffset: 0, recoveryPoint: 0,
-                config: config, logger: logger, syncCounter: syncCounter, flushRequests: flushRequests)
+                config: config, logger: logger, syncCounter: syncCounter, flushRequests: rollFlushRequests)
             state.logs[tp] = log
             state.dirs[tp] = dir
             logger.info(

@@ -37,6 +37,9 @@ public final class LogManager: Sendable {
     /// Flushes nobody waits for (periodic, after rolls) and the periodic checkpoints.
     let backgroundFlusher: BackgroundFlusher
     let flushRequests = FlushRequests()
+    /// What the logs get to ask for a flush when they roll: `flushRequests` when background
+    /// flushing is on (a flush period is set), nil otherwise (nothing syncs in the background).
+    let rollFlushRequests: FlushRequests?
 
     struct State: Sendable {
         var logs: [TopicPartition: PartitionLog] = [:]
@@ -64,7 +67,8 @@ public final class LogManager: Sendable {
     ///
     /// - Parameters:
     ///   - flushIntervalMs: in `.sync` mode, how often logs holding data no `acks=all` request has
-    ///     flushed are flushed in the background (nil: only by waiters, rolls and shutdown). In
+    ///     flushed are flushed in the background, and a log whose segment rolls is flushed at
+    ///     once (nil: no background flushing at all, only waiters and shutdown flush). In
     ///     `.interval` mode the mode's own period applies.
     ///   - checkpointIntervalMs: how often the recovery-point (and log-start, cleaner) checkpoints
     ///     are written, so that recovery after a crash scans only what came after (nil: only at
@@ -84,6 +88,12 @@ public final class LogManager: Sendable {
         self.flushMode = flushMode
         self.logger = logger
         self.configProvider = configProvider
+        let period: Int64? =
+            switch flushMode {
+            case .sync: flushIntervalMs
+            case .interval(let milliseconds): milliseconds
+            }
+        rollFlushRequests = period == nil ? nil : flushRequests
         var opened = State()
         var stats = RecoveryStats()
         var allClean = true
@@ -120,7 +130,7 @@ public final class LogManager: Sendable {
                     logStartOffset: startOffsets?[tp], config: configProvider(tp), logger: logger,
                     syncCounter: syncCounter)
                 loader.cleanerCheckpoint = cleanerOffsets?[tp]
-                loader.flushRequests = flushRequests
+                loader.flushRequests = rollFlushRequests
                 let truncationsBefore = stats.truncations
                 opened.logs[tp] = try loader.load(stats: &stats)
                 if stats.truncations > truncationsBefore { cut.append(tp) }
@@ -147,11 +157,6 @@ public final class LogManager: Sendable {
         self.registry = registry
         flusher = Flusher(mode: flushMode, logger: logger)
         try flusher.start()
-        let period: Int64? =
-            switch flushMode {
-            case .sync: flushIntervalMs
-            case .interval(let milliseconds): milliseconds
-            }
         // The checkpoint closure holds the registry, not the manager, so that an abandoned
         // manager can go (its deinit stops the thread).
         backgroundFlusher = BackgroundFlusher(

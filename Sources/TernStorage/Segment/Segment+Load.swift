@@ -94,7 +94,7 @@ extension Segment {
         // The batches from the last entry on: the entry must point at the batch it names, and
         // they give the log end and the largest timestamp.
         segment.maxTimestamp = segment.timeIndex.last?.timestamp ?? -1
-        var scanner = BatchScanner(file: file, limit: size, from: anchor.position, verifyCRC: true)
+        var scanner = BatchScanner(file: try file, limit: size, from: anchor.position, verifyCRC: true)
         var checked = 0
         while let entry = try scanner.next() {
             let header = entry.header
@@ -141,6 +141,8 @@ extension Segment {
     /// (``anchored(below:indexIntervalBytes:)``), with `self` already holding the entries before it.
     private func scanning(from: Int64, indexIntervalBytes: Int, nextBaseOffset: Int64) throws -> LoadOutcome {
         var segment = self
+        // Held for the whole scan: the pin that keeps the file cache from closing it.
+        let file = try self.file
         var scanner = BatchScanner(file: file, limit: size, from: from, verifyCRC: true)
         var truncation: BatchScanner.Stop?
         var regions: [CorruptRegion] = []
@@ -251,7 +253,8 @@ extension Segment {
             let anchor = index.last
         else { return nil }
         // The entry must point at the batch it names.
-        let header = try FileSystem.pread(file.fd, count: RecordBatchHeader.size, at: anchor.position, path: logPath)
+        let header = try FileSystem.pread(
+            try file.fd, count: RecordBatchHeader.size, at: anchor.position, path: logPath)
         guard let batch = RecordBatchHeader(header, at: 0),
             batch.baseOffset == baseOffset + Int64(anchor.relativeOffset)
         else { return nil }

@@ -31,6 +31,8 @@ extension Segment {
     /// without being kept. `size` becomes the kept bytes; the caller rebuilds the indexes.
     mutating func setAside(_ regions: inout [CorruptRegion], end: Int64) throws {
         guard !regions.isEmpty else { return }
+        // Held throughout: the pin that keeps the file cache from closing it.
+        let file = try self.file
         for i in regions.indices {
             let path = Self.freeCorruptPath(directory: directory, baseOffset: baseOffset, position: regions[i].position)
             let temporary = path + ".tmp"
@@ -82,9 +84,20 @@ extension Segment {
                 try? FileSystem.unlink(temporary)
                 throw error
             }
+            // The old handle must never open the path again: it names the new file now.
+            handle.retire()
             try FileSystem.rename(temporary, logPath)
             try FileSystem.fsyncDirectory(directory)
-            file = try SegmentFile(path: logPath, create: false)
+            var replacement = Segment(
+                baseOffset: baseOffset, file: try SegmentFile(path: logPath, create: false), directory: directory,
+                size: keptBytes)
+            replacement.offsetIndex = offsetIndex
+            replacement.timeIndex = timeIndex
+            replacement.maxTimestamp = maxTimestamp
+            replacement.lastBatchOffset = lastBatchOffset
+            replacement.bytesSinceIndexEntry = bytesSinceIndexEntry
+            replacement.nextOffset = nextOffset
+            self = replacement
         }
         size = keptBytes
         flushedSize = keptBytes

@@ -5,11 +5,12 @@ import TernWire
 /// offset, 20 digits in the file names), with its offset and time indexes in memory and copies of
 /// them in `N.index` and `N.timeindex`.
 ///
-/// A value type owned by ``PartitionLog``'s locked state; the file it shares by reference.
+/// A value type owned by ``PartitionLog``'s locked state. The log file is opened on demand
+/// through ``handle`` (the process-wide ``SegmentFileCache`` bounds how many stay open).
 struct Segment: Sendable {
     let baseOffset: Int64
-    /// Replaced only when a cleaned copy of the segment is opened under its final name.
-    var file: SegmentFile
+    /// The log file, opened on demand; shared by reference with the reads that use it.
+    let handle: SegmentHandle
     let directory: String
     /// Bytes of valid batches in the file.
     var size: Int64
@@ -48,9 +49,25 @@ struct Segment: Sendable {
     var indexPath: String { directory + "/" + Self.fileName(baseOffset, ".index") }
     var timeIndexPath: String { directory + "/" + Self.fileName(baseOffset, ".timeindex") }
 
+    /// The open log file. Whoever uses its descriptor holds the result meanwhile (that is the
+    /// pin that keeps the cache from closing it); an evicted file is opened again here.
+    /// - Throws: `ioError` when it cannot be opened; `notFound` once the segment left its log.
+    var file: SegmentFile {
+        get throws { try handle.open() }
+    }
+
+    /// A segment over `file`, its log at `directory/<base>.log` (`file` may be open under another
+    /// name, as a cleaned file is before its swap: the handle opens the final name afterwards).
     init(baseOffset: Int64, file: SegmentFile, directory: String, size: Int64) {
+        let path = directory + "/" + Self.fileName(baseOffset, ".log")
+        self.init(
+            baseOffset: baseOffset, handle: SegmentHandle(path: path, file: file.path == path ? file : nil),
+            directory: directory, size: size)
+    }
+
+    init(baseOffset: Int64, handle: SegmentHandle, directory: String, size: Int64) {
         self.baseOffset = baseOffset
-        self.file = file
+        self.handle = handle
         self.directory = directory
         self.size = size
         self.flushedSize = size
@@ -171,6 +188,7 @@ struct Segment: Sendable {
     /// first batch removed. Offsets and timestamps are recomputed from the batches between the
     /// last remaining index entry and the cut (at most about `indexIntervalBytes` of log).
     mutating func truncate(toPosition cut: Int64, droppedOffset: Int64) throws {
+        let file = try self.file
         try FileSystem.truncate(file.fd, to: cut, path: logPath)
         offsetIndex.truncate(toPosition: cut)
         timeIndex.truncate(toRelativeOffset: relative(max(droppedOffset, baseOffset)))
@@ -193,8 +211,10 @@ struct Segment: Sendable {
         try trimIndexFiles()
     }
 
-    /// Removes the segment's files.
+    /// Removes the segment's files (the segment leaves its log: its handle is retired, and its
+    /// descriptor closes once no read uses it).
     func deleteFiles() throws {
+        handle.retire()
         try FileSystem.unlink(logPath)
         try FileSystem.unlink(indexPath)
         try FileSystem.unlink(timeIndexPath)

@@ -18,6 +18,13 @@ struct ClusterInfoCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: {clusterId, controllerId, brokers: [{nodeId, host, port}], version, uptimeMs}.")
     var json = false
 
+    @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
+    var timeoutMs = 5000
+
+    func validate() throws {
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
+    }
+
     struct Output: Encodable {
         struct Broker: Encodable {
             var nodeId: Int32
@@ -32,9 +39,8 @@ struct ClusterInfoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try await global.connect()
-        let cluster = try await CLIFailure.wrap { try await client.admin.describeCluster() }
-        await client.close()
+        let configuration = try global.clientConfiguration(timeout: .milliseconds(timeoutMs))
+        let cluster = try await describe(configuration, timeoutMs: timeoutMs)
         if json {
             try JSONOutput.print(
                 Output(
@@ -60,19 +66,44 @@ struct ClusterInfoCommand: AsyncParsableCommand {
     }
 }
 
+/// Connects and describes the cluster, all within `timeoutMs`.
+/// - Throws: ``CLIFailure`` with the SDK's reason, or naming the bootstrap list and the limit.
+private func describe(_ configuration: ClientConfiguration, timeoutMs: Int) async throws -> ClusterDescription {
+    let brokers = configuration.bootstrap.joined(separator: ",")
+    return try await CommandDeadline.run(milliseconds: timeoutMs, "no answer from \(brokers)") {
+        try await CLIFailure.wrap {
+            let client = try await TernClient(configuration: configuration)
+            let cluster = try await client.admin.describeCluster()
+            await client.close()
+            return cluster
+        }
+    }
+}
+
 /// `tern cluster health`: exit 0 when a broker answers the handshake and metadata (what a
-/// container health check or a load balancer probe calls).
+/// container health check or a load balancer probe calls), within `--timeout-ms`.
 struct ClusterHealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Exit 0 when the broker serves requests; non-zero with the reason otherwise.")
+        abstract: "Exit 0 when the broker serves requests; non-zero with the reason otherwise.",
+        discussion: """
+            The whole check (connect, handshake, metadata) is bounded by --timeout-ms (default 5000), \
+            so a broker that accepts connections but does not answer (stopped, overloaded) fails the \
+            check in that time.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(help: "Fail when the broker has not answered within this many milliseconds.")
+    var timeoutMs = 5000
+
+    func validate() throws {
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
+    }
+
     func run() async throws {
-        let client = try await global.connect(clientId: "tern-health")
-        let cluster = try await CLIFailure.wrap { try await client.admin.describeCluster() }
-        await client.close()
+        let configuration = try global.clientConfiguration(clientId: "tern-health", timeout: .milliseconds(timeoutMs))
+        let cluster = try await describe(configuration, timeoutMs: timeoutMs)
         print("ok: \(cluster.brokers.count) broker\(cluster.brokers.count == 1 ? "" : "s"), version \(cluster.brokerVersion)")
     }
 }

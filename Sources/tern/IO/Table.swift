@@ -1,4 +1,7 @@
 /// A plain-text table with columns padded to their widest cell, two spaces apart.
+///
+/// Rows may have more cells than the header (the extra columns get an empty heading) or fewer
+/// (the missing cells are empty): a table is output, never a reason to crash.
 struct Table {
     var header: [String]
     var rows: [[String]] = []
@@ -11,16 +14,19 @@ struct Table {
     func render() -> String {
         var widths = header.map(\.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count {
+            if row.count > widths.count { widths += Array(repeating: 0, count: row.count - widths.count) }
+            for (index, cell) in row.enumerated() {
                 widths[index] = max(widths[index], cell.count)
             }
         }
         func line(_ cells: [String]) -> String {
             var text = ""
             for (index, cell) in cells.enumerated() {
-                let isLast = index == cells.count - 1
-                text += isLast ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 2)
+                text +=
+                    index == cells.count - 1
+                    ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 2)
             }
+            while text.last == " " { text.removeLast() }
             return text
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"

@@ -40,8 +40,8 @@ struct PerfConsumeCommand: AsyncParsableCommand {
         for _ in 0..<consumers { clients.append(try await global.connect(clientId: "tern-perf")) }
         let start = ContinuousClock.now
         progress.start()
-        // Each consumer's time of its last record: closing (which may wait for a parked fetch
-        // and leaves the group) is not part of the measurement.
+        // Each consumer's time of its last record: closing (which gives up the parked fetch at
+        // once but leaves the group) is not part of the measurement.
         let finished = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { tasks in
             for client in clients {
                 tasks.addTask {
@@ -52,8 +52,8 @@ struct PerfConsumeCommand: AsyncParsableCommand {
                         try await CLIFailure.wrap { try await consumer.subscribe(topics: [topic]) }
                     } else {
                         // Earliest from the start: with the default (latest) the fetch loop may
-                        // park a fetch at the log end before seekToBeginning lands, costing a
-                        // whole fetch.max.wait.
+                        // fetch at the log end before seekToBeginning lands, a fetch the seek
+                        // then has to supersede.
                         consumer = client.consumer(configuration: ConsumerConfiguration(autoOffsetReset: .earliest))
                         try await CLIFailure.wrap {
                             try await consumer.assign(topic: topic)

@@ -10,6 +10,8 @@ struct FakeGroup {
     var memberEpoch: Int32 = 0
     var lastAssignment: [TopicPartitionList]?
     var offsets: [TopicPartition: Int64] = [:]
+    /// Error codes the next heartbeats get, one each, before the assignment is given again.
+    var heartbeatErrors: [ErrorCode] = []
     /// `heartbeat owned=t-0,t-1`, `commit t-1=3`, …
     var log: [String] = []
 }
@@ -30,6 +32,12 @@ extension FakeBroker {
                 if request.memberEpoch < 0 {
                     return ConsumerGroupHeartbeatResponse(
                         memberId: "m", memberEpoch: request.memberEpoch, heartbeatIntervalMs: 20, assignment: [])
+                }
+                if !state.group.heartbeatErrors.isEmpty {
+                    let code = state.group.heartbeatErrors.removeFirst()
+                    return ConsumerGroupHeartbeatResponse(
+                        errorCode: code, memberId: request.memberId, memberEpoch: -1, heartbeatIntervalMs: 20,
+                        assignment: [])
                 }
                 if state.group.lastAssignment != state.group.assignment {
                     state.group.lastAssignment = state.group.assignment
