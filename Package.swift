@@ -100,6 +100,7 @@ let package = Package(
             dependencies: ["tern", "TernClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "terndTests", dependencies: ["ternd"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["TernClient", "TernWire", "TernTestSupport"],

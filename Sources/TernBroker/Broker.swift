@@ -1,3 +1,5 @@
+import CoreMetrics
+import Dispatch
 import Logging
 import Synchronization
 import TernNet
@@ -24,6 +26,14 @@ public final class Broker: Sendable {
     let topics: TopicStore
     let resolver: TopicConfigResolver
     let purgatory: FetchPurgatory
+    /// Where produce requests with compressed batches are validated, off the network queues.
+    let validationPool: ValidationPool
+    /// `queued.max.request.bytes`: received, unhandled request bytes of every client listener;
+    /// nil when unbounded (-1).
+    let requestMemory: RequestMemoryPool?
+    /// `max.connections` and `max.connections.per.ip` over every client listener (not the admin
+    /// listener, so health checks get through a full broker).
+    let connectionLimiter: ConnectionLimiter
     let fetchSessions: FetchSessionCache
     let retention: RetentionService
     let groupCoordinator: GroupCoordinator
@@ -31,6 +41,10 @@ public final class Broker: Sendable {
     let cleaner: LogCleaner?
     /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
     let adminLock = Mutex(())
+    /// The admin worker: CreateTopics, DeleteTopics and auto-creation run here, one at a time,
+    /// because they do disk work (directories, segments, fsyncs) that must not hold up a
+    /// network queue. Serial, so at most one thread.
+    let adminQueue = DispatchQueue(label: "tern.admin")
     private let servers: Mutex<[Server]> = Mutex([])
     /// When the broker finished opening its logs.
     let startedAt = ContinuousClock.now
@@ -64,11 +78,28 @@ public final class Broker: Sendable {
         logger.info(
             "segment files open at most: \(LogManager.maxOpenSegmentFiles)",
             metadata: ["tern_log_max_open_files": "\(LogManager.maxOpenSegmentFiles)"])
+        // A partition no topic records is what a creation or deletion interrupted by a crash
+        // left: removed, not opened (the topic is recorded only once all its logs exist).
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             flushIntervalMs: config.flushIntervalMs, checkpointIntervalMs: config.checkpointIntervalMs,
-            configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) })
-        purgatory = FetchPurgatory(logger: logger)
+            configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) },
+            keep: { tp in tp.partition >= 0 && tp.partition < topics.topic(tp.topic)?.partitionCount ?? 0 })
+        let queuedBytes = Int(config["queued.max.request.bytes"] ?? "") ?? 104_857_600
+        requestMemory = queuedBytes < 0 ? nil : RequestMemoryPool(limit: queuedBytes)
+        let refused = ConnectionLimiter.Refusal.self
+        let refusedCounters = [
+            refused.maxConnections: Counter(label: "tern_connections_refused_total", dimensions: [("limit", "max.connections")]),
+            refused.maxConnectionsPerIP: Counter(
+                label: "tern_connections_refused_total", dimensions: [("limit", "max.connections.per.ip")]),
+        ]
+        connectionLimiter = ConnectionLimiter(
+            maxConnections: Int(config["max.connections"] ?? "") ?? Int(Int32.max),
+            maxConnectionsPerIP: Int(config["max.connections.per.ip"] ?? "") ?? Int(Int32.max),
+            onRefuse: { refusedCounters[$0]?.increment() })
+        validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency, memory: requestMemory)
+        purgatory = FetchPurgatory(
+            maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
@@ -91,24 +122,17 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Makes the logs on disk match the topic metadata: creates missing partitions and removes
-    /// logs of topics that no longer exist (a delete interrupted by a crash).
+    /// Creates the logs a recorded topic lacks (a partition directory removed by hand). Logs of
+    /// partitions no topic records were already removed when the log manager opened.
     private func reconcileLogs() throws {
-        var expected = Set<TopicPartition>()
         for topic in topics.all {
-            for partition in 0..<topic.partitionCount {
-                let tp = TopicPartition(topic.name, partition)
-                expected.insert(tp)
-                if logManager.log(for: tp) == nil {
-                    _ = try logManager.createLog(tp, config: resolver.logConfig(topic.configs))
-                }
+            let missing = (0..<topic.partitionCount).map { TopicPartition(topic.name, $0) }.filter {
+                logManager.log(for: $0) == nil
             }
-        }
-        for log in logManager.allLogs where !expected.contains(log.topicPartition) {
+            guard !missing.isEmpty else { continue }
             logger.warning(
-                "removing the log of a deleted topic",
-                metadata: ["tern_topic": "\(log.topicPartition.topic)", "tern_partition": "\(log.topicPartition.partition)"])
-            try logManager.deleteLog(log.topicPartition)
+                "creating missing partition logs", metadata: ["tern_topic": "\(topic.name)", "partitions": "\(missing.count)"])
+            try logManager.publish(try logManager.prepareLogs(missing, config: resolver.logConfig(topic.configs)))
         }
     }
 
@@ -121,6 +145,8 @@ public final class Broker: Sendable {
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
+            serverConfig.memoryPool = requestMemory
+            serverConfig.connectionLimiter = connectionLimiter
             let server = Server(
                 configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
             do {
@@ -142,6 +168,10 @@ public final class Broker: Sendable {
     /// True while the broker serves requests: logs recovered, every listener accepting, not
     /// stopping (what `/health/ready` reports).
     public var isServing: Bool { phase.load(ordering: .relaxed) == Phase.serving.rawValue }
+
+    /// True once a stop was asked for: long admin work (creating or deleting many partitions)
+    /// abandons what it can.
+    var isStopping: Bool { phase.load(ordering: .relaxed) == Phase.stopping.rawValue }
 
     /// Marks the broker as stopping, so readiness turns false at once (a stop was asked for);
     /// ``shutdown()`` does the work.
@@ -199,6 +229,9 @@ public final class Broker: Sendable {
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
+        // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
+        // it so that it does not race the logs' closing.
+        adminQueue.sync {}
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }

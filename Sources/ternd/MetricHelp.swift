@@ -33,6 +33,12 @@ enum MetricHelp {
         "tern_cleaner_dirty_ratio": "Share of a compacted partition's non-active bytes not yet compacted.",
         "tern_cleaner_dirty_bytes": "Bytes of a compacted partition not yet compacted (the cleaner's lag).",
         "tern_connections_open": "Open client connections, per broker listener.",
+        "tern_connections_refused_total":
+            "Client connections closed at accept because they were over max.connections or max.connections.per.ip, per limit.",
+        "tern_request_queued_bytes":
+            "Bytes of received, unhandled requests counted against queued.max.request.bytes (partial frames included).",
+        "tern_request_memory_waiting_connections":
+            "Connections that stopped reading until queued.max.request.bytes has room for their next frame.",
         "tern_consumer_group_lag":
             "Records between a group's committed offset and the log end offset, per group and partition.",
         "tern_topics": "Topics.",

@@ -62,6 +62,12 @@ public final class RawConnection {
         return read(count: size)
     }
 
+    /// True when bytes (or end of stream) are waiting to be read now, without waiting.
+    public func isReadable() -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 1
+    }
+
     /// True when the peer has closed the connection (a read returns end of stream or reset).
     public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0

@@ -21,6 +21,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition("min.insync.replicas", "1", .int(min: 1, max: maxInt), "Replicas that must have a record for acks=all."),
         ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
+        ConfigDefinition(
+            "max.partitions", "100000", .int(min: 1, max: 10_000_000),
+            "Most partitions on this broker, all topics together (internal ones included); a creation past it is refused."),
         ConfigDefinition("log.segment.bytes", "1073741824", .int(min: 1024, max: maxInt), "Roll a new segment past this size."),
         ConfigDefinition("log.roll.ms", "604800000", .int(min: 1, max: Int64.max), "Roll a new segment after this age."),
         ConfigDefinition(
@@ -72,6 +75,18 @@ public enum BrokerConfigKeys {
             "Fetch sessions (Fetch v1) the broker keeps; the least recently used is evicted for a new one."),
         ConfigDefinition(
             "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
+        ConfigDefinition(
+            "queued.max.request.bytes", "104857600", .int(min: -1, max: Int64(1) << 40),
+            "Bytes of received, unhandled requests (partial frames included) over all connections; reading pauses above it (-1: unbounded)."),
+        ConfigDefinition(
+            "max.connections", "2147483647", .int(min: 1, max: maxInt),
+            "Client connections open at once over all listeners; more are closed as they are accepted."),
+        ConfigDefinition(
+            "max.connections.per.ip", "2147483647", .int(min: 1, max: maxInt),
+            "Client connections open at once from one IP address; more are closed as they are accepted."),
+        ConfigDefinition(
+            "fetch.max.wait.cap.ms", "30000", .int(min: 0, max: maxInt),
+            "The longest a fetch may wait for data (a client's maxWaitMs above it is lowered to it)."),
         ConfigDefinition(
             "num.network.threads", "0", .int(min: 0, max: 256),
             "Serial event queues for connections; 0 means one per core."),

@@ -1,12 +1,19 @@
+import Dispatch
 import Logging
 import Synchronization
 import TernStorage
 import TernWire
 
 extension Broker {
+    /// AlterConfigs, answered from the admin worker (``adminQueue``): it writes the topic
+    /// metadata file and takes `adminLock`, which a large topic creation may hold for seconds.
+    func handleAlterConfigs(_ request: AlterConfigsRequest, _ context: RequestContext) {
+        adminQueue.async { context.respond(self.alterConfigs(request)) }
+    }
+
     /// AlterConfigs: validates every change of a topic first (unknown key, bad value → INVALID_CONFIG,
     /// nothing changed), then persists the new overrides and applies them to the topic's logs.
-    func handleAlterConfigs(_ request: AlterConfigsRequest) -> AlterConfigsResponse {
+    func alterConfigs(_ request: AlterConfigsRequest) -> AlterConfigsResponse {
         AlterConfigsResponse(
             resources: request.resources.map { resource in
                 guard resource.type == .topic else {

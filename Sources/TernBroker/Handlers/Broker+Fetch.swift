@@ -4,7 +4,8 @@ import TernWire
 
 extension Broker {
     /// Fetch: read whole batches below the high watermark; if fewer than `minBytes` are there and
-    /// `maxWaitMs` allows, park the request until an append brings enough or the wait ends.
+    /// `maxWaitMs` allows, park the request until an append brings enough, the wait (capped by
+    /// `fetch.max.wait.cap.ms`) ends or the connection closes.
     ///
     /// A v1 request with a session is first turned into the full request of its session
     /// (``FetchSessionCache``); its response then lists only partitions with something new.
@@ -23,7 +24,8 @@ extension Broker {
         }
         let partitions = request.topics.flatMap { t in t.partitions.map { TopicPartition(t.name, $0.partition) } }
         purgatory.park(
-            partitions: partitions, minBytes: minBytes - read.byteCount, maxWaitMs: Int(request.maxWaitMs)
+            owner: context.connection.id, partitions: partitions, minBytes: minBytes - read.byteCount,
+            maxWaitMs: Int(request.maxWaitMs)
         ) { [self] in
             respond(readFetch(request), resolved, version: version, context)
         }

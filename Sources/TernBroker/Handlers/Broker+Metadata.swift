@@ -1,3 +1,5 @@
+import Dispatch
+import Logging
 import TernStorage
 import TernWire
 
@@ -9,18 +11,28 @@ extension Broker {
             brokerVersion: Broker.version, uptimeMs: Int64(startedAt.duration(to: .now).milliseconds))
     }
 
-    /// Metadata: this broker, and the requested topics (or all) with their partition leaders.
-    func handleMetadata(_ request: MetadataRequest) -> MetadataResponse {
+    /// Metadata: answered at once, unless it asks to auto-create topics
+    /// (`auto.create.topics.enable`), which then happens on the admin worker (``adminQueue``)
+    /// and the answer comes from there.
+    func handleMetadata(_ request: MetadataRequest, _ context: RequestContext) {
+        let creates =
+            request.allowAutoTopicCreation && config.autoCreateTopics
+            && (request.topics ?? []).contains { topics.topic($0) == nil }
+        guard creates else { return context.respond(metadata(request, autoCreate: false)) }
+        adminQueue.async { context.respond(self.metadata(request, autoCreate: true)) }
+    }
+
+    /// This broker, and the requested topics (or all) with their partition leaders; with
+    /// `autoCreate`, unknown requested topics are created first (with `num.partitions`
+    /// partitions, through the same checks as CreateTopics: blocks on disk work).
+    func metadata(_ request: MetadataRequest, autoCreate: Bool) -> MetadataResponse {
         var described: [MetadataResponse.Topic] = []
         if let names = request.topics {
             for name in names {
                 if let info = topics.topic(name) {
                     described.append(describe(info))
-                } else if request.allowAutoTopicCreation && config.autoCreateTopics,
-                    TopicInfo.validateName(name) == nil,
-                    let info = try? createTopic(name: name, partitions: config.numPartitions, configs: [:])
-                {
-                    described.append(describe(info))
+                } else if autoCreate {
+                    described.append(autoCreateTopic(name))
                 } else {
                     described.append(.init(errorCode: .unknownTopicOrPartition, name: name, partitions: []))
                 }
@@ -30,6 +42,26 @@ extension Broker {
         }
         return MetadataResponse(
             brokers: [advertisedBroker], clusterId: "tern-single-node", controllerId: config.nodeId, topics: described)
+    }
+
+    /// Creates `name` for a Metadata request; a refused or failed creation answers with its
+    /// error code (INVALID_TOPIC for a bad or reserved name, INVALID_PARTITIONS over budget;
+    /// UNKNOWN_TOPIC_OR_PARTITION when the disk failed, so clients retry as for any unknown topic).
+    private func autoCreateTopic(_ name: String) -> MetadataResponse.Topic {
+        do {
+            if let info = try createTopic(name: name, partitions: config.numPartitions, configs: [:], by: .client)
+                ?? topics.topic(name)
+            {
+                return describe(info)
+            }
+        } catch let refused as TopicAdminError {
+            logger.info(
+                "refused to auto-create a topic", metadata: ["tern_topic": "\(name)", "error": "\(refused.message)"])
+            return .init(errorCode: refused.code, name: name, partitions: [])
+        } catch {
+            // createTopic logged it.
+        }
+        return .init(errorCode: .unknownTopicOrPartition, name: name, partitions: [])
     }
 
     private func describe(_ info: TopicInfo) -> MetadataResponse.Topic {

@@ -1,12 +1,51 @@
 import Logging
 import Synchronization
+import TernNet
 import TernStorage
 import TernWire
 
 extension Broker {
     /// Produce: validate each partition's batches, append them with one write, then answer
     /// (acks=1), wait for the group-committed fsync (acks=all in sync mode), or stay silent (acks=0).
+    ///
+    /// A request with a compressed batch (whose validation inflates it, up to 64 MiB) runs on the
+    /// ``ValidationPool``, as does every later produce of its connection until that one is done
+    /// (appends stay in request order per connection); the rest run here, on the network queue.
     func handleProduce(_ request: ProduceRequest, _ context: RequestContext) {
+        let connection = context.connection.id
+        if Self.hasCompressedBatch(request) || validationPool.hasWork(for: connection) {
+            // The request's bytes wait in memory until their turn: they count as queued request
+            // bytes (queued.max.request.bytes) until the produce is done.
+            let bytes = request.topics.reduce(0) { sum, topic in
+                topic.partitions.reduce(sum) { $0 + $1.records.count }
+            }
+            validationPool.submit(connection, bytes: bytes) { [self] in performProduce(request, context) }
+        } else {
+            performProduce(request, context)
+        }
+    }
+
+    /// Whether any partition's record set holds a compressed batch, from the batch headers alone
+    /// (no allocation). Malformed framing counts as uncompressed: validation refuses it cheaply.
+    static func hasCompressedBatch(_ request: ProduceRequest) -> Bool {
+        for topic in request.topics {
+            for partition in topic.partitions {
+                let compressed = partition.records.withUnsafeBytes { buffer -> Bool in
+                    var position = 0
+                    while let header = RecordBatchHeader(buffer, at: position) {
+                        if header.attributes & 0x7 != 0 { return true }
+                        guard header.batchLength > 0 else { return false }
+                        position += header.totalSize
+                    }
+                    return false
+                }
+                if compressed { return true }
+            }
+        }
+        return false
+    }
+
+    private func performProduce(_ request: ProduceRequest, _ context: RequestContext) {
         let acks = request.acks
         var results: [ProduceResponse.Topic] = []
         results.reserveCapacity(request.topics.count)

@@ -1,5 +1,6 @@
-import Synchronization
+import Dispatch
 import Logging
+import Synchronization
 import TernStorage
 import TernWire
 
@@ -8,24 +9,26 @@ import Glibc
 #endif
 
 extension Broker {
-    /// CreateTopics: validate name, partition count, replication factor and configs, then persist
-    /// the topic and create its partition logs.
-    func handleCreateTopics(_ request: CreateTopicsRequest) -> CreateTopicsResponse {
+    /// CreateTopics, answered from the admin worker (``adminQueue``): the partition logs are
+    /// made on disk there, never on a network queue.
+    func handleCreateTopics(_ request: CreateTopicsRequest, _ context: RequestContext) {
+        adminQueue.async { context.respond(self.createTopics(request)) }
+    }
+
+    /// DeleteTopics, answered from the admin worker (``adminQueue``).
+    func handleDeleteTopics(_ request: DeleteTopicsRequest, _ context: RequestContext) {
+        adminQueue.async { context.respond(self.deleteTopics(request)) }
+    }
+
+    /// CreateTopics: validate name, partition count, replication factor and configs, then create
+    /// each topic (see ``createTopic(name:partitions:configs:by:)``). Blocks on disk work: call it
+    /// on the admin worker.
+    func createTopics(_ request: CreateTopicsRequest) -> CreateTopicsResponse {
         CreateTopicsResponse(
             topics: request.topics.map { topic in
-                if let reason = TopicInfo.validateName(topic.name) {
-                    return TopicResult(name: topic.name, errorCode: .invalidTopic, errorMessage: reason)
-                }
-                if topic.name.hasPrefix("__") {
-                    return TopicResult(
-                        name: topic.name, errorCode: .invalidTopic,
-                        errorMessage: "names starting with '__' are reserved for internal topics")
-                }
                 let partitions = topic.numPartitions == -1 ? config.numPartitions : topic.numPartitions
-                guard partitions >= 1 && partitions <= 100_000 else {
-                    return TopicResult(
-                        name: topic.name, errorCode: .invalidPartitions,
-                        errorMessage: "partition count must be 1...100000, got \(topic.numPartitions)")
+                if let refused = TopicInfo.validateNew(name: topic.name, partitions: partitions, by: .client) {
+                    return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
                 }
                 guard topic.replicationFactor == -1 || topic.replicationFactor == 1 else {
                     return TopicResult(
@@ -49,59 +52,38 @@ extension Broker {
                         name: topic.name, errorCode: .topicAlreadyExists,
                         errorMessage: "topic '\(topic.name)' already exists")
                 }
-                if request.validateOnly { return TopicResult(name: topic.name) }
+                if request.validateOnly {
+                    if let refused = checkPartitionBudget(name: topic.name, partitions: partitions) {
+                        return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
+                    }
+                    return TopicResult(name: topic.name)
+                }
                 do {
-                    guard try createTopic(name: topic.name, partitions: partitions, configs: configs) != nil else {
+                    guard try createTopic(name: topic.name, partitions: partitions, configs: configs, by: .client) != nil
+                    else {
                         return TopicResult(
                             name: topic.name, errorCode: .topicAlreadyExists,
                             errorMessage: "topic '\(topic.name)' already exists")
                     }
                     return TopicResult(name: topic.name)
+                } catch let refused as TopicAdminError {
+                    return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
                 } catch {
-                    logger.error("topic creation failed", metadata: ["tern_topic": "\(topic.name)", "error": "\(error)"])
                     return TopicResult(name: topic.name, errorCode: .kafkaStorageError, errorMessage: "\(error)")
                 }
             })
     }
 
-    /// Persists a new topic, then creates its logs. Returns nil when the topic already exists.
-    func createTopic(name: String, partitions: Int32, configs: [String: String]) throws -> TopicInfo? {
-        try adminLock.withLock { _ in
-            let info = TopicInfo(
-                name: name, id: Self.newTopicId(), partitionCount: partitions, replicationFactor: 1, configs: configs)
-            guard try topics.create(info) else { return nil }
-            let logConfig = resolver.logConfig(configs)
-            for partition in 0..<partitions {
-                _ = try logManager.createLog(TopicPartition(name, partition), config: logConfig)
-            }
-            logger.info("created topic", metadata: ["tern_topic": "\(name)", "partitions": "\(partitions)"])
-            return info
-        }
-    }
-
-    /// DeleteTopics: forget the topic, then remove its logs (a crash in between is finished at start-up).
-    func handleDeleteTopics(_ request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    /// DeleteTopics: forget each topic, then remove its logs (see ``deleteTopic(_:)``). Blocks on
+    /// disk work: call it on the admin worker.
+    func deleteTopics(_ request: DeleteTopicsRequest) -> DeleteTopicsResponse {
         DeleteTopicsResponse(
             topics: request.names.map { name in
                 do {
-                    return try adminLock.withLock { _ in
-                        guard let info = topics.topic(name) else {
-                            return TopicResult(
-                                name: name, errorCode: .unknownTopicOrPartition,
-                                errorMessage: "topic '\(name)' does not exist")
-                        }
-                        guard !info.isInternal else {
-                            return TopicResult(
-                                name: name, errorCode: .invalidTopic, errorMessage: "internal topic '\(name)' cannot be deleted")
-                        }
-                        _ = try topics.delete(name)
-                        for partition in 0..<info.partitionCount {
-                            try logManager.deleteLog(TopicPartition(name, partition))
-                        }
-                        topicMetrics.forget(name)
-                        logger.info("deleted topic", metadata: ["tern_topic": "\(name)"])
-                        return TopicResult(name: name)
-                    }
+                    try deleteTopic(name)
+                    return TopicResult(name: name)
+                } catch let refused as TopicAdminError {
+                    return TopicResult(name: name, errorCode: refused.code, errorMessage: refused.message)
                 } catch {
                     logger.error("topic deletion failed", metadata: ["tern_topic": "\(name)", "error": "\(error)"])
                     return TopicResult(name: name, errorCode: .kafkaStorageError, errorMessage: "\(error)")

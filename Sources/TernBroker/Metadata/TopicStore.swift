@@ -6,9 +6,15 @@ import TernStorage
 /// write-new, fsync, rename, fsync-directory, so a crash leaves the old or the new file.
 ///
 /// Single-node stand-in for the replicated `__cluster_metadata` log of DESIGN.md section 6.
+///
+/// Every produce and fetch looks topics up, so the lock they take (`topics`) is held only to
+/// read or swap the dictionary, never across the file write; writers serialize on `writer`.
 public final class TopicStore: Sendable {
     private let path: String
     private let topics: Mutex<[String: TopicInfo]>
+    /// Held by a change from reading the current topics to publishing the new ones, across the
+    /// write and fsync of the file. Lock order: `writer`, then `topics`.
+    private let writer = Mutex(())
 
     private struct FileFormat: Codable {
         var version: Int
@@ -66,14 +72,14 @@ public final class TopicStore: Sendable {
     }
 
     private func mutate(_ body: (inout [String: TopicInfo]) -> Bool) throws -> Bool {
-        try topics.withLock { topics in
-            var copy = topics
+        try writer.withLock { _ in
+            var copy = topics.withLock { $0 }
             guard body(&copy) else { return false }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(FileFormat(version: 1, topics: copy.values.sorted { $0.name < $1.name }))
             try AtomicFile.write(path, bytes: [UInt8](data))
-            topics = copy
+            topics.withLock { $0 = copy }
             return true
         }
     }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Synchronization
+import TernNet
 import TernStorage
 
 /// Gauges set when `/metrics` is scraped rather than on every change: per-partition log offsets
@@ -45,6 +46,8 @@ final class ScrapeGauges: Sendable {
         for (listener, count) in broker.connectionCounts {
             Gauge(label: "tern_connections_open", dimensions: [("listener", listener)]).record(count)
         }
+        Gauge(label: "tern_request_queued_bytes").record(broker.requestMemory?.usedBytes ?? 0)
+        Gauge(label: "tern_request_memory_waiting_connections").record(broker.requestMemory?.waitingCount ?? 0)
         Gauge(label: "tern_topics").record(broker.topics.all.count)
         Gauge(label: "tern_partitions").record(seen.count)
         let process = ProcessStatistics.read()

@@ -19,7 +19,9 @@ struct RequestRouter: ServerConnectionHandler {
         } catch {
             var logger = logger
             logger[metadataKey: "tern_peer"] = "\(connection.peer)"
-            logger.warning("closing connection: unreadable request header", metadata: ["error": "\(error)"])
+            // Rate-limited: a client can open malformed connections as fast as it likes.
+            LogRateLimiter.peerWarnings.warning(
+                logger, "closing connection: unreadable request header", metadata: ["error": "\(error)"])
             connection.noResponse(ticket)
             connection.close()
             return
@@ -56,14 +58,14 @@ struct RequestRouter: ServerConnectionHandler {
         case .produce: broker.handleProduce(try decode(&reader), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
         case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader)))
-        case .metadata: context.respond(broker.handleMetadata(try decode(&reader)))
+        case .metadata: broker.handleMetadata(try decode(&reader), context)
         case .apiVersions:
             let _: ApiVersionsRequest = try decode(&reader)
             context.respond(broker.handleApiVersions())
-        case .createTopics: context.respond(broker.handleCreateTopics(try decode(&reader)))
-        case .deleteTopics: context.respond(broker.handleDeleteTopics(try decode(&reader)))
+        case .createTopics: broker.handleCreateTopics(try decode(&reader), context)
+        case .deleteTopics: broker.handleDeleteTopics(try decode(&reader), context)
         case .describeConfigs: context.respond(broker.handleDescribeConfigs(try decode(&reader)))
-        case .alterConfigs: context.respond(broker.handleAlterConfigs(try decode(&reader)))
+        case .alterConfigs: broker.handleAlterConfigs(try decode(&reader), context)
         case .findCoordinator: broker.handleFindCoordinator(try decode(&reader), context)
         case .consumerGroupHeartbeat: broker.handleConsumerGroupHeartbeat(try decode(&reader), context)
         case .offsetCommit: broker.handleOffsetCommit(try decode(&reader), context)
@@ -89,5 +91,14 @@ struct RequestRouter: ServerConnectionHandler {
         return request
     }
 
-    func connectionDidClose(_ connection: ServerConnection) {}
+    /// A closing connection's parked fetches complete now rather than when their waits end: the
+    /// connection closes only once every request it sent has been answered.
+    func connectionWillClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+    }
+
+    func connectionDidClose(_ connection: ServerConnection) {
+        broker.purgatory.cancel(owner: connection.id)
+        broker.validationPool.discard(connection.id)
+    }
 }

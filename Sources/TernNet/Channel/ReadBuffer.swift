@@ -21,7 +21,8 @@ final class ReadBuffer {
 
     private var storage: UnsafeMutableRawPointer
     private(set) var capacity: Int
-    private let initialCapacity: Int
+    /// The resident size; frames larger than it need memory from a ``RequestMemoryPool``.
+    let initialCapacity: Int
     private let maxFrameBytes: Int
     /// Nil for the native size-prefixed framing.
     private let decoder: (any FrameDecoder)?
@@ -58,6 +59,14 @@ final class ReadBuffer {
         let payload = UnsafeRawBufferPointer(start: storage + readIndex + Self.frameHeaderBytes, count: size)
         readIndex += total
         return .complete(payload)
+    }
+
+    /// The whole size (prefix included) of the frame at the front, when its size prefix has
+    /// arrived but not all of the frame; nil otherwise (or with a custom framing).
+    var incompleteFrameBytes: Int? {
+        guard decoder == nil, let size = frameSizeAtFront(), size <= maxFrameBytes else { return nil }
+        let total = Self.frameHeaderBytes + size
+        return writeIndex - readIndex < total ? total : nil
     }
 
     /// Whether ``nextFrame()`` would return something other than `.incomplete`.

@@ -48,6 +48,13 @@ final class SocketChannel: @unchecked Sendable {
     private var writeSuspended = false
     private var pendingCancellations = 0
 
+    /// The process-wide budget for frames larger than the resident read buffer; nil for none.
+    private let memoryPool: RequestMemoryPool?
+    /// Bytes of `memoryPool` held for the frame at the front of the read buffer.
+    private var reservedBytes = 0
+    /// Reading waits until `memoryPool` has room for the frame at the front.
+    private var waitingForMemory = false
+
     private var readingStopped = false
     private var inputClosed = false
     private var pumpScheduled = false
@@ -83,8 +90,9 @@ final class SocketChannel: @unchecked Sendable {
     ///   - maxPendingWriteBytes: reading stops while more than this many bytes wait to be written.
     init(
         socket: SocketDescriptor, peer: String, loop: EventLoop, maxFrameBytes: Int, maxPendingWriteBytes: Int,
-        framing: Framing = .lengthPrefixed, logger: Logger
+        framing: Framing = .lengthPrefixed, memoryPool: RequestMemoryPool? = nil, logger: Logger
     ) {
+        self.memoryPool = memoryPool
         self.socket = socket
         self.peer = peer
         self.loop = loop
@@ -193,7 +201,7 @@ final class SocketChannel: @unchecked Sendable {
         var bytesRead = false
         reading: while true {
             deliverFrames(to: delegate)
-            guard mayRead(delegate) else { break }
+            guard mayRead(delegate), reserveMemoryForFrame() else { break }
             switch readBuffer.read(from: socket.rawValue) {
             case .processed(0):
                 endOfInput = true
@@ -225,9 +233,11 @@ final class SocketChannel: @unchecked Sendable {
                 return
             case .complete(let payload):
                 delegate.channel(self, didReceiveFrame: payload)
+                // Handled, or copied by the handler (which charges the pool for what it keeps).
+                releaseReservedMemory()
             case .tooLarge(let size):
-                logger.warning(
-                    "closing connection: frame larger than the limit",
+                LogRateLimiter.peerWarnings.warning(
+                    logger, "closing connection: frame larger than the limit",
                     metadata: ["tern_frame_bytes": "\(size)", "tern_max_frame_bytes": "\(maxFrameBytes)"])
                 close(
                     error: NetError(
@@ -244,7 +254,41 @@ final class SocketChannel: @unchecked Sendable {
     }
 
     private func mayRead(_ delegate: any SocketChannelDelegate) -> Bool {
-        !inputClosed && mayDeliver(delegate)
+        !inputClosed && !waitingForMemory && mayDeliver(delegate)
+    }
+
+    // MARK: Request memory
+
+    /// Before a read: a frame too large for the resident buffer must hold its size in the memory
+    /// pool (partial frames count in full). When the pool is exhausted, reading stops until it
+    /// has room; a frame that holds its memory is always read to its end.
+    private func reserveMemoryForFrame() -> Bool {
+        guard let pool = memoryPool, reservedBytes == 0, let bytes = readBuffer.incompleteFrameBytes,
+            bytes > readBuffer.initialCapacity
+        else { return true }
+        let granted = pool.reserve(bytes, waiter: ObjectIdentifier(self)) { [weak self] in
+            guard let self else { return }
+            self.loop.execute { self.memoryDidFree() }
+        }
+        if granted {
+            reservedBytes = bytes
+        } else {
+            waitingForMemory = true
+        }
+        return granted
+    }
+
+    private func releaseReservedMemory() {
+        guard reservedBytes > 0 else { return }
+        memoryPool?.release(reservedBytes)
+        reservedBytes = 0
+    }
+
+    /// The pool has room again: read (and retry the reservation) when the socket is readable.
+    private func memoryDidFree() {
+        guard waitingForMemory else { return }
+        waitingForMemory = false
+        updateReadInterest()
     }
 
     /// Stops reading for good (graceful close); already-read frames are not handed over.
@@ -261,7 +305,7 @@ final class SocketChannel: @unchecked Sendable {
         loop.assertOnLoop()
         guard isOpen, let source = readSource, let delegate else { return }
         let deliverable = mayDeliver(delegate)
-        let wantsRead = deliverable && !inputClosed
+        let wantsRead = deliverable && !inputClosed && !waitingForMemory
         if wantsRead == readSuspended {
             readSuspended = !wantsRead
             if wantsRead { source.resume() } else { source.suspend() }
@@ -310,6 +354,12 @@ final class SocketChannel: @unchecked Sendable {
         state = .closing
         closeError = error
         writeQueue.removeAll()
+        // A dropped partial frame gives its memory back; a wait for memory ends.
+        releaseReservedMemory()
+        if waitingForMemory {
+            waitingForMemory = false
+            memoryPool?.cancelWait(ObjectIdentifier(self))
+        }
         if let source = readSource {
             if readSuspended {
                 readSuspended = false

@@ -22,6 +22,8 @@ final class Listener: @unchecked Sendable {
     private var suspended = false
     private var stopped = false
     private let closed = DispatchGroup()
+    /// One line at once, then one every 10 s, while accepting keeps failing.
+    private let exhaustionLog = LogRateLimiter(burst: 1, perSecond: 0.1)
 
     /// How long accepting pauses after running out of descriptors.
     static let descriptorExhaustionPause = DispatchTimeInterval.milliseconds(100)
@@ -96,8 +98,9 @@ final class Listener: @unchecked Sendable {
                 case ECONNABORTED, EPROTO, EPERM:
                     continue  // that one connection failed; others may be waiting
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                    logger.error(
-                        "cannot accept connections: out of descriptors or memory; pausing accepts",
+                    // Up to ten times a second while descriptors stay exhausted: rate-limited.
+                    exhaustionLog.log(
+                        logger, level: .error, "cannot accept connections: out of descriptors or memory; pausing accepts",
                         metadata: ["error": "\(error)", "tern_listener": "\(address)"])
                     pauseAccepting()
                     return

@@ -144,14 +144,27 @@ public final class Server: Sendable {
         do {
             try Syscall.prepareAccepted(socket.rawValue)
         } catch {
-            logger.warning("cannot set up accepted connection", metadata: ["tern_peer": "\(peer)", "error": "\(error)"])
+            LogRateLimiter.peerWarnings.warning(
+                logger, "cannot set up accepted connection", metadata: ["tern_peer": "\(peer)", "error": "\(error)"])
+            socket.close()
+            return
+        }
+        let host = address.host
+        let limiter = configuration.connectionLimiter
+        if let limiter, let refusal = limiter.admit(host: host) {
+            LogRateLimiter.peerWarnings.warning(
+                logger, "refusing connection: over \(refusal.rawValue)",
+                metadata: [
+                    "tern_peer": "\(peer)",
+                    "tern_limit": "\(refusal == .maxConnections ? limiter.maxConnections : limiter.maxConnectionsPerIP)",
+                ])
             socket.close()
             return
         }
         let id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let loop = loops.next()
         let connection = ServerConnection(
-            id: id, socket: socket, peer: peer, loop: loop, configuration: configuration, handler: handler,
+            id: id, socket: socket, peer: peer, host: host, loop: loop, configuration: configuration, handler: handler,
             logger: logger
         ) { [weak self] connection in
             self?.connectionDidClose(connection)
@@ -170,6 +183,7 @@ public final class Server: Sendable {
             return true
         }
         guard admitted else {
+            limiter?.release(host: host)
             connection.channel.discardUnstarted()
             return
         }
@@ -182,6 +196,9 @@ public final class Server: Sendable {
             sweepers[connection.channel.loop.index].remove(connection)
         }
         let removed = state.withLock { $0.connections.removeValue(forKey: connection.id) != nil }
-        if removed { openConnections.leave() }
+        if removed {
+            configuration.connectionLimiter?.release(host: connection.host)
+            openConnections.leave()
+        }
     }
 }

@@ -24,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var backlog: Int32
     /// How requests are delimited (default: the native `size u32 | payload` frames).
     public var framing: Framing = .lengthPrefixed
+    /// The process-wide budget of received, unhandled request bytes (`queued.max.request.bytes`),
+    /// shared between servers; nil for none.
+    public var memoryPool: RequestMemoryPool?
+    /// `max.connections` and `max.connections.per.ip`, shared between servers; nil for none.
+    public var connectionLimiter: ConnectionLimiter?
 
     /// Creates a configuration; every limit has the default documented on its property
     /// (`eventLoopCount: nil` means one loop per core).

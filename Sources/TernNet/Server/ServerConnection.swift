@@ -19,6 +19,8 @@ public final class ServerConnection: @unchecked Sendable {
     public let peer: String
     /// A number unique among the connections of this process's servers.
     public let id: UInt64
+    /// The peer's address without the port (what `max.connections.per.ip` counts).
+    let host: String
 
     let channel: SocketChannel
     private let handler: any ServerConnectionHandler
@@ -26,6 +28,8 @@ public final class ServerConnection: @unchecked Sendable {
     private let onClose: @Sendable (ServerConnection) -> Void
     private let inbox = Mutex(CompletionInbox())
     private let closeRequested = Atomic<Bool>(false)
+    /// Loop-confined: the handler has heard `connectionWillClose`.
+    private var handlerToldOfClose = false
 
     /// Loop-confined: tickets issued and their responses until written.
     private var sequencer = ResponseSequencer()
@@ -33,11 +37,13 @@ public final class ServerConnection: @unchecked Sendable {
     private var drained: [CompletionInbox.Completion] = []
 
     init(
-        id: UInt64, socket: SocketDescriptor, peer: String, loop: EventLoop, configuration: ServerConfiguration,
+        id: UInt64, socket: SocketDescriptor, peer: String, host: String, loop: EventLoop,
+        configuration: ServerConfiguration,
         handler: any ServerConnectionHandler, logger: Logger, onClose: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
         self.peer = peer
+        self.host = host
         self.handler = handler
         self.maxInFlightRequests = max(configuration.maxInFlightRequests, 1)
         self.onClose = onClose
@@ -46,7 +52,8 @@ public final class ServerConnection: @unchecked Sendable {
         logger[metadataKey: "tern_connection_id"] = "\(id)"
         self.channel = SocketChannel(
             socket: socket, peer: peer, loop: loop, maxFrameBytes: configuration.maxFrameBytes,
-            maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing, logger: logger)
+            maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing,
+            memoryPool: configuration.memoryPool, logger: logger)
     }
 
     /// Starts reading; on the connection's loop.
@@ -134,7 +141,15 @@ public final class ServerConnection: @unchecked Sendable {
     private func beginGracefulClose() {
         closeRequested.store(true, ordering: .relaxed)
         channel.stopReading()
+        tellHandlerOfClose()
         closeIfDrained()
+    }
+
+    /// Once, on the loop: the handler may now redeem tickets it holds for later (long polls).
+    private func tellHandlerOfClose() {
+        guard !handlerToldOfClose else { return }
+        handlerToldOfClose = true
+        handler.connectionWillClose(self)
     }
 
     private func closeIfDrained() {
@@ -198,6 +213,7 @@ extension ServerConnection: SocketChannelDelegate {
         }
         sequencer = ResponseSequencer()
         channel.logger.debug("connection closed", metadata: error.map { ["error": "\($0)"] } ?? [:])
+        tellHandlerOfClose()
         handler.connectionDidClose(self)
         onClose(self)
     }

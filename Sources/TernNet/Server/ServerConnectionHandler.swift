@@ -10,6 +10,17 @@ public protocol ServerConnectionHandler: Sendable {
     /// Responses are written in ticket order whatever order they complete in.
     func connection(_ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket)
 
+    /// Called once when the connection stops reading to close (the peer closed its side, or a
+    /// close began), on its queue; no frame follows. The connection closes only once every
+    /// ticket it issued is redeemed, so a handler holding a ticket for a later event (a long
+    /// poll) should redeem it now rather than keep the connection, and its descriptor, open.
+    func connectionWillClose(_ connection: ServerConnection)
+
     /// Called once when the connection has closed, on its queue; no frame follows.
     func connectionDidClose(_ connection: ServerConnection)
+}
+
+extension ServerConnectionHandler {
+    /// Handlers that answer every request promptly need not hear of a close in advance.
+    public func connectionWillClose(_ connection: ServerConnection) {}
 }

@@ -125,6 +125,11 @@ enum FileSystem {
         }
     }
 
+    /// Creates one directory; fails if anything (a directory or a file) is already there.
+    static func makeDirectory(_ path: String) throws {
+        guard mkdir(path, 0o755) == 0 else { throw error("cannot create directory", path, lastErrno()) }
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

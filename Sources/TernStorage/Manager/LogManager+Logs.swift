@@ -13,33 +13,14 @@ extension LogManager {
 
     /// Creates an empty log, or returns the existing one. A new log goes to the log directory
     /// holding the fewest partitions; its directory and first segment are made durable (the
-    /// new directory and its parent are fsynced) before it is returned.
+    /// new directory and its parent are fsynced) before it is registered and returned. The disk
+    /// work runs outside the registry lock (see ``prepareLogs(_:config:shouldContinue:)``).
     /// - Throws: `closed` after shutdown; `ioError` when the files cannot be created.
     public func createLog(_ tp: TopicPartition, config: LogConfig) throws -> PartitionLog {
-        try registry.state.withLock { state in
-            if let existing = state.logs[tp] { return existing }
-            guard !state.closed else {
-                throw StorageError(.closed, "cannot create \(tp): the log manager is shut down")
-            }
-            var counts: [String: Int] = [:]
-            for dir in state.dirs.values { counts[dir, default: 0] += 1 }
-            // The first of the least used directories, in the order given.
-            var dir = logDirs[0]
-            for candidate in logDirs where counts[candidate, default: 0] < counts[dir, default: 0] { dir = candidate }
-            let path = dir + "/" + tp.description
-            try FileSystem.makeDirectories(path)
-            let segment = try Segment.create(directory: path, baseOffset: 0)
-            try FileSystem.fsyncDirectory(path)
-            try FileSystem.fsyncDirectory(dir)
-            let log = PartitionLog(
-                topicPartition: tp, directory: path, segments: [segment], logStartOffset: 0, recoveryPoint: 0,
-                config: config, logger: logger, syncCounter: syncCounter, flushRequests: rollFlushRequests)
-            state.logs[tp] = log
-            state.dirs[tp] = dir
-            logger.info(
-                "created log \(path)", metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)"])
-            return log
-        }
+        if let existing = log(for: tp) { return existing }
+        try publish(try prepareLogs([tp], config: config))
+        guard let log = log(for: tp) else { throw StorageError(.notFound, "\(tp) was deleted as it was created") }
+        return log
     }
 
     /// Applies new settings to a log (they take effect from its next append).
@@ -50,21 +31,31 @@ extension LogManager {
     /// already made keep their files open until released. Deleting an absent log does nothing.
     /// - Throws: `ioError` when the directory cannot be renamed or removed.
     public func deleteLog(_ tp: TopicPartition) throws {
-        let removed = registry.state.withLock { state -> (PartitionLog, String)? in
-            guard let log = state.logs.removeValue(forKey: tp), let dir = state.dirs.removeValue(forKey: tp) else {
-                return nil
+        try deleteLogs([tp])
+    }
+
+    /// Unregisters the logs of `tps` under one short hold of the registry lock, then (without
+    /// it) renames each directory to `<topic>-<partition>.<uuid>-delete`, fsyncs each log
+    /// directory once and removes the renamed trees. A crash midway, or `shouldContinue`
+    /// turning false, leaves only `-delete` directories, which the next start-up removes.
+    /// Partitions without a log are skipped.
+    /// - Throws: the first rename, fsync or removal error, after trying every partition.
+    public func deleteLogs(_ tps: [TopicPartition], shouldContinue: () -> Bool = { true }) throws {
+        var removed = registry.state.withLock { state -> [(log: PartitionLog, dir: String)] in
+            tps.compactMap { tp in
+                guard let log = state.logs.removeValue(forKey: tp), let dir = state.dirs.removeValue(forKey: tp) else {
+                    return nil
+                }
+                return (log, dir)
             }
-            return (log, dir)
         }
-        guard let (log, dir) = removed else { return }
-        log.abandon()
-        let doomed = log.directory + "." + Self.uniqueSuffix() + "-delete"
-        try FileSystem.rename(log.directory, doomed)
-        try FileSystem.fsyncDirectory(dir)
-        try FileSystem.removeTree(doomed)
-        logger.info(
-            "deleted log \(log.directory)",
-            metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)"])
+        guard !removed.isEmpty else { return }
+        let doomed = removed.map { (path: $0.log.directory, dir: $0.dir) }
+        for entry in removed { entry.log.abandon() }
+        // Released before the removal, which needs descriptors of its own.
+        removed.removeAll()
+        if let error = removeDirectories(doomed, shouldContinue: shouldContinue) { throw error }
+        for entry in doomed { logger.debug("deleted log \(entry.path)") }
     }
 
     /// 32 random hex digits.

@@ -76,12 +76,16 @@ public final class LogManager: Sendable {
     ///   - configProvider: the settings of each log found on disk (the broker owns topic
     ///     configuration). Logs created later get theirs from ``createLog(_:config:)``, and
     ///     ``updateConfig(_:config:)`` changes them.
+    ///   - keep: whether a partition found on disk is wanted. The directory of one that is not
+    ///     (a creation or deletion that a crash interrupted) is removed without being opened;
+    ///     a failure to remove it is logged and start-up goes on.
     /// - Throws: `logDirUnavailable` naming a directory that cannot be created, listed or written;
     ///   `ioError` or `corruptLog` when a log cannot be opened.
     public init(
         logDirs: [String], flushMode: FlushMode, logger: Logger, flushIntervalMs: Int64? = nil,
         checkpointIntervalMs: Int64? = nil,
-        configProvider: @escaping @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() }
+        configProvider: @escaping @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() },
+        keep: (TopicPartition) -> Bool = { _ in true }
     ) throws {
         precondition(!logDirs.isEmpty, "at least one log directory")
         self.logDirs = logDirs
@@ -122,6 +126,17 @@ public final class LogManager: Sendable {
                     continue
                 }
                 guard let tp = TopicPartition(directoryName: name) else { continue }
+                guard keep(tp) else {
+                    logger.warning(
+                        "removing \(path): no topic has this partition (a creation or deletion was interrupted)",
+                        metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)"])
+                    do {
+                        try FileSystem.removeTree(path)
+                    } catch {
+                        logger.error("cannot remove \(path); it is left in place, unused", metadata: ["error": "\(error)"])
+                    }
+                    continue
+                }
                 if let other = opened.dirs[tp] {
                     throw StorageError(.logDirUnavailable, "\(tp) exists in both \(other) and \(dir)")
                 }

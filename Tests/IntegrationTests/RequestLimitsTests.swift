@@ -1,0 +1,208 @@
+import Foundation
+import Synchronization
+import TernTestSupport
+import TernWire
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The broker's process-wide bounds against a real `ternd`: `max.connections`,
+/// `max.connections.per.ip` and `queued.max.request.bytes`.
+final class RequestLimitsTests: XCTestCase {
+    private var directory: TemporaryDirectory!
+
+    override func setUp() { directory = TemporaryDirectory("tern-limits") }
+    override func tearDown() { directory?.remove() }
+
+    private func metric(_ broker: BrokerProcess, _ name: String, _ labels: [String: String] = [:]) throws -> Double? {
+        let text = try httpGet(port: try XCTUnwrap(broker.adminPort), "/metrics").text
+        return try PrometheusText(text).samples.first { $0.name == name && $0.labels == labels }?.value
+    }
+
+    private func assertServes(_ broker: BrokerProcess, file: StaticString = #filePath, line: UInt = #line) throws {
+        let connection = try RawConnection(port: broker.port, timeout: 10)
+        XCTAssertEqual(try connection.roundTrip(ApiVersionsRequest()).status.errorCode, .none, file: file, line: line)
+    }
+
+    /// Waits (bounded) until the broker counts no client connection: the readiness probe of
+    /// `BrokerProcess` connects and closes, and the broker notices that close asynchronously, so
+    /// a cap test that starts at once could see the probe still counted against its limit.
+    private func waitForNoClientConnections(_ broker: BrokerProcess) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let text = try httpGet(port: try XCTUnwrap(broker.adminPort), "/metrics").text
+            let open = try PrometheusText(text).samples.filter { $0.name == "tern_connections_open" }
+            if !open.isEmpty && open.allSatisfy({ $0.value == 0 }) { return }
+            usleep(20_000)
+        }
+        XCTFail("the broker still counts client connections after 10 s")
+    }
+
+    /// Opens connections that each get an answer (so the broker has admitted them), once the
+    /// broker counts none.
+    private func openAdmitted(_ broker: BrokerProcess, count: Int) throws -> [RawConnection] {
+        try waitForNoClientConnections(broker)
+        return try (0..<count).map { _ in
+            let connection = try RawConnection(port: broker.port, timeout: 10)
+            XCTAssertEqual(try connection.roundTrip(ApiVersionsRequest()).status.errorCode, .none)
+            return connection
+        }
+    }
+
+    func testConnectionsOverMaxConnectionsAreClosedAtAccept() throws {
+        let broker = try BrokerProcess(dataDirectory: directory.path + "/data", settings: ["max.connections": "3"])
+        defer { broker.stop() }
+        var open = try openAdmitted(broker, count: 3)
+        let refused = try RawConnection(port: broker.port, timeout: 10)
+        XCTAssertTrue(refused.isClosedByPeer(), "a fourth connection was kept open")
+        // The admin listener does not count: health checks reach a full broker.
+        XCTAssertEqual(try httpGet(port: try XCTUnwrap(broker.adminPort), "/health/ready").status, 200)
+        XCTAssertEqual(try metric(broker, "tern_connections_refused_total", ["limit": "max.connections"]), 1)
+        XCTAssertTrue(broker.log.contains("refusing connection: over max.connections"), broker.log)
+        // A closed connection frees its place.
+        open.removeLast()
+        let deadline = Date().addingTimeInterval(10)
+        var admitted = false
+        while !admitted && Date() < deadline {
+            if let connection = try? RawConnection(port: broker.port, timeout: 2),
+                (try? connection.roundTrip(ApiVersionsRequest()).status.errorCode) == ErrorCode.none
+            {
+                admitted = true
+            } else {
+                usleep(50_000)
+            }
+        }
+        XCTAssertTrue(admitted, "no connection admitted after one of three closed")
+        XCTAssertEqual(open.count, 2)
+    }
+
+    func testConnectionsOverMaxConnectionsPerIPAreClosedAtAccept() throws {
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data", settings: ["max.connections.per.ip": "2"])
+        defer { broker.stop() }
+        let open = try openAdmitted(broker, count: 2)
+        for _ in 0..<3 {
+            XCTAssertTrue(try RawConnection(port: broker.port, timeout: 10).isClosedByPeer())
+        }
+        XCTAssertEqual(try metric(broker, "tern_connections_refused_total", ["limit": "max.connections.per.ip"]), 3)
+        XCTAssertEqual(try open[0].roundTrip(ApiVersionsRequest(), correlationId: 2).status.errorCode, .none)
+    }
+
+    /// The broker's resident memory in bytes.
+    private func residentBytes(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return -1 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1) * 1024
+    }
+
+    func testPartialFramesStayWithinQueuedMaxRequestBytes() throws {
+        let limit = 8 << 20
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data",
+            settings: ["queued.max.request.bytes": "\(limit)", "socket.request.max.bytes": "\(16 << 20)"])
+        defer { broker.stop() }
+        do {
+            let setup = try RawConnection(port: broker.port)
+            _ = try setup.roundTrip(CreateTopicsRequest(topics: [.init(name: "t", numPartitions: 1)]))
+        }
+        let baseline = residentBytes(broker.pid)
+        XCTAssertGreaterThan(baseline, 0)
+
+        // 40 connections each send all but the last byte of a 5 MiB frame and then stall: 200 MiB
+        // a broker without a bound buffers in full.
+        let frameBytes = 5 << 20
+        var header = [UInt8](repeating: 0, count: 4)
+        header.withUnsafeMutableBytes { BigEndian.store(UInt32(frameBytes), at: 0, in: $0) }
+        let partial = header + [UInt8](repeating: 0, count: frameBytes - 1)
+        let stalled = try (0..<40).map { _ in try StallingSender(port: broker.port, bytes: partial) }
+        var peak = 0
+        let measureUntil = Date().addingTimeInterval(3)
+        while Date() < measureUntil {
+            for sender in stalled { sender.sendMore() }
+            peak = max(peak, residentBytes(broker.pid) - baseline)
+            usleep(50_000)
+        }
+        XCTAssertLessThan(peak, 48 << 20, "resident memory grew by \(peak >> 20) MiB over the baseline")
+        print("40 stalled 5 MiB partial frames, queued.max.request.bytes=8 MiB: RSS +\(peak >> 20) MiB")
+        let queued = try XCTUnwrap(metric(broker, "tern_request_queued_bytes"))
+        XCTAssertGreaterThan(queued, 0)
+        XCTAssertLessThanOrEqual(queued, Double(limit + 2 * (frameBytes + 4)))
+        // Small requests are served meanwhile.
+        try assertServes(broker)
+
+        // A large request waits for memory, and is served once the partial frames are dropped.
+        let answered = DispatchSemaphore(value: 0)
+        let outcome = Mutex<String>("no answer")
+        let port = broker.port
+        Thread.detachNewThread {
+            defer { answered.signal() }
+            do {
+                let producer = try RawConnection(port: port, timeout: 30)
+                let batch = makeBatch(count: 1, valueSize: 900_000)
+                let (_, response) = try producer.roundTrip(
+                    ProduceRequest(
+                        acks: 1, timeoutMs: 5000,
+                        topics: [.init(name: "t", partitions: [.init(partition: 0, records: batch)])]))
+                outcome.withLock {
+                    $0 = "\(response?.topics.first?.partitions.first?.errorCode ?? .unknownServerError)"
+                }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        usleep(300_000)
+        for sender in stalled { sender.close() }
+        XCTAssertEqual(answered.wait(timeout: .now() + 30), .success, "the large produce was never answered")
+        XCTAssertEqual(outcome.withLock { $0 }, "\(ErrorCode.none)")
+        // Every byte reserved is given back.
+        let deadline = Date().addingTimeInterval(10)
+        while (try metric(broker, "tern_request_queued_bytes")) != 0 && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(try metric(broker, "tern_request_queued_bytes"), 0)
+        try assertServes(broker)
+    }
+}
+
+/// A connection that sends what the socket takes of `bytes` without ever blocking, then more
+/// on each ``sendMore()``; it never reads.
+private final class StallingSender {
+    private let fd: Int32
+    private let bytes: [UInt8]
+    private var sent = 0
+
+    init(port: Int, bytes: [UInt8]) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BrokerProcessError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw BrokerProcessError("connect failed: errno \(errno)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        self.fd = fd
+        self.bytes = bytes
+        sendMore()
+    }
+
+    func sendMore() {
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { return }
+            sent += n
+        }
+    }
+
+    func close() {
+        Glibc.close(fd)
+    }
+}
