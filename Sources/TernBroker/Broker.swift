@@ -82,6 +82,7 @@ public final class Broker: Sendable {
         // left: removed, not opened (the topic is recorded only once all its logs exist).
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
+            flushIntervalMs: config.flushIntervalMs, checkpointIntervalMs: config.checkpointIntervalMs,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) },
             keep: { tp in tp.partition >= 0 && tp.partition < topics.topic(tp.topic)?.partitionCount ?? 0 })
         let queuedBytes = Int(config["queued.max.request.bytes"] ?? "") ?? 104_857_600

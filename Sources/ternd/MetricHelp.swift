@@ -17,6 +17,11 @@ enum MetricHelp {
         "tern_log_flushes_total": "Partition-log flushes that synced data.",
         "tern_log_fsyncs_total": "fdatasync/fsync calls made by log flushes (segments, index files, directories).",
         "tern_log_flush_duration_seconds": "Time one partition-log flush spent in sync calls.",
+        "tern_log_corrupt_batches_total":
+            "Corrupt stretches of segment files (usually one batch each) that start-up recovery set aside in .corrupt files, keeping the batches after them.",
+        "tern_log_corrupt_bytes_total": "Bytes of the corrupt stretches start-up recovery set aside.",
+        "tern_log_recovery_segments_scanned_total": "Segments start-up recovery CRC-scanned (from the recovery point on).",
+        "tern_log_recovery_bytes_read_total": "Bytes start-up recovery read from segment files to check them.",
         "tern_log_open_segment_files":
             "Segment log files open now: those kept by the open-file cache plus evicted ones a read still uses.",
         "tern_log_open_segment_files_limit": "Segment log files the open-file cache keeps at most (log.max.open.files).",

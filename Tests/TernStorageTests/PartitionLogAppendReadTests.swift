@@ -199,6 +199,83 @@ final class PartitionLogAppendReadTests: XCTestCase {
         XCTAssertEqual(log.sizeInBytes, Int64(appended.reduce(0) { $0 + $1.size }))
     }
 
+    /// Asserts every segment but the active one is at most `limit` bytes unless it holds a single
+    /// batch, and that each is named by its first batch's offset; returns the segment sizes.
+    @discardableResult
+    private func assertSegmentsWithin(
+        _ fixture: StorageFixture, limit: Int, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> [Int] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: fixture.partitionDir)
+            .filter { $0.hasSuffix(".log") }.sorted()
+        var sizes: [Int] = []
+        for name in names {
+            let path = fixture.partitionDir + "/" + name
+            let batches = try DiskSurgery.batchPositions(path)
+            let size = try DiskSurgery.size(path)
+            sizes.append(size)
+            if batches.count > 1 {
+                XCTAssertLessThanOrEqual(size, limit, "\(name) holds \(batches.count) batches", file: file, line: line)
+            }
+            XCTAssertEqual(
+                batches.first.map { DiskSurgery.segmentName($0.header.baseOffset, ".log") }, name, file: file,
+                line: line)
+        }
+        return sizes
+    }
+
+    func testMultiBatchAppendsRollBeforeOverflowing() throws {
+        // A produce request carrying several batches per partition (as `tern produce` sends):
+        // the log rolls before each batch that would overflow, not once per request.
+        let fixture = try StorageFixture()
+        let config = LogConfig(segmentBytes: 3000)
+        let log = try fixture.log(config)
+        var expected: [Int64] = []
+        for request in 0..<12 {
+            var bytes: [UInt8] = []
+            for _ in 0..<8 { bytes += makeBatch(count: 4, valueSize: 150 + request) }
+            let result = try appendProduced(log, &bytes)
+            XCTAssertEqual(result.lastOffset - result.baseOffset + 1, 32)
+            expected.append(result.baseOffset)
+        }
+        XCTAssertEqual(log.logEndOffset, 12 * 32)
+        let sizes = try assertSegmentsWithin(fixture, limit: config.segmentBytes)
+        XCTAssertGreaterThan(sizes.count, 12, "a request's batches span segments: \(sizes)")
+        let records = try recordsOf(log.read(from: 0, maxBytes: 1 << 24, maxOffset: .max))
+        XCTAssertEqual(records.map(\.offset), Array(0..<(12 * 32)))
+        // And the indexes of every segment land on real batches after a restart.
+        try fixture.manager.shutdown()
+        let reopened = try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition))
+        for base in expected {
+            XCTAssertEqual(try batchHeaders(reopened.read(from: base, maxBytes: 1, maxOffset: .max)).first?.baseOffset, base)
+        }
+        try fixture.manager.shutdown()
+    }
+
+    func testOnlyASingleOversizedBatchExceedsSegmentBytes() throws {
+        let fixture = try StorageFixture()
+        let config = LogConfig(segmentBytes: 1024)
+        let log = try fixture.log(config)
+        var bytes = makeBatch(count: 2, valueSize: 100) + makeBatch(count: 1, valueSize: 3000)
+            + makeBatch(count: 2, valueSize: 100)
+        try appendProduced(log, &bytes)
+        let sizes = try assertSegmentsWithin(fixture, limit: config.segmentBytes)
+        XCTAssertEqual(sizes.count, 3, "small | oversized alone | small: \(sizes)")
+        XCTAssertGreaterThan(sizes[1], config.segmentBytes)
+        XCTAssertEqual(log.logEndOffset, 5)
+    }
+
+    func testFollowerAppendsRollBeforeOverflowing() throws {
+        let fixture = try StorageFixture()
+        let config = LogConfig(segmentBytes: 2000)
+        let log = try fixture.log(config)
+        var bytes: [UInt8] = []
+        for i in 0..<10 { bytes += makeBatch(count: 3, baseOffset: Int64(i * 3), valueSize: 120) }
+        XCTAssertEqual(try log.appendAsFollower(bytes).logEndOffset, 30)
+        let sizes = try assertSegmentsWithin(fixture, limit: config.segmentBytes)
+        XCTAssertGreaterThan(sizes.count, 2, "\(sizes)")
+        XCTAssertEqual(try log.read(from: 0, maxBytes: 1 << 20, maxOffset: .max).readBytes(), bytes)
+    }
+
     func testRollsByAge() throws {
         let fixture = try StorageFixture()
         let log = try fixture.log(LogConfig(segmentMs: 5))

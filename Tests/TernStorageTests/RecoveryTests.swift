@@ -288,34 +288,6 @@ final class RecoveryTests: XCTestCase {
         try assertRecovered(fixture, log, end: cut)
     }
 
-    func testCorruptionInAnOlderSegmentDropsLaterSegments() throws {
-        let fixture = try StorageFixture()
-        let log = try fixture.log(config)
-        let appended = try appendBatches(log, counts: Array(repeating: 3, count: 30), valueSize: 25)
-        XCTAssertGreaterThan(log.segmentCount, 2)
-        // A crash before any checkpoint was written: no recovery point, so every segment is
-        // scanned. (Shut down, then remove the marker and the checkpoints.)
-        try fixture.manager.shutdown()
-        try fixture.removeCleanMarker()
-        try FileManager.default.removeItem(atPath: fixture.logDir + "/recovery-point-offset-checkpoint")
-        let batches = try DiskSurgery.batchPositions(fixture.segmentPath(0))
-        XCTAssertGreaterThan(batches.count, 3)
-        let victim = batches[2]
-        try DiskSurgery.overwrite(
-            fixture.segmentPath(0), at: victim.position + RecordBatchHeader.size, with: DiskSurgery.garbage(16))
-
-        let manager = try fixture.reopen(config: config)
-        let recovered = try XCTUnwrap(manager.log(for: fixture.topicPartition))
-        XCTAssertEqual(recovered.logEndOffset, appended[2].baseOffset)
-        XCTAssertEqual(recovered.segmentCount, 1)
-        let files = try FileManager.default.contentsOfDirectory(atPath: fixture.partitionDir)
-            .filter { $0.hasSuffix(".log") || $0.hasSuffix(".index") || $0.hasSuffix(".timeindex") }
-        XCTAssertEqual(Set(files.map { String($0.split(separator: ".")[0]) }), [DiskSurgery.segmentName(0, "")])
-        assertTruncationWarning(
-            fixture, path: fixture.segmentPath(0), position: victim.position, offset: appended[2].baseOffset)
-        try assertRecovered(fixture, recovered, end: appended[2].baseOffset)
-    }
-
     func testCrashWithoutShutdownRecoversFlushedData() throws {
         let fixture = try StorageFixture()
         let log = try fixture.log(config)

@@ -218,13 +218,22 @@ final class StorageFixture {
     let directory: ScratchDirectory
     let capture = LogCapture()
     let flushMode: FlushMode
+    let flushIntervalMs: Int64?
+    let checkpointIntervalMs: Int64?
     private(set) var manager: LogManager
     let topicPartition = TopicPartition("orders", 3)
 
-    init(flushMode: FlushMode = .sync, function: String = #function) throws {
+    init(
+        flushMode: FlushMode = .sync, flushIntervalMs: Int64? = nil, checkpointIntervalMs: Int64? = nil,
+        function: String = #function
+    ) throws {
         directory = try ScratchDirectory(function)
         self.flushMode = flushMode
-        manager = try LogManager(logDirs: [directory.path], flushMode: flushMode, logger: capture.logger())
+        self.flushIntervalMs = flushIntervalMs
+        self.checkpointIntervalMs = checkpointIntervalMs
+        manager = try LogManager(
+            logDirs: [directory.path], flushMode: flushMode, logger: capture.logger(), flushIntervalMs: flushIntervalMs,
+            checkpointIntervalMs: checkpointIntervalMs)
     }
 
     var logDir: String { directory.path }
@@ -242,7 +251,8 @@ final class StorageFixture {
     /// Opens a new manager over the same directory (the old one must be shut down or abandoned).
     func reopen(config: LogConfig = LogConfig()) throws -> LogManager {
         manager = try LogManager(
-            logDirs: [directory.path], flushMode: flushMode, logger: capture.logger(), configProvider: { _ in config })
+            logDirs: [directory.path], flushMode: flushMode, logger: capture.logger(), flushIntervalMs: flushIntervalMs,
+            checkpointIntervalMs: checkpointIntervalMs, configProvider: { _ in config })
         return manager
     }
 

@@ -24,6 +24,10 @@ public struct BrokerConfig: Sendable {
     public let numPartitions: Int32
     public let autoCreateTopics: Bool
     public let flushMode: FlushMode
+    /// `log.flush.interval.ms`: background flush period of data no acks=all request flushed.
+    public let flushIntervalMs: Int64
+    /// `log.flush.offset.checkpoint.interval.ms`: how often the recovery points are checkpointed.
+    public let checkpointIntervalMs: Int64
     public let maxRequestBytes: Int
     public let idleTimeoutMs: Int64
     public let networkThreads: Int
@@ -155,6 +159,8 @@ public struct BrokerConfig: Sendable {
         numPartitions = Int32(int("num.partitions"))
         autoCreateTopics = values["auto.create.topics.enable"] == "true"
         flushMode = values["log.flush.mode"] == "interval" ? .interval(milliseconds: int("log.flush.interval.ms")) : .sync
+        flushIntervalMs = int("log.flush.interval.ms")
+        checkpointIntervalMs = int("log.flush.offset.checkpoint.interval.ms")
         maxRequestBytes = Int(int("socket.request.max.bytes"))
         idleTimeoutMs = int("connections.max.idle.ms")
         networkThreads = Int(int("num.network.threads"))

@@ -35,7 +35,11 @@ public enum BrokerConfigKeys {
             "log.flush.mode", "sync", .oneOf(["sync", "interval"]),
             "sync: acks=all waits for a group-committed fdatasync; interval: flush every log.flush.interval.ms."),
         ConfigDefinition(
-            "log.flush.interval.ms", "1000", .int(min: 1, max: maxInt), "Flush period when log.flush.mode=interval."),
+            "log.flush.interval.ms", "1000", .int(min: 1, max: maxInt),
+            "How often data no acks=all request has flushed is fdatasync'ed in the background (both modes)."),
+        ConfigDefinition(
+            "log.flush.offset.checkpoint.interval.ms", "60000", .int(min: 1, max: maxInt),
+            "How often the recovery-point checkpoint is written (recovery after a crash scans only past it)."),
         ConfigDefinition(
             "log.cleanup.policy", "delete", .listOf(["delete", "compact"]), "Default cleanup.policy of new topics."),
         ConfigDefinition(

@@ -2,8 +2,10 @@ import Logging
 import TernWire
 
 /// Opens one partition directory: lists its segments, loads or rebuilds their indexes, and after
-/// an unclean stop scans every segment from the one holding the recovery point on, cutting the
-/// log at the first incomplete or corrupt batch and deleting whatever followed it.
+/// an unclean stop scans every segment from the one holding the recovery point on. A corrupt
+/// stretch with good batches after it is salvaged: its bytes move to a `.corrupt` file beside the
+/// segment, its offsets become a gap, and everything after it stays. A bad tail with nothing
+/// valid after it (what a crash mid-write leaves) is cut off.
 struct LogLoader {
     let topicPartition: TopicPartition
     let directory: String
@@ -14,6 +16,8 @@ struct LogLoader {
     let logStartOffset: Int64?
     /// The checkpointed first dirty offset of the cleaner (nil: none).
     var cleanerCheckpoint: Int64? = nil
+    /// Where the loaded log asks for background flushes.
+    var flushRequests: FlushRequests? = nil
     let config: LogConfig
     let logger: Logger
     let syncCounter: SyncCounter
@@ -35,9 +39,14 @@ struct LogLoader {
             // Below the recovery point everything was flushed: trust the indexes there.
             // A segment a finished swap produced gets its indexes rebuilt.
             let trusted = !swapped.contains(base) && (clean || recoveryPoint.map { nextBase <= $0 } ?? false)
+            var mode: Segment.LoadMode = trusted ? .trustIndexes : .scan
+            // The segment holding the recovery point: only what follows the point is scanned.
+            if !trusted, !swapped.contains(base), let point = recoveryPoint, point > base, point < nextBase {
+                mode = .scanFrom(recoveryPoint: point)
+            }
             let outcome = try Segment.load(
-                directory: directory, baseOffset: base, mode: trusted ? .trustIndexes : .scan,
-                indexIntervalBytes: config.indexIntervalBytes)
+                directory: directory, baseOffset: base, mode: mode,
+                indexIntervalBytes: config.indexIntervalBytes, nextBaseOffset: nextBase)
             let segment = outcome.segment
             stats.batchesChecked += outcome.batchesChecked
             stats.bytesRead += Int64(outcome.bytesRead)
@@ -61,6 +70,7 @@ struct LogLoader {
                 break
             }
             segments.append(segment)
+            for region in outcome.salvaged { report(region, in: segment, logger: logger, stats: &stats) }
             if let cut = outcome.truncation {
                 stats.truncations += 1
                 let message = "truncating \(segment.logPath) at position \(cut.position) (offset \(segment.nextOffset))"
@@ -93,7 +103,29 @@ struct LogLoader {
         return PartitionLog(
             topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
             recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter,
-            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end))
+            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end), flushRequests: flushRequests)
+    }
+
+    /// Logs a salvaged region at error level (file, position, offsets lost, where its bytes went)
+    /// and counts it.
+    private func report(_ region: CorruptRegion, in segment: Segment, logger: Logger, stats: inout RecoveryStats) {
+        let lost =
+            region.nextKeptOffset.map { "offsets \(region.firstLostOffset)..<\($0)" }
+            ?? "offsets from \(region.firstLostOffset) to the end of the segment"
+        logger.error(
+            """
+            corrupt data in \(segment.logPath) at position \(region.position) (\(region.length) bytes): \
+            \(region.reason); \(lost) are lost, the batches after it are kept; its bytes are in \(region.savedAs)
+            """,
+            metadata: [
+                "tern_file": "\(segment.logPath)", "tern_position": "\(region.position)",
+                "tern_offset": "\(region.firstLostOffset)",
+                "tern_next_offset": "\(region.nextKeptOffset.map { "\($0)" } ?? "none")",
+                "tern_corrupt_file": "\(region.savedAs)",
+            ])
+        stats.corruptRegions += 1
+        stats.corruptBytes += region.length
+        StorageMetrics.recordCorrupt(bytes: region.length)
     }
 
     /// Base offsets of the segment files, oldest first; removes leftovers of interrupted writes

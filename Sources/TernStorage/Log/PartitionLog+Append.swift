@@ -25,9 +25,6 @@ extension PartitionLog {
             }
             let base = state.logEndOffset
             var next = base
-            for batch in batches { next += Int64(batch.header.lastOffsetDelta) + 1 }
-            try rollIfNeeded(&state, lastOffset: next - 1, incoming: bytes.count)
-            next = base
             bytes.withUnsafeMutableBytes { raw in
                 for batch in batches {
                     RecordBatchHeader.assign(
@@ -35,7 +32,7 @@ extension PartitionLog {
                     next += Int64(batch.header.lastOffsetDelta) + 1
                 }
             }
-            try write(&state, bytes, batches: batches, assignedFrom: base)
+            try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
             return AppendResult(
                 baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
         }
@@ -76,8 +73,7 @@ extension PartitionLog {
                 }
                 expected = batch.header.lastOffset + 1
             }
-            try rollIfNeeded(&state, lastOffset: last.header.lastOffset, incoming: bytes.count)
-            try write(&state, bytes, batches: batches, assignedFrom: nil)
+            try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
             return AppendResult(
                 baseOffset: first.header.baseOffset, lastOffset: last.header.lastOffset,
                 logEndOffset: last.header.lastOffset + 1, logStartOffset: state.logStartOffset)
@@ -104,15 +100,84 @@ extension PartitionLog {
         }
     }
 
-    /// Writes the batches to the active segment with one `pwrite` and indexes them. With
-    /// `assignedFrom`, the batches were given consecutive offsets from there (their descriptions
-    /// still hold the producer's); without it they carry their own (follower appends).
-    private func write(_ state: inout State, _ bytes: [UInt8], batches: [ValidatedBatch], assignedFrom: Int64?) throws {
+    /// Writes the batches, rolling to a new segment first whenever the next batch would take a
+    /// non-empty active segment past `segmentBytes` (or past what its indexes can address), as
+    /// Kafka rolls before an append that would overflow: only a single batch larger than
+    /// `segmentBytes` makes a segment exceed it. Consecutive batches that land in the same segment
+    /// go out with one `pwrite`. With `assignedFrom`, the batches were given consecutive offsets
+    /// from there (their descriptions still hold the producer's); without it they carry their own
+    /// (follower appends).
+    ///
+    /// All or nothing: when a write fails after earlier batches of the same call were written, the
+    /// segments this call created are deleted and the active one is cut back to where it was.
+    private func writeRolling(
+        _ state: inout State, _ bytes: [UInt8], batches: [ValidatedBatch], assignedFrom: Int64?
+    ) throws {
+        let savedCount = state.segments.count
+        let savedActive = state.segments[state.activeIndex]
+        let old = FileSystem.monotonicMilliseconds() - savedActive.createdAtMs >= state.config.segmentMs
+        var group = (start: 0, bytes: 0, base: assignedFrom)
+        var next = assignedFrom
+        var wrote = false
+        do {
+            for (i, batch) in batches.enumerated() {
+                let base = next ?? batch.header.baseOffset
+                let last = base + Int64(batch.header.lastOffsetDelta)
+                let active = state.segments[state.activeIndex]
+                let used = active.size + Int64(group.bytes)
+                let full = used + Int64(batch.size) > Int64(state.config.segmentBytes)
+                let unaddressable = !active.canHold(lastOffset: last, bytes: group.bytes + batch.size)
+                if used > 0 && (full || unaddressable || (i == 0 && old)) {
+                    try write(&state, bytes, batches: batches[group.start..<i], assignedFrom: group.base)
+                    wrote = wrote || group.start < i
+                    try roll(&state)
+                    group = (i, 0, next)
+                }
+                group.bytes += batch.size
+                if next != nil { next = last + 1 }
+            }
+            try write(&state, bytes, batches: batches[group.start...], assignedFrom: group.base)
+        } catch {
+            if state.segments.count > savedCount || wrote {
+                undoAppend(&state, segmentCount: savedCount, active: savedActive)
+            }
+            throw error
+        }
+    }
+
+    /// Puts the log back as it was before a failed ``writeRolling``: removes the segments it
+    /// rolled to and cuts the previously active one back to its old size.
+    private func undoAppend(_ state: inout State, segmentCount: Int, active: Segment) {
+        do {
+            while state.segments.count > segmentCount {
+                try state.segments.removeLast().deleteFiles()
+                state.directoryDirty = true
+            }
+            try FileSystem.truncate(active.file.fd, to: active.size, path: active.logPath)
+            state.segments[state.activeIndex] = active
+            try active.trimIndexFiles()
+        } catch let failure as StorageError {
+            state.failure = failure
+        } catch {
+            state.failure = StorageError(.ioError, "\(topicPartition): \(error)")
+        }
+    }
+
+    /// Writes contiguous batches to the active segment with one `pwrite` and indexes them; nothing
+    /// for an empty slice.
+    private func write(
+        _ state: inout State, _ bytes: [UInt8], batches: ArraySlice<ValidatedBatch>, assignedFrom: Int64?
+    ) throws {
+        guard let first = batches.first, let lastBatch = batches.last else { return }
         let active = state.activeIndex
         let position = state.segments[active].size
         let file = try state.segments[active].file
+        let range = first.position..<(lastBatch.position + lastBatch.size)
         do {
-            try bytes.withUnsafeBytes { try FileSystem.pwriteAll(file.fd, $0, at: position, path: file.path) }
+            try bytes.withUnsafeBytes { raw in
+                try FileSystem.pwriteAll(
+                    file.fd, UnsafeRawBufferPointer(rebasing: raw[range]), at: position, path: file.path)
+            }
         } catch {
             // Leave no partial batch behind: the next append would land after it.
             do {
@@ -130,30 +195,21 @@ extension PartitionLog {
             let last = base + Int64(header.lastOffsetDelta)
             state.segments[active].didAppend(
                 baseOffset: base, lastOffset: last, maxTimestamp: header.maxTimestamp,
-                at: position + Int64(batch.position), size: batch.size, indexIntervalBytes: interval)
+                at: position + Int64(batch.position - first.position), size: batch.size, indexIntervalBytes: interval)
             offset = last + 1
         }
-        state.segments[active].size = position + Int64(bytes.count)
+        state.segments[active].size = position + Int64(range.count)
     }
 
-    /// Starts a new segment when the active one is non-empty and would pass `segmentBytes`, is
-    /// older than `segmentMs`, or could not index `lastOffset` or `incoming` more bytes.
-    func rollIfNeeded(_ state: inout State, lastOffset: Int64, incoming: Int) throws {
-        let active = state.segments[state.activeIndex]
-        guard active.size > 0 else { return }
-        let full = active.size + Int64(incoming) > Int64(state.config.segmentBytes)
-        let old = FileSystem.monotonicMilliseconds() - active.createdAtMs >= state.config.segmentMs
-        guard full || old || !active.canHold(lastOffset: lastOffset, bytes: incoming) else { return }
-        try roll(&state)
-    }
-
-    /// Seals the active segment (its index files written) and starts a new one at the log end.
+    /// Seals the active segment (its index files written) and starts a new one at the log end;
+    /// asks the background flusher to flush the sealed one (never synced on the append path).
     func roll(_ state: inout State) throws {
         let active = state.activeIndex
         try state.segments[active].writeIndexes(sealing: true)
         let next = state.segments[active].nextOffset
         state.segments.append(try Segment.create(directory: directory, baseOffset: next))
         state.directoryDirty = true
+        flushRequests?.request(self)
         logger.debug("rolled a new segment", metadata: ["tern_offset": "\(next)"])
     }
 

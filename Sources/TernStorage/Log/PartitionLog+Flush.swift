@@ -1,10 +1,13 @@
 import Logging
 import Synchronization
+import SystemPackage
 
 extension PartitionLog {
     /// What one flush has to make durable, noted under the lock.
     private struct FlushWork {
-        var files: [(file: SegmentFile, baseOffset: Int64, size: Int64)] = []
+        /// Handles, not open files: each is opened (pinned) only while it is synced, so a flush
+        /// of many rolled segments keeps at most one extra descriptor open.
+        var files: [(handle: SegmentHandle, baseOffset: Int64, size: Int64)] = []
         var indexSegments: [Int64] = []
         var directoryDirty = false
         var logEndOffset: Int64 = 0
@@ -18,10 +21,18 @@ extension PartitionLog {
     /// - Throws: `ioError` when a sync fails. The log then goes offline (appends and flushes
     ///   throw), since the kernel may have dropped the unsynced data.
     public func flush() throws {
-        try flushLock.withLock { _ in try flushSerialized() }
+        try flush(writingActiveIndexes: false)
     }
 
-    private func flushSerialized() throws {
+    /// A flush that with `writingActiveIndexes` first writes the active segment's new index
+    /// entries to its files (synced with the rest), so that recovery can trust the entries below
+    /// the recovery point and scan the active segment only from the last of them. The background
+    /// flusher does this; group commits (`acks=all`) do not, to keep their syncs to the data.
+    func flush(writingActiveIndexes: Bool) throws {
+        try flushLock.withLock { _ in try flushSerialized(writingActiveIndexes: writingActiveIndexes) }
+    }
+
+    private func flushSerialized(writingActiveIndexes: Bool) throws {
         let work = try state.withLock { state -> FlushWork in
             if state.deleted { throw StorageError(.notFound, "\(topicPartition) has been deleted") }
             if let failure = state.failure {
@@ -29,11 +40,12 @@ extension PartitionLog {
                     failure.code, "\(topicPartition) is offline after an earlier failure: \(failure.message)")
             }
             var work = FlushWork(logEndOffset: state.logEndOffset, generation: state.generation)
+            if writingActiveIndexes { try state.segments[state.activeIndex].writeIndexes(sealing: false) }
             // Only the newest segments can be dirty: walk back to the first clean one.
             for i in state.segments.indices.reversed() {
                 let segment = state.segments[i]
                 let dirty = segment.size > segment.flushedSize
-                if dirty { work.files.append((try segment.file, segment.baseOffset, segment.size)) }
+                if dirty { work.files.append((segment.handle, segment.baseOffset, segment.size)) }
                 if segment.indexFilesUnsynced {
                     work.indexSegments.append(segment.baseOffset)
                     state.segments[i].indexFilesUnsynced = false
@@ -51,17 +63,26 @@ extension PartitionLog {
         }
         do {
             for item in work.files {
-                try FileSystem.fdatasync(item.file.fd, path: item.file.path)
+                let file: SegmentFile
+                do {
+                    file = try item.handle.open()
+                } catch let error as StorageError where error.code == .notFound {
+                    continue  // deleted or replaced by a cleaned copy since: nothing of it to sync
+                } catch {
+                    throw OpenFailure(error: error)
+                }
+                try FileSystem.fdatasync(file.fd, path: file.path)
                 syncs += 1
             }
-            for base in work.indexSegments {
-                try Segment.syncIndexFiles(directory: directory, baseOffset: base)
-                syncs += 2
-            }
+            for base in work.indexSegments { syncs += try syncIndexFiles(baseOffset: base) }
             if work.directoryDirty {
                 try FileSystem.fsyncDirectory(directory)
                 syncs += 1
             }
+        } catch let open as OpenFailure {
+            // Nothing was lost (for example no descriptor to spare): fail this flush, stay online.
+            syncCounter.add(syncs)
+            throw open.error
         } catch {
             syncCounter.add(syncs)
             let failure = error as? StorageError ?? StorageError(.ioError, "\(topicPartition): \(error)")
@@ -81,6 +102,34 @@ extension PartitionLog {
                 state.recoveryPoint = max(state.recoveryPoint, work.logEndOffset)
             }
         }
+    }
+
+    private struct OpenFailure: Error {
+        var error: any Error
+    }
+
+    /// fdatasyncs a segment's index files, outside the lock; returns the syncs made. A file gone
+    /// since the flush noted it (retention, a truncation or a cleaner swap deleted the segment
+    /// meanwhile) has nothing left to sync: that is not a failure that should take the log
+    /// offline.
+    private func syncIndexFiles(baseOffset: Int64) throws -> Int {
+        var syncs = 0
+        for suffix in [".index", ".timeindex"] {
+            let path = directory + "/" + Segment.fileName(baseOffset, suffix)
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(
+                    FilePath(path), .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
+            } catch Errno.noSuchFileOrDirectory {
+                continue
+            } catch let errno as Errno {
+                throw FileSystem.error("cannot open", path, errno)
+            }
+            defer { try? fd.close() }
+            try FileSystem.fdatasync(fd, path: path)
+            syncs += 1
+        }
+        return syncs
     }
 
     /// True when a flush has something to do.

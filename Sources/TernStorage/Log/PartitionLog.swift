@@ -15,6 +15,8 @@ public final class PartitionLog: Sendable {
     public let directory: String
     let logger: Logger
     let syncCounter: SyncCounter
+    /// Where a roll asks for the log to be flushed in the background (nil: nobody listens).
+    let flushRequests: FlushRequests?
 
     struct State: Sendable {
         var segments: [Segment]
@@ -61,7 +63,8 @@ public final class PartitionLog: Sendable {
 
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
-        recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0
+        recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0,
+        flushRequests: FlushRequests? = nil
     ) {
         precondition(!segments.isEmpty, "a log has at least one segment")
         self.topicPartition = topicPartition
@@ -71,6 +74,7 @@ public final class PartitionLog: Sendable {
         logger[metadataKey: "tern_partition"] = "\(topicPartition.partition)"
         self.logger = logger
         self.syncCounter = syncCounter
+        self.flushRequests = flushRequests
         state = Mutex(
             State(
                 segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,

@@ -17,6 +17,11 @@ public struct RecoveryStats: Sendable, Equatable {
     public var truncations = 0
     /// Segments deleted because they followed a cut.
     public var segmentsDeleted = 0
+    /// Corrupt stretches (usually one batch each) set aside in `.corrupt` files with good batches
+    /// kept after them.
+    public var corruptRegions = 0
+    /// Bytes of those stretches.
+    public var corruptBytes: Int64 = 0
 
     /// Creates empty statistics.
     public init() {}
@@ -30,5 +35,7 @@ public struct RecoveryStats: Sendable, Equatable {
         indexesRebuilt += other.indexesRebuilt
         truncations += other.truncations
         segmentsDeleted += other.segmentsDeleted
+        corruptRegions += other.corruptRegions
+        corruptBytes += other.corruptBytes
     }
 }

@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// In `.sync` mode, waiters for durability queue up; each round takes all of them, flushes each
 /// log they name once, and completes them together, so many producers share one `fdatasync`. In
-/// `.interval` mode nobody waits: the thread wakes every interval and flushes the logs that have
-/// unflushed data.
+/// `.interval` mode nobody waits. Flushes nobody waits for (periodic ones, after a roll) are the
+/// ``BackgroundFlusher``'s, on another thread, so they never delay a group commit.
 final class Flusher: Sendable {
     typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
 
@@ -27,16 +27,13 @@ final class Flusher: Sendable {
 
     let mode: FlushMode
     private let logger: Logger
-    private let logs: @Sendable () -> [PartitionLog]
     private let state = Mutex(State())
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// - Parameter logs: every open log (read each round in `.interval` mode).
-    init(mode: FlushMode, logger: Logger, logs: @escaping @Sendable () -> [PartitionLog]) {
+    init(mode: FlushMode, logger: Logger) {
         self.mode = mode
         self.logger = logger
-        self.logs = logs
     }
 
     func start() throws {
@@ -61,19 +58,13 @@ final class Flusher: Sendable {
 
     private func run() {
         while true {
-            switch mode {
-            case .sync:
-                wakeup.wait()
-            case .interval(let milliseconds):
-                _ = wakeup.wait(timeout: .now() + .milliseconds(Int(clamping: max(milliseconds, 1))))
-            }
+            wakeup.wait()
             let (batch, stopping) = state.withLock { state in
                 let batch = state.pending
                 state.pending = []
                 state.signaled = false
                 return (batch, state.stopping)
             }
-            if case .interval = mode, !stopping { flushDirtyLogs() }
             if !batch.isEmpty { commit(batch) }
             if stopping {
                 finished.signal()
@@ -107,10 +98,6 @@ final class Flusher: Sendable {
                 }
             }
         }
-    }
-
-    private func flushDirtyLogs() {
-        for log in logs() where log.needsFlush { _ = flush(log) }
     }
 
     private func flush(_ log: PartitionLog) -> Result<Void, StorageError> {

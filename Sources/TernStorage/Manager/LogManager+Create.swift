@@ -142,7 +142,7 @@ extension LogManager {
         try FileSystem.fsyncDirectory(path)
         return PartitionLog(
             topicPartition: tp, directory: path, segments: [segment], logStartOffset: 0, recoveryPoint: 0,
-            config: config, logger: logger, syncCounter: syncCounter)
+            config: config, logger: logger, syncCounter: syncCounter, flushRequests: rollFlushRequests)
     }
 
     /// Removes the directories of logs that are not (or no longer) registered. The logs are

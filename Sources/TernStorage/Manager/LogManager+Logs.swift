@@ -98,6 +98,7 @@ extension LogManager {
             return state.closed
         }
         guard !wasClosed else { return }
+        backgroundFlusher.stop()
         flusher.stop()
         let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
         var firstError: (any Error)?
@@ -126,17 +127,36 @@ extension LogManager {
     }
 
     /// Writes the recovery-point, log-start and cleaner checkpoints of every log directory (also
-    /// done at shutdown; a broker may call it periodically so that recovery after a crash scans
-    /// less, and the cleaner calls it after each cleaning).
+    /// done at shutdown, every `checkpointIntervalMs` by the background flusher so that recovery
+    /// after a crash scans less, by retention and by the cleaner after each cleaning).
     public func writeCheckpoints() throws {
+        try Self.writeCheckpoints(registry: registry, logDirs: logDirs)
+    }
+
+    static func writeCheckpoints(registry: Registry, logDirs: [String]) throws {
         let (logs, dirs) = registry.state.withLock { ($0.logs, $0.dirs) }
-        for dir in logDirs { try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir }) }
+        for dir in logDirs {
+            try writeCheckpoints(dir: dir, logs: logs.filter { dirs[$0.key] == dir }, registry: registry)
+        }
     }
 
     private func writeCheckpoints(dir: String, logs: [TopicPartition: PartitionLog]) throws {
+        try Self.writeCheckpoints(dir: dir, logs: logs, registry: registry)
+    }
+
+    /// Writes one directory's checkpoints; serialized, since the background flusher, retention,
+    /// the cleaner and shutdown all write them and share the files' temporary names.
+    private static func writeCheckpoints(
+        dir: String, logs: [TopicPartition: PartitionLog], registry: Registry
+    ) throws {
+        try registry.checkpointLock.withLock { _ in try writeCheckpointsSerialized(dir: dir, logs: logs) }
+    }
+
+    private static func writeCheckpointsSerialized(dir: String, logs: [TopicPartition: PartitionLog]) throws {
         try OffsetCheckpoint.write(dir + "/" + Self.recoveryPointCheckpoint, logs.mapValues(\.recoveryPoint))
         try OffsetCheckpoint.write(dir + "/" + Self.logStartCheckpoint, logs.mapValues(\.logStartOffset))
         try OffsetCheckpoint.write(
-            dir + "/" + Self.cleanerCheckpoint, logs.filter { $0.value.firstDirtyOffset > 0 }.mapValues(\.firstDirtyOffset))
+            dir + "/" + Self.cleanerCheckpoint,
+            logs.filter { $0.value.firstDirtyOffset > 0 }.mapValues(\.firstDirtyOffset))
     }
 }

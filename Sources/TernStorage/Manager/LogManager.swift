@@ -34,6 +34,12 @@ public final class LogManager: Sendable {
     let configProvider: @Sendable (TopicPartition) -> LogConfig
     let syncCounter = SyncCounter()
     let flusher: Flusher
+    /// Flushes nobody waits for (periodic, after rolls) and the periodic checkpoints.
+    let backgroundFlusher: BackgroundFlusher
+    let flushRequests = FlushRequests()
+    /// What the logs get to ask for a flush when they roll: `flushRequests` when background
+    /// flushing is on (a flush period is set), nil otherwise (nothing syncs in the background).
+    let rollFlushRequests: FlushRequests?
 
     struct State: Sendable {
         var logs: [TopicPartition: PartitionLog] = [:]
@@ -45,6 +51,8 @@ public final class LogManager: Sendable {
     /// The open logs, shared with the flusher.
     final class Registry: Sendable {
         let state: Mutex<State>
+        /// Serializes checkpoint writes (they share temporary file names). Never taken by appends.
+        let checkpointLock = Mutex(())
         init(_ state: consuming State) { self.state = Mutex(state) }
         var allLogs: [PartitionLog] { state.withLock { Array($0.logs.values) } }
     }
@@ -58,6 +66,13 @@ public final class LogManager: Sendable {
     /// shutdown writes them again), and leftovers of interrupted deletions are removed.
     ///
     /// - Parameters:
+    ///   - flushIntervalMs: in `.sync` mode, how often logs holding data no `acks=all` request has
+    ///     flushed are flushed in the background, and a log whose segment rolls is flushed at
+    ///     once (nil: no background flushing at all, only waiters and shutdown flush). In
+    ///     `.interval` mode the mode's own period applies.
+    ///   - checkpointIntervalMs: how often the recovery-point (and log-start, cleaner) checkpoints
+    ///     are written, so that recovery after a crash scans only what came after (nil: only at
+    ///     shutdown and when retention or the cleaner writes them).
     ///   - configProvider: the settings of each log found on disk (the broker owns topic
     ///     configuration). Logs created later get theirs from ``createLog(_:config:)``, and
     ///     ``updateConfig(_:config:)`` changes them.
@@ -67,7 +82,8 @@ public final class LogManager: Sendable {
     /// - Throws: `logDirUnavailable` naming a directory that cannot be created, listed or written;
     ///   `ioError` or `corruptLog` when a log cannot be opened.
     public init(
-        logDirs: [String], flushMode: FlushMode, logger: Logger,
+        logDirs: [String], flushMode: FlushMode, logger: Logger, flushIntervalMs: Int64? = nil,
+        checkpointIntervalMs: Int64? = nil,
         configProvider: @escaping @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() },
         keep: (TopicPartition) -> Bool = { _ in true }
     ) throws {
@@ -76,6 +92,12 @@ public final class LogManager: Sendable {
         self.flushMode = flushMode
         self.logger = logger
         self.configProvider = configProvider
+        let period: Int64? =
+            switch flushMode {
+            case .sync: flushIntervalMs
+            case .interval(let milliseconds): milliseconds
+            }
+        rollFlushRequests = period == nil ? nil : flushRequests
         var opened = State()
         var stats = RecoveryStats()
         var allClean = true
@@ -123,6 +145,7 @@ public final class LogManager: Sendable {
                     logStartOffset: startOffsets?[tp], config: configProvider(tp), logger: logger,
                     syncCounter: syncCounter)
                 loader.cleanerCheckpoint = cleanerOffsets?[tp]
+                loader.flushRequests = rollFlushRequests
                 let truncationsBefore = stats.truncations
                 opened.logs[tp] = try loader.load(stats: &stats)
                 if stats.truncations > truncationsBefore { cut.append(tp) }
@@ -140,16 +163,29 @@ public final class LogManager: Sendable {
                 metadata: [
                     "tern_logs_recovered": "\(stats.logsRecovered)", "tern_truncations": "\(stats.truncations)",
                     "tern_segments_scanned": "\(stats.segmentsScanned)",
+                    "tern_batches_checked": "\(stats.batchesChecked)", "tern_bytes_read": "\(stats.bytesRead)",
+                    "tern_corrupt_regions": "\(stats.corruptRegions)",
                 ])
         }
+        StorageMetrics.recordRecovery(stats)
         let registry = Registry(opened)
         self.registry = registry
-        flusher = Flusher(mode: flushMode, logger: logger, logs: { registry.allLogs })
+        flusher = Flusher(mode: flushMode, logger: logger)
         try flusher.start()
+        // The checkpoint closure holds the registry, not the manager, so that an abandoned
+        // manager can go (its deinit stops the thread).
+        backgroundFlusher = BackgroundFlusher(
+            flushIntervalMs: period, checkpointIntervalMs: checkpointIntervalMs, requests: flushRequests,
+            logger: logger, logs: { registry.allLogs },
+            checkpoint: {
+                try Self.writeCheckpoints(registry: registry, logDirs: logDirs)
+            })
+        try backgroundFlusher.start()
     }
 
     deinit {
         flusher.requestStop()
+        backgroundFlusher.requestStop()
     }
 
     /// Creates a log directory if needed and checks that files can be created in it.
