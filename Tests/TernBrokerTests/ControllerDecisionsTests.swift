@@ -153,6 +153,13 @@ final class ControllerDecisionsTests: XCTestCase {
         assertError(.invalidRequest, "stale") { try D.controlledShutdown(image, nodeId: 2, brokerEpoch: 9) }
     }
 
+    func testControlledShutdownKeepsASoleInSyncLeaderUntilItIsFenced() throws {
+        var image = try Self.create(Self.cluster([1]), "t", partitions: 1, rf: 1)
+        XCTAssertEqual(try D.controlledShutdown(image, nodeId: 1, brokerEpoch: 1), [], "nobody else can lead")
+        image = try image.applying(D.fenceBroker(image, nodeId: 1))
+        XCTAssertEqual(image.topic(named: "t")!.partitions[0]!.leader, -1)
+    }
+
     // MARK: topics
 
     func testCreateTopicSpreadsReplicasAndLeaders() throws {

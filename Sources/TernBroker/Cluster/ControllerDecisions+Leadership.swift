@@ -63,8 +63,12 @@ extension ControllerDecisions {
     /// For every partition that `brokers` lead or are in-sync for: drops them from the ISR unless
     /// that would empty it, and elects a new leader from the remaining ISR (first eligible replica
     /// in assignment order) when the leader is one of them. No unclean election: with no eligible
-    /// ISR member the leader becomes -1 and the partition waits for one to return.
-    static func moveLeadershipAway(from brokers: Set<Int32>, in proposal: inout Proposal) throws(ControllerError) {
+    /// ISR member the leader becomes -1 and the partition waits for one to return — except that with
+    /// `keepingSoleLeader` (a controlled shutdown, the broker still running) a leader nobody can
+    /// replace keeps leading until it actually stops, rather than taking the partition offline early.
+    static func moveLeadershipAway(
+        from brokers: Set<Int32>, keepingSoleLeader: Bool = false, in proposal: inout Proposal
+    ) throws(ControllerError) {
         let image = proposal.image
         func eligible(_ id: Int32) -> Bool { !brokers.contains(id) && image.isUnfenced(id) }
         for topic in image.sortedTopics {
@@ -72,10 +76,13 @@ extension ControllerDecisions {
                 guard partition.isr.contains(where: brokers.contains) else { continue }
                 var isr = partition.isr.filter { !brokers.contains($0) }
                 if isr.isEmpty { isr = partition.isr }
-                let leader =
+                var leader =
                     eligible(partition.leader) && isr.contains(partition.leader)
                     ? partition.leader
                     : (partition.replicas.first { isr.contains($0) && eligible($0) } ?? -1)
+                if leader == -1 && keepingSoleLeader && partition.leader != -1 && isr.contains(partition.leader) {
+                    leader = partition.leader
+                }
                 try change(topic.id, partition, leader: leader, isr: isr, in: &proposal)
             }
         }

@@ -105,7 +105,9 @@ public enum ControllerDecisions {
 
     /// A broker asked to stop cleanly: moves leadership of its partitions to other in-sync
     /// replicas and takes it out of ISRs (unless it is the last member) before it goes, so
-    /// producers see a planned hand-over rather than a session timeout.
+    /// producers see a planned hand-over rather than a session timeout. Where it is the only
+    /// in-sync replica it keeps leading: the partition goes offline when the broker is fenced, not
+    /// before.
     ///
     /// The broker itself stays unfenced until its heartbeats stop; a later election may pick it
     /// again until then (a controlled-shutdown flag in the registration is future work).
@@ -114,7 +116,7 @@ public enum ControllerDecisions {
     ) throws(ControllerError) -> [MetadataRecord] {
         _ = try registered(image, nodeId, brokerEpoch)
         var proposal = Proposal(image)
-        try moveLeadershipAway(from: [nodeId], in: &proposal)
+        try moveLeadershipAway(from: [nodeId], keepingSoleLeader: true, in: &proposal)
         return proposal.records
     }
 
