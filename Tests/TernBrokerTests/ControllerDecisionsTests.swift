@@ -19,7 +19,8 @@ final class ControllerDecisionsTests: XCTestCase {
                 image, nodeId: node, incarnationId: uuid(UInt64(node)), listeners: [], roles: [.broker])
             image = try image.applying(registration.records)
             image = try image.applying(
-                D.unfenceBroker(image, nodeId: node, brokerEpoch: registration.brokerEpoch, metadataOffset: 5, logEndOffset: 5))
+                D.unfenceBroker(
+                    image, nodeId: node, brokerEpoch: registration.brokerEpoch, metadataOffset: 5, logEndOffset: 5))
         }
         return image
     }
@@ -68,7 +69,8 @@ final class ControllerDecisionsTests: XCTestCase {
         var image = try Self.create(Self.cluster([1, 2, 3]), "t", partitions: 3, rf: 3)
         let led = image.topic(named: "t")!.sortedPartitions.filter { $0.leader == 2 }.map(\.partition)
         XCTAssertFalse(led.isEmpty)
-        let registration = try D.registerBroker(image, nodeId: 2, incarnationId: Self.uuid(99), listeners: [], roles: [.broker])
+        let registration = try D.registerBroker(
+            image, nodeId: 2, incarnationId: Self.uuid(99), listeners: [], roles: [.broker])
         XCTAssertEqual(registration.brokerEpoch, 4)
         image = try image.applying(registration.records)
         XCTAssertFalse(image.isUnfenced(2))
@@ -108,13 +110,15 @@ final class ControllerDecisionsTests: XCTestCase {
         // The other replica coming back may not lead: it is not in the ISR.
         let other: Int32 = last == 1 ? 2 : 1
         image = try image.applying(
-            D.unfenceBroker(image, nodeId: other, brokerEpoch: image.broker(other)!.brokerEpoch, metadataOffset: 9,
-                            logEndOffset: 9))
+            D.unfenceBroker(
+                image, nodeId: other, brokerEpoch: image.broker(other)!.brokerEpoch, metadataOffset: 9,
+                logEndOffset: 9))
         XCTAssertEqual(image.topic(named: "t")!.partitions[0]!.leader, -1)
         // The last in-sync one coming back leads again, at a new epoch.
         image = try image.applying(
-            D.unfenceBroker(image, nodeId: last, brokerEpoch: image.broker(last)!.brokerEpoch, metadataOffset: 9,
-                            logEndOffset: 9))
+            D.unfenceBroker(
+                image, nodeId: last, brokerEpoch: image.broker(last)!.brokerEpoch, metadataOffset: 9,
+                logEndOffset: 9))
         let back = image.topic(named: "t")!.partitions[0]!
         XCTAssertEqual(back.leader, last)
         XCTAssertEqual(back.leaderEpoch, partition.leaderEpoch + 1)
@@ -123,10 +127,12 @@ final class ControllerDecisionsTests: XCTestCase {
 
     func testUnfencingWaitsUntilCaughtUpAndChecksTheEpoch() throws {
         var image = try Self.cluster([1])
-        let registration = try D.registerBroker(image, nodeId: 2, incarnationId: Self.uuid(2), listeners: [], roles: [.broker])
+        let registration = try D.registerBroker(
+            image, nodeId: 2, incarnationId: Self.uuid(2), listeners: [], roles: [.broker])
         image = try image.applying(registration.records)
         let epoch = registration.brokerEpoch
-        XCTAssertEqual(try D.unfenceBroker(image, nodeId: 2, brokerEpoch: epoch, metadataOffset: 9, logEndOffset: 10), [])
+        XCTAssertEqual(
+            try D.unfenceBroker(image, nodeId: 2, brokerEpoch: epoch, metadataOffset: 9, logEndOffset: 10), [])
         XCTAssertEqual(
             try D.unfenceBroker(image, nodeId: 2, brokerEpoch: epoch, metadataOffset: 10, logEndOffset: 10),
             [.brokerFencing(.init(nodeId: 2, brokerEpoch: epoch, fenced: false))])
@@ -138,7 +144,8 @@ final class ControllerDecisionsTests: XCTestCase {
         }
         // Already unfenced: nothing to do.
         let unfenced = try Self.cluster([1])
-        XCTAssertEqual(try D.unfenceBroker(unfenced, nodeId: 1, brokerEpoch: 1, metadataOffset: 10, logEndOffset: 10), [])
+        XCTAssertEqual(
+            try D.unfenceBroker(unfenced, nodeId: 1, brokerEpoch: 1, metadataOffset: 10, logEndOffset: 10), [])
     }
 
     func testControlledShutdownMovesLeadershipAway() throws {
@@ -192,14 +199,19 @@ final class ControllerDecisionsTests: XCTestCase {
         for partition in created.topic(named: "t")!.sortedPartitions { XCTAssertFalse(partition.replicas.contains(2)) }
         XCTAssertEqual(try Self.create(image, "t", partitions: 5, rf: 2, seed: 42), created)
         assertError(.invalidReplicationFactor, "2 are alive") { try Self.create(image, "x", partitions: 1, rf: 3) }
-        assertError(.invalidReplicationFactor, "replication factor 0") { try Self.create(image, "x", partitions: 1, rf: 0) }
-        assertError(.topicAlreadyExists, "topic t already exists") { try Self.create(created, "t", partitions: 1, rf: 1) }
+        assertError(.invalidReplicationFactor, "replication factor 0") {
+            try Self.create(image, "x", partitions: 1, rf: 0)
+        }
+        assertError(.topicAlreadyExists, "topic t already exists") {
+            try Self.create(created, "t", partitions: 1, rf: 1)
+        }
         assertError(.invalidTopic, "characters") { try Self.create(image, "a b", partitions: 1, rf: 1) }
         assertError(.invalidTopic, "reserved") { try Self.create(image, "__x", partitions: 1, rf: 1) }
         assertError(.invalidPartitions, "partition count") { try Self.create(image, "x", partitions: 0, rf: 1) }
         var generator = SeededGenerator(seed: 1)
         assertError(.invalidConfig, "unknown topic config") {
-            try D.createTopic(image, name: "x", partitions: 1, replicationFactor: 1, configs: ["nope": "1"], using: &generator)
+            try D.createTopic(
+                image, name: "x", partitions: 1, replicationFactor: 1, configs: ["nope": "1"], using: &generator)
         }
     }
 
@@ -208,7 +220,8 @@ final class ControllerDecisionsTests: XCTestCase {
         var image = try Self.cluster([1])
         image = try image.applying(
             D.createTopic(
-                image, name: "t", partitions: 1, replicationFactor: 1, configs: ["retention.ms": "100"], using: &generator))
+                image, name: "t", partitions: 1, replicationFactor: 1, configs: ["retention.ms": "100"],
+                using: &generator))
         let records = try D.alterTopicConfigs(
             image, name: "t", set: ["retention.ms": "100", "segment.bytes": "1048576"], remove: ["cleanup.policy"])
         // Unchanged and absent keys produce no record.
@@ -217,7 +230,9 @@ final class ControllerDecisionsTests: XCTestCase {
         image = try image.applying(records)
         image = try image.applying(D.alterTopicConfigs(image, name: "t", set: [:], remove: ["retention.ms"]))
         XCTAssertEqual(image.topic(named: "t")?.configs, ["segment.bytes": "1048576"])
-        assertError(.invalidConfig, "retention.ms") { try D.alterTopicConfigs(image, name: "t", set: ["retention.ms": "x"]) }
+        assertError(.invalidConfig, "retention.ms") {
+            try D.alterTopicConfigs(image, name: "t", set: ["retention.ms": "x"])
+        }
         assertError(.invalidRequest, "both set and removed") {
             try D.alterTopicConfigs(image, name: "t", set: ["retention.ms": "1"], remove: ["retention.ms"])
         }
@@ -272,20 +287,23 @@ final class ControllerDecisionsTests: XCTestCase {
         XCTAssertEqual(image.partition(id, 0)?.partitionEpoch, 1)
         XCTAssertEqual(image.partition(id, 0)?.leaderEpoch, 0)
         assertError(.notLeaderOrFollower, "is not the current leader") {
-            try D.alterIsr(image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 0,
-                           newIsr: p.replicas)
+            try D.alterIsr(
+                image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 0,
+                newIsr: p.replicas)
         }
         assertError(.invalidRequest, "must hold the leader") {
-            try D.alterIsr(image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 1,
-                           newIsr: [follower])
+            try D.alterIsr(
+                image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 1,
+                newIsr: [follower])
         }
         assertError(.unknownTopicOrPartition, "partition 4") {
             try D.alterIsr(image, topicId: id, partition: 4, leader: 1, leaderEpoch: 0, partitionEpoch: 0, newIsr: [1])
         }
         image = try image.applying(D.fenceBroker(image, nodeId: follower))
         assertError(.invalidRequest, "fenced broker \(follower) cannot join") {
-            try D.alterIsr(image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 1,
-                           newIsr: p.replicas)
+            try D.alterIsr(
+                image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 1,
+                newIsr: p.replicas)
         }
     }
 }

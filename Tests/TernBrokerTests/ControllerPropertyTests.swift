@@ -85,7 +85,9 @@ final class ControllerPropertyTests: XCTestCase {
             let partitions = Int32.random(in: 1...maxPartitions, using: &generator)
             let factor = Int16.random(in: 1...3, using: &generator)
             do {
-                try commit(D.createTopic(image, name: name, partitions: partitions, replicationFactor: factor, using: &generator))
+                try commit(
+                    D.createTopic(
+                        image, name: name, partitions: partitions, replicationFactor: factor, using: &generator))
             } catch let error as ControllerError where error.code == .invalidReplicationFactor {
                 XCTAssertLessThan(image.unfencedBrokerIds.count, Int(factor), "\(error)")
             }
@@ -175,7 +177,8 @@ final class ControllerPropertyTests: XCTestCase {
                 }
                 epochs = check(run.image, after: epochs, "seed \(seed) step \(index)")
                 if index % 50 == 49 {
-                    XCTAssertEqual(try MetadataImage().applying(run.log), run.image, "seed \(seed) step \(index): replay differs")
+                    XCTAssertEqual(
+                        try MetadataImage().applying(run.log), run.image, "seed \(seed) step \(index): replay differs")
                 }
             }
             // Everyone comes back and catches up: every partition returns to its preferred leader.
@@ -196,7 +199,8 @@ final class ControllerPropertyTests: XCTestCase {
             var again = Run(seed: seed)
             for node in again.nodes.prefix(3) { try again.register(node, newIncarnation: false) }
             for _ in 0..<250 { try again.step() }
-            XCTAssertEqual(again.log, Array(run.log.prefix(again.log.count)), "seed \(seed): decisions not deterministic")
+            XCTAssertEqual(
+                again.log, Array(run.log.prefix(again.log.count)), "seed \(seed): decisions not deterministic")
             steps += 250
             records += run.log.count
         }
@@ -221,10 +225,13 @@ final class ControllerPropertyTests: XCTestCase {
                 switch Int.random(in: 0..<4, using: &run.generator) {
                 case 0: if let node = run.pick(live) { try run.commit(D.fenceBroker(run.image, nodeId: node)) }
                 case 1:
-                    if let node = run.pick(run.image.sortedBrokers.filter(\.fenced).map(\.nodeId)) { try run.unfence(node) }
+                    if let node = run.pick(run.image.sortedBrokers.filter(\.fenced).map(\.nodeId)) {
+                        try run.unfence(node)
+                    }
                 case 2:
                     if let broker = run.pick(run.image.sortedBrokers.filter { !$0.fenced }) {
-                        try run.commit(D.controlledShutdown(run.image, nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch))
+                        try run.commit(
+                            D.controlledShutdown(run.image, nodeId: broker.nodeId, brokerEpoch: broker.brokerEpoch))
                     }
                 default: try run.growIsrs(all: false)
                 }
@@ -235,9 +242,12 @@ final class ControllerPropertyTests: XCTestCase {
             try run.commit(D.rebalancePreferredLeaders(run.image))
             check(run.image, after: epochs, "seed \(seed) rebalanced")
             var leaders = Dictionary(uniqueKeysWithValues: run.image.unfencedBrokerIds.map { ($0, 0) })
-            for topic in run.image.sortedTopics { for p in topic.sortedPartitions { leaders[p.leader, default: 0] += 1 } }
+            for topic in run.image.sortedTopics {
+                for p in topic.sortedPartitions { leaders[p.leader, default: 0] += 1 }
+            }
             XCTAssertEqual(leaders.count, count, "seed \(seed): \(leaders)")
-            XCTAssertLessThanOrEqual(leaders.values.max()! - leaders.values.min()!, 1, "seed \(seed): leaders \(leaders)")
+            XCTAssertLessThanOrEqual(
+                leaders.values.max()! - leaders.values.min()!, 1, "seed \(seed): leaders \(leaders)")
         }
     }
 }

@@ -43,7 +43,8 @@ final class MetadataImageTests: XCTestCase {
 
         var next = try image.applying([
             .brokerFencing(.init(nodeId: 3, brokerEpoch: 3, fenced: false)),
-            .partitionChange(.init(topicId: Self.t1, partition: 0, leader: 2, isr: [2, 3], leaderEpoch: 1, partitionEpoch: 1)),
+            .partitionChange(
+                .init(topicId: Self.t1, partition: 0, leader: 2, isr: [2, 3], leaderEpoch: 1, partitionEpoch: 1)),
             .config(.init(resourceType: .topic, resourceName: "a", key: "retention.ms", value: nil)),
             .config(.init(resourceType: .broker, resourceName: "", key: "log.retention.ms", value: "7")),
         ])
@@ -70,30 +71,65 @@ final class MetadataImageTests: XCTestCase {
             (.topic(.init(topicId: Self.t2, name: "a")), .duplicate, "topic a already exists"),
             (.topic(.init(topicId: Self.t1, name: "b")), .duplicate, "already belongs to a"),
             (.topic(.init(topicId: .zero, name: "b")), .invalid, "zero id"),
-            (.partition(.init(topicId: Self.t2, partition: 0, replicas: [1], isr: [1], leader: 1)), .unknownEntity,
-             "unknown topic id"),
-            (.partition(.init(topicId: Self.t1, partition: 0, replicas: [1], isr: [1], leader: 1)), .duplicate,
-             "a-0 already exists"),
-            (.partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 1], isr: [1], leader: 1)), .invalid,
-             "repeat"),
-            (.partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 7], isr: [1], leader: 1)), .unknownEntity,
-             "replica 7"),
-            (.partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 2], isr: [1, 3], leader: 1)), .invalid,
-             "not within replicas"),
-            (.partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 2], isr: [1], leader: 2)), .invalid,
-             "leader 2 is not in ISR"),
-            (.partitionChange(.init(topicId: Self.t1, partition: 0, leader: 2, isr: [1, 2], leaderEpoch: 1,
-                                    partitionEpoch: 0)), .staleEpoch, "must follow 0"),
-            (.partitionChange(.init(topicId: Self.t1, partition: 0, leader: 2, isr: [1, 2], leaderEpoch: 0,
-                                    partitionEpoch: 1)), .staleEpoch, "new leader needs exactly the next epoch"),
-            (.partitionChange(.init(topicId: Self.t1, partition: 0, leader: 1, isr: [1], leaderEpoch: 1,
-                                    partitionEpoch: 1)), .staleEpoch, "same leader keeps its epoch"),
-            (.partitionChange(.init(topicId: Self.t1, partition: 0, leader: 1, isr: [], leaderEpoch: 0,
-                                    partitionEpoch: 1)), .invalid, "is empty"),
-            (.partitionChange(.init(topicId: Self.t1, partition: 5, leader: 1, isr: [1], leaderEpoch: 0,
-                                    partitionEpoch: 1)), .unknownEntity, "unknown partition a-5"),
-            (.config(.init(resourceType: .topic, resourceName: "zz", key: "k", value: "v")), .unknownEntity,
-             "unknown topic zz"),
+            (
+                .partition(.init(topicId: Self.t2, partition: 0, replicas: [1], isr: [1], leader: 1)), .unknownEntity,
+                "unknown topic id"
+            ),
+            (
+                .partition(.init(topicId: Self.t1, partition: 0, replicas: [1], isr: [1], leader: 1)), .duplicate,
+                "a-0 already exists"
+            ),
+            (
+                .partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 1], isr: [1], leader: 1)), .invalid,
+                "repeat"
+            ),
+            (
+                .partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 7], isr: [1], leader: 1)),
+                .unknownEntity,
+                "replica 7"
+            ),
+            (
+                .partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 2], isr: [1, 3], leader: 1)), .invalid,
+                "not within replicas"
+            ),
+            (
+                .partition(.init(topicId: Self.t1, partition: 2, replicas: [1, 2], isr: [1], leader: 2)), .invalid,
+                "leader 2 is not in ISR"
+            ),
+            (
+                .partitionChange(
+                    .init(
+                        topicId: Self.t1, partition: 0, leader: 2, isr: [1, 2], leaderEpoch: 1,
+                        partitionEpoch: 0)), .staleEpoch, "must follow 0"
+            ),
+            (
+                .partitionChange(
+                    .init(
+                        topicId: Self.t1, partition: 0, leader: 2, isr: [1, 2], leaderEpoch: 0,
+                        partitionEpoch: 1)), .staleEpoch, "new leader needs exactly the next epoch"
+            ),
+            (
+                .partitionChange(
+                    .init(
+                        topicId: Self.t1, partition: 0, leader: 1, isr: [1], leaderEpoch: 1,
+                        partitionEpoch: 1)), .staleEpoch, "same leader keeps its epoch"
+            ),
+            (
+                .partitionChange(
+                    .init(
+                        topicId: Self.t1, partition: 0, leader: 1, isr: [], leaderEpoch: 0,
+                        partitionEpoch: 1)), .invalid, "is empty"
+            ),
+            (
+                .partitionChange(
+                    .init(
+                        topicId: Self.t1, partition: 5, leader: 1, isr: [1], leaderEpoch: 0,
+                        partitionEpoch: 1)), .unknownEntity, "unknown partition a-5"
+            ),
+            (
+                .config(.init(resourceType: .topic, resourceName: "zz", key: "k", value: "v")), .unknownEntity,
+                "unknown topic zz"
+            ),
             (.removeTopic(.init(topicId: Self.t2)), .unknownEntity, "unknown topic id"),
         ]
         for (record, code, text) in bad {
@@ -110,7 +146,8 @@ final class MetadataImageTests: XCTestCase {
     func testBatchApplyStopsAtTheFirstBadRecordWithoutChangingTheOriginal() throws {
         let image = try Self.base()
         XCTAssertThrowsError(
-            try image.applying([.topic(.init(topicId: Self.t2, name: "b")), .topic(.init(topicId: Self.t2, name: "c"))]))
+            try image.applying([.topic(.init(topicId: Self.t2, name: "b")), .topic(.init(topicId: Self.t2, name: "c"))])
+        )
         XCTAssertNil(image.topic(named: "b"))
     }
 

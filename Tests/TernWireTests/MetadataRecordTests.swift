@@ -23,12 +23,16 @@ final class MetadataRecordTests: XCTestCase {
                 nodeId: 0, incarnationId: .zero, brokerEpoch: Int64.max, listeners: [], roles: [], fenced: false)),
         .brokerFencing(.init(nodeId: 3, brokerEpoch: 42, fenced: true)),
         .brokerFencing(.init(nodeId: 3, brokerEpoch: 42, fenced: false)),
-        .topic(.init(topicId: topicId, name: "orders", configs: ["retention.ms": "1000", "cleanup.policy": "compact"])),
+        .topic(
+            .init(topicId: topicId, name: "orders", configs: ["retention.ms": "1000", "cleanup.policy": "compact"])),
         .topic(.init(topicId: topicId, name: "t", configs: [:])),
-        .partition(.init(topicId: topicId, partition: 7, replicas: [1, 2, 3], isr: [1, 3], leader: 1, leaderEpoch: 4,
-                         partitionEpoch: 9)),
+        .partition(
+            .init(
+                topicId: topicId, partition: 7, replicas: [1, 2, 3], isr: [1, 3], leader: 1, leaderEpoch: 4,
+                partitionEpoch: 9)),
         .partition(.init(topicId: topicId, partition: 0, replicas: [], isr: [], leader: -1)),
-        .partitionChange(.init(topicId: topicId, partition: 7, leader: -1, isr: [2], leaderEpoch: 5, partitionEpoch: 10)),
+        .partitionChange(
+            .init(topicId: topicId, partition: 7, leader: -1, isr: [2], leaderEpoch: 5, partitionEpoch: 10)),
         .config(.init(resourceType: .topic, resourceName: "orders", key: "retention.ms", value: "5")),
         .config(.init(resourceType: .broker, resourceName: "", key: "log.retention.ms", value: nil)),
         .removeTopic(.init(topicId: topicId)),
@@ -61,7 +65,8 @@ final class MetadataRecordTests: XCTestCase {
         for record in Self.samples {
             let bytes = record.encoded()
             for length in 0..<bytes.count {
-                XCTAssertThrowsError(try MetadataRecord.decode(Array(bytes[0..<length])), "\(record) cut at \(length)") {
+                XCTAssertThrowsError(try MetadataRecord.decode(Array(bytes[0..<length])), "\(record) cut at \(length)")
+                {
                     // A cut array body reads as `.malformed` (its count no longer fits), anything else as
                     // `.truncated`; both are refusals, never a trap.
                     let code = ($0 as? WireError)?.code
@@ -100,9 +105,12 @@ final class MetadataRecordTests: XCTestCase {
             .init(nodeId: 1, incarnationId: .zero, brokerEpoch: 1, listeners: [], roles: [.broker], fenced: false)
         ).encoded()
         register[register.count - 2] = 0x84
-        XCTAssertThrowsError(try MetadataRecord.decode(register)) { XCTAssertEqual(($0 as? WireError)?.code, .malformed) }
+        XCTAssertThrowsError(try MetadataRecord.decode(register)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .malformed)
+        }
         // Unknown config resource type.
-        var config = MetadataRecord.config(.init(resourceType: .topic, resourceName: "t", key: "k", value: "v")).encoded()
+        var config = MetadataRecord.config(.init(resourceType: .topic, resourceName: "t", key: "k", value: "v"))
+            .encoded()
         config[4] = 3
         XCTAssertThrowsError(try MetadataRecord.decode(config)) { XCTAssertEqual(($0 as? WireError)?.code, .malformed) }
         // A config key twice.

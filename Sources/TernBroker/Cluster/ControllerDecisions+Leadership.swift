@@ -39,7 +39,8 @@ extension ControllerDecisions {
             throw ControllerError(
                 .notLeaderOrFollower,
                 "\(what): broker \(leader) at leader epoch \(leaderEpoch) partition epoch \(partitionEpoch) is not "
-                    + "the current leader (\(partition.leader) at \(partition.leaderEpoch)/\(partition.partitionEpoch))")
+                    + "the current leader (\(partition.leader) at \(partition.leaderEpoch)/\(partition.partitionEpoch))"
+            )
         }
         guard newIsr.contains(leader), Set(newIsr).count == newIsr.count, Set(newIsr).isSubset(of: partition.replicas)
         else {
@@ -93,7 +94,8 @@ extension ControllerDecisions {
         let image = proposal.image
         for topic in image.sortedTopics {
             for partition in topic.sortedPartitions where partition.leader == -1 {
-                guard let leader = partition.replicas.first(where: { partition.isr.contains($0) && image.isUnfenced($0) })
+                guard
+                    let leader = partition.replicas.first(where: { partition.isr.contains($0) && image.isUnfenced($0) })
                 else { continue }
                 try change(topic.id, partition, leader: leader, isr: partition.isr, in: &proposal)
             }

@@ -16,7 +16,8 @@ extension ControllerDecisions {
         configs: [String: String] = [:], internalTopic: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) throws(ControllerError) -> [MetadataRecord] {
-        if let error = TopicInfo.validateNew(name: name, partitions: partitions, by: internalTopic ? .broker : .client) {
+        if let error = TopicInfo.validateNew(name: name, partitions: partitions, by: internalTopic ? .broker : .client)
+        {
             throw ControllerError(error.code, error.message)
         }
         if image.topic(named: name) != nil {
@@ -74,7 +75,9 @@ extension ControllerDecisions {
         if let both = set.keys.sorted().first(where: remove.contains) {
             throw ControllerError(.invalidRequest, "topic \(name): \(both) is both set and removed")
         }
-        if let reason = TopicInfo.validateConfigs(set) { throw ControllerError(.invalidConfig, "topic \(name): \(reason)") }
+        if let reason = TopicInfo.validateConfigs(set) {
+            throw ControllerError(.invalidConfig, "topic \(name): \(reason)")
+        }
         var proposal = Proposal(image)
         let keys = (Set(set.keys).union(remove)).sorted()
         for key in keys where topic.configs[key] != set[key] {

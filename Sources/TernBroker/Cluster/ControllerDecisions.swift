@@ -128,7 +128,8 @@ public enum ControllerDecisions {
         }
         guard broker.brokerEpoch == brokerEpoch else {
             throw ControllerError(
-                .invalidRequest, "broker \(nodeId): stale broker epoch \(brokerEpoch), current is \(broker.brokerEpoch)")
+                .invalidRequest, "broker \(nodeId): stale broker epoch \(brokerEpoch), current is \(broker.brokerEpoch)"
+            )
         }
         return broker
     }

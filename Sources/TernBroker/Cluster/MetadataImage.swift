@@ -142,7 +142,8 @@ public struct MetadataImage: Hashable, Sendable {
         guard broker.brokerEpoch == record.brokerEpoch else {
             throw MetadataImageError(
                 .staleEpoch,
-                "\(verb) of broker \(record.nodeId) epoch \(record.brokerEpoch); registered epoch is \(broker.brokerEpoch)")
+                "\(verb) of broker \(record.nodeId) epoch \(record.brokerEpoch); registered epoch is \(broker.brokerEpoch)"
+            )
         }
         brokers[record.nodeId]?.fenced = record.fenced
     }
@@ -154,14 +155,18 @@ public struct MetadataImage: Hashable, Sendable {
         if let existing = topicsById[record.topicId] {
             throw MetadataImageError(.duplicate, "topic id \(record.topicId) already belongs to \(existing.name)")
         }
-        guard record.topicId != .zero else { throw MetadataImageError(.invalid, "topic \(record.name) has the zero id") }
-        topicsById[record.topicId] = Topic(id: record.topicId, name: record.name, configs: record.configs, partitions: [:])
+        guard record.topicId != .zero else {
+            throw MetadataImageError(.invalid, "topic \(record.name) has the zero id")
+        }
+        topicsById[record.topicId] = Topic(
+            id: record.topicId, name: record.name, configs: record.configs, partitions: [:])
         topicIdsByName[record.name] = record.topicId
     }
 
     private mutating func applyPartition(_ record: PartitionRecord) throws {
         guard let topic = topicsById[record.topicId] else {
-            throw MetadataImageError(.unknownEntity, "partition \(record.partition) of unknown topic id \(record.topicId)")
+            throw MetadataImageError(
+                .unknownEntity, "partition \(record.partition) of unknown topic id \(record.topicId)")
         }
         let what = "\(topic.name)-\(record.partition)"
         guard record.partition >= 0 else { throw MetadataImageError(.invalid, "\(what): negative partition index") }
@@ -213,7 +218,8 @@ public struct MetadataImage: Hashable, Sendable {
     /// ISR a non-empty, repeat-free subset of replicas; leader in the ISR or -1.
     private static func checkLeadership(_ what: String, replicas: [Int32], isr: [Int32], leader: Int32) throws {
         guard !isr.isEmpty, Set(isr).count == isr.count, Set(isr).isSubset(of: replicas) else {
-            throw MetadataImageError(.invalid, "\(what): ISR \(isr) is empty, repeats, or is not within replicas \(replicas)")
+            throw MetadataImageError(
+                .invalid, "\(what): ISR \(isr) is empty, repeats, or is not within replicas \(replicas)")
         }
         guard leader == -1 || isr.contains(leader) else {
             throw MetadataImageError(.invalid, "\(what): leader \(leader) is not in ISR \(isr)")
