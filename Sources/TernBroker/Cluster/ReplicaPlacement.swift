@@ -8,6 +8,9 @@
 /// round the ring from the start), and followers prefer brokers with the fewest replicas. So
 /// topics created while every broker is alive leave preferred leaders within one of each other
 /// across brokers, not only within one topic.
+///
+/// The force-unwraps below index `leaderCounts`/`replicaCounts` only with members of `brokers`,
+/// whose keys `init` creates, and take `min` of a ring of `n >= 1` indexes: none can be nil.
 struct ReplicaPlacement {
     /// Live brokers, ascending.
     let brokers: [Int32]
