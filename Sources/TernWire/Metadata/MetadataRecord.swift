@@ -1,0 +1,102 @@
+/// One entry of the `__cluster_metadata` log (DESIGN.md section 6).
+///
+/// Encoding: `u16 type`, `u16 version`, then the record's fields (big-endian integers, `str16`
+/// strings, u32-counted arrays). Every type is at version 0 today; a decoder refuses a type or
+/// version it does not know with `.unsupportedVersion` rather than guessing, because applying a
+/// half-understood metadata record would silently diverge this broker from the others. The
+/// record must fill the bytes exactly: trailing bytes are `.malformed`.
+public enum MetadataRecord: Hashable, Sendable {
+    case clusterId(String)
+    case registerBroker(BrokerRegistrationRecord)
+    case brokerFencing(BrokerFencingRecord)
+    case topic(TopicRecord)
+    case partition(PartitionRecord)
+    case partitionChange(PartitionChangeRecord)
+    case config(ConfigRecord)
+    case removeTopic(RemoveTopicRecord)
+
+    /// Record type numbers in the log. Never reuse one.
+    public enum TypeCode: UInt16, Sendable, CaseIterable {
+        case clusterId = 1
+        case registerBroker = 2
+        case fenceBroker = 3
+        case unfenceBroker = 4
+        case topic = 5
+        case partition = 6
+        case partitionChange = 7
+        case config = 8
+        case removeTopic = 9
+    }
+
+    /// The type number this record is written with.
+    public var typeCode: TypeCode {
+        switch self {
+        case .clusterId: .clusterId
+        case .registerBroker: .registerBroker
+        case .brokerFencing(let record): record.fenced ? .fenceBroker : .unfenceBroker
+        case .topic: .topic
+        case .partition: .partition
+        case .partitionChange: .partitionChange
+        case .config: .config
+        case .removeTopic: .removeTopic
+        }
+    }
+
+    /// The newest version of each type this build writes and reads.
+    public static let currentVersion: UInt16 = 0
+
+    /// Encodes the record, header included.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
+        writer.write(typeCode.rawValue)
+        writer.write(Self.currentVersion)
+        switch self {
+        case .clusterId(let id): writer.writeString(id)
+        case .registerBroker(let record): record.encode(into: &writer)
+        case .brokerFencing(let record): record.encode(into: &writer)
+        case .topic(let record): record.encode(into: &writer)
+        case .partition(let record): record.encode(into: &writer)
+        case .partitionChange(let record): record.encode(into: &writer)
+        case .config(let record): record.encode(into: &writer)
+        case .removeTopic(let record): record.encode(into: &writer)
+        }
+        return writer.take()
+    }
+
+    /// Decodes one record that fills `bytes` exactly.
+    /// - Throws: ``WireError`` — `.truncated` when a field runs past the end, `.malformed` on bad
+    ///   values or trailing bytes, `.unsupportedVersion` on an unknown type or version.
+    public static func decode(_ bytes: [UInt8]) throws -> MetadataRecord {
+        var reader = ByteReader(bytes)
+        let record = try decode(from: &reader)
+        guard reader.isAtEnd else {
+            throw WireError(.malformed, "metadata record \(record.typeCode): \(reader.remaining) trailing bytes")
+        }
+        return record
+    }
+
+    /// Decodes one record from `reader`, leaving it just past the record.
+    public static func decode(from reader: inout ByteReader) throws -> MetadataRecord {
+        let rawType = try reader.readUInt16("metadata record type")
+        let version = try reader.readUInt16("metadata record version")
+        guard let type = TypeCode(rawValue: rawType) else {
+            throw WireError(.unsupportedVersion, "unknown metadata record type \(rawType)")
+        }
+        guard version == currentVersion else {
+            throw WireError(
+                .unsupportedVersion,
+                "metadata record \(type) version \(version); this build reads version \(currentVersion)")
+        }
+        switch type {
+        case .clusterId: return .clusterId(try reader.readString("cluster id"))
+        case .registerBroker: return .registerBroker(try .decode(from: &reader))
+        case .fenceBroker: return .brokerFencing(try .decode(from: &reader, fenced: true))
+        case .unfenceBroker: return .brokerFencing(try .decode(from: &reader, fenced: false))
+        case .topic: return .topic(try .decode(from: &reader))
+        case .partition: return .partition(try .decode(from: &reader))
+        case .partitionChange: return .partitionChange(try .decode(from: &reader))
+        case .config: return .config(try .decode(from: &reader))
+        case .removeTopic: return .removeTopic(try .decode(from: &reader))
+        }
+    }
+}
