@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
-import TernStorage
+import Synchronization
+@testable import TernStorage
 import TernTestSupport
 import TernWire
 import XCTest
@@ -273,6 +274,43 @@ extension FlusherTests {
         wait(for: [done], timeout: 30)
         XCTAssertFalse(
             fixture.capture.all.contains { $0.message.contains("failed") }, "\(fixture.capture.all.map(\.message))")
+        try fixture.manager.shutdown()
+    }
+
+    func testAFlushThatCannotOpenASegmentStillOwesTheDirectorySync() throws {
+        // A flush notes "directory dirty" (a segment was rolled) and then fails to open an
+        // evicted segment for a reason other than its deletion (EMFILE in production; here a
+        // directory squats on its path, so open fails with EISDIR). The log stays online, but the
+        // directory sync it owed must still be owed: the next flush syncs the directory before it
+        // advances the recovery point over the new segment.
+        let budget = LogManager.maxOpenSegmentFiles
+        LogManager.limitOpenSegmentFiles(to: 1)
+        defer { LogManager.limitOpenSegmentFiles(to: budget) }
+        let fixture = try StorageFixture(flushMode: .sync)
+        let log = try fixture.log(LogConfig(segmentBytes: 600))
+        try log.flush()
+        try appendBatches(log, counts: Array(repeating: 2, count: 12), valueSize: 40)
+        XCTAssertGreaterThan(log.segmentCount, 2)
+        let bases = try FileManager.default.contentsOfDirectory(atPath: fixture.partitionDir)
+            .filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.sorted()
+        // The active segment is the cached one; the one before it was evicted and is dirty.
+        let victim = fixture.segmentPath(bases[bases.count - 2])
+        try FileManager.default.moveItem(atPath: victim, toPath: victim + ".aside")
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
+        XCTAssertThrowsError(try log.flush())
+        XCTAssertLessThan(log.recoveryPoint, log.logEndOffset)
+        try FileManager.default.removeItem(atPath: victim)
+        try FileManager.default.moveItem(atPath: victim + ".aside", toPath: victim)
+        // What the failed flush noted as unsynced is still owed.
+        XCTAssertTrue(log.state.withLock { $0.directoryDirty }, "the directory sync the failed flush owed was forgotten")
+        XCTAssertTrue(
+            log.state.withLock { $0.segments.dropLast().contains { $0.indexFilesUnsynced } },
+            "the index syncs the failed flush owed were forgotten")
+        try log.flush()
+        XCTAssertEqual(log.recoveryPoint, log.logEndOffset)
+        XCTAssertFalse(log.state.withLock { $0.directoryDirty })
+        XCTAssertTrue(
+            fixture.capture.all.allSatisfy { !$0.message.contains("offline") }, "\(fixture.capture.all.map(\.message))")
         try fixture.manager.shutdown()
     }
 }

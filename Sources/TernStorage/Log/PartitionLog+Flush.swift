@@ -81,7 +81,17 @@ extension PartitionLog {
             }
         } catch let open as OpenFailure {
             // Nothing was lost (for example no descriptor to spare): fail this flush, stay online.
+            // The index files and the directory entry it noted as unsynced are still unsynced:
+            // mark them so again, or a later flush would skip them and advance the recovery point
+            // over a segment whose directory entry was never made durable.
             syncCounter.add(syncs)
+            state.withLock { state in
+                if work.directoryDirty { state.directoryDirty = true }
+                for base in work.indexSegments {
+                    let i = Self.segmentIndex(state.segments, containing: base)
+                    if state.segments[i].baseOffset == base { state.segments[i].indexFilesUnsynced = true }
+                }
+            }
             throw open.error
         } catch {
             syncCounter.add(syncs)
