@@ -203,4 +203,38 @@ final class CleanerMergeTests: XCTestCase {
         XCTAssertNotNil(result)
         XCTAssertEqual(try allRecords(log).last.flatMap { string($0.value) }, "during the swap")
     }
+
+    func testASwapFinishingAfterItsTopicWasDeletedAndRecreatedLeavesTheNewLogAlone() throws {
+        let fixture = try StorageFixture()
+        let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
+        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
+        log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
+        let atSync = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        log.swapWillSync.withLock {
+            $0 = {
+                atSync.signal()
+                _ = release.wait(timeout: .now() + 60)
+            }
+        }
+        let cleaning = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? log.clean(
+                using: OffsetMap(bufferBytes: 1 << 16), options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0))
+            cleaning.signal()
+        }
+        XCTAssertEqual(atSync.wait(timeout: .now() + 30), .success, "the swap reached its fsync")
+        // The topic is deleted and created again (same directory path) while the swap syncs.
+        try fixture.manager.deleteLog(fixture.topicPartition)
+        let recreated = try fixture.manager.createLog(fixture.topicPartition, config: LogConfig(segmentBytes: 4096))
+        try appendKeyed(recreated, (0..<5).map { KeyedRecord(key: "new-\($0)", value: "n\($0)") })
+        release.signal()
+        XCTAssertEqual(cleaning.wait(timeout: .now() + 60), .success)
+        // The old log's swap renamed none of the new log's files away.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.segmentPath(0)), "the new log's segment was renamed")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.partitionDir)
+            .filter { $0.hasSuffix(".deleted") || $0.hasSuffix(".swap") }
+        XCTAssertEqual(leftovers, [])
+        XCTAssertEqual(try allRecords(recreated).map { string($0.value) }, (0..<5).map { "n\($0)" })
+    }
 }

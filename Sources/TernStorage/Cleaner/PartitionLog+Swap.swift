@@ -55,6 +55,11 @@ extension PartitionLog {
         do {
             try state.withLock { state in
                 if let failure = state.failure { throw failure }
+                // A log deleted (or closed) while its swap synced: its directory path may already
+                // belong to a recreated topic, whose files must not be renamed away.
+                if state.deleted || state.closed {
+                    throw StorageError(.notFound, "\(topicPartition) was deleted or closed during its swap")
+                }
                 let first = Self.segmentIndex(state.segments, containing: base)
                 // Nothing may replace these segments while the maintenance lock is held; if
                 // something did, the log goes offline rather than mixing the two (start-up
