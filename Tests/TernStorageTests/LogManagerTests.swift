@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import TernStorage
+@testable import TernStorage
 import TernTestSupport
 import TernWire
 import XCTest
@@ -48,6 +48,25 @@ final class LogManagerTests: XCTestCase {
         assertStorageError(.closed) { try appendProduced(log, &bytes) }
         // Re-creating starts from offset 0.
         XCTAssertEqual(try fixture.log().logEndOffset, 0)
+    }
+
+    func testDeleteLogDropsThePartitionFromTheRecoveryCheckpoint() throws {
+        // A topic deleted and created again must not inherit the old log's recovery point: the
+        // new log would trust (and skip recovering) data that was never synced.
+        let fixture = try StorageFixture()
+        let log = try fixture.log()
+        let other = try fixture.manager.createLog(TopicPartition("payments", 0), config: LogConfig())
+        try appendBatches(log, counts: [3, 3])
+        try appendBatches(other, counts: [2])
+        try log.flush()
+        try other.flush()
+        try fixture.manager.writeCheckpoints()
+        let path = fixture.logDir + "/" + LogManager.recoveryPointCheckpoint
+        XCTAssertEqual(try OffsetCheckpoint.read(path)[fixture.topicPartition], 6)
+        try fixture.manager.deleteLog(fixture.topicPartition)
+        let after = try OffsetCheckpoint.read(path)
+        XCTAssertNil(after[fixture.topicPartition], "the deleted partition's recovery point is still checkpointed")
+        XCTAssertEqual(after[TopicPartition("payments", 0)], 2)
     }
 
     func testInterruptedDeleteIsFinishedAtStartup() throws {

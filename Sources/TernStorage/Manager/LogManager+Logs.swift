@@ -54,7 +54,17 @@ extension LogManager {
         for entry in removed { entry.log.abandon() }
         // Released before the removal, which needs descriptors of its own.
         removed.removeAll()
-        if let error = removeDirectories(doomed, shouldContinue: shouldContinue) { throw error }
+        let removal = removeDirectories(doomed, shouldContinue: shouldContinue)
+        // The checkpoints still name the deleted partitions: rewritten now, before the call
+        // returns (and so before a topic of the same name can be created again), or a crash
+        // would let the new log trust the old one's recovery point and skip its recovery.
+        var checkpointError: (any Error)?
+        do {
+            try Self.writeCheckpoints(registry: registry, logDirs: logDirs.filter { dir in doomed.contains { $0.dir == dir } })
+        } catch {
+            checkpointError = error
+        }
+        if let error = removal ?? checkpointError { throw error }
         for entry in doomed { logger.debug("deleted log \(entry.path)") }
     }
 
