@@ -114,13 +114,23 @@ extension PartitionLog {
             let removed = try state.withLock { state -> Bool in
                 // Retention may have made the group the first segment since it was chosen.
                 let first = Self.segmentIndex(state.segments, containing: group[0].baseOffset)
-                guard stillHolds(group, state), first > 0 else { return false }
+                // A deleted log's directory path may already belong to a recreated topic.
+                guard !state.deleted, !state.closed, stillHolds(group, state), first > 0 else { return false }
                 for source in group { source.handle.retire() }
-                for source in group {
-                    for suffix in [".log", ".index", ".timeindex"] {
-                        let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
-                        if FileSystem.exists(path) { try FileSystem.rename(path, path + SwapFiles.deletedSuffix) }
+                do {
+                    for source in group {
+                        for suffix in [".log", ".index", ".timeindex"] {
+                            let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
+                            if FileSystem.exists(path) { try FileSystem.rename(path, path + SwapFiles.deletedSuffix) }
+                        }
                     }
+                } catch {
+                    // The handles are retired, so the segments can no longer be read: the log goes
+                    // offline (as a failed swap does) rather than serve a range it cannot read;
+                    // start-up deletes the `.deleted` files and keeps the rest.
+                    let failure = error as? StorageError ?? StorageError(.ioError, "\(topicPartition): \(error)")
+                    state.failure = failure
+                    throw failure
                 }
                 state.segments.removeSubrange(first..<first + group.count)
                 return true
