@@ -1,0 +1,178 @@
+import TernRaft
+import XCTest
+
+/// The machine driven by hand: persistence rules, refusals, pre-vote and divergence.
+final class RaftNodeTests: XCTestCase {
+    func entries(_ epochs: [Int64]) -> [RaftEntry] {
+        epochs.enumerated().map { RaftEntry(epoch: $1, data: [UInt8($0)]) }
+    }
+
+    func sends(_ effects: [RaftEffect]) -> [(RaftNodeId, RaftMessage)] {
+        effects.compactMap { if case .send(let to, let m) = $0 { (to, m) } else { nil } }
+    }
+
+    func writes(_ effects: [RaftEffect]) -> [RaftWrite] {
+        effects.compactMap { if case .persist(let w) = $0 { w } else { nil } }
+    }
+
+    func refusals(_ effects: [RaftEffect]) -> [RaftRefusal] {
+        effects.compactMap { if case .refused(let r) = $0 { r } else { nil } }
+    }
+
+    func node(_ id: RaftNodeId, voters: [RaftNodeId] = [1, 2, 3], _ state: RaftPersistentState = .init()) -> RaftNode {
+        RaftNode(config: RaftConfig(id: id, voters: voters, seed: 42), persisted: state, now: 0)
+    }
+
+    /// Persists every write in `effects` and returns the effects of the acknowledgement.
+    func persistAll(_ n: inout RaftNode, _ effects: [RaftEffect], now: Tick) -> [RaftEffect] {
+        guard let last = writes(effects).last else { return [] }
+        return n.step(.persisted(seq: last.seq), now: now)
+    }
+
+    /// Makes node 1 of three the leader of `epoch + 1` through pre-vote and vote.
+    func elect(_ n: inout RaftNode, now: Tick) -> [RaftEffect] {
+        _ = n.step(.tick, now: now)
+        XCTAssertEqual(n.role, .prospective)
+        let next = n.epoch + 1
+        let granted = RaftMessage.voteResponse(
+            VoteResponse(epoch: n.epoch, candidateEpoch: next, granted: true, preVote: true))
+        let candidacy = n.step(.message(from: 2, granted), now: now)
+        XCTAssertEqual(n.role, .candidate)
+        XCTAssertEqual(n.epoch, next)
+        XCTAssertTrue(sends(candidacy).isEmpty, "vote requests left before the candidate's vote was durable")
+        let released = persistAll(&n, candidacy, now: now)
+        XCTAssertEqual(sends(released).count, 2)
+        let vote = RaftMessage.voteResponse(VoteResponse(epoch: next, candidateEpoch: next, granted: true, preVote: false))
+        let won = n.step(.message(from: 3, vote), now: now)
+        XCTAssertEqual(n.role, .leader)
+        return won
+    }
+
+    func testSingleVoterElectsItselfOnlyAfterPersistingAndCommitsWhatItPersisted() {
+        var n = node(1, voters: [1])
+        let start = n.step(.tick, now: 10_000)
+        XCTAssertEqual(n.role, .candidate)
+        XCTAssertEqual(writes(start).map(\.epoch), [1])
+        let lead = persistAll(&n, start, now: 10_001)
+        XCTAssertEqual(n.role, .leader)
+        XCTAssertEqual(n.highWatermark, 0, "the control entry is not durable yet")
+        let control = persistAll(&n, lead, now: 10_002)
+        XCTAssertEqual(n.highWatermark, 1)
+        XCTAssertTrue(control.contains(.apply(offset: 0, entries: [RaftEntry(epoch: 1, data: [])])))
+        let proposed = n.step(.propose([[7], [8]]), now: 10_003)
+        XCTAssertTrue(proposed.contains(.proposed(epoch: 1, firstOffset: 1, count: 2)))
+        XCTAssertEqual(n.highWatermark, 1)
+        let applied = persistAll(&n, proposed, now: 10_004)
+        XCTAssertEqual(n.highWatermark, 3)
+        XCTAssertTrue(
+            applied.contains(.apply(offset: 1, entries: [RaftEntry(epoch: 1, data: [7]), RaftEntry(epoch: 1, data: [8])])))
+    }
+
+    func testVoteIsSentOnlyOnceDurable() {
+        var n = node(2)
+        let request = RaftMessage.vote(VoteRequest(epoch: 1, lastEpoch: 0, endOffset: 0, preVote: false))
+        let effects = n.step(.message(from: 1, request), now: 5)
+        XCTAssertEqual(n.votedFor, 1)
+        XCTAssertTrue(sends(effects).isEmpty)
+        XCTAssertEqual(writes(effects).first?.votedFor, 1)
+        let released = persistAll(&n, effects, now: 6)
+        XCTAssertEqual(
+            sends(released).map(\.1),
+            [.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 1, granted: true, preVote: false))])
+        // A second candidate in the same epoch is refused.
+        let other = n.step(
+            .message(from: 3, .vote(VoteRequest(epoch: 1, lastEpoch: 0, endOffset: 0, preVote: false))), now: 7)
+        XCTAssertEqual(
+            sends(other).map(\.1), [.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 1, granted: false, preVote: false))])
+    }
+
+    func testUnknownVoterMalformedAndStaleInputsAreRefusedWithoutStateChange() {
+        var n = node(2, voters: [1, 2, 3], RaftPersistentState(epoch: 5, votedFor: 1, entries: entries([1, 3, 5])))
+        let bad: [(RaftNodeId, RaftMessage)] = [
+            (9, .beginQuorumEpoch(epoch: 6)),  // unknown voter
+            (2, .beginQuorumEpoch(epoch: 6)),  // itself
+            (1, .fetch(FetchRequest(epoch: 6, fetchOffset: -1, lastFetchedEpoch: 0))),
+            (1, .vote(VoteRequest(epoch: 7, lastEpoch: 9, endOffset: 3, preVote: false))),
+            (
+                1,
+                .fetchResponse(
+                    FetchResponse(
+                        epoch: 6, leaderId: 1, fetchOffset: 0, lastFetchedEpoch: 0,
+                        entries: [RaftEntry(epoch: 7, data: [])]))
+            ),
+            (3, .beginQuorumEpoch(epoch: 4)),  // stale epoch
+        ]
+        for (from, message) in bad {
+            let effects = n.step(.message(from: from, message), now: 100)
+            XCTAssertEqual(refusals(effects).count, 1, "\(message)")
+            XCTAssertTrue(writes(effects).isEmpty, "\(message)")
+            // Only the stale leader hears back, and only the newer epoch.
+            XCTAssertTrue(sends(effects).allSatisfy { $0.1 == .beginQuorumEpochResponse(epoch: 5) }, "\(message)")
+            XCTAssertEqual(n.epoch, 5)
+            XCTAssertEqual(n.votedFor, 1)
+            XCTAssertEqual(n.role, .unattached)
+            XCTAssertEqual(n.log, entries([1, 3, 5]))
+        }
+        XCTAssertEqual(refusals(n.step(.persisted(seq: 3), now: 101)).count, 1)
+    }
+
+    func testPreVoteFromACutOffNodeNeitherBumpsEpochsNorUnseatsTheLeader() {
+        // Node 2 follows leader 1 in epoch 1 and has just heard from it.
+        var follower = node(2)
+        _ = follower.step(.message(from: 1, .beginQuorumEpoch(epoch: 1)), now: 1_000)
+        XCTAssertEqual(follower.role, .follower)
+        // Node 3 comes back from a partition and pre-votes for epoch 2.
+        let pre = RaftMessage.vote(VoteRequest(epoch: 2, lastEpoch: 0, endOffset: 0, preVote: true))
+        let answer = follower.step(.message(from: 3, pre), now: 1_010)
+        XCTAssertEqual(
+            sends(answer).map(\.1),
+            [.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 2, granted: false, preVote: true, leaderId: 1))])
+        XCTAssertEqual(follower.epoch, 1)
+        XCTAssertEqual(follower.role, .follower)
+        XCTAssertTrue(writes(answer).isEmpty)
+        // The cut-off node itself, pre-voting, keeps its epoch until a majority would vote.
+        var cutOff = node(3)
+        _ = cutOff.step(.tick, now: 10_000)
+        XCTAssertEqual(cutOff.role, .prospective)
+        XCTAssertEqual(cutOff.epoch, 0)
+        // The refusal names the leader only when the leader itself answers; then it follows.
+        let fromLeader = RaftMessage.voteResponse(
+            VoteResponse(epoch: 1, candidateEpoch: 1, granted: false, preVote: true, leaderId: 1))
+        _ = cutOff.step(.message(from: 1, fromLeader), now: 10_001)
+        XCTAssertEqual(cutOff.role, .follower)
+        XCTAssertEqual(cutOff.leaderId, 1)
+    }
+
+    func testFollowerReportsOnlyDurableOffsetsAndTruncatesWhereTheLeaderSaysItDiverged() {
+        // Follower 2 has an entry of epoch 3 that leader 1 (epoch 4) never had.
+        var f = node(2, voters: [1, 2, 3], RaftPersistentState(epoch: 3, votedFor: nil, entries: entries([1, 1, 3])))
+        let joined = f.step(.message(from: 1, .beginQuorumEpoch(epoch: 4)), now: 50)
+        let fetch = sends(joined).last?.1
+        XCTAssertEqual(fetch, .fetch(FetchRequest(epoch: 4, fetchOffset: 3, lastFetchedEpoch: 3)))
+        // The leader (log epochs 1,1,2,2,4) answers: my largest epoch <= 3 is 2, ending at 4.
+        var leader = node(1, voters: [1, 2, 3], RaftPersistentState(epoch: 3, votedFor: 1, entries: entries([1, 1, 2, 2])))
+        let won = elect(&leader, now: 10_000)
+        _ = persistAll(&leader, won, now: 10_001)
+        XCTAssertEqual(leader.log.map(\.epoch), [1, 1, 2, 2, 4])
+        let reply = sends(leader.step(.message(from: 2, fetch!), now: 10_002)).first!.1
+        guard case .fetchResponse(let r) = reply else { return XCTFail("\(reply)") }
+        XCTAssertEqual(r.diverging, .init(epoch: 2, endOffset: 4))
+        let truncated = f.step(.message(from: 1, reply), now: 10_003)
+        XCTAssertEqual(f.log.map(\.epoch), [1, 1], "truncated to its own end of epoch <= 2")
+        XCTAssertEqual(writes(truncated).first?.fromOffset, 2)
+        let refetch = sends(truncated).last!.1
+        XCTAssertEqual(refetch, .fetch(FetchRequest(epoch: 4, fetchOffset: 2, lastFetchedEpoch: 1)))
+        let data = sends(leader.step(.message(from: 2, refetch), now: 10_004)).first!.1
+        let appended = f.step(.message(from: 1, data), now: 10_005)
+        XCTAssertEqual(f.log.map(\.epoch), [1, 1, 2, 2, 4])
+        // Until those entries are durable the follower still reports offset 2.
+        _ = f.step(.tick, now: 10_100)
+        XCTAssertEqual(f.durableEnd, 2)
+        let acked = persistAll(&f, truncated + appended, now: 10_101)
+        XCTAssertEqual(f.durableEnd, 5)
+        XCTAssertEqual(sends(acked).last?.1, .fetch(FetchRequest(epoch: 4, fetchOffset: 5, lastFetchedEpoch: 4)))
+        // The leader commits offset 5 once the follower reports it and its own entries are durable.
+        _ = leader.step(.message(from: 2, sends(acked).last!.1), now: 10_102)
+        XCTAssertEqual(leader.highWatermark, 5)
+    }
+}
