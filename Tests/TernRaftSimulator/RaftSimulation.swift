@@ -22,21 +22,24 @@ public struct RaftSimulation {
         public var electionTimeoutMs: Int64 = 300
         public var fetchIntervalMs: Int64 = 50
         public var fetchTimeoutMs: Int64 = 600
+        public var maxFetchEntries = 16
 
         /// Options drawn from the seed: quorum size and fault rates vary between runs.
         public static func random(_ r: inout SimRandom) -> Options {
             Options(
                 nodes: r.chance(0.5) ? 3 : 5, chaosMs: Int64(r.int(1500...4000)), healBoundMs: 6000,
                 dropRate: [0, 0.02, 0.1, 0.3][r.int(0...3)], duplicateRate: [0, 0.05, 0.2][r.int(0...2)],
-                maxDelayMs: [1, 10, 40, 150][r.int(0...3)], maxDiskLatencyMs: [1, 10, 40][r.int(0...2)],
-                crashRate: [0, 0.002, 0.01][r.int(0...2)], partitionRate: [0, 0.003, 0.01][r.int(0...2)],
-                proposeRate: [0.05, 0.3][r.int(0...1)])
+                maxDelayMs: [1, 10, 40, 150][r.int(0...3)], maxDiskLatencyMs: [1, 10, 40, 120][r.int(0...3)],
+                crashRate: [0, 0.003, 0.01, 0.03][r.int(0...3)], partitionRate: [0, 0.003, 0.01][r.int(0...2)],
+                proposeRate: [0.05, 0.3][r.int(0...1)], maxFetchEntries: [8, 64][r.int(0...1)])
         }
 
         public init(
             nodes: Int, chaosMs: Int64, healBoundMs: Int64, dropRate: Double, duplicateRate: Double, maxDelayMs: Int,
-            maxDiskLatencyMs: Int, crashRate: Double, partitionRate: Double, proposeRate: Double
+            maxDiskLatencyMs: Int, crashRate: Double, partitionRate: Double, proposeRate: Double,
+            maxFetchEntries: Int = 16
         ) {
+            self.maxFetchEntries = maxFetchEntries
             self.nodes = nodes
             self.chaosMs = chaosMs
             self.healBoundMs = healBoundMs
@@ -119,7 +122,7 @@ public struct RaftSimulation {
     func makeRaftConfig(_ id: RaftNodeId, seed: UInt64) -> RaftConfig {
         RaftConfig(
             id: id, voters: ids, electionTimeoutMs: options.electionTimeoutMs,
-            fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs, maxFetchEntries: 16,
+            fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs, maxFetchEntries: options.maxFetchEntries,
             seed: seed)
     }
 
@@ -158,8 +161,11 @@ public struct RaftSimulation {
 
     mutating func chaosStep() {
         if random.chance(options.crashRate) {
-            let id = ids[random.int(0...ids.count - 1)]
-            if nodes[id]?.raft != nil { crash(id, restartAfter: Int64(random.int(50...1500))) }
+            // Mostly crash a node with writes in flight: that is where persistence bugs live.
+            let writing = ids.filter { nodes[$0]?.raft != nil && nodes[$0]?.disk.pending.isEmpty == false }
+            let pool = !writing.isEmpty && random.chance(0.8) ? writing : ids
+            let id = pool[random.int(0...pool.count - 1)]
+            if nodes[id]?.raft != nil { crash(id, restartAfter: Int64(random.int(5...1500))) }
         }
         if random.chance(options.partitionRate) {
             if random.chance(0.5) {

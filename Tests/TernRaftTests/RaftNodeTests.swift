@@ -176,3 +176,48 @@ final class RaftNodeTests: XCTestCase {
         XCTAssertEqual(leader.highWatermark, 5)
     }
 }
+
+/// The liveness bugs the simulator found (seeds 49, 773, 880, 1874, 3356), pinned by hand so they
+/// stay covered when the simulator's choices change.
+final class RaftLivenessTests: XCTestCase {
+    func node(_ id: RaftNodeId, _ state: RaftPersistentState = .init()) -> RaftNode {
+        RaftNode(config: RaftConfig(id: id, voters: [1, 2, 3], seed: 42), persisted: state, now: 0)
+    }
+
+    /// Seeds 773, 880: a node that bumped its epoch while cut off answers the old leader's
+    /// announcement with its epoch, and the old leader moves up to it.
+    func testStaleLeaderLearnsTheNewerEpochFromAnAnnouncementsAnswer() {
+        var ahead = node(3, RaftPersistentState(epoch: 2, votedFor: 3))
+        let answer = ahead.step(.message(from: 1, .beginQuorumEpoch(epoch: 1)), now: 10)
+        XCTAssertTrue(answer.contains(.send(to: 1, .beginQuorumEpochResponse(epoch: 2))))
+        var old = node(1, RaftPersistentState(epoch: 1, votedFor: 1))
+        _ = old.step(.message(from: 3, .beginQuorumEpochResponse(epoch: 2)), now: 11)
+        XCTAssertEqual(old.epoch, 2)
+        XCTAssertEqual(old.role, .unattached)
+    }
+
+    /// Seeds 1874, 3356: a follower whose leader answers "not leader" (it resigned) stops
+    /// following it, and a leader known only from another node's word does not count as alive
+    /// when pre-votes arrive.
+    func testResignedLeaderIsDroppedAndHearsayLeaderDoesNotBlockPreVotes() {
+        var f = node(2)
+        _ = f.step(.message(from: 1, .beginQuorumEpoch(epoch: 1)), now: 10)
+        XCTAssertEqual(f.leaderId, 1)
+        let resigned = RaftMessage.fetchResponse(
+            FetchResponse(epoch: 1, leaderId: nil, failure: .notLeader, fetchOffset: 0, lastFetchedEpoch: 0))
+        _ = f.step(.message(from: 1, resigned), now: 20)
+        XCTAssertEqual(f.role, .unattached)
+        XCTAssertNil(f.leaderId)
+        // Node 3 hears "leader is 1" from node 2's fetch error, not from 1: it may still grant.
+        var g = node(3, RaftPersistentState(epoch: 1))
+        let hearsay = RaftMessage.fetchResponse(
+            FetchResponse(epoch: 1, leaderId: 1, failure: .notLeader, fetchOffset: 0, lastFetchedEpoch: 0))
+        _ = g.step(.message(from: 2, hearsay), now: 30)
+        XCTAssertEqual(g.role, .follower)
+        let pre = g.step(
+            .message(from: 2, .vote(VoteRequest(epoch: 2, lastEpoch: 0, endOffset: 0, preVote: true))), now: 31)
+        XCTAssertTrue(
+            pre.contains(
+                .send(to: 2, .voteResponse(VoteResponse(epoch: 1, candidateEpoch: 2, granted: true, preVote: true, leaderId: 1)))))
+    }
+}
