@@ -58,12 +58,18 @@ extension RaftNode {
                 || (role == .follower && lastLeaderContact.map { now - $0 < config.electionTimeoutMs } == true)
             let granted = r.epoch > epoch && upToDate && !leaderAlive
             send(
-                from, .voteResponse(VoteResponse(epoch: epoch, candidateEpoch: r.epoch, granted: granted, preVote: true, leaderId: leaderId)))
+                from,
+                .voteResponse(
+                    VoteResponse(
+                        epoch: epoch, candidateEpoch: r.epoch, granted: granted, preVote: true, leaderId: leaderId)))
             return
         }
         if r.epoch < epoch {
             send(
-                from, .voteResponse(VoteResponse(epoch: epoch, candidateEpoch: r.epoch, granted: false, preVote: false, leaderId: leaderId)))
+                from,
+                .voteResponse(
+                    VoteResponse(
+                        epoch: epoch, candidateEpoch: r.epoch, granted: false, preVote: false, leaderId: leaderId)))
             return
         }
         if r.epoch > epoch { transition(epoch: r.epoch, leader: nil, now: now) }

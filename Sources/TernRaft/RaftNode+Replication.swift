@@ -46,7 +46,9 @@ extension RaftNode {
             return
         }
         if r.failure == nil && r.leaderId != from {
-            refuse(from, "successful fetch response from node \(from) naming leader \(r.leaderId.map(String.init) ?? "none")")
+            refuse(
+                from,
+                "successful fetch response from node \(from) naming leader \(r.leaderId.map(String.init) ?? "none")")
             return
         }
         if let hint = r.leaderId, !config.voters.contains(hint) {

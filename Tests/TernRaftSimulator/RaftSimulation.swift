@@ -122,7 +122,8 @@ public struct RaftSimulation {
     func makeRaftConfig(_ id: RaftNodeId, seed: UInt64) -> RaftConfig {
         RaftConfig(
             id: id, voters: ids, electionTimeoutMs: options.electionTimeoutMs,
-            fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs, maxFetchEntries: options.maxFetchEntries,
+            fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs,
+            maxFetchEntries: options.maxFetchEntries,
             seed: seed)
     }
 
@@ -218,7 +219,8 @@ public struct RaftSimulation {
             if now - healedAt > options.healBoundMs {
                 let roles = ids.map { id in
                     let r = nodes[id]?.raft
-                    return "\(id):\(r.map { "\($0.role)@\($0.epoch) hw=\($0.highWatermark) end=\($0.logEndOffset)" } ?? "down")"
+                    return
+                        "\(id):\(r.map { "\($0.role)@\($0.epoch) hw=\($0.highWatermark) end=\($0.logEndOffset)" } ?? "down")"
                 }
                 fail(
                     "no proposal committed on every node within \(options.healBoundMs) ms of healing: "
@@ -362,7 +364,9 @@ public struct RaftSimulation {
                     // Leader completeness: a new leader holds every committed entry.
                     let log = raft.log
                     if log.count < committed.count || Array(log[..<committed.count]) != committed {
-                        fail("leader \(id) of epoch \(epoch) lacks committed entries (log \(log.count), committed \(committed.count))")
+                        fail(
+                            "leader \(id) of epoch \(epoch) lacks committed entries (log \(log.count), committed \(committed.count))"
+                        )
                     }
                 }
             case .refused:
@@ -382,9 +386,13 @@ public struct RaftSimulation {
             if hw < n.lastHighWatermark {
                 fail("node \(id) high watermark went back from \(n.lastHighWatermark) to \(hw)")
             }
-            if hw > raft.logEndOffset { fail("node \(id) high watermark \(hw) beyond its log end \(raft.logEndOffset)") }
+            if hw > raft.logEndOffset {
+                fail("node \(id) high watermark \(hw) beyond its log end \(raft.logEndOffset)")
+            }
             if raft.durableEnd > Int64(n.disk.durable.entries.count) {
-                fail("node \(id) believes \(raft.durableEnd) entries durable; its disk holds \(n.disk.durable.entries.count)")
+                fail(
+                    "node \(id) believes \(raft.durableEnd) entries durable; its disk holds \(n.disk.durable.entries.count)"
+                )
             }
             if hw > n.lastHighWatermark {
                 // The newly committed part of this node's log is the global committed log.

@@ -42,7 +42,8 @@ final class RaftNodeTests: XCTestCase {
         XCTAssertTrue(sends(candidacy).isEmpty, "vote requests left before the candidate's vote was durable")
         let released = persistAll(&n, candidacy, now: now)
         XCTAssertEqual(sends(released).count, 2)
-        let vote = RaftMessage.voteResponse(VoteResponse(epoch: next, candidateEpoch: next, granted: true, preVote: false))
+        let vote = RaftMessage.voteResponse(
+            VoteResponse(epoch: next, candidateEpoch: next, granted: true, preVote: false))
         let won = n.step(.message(from: 3, vote), now: now)
         XCTAssertEqual(n.role, .leader)
         return won
@@ -65,7 +66,8 @@ final class RaftNodeTests: XCTestCase {
         let applied = persistAll(&n, proposed, now: 10_004)
         XCTAssertEqual(n.highWatermark, 3)
         XCTAssertTrue(
-            applied.contains(.apply(offset: 1, entries: [RaftEntry(epoch: 1, data: [7]), RaftEntry(epoch: 1, data: [8])])))
+            applied.contains(
+                .apply(offset: 1, entries: [RaftEntry(epoch: 1, data: [7]), RaftEntry(epoch: 1, data: [8])])))
     }
 
     func testVoteIsSentOnlyOnceDurable() {
@@ -83,7 +85,8 @@ final class RaftNodeTests: XCTestCase {
         let other = n.step(
             .message(from: 3, .vote(VoteRequest(epoch: 1, lastEpoch: 0, endOffset: 0, preVote: false))), now: 7)
         XCTAssertEqual(
-            sends(other).map(\.1), [.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 1, granted: false, preVote: false))])
+            sends(other).map(\.1),
+            [.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 1, granted: false, preVote: false))])
     }
 
     func testUnknownVoterMalformedAndStaleInputsAreRefusedWithoutStateChange() {
@@ -150,7 +153,8 @@ final class RaftNodeTests: XCTestCase {
         let fetch = sends(joined).last?.1
         XCTAssertEqual(fetch, .fetch(FetchRequest(epoch: 4, fetchOffset: 3, lastFetchedEpoch: 3)))
         // The leader (log epochs 1,1,2,2,4) answers: my largest epoch <= 3 is 2, ending at 4.
-        var leader = node(1, voters: [1, 2, 3], RaftPersistentState(epoch: 3, votedFor: 1, entries: entries([1, 1, 2, 2])))
+        var leader = node(
+            1, voters: [1, 2, 3], RaftPersistentState(epoch: 3, votedFor: 1, entries: entries([1, 1, 2, 2])))
         let won = elect(&leader, now: 10_000)
         _ = persistAll(&leader, won, now: 10_001)
         XCTAssertEqual(leader.log.map(\.epoch), [1, 1, 2, 2, 4])
@@ -218,6 +222,62 @@ final class RaftLivenessTests: XCTestCase {
             .message(from: 2, .vote(VoteRequest(epoch: 2, lastEpoch: 0, endOffset: 0, preVote: true))), now: 31)
         XCTAssertTrue(
             pre.contains(
-                .send(to: 2, .voteResponse(VoteResponse(epoch: 1, candidateEpoch: 2, granted: true, preVote: true, leaderId: 1)))))
+                .send(
+                    to: 2,
+                    .voteResponse(VoteResponse(epoch: 1, candidateEpoch: 2, granted: true, preVote: true, leaderId: 1)))
+            ))
+    }
+}
+
+/// Commit rules the random runs rarely reach, pinned by hand.
+final class RaftCommitRuleTests: XCTestCase {
+    func state(_ epoch: Int64, _ vote: RaftNodeId?, _ epochs: [Int64]) -> RaftPersistentState {
+        RaftPersistentState(
+            epoch: epoch, votedFor: vote, entries: epochs.map { RaftEntry(epoch: $0, data: [UInt8($0)]) })
+    }
+
+    func lastWriteSeq(_ effects: [RaftEffect]) -> UInt64? {
+        effects.compactMap { if case .persist(let w) = $0 { w.seq } else { nil } }.last
+    }
+
+    /// Raft's figure 8: a majority holding entries of an older epoch does not commit them; only
+    /// an entry of the leader's own epoch on a majority does (and everything before it).
+    func testLeaderCommitsOnlyThroughAnEntryOfItsOwnEpoch() {
+        var leader = RaftNode(
+            config: RaftConfig(id: 1, voters: [1, 2, 3], seed: 1), persisted: state(1, 1, [1, 1]), now: 0)
+        _ = leader.step(.tick, now: 10_000)
+        let pre = RaftMessage.voteResponse(VoteResponse(epoch: 1, candidateEpoch: 2, granted: true, preVote: true))
+        let candidacy = leader.step(.message(from: 2, pre), now: 10_001)
+        _ = leader.step(.persisted(seq: lastWriteSeq(candidacy)!), now: 10_002)
+        let vote = RaftMessage.voteResponse(VoteResponse(epoch: 2, candidateEpoch: 2, granted: true, preVote: false))
+        let won = leader.step(.message(from: 2, vote), now: 10_003)
+        XCTAssertEqual(leader.role, .leader)
+        _ = leader.step(.persisted(seq: lastWriteSeq(won)!), now: 10_004)
+        XCTAssertEqual(leader.durableEnd, 3)
+        // Follower 2 holds both epoch-1 entries: a majority has offset 2, but not of epoch 2.
+        _ = leader.step(
+            .message(from: 2, .fetch(FetchRequest(epoch: 2, fetchOffset: 2, lastFetchedEpoch: 1))), now: 10_005)
+        XCTAssertEqual(leader.highWatermark, 0)
+        _ = leader.step(
+            .message(from: 2, .fetch(FetchRequest(epoch: 2, fetchOffset: 3, lastFetchedEpoch: 2))), now: 10_006)
+        XCTAssertEqual(leader.highWatermark, 3)
+    }
+
+    /// A follower commits only up to what the response verified against the leader's log, not
+    /// stale entries of its own beyond it.
+    func testFollowerCommitsOnlyTheVerifiedPrefix() {
+        var f = RaftNode(
+            config: RaftConfig(id: 2, voters: [1, 2, 3], seed: 1), persisted: state(2, nil, [1, 2, 2]), now: 0)
+        _ = f.step(.message(from: 3, .beginQuorumEpoch(epoch: 3)), now: 10)
+        // A (late) answer to a fetch at offset 1: one entry, while the leader's high watermark is 4.
+        let response = RaftMessage.fetchResponse(
+            FetchResponse(
+                epoch: 3, leaderId: 3, fetchOffset: 1, lastFetchedEpoch: 1, startOffset: 1, prevEpoch: 1,
+                entries: [RaftEntry(epoch: 2, data: [2])], highWatermark: 4))
+        let effects = f.step(.message(from: 3, response), now: 11)
+        XCTAssertEqual(f.highWatermark, 2, "offset 2 (epoch 2 here) was not verified against the leader")
+        XCTAssertTrue(
+            effects.contains(
+                .apply(offset: 0, entries: [RaftEntry(epoch: 1, data: [1]), RaftEntry(epoch: 2, data: [2])])))
     }
 }

@@ -3,7 +3,7 @@ import TernRaftSimulator
 import XCTest
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The seeded simulation of the Raft core: every seed runs a quorum through drops, duplicates,
@@ -52,7 +52,9 @@ final class SimulationTests: XCTestCase {
         XCTAssertGreaterThan(committed, Int(count) * 10)
         XCTAssertGreaterThan(elections, Int(count))
         XCTAssertGreaterThan(crashes, Int(count) / 10)
-        print("\(count) seeds from \(start): \(failures) failing, \(committed) committed, \(elections) elections, \(crashes) crashes")
+        print(
+            "\(count) seeds from \(start): \(failures) failing, \(committed) committed, \(elections) elections, \(crashes) crashes"
+        )
     }
 
     /// Replays one seed: `RAFT_SEED=123 swift test --filter TernRaftTests.SimulationTests/testReplaySeed`.
@@ -61,8 +63,9 @@ final class SimulationTests: XCTestCase {
             throw XCTSkip("set RAFT_SEED to replay a seed")
         }
         let out = run(seed)
-        print("seed \(seed): \(out.committed) committed, \(out.elections) elections, \(out.crashes) crashes, "
-            + "\(out.messages) messages, \(out.refusals) refusals")
+        print(
+            "seed \(seed): \(out.committed) committed, \(out.elections) elections, \(out.crashes) crashes, "
+                + "\(out.messages) messages, \(out.refusals) refusals")
     }
 
     /// A seed replays bit for bit: same commits, elections and message count.

@@ -1,3 +1,5 @@
+import TernRaftSimulator
+
 // Runs many seeds of the Raft simulation (used by scripts/simulate.sh with a release build).
 // Usage: raft-sim [--seeds N] [--start S]; prints each failing seed with its replay command.
 #if canImport(Glibc)
@@ -5,7 +7,6 @@ import Glibc
 #else
 import Darwin
 #endif
-import TernRaftSimulator
 
 var count: UInt64 = 1000
 var start: UInt64 = 1
