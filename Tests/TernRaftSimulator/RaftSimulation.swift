@@ -11,6 +11,8 @@ public struct RaftSimulation {
         /// After the chaos the network heals and every node restarts: a leader must be elected
         /// and a proposal applied on every node within this long.
         public var healBoundMs: Int64
+        /// ... and a leader must be elected within this long of healing.
+        public var leaderBoundMs: Int64 = 3000
         public var stepMs: Int64 = 5
         public var dropRate: Double
         public var duplicateRate: Double
@@ -215,7 +217,13 @@ public struct RaftSimulation {
         note("healed; all nodes up")
         let healedAt = now
         var probe: (epoch: Int64, offset: Int64)?
+        var leaderSeen = false
         while violation == nil {
+            leaderSeen = leaderSeen || ids.contains { nodes[$0]?.raft?.role == .leader }
+            if !leaderSeen && now - healedAt > options.leaderBoundMs {
+                fail("no leader elected within \(options.leaderBoundMs) ms of healing")
+                return
+            }
             if now - healedAt > options.healBoundMs {
                 let roles = ids.map { id in
                     let r = nodes[id]?.raft

@@ -229,6 +229,23 @@ final class RaftLivenessTests: XCTestCase {
     }
 }
 
+extension RaftLivenessTests {
+    /// Seed 1874: a pre-vote refusal that names a leader counts only from that leader itself;
+    /// another voter's idea of the leader may be stale (it may have resigned).
+    func testPreVoteRefusalNamingAnotherNodeAsLeaderIsNotFollowed() {
+        var n = node(3, RaftPersistentState(epoch: 1))
+        _ = n.step(.tick, now: 10_000)
+        XCTAssertEqual(n.role, .prospective)
+        let hearsay = RaftMessage.voteResponse(
+            VoteResponse(epoch: 1, candidateEpoch: 2, granted: false, preVote: true, leaderId: 1))
+        _ = n.step(.message(from: 2, hearsay), now: 10_001)
+        XCTAssertEqual(n.role, .prospective)
+        _ = n.step(.message(from: 1, hearsay), now: 10_002)
+        XCTAssertEqual(n.role, .follower)
+        XCTAssertEqual(n.leaderId, 1)
+    }
+}
+
 /// Commit rules the random runs rarely reach, pinned by hand.
 final class RaftCommitRuleTests: XCTestCase {
     func state(_ epoch: Int64, _ vote: RaftNodeId?, _ epochs: [Int64]) -> RaftPersistentState {
