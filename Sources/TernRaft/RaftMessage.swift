@@ -12,6 +12,9 @@ public enum RaftMessage: Sendable, Equatable {
     case fetch(FetchRequest)
     case fetchResponse(FetchResponse)
 
+    /// The largest epoch a message may carry.
+    public static let maxEpoch = Int64(Int32.max) - 1
+
     /// The sender's epoch.
     public var epoch: Int64 {
         switch self {
@@ -27,6 +30,12 @@ public enum RaftMessage: Sendable, Equatable {
     /// Why the message cannot be valid whatever the receiver's state, or nil. Checked before a
     /// message touches any state.
     public var malformation: String? {
+        // Epochs are Kafka's int32; a larger one would let a peer push this node's epoch to
+        // where `epoch + 1` overflows.
+        if epoch > Self.maxEpoch { return "epoch \(epoch) above \(Self.maxEpoch)" }
+        if case .voteResponse(let m) = self, m.candidateEpoch > Self.maxEpoch {
+            return "vote response for epoch \(m.candidateEpoch) above \(Self.maxEpoch)"
+        }
         switch self {
         case .vote(let m):
             if m.epoch < 1 { return "vote request for epoch \(m.epoch) < 1" }

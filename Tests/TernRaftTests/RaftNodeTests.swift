@@ -104,6 +104,7 @@ final class RaftNodeTests: XCTestCase {
                         entries: [RaftEntry(epoch: 7, data: [])]))
             ),
             (3, .beginQuorumEpoch(epoch: 4)),  // stale epoch
+            (3, .beginQuorumEpoch(epoch: .max)),  // an epoch that would overflow
         ]
         for (from, message) in bad {
             let effects = n.step(.message(from: from, message), now: 100)
