@@ -182,7 +182,7 @@ public struct RaftNode: Sendable {
     }
 
     mutating func onPersisted(_ seq: UInt64, now: Tick) {
-        guard let last = pendingWrites.last(where: { $0.seq <= seq }) else {
+        guard seq < nextSeq, let last = pendingWrites.last(where: { $0.seq <= seq }) else {
             refuse(nil, "persisted(seq: \(seq)) acknowledges no pending write")
             return
         }

@@ -118,6 +118,13 @@ final class RaftNodeTests: XCTestCase {
             XCTAssertEqual(n.log, entries([1, 3, 5]))
         }
         XCTAssertEqual(refusals(n.step(.persisted(seq: 3), now: 101)).count, 1)
+        // An acknowledgement of a write not yet issued is refused too.
+        var fresh = node(1, voters: [1])
+        let issued = fresh.step(.tick, now: 10_000)
+        XCTAssertEqual(refusals(fresh.step(.persisted(seq: 2), now: 10_001)).count, 1)
+        XCTAssertEqual(fresh.role, .candidate)
+        XCTAssertEqual(refusals(persistAll(&fresh, issued, now: 10_002)).count, 0)
+        XCTAssertEqual(fresh.role, .leader)
     }
 
     func testPreVoteFromACutOffNodeNeitherBumpsEpochsNorUnseatsTheLeader() {
