@@ -21,6 +21,7 @@ public struct RaftSimulation {
         public var crashRate: Double
         public var partitionRate: Double
         public var proposeRate: Double
+        public var pauseRate: Double = 0
         public var electionTimeoutMs: Int64 = 300
         public var fetchIntervalMs: Int64 = 50
         public var fetchTimeoutMs: Int64 = 600
@@ -33,14 +34,16 @@ public struct RaftSimulation {
                 dropRate: [0, 0.02, 0.1, 0.3][r.int(0...3)], duplicateRate: [0, 0.05, 0.2][r.int(0...2)],
                 maxDelayMs: [1, 10, 40, 150][r.int(0...3)], maxDiskLatencyMs: [1, 10, 40, 120][r.int(0...3)],
                 crashRate: [0, 0.003, 0.01, 0.03][r.int(0...3)], partitionRate: [0, 0.003, 0.01][r.int(0...2)],
-                proposeRate: [0.05, 0.3][r.int(0...1)], maxFetchEntries: [8, 64][r.int(0...1)])
+                proposeRate: [0.05, 0.3][r.int(0...1)], maxFetchEntries: [8, 64][r.int(0...1)],
+                pauseRate: [0, 0.002, 0.01][r.int(0...2)])
         }
 
         public init(
             nodes: Int, chaosMs: Int64, healBoundMs: Int64, dropRate: Double, duplicateRate: Double, maxDelayMs: Int,
             maxDiskLatencyMs: Int, crashRate: Double, partitionRate: Double, proposeRate: Double,
-            maxFetchEntries: Int = 16
+            maxFetchEntries: Int = 16, pauseRate: Double = 0
         ) {
+            self.pauseRate = pauseRate
             self.maxFetchEntries = maxFetchEntries
             self.nodes = nodes
             self.chaosMs = chaosMs
@@ -85,6 +88,9 @@ public struct RaftSimulation {
         var appliedCount: Int64 = 0
         var lastHighWatermark: Int64 = 0
         var restartAt: Tick?
+        /// Paused (like SIGSTOP) until then: no ticks, no deliveries, no disk completions; it
+        /// resumes with its old state and timers, as a stopped process does.
+        var pausedUntil: Tick?
     }
 
     public let seed: UInt64
@@ -99,6 +105,8 @@ public struct RaftSimulation {
     var group: [RaftNodeId: Int] = [:]
     /// The global committed log: every entry any node applied, by offset.
     public private(set) var committed: [RaftEntry] = []
+    /// The epoch in which each committed entry was committed (non-decreasing).
+    var committedEpoch: [Int64] = []
     /// The leader of each epoch, as announced by role changes.
     var leaders: [Int64: RaftNodeId] = [:]
     var violation: String?
@@ -179,6 +187,13 @@ public struct RaftSimulation {
                 note("partition \(ids.map { "\($0):\(group[$0] ?? 0)" }.joined(separator: " "))")
             }
         }
+        if random.chance(options.pauseRate) {
+            let id = ids[random.int(0...ids.count - 1)]
+            if nodes[id]?.raft != nil && !isPaused(id) {
+                nodes[id]?.pausedUntil = now + Int64(random.int(100...2500))
+                note("pause \(id) (\(nodes[id]?.raft?.role == .leader ? "leader" : "not leader"))")
+            }
+        }
         if random.chance(options.proposeRate) { proposeSomewhere() }
         advance()
     }
@@ -188,17 +203,21 @@ public struct RaftSimulation {
         now += options.stepMs
         for id in ids {
             if let at = nodes[id]?.restartAt, at <= now { restart(id) }
+            if let at = nodes[id]?.pausedUntil, at <= now {
+                nodes[id]?.pausedUntil = nil
+                note("resume \(id)")
+            }
         }
-        for id in ids { completeDiskWrites(id) }
+        for id in ids where !isPaused(id) { completeDiskWrites(id) }
         deliverDue()
-        for id in ids where nodes[id]?.raft != nil { feed(id, .tick) }
+        for id in ids where nodes[id]?.raft != nil && !isPaused(id) { feed(id, .tick) }
         checkAfterStep()
     }
 
     mutating func proposeSomewhere() {
         let leader = ids.first { nodes[$0]?.raft?.role == .leader }
         let target = leader ?? ids[random.int(0...ids.count - 1)]
-        guard nodes[target]?.raft != nil else { return }
+        guard nodes[target]?.raft != nil, !isPaused(target) else { return }
         nextPayload += 1
         var payload: [UInt8] = []
         var v = nextPayload
@@ -214,6 +233,7 @@ public struct RaftSimulation {
         options.duplicateRate = 0
         for id in ids { group[id] = 0 }
         for id in ids where nodes[id]?.raft == nil { restart(id) }
+        for id in ids { nodes[id]?.pausedUntil = nil }
         note("healed; all nodes up")
         let healedAt = now
         var probe: (epoch: Int64, offset: Int64)?
@@ -260,6 +280,7 @@ public struct RaftSimulation {
     mutating func crash(_ id: RaftNodeId, restartAfter: Int64) {
         guard var n = nodes[id] else { return }
         n.raft = nil
+        n.pausedUntil = nil
         n.disk.pending = []  // never fsynced: gone
         n.restartAt = now + restartAfter
         nodes[id] = n
@@ -308,10 +329,17 @@ public struct RaftSimulation {
         if let seq = lastSeq { feed(id, .persisted(seq: seq)) }
     }
 
+    func isPaused(_ id: RaftNodeId) -> Bool { nodes[id]?.pausedUntil != nil }
+
     mutating func deliverDue() {
-        let due = inFlight.filter { $0.deliverAt <= now }.sorted { ($0.deliverAt, $0.order) < ($1.deliverAt, $1.order) }
+        // Messages to a paused node wait in its socket buffer until it resumes.
+        let paused = Set(ids.filter { isPaused($0) })
+        let due = inFlight.filter { $0.deliverAt <= now && !paused.contains($0.to) }.sorted {
+            ($0.deliverAt, $0.order) < ($1.deliverAt, $1.order)
+        }
         guard !due.isEmpty else { return }
-        inFlight.removeAll { $0.deliverAt <= now }
+        let t = now
+        inFlight.removeAll { $0.deliverAt <= t && !paused.contains($0.to) }
         for e in due {
             guard nodes[e.to]?.raft != nil, group[e.from] == group[e.to] else { continue }
             feed(e.to, .message(from: e.from, e.message))
@@ -355,7 +383,11 @@ public struct RaftSimulation {
                             fail("node \(id) applies \(e) at \(o), but \(committed[o]) was committed there")
                         }
                     } else if o == committed.count {
+                        // The first node to apply an entry is the leader that committed it (a
+                        // follower learns of a commit from the leader): its epoch is the
+                        // entry's commit epoch.
                         committed.append(e)
+                        committedEpoch.append(raft.epoch)
                     } else {
                         fail("node \(id) applies offset \(o) past the committed log end \(committed.count)")
                     }
@@ -369,12 +401,15 @@ public struct RaftSimulation {
                         fail("two leaders in epoch \(epoch): \(other) and \(id)")
                     }
                     leaders[epoch] = id
-                    // Leader completeness: a new leader holds every committed entry.
+                    // Leader completeness: a leader of epoch E holds every entry committed in an
+                    // epoch before E. (A candidate paused in an old epoch may still win it after
+                    // later epochs committed more: those it need not hold.)
                     let log = raft.log
-                    if log.count < committed.count || Array(log[..<committed.count]) != committed {
+                    let required = committedEpoch.firstIndex { $0 >= epoch } ?? committedEpoch.count
+                    if log.count < required || Array(log[..<required]) != Array(committed[..<required]) {
                         fail(
-                            "leader \(id) of epoch \(epoch) lacks committed entries (log \(log.count), committed \(committed.count))"
-                        )
+                            "leader \(id) of epoch \(epoch) lacks entries committed before it (log \(log.count), "
+                                + "committed before epoch \(epoch): \(required))")
                     }
                 }
             case .refused:
