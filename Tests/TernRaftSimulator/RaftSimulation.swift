@@ -29,13 +29,23 @@ public struct RaftSimulation {
 
         /// Options drawn from the seed: quorum size and fault rates vary between runs.
         public static func random(_ r: inout SimRandom) -> Options {
-            Options(
+            var o = Options(
                 nodes: r.chance(0.5) ? 3 : 5, chaosMs: Int64(r.int(1500...4000)), healBoundMs: 6000,
                 dropRate: [0, 0.02, 0.1, 0.3][r.int(0...3)], duplicateRate: [0, 0.05, 0.2][r.int(0...2)],
                 maxDelayMs: [1, 10, 40, 150][r.int(0...3)], maxDiskLatencyMs: [1, 10, 40, 120][r.int(0...3)],
                 crashRate: [0, 0.003, 0.01, 0.03][r.int(0...3)], partitionRate: [0, 0.003, 0.01][r.int(0...2)],
                 proposeRate: [0.05, 0.3][r.int(0...1)], maxFetchEntries: [8, 64][r.int(0...1)],
                 pauseRate: [0, 0.002, 0.01][r.int(0...2)])
+            // Raft is live only when an election round (vote request, fsync, answer, fsync) is
+            // well inside the election timeout; a timeout shorter than the round splits votes
+            // for ever (seed 260603 with 150 ms messages, 120 ms fsyncs and a 300 ms timeout).
+            // The bounds scale with it.
+            let round = Int64(4 * o.maxDelayMs + 2 * o.maxDiskLatencyMs)
+            o.electionTimeoutMs = max(300, round)
+            o.fetchTimeoutMs = 2 * o.electionTimeoutMs
+            o.leaderBoundMs = 10 * o.electionTimeoutMs
+            o.healBoundMs = o.leaderBoundMs + 3000
+            return o
         }
 
         public init(
