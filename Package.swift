@@ -40,6 +40,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "TernRaft", swiftSettings: swiftSettings),
         .target(
             name: "TernNet",
             dependencies: [
@@ -94,6 +95,12 @@ let package = Package(
         .testTarget(name: "TernStorageTests", dependencies: ["TernStorage", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernNetTests", dependencies: ["TernNet", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernTestSupport"], swiftSettings: swiftSettings),
+        .target(
+            name: "TernRaftSimulator", dependencies: ["TernRaft"], path: "Tests/TernRaftSimulator",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "raft-sim", dependencies: ["TernRaftSimulator"], path: "Tests/raft-sim", swiftSettings: swiftSettings),
+        .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ternTests",
