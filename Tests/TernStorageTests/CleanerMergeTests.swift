@@ -158,17 +158,7 @@ final class CleanerMergeTests: XCTestCase {
     /// swap held at its commit fsync, appends, reads and flushes of the same log go on.
     func testAppendsReadsAndFlushesProceedWhileTheSwapSyncs() throws {
         let fixture = try StorageFixture()
-        let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
-        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
-        log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
-        let atSync = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        log.swapWillSync.withLock {
-            $0 = {
-                atSync.signal()
-                _ = release.wait(timeout: .now() + 60)
-            }
-        }
+        let (log, atSync, release) = try compactableLogHeldAtItsSwapSync(fixture)
         let cleaning = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<CleaningResult?, any Error>?>(nil)
         DispatchQueue.global().async {
@@ -206,17 +196,7 @@ final class CleanerMergeTests: XCTestCase {
 
     func testASwapFinishingAfterItsTopicWasDeletedAndRecreatedLeavesTheNewLogAlone() throws {
         let fixture = try StorageFixture()
-        let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
-        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
-        log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
-        let atSync = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        log.swapWillSync.withLock {
-            $0 = {
-                atSync.signal()
-                _ = release.wait(timeout: .now() + 60)
-            }
-        }
+        let (log, atSync, release) = try compactableLogHeldAtItsSwapSync(fixture)
         let cleaning = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             _ = try? log.clean(
@@ -236,5 +216,25 @@ final class CleanerMergeTests: XCTestCase {
             .filter { $0.hasSuffix(".deleted") || $0.hasSuffix(".swap") }
         XCTAssertEqual(leftovers, [])
         XCTAssertEqual(try allRecords(recreated).map { string($0.value) }, (0..<5).map { "n\($0)" })
+    }
+
+    /// A log of 600 records over 40 keys in small segments, ready to be compacted into one, whose
+    /// next swap stops at its commit fsync: `atSync` is signalled there, and the swap goes on once
+    /// `release` is (or after 60 s).
+    private func compactableLogHeldAtItsSwapSync(
+        _ fixture: StorageFixture
+    ) throws -> (log: PartitionLog, atSync: DispatchSemaphore, release: DispatchSemaphore) {
+        let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
+        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
+        log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
+        let atSync = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        log.swapWillSync.withLock {
+            $0 = {
+                atSync.signal()
+                _ = release.wait(timeout: .now() + 60)
+            }
+        }
+        return (log, atSync, release)
     }
 }
