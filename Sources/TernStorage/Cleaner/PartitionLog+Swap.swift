@@ -54,12 +54,10 @@ extension PartitionLog {
         // Committed: from here a failure takes the log offline and start-up finishes the swap.
         do {
             try state.withLock { state in
-                if let failure = state.failure { throw failure }
-                // A log deleted (or closed) while its swap synced: its directory path may already
-                // belong to a recreated topic, whose files must not be renamed away.
-                if state.deleted || state.closed {
-                    throw StorageError(.notFound, "\(topicPartition) was deleted or closed during its swap")
-                }
+                // Offline, or closed (a deleted log is also closed) while its swap synced: a deleted
+                // log's directory path may already belong to a recreated topic, whose files must
+                // not be renamed away.
+                try checkUsable(state)
                 let first = Self.segmentIndex(state.segments, containing: base)
                 // Nothing may replace these segments while the maintenance lock is held; if
                 // something did, the log goes offline rather than mixing the two (start-up
