@@ -178,15 +178,18 @@ public struct ClusterConfig: Sendable, Hashable {
         let trimmed = text.trimmingWhitespace()
         if trimmed.isEmpty { return [] }
         var voters: [Voter] = []
+        // Index by id and by address, so even a hostile list of millions is checked in one pass.
+        var byId: [Int32: Voter] = [:]
+        var byAddress: [String: Voter] = [:]
         for item in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
             let entry = String(item).trimmingWhitespace()
             let voter = try parseVoter(entry)
-            if let other = voters.first(where: { $0.nodeId == voter.nodeId }) {
+            if let other = byId.updateValue(voter, forKey: voter.nodeId) {
                 throw ConfigError(
                     origin: "controller.quorum.voters",
                     reason: "node id \(voter.nodeId) appears twice (\(other), \(entry))")
             }
-            if let other = voters.first(where: { $0.host == voter.host && $0.port == voter.port }) {
+            if let other = byAddress.updateValue(voter, forKey: "\(voter.host.lowercased()):\(voter.port)") {
                 throw ConfigError(
                     origin: "controller.quorum.voters",
                     reason: "\(other) and \(entry) name the same address; each voter needs its own")
