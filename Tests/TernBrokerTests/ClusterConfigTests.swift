@@ -165,6 +165,9 @@ final class ClusterConfigTests: XCTestCase {
                 "process.roles": "broker", "controller.quorum.voters": "1@h1:9093",
                 "listeners": "PLAINTEXT://h:1,CONTROLLER://h:2",
             ], "listeners", "process.roles = broker has no controller")
+        assertRefused(
+            ["process.roles": "broker", "node.id": "1", "controller.quorum.voters": "1@h1:9093,2@h2:9093"],
+            "controller.quorum.voters", "node.id 1 is a voter, but process.roles = broker does not vote")
     }
 
     func testListenerNamesAndTimeoutRefusals() {

@@ -129,6 +129,12 @@ public struct ClusterConfig: Sendable, Hashable {
                     reason: "process.roles = broker needs the voters to register with "
                         + "(controller.quorum.voters = ID@HOST:PORT,...)")
             }
+            if voters.contains(where: { $0.nodeId == nodeId }) {
+                throw ConfigError(
+                    origin: "controller.quorum.voters",
+                    reason: "node.id \(nodeId) is a voter, but process.roles = broker does not vote; "
+                        + "add the controller role or give the broker an id outside the voters (\(voterList))")
+            }
             if let listener = controllerListener {
                 throw ConfigError(
                     origin: "listeners",
