@@ -37,12 +37,21 @@ final class Daemon: Sendable {
 
     func run() async -> Never {
         let started = ContinuousClock.now
+        // Before any log is opened: a log directory another node (or cluster) owns is refused,
+        // not recovered as this node's.
+        var identity = checkLogDirIdentity()
         let broker: Broker
         do {
             broker = try Broker(config: config, logger: logger)
         } catch {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)
+        }
+        do {
+            try identity.writeMissing()
+        } catch {
+            logger.critical("cannot claim the data directory", metadata: ["error": "\(error)"])
+            TerndCommand.fail("cannot claim the data directory: \(error)", code: TerndExit.dataDirectory)
         }
         let metrics = self.metrics
         let admin = AdminServer(
@@ -76,6 +85,20 @@ final class Daemon: Sendable {
         }
         withExtendedLifetime(sources) {}
         exit(TerndExit.ok)
+    }
+
+    /// Reads every log directory's `meta.properties` and checks it against `node.id`: exits 78
+    /// when a directory belongs to another node or cluster, 73 when a file is unreadable or corrupt.
+    private func checkLogDirIdentity() -> LogDirIdentity {
+        do {
+            return try LogDirIdentity.load(logDirs: config.logDirs, nodeId: config.nodeId)
+        } catch {
+            logger.critical("cannot use the log directories", metadata: ["error": "\(error)"])
+            if error.code == .mismatch {
+                TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
+            }
+            TerndCommand.fail("cannot use the data directory: \(error)", code: TerndExit.dataDirectory)
+        }
     }
 
     /// Binds the broker's and the admin listeners and reports readiness (log line, sd_notify).

@@ -136,10 +136,10 @@ final class ControllerDecisionsTests: XCTestCase {
         XCTAssertEqual(
             try D.unfenceBroker(image, nodeId: 2, brokerEpoch: epoch, metadataOffset: 10, logEndOffset: 10),
             [.brokerFencing(.init(nodeId: 2, brokerEpoch: epoch, fenced: false))])
-        assertError(.invalidRequest, "stale broker epoch") {
+        assertError(.staleBrokerEpoch, "stale broker epoch") {
             try D.unfenceBroker(image, nodeId: 2, brokerEpoch: epoch - 1, metadataOffset: 10, logEndOffset: 10)
         }
-        assertError(.invalidRequest, "not registered") {
+        assertError(.brokerIdNotRegistered, "not registered") {
             try D.unfenceBroker(image, nodeId: 7, brokerEpoch: 1, metadataOffset: 10, logEndOffset: 10)
         }
         // Already unfenced: nothing to do.
@@ -157,7 +157,7 @@ final class ControllerDecisionsTests: XCTestCase {
             XCTAssertFalse(partition.isr.contains(1))
             XCTAssertTrue(partition.isr.contains(partition.leader))
         }
-        assertError(.invalidRequest, "stale") { try D.controlledShutdown(image, nodeId: 2, brokerEpoch: 9) }
+        assertError(.staleBrokerEpoch, "stale") { try D.controlledShutdown(image, nodeId: 2, brokerEpoch: 9) }
     }
 
     func testControlledShutdownKeepsASoleInSyncLeaderUntilItIsFenced() throws {

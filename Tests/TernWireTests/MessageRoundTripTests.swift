@@ -18,6 +18,8 @@ final class MessageRoundTripTests: XCTestCase {
             "DescribeGroupsResponse", "DeleteGroupsRequest", "DeleteGroupsResponse", "ResetGroupOffsetsRequest",
             "ResetGroupOffsetsResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse",
+            "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
+            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
         ]
         XCTAssertEqual(names, expected)
     }

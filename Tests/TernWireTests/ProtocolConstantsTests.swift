@@ -44,6 +44,22 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
     }
 
+    /// The cluster APIs have Kafka's keys and are not advertised until the broker serves them.
+    func testClusterApiKeysAreDefinedButNotYetSupported() {
+        let keys: [(ApiKey, UInt16, String)] = [
+            (.describeCluster, 60, "DescribeCluster"), (.brokerRegistration, 62, "BrokerRegistration"),
+            (.brokerHeartbeat, 63, "BrokerHeartbeat"),
+        ]
+        for (key, raw, name) in keys {
+            XCTAssertEqual(key.rawValue, raw)
+            XCTAssertEqual(key.name, name)
+            XCTAssertFalse(ApiKey.supported.contains { $0.key == key }, name)
+        }
+        XCTAssertEqual(DescribeClusterRequest.apiKey, .describeCluster)
+        XCTAssertEqual(BrokerRegistrationRequest.apiKey, .brokerRegistration)
+        XCTAssertEqual(BrokerHeartbeatRequest.apiKey, .brokerHeartbeat)
+    }
+
     func testErrorCodeTable() {
         // number, name, retriable — the table in docs/protocol.md.
         let table: [(ErrorCode, Int16, String, Bool)] = [
@@ -77,6 +93,9 @@ final class ProtocolConstantsTests: XCTestCase {
             (.nonEmptyGroup, 68, "NON_EMPTY_GROUP", false), (.groupIdNotFound, 69, "GROUP_ID_NOT_FOUND", false),
             (.fencedMemberEpoch, 110, "FENCED_MEMBER_EPOCH", false),
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
+            (.staleBrokerEpoch, 77, "STALE_BROKER_EPOCH", false),
+            (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
+            (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

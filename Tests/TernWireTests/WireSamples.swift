@@ -293,6 +293,6 @@ enum WireSamples {
                             .init(partition: 9, errorCode: .unknownTopicOrPartition),
                         ])
                 ])),
-        ] + groupSamples(str)
+        ] + groupSamples(str) + clusterSamples(str)
     }
 }

@@ -42,15 +42,25 @@ public enum ControllerDecisions {
     /// metadata log. A new incarnation also fences the old process: leadership moves off it and it
     /// leaves the ISRs it can leave. The same incarnation registering again is a retry and gets its
     /// current epoch with no records.
+    ///
+    /// - Parameter brokerEpoch: the epoch of a new registration: the metadata-log offset its
+    ///   record will get (Kafka's rule; the registration is the first record returned), which
+    ///   must be above every registered epoch. Nil: one above the highest epoch so far.
     public static func registerBroker(
         _ image: MetadataImage, nodeId: Int32, incarnationId: MetadataUUID,
-        listeners: [BrokerRegistrationRecord.Listener], roles: BrokerRegistrationRecord.Roles
+        listeners: [BrokerRegistrationRecord.Listener], roles: BrokerRegistrationRecord.Roles,
+        brokerEpoch: Int64? = nil
     ) throws(ControllerError) -> Registration {
         guard nodeId >= 0 else { throw ControllerError(.invalidRequest, "broker node id \(nodeId) is negative") }
         if let existing = image.broker(nodeId), existing.incarnationId == incarnationId {
             return Registration(brokerEpoch: existing.brokerEpoch, records: [])
         }
-        let epoch = image.highestBrokerEpoch + 1
+        let epoch = brokerEpoch ?? image.highestBrokerEpoch + 1
+        if let newest = image.brokers.values.map(\.brokerEpoch).max(), epoch <= newest {
+            throw ControllerError(
+                .unknownServerError,
+                "broker \(nodeId): registration epoch \(epoch) is not above the newest registered epoch \(newest)")
+        }
         var proposal = Proposal(image)
         try proposal.add(
             .registerBroker(
@@ -81,7 +91,7 @@ public enum ControllerDecisions {
     /// Fences one broker now (for example when its process is known to be gone).
     public static func fenceBroker(_ image: MetadataImage, nodeId: Int32) throws(ControllerError) -> [MetadataRecord] {
         guard let broker = image.broker(nodeId) else {
-            throw ControllerError(.invalidRequest, "broker \(nodeId) is not registered")
+            throw ControllerError(.brokerIdNotRegistered, "broker \(nodeId) is not registered")
         }
         guard !broker.fenced else { return [] }
         var proposal = Proposal(image)
@@ -124,11 +134,12 @@ public enum ControllerDecisions {
         _ image: MetadataImage, _ nodeId: Int32, _ brokerEpoch: Int64
     ) throws(ControllerError) -> MetadataImage.Broker {
         guard let broker = image.broker(nodeId) else {
-            throw ControllerError(.invalidRequest, "broker \(nodeId) is not registered")
+            throw ControllerError(.brokerIdNotRegistered, "broker \(nodeId) is not registered")
         }
         guard broker.brokerEpoch == brokerEpoch else {
             throw ControllerError(
-                .invalidRequest, "broker \(nodeId): stale broker epoch \(brokerEpoch), current is \(broker.brokerEpoch)"
+                .staleBrokerEpoch,
+                "broker \(nodeId): stale broker epoch \(brokerEpoch), current is \(broker.brokerEpoch)"
             )
         }
         return broker

@@ -1,11 +1,8 @@
 import TernWire
 
 /// Why the controller refused a request: the Kafka error code a response would carry and a
-/// message naming the broker or topic and the reason.
-///
-/// Stale broker epochs and unregistered brokers use `INVALID_REQUEST` until the broker
-/// registration and heartbeat APIs (and their codes, `STALE_BROKER_EPOCH`,
-/// `BROKER_ID_NOT_REGISTERED`) arrive with the wiring slice.
+/// message naming the broker or topic and the reason (`STALE_BROKER_EPOCH` and
+/// `BROKER_ID_NOT_REGISTERED` for requests from brokers with no current registration).
 public struct ControllerError: Error, Hashable, CustomStringConvertible, Sendable {
     public var code: ErrorCode
     public var message: String

@@ -1,4 +1,5 @@
 import TernStorage
+import TernWire
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,10 @@ public struct BrokerConfig: Sendable {
     public private(set) var sources: [String: Source]
 
     public let nodeId: Int32
+    /// The client listeners (`listeners` named PLAINTEXT); the controller listener is in ``cluster``.
     public let listeners: [Listener]
+    /// Roles, voters, the controller listener and the quorum's timeouts.
+    public let cluster: ClusterConfig
     /// Where the admin HTTP listener binds (`admin.listeners`); empty when disabled.
     public let adminListeners: [Listener]
     public let advertisedListener: Listener
@@ -119,16 +123,28 @@ public struct BrokerConfig: Sendable {
         self.sources = sources
         func int(_ key: String) -> Int64 { Int64(values[key] ?? "") ?? 0 }  // validated above
         nodeId = Int32(int("node.id"))
-        var listeners: [Listener] = []
+        var allListeners: [Listener] = []
         for item in (values["listeners"] ?? "").split(separator: ",") {
             do {
-                listeners.append(try Listener(parsing: String(item).trimmingWhitespace()))
+                allListeners.append(try Listener(parsing: String(item).trimmingWhitespace()))
             } catch {
                 throw ConfigError(origin: "listeners", reason: "\(error)")
             }
         }
-        guard let first = listeners.first else {
-            throw ConfigError(origin: "listeners", reason: "at least one listener is required")
+        // Every listener name maps to plaintext: PLAINTEXT for clients and the controller's names
+        // (Kafka's defaults without listener.security.protocol.map, which Tern does not have yet).
+        let controllerNames = try ClusterConfig.parseListenerNames(values["controller.listener.names"] ?? "")
+        for listener in allListeners
+        where listener.name != Listener.plaintextName && !controllerNames.contains(listener.name) {
+            throw ConfigError(
+                origin: "listeners",
+                reason: "\(listener): unknown listener name \(listener.name); use PLAINTEXT://HOST:PORT for "
+                    + "clients or \(controllerNames[0])://HOST:PORT (controller.listener.names) for the quorum")
+        }
+        cluster = try ClusterConfig(values: values, listeners: allListeners)
+        let listeners = allListeners.filter { $0.name == Listener.plaintextName }
+        if cluster.roles.contains(.broker) && listeners.isEmpty {
+            throw ConfigError(origin: "listeners", reason: "at least one listener is required (PLAINTEXT://HOST:PORT)")
         }
         self.listeners = listeners
         var adminListeners: [Listener] = []
@@ -143,15 +159,27 @@ public struct BrokerConfig: Sendable {
         }
         self.adminListeners = adminListeners
         let advertised = values["advertised.listeners"] ?? ""
-        if advertised.isEmpty {
-            let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host
-            advertisedListener = Listener(host: host, port: first.port)
-        } else {
-            do {
-                advertisedListener = try Listener(parsing: advertised.split(separator: ",").first.map(String.init) ?? "")
-            } catch {
-                throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
+        if advertised.trimmingWhitespace().isEmpty {
+            // A controller-only node has no client listener; it advertises its controller listener.
+            guard let first = listeners.first ?? cluster.controllerListener else {
+                throw ConfigError(origin: "listeners", reason: "at least one listener is required")
             }
+            let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host
+            advertisedListener = Listener(name: first.name, host: host, port: first.port)
+        } else {
+            var parsed: [Listener] = []
+            for item in advertised.split(separator: ",") {
+                do {
+                    parsed.append(try Listener(parsing: String(item).trimmingWhitespace()))
+                } catch {
+                    throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
+                }
+            }
+            // Clients are told the first advertised address that is not the controller's.
+            guard let first = parsed.first(where: { !controllerNames.contains($0.name) }) ?? parsed.first else {
+                throw ConfigError(origin: "advertised.listeners", reason: "no address in '\(advertised)'")
+            }
+            advertisedListener = first
         }
         logDirs = (values["log.dirs"] ?? "").split(separator: ",").map { String($0).trimmingWhitespace() }
             .filter { !$0.isEmpty }

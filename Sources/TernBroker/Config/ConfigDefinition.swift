@@ -10,6 +10,12 @@ public enum ConfigType: Sendable, Equatable {
     case oneOf([String])
     /// A comma-separated list of words from a fixed set (`compact,delete`).
     case listOf([String])
+    /// `process.roles`: `broker`, `controller`, or both, each once.
+    case processRoles
+    /// `controller.quorum.voters`: comma-separated `ID@HOST:PORT`, or empty.
+    case quorumVoters
+    /// Comma-separated listener names, at least one (`controller.listener.names`).
+    case listenerNames
 }
 
 /// One configuration key: its name, default, type and documentation.
@@ -50,6 +56,12 @@ public struct ConfigDefinition: Sendable {
             for item in items where !words.contains(item) {
                 return "'\(item)' is not one of \(words.joined(separator: ", "))"
             }
+        case .processRoles:
+            do { _ = try ClusterConfig.parseRoles(trimmed) } catch { return error.reason }
+        case .quorumVoters:
+            do { _ = try ClusterConfig.parseVoters(trimmed) } catch { return error.reason }
+        case .listenerNames:
+            do { _ = try ClusterConfig.parseListenerNames(trimmed) } catch { return error.reason }
         }
         return nil
     }

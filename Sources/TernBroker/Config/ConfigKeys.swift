@@ -7,7 +7,34 @@ public enum BrokerConfigKeys {
         ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
         ConfigDefinition(
             "listeners", "PLAINTEXT://127.0.0.1:9092", .string,
-            "Where the broker accepts clients: a comma-separated list of PLAINTEXT://HOST:PORT."),
+            "Where the node listens: comma-separated NAME://HOST:PORT; PLAINTEXT for clients, a controller.listener.names name for the quorum."),
+        ConfigDefinition(
+            "process.roles", "broker,controller", .processRoles,
+            "What this node does: broker, controller, or broker,controller."),
+        ConfigDefinition(
+            "controller.quorum.voters", "", .quorumVoters,
+            "The metadata quorum's voters, ID@HOST:PORT comma-separated; empty: this node alone is the quorum."),
+        ConfigDefinition(
+            "controller.listener.names", "CONTROLLER", .listenerNames,
+            "Names of the listeners the quorum uses (plaintext); the first is the one controllers connect to."),
+        ConfigDefinition(
+            "broker.session.timeout.ms", "9000", .int(min: 1, max: maxInt),
+            "A broker without a heartbeat to the active controller this long is fenced."),
+        ConfigDefinition(
+            "broker.heartbeat.interval.ms", "2000", .int(min: 1, max: maxInt),
+            "How often a broker heartbeats to the active controller (below broker.session.timeout.ms)."),
+        ConfigDefinition(
+            "controller.quorum.election.timeout.ms", "1000", .int(min: 1, max: maxInt),
+            "How long a voter waits for votes before it starts a new election."),
+        ConfigDefinition(
+            "controller.quorum.fetch.timeout.ms", "2000", .int(min: 1, max: maxInt),
+            "A voter that hears nothing from the leader this long starts an election."),
+        ConfigDefinition(
+            "metadata.log.max.snapshot.interval.ms", "3600000", .int(min: 0, max: Int64.max),
+            "Longest time between metadata log snapshots (0: no time bound)."),
+        ConfigDefinition(
+            "metadata.log.max.record.bytes.between.snapshots", "20971520", .int(min: 1, max: Int64.max),
+            "Metadata log bytes written since the last snapshot that trigger a new one."),
         ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),

@@ -1,28 +1,53 @@
-/// A `PLAINTEXT://HOST:PORT` listener address.
+/// A `NAME://HOST:PORT` listener address, as in Kafka's `listeners`.
+///
+/// The name is what the listener is for (`PLAINTEXT` for clients, `CONTROLLER` for the metadata
+/// quorum, …); it is upper-cased on parsing, as Kafka normalises listener names. Which names a
+/// configuration accepts is decided by ``BrokerConfig`` (every known name is plaintext today).
 public struct Listener: Sendable, Hashable, CustomStringConvertible {
+    /// The name of client listeners, and the default.
+    public static let plaintextName = "PLAINTEXT"
+
+    public var name: String
     public var host: String
     public var port: Int
 
-    public init(host: String, port: Int) {
+    public init(name: String = Listener.plaintextName, host: String, port: Int) {
+        self.name = name
         self.host = host
         self.port = port
     }
 
-    /// Parses `PLAINTEXT://HOST:PORT`; an empty host means every interface, `[v6]` brackets allowed.
+    /// Parses `NAME://HOST:PORT`; an empty host means every interface, `[v6]` brackets allowed.
+    /// The name is 1–64 ASCII letters, digits, `_` or `-`, upper-cased.
     public init(parsing text: String) throws(ConfigError) {
-        let prefix = "PLAINTEXT://"
-        guard text.hasPrefix(prefix) else {
+        guard let separator = text.firstRange(of: "://") else {
             throw ConfigError(origin: text, reason: "a listener must look like PLAINTEXT://HOST:PORT")
         }
-        let address = text.dropFirst(prefix.count)
+        let name = String(text[..<separator.lowerBound])
+        guard Self.isValidName(name) else {
+            throw ConfigError(
+                origin: text,
+                reason: "listener name '\(name)' must be 1-64 ASCII letters, digits, '_' or '-' "
+                    + "(a listener must look like PLAINTEXT://HOST:PORT)")
+        }
+        let address = text[separator.upperBound...]
         guard let colon = address.lastIndex(of: ":") else {
             throw ConfigError(origin: text, reason: "missing :PORT")
         }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+        guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "@") })
+        else {
+            throw ConfigError(origin: text, reason: "host '\(host)' has spaces, '/', '@' or non-ASCII characters")
+        }
+        let portText = address[address.index(after: colon)...]
+        guard portText.utf8.count <= 5, portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let port = Int(portText),
+            (0...65535).contains(port)
+        else {
             throw ConfigError(origin: text, reason: "port must be a number from 0 to 65535")
         }
+        self.name = name.uppercased()
         self.host = host.isEmpty ? "0.0.0.0" : host
         self.port = port
     }
@@ -34,10 +59,17 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
         try self.init(parsing: "PLAINTEXT://" + address)
     }
 
+    /// True for 1–64 ASCII letters, digits, `_` or `-`.
+    static func isValidName(_ name: some StringProtocol) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
+    }
+
     /// `HOST:PORT`, with brackets around an IPv6 host.
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    public var description: String {
-        host.contains(":") ? "PLAINTEXT://[\(host)]:\(port)" : "PLAINTEXT://\(host):\(port)"
-    }
+    public var description: String { "\(name)://\(address)" }
 }

@@ -23,6 +23,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
     public static let describeLogDirs = ApiKey(rawValue: 35)
+    /// Cluster APIs: defined, not yet served (not in ``supported`` until the broker handles them).
+    public static let describeCluster = ApiKey(rawValue: 60)
+    public static let brokerRegistration = ApiKey(rawValue: 62)
+    public static let brokerHeartbeat = ApiKey(rawValue: 63)
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
@@ -53,6 +57,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .consumerGroupHeartbeat: "ConsumerGroupHeartbeat"
         case .resetGroupOffsets: "ResetGroupOffsets"
         case .describeLogDirs: "DescribeLogDirs"
+        case .describeCluster: "DescribeCluster"
+        case .brokerRegistration: "BrokerRegistration"
+        case .brokerHeartbeat: "BrokerHeartbeat"
         default: "Api\(rawValue)"
         }
     }

@@ -38,6 +38,13 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupIdNotFound = ErrorCode(rawValue: 69)
     public static let fencedMemberEpoch = ErrorCode(rawValue: 110)
     public static let staleMemberEpoch = ErrorCode(rawValue: 113)
+    /// BrokerHeartbeat (and other broker-to-controller requests): the broker epoch is not the
+    /// node's current registration.
+    public static let staleBrokerEpoch = ErrorCode(rawValue: 77)
+    /// BrokerHeartbeat: the node id has no registration.
+    public static let brokerIdNotRegistered = ErrorCode(rawValue: 102)
+    /// BrokerRegistration: the broker's log directories belong to another cluster.
+    public static let inconsistentClusterId = ErrorCode(rawValue: 104)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -88,6 +95,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .groupIdNotFound: "GROUP_ID_NOT_FOUND"
         case .fencedMemberEpoch: "FENCED_MEMBER_EPOCH"
         case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
+        case .staleBrokerEpoch: "STALE_BROKER_EPOCH"
+        case .brokerIdNotRegistered: "BROKER_ID_NOT_REGISTERED"
+        case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
         default: "ERROR_\(rawValue)"
         }
     }
