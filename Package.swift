@@ -40,7 +40,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "TernRaft", swiftSettings: swiftSettings),
+        .target(name: "TernRaft", dependencies: ["TernWire"], swiftSettings: swiftSettings),
         .target(
             name: "TernNet",
             dependencies: [
@@ -100,7 +100,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "raft-sim", dependencies: ["TernRaftSimulator"], path: "Tests/raft-sim", swiftSettings: swiftSettings),
-        .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ternTests",

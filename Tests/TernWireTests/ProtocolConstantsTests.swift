@@ -24,6 +24,16 @@ final class ProtocolConstantsTests: XCTestCase {
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
+        // The quorum's APIs: controller listener only, so not in `supported`.
+        let quorum: [(ApiKey, UInt16, String)] = [
+            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.quorumFetch, 1001, "QuorumFetch"),
+        ]
+        for (key, raw, name) in quorum {
+            XCTAssertEqual(key.rawValue, raw)
+            XCTAssertEqual(key.name, name)
+            XCTAssertFalse(ApiKey.supported.contains { $0.key == key }, name)
+        }
         XCTAssertEqual(ApiVersionsRequest.apiKey, .apiVersions)
         XCTAssertEqual(ProduceRequest.apiKey, .produce)
         XCTAssertEqual(FetchRequest.apiKey, .fetch)
@@ -77,6 +87,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.nonEmptyGroup, 68, "NON_EMPTY_GROUP", false), (.groupIdNotFound, 69, "GROUP_ID_NOT_FOUND", false),
             (.fencedMemberEpoch, 110, "FENCED_MEMBER_EPOCH", false),
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
+            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
+            (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

@@ -38,6 +38,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupIdNotFound = ErrorCode(rawValue: 69)
     public static let fencedMemberEpoch = ErrorCode(rawValue: 110)
     public static let staleMemberEpoch = ErrorCode(rawValue: 113)
+    /// A quorum message from a node that is not one of the receiver's voters.
+    public static let inconsistentVoterSet = ErrorCode(rawValue: 94)
+    /// A quorum message carrying another cluster id than the receiver's.
+    public static let inconsistentClusterId = ErrorCode(rawValue: 104)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -88,6 +92,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .groupIdNotFound: "GROUP_ID_NOT_FOUND"
         case .fencedMemberEpoch: "FENCED_MEMBER_EPOCH"
         case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
+        case .inconsistentVoterSet: "INCONSISTENT_VOTER_SET"
+        case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
         default: "ERROR_\(rawValue)"
         }
     }
