@@ -381,4 +381,26 @@ final class QuorumDriverTests: XCTestCase {
             return s.epoch == 3 && s.leaderId == 2 && s.role == .follower
         }
     }
+
+    func testStartFailuresAreClearErrorsAndReleaseTheFiles() throws {
+        makeVoters(3)
+        try start(voters[0])
+        // A second voter configured on the first one's port cannot bind: a NetError, and its own
+        // files are released (a retry on a free port works).
+        var clash = configuration(for: voters[1])
+        clash.listenAddress = QuorumAddress(host: "127.0.0.1", port: voters[0].port)
+        let failed = QuorumDriver(configuration: clash, logger: logger) { _, _ in }
+        XCTAssertThrowsError(try failed.start()) { XCTAssertEqual(($0 as? NetError)?.code, .addressInUse, "\($0)") }
+        failed.shutdown()
+        try start(voters[1])
+        stop(voters[1])
+
+        // A quorum-state that does not parse stops the start, naming the file.
+        let path = voters[1].directory.path + "/" + QuorumLogStore.directoryName + "/quorum-state"
+        try Data("version=1\nepoch=banana\nvoted_for=none\n".utf8).write(to: URL(fileURLWithPath: path))
+        let broken = QuorumDriver(configuration: configuration(for: voters[1]), logger: logger) { _, _ in }
+        XCTAssertThrowsError(try broken.start()) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
+        guard case .failure(let error) = propose(broken, ["x"]) else { return XCTFail("a driver that did not start") }
+        XCTAssertEqual(error.code, .unavailable)
+    }
 }

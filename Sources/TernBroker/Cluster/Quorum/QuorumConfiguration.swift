@@ -43,8 +43,10 @@ public struct QuorumConfiguration: Sendable {
     public var reconnectBackoffMinMs = 50
     public var reconnectBackoffMaxMs = 1000
     /// Messages held per peer while it is unreachable, and sent but unacknowledged while it is
-    /// connected; beyond that new messages are dropped (Raft sends again).
+    /// connected; beyond that messages are dropped (Raft sends again).
     public var maxQueuedMessagesPerPeer = 256
+    /// The same bound in bytes (one message always fits, however large).
+    public var maxQueuedBytesPerPeer = 64 << 20
     /// The seed of the node's election-timeout jitter; nil draws one.
     public var seed: UInt64?
 

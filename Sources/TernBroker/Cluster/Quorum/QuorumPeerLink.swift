@@ -8,10 +8,12 @@ import TernWire
 
 /// This node's outbound connection to one other voter's controller listener: every Raft message
 /// to that voter is a request on it, answered by an empty acknowledgement (docs/protocol.md
-/// §7.18). Connects lazily, reconnects with back-off, and bounds what it holds: while
-/// disconnected it queues at most `maxQueued` frames (dropping the oldest), while connected at
-/// most `maxQueued` may await their acknowledgement (newer ones are dropped). Dropping is safe:
-/// Raft sends again on its timers.
+/// §7.18). Connects lazily, reconnects with back-off, and bounds what it holds, in frames
+/// (`maxQueuedMessagesPerPeer`) and bytes (`maxQueuedBytesPerPeer`, though one frame always
+/// fits): while disconnected it queues frames and drops the oldest beyond the bounds; while
+/// connected, frames awaiting their acknowledgement count, and a new frame beyond the bounds is
+/// dropped (a peer that stops reading cannot grow this node's memory). Dropping is safe: Raft
+/// sends again on its timers.
 final class QuorumPeerLink: Sendable {
     private struct State {
         var connection: ClientConnection?
@@ -22,10 +24,14 @@ final class QuorumPeerLink: Sendable {
         var notBefore: UInt64 = 0
         var backoffMs: Int
         var queued = Deque<[UInt8]>()
-        var unacknowledged = 0
+        var queuedBytes = 0
+        /// Sizes of the frames sent and not yet acknowledged, oldest first (acks come in order).
+        var unacknowledged = Deque<Int>()
+        var unacknowledgedBytes = 0
         var nextCorrelationId: UInt32 = 0
         var closed = false
         var dropped = 0
+        var failedConnects = 0
         /// Connects have failed since the last success: later failures are logged at debug.
         var failing = false
     }
@@ -59,27 +65,35 @@ final class QuorumPeerLink: Sendable {
 
     /// Messages dropped so far because the link was full.
     var droppedCount: Int { state.withLock { $0.dropped } }
+    /// Connects that failed so far.
+    var failedConnectCount: Int { state.withLock { $0.failedConnects } }
 
     /// Sends `envelope` now, or queues it until connected. Any thread.
     func send(_ envelope: RaftEnvelope) {
         let limit = configuration.maxQueuedMessagesPerPeer
+        let byteLimit = configuration.maxQueuedBytesPerPeer
         let (connection, frame, mustConnect) = state.withLock { state -> (ClientConnection?, [UInt8]?, Bool) in
             guard !state.closed else { return (nil, nil, false) }
             state.nextCorrelationId &+= 1
             let frame = envelope.encodeFrame(correlationId: state.nextCorrelationId, clientId: clientId)
             if let connection = state.connection {
-                guard state.unacknowledged < limit else {
+                let full =
+                    state.unacknowledged.count >= limit
+                    || (!state.unacknowledged.isEmpty && state.unacknowledgedBytes + frame.count > byteLimit)
+                guard !full else {
                     state.dropped += 1
                     return (nil, nil, false)
                 }
-                state.unacknowledged += 1
+                state.unacknowledged.append(frame.count)
+                state.unacknowledgedBytes += frame.count
                 return (connection, frame, false)
             }
-            if state.queued.count >= limit {
-                state.queued.removeFirst()
+            state.queued.append(frame)
+            state.queuedBytes += frame.count
+            while state.queued.count > 1 && (state.queued.count > limit || state.queuedBytes > byteLimit) {
+                state.queuedBytes -= state.queued.removeFirst().count
                 state.dropped += 1
             }
-            state.queued.append(frame)
             return (nil, nil, beginConnectIfDue(&state))
         }
         if let connection, let frame { connection.send(frame) }
@@ -128,6 +142,7 @@ final class QuorumPeerLink: Sendable {
         } catch {
             let first = state.withLock { state -> Bool in
                 state.connecting = false
+                state.failedConnects += 1
                 backOff(&state)
                 defer { state.failing = true }
                 return !state.failing
@@ -142,8 +157,12 @@ final class QuorumPeerLink: Sendable {
             state.failing = false
             guard !state.closed, state.generation == generation else { return ([], false) }
             state.connection = connection
-            state.unacknowledged = state.queued.count
-            defer { state.queued.removeAll() }
+            state.unacknowledged = Deque(state.queued.map(\.count))
+            state.unacknowledgedBytes = state.queuedBytes
+            defer {
+                state.queued.removeAll()
+                state.queuedBytes = 0
+            }
             return (Array(state.queued), true)
         }
         guard keep else { return connection.close() }
@@ -160,7 +179,7 @@ final class QuorumPeerLink: Sendable {
     /// An acknowledgement (on the connection's queue).
     private func acknowledged(_ frame: UnsafeRawBufferPointer) {
         state.withLock { state in
-            state.unacknowledged = max(state.unacknowledged - 1, 0)
+            if let size = state.unacknowledged.popFirst() { state.unacknowledgedBytes -= size }
             state.backoffMs = configuration.reconnectBackoffMinMs
         }
         var reader = ByteReader(Array(frame))
@@ -176,7 +195,8 @@ final class QuorumPeerLink: Sendable {
         state.withLock { state in
             guard state.generation == generation, state.connection != nil else { return }
             state.connection = nil
-            state.unacknowledged = 0
+            state.unacknowledged.removeAll()
+            state.unacknowledgedBytes = 0
             if !state.closed { backOff(&state) }
         }
         if let error { logger.debug("connection to voter closed", metadata: ["error": "\(error)"]) }
@@ -187,6 +207,7 @@ final class QuorumPeerLink: Sendable {
         let connection = state.withLock { state -> ClientConnection? in
             state.closed = true
             state.queued.removeAll()
+            state.queuedBytes = 0
             defer { state.connection = nil }
             return state.connection
         }
