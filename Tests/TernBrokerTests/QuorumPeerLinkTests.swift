@@ -16,6 +16,7 @@ final class QuorumPeerLinkTests: XCTestCase {
     /// A controller listener stand-in that counts frames and acknowledges them or not.
     final class Peer: ServerConnectionHandler {
         let received = Atomic<Int>(0)
+        let connections = Mutex<Set<UInt64>>([])
         let acknowledge: Bool
         init(acknowledge: Bool) { self.acknowledge = acknowledge }
 
@@ -25,6 +26,7 @@ final class QuorumPeerLinkTests: XCTestCase {
             var reader = ByteReader(Array(frame))
             let header = try? RequestHeader(from: &reader)
             received.add(1, ordering: .relaxed)
+            connections.withLock { _ = $0.insert(connection.id) }
             if acknowledge, let header {
                 connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: .ok))
             } else {
@@ -36,12 +38,15 @@ final class QuorumPeerLinkTests: XCTestCase {
 
     let logger = Logger(label: "test.quorum.link")
 
-    func makeLink(port: Int, maxMessages: Int, maxBytes: Int = 64 << 20) -> QuorumPeerLink {
+    func makeLink(
+        port: Int, maxMessages: Int, maxBytes: Int = 64 << 20, requestTimeoutMs: Int = 600_000
+    ) -> QuorumPeerLink {
         var configuration = QuorumConfiguration(
             nodeId: 1, peers: [2: QuorumAddress(host: "127.0.0.1", port: port)],
             listenAddress: QuorumAddress(host: "127.0.0.1", port: 0), clusterId: "c", logDir: "/nonexistent")
         configuration.maxQueuedMessagesPerPeer = maxMessages
         configuration.maxQueuedBytesPerPeer = maxBytes
+        configuration.requestTimeoutMs = requestTimeoutMs
         return QuorumPeerLink(
             id: 2, address: QuorumAddress(host: "127.0.0.1", port: port), configuration: configuration, logger: logger,
             warnings: LogRateLimiter(burst: 10, perSecond: 1))
@@ -120,5 +125,20 @@ final class QuorumPeerLinkTests: XCTestCase {
         defer { server.shutdown(timeout: .seconds(2)) }
         waitUntil("the queued frames to arrive after a reconnect") { peer.received.load(ordering: .relaxed) >= 3 }
         XCTAssertEqual(link.droppedCount, 0)
+    }
+
+    /// A peer that takes frames but acknowledges nothing (a paused process, or a host that died
+    /// without closing): after the request timeout the link drops the connection and makes a
+    /// new one, rather than waiting out TCP's retransmissions.
+    func testAConnectionWithoutAcknowledgementsIsReplaced() throws {
+        let peer = Peer(acknowledge: false)
+        let server = try startServer(peer)
+        defer { server.shutdown(timeout: .seconds(2)) }
+        let link = makeLink(port: server.boundPort, maxMessages: 16, requestTimeoutMs: 200)
+        defer { link.close() }
+        waitUntil("frames on a second connection") {
+            link.send(Self.message)
+            return peer.connections.withLock { $0.count } >= 2
+        }
     }
 }

@@ -37,6 +37,9 @@ public struct QuorumConfiguration: Sendable {
     public var tickIntervalMs: Int = 10
     /// Most entries one fetch response carries (at most ``RaftWireLimits/maxEntries``).
     public var maxFetchEntries = 64
+    /// `controller.quorum.request.timeout.ms`: a peer connection on which nothing is
+    /// acknowledged for this long while messages wait is dropped and made again.
+    public var requestTimeoutMs = 2000
     /// How long one connect to a peer may take.
     public var connectTimeout: Duration = .seconds(2)
     /// Reconnect back-off: doubled after each failed or dropped connection, from min to max.

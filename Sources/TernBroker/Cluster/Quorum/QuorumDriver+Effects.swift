@@ -46,7 +46,12 @@ extension QuorumDriver {
                             leaderHint: hint)))
             case .refused(let refusal):
                 coreRefusals.add(1, ordering: .relaxed)
-                warnings.warning(logger, "metadata quorum input refused", metadata: ["tern_reason": "\(refusal)"])
+                // A stale epoch or a late answer is routine around an election (info); a message
+                // no voter should send is not (warning). Both at a rate limit.
+                let hostile = refusal.reason.hasPrefix("malformed") || refusal.reason.contains("not another voter")
+                warnings.log(
+                    logger, level: hostile ? .warning : .info, "metadata quorum input refused",
+                    metadata: ["tern_reason": "\(refusal)"])
             }
         }
         if roleChanged { failProposalsIfNotLeading() }

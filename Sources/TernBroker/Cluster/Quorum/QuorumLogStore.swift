@@ -25,6 +25,8 @@ public final class QuorumLogStore: RaftDurableStore {
     static let logFileName = "raft.log"
     /// Entry header: length u32 and crc u32.
     static let headerSize = 8
+    /// The largest log ``load()`` reads.
+    static let maxLoadBytes: Int64 = 1 << 31
 
     private struct State {
         var epoch: Int64 = 0
@@ -58,6 +60,12 @@ public final class QuorumLogStore: RaftDurableStore {
             precondition(!state.loaded, "QuorumLogStore.load() called twice")
             let (epoch, votedFor) = try readQuorumState()
             let size = try file.size()
+            // The whole log is held in memory by the node anyway; refuse rather than fail to
+            // allocate (snapshots will keep it far smaller).
+            guard size <= Self.maxLoadBytes else {
+                throw StorageError(
+                    .corruptLog, "\(file.path) is \(size) bytes, more than the \(Self.maxLoadBytes) a node loads")
+            }
             let bytes = try file.read(count: Int(size), at: 0)
             var entries: [RaftEntry] = []
             var positions: [Int64] = []

@@ -13,7 +13,9 @@ import TernWire
 /// fits): while disconnected it queues frames and drops the oldest beyond the bounds; while
 /// connected, frames awaiting their acknowledgement count, and a new frame beyond the bounds is
 /// dropped (a peer that stops reading cannot grow this node's memory). Dropping is safe: Raft
-/// sends again on its timers.
+/// sends again on its timers. A connection whose peer acknowledges nothing for
+/// `requestTimeoutMs` while frames wait is dropped and made again: a host that died without a
+/// FIN or RST would otherwise keep it "open" for the minutes TCP takes to give up.
 final class QuorumPeerLink: Sendable {
     private struct State {
         var connection: ClientConnection?
@@ -28,6 +30,8 @@ final class QuorumPeerLink: Sendable {
         /// Sizes of the frames sent and not yet acknowledged, oldest first (acks come in order).
         var unacknowledged = Deque<Int>()
         var unacknowledgedBytes = 0
+        /// Since when frames have waited without an acknowledgement (nil: none waits).
+        var stalledSince: UInt64?
         var nextCorrelationId: UInt32 = 0
         var closed = false
         var dropped = 0
@@ -72,10 +76,18 @@ final class QuorumPeerLink: Sendable {
     func send(_ envelope: RaftEnvelope) {
         let limit = configuration.maxQueuedMessagesPerPeer
         let byteLimit = configuration.maxQueuedBytesPerPeer
+        var stale: ClientConnection?
         let (connection, frame, mustConnect) = state.withLock { state -> (ClientConnection?, [UInt8]?, Bool) in
             guard !state.closed else { return (nil, nil, false) }
             state.nextCorrelationId &+= 1
             let frame = envelope.encodeFrame(correlationId: state.nextCorrelationId, clientId: clientId)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let connection = state.connection, let since = state.stalledSince, since < now,
+                now - since > UInt64(configuration.requestTimeoutMs) * 1_000_000
+            {
+                stale = connection
+                dropConnection(&state)
+            }
             if let connection = state.connection {
                 let full =
                     state.unacknowledged.count >= limit
@@ -84,6 +96,7 @@ final class QuorumPeerLink: Sendable {
                     state.dropped += 1
                     return (nil, nil, false)
                 }
+                if state.unacknowledged.isEmpty { state.stalledSince = now }
                 state.unacknowledged.append(frame.count)
                 state.unacknowledgedBytes += frame.count
                 return (connection, frame, false)
@@ -95,6 +108,11 @@ final class QuorumPeerLink: Sendable {
                 state.dropped += 1
             }
             return (nil, nil, beginConnectIfDue(&state))
+        }
+        if let stale {
+            warnings.warning(
+                logger, "voter acknowledged nothing for \(configuration.requestTimeoutMs) ms; reconnecting")
+            stale.close()
         }
         if let connection, let frame { connection.send(frame) }
         if mustConnect { connectQueue.async { self.connect() } }
@@ -156,9 +174,15 @@ final class QuorumPeerLink: Sendable {
             state.connecting = false
             state.failing = false
             guard !state.closed, state.generation == generation else { return ([], false) }
+            // Closed already (its close handler found nothing to reset): back off and retry.
+            guard !connection.isClosed else {
+                backOff(&state)
+                return ([], false)
+            }
             state.connection = connection
             state.unacknowledged = Deque(state.queued.map(\.count))
             state.unacknowledgedBytes = state.queuedBytes
+            state.stalledSince = state.queued.isEmpty ? nil : DispatchTime.now().uptimeNanoseconds
             defer {
                 state.queued.removeAll()
                 state.queuedBytes = 0
@@ -180,6 +204,7 @@ final class QuorumPeerLink: Sendable {
     private func acknowledged(_ frame: UnsafeRawBufferPointer) {
         state.withLock { state in
             if let size = state.unacknowledged.popFirst() { state.unacknowledgedBytes -= size }
+            state.stalledSince = state.unacknowledged.isEmpty ? nil : DispatchTime.now().uptimeNanoseconds
             state.backoffMs = configuration.reconnectBackoffMinMs
         }
         var reader = ByteReader(Array(frame))
@@ -194,12 +219,19 @@ final class QuorumPeerLink: Sendable {
     private func connectionClosed(generation: UInt64, error: (any Error)?) {
         state.withLock { state in
             guard state.generation == generation, state.connection != nil else { return }
-            state.connection = nil
-            state.unacknowledged.removeAll()
-            state.unacknowledgedBytes = 0
+            dropConnection(&state)
             if !state.closed { backOff(&state) }
         }
         if let error { logger.debug("connection to voter closed", metadata: ["error": "\(error)"]) }
+    }
+
+    /// Forgets the current connection (a later close of it is ignored: the generation moves on).
+    private func dropConnection(_ state: inout State) {
+        state.connection = nil
+        state.generation += 1
+        state.unacknowledged.removeAll()
+        state.unacknowledgedBytes = 0
+        state.stalledSince = nil
     }
 
     /// Closes the connection and drops what is queued; later sends are dropped. Idempotent.
