@@ -3,7 +3,7 @@ import TernTestSupport
 import TernWire
 import XCTest
 
-/// The quorum APIs' wire codec (docs/protocol.md §7.18): every message round-trips, and no
+/// The quorum APIs' wire codec (docs/protocol.md §7.22): every message round-trips, and no
 /// truncated, random or oversized input decodes or traps.
 final class RaftWireCodecTests: XCTestCase {
     /// One of every message, with each optional field both set and unset.
@@ -56,7 +56,7 @@ final class RaftWireCodecTests: XCTestCase {
         XCTAssertEqual(Self.envelope(Self.samples[6]).apiKey, .quorumFetch)
     }
 
-    /// The byte layout of docs/protocol.md §7.18, pinned for one message.
+    /// The byte layout of docs/protocol.md §7.22, pinned for one message.
     func testBeginQuorumEpochLayout() throws {
         var writer = ByteWriter()
         RaftEnvelope(clusterId: "c", from: 3, message: .beginQuorumEpoch(epoch: 5)).encodeBody(into: &writer)

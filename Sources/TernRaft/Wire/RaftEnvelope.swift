@@ -2,7 +2,7 @@ import TernWire
 
 /// A Raft message as it travels between voters on the controller listener: one request frame
 /// of the native protocol, sent on the sender's own outbound connection and answered only by an
-/// empty acknowledgement (docs/protocol.md §7.18). Answers of Raft (a vote, a fetch response)
+/// empty acknowledgement (docs/protocol.md §7.22). Answers of Raft (a vote, a fetch response)
 /// travel the same way, as requests of their own on the answering node's connection, so the
 /// core's `send(to:)` maps onto the transport without matching responses to requests.
 ///

@@ -1,6 +1,6 @@
 import TernWire
 
-/// The field layouts of the Raft messages (docs/protocol.md §7.18). Epochs and offsets are i64;
+/// The field layouts of the Raft messages (docs/protocol.md §7.22). Epochs and offsets are i64;
 /// node ids i32 with -1 for "none"; booleans a byte that must be 0 or 1. Whether the values make
 /// sense together is ``RaftMessage/malformation``'s to judge, in the node: the codec refuses
 /// only what cannot be represented.

@@ -8,7 +8,7 @@ import TernWire
 
 /// This node's outbound connection to one other voter's controller listener: every Raft message
 /// to that voter is a request on it, answered by an empty acknowledgement (docs/protocol.md
-/// §7.18). Connects lazily, reconnects with back-off, and bounds what it holds, in frames
+/// §7.22). Connects lazily, reconnects with back-off, and bounds what it holds, in frames
 /// (`maxQueuedMessagesPerPeer`) and bytes (`maxQueuedBytesPerPeer`, though one frame always
 /// fits): while disconnected it queues frames and drops the oldest beyond the bounds; while
 /// connected, frames awaiting their acknowledgement count, and a new frame beyond the bounds is

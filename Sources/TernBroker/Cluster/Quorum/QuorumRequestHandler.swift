@@ -4,7 +4,7 @@ import TernNet
 import TernRaft
 import TernWire
 
-/// Serves the controller listener: decodes each Raft request (docs/protocol.md §7.18), refuses
+/// Serves the controller listener: decodes each Raft request (docs/protocol.md §7.22), refuses
 /// what is not from another voter of this cluster, hands the rest to the driver and
 /// acknowledges it. Garbage (an unreadable header, a body that does not decode) closes the
 /// connection; every refusal is logged at a rate limit and changes no state.
