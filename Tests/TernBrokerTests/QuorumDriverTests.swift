@@ -266,6 +266,7 @@ final class QuorumDriverTests: XCTestCase {
         }
 
         try start(first)
+        XCTAssertGreaterThanOrEqual(first.driver!.status().logEndOffset, 2, "its log is loaded from its files")
         waitUntil("the restarted voter to catch up from its files and the leader") {
             first.applied.payloads.contains("after")
         }
@@ -402,5 +403,41 @@ final class QuorumDriverTests: XCTestCase {
         XCTAssertThrowsError(try broken.start()) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
         guard case .failure(let error) = propose(broken, ["x"]) else { return XCTFail("a driver that did not start") }
         XCTAssertEqual(error.code, .unavailable)
+    }
+
+    /// Shutdown with proposals in flight: every completion runs (committed or `unavailable`),
+    /// and every proposal reported committed is in the files the next start reads.
+    func testShutdownCompletesEveryProposalAndKeepsWhatCommitted() throws {
+        makeVoters(1)
+        let voter = voters[0]
+        let driver = try start(voter)
+        waitUntil("the single voter to lead") { driver.status().role == .leader }
+        let outcomes = Mutex<[String: Result<Int64, QuorumError>]>([:])
+        let group = DispatchGroup()
+        for i in 0..<300 {
+            group.enter()
+            driver.propose([Array("p\(i)".utf8)], timeout: .seconds(30)) { result in
+                outcomes.withLock { $0["p\(i)"] = result }
+                group.leave()
+            }
+        }
+        stop(voter)
+        XCTAssertEqual(group.wait(timeout: .now() + wait), .success, "every completion ran")
+        let results = outcomes.withLock { $0 }
+        XCTAssertEqual(results.count, 300)
+        var committed: [Int64: String] = [:]
+        for (payload, result) in results {
+            switch result {
+            case .success(let offset): committed[offset] = payload
+            case .failure(let error): XCTAssertEqual(error.code, .unavailable, "\(error)")
+            }
+        }
+        let restarted = try start(voter)
+        waitUntil("the restarted voter to lead") { restarted.status().role == .leader }
+        waitUntil("the committed log to be applied") { voter.applied.count > (committed.keys.max() ?? 0) }
+        let entries = voter.applied.entries.withLock { $0 }
+        for (offset, payload) in committed {
+            XCTAssertEqual(String(decoding: entries[Int(offset)].data, as: UTF8.self), payload, "offset \(offset)")
+        }
     }
 }
