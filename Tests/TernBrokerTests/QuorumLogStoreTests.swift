@@ -184,6 +184,40 @@ final class QuorumLogStoreTests: XCTestCase {
         reopened.close()
     }
 
+    /// Random files and randomly damaged ones: loading never traps, keeps a prefix of what was
+    /// written, and leaves a file that appends and reloads consistently.
+    func testRandomAndDamagedLogsLoadAPrefix() throws {
+        let seed: UInt64 = 0x0051_0FE5
+        var random = SeededGenerator(seed: seed)
+        var (store, _) = try open()
+        let written = (0..<12).map { RaftEntry(epoch: 1 + Int64($0 / 4), data: random.bytes(Int(random.next() % 40))) }
+        try store.perform([write(1, epoch: 9, vote: nil, from: 0, written)])
+        store.close()
+        let valid = try [UInt8](Data(contentsOf: URL(fileURLWithPath: logPath)))
+        for round in 0..<150 {
+            var bytes: [UInt8]
+            if round % 3 == 0 {
+                bytes = random.bytes(Int(random.next() % 300))
+            } else {
+                bytes = Array(valid.prefix(Int(random.next() % UInt64(valid.count + 1))))
+                for _ in 0..<(random.next() % 3) where !bytes.isEmpty {
+                    bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: logPath))
+            let state: RaftPersistentState
+            (store, state) = try open()
+            XCTAssertEqual(state.entries, Array(written.prefix(state.entries.count)), "seed \(seed) round \(round)")
+            let kept = state.entries.count
+            try store.perform([write(1, epoch: 9, vote: nil, from: Int64(kept), Self.entries(9, ["tail"]))])
+            store.close()
+            let reloaded: RaftPersistentState
+            (store, reloaded) = try open()
+            XCTAssertEqual(reloaded.entries, Array(written.prefix(kept)) + Self.entries(9, ["tail"]))
+            store.close()
+        }
+    }
+
     private func fileSize(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
     }

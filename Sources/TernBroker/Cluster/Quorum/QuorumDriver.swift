@@ -217,6 +217,7 @@ public final class QuorumDriver: Sendable {
     /// proposals fail with `.unavailable`. Blocks until done; never call it on the driver's queue.
     /// Idempotent.
     public func shutdown() {
+        dispatchPrecondition(condition: .notOnQueue(queue))
         let wasRunning = core.withLock { core -> Bool in
             defer {
                 core.running = false
