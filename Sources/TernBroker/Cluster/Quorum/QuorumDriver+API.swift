@@ -9,7 +9,9 @@ extension QuorumDriver {
     /// offset of the first one once they are committed in the epoch they were proposed in; or
     /// with `.notLeader` (and a leader hint), `.timedOut` (they may still commit later),
     /// `.leadershipLost` (this node stopped leading first; a later leader may commit or replace
-    /// them), `.invalidProposal` or `.unavailable`.
+    /// them) or `.unavailable`. A proposal that cannot be replicated (no payloads, an empty one,
+    /// one over ``RaftWireLimits/maxEntryBytes``) is refused with `.invalidProposal` at once, on
+    /// the calling thread.
     public func propose(
         _ payloads: [[UInt8]], timeout: Duration, completion: @escaping ProposalCompletion
     ) {
