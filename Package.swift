@@ -40,7 +40,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "TernRaft", swiftSettings: swiftSettings),
+        .target(name: "TernRaft", dependencies: ["TernWire"], swiftSettings: swiftSettings),
         .target(
             name: "TernNet",
             dependencies: [
@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "TernBroker",
             dependencies: [
-                "TernWire", "TernStorage", "TernNet",
+                "TernWire", "TernStorage", "TernNet", "TernRaft",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -94,13 +94,13 @@ let package = Package(
         .testTarget(name: "TernWireTests", dependencies: ["TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernStorageTests", dependencies: ["TernStorage", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernNetTests", dependencies: ["TernNet", "TernTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernRaft", "TernNet", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .target(
             name: "TernRaftSimulator", dependencies: ["TernRaft"], path: "Tests/TernRaftSimulator",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "raft-sim", dependencies: ["TernRaftSimulator"], path: "Tests/raft-sim", swiftSettings: swiftSettings),
-        .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ternTests",

@@ -24,6 +24,16 @@ final class ProtocolConstantsTests: XCTestCase {
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
+        // The quorum's APIs: controller listener only, so not in `supported`.
+        let quorum: [(ApiKey, UInt16, String)] = [
+            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.quorumFetch, 1001, "QuorumFetch"),
+        ]
+        for (key, raw, name) in quorum {
+            XCTAssertEqual(key.rawValue, raw)
+            XCTAssertEqual(key.name, name)
+            XCTAssertFalse(ApiKey.supported.contains { $0.key == key }, name)
+        }
         XCTAssertEqual(ApiVersionsRequest.apiKey, .apiVersions)
         XCTAssertEqual(ProduceRequest.apiKey, .produce)
         XCTAssertEqual(FetchRequest.apiKey, .fetch)
@@ -95,6 +105,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
             (.staleBrokerEpoch, 77, "STALE_BROKER_EPOCH", false),
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
+            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
         ]
         for (code, raw, name, retriable) in table {

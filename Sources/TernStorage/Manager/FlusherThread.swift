@@ -3,14 +3,16 @@ import Glibc
 #endif
 
 /// Starts a detached POSIX thread running `body` (the flusher: a thread of its own so that its
-/// blocking `fdatasync` calls never hold a Dispatch worker).
-enum FlusherThread {
+/// blocking `fdatasync` calls never hold a Dispatch worker). Public for the metadata quorum's
+/// log writer in TernBroker, which has the same need.
+public enum FlusherThread {
     private final class Box {
         let body: @Sendable () -> Void
         init(body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) throws {
+    /// Starts the thread; `name` appears in the error when the system refuses.
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws {
         let box = Unmanaged.passRetained(Box(body: body))
         var thread = pthread_t()
         let result = pthread_create(

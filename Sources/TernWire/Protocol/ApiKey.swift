@@ -28,6 +28,18 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
 
+    // The metadata quorum's APIs, served on the controller listener only (never listed by
+    // ApiVersions on a broker listener). Kafka's numbers where Kafka has the API (KIP-595).
+    /// Raft Vote and pre-vote requests and their answers.
+    public static let vote = ApiKey(rawValue: 52)
+    /// A new Raft leader's announcement and the answer naming a newer epoch.
+    public static let beginQuorumEpoch = ApiKey(rawValue: 53)
+    /// Reserved: the quorum's state for `tern cluster quorum`.
+    public static let describeQuorum = ApiKey(rawValue: 55)
+    /// Tern's own: a Raft follower's fetch of the metadata log and its answer (Kafka reuses
+    /// Fetch for it; Tern's Fetch is for partitions).
+    public static let quorumFetch = ApiKey(rawValue: 1001)
+
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
         (.produce, 0, 0), (.fetch, 0, 1), (.listOffsets, 0, 0), (.metadata, 0, 0),
@@ -60,6 +72,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeCluster: "DescribeCluster"
         case .brokerRegistration: "BrokerRegistration"
         case .brokerHeartbeat: "BrokerHeartbeat"
+        case .vote: "Vote"
+        case .beginQuorumEpoch: "BeginQuorumEpoch"
+        case .describeQuorum: "DescribeQuorum"
+        case .quorumFetch: "QuorumFetch"
         default: "Api\(rawValue)"
         }
     }

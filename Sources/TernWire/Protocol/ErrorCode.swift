@@ -43,7 +43,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let staleBrokerEpoch = ErrorCode(rawValue: 77)
     /// BrokerHeartbeat: the node id has no registration.
     public static let brokerIdNotRegistered = ErrorCode(rawValue: 102)
-    /// BrokerRegistration: the broker's log directories belong to another cluster.
+    /// A quorum message from a node that is not one of the receiver's voters.
+    public static let inconsistentVoterSet = ErrorCode(rawValue: 94)
+    /// BrokerRegistration: the broker's log directories belong to another cluster; a quorum
+    /// message carrying another cluster id than the receiver's.
     public static let inconsistentClusterId = ErrorCode(rawValue: 104)
 
     /// Whether a client may retry the same request and expect it to succeed later.
@@ -97,6 +100,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
         case .staleBrokerEpoch: "STALE_BROKER_EPOCH"
         case .brokerIdNotRegistered: "BROKER_ID_NOT_REGISTERED"
+        case .inconsistentVoterSet: "INCONSISTENT_VOTER_SET"
         case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
         default: "ERROR_\(rawValue)"
         }

@@ -1,0 +1,69 @@
+import TernRaft
+
+/// A voter's controller listener address.
+public struct QuorumAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// How a ``QuorumDriver`` runs one voter of the metadata quorum. Timeouts in milliseconds.
+public struct QuorumConfiguration: Sendable {
+    /// This node's `node.id`.
+    public var nodeId: RaftNodeId
+    /// The other voters and their controller listeners; empty: this node alone is the quorum.
+    public var peers: [RaftNodeId: QuorumAddress]
+    /// Where this node's controller listener binds; nil: no listener (only right with no peers).
+    public var listenAddress: QuorumAddress?
+    /// Every voter must be configured with the same value; messages with another are refused.
+    public var clusterId: String
+    /// The log directory the quorum's directory (`__cluster_metadata-0`) lives in.
+    public var logDir: String
+    /// `controller.quorum.election.timeout.ms`: a follower that hears nothing from a leader for
+    /// a random time in [timeout, 2 × timeout) starts an election.
+    public var electionTimeoutMs: Int64 = 1000
+    /// `controller.quorum.fetch.timeout.ms`: a leader not fetched from by a majority for this
+    /// long resigns.
+    public var fetchTimeoutMs: Int64 = 2000
+    /// How often a follower fetches when it is caught up (the fetch is its heartbeat).
+    public var fetchIntervalMs: Int64 = 50
+    /// How often the node's timers are checked.
+    public var tickIntervalMs: Int = 10
+    /// Most entries one fetch response carries (at most ``RaftWireLimits/maxEntries``).
+    public var maxFetchEntries = 64
+    /// `controller.quorum.request.timeout.ms`: a peer connection on which nothing is
+    /// acknowledged for this long while messages wait is dropped and made again.
+    public var requestTimeoutMs = 2000
+    /// How long one connect to a peer may take.
+    public var connectTimeout: Duration = .seconds(2)
+    /// Reconnect back-off: doubled after each failed or dropped connection, from min to max.
+    public var reconnectBackoffMinMs = 50
+    public var reconnectBackoffMaxMs = 1000
+    /// Messages held per peer while it is unreachable, and sent but unacknowledged while it is
+    /// connected; beyond that messages are dropped (Raft sends again).
+    public var maxQueuedMessagesPerPeer = 256
+    /// The same bound in bytes (one message always fits, however large).
+    public var maxQueuedBytesPerPeer = 64 << 20
+    /// The seed of the node's election-timeout jitter; nil draws one.
+    public var seed: UInt64?
+
+    public init(
+        nodeId: RaftNodeId, peers: [RaftNodeId: QuorumAddress], listenAddress: QuorumAddress?, clusterId: String,
+        logDir: String
+    ) {
+        self.nodeId = nodeId
+        self.peers = peers
+        self.listenAddress = listenAddress
+        self.clusterId = clusterId
+        self.logDir = logDir
+    }
+
+    /// Every voter, this node included, sorted.
+    public var voters: [RaftNodeId] { ([nodeId] + peers.keys).sorted() }
+}

@@ -1,0 +1,82 @@
+import Logging
+import Synchronization
+import TernNet
+import TernRaft
+import TernWire
+
+/// Serves the controller listener: decodes each Raft request (docs/protocol.md §7.22), refuses
+/// what is not from another voter of this cluster, hands the rest to the driver and
+/// acknowledges it. Garbage (an unreadable header, a body that does not decode) closes the
+/// connection; every refusal is logged at a rate limit and changes no state.
+final class QuorumRequestHandler: ServerConnectionHandler {
+    private let nodeId: RaftNodeId
+    private let voters: Set<RaftNodeId>
+    private let clusterId: String
+    private let logger: Logger
+    private let warnings: LogRateLimiter
+    private let deliver: @Sendable (RaftNodeId, RaftMessage) -> Void
+    /// Requests refused here (not counting what the Raft core itself refuses).
+    let refusedCount = Atomic<Int>(0)
+
+    init(
+        configuration: QuorumConfiguration, logger: Logger, warnings: LogRateLimiter,
+        deliver: @escaping @Sendable (RaftNodeId, RaftMessage) -> Void
+    ) {
+        nodeId = configuration.nodeId
+        voters = Set(configuration.voters)
+        clusterId = configuration.clusterId
+        self.logger = logger
+        self.warnings = warnings
+        self.deliver = deliver
+    }
+
+    func connection(
+        _ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket
+    ) {
+        var reader = ByteReader(Array(frame))
+        guard let header = try? RequestHeader(from: &reader) else {
+            refuse(connection, "unreadable request header; closing the connection", [:])
+            connection.noResponse(ticket)
+            connection.close()
+            return
+        }
+        let envelope: RaftEnvelope
+        do {
+            envelope = try RaftEnvelope(apiKey: header.apiKey, version: header.apiVersion, body: &reader)
+        } catch {
+            let code: ErrorCode =
+                (error as? WireError)?.code == .unsupportedVersion ? .unsupportedVersion : .invalidRequest
+            refuse(connection, "undecodable quorum request; closing the connection", ["error": "\(error)"])
+            connection.respond(
+                ticket, Frame.errorResponse(correlationId: header.correlationId, status: .init(code, "\(error)")))
+            connection.close()
+            return
+        }
+        let refusal: ResponseStatus?
+        if envelope.clusterId != clusterId {
+            refusal = ResponseStatus(
+                .inconsistentClusterId, "cluster id \(envelope.clusterId) is not this voter's \(clusterId)")
+        } else if envelope.from == nodeId || !voters.contains(envelope.from) {
+            refusal = ResponseStatus(
+                .inconsistentVoterSet, "node \(envelope.from) is not another voter of \(voters.sorted())")
+        } else {
+            refusal = nil
+        }
+        if let refusal {
+            refuse(connection, "refused quorum request", ["error": "\(refusal)", "tern_api": "\(header.apiKey)"])
+            connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: refusal))
+            return
+        }
+        deliver(envelope.from, envelope.message)
+        connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: .ok))
+    }
+
+    private func refuse(_ connection: ServerConnection, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        refusedCount.add(1, ordering: .relaxed)
+        var metadata = metadata
+        metadata["tern_peer"] = "\(connection.peer)"
+        warnings.warning(logger, message, metadata: metadata)
+    }
+
+    func connectionDidClose(_ connection: ServerConnection) {}
+}
