@@ -38,6 +38,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupIdNotFound = ErrorCode(rawValue: 69)
     public static let fencedMemberEpoch = ErrorCode(rawValue: 110)
     public static let staleMemberEpoch = ErrorCode(rawValue: 113)
+    /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
+    /// needs one (FetchKey) cannot be served.
+    public static let keyIndexDisabled = ErrorCode(rawValue: 1010)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -53,6 +56,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The constant's name in Kafka style (`OFFSET_OUT_OF_RANGE`).
     public var name: String {
         switch self {
+        case .keyIndexDisabled: "KEY_INDEX_DISABLED"
         case .unknownServerError: "UNKNOWN_SERVER_ERROR"
         case .none: "NONE"
         case .offsetOutOfRange: "OFFSET_OUT_OF_RANGE"
