@@ -49,19 +49,59 @@ final class MemoryKeyIndex: @unchecked Sendable {
 
     /// Adds the record at `relativeOffset` (greater than every offset added so far) with key hash `hash`.
     func add(hash: UInt64, relativeOffset: UInt32) {
-        if (distinctHashes + 1) * 4 > table.count * 3 { grow() }
-        let entry = UInt64(hashes.count)
-        let slot = slot(of: hash)
-        let value = table[slot]
-        if value == 0 {
-            previous.append(-1)
-            distinctHashes += 1
-        } else {
-            previous.append(Int32(truncatingIfNeeded: (value & 0xFFFF_FFFF) - 1))
+        add(hashes: [hash][...], relativeOffsets: [relativeOffset][...])
+    }
+
+    /// Adds records (offsets ascending, past every offset added so far) with their key hashes:
+    /// the table is grown once up front, then probed through unsafe buffers (no per-record
+    /// exclusivity checks, bounds checks or reference counting).
+    func add(hashes newHashes: ArraySlice<UInt64>, relativeOffsets newOffsets: ArraySlice<UInt32>) {
+        precondition(newHashes.count == newOffsets.count, "one offset per hash")
+        let n = newHashes.count
+        guard n > 0 else { return }
+        while (distinctHashes + n) * 4 > table.count * 3 { grow() }
+        let first = hashes.count
+        reserve(first + n)
+        hashes.append(contentsOf: newHashes)
+        relativeOffsets.append(contentsOf: newOffsets)
+        var added = 0
+        var links = [Int32](repeating: -1, count: n)
+        hashes.withUnsafeBufferPointer { all in
+            table.withUnsafeMutableBufferPointer { slots in
+                let mask = slots.count - 1
+                for k in 0..<n {
+                    let entry = first + k
+                    let hash = all[entry]
+                    let tag = Self.tag(hash)
+                    var slot = Int(truncatingIfNeeded: hash) & mask
+                    while true {
+                        let value = slots[slot]
+                        if value == 0 {
+                            added += 1
+                            break
+                        }
+                        if value & 0xFFFF_FFFF_0000_0000 == tag && all[Int(value & 0xFFFF_FFFF) - 1] == hash {
+                            links[k] = Int32(truncatingIfNeeded: (value & 0xFFFF_FFFF) - 1)
+                            break
+                        }
+                        slot = (slot + 1) & mask
+                    }
+                    slots[slot] = tag | UInt64(entry + 1)
+                }
+            }
         }
-        hashes.append(hash)
-        relativeOffsets.append(relativeOffset)
-        table[slot] = Self.tag(hash) | (entry + 1)
+        previous.append(contentsOf: links)
+        distinctHashes += added
+    }
+
+    /// Makes room for `count` entries, growing geometrically (`reserveCapacity` alone would
+    /// reallocate to the exact size on every call).
+    private func reserve(_ count: Int) {
+        guard hashes.capacity < count else { return }
+        let target = max(count, hashes.capacity * 2, 64)
+        hashes.reserveCapacity(target)
+        relativeOffsets.reserveCapacity(target)
+        previous.reserveCapacity(target)
     }
 
     /// The newest entry with `hash`, or -1.
@@ -103,7 +143,7 @@ final class MemoryKeyIndex: @unchecked Sendable {
         previous = []
         table = []
         distinctHashes = 0
-        for (hash, offset) in zip(oldHashes, oldOffsets) { add(hash: hash, relativeOffset: offset) }
+        add(hashes: oldHashes, relativeOffsets: oldOffsets)
     }
 
     /// The entries sorted by (hash, relative offset): what the index file holds.

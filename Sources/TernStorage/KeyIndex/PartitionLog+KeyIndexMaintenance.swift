@@ -48,17 +48,24 @@ extension PartitionLog {
             ensureActiveKeyIndex(&state)
             return
         }
-        var i = Self.segmentIndex(state.segments, containing: base + keys.offsets[0])
-        var current = state.segments[i].keyIndex
         var rebuilt = false
-        for k in keys.offsets.indices {
-            let offset = base + keys.offsets[k]
-            while i + 1 < state.segments.count && state.segments[i + 1].baseOffset <= offset {
-                i += 1
-                current = state.segments[i].keyIndex
+        var k = 0
+        var i = Self.segmentIndex(state.segments, containing: base + keys.offsets[0])
+        var relatives: [UInt32] = []
+        relatives.reserveCapacity(keys.offsets.count)
+        // One run per segment the records landed in (usually one).
+        while k < keys.offsets.count {
+            while i + 1 < state.segments.count && state.segments[i + 1].baseOffset <= base + keys.offsets[k] { i += 1 }
+            let segmentBase = state.segments[i].baseOffset
+            let limit = i + 1 < state.segments.count ? state.segments[i + 1].baseOffset : Int64.max
+            relatives.removeAll(keepingCapacity: true)
+            let start = k
+            while k < keys.offsets.count && base + keys.offsets[k] < limit {
+                relatives.append(UInt32(truncatingIfNeeded: base + keys.offsets[k] - segmentBase))
+                k += 1
             }
-            if case .memory(let index) = current {
-                index.add(hash: keys.hashes[k], relativeOffset: state.segments[i].relative(offset))
+            if case .memory(let index) = state.segments[i].keyIndex {
+                index.add(hashes: keys.hashes[start..<k], relativeOffsets: relatives[...])
             } else {
                 rebuilt = true
             }
@@ -86,10 +93,14 @@ extension PartitionLog {
     static func memoryKeyIndex(of segment: Segment, bits: Int) throws -> MemoryKeyIndex {
         let index = MemoryKeyIndex()
         guard segment.size > 0 else { return index }
+        var hashes: [UInt64] = []
+        var relatives: [UInt32] = []
         try KeyIndexRecords.scan(file: try segment.file, size: segment.size, baseOffset: segment.baseOffset, bits: bits)
         { hash, relative in
-            index.add(hash: hash, relativeOffset: relative)
+            hashes.append(hash)
+            relatives.append(relative)
         }
+        index.add(hashes: hashes[...], relativeOffsets: relatives[...])
         return index
     }
 
