@@ -21,6 +21,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let closed = Code("closed")
         /// A background task (the cleaner) was asked to stop before it finished.
         public static let cancelled = Code("cancelled")
+        /// The log keeps no key index (`key.index.enable` is false for its topic).
+        public static let keyIndexDisabled = Code("key index disabled")
         /// No such log.
         public static let notFound = Code("not found")
         /// The code's name.

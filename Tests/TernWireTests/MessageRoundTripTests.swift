@@ -20,6 +20,7 @@ final class MessageRoundTripTests: XCTestCase {
             "DescribeLogDirsRequest", "DescribeLogDirsResponse",
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
             "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
+            "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest", "FetchKeyResponse",
         ]
         XCTAssertEqual(names, expected)
     }

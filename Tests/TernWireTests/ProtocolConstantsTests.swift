@@ -12,7 +12,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
             (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
-            (.describeLogDirs, 35, "DescribeLogDirs"),
+            (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -52,6 +52,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ConsumerGroupHeartbeatRequest.apiKey, .consumerGroupHeartbeat)
         XCTAssertEqual(ResetGroupOffsetsRequest.apiKey, .resetGroupOffsets)
         XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
+        XCTAssertEqual(FetchKeyRequest.apiKey, .fetchKey)
     }
 
     /// The cluster APIs have Kafka's keys and are not advertised until the broker serves them.
@@ -107,6 +108,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
             (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
+            (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

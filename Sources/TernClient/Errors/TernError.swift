@@ -110,6 +110,7 @@ extension ErrorCode {
         case .groupIdNotFound: "group does not exist"
         case .fencedMemberEpoch: "group member was fenced"
         case .staleMemberEpoch: "stale group member epoch"
+        case .keyIndexDisabled: "the topic keeps no key index (key.index.enable=false)"
         default: "broker error"
         }
     }

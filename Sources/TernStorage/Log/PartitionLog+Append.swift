@@ -14,6 +14,7 @@ extension PartitionLog {
     ///   `batches` does not describe `bytes`, `closed`, or `ioError` (nothing is then appended).
     public func append(_ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32) throws -> AppendResult {
         try checkTiling(bytes, batches)
+        let precomputed = try precomputeKeys(bytes, batches, assigned: true)
         return try state.withLock { state in
             try checkUsable(state)
             for batch in batches where batch.size > state.config.maxMessageBytes {
@@ -23,6 +24,7 @@ extension PartitionLog {
                         + "\(state.config.maxMessageBytes)"
                 )
             }
+            let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
             let base = state.logEndOffset
             var next = base
             bytes.withUnsafeMutableBytes { raw in
@@ -33,6 +35,7 @@ extension PartitionLog {
                 }
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
+            indexKeys(&state, keys, base: base)
             return AppendResult(
                 baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
         }
@@ -59,8 +62,10 @@ extension PartitionLog {
         guard let first = batches.first, let last = batches.last else {
             throw StorageError(.invalidBatch, "\(topicPartition): no batches to append")
         }
+        let precomputed = try precomputeKeys(bytes, batches, assigned: false)
         return try state.withLock { state in
             try checkUsable(state)
+            let keys = try resolveKeys(precomputed, bytes, batches, assigned: false, state: state)
             var expected = state.logEndOffset
             for batch in batches {
                 guard batch.header.baseOffset >= expected else {
@@ -74,6 +79,7 @@ extension PartitionLog {
                 expected = batch.header.lastOffset + 1
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
+            indexKeys(&state, keys, base: 0)
             return AppendResult(
                 baseOffset: first.header.baseOffset, lastOffset: last.header.lastOffset,
                 logEndOffset: last.header.lastOffset + 1, logStartOffset: state.logStartOffset)
@@ -208,6 +214,7 @@ extension PartitionLog {
         try state.segments[active].writeIndexes(sealing: true)
         let next = state.segments[active].nextOffset
         state.segments.append(try Segment.create(directory: directory, baseOffset: next))
+        if state.config.keyIndexEnabled { state.segments[state.activeIndex].keyIndex = .memory(MemoryKeyIndex()) }
         state.directoryDirty = true
         flushRequests?.request(self)
         logger.debug("rolled a new segment", metadata: ["tern_offset": "\(next)"])

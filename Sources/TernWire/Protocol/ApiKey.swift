@@ -22,6 +22,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let consumerGroupHeartbeat = ApiKey(rawValue: 68)
     /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
+    /// Tern's own: one key's records through the partition's key index.
+    public static let fetchKey = ApiKey(rawValue: 1002)
     public static let describeLogDirs = ApiKey(rawValue: 35)
     /// Cluster APIs: defined, not yet served (not in ``supported`` until the broker handles them).
     public static let describeCluster = ApiKey(rawValue: 60)
@@ -46,7 +48,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
-        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0),
+        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0),
     ]
 
     public var name: String {
@@ -76,6 +78,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .beginQuorumEpoch: "BeginQuorumEpoch"
         case .describeQuorum: "DescribeQuorum"
         case .quorumFetch: "QuorumFetch"
+        case .fetchKey: "FetchKey"
         default: "Api\(rawValue)"
         }
     }

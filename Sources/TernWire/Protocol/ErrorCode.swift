@@ -48,6 +48,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// BrokerRegistration: the broker's log directories belong to another cluster; a quorum
     /// message carrying another cluster id than the receiver's.
     public static let inconsistentClusterId = ErrorCode(rawValue: 104)
+    /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
+    /// needs one (FetchKey) cannot be served.
+    public static let keyIndexDisabled = ErrorCode(rawValue: 1010)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -63,6 +66,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The constant's name in Kafka style (`OFFSET_OUT_OF_RANGE`).
     public var name: String {
         switch self {
+        case .keyIndexDisabled: "KEY_INDEX_DISABLED"
         case .unknownServerError: "UNKNOWN_SERVER_ERROR"
         case .none: "NONE"
         case .offsetOutOfRange: "OFFSET_OUT_OF_RANGE"
