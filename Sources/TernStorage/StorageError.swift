@@ -23,6 +23,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let cancelled = Code("cancelled")
         /// No such log.
         public static let notFound = Code("not found")
+        /// A key condition was asked of a log that keeps no key index.
+        public static let keyIndexDisabled = Code("key index disabled")
         /// The code's name.
         public var description: String { raw }
     }

@@ -19,8 +19,8 @@ final class ProtocolConstantsTests: XCTestCase {
             XCTAssertEqual(key.name, name)
             let supported = ApiKey.supported.first { $0.key == key }
             XCTAssertEqual(supported?.minVersion, 0, name)
-            // Fetch v1 adds fetch sessions; every other API has one version.
-            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 1 : 0, name)
+            // Fetch v1 adds fetch sessions, Produce v1 conditions; every other API has one version.
+            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
@@ -77,6 +77,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.nonEmptyGroup, 68, "NON_EMPTY_GROUP", false), (.groupIdNotFound, 69, "GROUP_ID_NOT_FOUND", false),
             (.fencedMemberEpoch, 110, "FENCED_MEMBER_EPOCH", false),
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
+            (.conditionFailed, 1000, "CONDITION_FAILED", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

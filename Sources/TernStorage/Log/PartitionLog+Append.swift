@@ -15,27 +15,35 @@ extension PartitionLog {
     public func append(_ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32) throws -> AppendResult {
         try checkTiling(bytes, batches)
         return try state.withLock { state in
-            try checkUsable(state)
-            for batch in batches where batch.size > state.config.maxMessageBytes {
-                throw StorageError(
-                    .messageTooLarge,
-                    "\(topicPartition): batch of \(batch.size) bytes exceeds max.message.bytes "
-                        + "\(state.config.maxMessageBytes)"
-                )
-            }
-            let base = state.logEndOffset
-            var next = base
-            bytes.withUnsafeMutableBytes { raw in
-                for batch in batches {
-                    RecordBatchHeader.assign(
-                        baseOffset: next, partitionLeaderEpoch: leaderEpoch, in: raw, at: batch.position)
-                    next += Int64(batch.header.lastOffsetDelta) + 1
-                }
-            }
-            try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
-            return AppendResult(
-                baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
+            try append(&state, &bytes, batches: batches, leaderEpoch: leaderEpoch)
         }
+    }
+
+    /// ``append(_:batches:leaderEpoch:)`` with the lock held (the conditional append checks its
+    /// condition in the same critical section).
+    func append(
+        _ state: inout State, _ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32
+    ) throws -> AppendResult {
+        try checkUsable(state)
+        for batch in batches where batch.size > state.config.maxMessageBytes {
+            throw StorageError(
+                .messageTooLarge,
+                "\(topicPartition): batch of \(batch.size) bytes exceeds max.message.bytes "
+                    + "\(state.config.maxMessageBytes)"
+            )
+        }
+        let base = state.logEndOffset
+        var next = base
+        bytes.withUnsafeMutableBytes { raw in
+            for batch in batches {
+                RecordBatchHeader.assign(
+                    baseOffset: next, partitionLeaderEpoch: leaderEpoch, in: raw, at: batch.position)
+                next += Int64(batch.header.lastOffsetDelta) + 1
+            }
+        }
+        try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
+        return AppendResult(
+            baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
     }
 
     /// Appends batches that already carry their offsets (a follower copying its leader's log).
@@ -81,7 +89,7 @@ extension PartitionLog {
     }
 
     /// Checks that `batches` cover `bytes` exactly, in order.
-    private func checkTiling(_ bytes: [UInt8], _ batches: [ValidatedBatch]) throws {
+    func checkTiling(_ bytes: [UInt8], _ batches: [ValidatedBatch]) throws {
         var position = 0
         for batch in batches {
             guard batch.position == position, batch.size >= RecordBatchHeader.size, batch.header.lastOffsetDelta >= 0

@@ -38,6 +38,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupIdNotFound = ErrorCode(rawValue: 69)
     public static let fencedMemberEpoch = ErrorCode(rawValue: 110)
     public static let staleMemberEpoch = ErrorCode(rawValue: 113)
+    /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
+    public static let conditionFailed = ErrorCode(rawValue: 1000)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -88,6 +90,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .groupIdNotFound: "GROUP_ID_NOT_FOUND"
         case .fencedMemberEpoch: "FENCED_MEMBER_EPOCH"
         case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
+        case .conditionFailed: "CONDITION_FAILED"
         default: "ERROR_\(rawValue)"
         }
     }
