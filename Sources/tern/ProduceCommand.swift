@@ -51,6 +51,7 @@ struct ProduceCommand: AsyncParsableCommand {
     var ifEndOffset: Int64?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Append stdin as one batch only if the key's latest record is at offset N (-1: no record yet).",
             valueName: "n"))

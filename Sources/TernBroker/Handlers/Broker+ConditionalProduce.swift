@@ -17,7 +17,8 @@ extension Broker {
         if let appendId = partition.appendId,
             appendId.isEmpty || appendId.count > ProduceCondition.maxAppendIdBytes
         {
-            return refuse("appendId has \(appendId.count) bytes; it must have 1 to \(ProduceCondition.maxAppendIdBytes)")
+            return refuse(
+                "appendId has \(appendId.count) bytes; it must have 1 to \(ProduceCondition.maxAppendIdBytes)")
         }
         switch partition.condition {
         case nil:
@@ -98,7 +99,8 @@ extension Broker {
                         "\(name): expected key offset \(expected) is past the log end offset \(end)", actual: actual)
                 }
                 if let appendId, actual > expected,
-                    let landed = landedBatch(in: log, at: actual, appendId: appendId, logEnd: end), landed.base > expected
+                    let landed = landedBatch(in: log, at: actual, appendId: appendId, logEnd: end),
+                    landed.base > expected
                 {
                     return retried(landed, log: log, topic: topic, partition: partition)
                 }

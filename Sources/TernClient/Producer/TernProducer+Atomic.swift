@@ -52,7 +52,8 @@ extension TernProducer {
         let sharedKey = records.allSatisfy { $0.key != nil && $0.key == first.key } ? first.key : nil
         if let condition {
             guard configuration.acks != .none else {
-                throw TernError(.invalidArgument, "a conditional send needs acks=1 or acks=all: with acks=0 nothing answers")
+                throw TernError(
+                    .invalidArgument, "a conditional send needs acks=1 or acks=all: with acks=0 nothing answers")
             }
             if condition.isKeyCondition, sharedKey == nil {
                 throw TernError(
@@ -65,7 +66,8 @@ extension TernProducer {
             guard partition >= 0, partition < count else {
                 throw TernError(
                     .invalidArgument,
-                    "topic '\(topic)' has \(count) partition\(count == 1 ? "" : "s"); partition \(partition) does not exist")
+                    "topic '\(topic)' has \(count) partition\(count == 1 ? "" : "s"); partition \(partition) does not exist"
+                )
             }
             chosen = partition
         } else if let sharedKey {
@@ -82,12 +84,16 @@ extension TernProducer {
         var batch = ProducerBatch(
             topicPartition: TopicPartition(topic: topic, partition: chosen), baseTimestamp: first.timestamp ?? now,
             capacity: records.reduce(RecordBatchHeader.size) {
-                $0 + RecordBatchBuilder.estimatedRecordSize(keyCount: $1.key?.count, valueCount: $1.value?.count, headers: $1.headers)
+                $0
+                    + RecordBatchBuilder.estimatedRecordSize(
+                        keyCount: $1.key?.count, valueCount: $1.value?.count, headers: $1.headers)
             } + 64,
             now: .now, deliveryTimeout: configuration.deliveryTimeout, compression: configuration.compression)
         for (index, record) in records.enumerated() {
             var headers = record.headers
-            if index == 0, let appendId { headers.append(RecordHeader(key: ProduceCondition.appendIdHeader, value: appendId)) }
+            if index == 0, let appendId {
+                headers.append(RecordHeader(key: ProduceCondition.appendIdHeader, value: appendId))
+            }
             batch.append(
                 key: record.key, value: record.value, headers: headers, timestamp: record.timestamp ?? now,
                 completion: .callback { collector.record(index, $0) })
@@ -117,7 +123,9 @@ extension TernProducer {
         bytes.reserveCapacity(16)
         for _ in 0..<2 {
             let word = generator.next()
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            for shift in stride(from: 0, to: 64, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+            }
         }
         return bytes
     }
@@ -144,7 +152,8 @@ private final class AtomicSendCollector: Sendable {
     }
 
     func record(_ index: Int, _ result: Result<RecordMetadata, TernError>) {
-        let answer = state.withLock { state -> (CheckedContinuation<[RecordMetadata], any Error>, Result<[RecordMetadata], any Error>)? in
+        let answer = state.withLock {
+            state -> (CheckedContinuation<[RecordMetadata], any Error>, Result<[RecordMetadata], any Error>)? in
             switch result {
             case .success(let metadata): state.results[index] = metadata
             case .failure(let error): if state.failure == nil { state.failure = error }

@@ -22,7 +22,8 @@ public enum RecordBatchKeys {
                 try compare(buffer, from: start, to: end, header: header, batch: index, first: &first)
             case .some(.gzip):
                 let plain = try Gzip.decompress(
-                    UnsafeRawBufferPointer(rebasing: buffer[start..<end]), limit: RecordBatchValidator.maxDecompressedBytes)
+                    UnsafeRawBufferPointer(rebasing: buffer[start..<end]),
+                    limit: RecordBatchValidator.maxDecompressedBytes)
                 try plain.withUnsafeBytes { raw in
                     try compare(raw, from: 0, to: raw.count, header: header, batch: index, first: &first)
                 }

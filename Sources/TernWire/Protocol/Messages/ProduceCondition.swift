@@ -31,7 +31,8 @@ public enum ProduceCondition: Sendable, Hashable {
         case 0: return nil
         case 1: return .endOffset(expectedOffset)
         case 2: return .keyLastOffset(expectedOffset)
-        default: throw WireError(.malformed, "condition: unknown type \(tag) (0 none, 1 end offset, 2 key's last offset)")
+        default:
+            throw WireError(.malformed, "condition: unknown type \(tag) (0 none, 1 end offset, 2 key's last offset)")
         }
     }
 
