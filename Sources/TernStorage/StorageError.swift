@@ -21,10 +21,10 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let closed = Code("closed")
         /// A background task (the cleaner) was asked to stop before it finished.
         public static let cancelled = Code("cancelled")
+        /// The log keeps no key index (`key.index.enable` is false for its topic).
+        public static let keyIndexDisabled = Code("key index disabled")
         /// No such log.
         public static let notFound = Code("not found")
-        /// A key condition was asked of a log that keeps no key index.
-        public static let keyIndexDisabled = Code("key index disabled")
         /// The code's name.
         public var description: String { raw }
     }

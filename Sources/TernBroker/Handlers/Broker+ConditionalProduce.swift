@@ -35,7 +35,7 @@ extension Broker {
     }
 
     /// Whether `log` keeps a key index (answers key conditions).
-    static func hasKeyIndex(_ log: PartitionLog) -> Bool { false }
+    static func hasKeyIndex(_ log: PartitionLog) -> Bool { log.isKeyIndexed }
 
     /// Appends validated batches if `condition` holds (checked under the partition's append lock,
     /// with the append). When it fails and the request carries an `appendId`, the batch the
@@ -53,12 +53,13 @@ extension Broker {
                 endOffset: -1)
         }
         let storageCondition: AppendCondition
+        var key: [UInt8] = []
         switch condition {
         case .endOffset(let expected):
             storageCondition = .endOffset(expected: expected)
         case .keyLastOffset(let expected):
             do {
-                let key = try records.withUnsafeBytes { try RecordBatchKeys.commonKey($0, batches: batches) }
+                key = try records.withUnsafeBytes { try RecordBatchKeys.commonKey($0, batches: batches) }
                 storageCondition = .keyLastOffset(key: key, expected: expected)
             } catch {
                 return failure(.invalidRequest, "\(name): \(error)")
@@ -84,7 +85,7 @@ extension Broker {
                         .offsetOutOfRange, "\(name): expected end offset \(expected) is past the log end offset \(end)",
                         actual: end)
                 }
-                if let appendId, let landed = landedBatch(in: log, at: expected, appendId: appendId, logEnd: end),
+                if let appendId, let landed = landedBatch(in: log, .offset(expected), appendId: appendId, logEnd: end),
                     landed.base == expected
                 {
                     return retried(landed, log: log, topic: topic, partition: partition)
@@ -98,8 +99,10 @@ extension Broker {
                         .offsetOutOfRange,
                         "\(name): expected key offset \(expected) is past the log end offset \(end)", actual: actual)
                 }
+                // Had this batch landed, it would hold the key's first record after `expected`.
                 if let appendId, actual > expected,
-                    let landed = landedBatch(in: log, at: actual, appendId: appendId, logEnd: end),
+                    let landed = landedBatch(
+                        in: log, .firstOfKey(key, after: expected), appendId: appendId, logEnd: end),
                     landed.base > expected
                 {
                     return retried(landed, log: log, topic: topic, partition: partition)
@@ -125,19 +128,39 @@ extension Broker {
             endOffset: landed.last + 1)
     }
 
-    /// The batch holding `offset`, if its first record carries `tern.append.id` = `appendId`:
-    /// its first and last offsets. One batch is read; nil when it cannot be (removed by
-    /// retention, rewritten by compaction, unreadable) or carries another id.
-    func landedBatch(in log: PartitionLog, at offset: Int64, appendId: [UInt8], logEnd: Int64)
+    /// Where a retried conditional batch would be, had it landed.
+    enum LandedBatchPlace {
+        /// The batch holding this offset (end-offset conditions: the expected offset).
+        case offset(Int64)
+        /// The batch holding the key's first record after this offset (key conditions: found
+        /// through the key index, so later appends of the key do not hide it).
+        case firstOfKey([UInt8], after: Int64)
+    }
+
+    /// The batch at `place`, if its first record carries `tern.append.id` = `appendId`: its
+    /// first and last offsets. One batch is read; nil when it cannot be (removed by retention,
+    /// rewritten by compaction, unreadable) or carries another id.
+    func landedBatch(in log: PartitionLog, _ place: LandedBatchPlace, appendId: [UInt8], logEnd: Int64)
         -> (base: Int64, last: Int64)?
     {
-        guard offset >= 0, offset < logEnd else { return nil }
         do {
-            let read = try log.read(from: offset, maxBytes: 1, maxOffset: logEnd)
-            let bytes = try read.readBytes()
-            guard let header = RecordBatchHeader(bytes, at: 0), header.totalSize <= bytes.count,
-                header.baseOffset <= offset, offset <= header.lastOffset
-            else { return nil }
+            let slice: LogSlice
+            switch place {
+            case .offset(let offset):
+                guard offset >= 0, offset < logEnd else { return nil }
+                guard let first = try log.read(from: offset, maxBytes: 1, maxOffset: logEnd).slices.first else {
+                    return nil
+                }
+                slice = first
+            case .firstOfKey(let key, let after):
+                guard after + 1 < logEnd else { return nil }
+                let read = try log.readKey(key, from: max(after + 1, 0), maxOffset: logEnd, maxBytes: 1)
+                guard let first = read.slices.first else { return nil }
+                slice = first
+            }
+            let bytes = try ReadResult(slices: [slice], byteCount: slice.count, logStartOffset: 0, logEndOffset: logEnd)
+                .readBytes()
+            guard let header = RecordBatchHeader(bytes, at: 0), header.totalSize <= bytes.count else { return nil }
             var matches: Bool?
             try RecordBatchDecoder.forEachRecord(in: bytes, range: 0..<header.totalSize) { _, record in
                 guard matches == nil else { return }
@@ -149,7 +172,7 @@ extension Broker {
         } catch {
             logger.debug(
                 "cannot read a batch to recognise a retried conditional append",
-                metadata: ["tern_partition": "\(log.topicPartition)", "tern_offset": "\(offset)", "error": "\(error)"])
+                metadata: ["tern_partition": "\(log.topicPartition)", "error": "\(error)"])
             return nil
         }
     }

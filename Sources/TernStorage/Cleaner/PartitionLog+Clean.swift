@@ -60,6 +60,8 @@ extension PartitionLog {
         -> CleaningResult?
     {
         let started = FileSystem.monotonicMilliseconds()
+        // Swapped-in segments come without key index files: write them once the cleaning ends.
+        defer { if keyIndexBits.load(ordering: .relaxed) >= 0 { sealKeyIndexes() } }
         guard var plan = try planCleaning(using: map, options: options, shouldStop: shouldStop) else { return nil }
         var cleaner = SegmentCleaner(
             directory: directory, topicPartition: topicPartition, map: map, options: options,

@@ -70,7 +70,7 @@ extension PartitionLog {
                 // finding the new file.
                 for source in group { source.handle.retire() }
                 for source in group {
-                    for suffix in [".log", ".index", ".timeindex"] {
+                    for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                         let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
                         if FileSystem.exists(path) { try FileSystem.rename(path, path + SwapFiles.deletedSuffix) }
                     }
@@ -83,7 +83,7 @@ extension PartitionLog {
             }
             try FileSystem.fsyncDirectory(directory)
             for source in group {
-                for suffix in [".log", ".index", ".timeindex"] {
+                for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                     try FileSystem.unlink(
                         directory + "/" + Segment.fileName(source.baseOffset, suffix) + SwapFiles.deletedSuffix)
                 }
@@ -117,7 +117,7 @@ extension PartitionLog {
                 for source in group { source.handle.retire() }
                 do {
                     for source in group {
-                        for suffix in [".log", ".index", ".timeindex"] {
+                        for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                             let path = directory + "/" + Segment.fileName(source.baseOffset, suffix)
                             if FileSystem.exists(path) { try FileSystem.rename(path, path + SwapFiles.deletedSuffix) }
                         }
@@ -137,7 +137,7 @@ extension PartitionLog {
             do {
                 try FileSystem.fsyncDirectory(directory)
                 for source in group {
-                    for suffix in [".log", ".index", ".timeindex"] {
+                    for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                         try FileSystem.unlink(
                             directory + "/" + Segment.fileName(source.baseOffset, suffix) + SwapFiles.deletedSuffix)
                     }

@@ -35,7 +35,7 @@ enum SwapFiles {
             guard let base = Segment.baseOffset(fromFileName: name, suffix: ".log" + swapSuffix) else { continue }
             let end = readEnd(infoPath(directory: directory, base: base)) ?? base + 1
             for old in logBases where old >= base && old < end {
-                for suffix in [".log", ".index", ".timeindex"] {
+                for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                     try FileSystem.unlink(directory + "/" + Segment.fileName(old, suffix))
                 }
             }

@@ -97,6 +97,7 @@ struct LogLoader {
             syncCounter.add(1)
         }
         if directoryChanged { try FileSystem.fsyncDirectory(directory) }
+        try loadKeyIndexes(&segments, swapped: swapped, logger: logger, stats: &stats)
         let end = segments[segments.count - 1].nextOffset
         let first = segments[0].baseOffset
         let start = min(max(logStartOffset ?? first, first), end)
@@ -141,7 +142,8 @@ struct LogLoader {
             if name.hasSuffix(".tmp") {
                 try FileSystem.unlink(path)
             } else if let base = Segment.baseOffset(fromFileName: name, suffix: ".index")
-                ?? Segment.baseOffset(fromFileName: name, suffix: ".timeindex"), !bases.contains(base)
+                ?? Segment.baseOffset(fromFileName: name, suffix: ".timeindex")
+                ?? Segment.baseOffset(fromFileName: name, suffix: ".keyindex"), !bases.contains(base)
             {
                 try FileSystem.unlink(path)
             }
@@ -153,7 +155,7 @@ struct LogLoader {
         for base in bases {
             let path = directory + "/" + Segment.fileName(base, ".log")
             logger.warning("deleting \(path): it follows the truncation point", metadata: ["tern_file": "\(path)"])
-            for suffix in [".log", ".index", ".timeindex"] {
+            for suffix in [".log", ".index", ".timeindex", ".keyindex"] {
                 try FileSystem.unlink(directory + "/" + Segment.fileName(base, suffix))
             }
             stats.segmentsDeleted += 1

@@ -14,15 +14,17 @@ extension PartitionLog {
     ///   `batches` does not describe `bytes`, `closed`, or `ioError` (nothing is then appended).
     public func append(_ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32) throws -> AppendResult {
         try checkTiling(bytes, batches)
+        let precomputed = try precomputeKeys(bytes, batches, assigned: true)
         return try state.withLock { state in
-            try append(&state, &bytes, batches: batches, leaderEpoch: leaderEpoch)
+            try append(&state, &bytes, batches: batches, leaderEpoch: leaderEpoch, keys: precomputed)
         }
     }
 
     /// ``append(_:batches:leaderEpoch:)`` with the lock held (the conditional append checks its
-    /// condition in the same critical section).
+    /// condition in the same critical section); `keys` is what `precomputeKeys` found before the lock.
     func append(
-        _ state: inout State, _ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32
+        _ state: inout State, _ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32,
+        keys precomputed: KeyAdditions?
     ) throws -> AppendResult {
         try checkUsable(state)
         for batch in batches where batch.size > state.config.maxMessageBytes {
@@ -32,6 +34,7 @@ extension PartitionLog {
                     + "\(state.config.maxMessageBytes)"
             )
         }
+        let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
         let base = state.logEndOffset
         var next = base
         bytes.withUnsafeMutableBytes { raw in
@@ -42,6 +45,7 @@ extension PartitionLog {
             }
         }
         try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
+        indexKeys(&state, keys, base: base)
         return AppendResult(
             baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
     }
@@ -67,8 +71,10 @@ extension PartitionLog {
         guard let first = batches.first, let last = batches.last else {
             throw StorageError(.invalidBatch, "\(topicPartition): no batches to append")
         }
+        let precomputed = try precomputeKeys(bytes, batches, assigned: false)
         return try state.withLock { state in
             try checkUsable(state)
+            let keys = try resolveKeys(precomputed, bytes, batches, assigned: false, state: state)
             var expected = state.logEndOffset
             for batch in batches {
                 guard batch.header.baseOffset >= expected else {
@@ -82,6 +88,7 @@ extension PartitionLog {
                 expected = batch.header.lastOffset + 1
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
+            indexKeys(&state, keys, base: 0)
             return AppendResult(
                 baseOffset: first.header.baseOffset, lastOffset: last.header.lastOffset,
                 logEndOffset: last.header.lastOffset + 1, logStartOffset: state.logStartOffset)
@@ -216,6 +223,7 @@ extension PartitionLog {
         try state.segments[active].writeIndexes(sealing: true)
         let next = state.segments[active].nextOffset
         state.segments.append(try Segment.create(directory: directory, baseOffset: next))
+        if state.config.keyIndexEnabled { state.segments[state.activeIndex].keyIndex = .memory(MemoryKeyIndex()) }
         state.directoryDirty = true
         flushRequests?.request(self)
         logger.debug("rolled a new segment", metadata: ["tern_offset": "\(next)"])

@@ -27,6 +27,7 @@ extension PartitionLog {
                 }
                 try cut(&state.segments[state.activeIndex], at: offset)
             }
+            try truncateKeyIndex(&state)
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
             state.firstDirtyOffset = min(state.firstDirtyOffset, state.logEndOffset)
             logger.info(

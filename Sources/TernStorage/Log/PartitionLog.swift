@@ -60,6 +60,12 @@ public final class PartitionLog: Sendable {
     let maintenanceLock = Mutex(())
     /// Called by a cleaner swap just before its commit fsync (tests hold a swap there).
     let swapWillSync = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The key index's hash bits, or -1 when the log keeps none: a copy of the configuration an
+    /// append reads before taking `state`, to hash its keys outside the lock.
+    let keyIndexBits: Atomic<Int>
+    /// Base offsets of sealed segments whose key index file failed a check when read: the next
+    /// ``sealKeyIndexes()`` rebuilds them (queries scan those segments meanwhile). A leaf lock.
+    let damagedKeyIndexes = Mutex<Set<Int64>>([])
 
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
@@ -75,6 +81,7 @@ public final class PartitionLog: Sendable {
         self.logger = logger
         self.syncCounter = syncCounter
         self.flushRequests = flushRequests
+        keyIndexBits = Atomic(config.keyIndexEnabled ? config.keyIndexHashBits : -1)
         state = Mutex(
             State(
                 segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,
@@ -102,8 +109,16 @@ public final class PartitionLog: Sendable {
     /// The log's current settings.
     public var config: LogConfig { state.withLock { $0.config } }
 
-    /// Replaces the log's settings; they apply from the next append.
-    public func update(config: LogConfig) { state.withLock { $0.config = config } }
+    /// Replaces the log's settings; they apply from the next append. Enabling the key index
+    /// builds it here (the segments' index files are written or reloaded before this returns).
+    public func update(config: LogConfig) {
+        let buildKeyIndex = state.withLock { state in
+            let old = state.config
+            state.config = config
+            return applyKeyIndexConfig(&state, old: old)
+        }
+        if buildKeyIndex { sealKeyIndexes() }
+    }
 
     /// Throws when the log may not be used.
     func checkUsable(_ state: State) throws {
@@ -129,6 +144,7 @@ public final class PartitionLog: Sendable {
     /// Closes the log: refuses further appends and truncations (they throw `closed`), writes the
     /// active segment's index files and flushes everything. Reads keep working on what is there.
     public func close() throws {
+        if keyIndexBits.load(ordering: .relaxed) >= 0 { sealKeyIndexes() }
         let closedNow = try state.withLock { state -> Bool in
             guard !state.closed else { return false }
             state.closed = true

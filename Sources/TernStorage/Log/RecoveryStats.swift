@@ -13,6 +13,8 @@ public struct RecoveryStats: Sendable, Equatable {
     public var bytesRead: Int64 = 0
     /// Segments whose index files were missing or implausible and were rebuilt from the log.
     public var indexesRebuilt = 0
+    /// Sealed segments whose key index file was missing or did not check out and was rebuilt.
+    public var keyIndexesRebuilt = 0
     /// Segment files cut at an incomplete or corrupt batch.
     public var truncations = 0
     /// Segments deleted because they followed a cut.
@@ -33,6 +35,7 @@ public struct RecoveryStats: Sendable, Equatable {
         batchesChecked += other.batchesChecked
         bytesRead += other.bytesRead
         indexesRebuilt += other.indexesRebuilt
+        keyIndexesRebuilt += other.keyIndexesRebuilt
         truncations += other.truncations
         segmentsDeleted += other.segmentsDeleted
         corruptRegions += other.corruptRegions

@@ -94,6 +94,8 @@ final class BackgroundFlusher: Sendable {
     private func flush(_ log: PartitionLog) {
         do {
             try log.flush(writingActiveIndexes: true)
+            // A rolled segment's key index file is written here, off the append path.
+            if log.keyIndexBits.load(ordering: .relaxed) >= 0 { log.sealKeyIndexes() }
         } catch let error as StorageError where error.code == .notFound {
             // Deleted since it was listed: nothing to make durable.
         } catch {

@@ -30,6 +30,10 @@ struct Segment: Sendable {
     let createdAtMs: Int64
     /// Index files written since they were last fsynced.
     var indexFilesUnsynced = false
+    /// The key index, when the log keeps one: in memory while the segment is active (and until
+    /// its file is written after it is sealed), else its `N.keyindex` file; nil when the log keeps
+    /// none, or while a sealed segment's index is still to be built (queries then scan it).
+    var keyIndex: SegmentKeyIndex?
 
     /// `00000000000000000042.log` for base offset 42 and suffix `.log`.
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
@@ -48,6 +52,7 @@ struct Segment: Sendable {
     var logPath: String { directory + "/" + Self.fileName(baseOffset, ".log") }
     var indexPath: String { directory + "/" + Self.fileName(baseOffset, ".index") }
     var timeIndexPath: String { directory + "/" + Self.fileName(baseOffset, ".timeindex") }
+    var keyIndexPath: String { directory + "/" + Self.fileName(baseOffset, ".keyindex") }
 
     /// The open log file. Whoever uses its descriptor holds the result meanwhile (that is the
     /// pin that keeps the cache from closing it); an evicted file is opened again here.
@@ -85,6 +90,7 @@ struct Segment: Sendable {
         }
         try FileSystem.unlink(directory + "/" + fileName(baseOffset, ".index"))
         try FileSystem.unlink(directory + "/" + fileName(baseOffset, ".timeindex"))
+        try FileSystem.unlink(directory + "/" + fileName(baseOffset, ".keyindex"))
         var segment = Segment(baseOffset: baseOffset, file: file, directory: directory, size: 0)
         segment.flushedSize = 0
         return segment
@@ -218,5 +224,6 @@ struct Segment: Sendable {
         try FileSystem.unlink(logPath)
         try FileSystem.unlink(indexPath)
         try FileSystem.unlink(timeIndexPath)
+        try FileSystem.unlink(keyIndexPath)
     }
 }
