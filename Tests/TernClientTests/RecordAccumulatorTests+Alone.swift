@@ -77,3 +77,49 @@ final class RecordAccumulatorAloneTests: XCTestCase {
         XCTAssertEqual(partitions[0].records, batch.encoded)
     }
 }
+
+/// A conditional batch that failed retriably is sent again byte for byte, with the same append
+/// id (so the broker can recognise it if it landed), and a conflict fails it with the actual offset.
+final class ConditionalRetryStateTests: XCTestCase {
+    let tp = TopicPartition(topic: "t", partition: 0)
+
+    func testRetriedConditionalBatchKeepsItsBytesAndIdAndConflictCarriesTheOffset() throws {
+        var state = ProducerState(
+            configuration: ProducerConfiguration(linger: .zero, retryBackoff: .zero),
+            partitioner: StickyPartitioner(firstPartition: { _ in 0 }))
+        state.metadata = testMetadata(partitions: 1)
+        let collector = ResultCollector()
+        var batch = ProducerBatch(
+            topicPartition: tp, baseTimestamp: 1_000, capacity: 256, now: .now, deliveryTimeout: .seconds(60))
+        let appendId: [UInt8] = Array(0..<16)
+        batch.append(
+            key: Array("k".utf8), value: Array("v".utf8),
+            headers: [RecordHeader(key: ProduceCondition.appendIdHeader, value: appendId)], timestamp: 1_000,
+            completion: .callback(collector.completion))
+        batch.condition = .endOffset(7)
+        batch.appendId = appendId
+        batch.close()
+        state.placeAlone(batch)
+
+        let first = try XCTUnwrap(state.drain(now: .now, connectionReady: { _ in true }).send[1])
+        let lost = TernError(.connectionFailed, "connection closed before the answer")
+        _ = state.apply([tp: .retriable(lost)], sent: first, node: 1, now: .now)
+        let second = try XCTUnwrap(state.drain(now: .now + .milliseconds(1), connectionReady: { _ in true }).send[1])
+        XCTAssertEqual(second[0].1.map(\.encoded), first[0].1.map(\.encoded), "the same bytes go again")
+        XCTAssertEqual(second[0].1.map(\.appendId), [appendId])
+        XCTAssertEqual(second[0].1.map(\.condition), [.endOffset(7)])
+
+        let response = ProduceResponse(topics: [
+            .init(
+                name: "t",
+                partitions: [.init(partition: 0, errorCode: .conditionFailed, errorMessage: "x", actualOffset: 9)])
+        ])
+        let outcomes = ProduceOutcome.map(.success(response), sent: [tp], peer: "broker 1")
+        let effects = state.apply(outcomes, sent: second, node: 1, now: .now)
+        for (batch, error) in effects.fail { batch.fail(error) }
+        let failure = try XCTUnwrap(collector.failures.first)
+        XCTAssertEqual(failure.code, .conditionFailed)
+        XCTAssertEqual(failure.actualOffset, 9)
+        XCTAssertEqual(state.outstanding, 0)
+    }
+}
