@@ -35,6 +35,12 @@ struct ConsumeCommand: AsyncParsableCommand {
             enable.auto.commit, auto.commit.interval.ms, group.instance.id, max.poll.interval.ms. Runs until SIGINT/SIGTERM, until --max-messages records were \
             printed, or until --timeout-ms passes without a new record; then exits 0. stdout is \
             buffered and flushed whenever the consumer is idle and on exit.
+
+            With --key K the command prints only the records whose key is K (UTF-8, compared byte \
+            for byte), read through the topic's key index (the topic needs key.index.enable=true; \
+            otherwise it fails with KEY_INDEX_DISABLED) from the partition the producer's \
+            partitioner gives K: the key's history from the log start (--from-beginning, the \
+            default with --key) or from --offset N, up to the high watermark; then it exits 0.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -69,6 +75,9 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(name: .customLong("property"), help: "A consumer setting KEY=VALUE (repeatable; see above).")
     var properties: [String] = []
 
+    @Option(help: "Print only the records with this key, read through the topic's key index, then exit.")
+    var key: String?
+
     func validate() throws {
         if fromBeginning && offset != nil {
             throw ValidationError("--from-beginning and --offset cannot be used together")
@@ -77,6 +86,9 @@ struct ConsumeCommand: AsyncParsableCommand {
         if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
         if let maxMessages, maxMessages < 1 { throw ValidationError("--max-messages must be at least 1") }
         if let timeoutMs, timeoutMs < 0 { throw ValidationError("--timeout-ms must not be negative") }
+        if key != nil && (group != nil || partition != nil) {
+            throw ValidationError("--key cannot be used with --group or --partition (the key picks the partition)")
+        }
         if let group {
             if group.isEmpty { throw ValidationError("--group must not be empty") }
             if offset != nil || partition != nil {
@@ -104,6 +116,7 @@ struct ConsumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let group { return try await runGroup(group) }
+        if let key { return try await runKey(key) }
         let client = try await global.connect(clientId: "tern-consume")
         let consumer = client.consumer(configuration: try plainConfiguration())
         let output = OutputBuffer()
@@ -152,6 +165,25 @@ struct ConsumeCommand: AsyncParsableCommand {
         }
         output.flush()
         await consumer.close()
+        await client.close()
+    }
+}
+
+extension ConsumeCommand {
+    /// `--key K`: the key's records through the key index, then exit.
+    func runKey(_ key: String) async throws {
+        let client = try await global.connect(clientId: "tern-consume")
+        let output = OutputBuffer()
+        let format = self.format
+        try await CLIFailure.wrap {
+            var count = 0
+            for try await record in client.records(topic: topic, key: key, from: offset ?? 0) {
+                guard output.append({ format.append(record, to: &$0) }) else { break }
+                count += 1
+                if let maxMessages, count >= maxMessages { break }
+            }
+        }
+        output.flush()
         await client.close()
     }
 }

@@ -97,7 +97,7 @@ final class ConditionalAppendTests: BrokerTestCase {
 
         let noIndex = try ConditionalProduce.send(
             port: port, topic: "acct", records: records, condition: .keyLastOffset(0))
-        XCTAssertEqual(noIndex.errorCode, .invalidRequest)
+        XCTAssertEqual(noIndex.errorCode, .keyIndexDisabled)
         XCTAssertTrue(
             noIndex.errorMessage?.contains("key conditions need key.index.enable=true on the topic") ?? false,
             noIndex.errorMessage ?? "")
@@ -212,7 +212,7 @@ final class ConditionalAppendTests: BrokerTestCase {
                 topic: "bank", key: Array("acct-7".utf8), value: Array("v".utf8), partition: tp, condition: .keyAbsent)
             XCTFail("key conditions are refused without a key index")
         } catch let error as TernError {
-            XCTAssertEqual(error.brokerError, .invalidRequest)
+            XCTAssertEqual(error.brokerError, .keyIndexDisabled)
             XCTAssertTrue(error.message.contains("key.index.enable=true"), error.message)
         }
         await producer.close()

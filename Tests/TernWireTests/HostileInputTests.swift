@@ -162,6 +162,8 @@ final class HostileInputTests: XCTestCase {
             "ResetGroupOffsetsRequest": [empty + empty + ff],
             "ResetGroupOffsetsResponse": [[0, 0] + null + ff],
             "DescribeLogDirsRequest": [ff],
+            "FetchKeyRequest": [empty + [0, 0, 0, 0] + ff, empty + [0, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFE]],
+            "FetchKeyResponse": [[UInt8](repeating: 0, count: 24) + ff],
             "DescribeLogDirsResponse": [ff, count1 + [0, 0] + empty + ff, count1 + [0, 0] + empty + count1 + empty + ff],
         ]
         let samples = onePerType

@@ -17,7 +17,7 @@ final class MessageRoundTripTests: XCTestCase {
             "OffsetFetchResponse", "ListGroupsRequest", "ListGroupsResponse", "DescribeGroupsRequest",
             "DescribeGroupsResponse", "DeleteGroupsRequest", "DeleteGroupsResponse", "ResetGroupOffsetsRequest",
             "ResetGroupOffsetsResponse",
-            "DescribeLogDirsRequest", "DescribeLogDirsResponse",
+            "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest", "FetchKeyResponse",
         ]
         XCTAssertEqual(names, expected)
     }

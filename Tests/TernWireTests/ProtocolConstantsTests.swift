@@ -12,7 +12,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
             (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
-            (.describeLogDirs, 35, "DescribeLogDirs"),
+            (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -42,6 +42,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ConsumerGroupHeartbeatRequest.apiKey, .consumerGroupHeartbeat)
         XCTAssertEqual(ResetGroupOffsetsRequest.apiKey, .resetGroupOffsets)
         XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
+        XCTAssertEqual(FetchKeyRequest.apiKey, .fetchKey)
     }
 
     func testErrorCodeTable() {
@@ -78,6 +79,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.fencedMemberEpoch, 110, "FENCED_MEMBER_EPOCH", false),
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
             (.conditionFailed, 1000, "CONDITION_FAILED", false),
+            (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

@@ -1,3 +1,4 @@
+import TernTestSupport
 import TernWire
 
 extension WireSamples {
@@ -115,6 +116,16 @@ extension WireSamples {
             .response(
                 ResetGroupOffsetsResponse(errorCode: .nonEmptyGroup, errorMessage: str("active"), partitions: []),
                 "error"),
+
+            .request(
+                FetchKeyRequest(
+                    topic: str("accounts"), partition: 2, key: Array("acct-7".utf8), fetchOffset: 40,
+                    maxBytes: 1 << 20)),
+            .request(FetchKeyRequest(topic: str("t"), partition: 0, key: [], fetchOffset: 0, maxBytes: 1), "empty key"),
+            .response(
+                FetchKeyResponse(
+                    highWatermark: 90, logStartOffset: 3, nextOffset: 90, records: makeBatch(count: 2, baseOffset: 41))),
+            .response(FetchKeyResponse(highWatermark: 0, logStartOffset: 0, nextOffset: 0, records: []), "empty"),
         ]
     }
 }

@@ -43,6 +43,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "log.cleanup.policy", "delete", .listOf(["delete", "compact"]), "Default cleanup.policy of new topics."),
         ConfigDefinition(
+            "log.key.index.enable", "false", .bool,
+            "Default key.index.enable of new topics: keep a per-partition index from record key to offsets."),
+        ConfigDefinition(
             "log.retention.ms", "604800000", .int(min: -1, max: Int64.max),
             "Default retention.ms of new topics (-1: keep forever)."),
         ConfigDefinition(
@@ -170,6 +173,11 @@ public enum TopicConfigKeys {
             definition: ConfigDefinition(
                 "index.interval.bytes", "4096", .int(min: 0, max: Int64(Int32.max)), "Bytes between index entries."),
             brokerDefault: "log.index.interval.bytes"),
+        Key(
+            definition: ConfigDefinition(
+                "key.index.enable", "false", .bool,
+                "Keep an index from record key to offsets (FetchKey, tern consume --key)."),
+            brokerDefault: "log.key.index.enable"),
     ]
 
     /// Looks a topic key up by name.

@@ -4,9 +4,9 @@ import TernWire
 
 extension Broker {
     /// Refuses a Produce v1 partition whose condition fields cannot be acted on, before its
-    /// records are validated: a negative expected offset (other than -1 for "key absent"), an
-    /// append id outside 1...64 bytes, a key condition on a topic without a key index. Nil when
-    /// the partition may go ahead.
+    /// records are validated: a negative expected offset (other than -1 for "key absent") or an
+    /// append id outside 1...64 bytes (INVALID_REQUEST), a key condition on a topic without a key
+    /// index (KEY_INDEX_DISABLED). Nil when the partition may go ahead.
     func refuseCondition(_ partition: ProduceRequest.Partition, log: PartitionLog, topic: String)
         -> ProduceResponse.Partition?
     {
@@ -29,7 +29,11 @@ extension Broker {
             guard expected >= -1 else {
                 return refuse("expected key offset \(expected) is negative (-1 means: the key has no record)")
             }
-            guard Self.hasKeyIndex(log) else { return refuse("key conditions need key.index.enable=true on the topic") }
+            guard Self.hasKeyIndex(log) else {
+                return .init(
+                    partition: partition.partition, errorCode: .keyIndexDisabled,
+                    errorMessage: "\(name): key conditions need key.index.enable=true on the topic")
+            }
         }
         return nil
     }
@@ -69,7 +73,7 @@ extension Broker {
         do {
             outcome = try log.append(&records, batches: batches, leaderEpoch: 0, if: storageCondition)
         } catch let error as StorageError where error.code == .keyIndexDisabled {
-            return failure(.invalidRequest, "\(name): key conditions need key.index.enable=true on the topic")
+            return failure(.keyIndexDisabled, "\(name): key conditions need key.index.enable=true on the topic")
         } catch {
             return appendFailure(error, topic: topic, partition: partition)
         }

@@ -33,6 +33,9 @@ struct TopicConfigResolver: Sendable {
         config.segmentMs = int("segment.ms")
         config.indexIntervalBytes = Int(int("index.interval.bytes"))
         config.maxMessageBytes = Int(int("max.message.bytes"))
+        if let key = TopicConfigKeys.key("key.index.enable") {
+            config.keyIndexEnabled = value(key, overrides: overrides).0 == "true"
+        }
         return config
     }
 }

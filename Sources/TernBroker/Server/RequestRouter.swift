@@ -77,6 +77,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteGroups: broker.handleDeleteGroups(try decode(&reader), context)
         case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
         case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
+        case .fetchKey: broker.handleFetchKey(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

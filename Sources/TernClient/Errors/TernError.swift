@@ -122,6 +122,7 @@ extension ErrorCode {
         case .fencedMemberEpoch: "group member was fenced"
         case .staleMemberEpoch: "stale group member epoch"
         case .conditionFailed: "condition failed"
+        case .keyIndexDisabled: "the topic keeps no key index (key.index.enable=false)"
         default: "broker error"
         }
     }

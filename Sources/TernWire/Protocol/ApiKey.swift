@@ -22,6 +22,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let consumerGroupHeartbeat = ApiKey(rawValue: 68)
     /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
+    /// Tern's own: one key's records through the partition's key index.
+    public static let fetchKey = ApiKey(rawValue: 1002)
     public static let describeLogDirs = ApiKey(rawValue: 35)
 
     /// Every API this build knows, with the versions it speaks.
@@ -30,7 +32,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
-        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0),
+        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0),
     ]
 
     public var name: String {
@@ -53,6 +55,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .consumerGroupHeartbeat: "ConsumerGroupHeartbeat"
         case .resetGroupOffsets: "ResetGroupOffsets"
         case .describeLogDirs: "DescribeLogDirs"
+        case .fetchKey: "FetchKey"
         default: "Api\(rawValue)"
         }
     }

@@ -40,6 +40,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let staleMemberEpoch = ErrorCode(rawValue: 113)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
+    /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
+    /// needs one (FetchKey) cannot be served.
+    public static let keyIndexDisabled = ErrorCode(rawValue: 1010)
 
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
@@ -55,6 +58,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The constant's name in Kafka style (`OFFSET_OUT_OF_RANGE`).
     public var name: String {
         switch self {
+        case .keyIndexDisabled: "KEY_INDEX_DISABLED"
         case .unknownServerError: "UNKNOWN_SERVER_ERROR"
         case .none: "NONE"
         case .offsetOutOfRange: "OFFSET_OUT_OF_RANGE"
