@@ -45,6 +45,7 @@ struct ProduceCommand: AsyncParsableCommand {
     /// 64 KiB rather than the SDK's 16 KiB: piping 1,000,000 short lines with --acks all to a
     /// local broker took ~1.1-1.3 s instead of ~1.3-1.9 s (release builds, 2 cores).
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Append stdin as one batch only if the partition's log end offset is N (needs --partition).",
             valueName: "n"))
