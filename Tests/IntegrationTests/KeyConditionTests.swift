@@ -65,6 +65,19 @@ final class KeyConditionTests: BrokerTestCase {
         XCTAssertTrue(mixed.errorMessage?.contains("same key") ?? false, mixed.errorMessage ?? "")
         let keyless = try send([TestRecord(key: nil as String?, value: "a")], .keyLastOffset(-1))
         XCTAssertEqual(keyless.errorCode, .invalidRequest)
+        // Compressed batches: their keys are read from the inflated records.
+        let mixedGzip = try ConditionalProduce.send(
+            port: port, topic: "orders",
+            records: ConditionalProduce.batch(
+                [TestRecord(key: "o-1", value: "a"), TestRecord(key: "o-9", value: "b")], gzip: true),
+            condition: .keyLastOffset(3))
+        XCTAssertEqual(mixedGzip.errorCode, .invalidRequest)
+        let staleGzip = try ConditionalProduce.send(
+            port: port, topic: "orders",
+            records: ConditionalProduce.batch([TestRecord(key: "o-2", value: "x")], gzip: true),
+            condition: .keyLastOffset(-1))
+        XCTAssertEqual(staleGzip.errorCode, .conditionFailed)
+        XCTAssertEqual(staleGzip.actualOffset, 1)
         let future = try send([TestRecord(key: "o-1", value: "a")], .keyLastOffset(40))
         XCTAssertEqual(future.errorCode, .offsetOutOfRange)
         XCTAssertEqual(future.actualOffset, 3)
