@@ -23,10 +23,17 @@ cleanup() { kill -TERM "$broker" 2>/dev/null || true; for _ in $(seq 1 100); do 
 trap cleanup EXIT
 for _ in $(seq 1 200); do grep -q "ternd ready" "$work/ternd.log" 2>/dev/null && break; sleep 0.05; done
 tern=("$bin/tern" --bootstrap "127.0.0.1:$port")
+# One-at-a-time modes send each record at once (--linger-ms 0: a conditional batch is closed and
+# sent at once anyway); the pipelined baseline keeps the default linger and sends 25x the records.
 for mode in awaited end-offset key none; do
     topic="bench-$mode"
     "${tern[@]}" topic create "$topic" --partitions 4 --config key.index.enable=true >/dev/null
     echo "== --condition $mode"
-    "${tern[@]}" perf produce --topic "$topic" --records "$records" --record-size "$size" --acks all \
-        --producers 4 --condition "$mode" 2>/dev/null
+    if [ "$mode" = none ]; then
+        "${tern[@]}" perf produce --topic "$topic" --records $((records * 25)) --record-size "$size" --acks all \
+            --producers 4 2>/dev/null
+    else
+        "${tern[@]}" perf produce --topic "$topic" --records "$records" --record-size "$size" --acks all \
+            --producers 4 --linger-ms 0 --condition "$mode" 2>/dev/null
+    fi
 done
