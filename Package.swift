@@ -115,3 +115,12 @@ let package = Package(
         ),
     ]
 )
+
+// Benchmarks stay out of the test run and out of users' builds: only with TERN_BENCHMARKS=1
+// (as hummingbird adds its benchmark target behind an environment variable).
+if Context.environment["TERN_BENCHMARKS"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "key-index-bench", dependencies: ["TernStorage", "TernWire"], path: "Benchmarks/KeyIndexBench",
+            swiftSettings: swiftSettings))
+}

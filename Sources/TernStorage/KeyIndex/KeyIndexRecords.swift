@@ -38,8 +38,11 @@ enum KeyIndexRecords {
     static func additions(_ bytes: [UInt8], batches: [ValidatedBatch], assigned: Bool, bits: Int) throws
         -> (hashes: [UInt64], offsets: [Int64])
     {
+        let records = batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) }
         var hashes: [UInt64] = []
         var offsets: [Int64] = []
+        hashes.reserveCapacity(records)
+        offsets.reserveCapacity(records)
         var plain: [UInt8] = []
         var next: Int64 = 0
         try bytes.withUnsafeBytes { raw in

@@ -48,17 +48,24 @@ extension PartitionLog {
             ensureActiveKeyIndex(&state)
             return
         }
-        var i = Self.segmentIndex(state.segments, containing: base + keys.offsets[0])
-        var current = state.segments[i].keyIndex
         var rebuilt = false
-        for k in keys.offsets.indices {
-            let offset = base + keys.offsets[k]
-            while i + 1 < state.segments.count && state.segments[i + 1].baseOffset <= offset {
-                i += 1
-                current = state.segments[i].keyIndex
+        var k = 0
+        var i = Self.segmentIndex(state.segments, containing: base + keys.offsets[0])
+        var relatives: [UInt32] = []
+        relatives.reserveCapacity(keys.offsets.count)
+        // One run per segment the records landed in (usually one).
+        while k < keys.offsets.count {
+            while i + 1 < state.segments.count && state.segments[i + 1].baseOffset <= base + keys.offsets[k] { i += 1 }
+            let segmentBase = state.segments[i].baseOffset
+            let limit = i + 1 < state.segments.count ? state.segments[i + 1].baseOffset : Int64.max
+            relatives.removeAll(keepingCapacity: true)
+            let start = k
+            while k < keys.offsets.count && base + keys.offsets[k] < limit {
+                relatives.append(UInt32(truncatingIfNeeded: base + keys.offsets[k] - segmentBase))
+                k += 1
             }
-            if case .memory(let index) = current {
-                index.add(hash: keys.hashes[k], relativeOffset: state.segments[i].relative(offset))
+            if case .memory(let index) = state.segments[i].keyIndex {
+                index.add(hashes: keys.hashes[start..<k], relativeOffsets: relatives[...])
             } else {
                 rebuilt = true
             }
@@ -86,10 +93,14 @@ extension PartitionLog {
     static func memoryKeyIndex(of segment: Segment, bits: Int) throws -> MemoryKeyIndex {
         let index = MemoryKeyIndex()
         guard segment.size > 0 else { return index }
+        var hashes: [UInt64] = []
+        var relatives: [UInt32] = []
         try KeyIndexRecords.scan(file: try segment.file, size: segment.size, baseOffset: segment.baseOffset, bits: bits)
         { hash, relative in
-            index.add(hash: hash, relativeOffset: relative)
+            hashes.append(hash)
+            relatives.append(relative)
         }
+        index.add(hashes: hashes[...], relativeOffsets: relatives[...])
         return index
     }
 
@@ -112,82 +123,90 @@ extension PartitionLog {
     /// append path: called by the background flusher after a roll, by the cleaner after a swap,
     /// when the index is enabled, and by `close`. Builds the active segment's in-memory index
     /// too when it lacks one. Failures are logged; queries scan what has no index meanwhile.
-    public func sealKeyIndexes() {
-        maintenanceLock.withLock { _ in
-            struct Work {
-                var baseOffset: Int64
-                var handle: SegmentHandle
-                var size: Int64
-                var span: UInt32
+    /// - Parameter waiting: false to do nothing when the maintenance lock is busy (a cleaner swap
+    ///   holds it across fsyncs): the background flusher must not stall other logs' flushes.
+    public func sealKeyIndexes(waiting: Bool = true) {
+        if waiting {
+            maintenanceLock.withLock { _ in sealKeyIndexesHoldingMaintenanceLock() }
+        } else {
+            _ = maintenanceLock.withLockIfAvailable { _ in sealKeyIndexesHoldingMaintenanceLock() }
+        }
+    }
+
+    private func sealKeyIndexesHoldingMaintenanceLock() {
+        struct Work {
+            var baseOffset: Int64
+            var handle: SegmentHandle
+            var size: Int64
+            var span: UInt32
+            var memory: MemoryKeyIndex?
+            var damaged = false
+        }
+        let (work, bits) = state.withLock { state -> ([Work], Int) in
+            guard state.config.keyIndexEnabled, !state.deleted, state.failure == nil else { return ([], 0) }
+            let damaged = damagedKeyIndexes.withLock { set in
+                defer { set.removeAll() }
+                return set
+            }
+            var work: [Work] = []
+            for segment in state.segments.dropLast() {
                 var memory: MemoryKeyIndex?
-                var damaged = false
-            }
-            let (work, bits) = state.withLock { state -> ([Work], Int) in
-                guard state.config.keyIndexEnabled, !state.deleted, state.failure == nil else { return ([], 0) }
-                let damaged = damagedKeyIndexes.withLock { set in
-                    defer { set.removeAll() }
-                    return set
+                switch segment.keyIndex {
+                case .file: guard damaged.contains(segment.baseOffset) else { continue }
+                case .memory(let index): memory = index
+                case nil: memory = nil
                 }
-                var work: [Work] = []
-                for segment in state.segments.dropLast() {
-                    var memory: MemoryKeyIndex?
-                    switch segment.keyIndex {
-                    case .file: guard damaged.contains(segment.baseOffset) else { continue }
-                    case .memory(let index): memory = index
-                    case nil: memory = nil
-                    }
-                    work.append(
-                        Work(
-                            baseOffset: segment.baseOffset, handle: segment.handle, size: segment.size,
-                            span: UInt32(truncatingIfNeeded: segment.nextOffset - segment.baseOffset), memory: memory,
-                            damaged: damaged.contains(segment.baseOffset)))
-                }
-                return (work, state.config.keyIndexHashBits)
+                work.append(
+                    Work(
+                        baseOffset: segment.baseOffset, handle: segment.handle, size: segment.size,
+                        span: UInt32(truncatingIfNeeded: segment.nextOffset - segment.baseOffset), memory: memory,
+                        damaged: damaged.contains(segment.baseOffset)))
             }
-            for item in work {
-                do {
-                    let file: KeyIndexFile
-                    if item.memory == nil, !item.damaged,
-                        case .success(let existing) = KeyIndexFile.open(
-                            directory: directory, baseOffset: item.baseOffset, logSize: item.size, span: item.span,
-                            hashBits: bits)
-                    {
-                        file = existing
+            return (work, state.config.keyIndexHashBits)
+        }
+        for item in work {
+            do {
+                let file: KeyIndexFile
+                if item.memory == nil, !item.damaged,
+                    case .success(let existing) = KeyIndexFile.open(
+                        directory: directory, baseOffset: item.baseOffset, logSize: item.size, span: item.span,
+                        hashBits: bits)
+                {
+                    file = existing
+                } else {
+                    // A sealed segment's in-memory index no longer changes: appends go to the
+                    // active one, and truncation (which could make it active again) waits
+                    // for the maintenance lock held here.
+                    var entries: [KeyIndexEntry]
+                    if let memory = item.memory {
+                        entries = memory.sortedEntries()
                     } else {
-                        // A sealed segment's in-memory index no longer changes: appends go to the
-                        // active one, and truncation (which could make it active again) waits
-                        // for the maintenance lock held here.
-                        var entries: [KeyIndexEntry]
-                        if let memory = item.memory {
-                            entries = memory.sortedEntries()
-                        } else {
-                            entries = []
-                            try KeyIndexRecords.scan(
-                                file: try item.handle.open(), size: item.size, baseOffset: item.baseOffset, bits: bits
-                            ) { hash, relative in entries.append(KeyIndexEntry(hash: hash, relativeOffset: relative)) }
-                            entries.sort()
-                        }
-                        file = try KeyIndexFile.write(
-                            entries, directory: directory, baseOffset: item.baseOffset, logSize: item.size,
-                            span: item.span, hashBits: bits)
+                        entries = []
+                        try KeyIndexRecords.scan(
+                            file: try item.handle.open(), size: item.size, baseOffset: item.baseOffset, bits: bits
+                        ) { hash, relative in entries.append(KeyIndexEntry(hash: hash, relativeOffset: relative)) }
+                        entries.sort()
                     }
-                    state.withLock { state in
-                        let i = Self.segmentIndex(state.segments, containing: item.baseOffset)
-                        guard state.config.keyIndexEnabled, state.config.keyIndexHashBits == bits,
-                            i < state.activeIndex, state.segments[i].handle === item.handle
-                        else { return }
-                        state.segments[i].keyIndex = .file(file)
-                    }
-                } catch {
-                    logger.warning(
-                        "cannot write the key index of the segment at offset \(item.baseOffset)",
-                        metadata: ["error": "\(error)"])
+                    file = try KeyIndexFile.write(
+                        entries, directory: directory, baseOffset: item.baseOffset, logSize: item.size,
+                        span: item.span, hashBits: bits)
                 }
+                state.withLock { state in
+                    let i = Self.segmentIndex(state.segments, containing: item.baseOffset)
+                    guard state.config.keyIndexEnabled, state.config.keyIndexHashBits == bits,
+                        i < state.activeIndex, state.segments[i].handle === item.handle
+                    else { return }
+                    state.segments[i].keyIndex = .file(file)
+                }
+            } catch {
+                logger.warning(
+                    "cannot write the key index of the segment at offset \(item.baseOffset)",
+                    metadata: ["error": "\(error)"])
             }
-            state.withLock { state in
-                guard !state.deleted, state.failure == nil else { return }
-                ensureActiveKeyIndex(&state)
-            }
+        }
+        state.withLock { state in
+            guard !state.deleted, state.failure == nil else { return }
+            ensureActiveKeyIndex(&state)
         }
     }
 

@@ -95,7 +95,7 @@ final class BackgroundFlusher: Sendable {
         do {
             try log.flush(writingActiveIndexes: true)
             // A rolled segment's key index file is written here, off the append path.
-            if log.keyIndexBits.load(ordering: .relaxed) >= 0 { log.sealKeyIndexes() }
+            if log.keyIndexBits.load(ordering: .relaxed) >= 0 { log.sealKeyIndexes(waiting: false) }
         } catch let error as StorageError where error.code == .notFound {
             // Deleted since it was listed: nothing to make durable.
         } catch {
