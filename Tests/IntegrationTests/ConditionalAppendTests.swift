@@ -368,3 +368,40 @@ final class ConditionalAppendTests: BrokerTestCase {
         XCTAssertEqual(try ConditionalProduce.endOffset(port: broker.port, topic: "cli", partition: 0), 0)
     }
 }
+
+/// The SDK's retry of a conditional append whose answer was lost: the broker appended, the
+/// connection closed before the answer arrived, the producer sent the same batch again — and got
+/// success with the original offset, not a conflict; the log holds one copy.
+final class ConditionalRetryTests: XCTestCase {
+    func testSDKRetryAfterALostAnswerGetsTheOriginalOffset() async throws {
+        let directory = TemporaryDirectory("tern-cond-retry")
+        defer { directory.remove() }
+        let proxyPort = freeLoopbackPort()
+        // Clients learn the broker's address from Metadata: advertise the proxy, so that every
+        // connection of the SDK goes through it.
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data",
+            settings: ["advertised.listeners": "PLAINTEXT://127.0.0.1:\(proxyPort)"])
+        defer { broker.stop() }
+        let proxy = try DroppingProxy(brokerPort: broker.port, port: proxyPort)
+        defer { proxy.stop() }
+
+        let client = try await TernClient(
+            configuration: ClientConfiguration(bootstrap: ["127.0.0.1:\(proxyPort)"], requestTimeout: .seconds(30)))
+        try await client.admin.createTopic(name: "ledger", partitions: 1)
+        let producer = client.producer(
+            configuration: ProducerConfiguration(acks: .all, retryBackoff: .milliseconds(50)))
+        let first = try await producer.send(
+            topic: "ledger", key: Array("acct".utf8), value: Array("opened".utf8), partition: 0, condition: .endOffset(0))
+        XCTAssertEqual(first.offset, 0)
+        XCTAssertTrue(proxy.dropped, "the first conditional answer was lost on the way")
+        let second = try await producer.send(
+            topic: "ledger", key: Array("acct".utf8), value: Array("deposit".utf8), partition: 0,
+            condition: .endOffset(1))
+        XCTAssertEqual(second.offset, 1)
+        await producer.close()
+        await client.close()
+        let records = try ConditionalProduce.records(port: broker.port, topic: "ledger")
+        XCTAssertEqual(records.map { String(decoding: $0.value ?? [], as: UTF8.self) }, ["opened", "deposit"])
+    }
+}
