@@ -228,4 +228,39 @@ final class KeyIndexTests: XCTestCase {
         XCTAssertEqual(bounded.nextOffset, 20)
         XCTAssertGreaterThan(log.keyIndexMemoryBytes, 0)
     }
+
+    func testGzipBatchesAndFollowerAppendsAreIndexed() throws {
+        let fixture = try StorageFixture()
+        let log = try fixture.log(config)
+        var model: [String: [Int64]] = [:]
+        // Gzip batches, as a producer with compression sends them.
+        var next: Int64 = 0
+        for b in 0..<30 {
+            var builder = RecordBatchBuilder(baseTimestamp: defaultTestTimestamp)
+            for j in 0..<4 {
+                let key = "g\((b * 4 + j) % 5)"
+                builder.append(key: Array(key.utf8), value: Array("v\(b)-\(j)".utf8), headers: [], timestamp: nil)
+                model[key, default: []].append(next + Int64(j))
+            }
+            var bytes = builder.finish(compression: .gzip)
+            let result = try appendProduced(log, &bytes)
+            XCTAssertEqual(result.baseOffset, next)
+            next = result.logEndOffset
+        }
+        // Batches copied from a leader carry their own offsets (with a gap).
+        next += 10
+        for b in 0..<10 {
+            let records = (0..<3).map { j in TestRecord(key: Array("f\((b + j) % 4)".utf8), value: Array("x".utf8)) }
+            for (j, record) in records.enumerated() {
+                model[String(decoding: record.key!, as: UTF8.self), default: []].append(next + Int64(j))
+            }
+            let result = try log.appendAsFollower(makeBatch(records: records, baseOffset: next))
+            next = result.logEndOffset
+        }
+        try assertMatches(log, model)
+        log.sealKeyIndexes()
+        try fixture.manager.shutdown()
+        let reopened = try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition))
+        try assertMatches(reopened, model)
+    }
 }
