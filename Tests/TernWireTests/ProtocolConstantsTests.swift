@@ -19,8 +19,8 @@ final class ProtocolConstantsTests: XCTestCase {
             XCTAssertEqual(key.name, name)
             let supported = ApiKey.supported.first { $0.key == key }
             XCTAssertEqual(supported?.minVersion, 0, name)
-            // Fetch v1 adds fetch sessions; every other API has one version.
-            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 1 : 0, name)
+            // Fetch v1 adds fetch sessions, Produce v1 conditions; every other API has one version.
+            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
@@ -108,6 +108,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
             (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
+            (.conditionFailed, 1000, "CONDITION_FAILED", false),
             (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),
         ]
         for (code, raw, name, retriable) in table {

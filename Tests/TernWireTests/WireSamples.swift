@@ -58,7 +58,8 @@ func sameProduce(_ a: ProduceRequest, _ b: ProduceRequest) -> Bool {
         && zip(a.topics, b.topics).allSatisfy { t, u in
             t.name == u.name && t.partitions.count == u.partitions.count
                 && zip(t.partitions, u.partitions).allSatisfy {
-                    $0.partition == $1.partition && $0.records == $1.records
+                    $0.partition == $1.partition && $0.records == $1.records && $0.condition == $1.condition
+                        && $0.appendId == $1.appendId
                 }
         }
 }
@@ -211,6 +212,19 @@ enum WireSamples {
                         .init(name: str("empty"), partitions: [.init(partition: 0, records: [])]),
                     ]), equal: sameProduce),
             .request(ProduceRequest(acks: 0, timeoutMs: 0, topics: []), "acks 0, empty", equal: sameProduce),
+            .request(
+                ProduceRequest(
+                    acks: -1, timeoutMs: 30_000,
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [
+                                .init(partition: 0, records: batch, condition: .endOffset(41), appendId: [1, 2, 3]),
+                                .init(partition: 1, records: batch, condition: .keyLastOffset(-1), appendId: nil),
+                                .init(partition: 2, records: twoBatches, condition: .keyLastOffset(Int64.max)),
+                                .init(partition: 3, records: batch),
+                            ])
+                    ], version: 1), "v1 conditions", equal: sameProduce),
             .response(
                 ProduceResponse(topics: [
                     .init(
@@ -223,6 +237,18 @@ enum WireSamples {
                             ),
                         ])
                 ])),
+            .response(
+                ProduceResponse(topics: [
+                    .init(
+                        name: str("orders"),
+                        partitions: [
+                            .init(partition: 0, baseOffset: 41, logStartOffset: 0),
+                            .init(
+                                partition: 1, errorCode: .conditionFailed, errorMessage: str("key's last offset is 7"),
+                                actualOffset: 7),
+                            .init(partition: 2, errorCode: .conditionFailed, actualOffset: -1),
+                        ])
+                ]), "v1", version: 1),
 
             .request(
                 FetchRequest(

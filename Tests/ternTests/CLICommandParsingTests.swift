@@ -36,6 +36,34 @@ final class CLICommandParsingTests: XCTestCase {
         XCTAssertEqual(configured.producerConfiguration.batchSize, 65_536)
     }
 
+    func testProduceConditions() throws {
+        XCTAssertEqual(
+            try ProduceCommand.parse(["t", "--partition", "2", "--if-end-offset", "7"]).condition, .endOffset(7))
+        XCTAssertEqual(
+            try ProduceCommand.parse(["t", "--key-separator", ":", "--if-key-offset", "-1"]).condition, .keyAbsent)
+        XCTAssertEqual(
+            try ProduceCommand.parse(["t", "--key-separator", ":", "--if-key-offset", "12"]).condition,
+            .keyLastOffset(12))
+        XCTAssertNil(try ProduceCommand.parse(["t"]).condition)
+        let refused: [([String], String)] = [
+            (["t", "--if-end-offset", "0"], "--if-end-offset needs --partition"),
+            (["t", "--partition", "0", "--if-end-offset", "-1"], "--if-end-offset must not be negative"),
+            (["t", "--if-key-offset", "3"], "--if-key-offset needs --key-separator"),
+            (["t", "--key-separator", ":", "--if-key-offset", "-2"], "--if-key-offset must be -1"),
+            (
+                ["t", "--partition", "0", "--if-end-offset", "0", "--key-separator", ":", "--if-key-offset", "1"],
+                "cannot be combined"
+            ),
+            (["t", "--partition", "0", "--if-end-offset", "0", "--acks", "0"], "needs --acks 1 or all"),
+        ]
+        for (arguments, fragment) in refused {
+            XCTAssertThrowsError(try ProduceCommand.parse(arguments), "\(arguments)") { error in
+                let message = ProduceCommand.message(for: error)
+                XCTAssertTrue(message.contains(fragment), "\(arguments): \(message)")
+            }
+        }
+    }
+
     func testTopicCreateConfigs() throws {
         let command = try TopicCreateCommand.parse(
             ["orders", "--partitions", "4", "--config", "retention.ms=1000", "--config", "cleanup.policy=compact"])

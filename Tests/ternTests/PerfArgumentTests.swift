@@ -26,6 +26,11 @@ final class PerfArgumentTests: XCTestCase {
         _ = try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--producers", "4", "--throughput", "100"])
         XCTAssertEqual(try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--key-count", "3"]).keyCount, 3)
         assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--key-count", "-1"], "--key-count")
+        XCTAssertEqual(
+            try PerfProduceCommand.parse(["--topic", "t", "--records", "8", "--condition", "end-offset"]).condition,
+            .endOffset)
+        XCTAssertEqual(try PerfProduceCommand.parse(["--topic", "t", "--records", "8"]).condition, PerfAppendMode.none)
+        assertRefused(PerfProduceCommand.self, ["--topic", "t", "--records", "5", "--condition", "maybe"], "condition")
     }
 
     func testConsumeAndEndToEndArguments() throws {

@@ -81,9 +81,15 @@ extension Broker {
                             errorMessage: "cannot produce to internal topic '\(topic.name)'"))
                     continue
                 }
+                if request.version >= 1, let refusal = refuseCondition(partition, log: log, topic: topic.name) {
+                    context.metrics.failed(refusal.errorCode)
+                    partitions.append(refusal)
+                    continue
+                }
                 let result = append(
                     &partition.records, to: log, topic: topic.name, partition: partition.partition,
-                    requireKeys: requireKeys)
+                    requireKeys: requireKeys, condition: request.version >= 1 ? partition.condition : nil,
+                    appendId: partition.appendId)
                 if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
@@ -109,7 +115,7 @@ extension Broker {
         }
     }
 
-    private struct AppendOutcome {
+    struct AppendOutcome {
         var response: ProduceResponse.Partition
         var errorCode: ErrorCode { response.errorCode }
         /// Exclusive end offset of the append (everything below must be durable for acks=all).
@@ -117,9 +123,11 @@ extension Broker {
     }
 
     /// Validates and appends one partition's record set; `requireKeys` for compacted topics,
-    /// which refuse records without a key (INVALID_RECORD), as Kafka does.
+    /// which refuse records without a key (INVALID_RECORD), as Kafka does. With a `condition`
+    /// (Produce v1), the append happens only if it holds (``conditionalAppend``).
     private func append(
-        _ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32, requireKeys: Bool
+        _ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32, requireKeys: Bool,
+        condition: ProduceCondition?, appendId: [UInt8]?
     ) -> AppendOutcome {
         func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
             AppendOutcome(
@@ -141,23 +149,45 @@ extension Broker {
             return failure(
                 .messageTooLarge, "\(topic)-\(partition): batch of \(batch.size) bytes exceeds max.message.bytes \(maxBatch)")
         }
+        if let condition {
+            return conditionalAppend(
+                &records, batches: batches, to: log, topic: topic, partition: partition, condition: condition,
+                appendId: appendId)
+        }
         do {
             let result = try log.append(&records, batches: batches, leaderEpoch: 0)
-            purgatory.didAppend(to: log.topicPartition, bytes: records.count)
-            topicMetrics(topic).produced(
-                bytes: records.count, records: batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) })
-            return AppendOutcome(
-                response: .init(
-                    partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
-                endOffset: result.lastOffset + 1)
-        } catch let error as StorageError {
+            return appended(result, bytes: records.count, batches: batches, to: log, topic: topic, partition: partition)
+        } catch {
+            return appendFailure(error, topic: topic, partition: partition)
+        }
+    }
+
+    /// Wakes the fetches waiting on the partition, counts the append and answers it.
+    func appended(
+        _ result: AppendResult, bytes: Int, batches: [ValidatedBatch], to log: PartitionLog, topic: String,
+        partition: Int32
+    ) -> AppendOutcome {
+        purgatory.didAppend(to: log.topicPartition, bytes: bytes)
+        topicMetrics(topic).produced(
+            bytes: bytes, records: batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) })
+        return AppendOutcome(
+            response: .init(partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
+            endOffset: result.lastOffset + 1)
+    }
+
+    /// The answer to an append that threw.
+    func appendFailure(_ error: any Error, topic: String, partition: Int32) -> AppendOutcome {
+        let code: ErrorCode
+        if let error = error as? StorageError {
             logger.error(
                 "append failed", metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
-            let code: ErrorCode = error.code == .messageTooLarge ? .messageTooLarge : .kafkaStorageError
-            return failure(code, "\(topic)-\(partition): \(error)")
-        } catch {
-            return failure(.kafkaStorageError, "\(topic)-\(partition): \(error)")
+            code = error.code == .messageTooLarge ? .messageTooLarge : .kafkaStorageError
+        } else {
+            code = .kafkaStorageError
         }
+        return AppendOutcome(
+            response: .init(partition: partition, errorCode: code, errorMessage: "\(topic)-\(partition): \(error)"),
+            endOffset: -1)
     }
 }
 

@@ -14,7 +14,8 @@ struct RequestContext: Sendable {
     /// Sends a complete response body.
     func respond<R: WireResponse>(_ response: R) {
         completed()
-        connection.respond(ticket, Frame.response(response, correlationId: header.correlationId))
+        connection.respond(
+            ticket, Frame.response(response, correlationId: header.correlationId, version: header.apiVersion))
     }
 
     /// Sends a body-less response whose top-level status is an error.

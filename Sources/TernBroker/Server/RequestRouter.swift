@@ -55,7 +55,7 @@ struct RequestRouter: ServerConnectionHandler {
 
     private func route(_ key: ApiKey, _ version: UInt16, _ reader: inout ByteReader, _ context: RequestContext) throws {
         switch key {
-        case .produce: broker.handleProduce(try decode(&reader), context)
+        case .produce: broker.handleProduce(try decode(&reader, version: version), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
         case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader)))
         case .metadata: broker.handleMetadata(try decode(&reader), context)

@@ -27,6 +27,10 @@ public struct TernError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let protocolError = Code("protocol error")
         /// A consumer's position is outside the log and `autoOffsetReset` is `.none`.
         public static let offsetOutOfRange = Code("offset out of range")
+        /// A conditional append's condition did not hold: nothing was appended. The error's
+        /// ``TernError/actualOffset`` is what the broker saw (log end offset, or the key's latest
+        /// offset, -1 for none).
+        public static let conditionFailed = Code("condition failed")
 
         public var description: String { raw }
     }
@@ -37,12 +41,18 @@ public struct TernError: Error, Hashable, Sendable, CustomStringConvertible {
     public var brokerError: ErrorCode?
     /// What failed, on what, and why.
     public var message: String
+    /// For a failed conditional append (``Code/conditionFailed``, or ``Code/offsetOutOfRange``
+    /// for an expected offset past the log): the offset the condition was checked against — the
+    /// log end offset for ``AppendCondition/endOffset(_:)``, the key's latest offset (-1: none)
+    /// for key conditions. Nil otherwise.
+    public var actualOffset: Int64?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, brokerError: ErrorCode? = nil) {
+    public init(_ code: Code, _ message: String, brokerError: ErrorCode? = nil, actualOffset: Int64? = nil) {
         self.code = code
         self.message = message
         self.brokerError = brokerError
+        self.actualOffset = actualOffset
     }
 
     /// Whether retrying the same operation later may succeed: connection failures, timeouts and
@@ -64,6 +74,7 @@ extension TernError {
             switch errorCode {
             case .unknownTopicOrPartition: .unknownTopic
             case .offsetOutOfRange: .offsetOutOfRange
+            case .conditionFailed: .conditionFailed
             default: .broker
             }
         return TernError(code, text, brokerError: errorCode)
@@ -110,6 +121,7 @@ extension ErrorCode {
         case .groupIdNotFound: "group does not exist"
         case .fencedMemberEpoch: "group member was fenced"
         case .staleMemberEpoch: "stale group member epoch"
+        case .conditionFailed: "condition failed"
         case .keyIndexDisabled: "the topic keeps no key index (key.index.enable=false)"
         default: "broker error"
         }

@@ -29,8 +29,13 @@ enum ProduceOutcome: Equatable, Sendable {
                         outcomes[tp] = .delivered(baseOffset: partition.baseOffset)
                         continue
                     }
-                    let error = TernError.broker(
+                    var error = TernError.broker(
                         partition.errorCode, partition.errorMessage, context: "produce to \(tp) via \(peer) failed")
+                    if partition.errorCode == .conditionFailed
+                        || (partition.errorCode == .offsetOutOfRange && partition.actualOffset >= 0)
+                    {
+                        error.actualOffset = partition.actualOffset
+                    }
                     outcomes[tp] = partition.errorCode.isRetriable ? .retriable(error) : .failed(error)
                 }
             }

@@ -41,6 +41,11 @@ struct ProducerBatch: Sendable {
     var attempts = 0
     /// The last retriable error, reported if the batch expires.
     var lastError: TernError?
+    /// A conditional append's condition: such a batch is built, closed and sent alone.
+    var condition: ProduceCondition?
+    /// A conditional batch's id, also carried by its first record's `tern.append.id` header, by
+    /// which the broker recognises a retry of the batch after it landed.
+    var appendId: [UInt8]?
 
     init(
         topicPartition: TopicPartition, baseTimestamp: Int64, capacity: Int, now: ContinuousClock.Instant,

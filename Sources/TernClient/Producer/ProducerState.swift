@@ -124,6 +124,14 @@ struct ProducerState {
         return .appended(outcome)
     }
 
+    /// Queues a closed batch that travels alone (an atomic or conditional send): behind every
+    /// record of its partition sent before it, and in no request partition with other batches
+    /// when it carries a condition.
+    mutating func placeAlone(_ batch: ProducerBatch) {
+        accumulator.enqueueAlone(batch)
+        outstanding += batch.recordCount
+    }
+
     /// Asks for the timer to fire at `instant` unless it already fires earlier.
     mutating func arm(_ instant: ContinuousClock.Instant, into effects: inout ProducerEffects) {
         if let wakeupAt, wakeupAt <= instant { return }

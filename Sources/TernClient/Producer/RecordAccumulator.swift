@@ -106,6 +106,20 @@ struct RecordAccumulator {
         return outcome
     }
 
+    /// Queues a closed batch that must travel alone (a conditional append) behind everything the
+    /// partition holds: the open batch is closed first, so records sent before it are stored
+    /// before it, and records sent after it open a new batch.
+    /// - Returns: the bytes the partition's batches grew by.
+    @discardableResult
+    mutating func enqueueAlone(_ batch: ProducerBatch) -> Int {
+        precondition(!batch.isOpen, "a batch sent alone is closed when queued")
+        let queue = queue(for: batch.topicPartition)
+        let delta = (queue.closeOpen() ?? 0) + batch.sizeInBytes
+        queue.closed.append(batch)
+        bufferedBytes += delta
+        return delta
+    }
+
     /// Takes every batch that is ready and sendable now, grouped into one request per leader.
     /// - Parameters:
     ///   - flushing: treat open batches as ready regardless of linger.
@@ -310,10 +324,13 @@ final class PartitionQueue {
         }
         while let first = closed.first {
             if bytes > 0, bytes + first.sizeInBytes > maxRequestSize { break }
+            // A conditional batch goes alone: its condition covers exactly its records.
+            if first.condition != nil, !taken.isEmpty { break }
             var batch = closed.removeFirst()
             batch.attempts += 1
             bytes += batch.sizeInBytes
             taken.append(batch)
+            if batch.condition != nil { break }
             if closed.isEmpty, !closedOpen, let open, Self.isReady(open, now: now, flushing: flushing, linger: linger) {
                 added += closeOpen() ?? 0
                 closedOpen = true

@@ -234,8 +234,11 @@ public final class TernProducer: Sendable {
             if written { for tp in sent { outcomes[tp] = .delivered(baseOffset: -1) } }
             return responded(node: node, partitions: partitions, outcomes: outcomes)
         }
+        let version = ProduceRequestEncoder.version(of: partitions)
         connection.sendFrames(api: .produce, extraTimeout: extraTimeout, encode: encode) { [self] result in
-            let decoded = result.flatMap { BrokerConnection.decode(ProduceResponse.self, $0, .produce, peer) }
+            let decoded = result.flatMap {
+                BrokerConnection.decode(ProduceResponse.self, $0, .produce, peer, version: version)
+            }
             responded(node: node, partitions: partitions, outcomes: ProduceOutcome.map(decoded, sent: sent, peer: peer))
         }
     }

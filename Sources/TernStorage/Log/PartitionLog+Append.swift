@@ -16,29 +16,38 @@ extension PartitionLog {
         try checkTiling(bytes, batches)
         let precomputed = try precomputeKeys(bytes, batches, assigned: true)
         return try state.withLock { state in
-            try checkUsable(state)
-            for batch in batches where batch.size > state.config.maxMessageBytes {
-                throw StorageError(
-                    .messageTooLarge,
-                    "\(topicPartition): batch of \(batch.size) bytes exceeds max.message.bytes "
-                        + "\(state.config.maxMessageBytes)"
-                )
-            }
-            let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
-            let base = state.logEndOffset
-            var next = base
-            bytes.withUnsafeMutableBytes { raw in
-                for batch in batches {
-                    RecordBatchHeader.assign(
-                        baseOffset: next, partitionLeaderEpoch: leaderEpoch, in: raw, at: batch.position)
-                    next += Int64(batch.header.lastOffsetDelta) + 1
-                }
-            }
-            try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
-            indexKeys(&state, keys, base: base)
-            return AppendResult(
-                baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
+            try append(&state, &bytes, batches: batches, leaderEpoch: leaderEpoch, keys: precomputed)
         }
+    }
+
+    /// ``append(_:batches:leaderEpoch:)`` with the lock held (the conditional append checks its
+    /// condition in the same critical section); `keys` is what `precomputeKeys` found before the lock.
+    func append(
+        _ state: inout State, _ bytes: inout [UInt8], batches: [ValidatedBatch], leaderEpoch: Int32,
+        keys precomputed: KeyAdditions?
+    ) throws -> AppendResult {
+        try checkUsable(state)
+        for batch in batches where batch.size > state.config.maxMessageBytes {
+            throw StorageError(
+                .messageTooLarge,
+                "\(topicPartition): batch of \(batch.size) bytes exceeds max.message.bytes "
+                    + "\(state.config.maxMessageBytes)"
+            )
+        }
+        let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
+        let base = state.logEndOffset
+        var next = base
+        bytes.withUnsafeMutableBytes { raw in
+            for batch in batches {
+                RecordBatchHeader.assign(
+                    baseOffset: next, partitionLeaderEpoch: leaderEpoch, in: raw, at: batch.position)
+                next += Int64(batch.header.lastOffsetDelta) + 1
+            }
+        }
+        try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
+        indexKeys(&state, keys, base: base)
+        return AppendResult(
+            baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
     }
 
     /// Appends batches that already carry their offsets (a follower copying its leader's log).
@@ -87,7 +96,7 @@ extension PartitionLog {
     }
 
     /// Checks that `batches` cover `bytes` exactly, in order.
-    private func checkTiling(_ bytes: [UInt8], _ batches: [ValidatedBatch]) throws {
+    func checkTiling(_ bytes: [UInt8], _ batches: [ValidatedBatch]) throws {
         var position = 0
         for batch in batches {
             guard batch.position == position, batch.size >= RecordBatchHeader.size, batch.header.lastOffsetDelta >= 0

@@ -48,6 +48,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// BrokerRegistration: the broker's log directories belong to another cluster; a quorum
     /// message carrying another cluster id than the receiver's.
     public static let inconsistentClusterId = ErrorCode(rawValue: 104)
+    /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
+    public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
     /// needs one (FetchKey) cannot be served.
     public static let keyIndexDisabled = ErrorCode(rawValue: 1010)
@@ -106,6 +108,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .brokerIdNotRegistered: "BROKER_ID_NOT_REGISTERED"
         case .inconsistentVoterSet: "INCONSISTENT_VOTER_SET"
         case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
+        case .conditionFailed: "CONDITION_FAILED"
         default: "ERROR_\(rawValue)"
         }
     }

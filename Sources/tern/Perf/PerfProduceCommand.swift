@@ -20,6 +20,13 @@ struct PerfProduceCommand: AsyncParsableCommand {
     @Option(help: "Records per second to send in total; 0 means as fast as possible.") var throughput = 0
     @Option(help: "Give record i the key 'key-<i mod N>' (N distinct keys, as a compacted topic needs); 0: no keys.")
     var keyCount = 0
+    @Option(
+        help: ArgumentHelp(
+            "none (pipelined sends), awaited (each send awaited, one at a time per producer), end-offset "
+                + "(each producer appends to partition <index mod partitions> on the end offset it saw) or key "
+                + "(each producer appends to its own key on the key's last offset; needs key.index.enable=true).",
+            valueName: "mode"))
+    var condition = PerfAppendMode.none
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
@@ -44,6 +51,9 @@ struct PerfProduceCommand: AsyncParsableCommand {
         let keyCount = keyCount
         var clients: [TernClient] = []
         for _ in 0..<producers { clients.append(try await global.connect(clientId: "tern-perf")) }
+        if condition != .none {
+            return try await runOneAtATime(clients, configuration: configuration)
+        }
         let start = ContinuousClock.now
         progress.start()
         try await withThrowingTaskGroup(of: Void.self) { group in
