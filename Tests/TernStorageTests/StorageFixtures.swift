@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
-import TernStorage
+@testable import TernStorage
 import TernTestSupport
 import TernWire
 import XCTest
@@ -250,6 +250,11 @@ final class StorageFixture {
 
     /// Opens a new manager over the same directory (the old one must be shut down or abandoned).
     func reopen(config: LogConfig = LogConfig()) throws -> LogManager {
+        // A crashed process writes nothing more: stop the old manager's background threads
+        // (without its clean shutdown), or its periodic checkpoint writes race the new manager's
+        // on the same `.tmp` files and one rename finds the other's file gone.
+        manager.backgroundFlusher.stop()
+        manager.flusher.stop()
         manager = try LogManager(
             logDirs: [directory.path], flushMode: flushMode, logger: capture.logger(), flushIntervalMs: flushIntervalMs,
             checkpointIntervalMs: checkpointIntervalMs, configProvider: { _ in config })
