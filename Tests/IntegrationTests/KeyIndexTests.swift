@@ -179,6 +179,12 @@ final class KeyIndexTests: XCTestCase {
         let refused = try tern(broker, ["consume", "plain", "--key", "k"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("KEY_INDEX_DISABLED"), refused.stderr)
+
+        // Enabled on a topic that holds data: the index is built from its log.
+        let altered = try tern(broker, ["topic", "alter", "plain", "--config", "key.index.enable=true"])
+        XCTAssertEqual(altered.status, 0, altered.stderr)
+        let enabled = try await history(client, "plain", "k")
+        XCTAssertEqual(values(enabled), ["v"])
         await client.close()
     }
 }
