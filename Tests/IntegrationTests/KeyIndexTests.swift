@@ -185,6 +185,11 @@ final class KeyIndexTests: XCTestCase {
         XCTAssertEqual(altered.status, 0, altered.stderr)
         let enabled = try await history(client, "plain", "k")
         XCTAssertEqual(values(enabled), ["v"])
+
+        // Its memory is reported.
+        let metrics = try httpGet(port: broker.adminPort ?? 0, "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertGreaterThan(try PrometheusText(metrics.text).value("tern_log_key_index_memory_bytes") ?? 0, 0)
         await client.close()
     }
 }
