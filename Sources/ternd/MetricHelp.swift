@@ -22,6 +22,8 @@ enum MetricHelp {
         "tern_log_corrupt_bytes_total": "Bytes of the corrupt stretches start-up recovery set aside.",
         "tern_log_recovery_segments_scanned_total": "Segments start-up recovery CRC-scanned (from the recovery point on).",
         "tern_log_recovery_bytes_read_total": "Bytes start-up recovery read from segment files to check them.",
+        "tern_log_key_index_memory_bytes":
+            "Memory of key indexes (key.index.enable): active segments' indexes and sealed segments' block tables.",
         "tern_log_open_segment_files":
             "Segment log files open now: those kept by the open-file cache plus evicted ones a read still uses.",
         "tern_log_open_segment_files_limit": "Segment log files the open-file cache keeps at most (log.max.open.files).",

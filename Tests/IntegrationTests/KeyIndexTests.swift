@@ -179,6 +179,65 @@ final class KeyIndexTests: XCTestCase {
         let refused = try tern(broker, ["consume", "plain", "--key", "k"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("KEY_INDEX_DISABLED"), refused.stderr)
+
+        // Enabled on a topic that holds data: the index is built from its log.
+        let altered = try tern(broker, ["topic", "alter", "plain", "--config", "key.index.enable=true"])
+        XCTAssertEqual(altered.status, 0, altered.stderr)
+        let enabled = try await history(client, "plain", "k")
+        XCTAssertEqual(values(enabled), ["v"])
+
+        // Its memory is reported.
+        let metrics = try httpGet(port: broker.adminPort ?? 0, "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertGreaterThan(try PrometheusText(metrics.text).value("tern_log_key_index_memory_bytes") ?? 0, 0)
+        await client.close()
+    }
+
+    func testCompactedKeyIndexedTopicReturnsTheRetainedRecordsAndTheTrueLastOne() async throws {
+        let data = directory.path + "/data"
+        let broker = try BrokerProcess(
+            dataDirectory: data,
+            settings: ["log.cleaner.backoff.ms": "100", "log.cleaner.dedupe.buffer.size": "4194304"])
+        defer { broker.stop() }
+        let created = try tern(
+            broker,
+            [
+                "topic", "create", "ledger", "--partitions", "1", "--config", "cleanup.policy=compact",
+                "--config", "key.index.enable=true", "--config", "segment.bytes=16384",
+                "--config", "min.cleanable.dirty.ratio=0.01",
+            ])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let lines = (0..<20).flatMap { version in (0..<200).map { "acct-\($0),v\(version)-\($0)" } }
+        let produced = try tern(
+            broker, ["produce", "ledger", "--key-separator", ","], stdin: lines.joined(separator: "\n"))
+        XCTAssertEqual(produced.status, 0, produced.stderr)
+
+        // Wait (bounded) until the cleaner has compacted everything below the active segment.
+        let partitionDirectory = data + "/ledger-0"
+        let active =
+            try FileManager.default.contentsOfDirectory(atPath: partitionDirectory)
+            .filter { $0.hasSuffix(".log") }.compactMap { Int64($0.dropLast(4)) }.max() ?? -1
+        XCTAssertGreaterThan(active, 0)
+        func checkpoint() -> Int64 {
+            let text = (try? String(contentsOfFile: data + "/cleaner-offset-checkpoint", encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                if fields.count == 3, fields[0] == "ledger", fields[1] == "0" { return Int64(fields[2]) ?? -1 }
+            }
+            return -1
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while checkpoint() < active && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        XCTAssertGreaterThanOrEqual(checkpoint(), active, broker.log)
+
+        let client = try await client(broker)
+        for key in ["acct-3", "acct-150"] {
+            let history = try await history(client, "ledger", key)
+            let scanned = try await scan(client, "ledger", key)
+            XCTAssertEqual(history.map(\.offset), scanned.map(\.offset), "\(key): exactly what a scan finds")
+            XCTAssertLessThan(history.count, 20, "\(key): compaction removed superseded records")
+            XCTAssertEqual(values(history).last, "v19-\(key.dropFirst(5))", "\(key): the latest value is kept")
+        }
         await client.close()
     }
 }

@@ -20,7 +20,9 @@ final class ScrapeGauges: Sendable {
     /// Sets every scrape-time gauge from `broker`'s current state.
     func refresh(_ broker: Broker) {
         var seen = Set<TopicPartition>()
+        var keyIndexBytes = 0
         for log in broker.logManager.allLogs {
+            if log.isKeyIndexed { keyIndexBytes += log.keyIndexMemoryBytes }
             let tp = log.topicPartition
             seen.insert(tp)
             let dimensions = Self.dimensions(tp)
@@ -56,6 +58,7 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "process_open_fds").record(process.openFileDescriptors)
         Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
+        Gauge(label: "tern_log_key_index_memory_bytes").record(keyIndexBytes)
         Gauge(label: "tern_log_open_segment_files").record(LogManager.openSegmentFiles)
         Gauge(label: "tern_log_open_segment_files_limit").record(LogManager.maxOpenSegmentFiles)
         Gauge(label: "tern_log_segment_file_opens").record(LogManager.segmentFileOpens)
