@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     public static let version = "0.1.0"
 
     let config: BrokerConfig
+    /// The SSL listeners' certificates; nil without SSL listeners.
+    let tls: ListenerTLS?
     let logger: Logger
     let logManager: LogManager
     let topics: TopicStore
@@ -63,9 +65,12 @@ public final class Broker: Sendable {
     }
 
     /// Opens the data directories, recovers the logs and loads topic metadata.
+    /// - Parameter tls: the SSL listeners' certificates (``ListenerTLS/load(config:logger:)``);
+    ///   required when a listener is `SSL://`.
     /// - Throws: `StorageError` when a log directory cannot be used.
-    public init(config: BrokerConfig, logger: Logger) throws {
+    public init(config: BrokerConfig, logger: Logger, tls: ListenerTLS? = nil) throws {
         self.config = config
+        self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
         let topics = try TopicStore(directory: config.logDirs[0])
@@ -147,6 +152,13 @@ public final class Broker: Sendable {
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
             serverConfig.memoryPool = requestMemory
             serverConfig.connectionLimiter = connectionLimiter
+            if listener.securityProtocol.usesTLS {
+                guard let tls else {
+                    for s in started { s.shutdown(timeout: .zero) }
+                    throw NetError(.tlsConfiguration, "\(listener) needs ssl.certificate.location and ssl.key.location")
+                }
+                serverConfig.tls = tls.holder
+            }
             let server = Server(
                 configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
             do {
@@ -156,7 +168,12 @@ public final class Broker: Sendable {
                 throw error
             }
             started.append(server)
-            logger.info("listening", metadata: ["listener": "\(listener.host):\(server.boundPort)"])
+            logger.info(
+                "listening",
+                metadata: [
+                    "listener": "\(listener.host):\(server.boundPort)",
+                    "tern_security_protocol": "\(listener.securityProtocol.rawValue)",
+                ])
         }
         servers.withLock { $0 = started }
         retention.start(self)

@@ -7,7 +7,26 @@ public enum BrokerConfigKeys {
         ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
         ConfigDefinition(
             "listeners", "PLAINTEXT://127.0.0.1:9092", .string,
-            "Where the broker accepts clients: a comma-separated list of PLAINTEXT://HOST:PORT."),
+            "Where the broker accepts clients: a comma-separated list of PLAINTEXT://HOST:PORT and SSL://HOST:PORT."),
+        ConfigDefinition(
+            "ssl.certificate.location", "", .string,
+            "SSL listeners: the broker's certificate chain, PEM, leaf first."),
+        ConfigDefinition("ssl.key.location", "", .string, "SSL listeners: the private key of the certificate, PEM."),
+        ConfigDefinition("ssl.key.password", "", .string, "The password of an encrypted ssl.key.location; empty: none."),
+        ConfigDefinition(
+            "ssl.ca.location", "", .string,
+            "SSL listeners: the CA certificates (PEM) that sign client certificates; needed for ssl.client.auth."),
+        ConfigDefinition(
+            "ssl.client.auth", "none", .oneOf(["none", "requested", "required"]),
+            "SSL listeners: ask clients for a certificate (requested) or refuse those without a valid one (required)."),
+        ConfigDefinition(
+            "ssl.protocols", "TLSv1.2,TLSv1.3", .listOf(["TLSv1.2", "TLSv1.3"]), "TLS versions SSL listeners accept."),
+        ConfigDefinition(
+            "ssl.cipher.suites", "", .string,
+            "Comma-separated OpenSSL cipher names (TLS_* for TLS 1.3); empty: OpenSSL's defaults."),
+        ConfigDefinition(
+            "ssl.reload.check.interval.ms", "30000", .int(min: 0, max: maxInt),
+            "How often the certificate, key and CA files are checked for changes and reloaded (0: only on SIGHUP)."),
         ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),

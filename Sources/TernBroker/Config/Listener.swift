@@ -1,20 +1,24 @@
-/// A `PLAINTEXT://HOST:PORT` listener address.
+/// A `PLAINTEXT://HOST:PORT` or `SSL://HOST:PORT` listener address.
 public struct Listener: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// The scheme: how connections to this listener are secured.
+    public var securityProtocol = SecurityProtocol.plaintext
 
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    /// Parses `PLAINTEXT://HOST:PORT`; an empty host means every interface, `[v6]` brackets allowed.
+    /// Parses `PLAINTEXT://HOST:PORT` or `SSL://HOST:PORT`; an empty host means every interface,
+    /// `[v6]` brackets allowed. `SASL_PLAINTEXT://` and `SASL_SSL://` are refused as not
+    /// supported yet.
     public init(parsing text: String) throws(ConfigError) {
-        let prefix = "PLAINTEXT://"
-        guard text.hasPrefix(prefix) else {
-            throw ConfigError(origin: text, reason: "a listener must look like PLAINTEXT://HOST:PORT")
+        guard let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") else {
+            throw ConfigError(origin: text, reason: "a listener must look like PLAINTEXT://HOST:PORT or SSL://HOST:PORT")
         }
-        let address = text.dropFirst(prefix.count)
+        securityProtocol = try SecurityProtocol(scheme: text[..<colon], listener: text)
+        let address = text[colon...].dropFirst(3)
         guard let colon = address.lastIndex(of: ":") else {
             throw ConfigError(origin: text, reason: "missing :PORT")
         }
@@ -37,7 +41,5 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
     /// `HOST:PORT`, with brackets around an IPv6 host.
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    public var description: String {
-        host.contains(":") ? "PLAINTEXT://[\(host)]:\(port)" : "PLAINTEXT://\(host):\(port)"
-    }
+    public var description: String { "\(securityProtocol.rawValue)://\(address)" }
 }

@@ -1,0 +1,54 @@
+import TernNet
+import XCTest
+
+@testable import TernBroker
+
+/// `listeners` schemes and the `ssl.*` keys.
+final class ListenerSecurityTests: XCTestCase {
+    func testPlaintextAndSSLListenersTogether() throws {
+        let config = try BrokerConfig.load(
+            file: nil,
+            overrides: [
+                "listeners=PLAINTEXT://127.0.0.1:9092, SSL://0.0.0.0:9093", "ssl.certificate.location=/c.pem",
+                "ssl.key.location=/k.pem", "ssl.client.auth=required", "ssl.ca.location=/ca.pem",
+                "ssl.protocols=TLSv1.3", "ssl.cipher.suites=TLS_AES_256_GCM_SHA384",
+            ])
+        XCTAssertEqual(config.listeners.map(\.securityProtocol), [.plaintext, .ssl])
+        XCTAssertEqual(config.listeners.map(\.description), ["PLAINTEXT://127.0.0.1:9092", "SSL://0.0.0.0:9093"])
+        let tls = try XCTUnwrap(try config.listenerTLSConfiguration())
+        XCTAssertEqual(tls.certificateChainPath, "/c.pem")
+        XCTAssertEqual(tls.privateKeyPath, "/k.pem")
+        XCTAssertNil(tls.privateKeyPassword)
+        XCTAssertEqual(tls.caPath, "/ca.pem")
+        XCTAssertEqual(tls.clientAuthentication, .required)
+        XCTAssertEqual(tls.protocols, [.tls13])
+        XCTAssertEqual(tls.cipherSuites, ["TLS_AES_256_GCM_SHA384"])
+        XCTAssertNil(try BrokerConfig.load(file: nil).listenerTLSConfiguration(), "no SSL listener, no TLS")
+    }
+
+    func testSASLSchemesAreRefusedAsNotSupportedYetAndUnknownOnesAsUnknown() {
+        for scheme in ["SASL_PLAINTEXT", "SASL_SSL"] {
+            XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["listeners=\(scheme)://127.0.0.1:9094"]))
+            {
+                XCTAssertTrue("\($0)".contains("\(scheme) listeners are not supported yet"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["listeners=TLS://127.0.0.1:9094"])) {
+            XCTAssertTrue("\($0)".contains("unknown listener scheme 'TLS'"), "\($0)")
+        }
+    }
+
+    func testSSLListenerWithoutCertificateOrKeyIsAConfigurationError() throws {
+        let config = try BrokerConfig.load(file: nil, overrides: ["listeners=SSL://127.0.0.1:9093"])
+        XCTAssertThrowsError(try config.listenerTLSConfiguration()) {
+            XCTAssertTrue("\($0)".hasPrefix("ssl.certificate.location:"), "\($0)")
+        }
+        let noKey = try BrokerConfig.load(
+            file: nil, overrides: ["listeners=SSL://127.0.0.1:9093", "ssl.certificate.location=/c.pem"])
+        XCTAssertThrowsError(try noKey.listenerTLSConfiguration()) {
+            XCTAssertTrue("\($0)".hasPrefix("ssl.key.location:"), "\($0)")
+        }
+        XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["ssl.client.auth=maybe"]))
+        XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["ssl.protocols=TLSv1.1"]))
+    }
+}
