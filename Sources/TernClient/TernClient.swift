@@ -22,6 +22,11 @@ public final class TernClient: Sendable {
     ///   `.connectionFailed` naming every address tried and why it failed.
     public init(configuration: ClientConfiguration) async throws {
         let addresses = try BrokerAddress.parseList(configuration.bootstrap)
+        var configuration = configuration
+        if let tls = configuration.tls {
+            // One context (certificates read once) for every connection of this client.
+            configuration.transport = .ternNet(tls: try tls.makeContext())
+        }
         let pool = ConnectionPool(configuration: configuration, bootstrap: addresses)
         self.configuration = configuration
         self.pool = pool
