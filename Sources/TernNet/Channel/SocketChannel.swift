@@ -313,7 +313,7 @@ final class SocketChannel: @unchecked Sendable {
     }
 
     private func logHandshakeFailure(_ error: NetError) {
-        guard tls?.role == .server else {
+        guard tls?.role == .server, error.code != .closed else {
             logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
             return
         }

@@ -173,6 +173,9 @@ final class TLSStream {
             return NetError(
                 .tlsHandshakeFailed,
                 "TLS handshake with the broker at \(peerName) failed: the broker closed the connection")
+        case .server where receivedBytes == 0:
+            // A port probe (a load balancer's TCP check): nothing to complain about.
+            return NetError(.closed, "\(peerName) closed the connection before the TLS handshake began")
         case .server:
             return NetError(
                 .tlsHandshakeFailed,
