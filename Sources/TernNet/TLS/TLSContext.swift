@@ -108,8 +108,10 @@ public final class TLSContext: @unchecked Sendable {
                 let failIfNone = configuration.clientAuthentication == .required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0
                 SSL_CTX_set_verify(context, SSL_VERIFY_PEER | failIfNone, nil)
             }
-            // Connections are short-lived in number and long-lived in time: no session cache.
+            // Connections are few and long-lived, and clients do not resume sessions: no session
+            // cache and no TLS 1.3 session tickets (each costs the handshake an encryption).
             _ = tern_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+            _ = SSL_CTX_set_num_tickets(context, 0)
         case .client:
             SSL_CTX_set_verify(context, configuration.verifyCertificate ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
         }
