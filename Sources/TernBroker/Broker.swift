@@ -145,7 +145,7 @@ public final class Broker: Sendable {
     /// - Throws: `NetError` (for example `addressInUse`) naming the address.
     public func start() throws {
         var started: [Server] = []
-        for listener in config.listeners {
+        for (index, listener) in config.listeners.enumerated() {
             var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
@@ -160,7 +160,7 @@ public final class Broker: Sendable {
                 serverConfig.tls = tls.holder
             }
             let server = Server(
-                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
+                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger, listener: index), logger: logger)
             do {
                 try server.start()
             } catch {
@@ -254,9 +254,13 @@ public final class Broker: Sendable {
     }
 
     /// The advertised address of this broker as the Metadata API reports it.
-    var advertisedBroker: MetadataResponse.Broker {
-        let listener = config.advertisedListener
-        let port = listener.port == 0 ? (boundPorts.first ?? 0) : listener.port
+    /// - Parameter listener: the index (in `listeners`) of the listener the request came in on:
+    ///   its clients are told the address advertised for it.
+    func advertisedBroker(listener index: Int = 0) -> MetadataResponse.Broker {
+        let advertised = config.advertisedListeners
+        let listener = advertised.indices.contains(index) ? advertised[index] : config.advertisedListener
+        let ports = boundPorts
+        let port = listener.port == 0 ? (ports.indices.contains(index) ? ports[index] : ports.first ?? 0) : listener.port
         return MetadataResponse.Broker(nodeId: config.nodeId, host: listener.host, port: Int32(port))
     }
 }
@@ -278,7 +282,7 @@ extension Broker {
 extension Broker {
     /// The summary `GET /v1/cluster` returns.
     func clusterSummary(admin: [String]) -> ClusterSummary {
-        let broker = advertisedBroker
+        let broker = advertisedBroker()
         let ports = boundPorts
         let listeners = config.listeners.enumerated().map { i, listener in
             Listener(host: listener.host, port: i < ports.count ? ports[i] : listener.port).description

@@ -219,6 +219,16 @@ final class TLSTests: XCTestCase {
         let plaintext = try tern("127.0.0.1:\(plaintextPort)", ["topic", "list"], tls: [])
         XCTAssertEqual(plaintext.status, 0, plaintext.stderr)
         XCTAssertTrue(plaintext.stdout.contains("after"))
+        // Both listeners serve producers: each advertises its own address to its clients.
+        let viaPlaintext = try tern(
+            "127.0.0.1:\(plaintextPort)", ["produce", "after", "--acks", "1"], tls: [], stdin: "plain-1\nplain-2\n")
+        XCTAssertEqual(viaPlaintext.status, 0, viaPlaintext.stderr)
+        let viaTLS = try tern("localhost:\(broker.port)", ["produce", "after", "--acks", "1"], stdin: "tls-1\n")
+        XCTAssertEqual(viaTLS.status, 0, viaTLS.stderr)
+        let consumed = try tern(
+            "127.0.0.1:\(plaintextPort)", ["consume", "after", "--from-beginning", "--max-messages", "3", "--timeout-ms", "20000"],
+            tls: [])
+        XCTAssertEqual(consumed.stdout.split(separator: "\n").sorted(), ["plain-1", "plain-2", "tls-1"], consumed.stderr)
     }
 
     func testUnusableCertificateFilesStopStartUpWithExitCode78NamingTheFile() throws {

@@ -52,3 +52,25 @@ final class ListenerSecurityTests: XCTestCase {
         XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["ssl.protocols=TLSv1.1"]))
     }
 }
+
+/// What Metadata and FindCoordinator tell the clients of each listener.
+final class AdvertisedListenerTests: XCTestCase {
+    func testEachListenerAdvertisesItsOwnSchemesAddress() throws {
+        let both = try BrokerConfig.load(
+            file: nil,
+            overrides: [
+                "listeners=PLAINTEXT://127.0.0.1:9092,SSL://0.0.0.0:9093",
+                "advertised.listeners=SSL://broker.example.com:9093",
+            ])
+        XCTAssertEqual(
+            both.advertisedListeners.map(\.description),
+            ["PLAINTEXT://127.0.0.1:9092", "SSL://broker.example.com:9093"])
+        XCTAssertEqual(both.advertisedListener.description, "PLAINTEXT://127.0.0.1:9092")
+        // One listener and one advertised address: the address, whatever its scheme (as before).
+        let one = try BrokerConfig.load(
+            file: nil, overrides: ["listeners=PLAINTEXT://0.0.0.0:9092", "advertised.listeners=PLAINTEXT://h:1"])
+        XCTAssertEqual(one.advertisedListeners.map(\.description), ["PLAINTEXT://h:1"])
+        XCTAssertThrowsError(
+            try BrokerConfig.load(file: nil, overrides: ["advertised.listeners=PLAINTEXT://h:1,SSL://x"]))
+    }
+}

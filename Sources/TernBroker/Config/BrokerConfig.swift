@@ -20,6 +20,9 @@ public struct BrokerConfig: Sendable {
     /// Where the admin HTTP listener binds (`admin.listeners`); empty when disabled.
     public let adminListeners: [Listener]
     public let advertisedListener: Listener
+    /// The address advertised to the clients of each listener, in `listeners` order: the
+    /// `advertised.listeners` entry of the listener's scheme, else the listener's own address.
+    public let advertisedListeners: [Listener]
     public let logDirs: [String]
     public let numPartitions: Int32
     public let autoCreateTopics: Bool
@@ -127,7 +130,7 @@ public struct BrokerConfig: Sendable {
                 throw ConfigError(origin: "listeners", reason: "\(error)")
             }
         }
-        guard let first = listeners.first else {
+        guard !listeners.isEmpty else {
             throw ConfigError(origin: "listeners", reason: "at least one listener is required")
         }
         self.listeners = listeners
@@ -142,17 +145,18 @@ public struct BrokerConfig: Sendable {
             }
         }
         self.adminListeners = adminListeners
-        let advertised = values["advertised.listeners"] ?? ""
-        if advertised.isEmpty {
-            let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host
-            advertisedListener = Listener(host: host, port: first.port)
-        } else {
+        var advertised: [Listener] = []
+        for item in (values["advertised.listeners"] ?? "").split(separator: ",") {
+            let text = String(item).trimmingWhitespace()
+            if text.isEmpty { continue }
             do {
-                advertisedListener = try Listener(parsing: advertised.split(separator: ",").first.map(String.init) ?? "")
+                advertised.append(try Listener(parsing: text))
             } catch {
                 throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
             }
         }
+        advertisedListeners = Self.advertise(listeners: listeners, advertised: advertised)
+        advertisedListener = advertisedListeners[0]
         logDirs = (values["log.dirs"] ?? "").split(separator: ",").map { String($0).trimmingWhitespace() }
             .filter { !$0.isEmpty }
         guard !logDirs.isEmpty else { throw ConfigError(origin: "log.dirs", reason: "at least one directory is required") }
@@ -168,6 +172,26 @@ public struct BrokerConfig: Sendable {
         logLevel = values["log.level"] ?? "info"
         logFormat = values["log.format"] ?? "text"
         messageMaxBytes = Int(int("message.max.bytes"))
+    }
+
+    /// Pairs each listener with what its clients are told: the advertised entry of the same scheme
+    /// (the one at the same position when several listeners share a scheme), else the listener
+    /// itself, with the machine's host name for a wildcard address.
+    private static func advertise(listeners: [Listener], advertised: [Listener]) -> [Listener] {
+        listeners.enumerated().map { index, listener in
+            let sameScheme = advertised.filter { $0.securityProtocol == listener.securityProtocol }
+            if sameScheme.count == 1 && listeners.filter({ $0.securityProtocol == listener.securityProtocol }).count == 1 {
+                return sameScheme[0]
+            }
+            if index < advertised.count && advertised[index].securityProtocol == listener.securityProtocol {
+                return advertised[index]
+            }
+            // A single entry of another scheme keeps its old meaning: the address of the broker.
+            if listeners.count == 1, let only = advertised.first { return only }
+            var own = listener
+            if own.host == "0.0.0.0" || own.host == "::" { own.host = hostName() }
+            return own
+        }
     }
 
     /// The effective value of a key.

@@ -32,7 +32,7 @@ public enum BrokerConfigKeys {
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
         ConfigDefinition(
             "advertised.listeners", "", .string,
-            "The address clients are told to use; empty means the first listener."),
+            "The addresses clients are told to use, one per listener scheme; a listener without one advertises itself."),
         ConfigDefinition("log.dirs", "./tern-data", .string, "Comma-separated directories that hold partition logs."),
         ConfigDefinition("num.partitions", "1", .int(min: 1, max: 100_000), "Partitions of a topic created without a count."),
         ConfigDefinition(
