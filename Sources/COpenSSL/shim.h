@@ -21,6 +21,8 @@ static inline long tern_ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
 }
 
+static inline void tern_ssl_ctx_set_read_ahead(SSL_CTX *ctx) { SSL_CTX_set_read_ahead(ctx, 1); }
+
 static inline long tern_bio_pending(BIO *bio) { return (long)BIO_ctrl_pending(bio); }
 
 static inline long tern_bio_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }

@@ -59,6 +59,8 @@ public final class TLSContext: @unchecked Sendable {
         // completes in full, and a moved buffer is fine.
         tern_ssl_ctx_set_mode(context, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
         tern_ssl_ctx_set_default_options(context)
+        // Take all buffered ciphertext from the read BIO at once rather than record by record.
+        tern_ssl_ctx_set_read_ahead(context)
         try configureCiphers()
 
         if let certificate = configuration.certificateChainPath {

@@ -30,8 +30,8 @@ final class TLSStream {
         case failed(NetError)
     }
 
-    /// Ciphertext read per `read(2)`.
-    static let inputCapacity = 32 * 1024
+    /// Ciphertext read per `read(2)` (as much as a plaintext connection reads into its buffer).
+    static let inputCapacity = 64 * 1024
     /// Ciphertext staged per `write(2)`; plaintext is encrypted in batches of about this size.
     static let outputCapacity = 128 * 1024
     /// The fatal `unexpected_message` alert sent to a client that speaks plaintext to a TLS
@@ -116,9 +116,10 @@ final class TLSStream {
         }
     }
 
-    /// Ciphertext or plaintext buffered inside TLS that a read would return without the socket.
+    /// Ciphertext or plaintext buffered inside TLS that a read would return without the socket
+    /// (`SSL_has_pending` counts records read ahead but not yet decrypted; `SSL_pending` does not).
     var hasBufferedInput: Bool {
-        SSL_pending(ssl) > 0 || tern_bio_pending(readBIO) > 0
+        SSL_has_pending(ssl) != 0 || tern_bio_pending(readBIO) > 0
     }
 
     /// Ciphertext waiting to be written.
