@@ -226,9 +226,11 @@ final class TLSTests: XCTestCase {
         let viaTLS = try tern("localhost:\(broker.port)", ["produce", "after", "--acks", "1"], stdin: "tls-1\n")
         XCTAssertEqual(viaTLS.status, 0, viaTLS.stderr)
         let consumed = try tern(
-            "127.0.0.1:\(plaintextPort)", ["consume", "after", "--from-beginning", "--max-messages", "3", "--timeout-ms", "20000"],
+            "127.0.0.1:\(plaintextPort)",
+            ["consume", "after", "--from-beginning", "--max-messages", "3", "--timeout-ms", "20000"],
             tls: [])
-        XCTAssertEqual(consumed.stdout.split(separator: "\n").sorted(), ["plain-1", "plain-2", "tls-1"], consumed.stderr)
+        XCTAssertEqual(
+            consumed.stdout.split(separator: "\n").sorted(), ["plain-1", "plain-2", "tls-1"], consumed.stderr)
     }
 
     func testUnusableCertificateFilesStopStartUpWithExitCode78NamingTheFile() throws {
