@@ -66,6 +66,24 @@ final class TLSChannelTests: XCTestCase {
         XCTAssertNil(connection.peerCertificateSubject, "no client certificate was asked for")
     }
 
+    func testRepliesReadyAfterOneReadEventLeaveInOneEncryptedWrite() throws {
+        let handler = EchoHandler()
+        let server = try startTLSServer(handler: handler, holder: try serverContext())
+        defer { server.shutdown(timeout: .seconds(5)) }
+        let client = try TLSTestClient(port: server.boundPort, host: "localhost", tls: try clientContext())
+        defer { client.connection.close() }
+        let count = 1_000
+        // One send: the frames reach the broker in a few TLS records and read events.
+        client.connection.send((0..<count).map { framed(indexedPayload($0, extra: $0 % 7)) })
+        let frames = try XCTUnwrap(client.waitForFrames(count))
+        XCTAssertEqual(frames.map { index(of: $0) }, Array(0..<count))
+        let connection = try XCTUnwrap(handler.lastConnection.value)
+        let statistics = connection.channel.loop.queue.sync { connection.statistics }
+        // The handshake's flight is one write; then at most one write per read event, not one per reply.
+        XCTAssertLessThanOrEqual(statistics.writevCalls, statistics.readEvents + 1)
+        XCTAssertLessThan(statistics.writevCalls, count / 10)
+    }
+
     func testFileRegionsAreReadAndEncryptedForTLS() throws {
         let contents = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let handler = FileRegionTests.FileResponder()
