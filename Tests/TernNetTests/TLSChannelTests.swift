@@ -134,6 +134,23 @@ final class TLSChannelTests: XCTestCase {
         XCTAssertEqual(handler.received.value, 1)
     }
 
+    func testRequestedClientCertificateIsOptionalAndRecordedWhenSent() throws {
+        let handler = EchoHandler()
+        let server = try startTLSServer(handler: handler, holder: try serverContext(clientAuth: .requested))
+        defer { server.shutdown(timeout: .seconds(5)) }
+        let anonymous = try TLSTestClient(port: server.boundPort, host: "localhost", tls: try clientContext())
+        anonymous.connection.send(framed([1]))
+        XCTAssertEqual(anonymous.waitForFrames(1)?.first, [1])
+        XCTAssertNil(handler.lastConnection.value?.peerCertificateSubject)
+        anonymous.connection.close()
+        let identified = try TLSTestClient(
+            port: server.boundPort, host: "localhost", tls: try clientContext(identity: certificates.client))
+        defer { identified.connection.close() }
+        identified.connection.send(framed([2]))
+        XCTAssertEqual(identified.waitForFrames(1)?.first, [2])
+        XCTAssertEqual(handler.lastConnection.value?.peerCertificateSubject, "CN=tern-client,O=Tern Tests")
+    }
+
     func testClientRefusesUnknownCAExpiredCertificateAndWrongHostName() throws {
         let cases: [(TestCertificates.Identity, String)] = [
             (certificates.otherCAServer, "unable to get local issuer certificate"),
