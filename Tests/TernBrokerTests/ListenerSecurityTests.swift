@@ -1,4 +1,7 @@
+import Logging
 import TernNet
+import TernTestSupport
+import TernWire
 import XCTest
 
 @testable import TernBroker
@@ -72,5 +75,25 @@ final class AdvertisedListenerTests: XCTestCase {
         XCTAssertEqual(one.advertisedListeners.map(\.description), ["PLAINTEXT://h:1"])
         XCTAssertThrowsError(
             try BrokerConfig.load(file: nil, overrides: ["advertised.listeners=PLAINTEXT://h:1,SSL://x"]))
+    }
+}
+
+/// The key password never leaves the broker.
+final class SensitiveConfigTests: XCTestCase {
+    func testDescribeConfigsReportsTheKeyPasswordAsSensitiveWithoutItsValue() throws {
+        let directory = TemporaryDirectory("tern-sensitive")
+        defer { directory.remove() }
+        let config = try BrokerConfig.load(
+            file: nil, overrides: ["log.dirs=\(directory.path)/data", "ssl.key.password=hunter2"])
+        let broker = try Broker(config: config, logger: Logger(label: "test"))
+        let response = broker.handleDescribeConfigs(
+            DescribeConfigsRequest(resources: [.init(type: .broker, name: "0")]))
+        let entries = try XCTUnwrap(response.resources.first?.entries)
+        let password = try XCTUnwrap(entries.first { $0.name == "ssl.key.password" })
+        XCTAssertNil(password.value)
+        XCTAssertTrue(password.sensitive)
+        XCTAssertFalse(entries.contains { $0.value?.contains("hunter2") == true })
+        XCTAssertEqual(entries.first { $0.name == "ssl.client.auth" }?.value, "none")
+        try broker.shutdown()
     }
 }

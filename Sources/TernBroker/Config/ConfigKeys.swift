@@ -3,6 +3,9 @@
 public enum BrokerConfigKeys {
     static let maxInt = Int64(Int32.max)
 
+    /// Keys whose values are secrets: DescribeConfigs reports them as sensitive, without a value.
+    public static let sensitive: Set<String> = ["ssl.key.password"]
+
     public static let all: [ConfigDefinition] = [
         ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
         ConfigDefinition(
