@@ -244,6 +244,23 @@ final class TLSChannelTests: XCTestCase {
         XCTAssertEqual(client.waitForFrames(1)?.first, [7])
     }
 
+    func testAHandshakeThatStallsIsClosedAfterTheHandshakeTimeout() throws {
+        let store = RecordingLogHandler.Store()
+        let logger = Logger(label: "test", factory: { _ in RecordingLogHandler(store: store) })
+        let server = try startServer(handler: EchoHandler(), logger: logger) {
+            $0.tls = try? self.serverContext()
+            $0.tlsHandshakeTimeout = .milliseconds(300)
+        }
+        defer { server.shutdown(timeout: .seconds(5)) }
+        let socket = try TestSocket(port: server.boundPort)
+        try socket.write([0x16, 0x03, 0x01])  // the start of a record header, then nothing
+        let started = ContinuousClock.now
+        XCTAssertTrue(socket.waitForClose(), "the stalled handshake was left open")
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(8), "closed by the handshake timeout, not another")
+        XCTAssertTrue(
+            waitUntil { store.all.contains { "\($0.metadata["error"] ?? "")".contains("not finished after") } })
+    }
+
     func testReplacedContextServesNewConnectionsWhileOpenOnesKeepWorking() throws {
         let holder = try serverContext()
         let server = try startTLSServer(handler: EchoHandler(), holder: holder)

@@ -43,7 +43,7 @@ final class SocketChannel: @unchecked Sendable {
     }
 
     /// A TLS handshake not finished this long after the connection opened closes it.
-    static let tlsHandshakeTimeout = DispatchTimeInterval.seconds(10)
+    private let tlsHandshakeTimeout: Duration
 
     /// The loop every call runs on.
     let loop: EventLoop
@@ -114,8 +114,9 @@ final class SocketChannel: @unchecked Sendable {
     init(
         socket: SocketDescriptor, peer: String, loop: EventLoop, maxFrameBytes: Int, maxPendingWriteBytes: Int,
         framing: Framing = .lengthPrefixed, memoryPool: RequestMemoryPool? = nil, tls: TLSStream? = nil,
-        sniff: PlaintextSniff = .none, logger: Logger
+        sniff: PlaintextSniff = .none, tlsHandshakeTimeout: Duration = .seconds(10), logger: Logger
     ) {
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.tls = tls
         self.sniff = tls == nil ? sniff : .none
         self.memoryPool = memoryPool
@@ -148,10 +149,11 @@ final class SocketChannel: @unchecked Sendable {
         readSource = source
         source.resume()
         if let tls {
-            loop.queue.asyncAfter(deadline: .now() + Self.tlsHandshakeTimeout) {
+            let timeout = tlsHandshakeTimeout
+            loop.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.clampedNanoseconds))) {
                 guard self.isOpen, let tls = self.tls, !tls.isHandshakeComplete else { return }
                 let error = NetError(
-                    .timedOut, "TLS handshake with \(tls.peerName) not finished after \(Self.tlsHandshakeTimeout)")
+                    .timedOut, "TLS handshake with \(tls.peerName) not finished after \(timeout)")
                 self.logHandshakeFailure(error)
                 self.close(error: error)
             }

@@ -34,6 +34,9 @@ public struct ServerConfiguration: Sendable {
     /// A plaintext native-protocol server closes a connection that opens with a TLS ClientHello,
     /// logging that; a TLS server answers plaintext with a TLS alert and closes.
     public var tls: TLSContextHolder?
+    /// A TLS connection whose handshake has not completed this long after it was accepted is
+    /// closed (default 10 s), so half-open handshakes do not hold descriptors until the idle timeout.
+    public var tlsHandshakeTimeout: Duration = .seconds(10)
 
     /// Creates a configuration; every limit has the default documented on its property
     /// (`eventLoopCount: nil` means one loop per core).

@@ -55,7 +55,7 @@ public final class ServerConnection: @unchecked Sendable {
             maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing,
             memoryPool: configuration.memoryPool, tls: tls,
             sniff: configuration.tls == nil && configuration.framing.isLengthPrefixed ? .refuseTLSClientHello : .none,
-            logger: logger)
+            tlsHandshakeTimeout: configuration.tlsHandshakeTimeout, logger: logger)
         self.isTLS = tls != nil
     }
 
