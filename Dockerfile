@@ -2,7 +2,7 @@
 # Build: the official Swift image on Debian 12 (6.2 or later: swift-prometheus and
 # swift-service-lifecycle need it); the Swift runtime is linked statically.
 FROM swift:6.3-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends zlib1g-dev pkg-config \
+RUN apt-get update && apt-get install -y --no-install-recommends zlib1g-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -16,8 +16,8 @@ RUN swift build -c release --static-swift-stdlib --product ternd \
 # Run: slim Debian 12 with only the runtime libraries the binaries need
 # (scripts/check-container-runtime.sh checks this list against the binaries).
 FROM debian:bookworm-slim
-# RUNTIME-PACKAGES: libc6 libgcc-s1 libstdc++6 zlib1g
-RUN apt-get update && apt-get install -y --no-install-recommends libc6 libgcc-s1 libstdc++6 zlib1g \
+# RUNTIME-PACKAGES: libc6 libgcc-s1 libstdc++6 zlib1g libssl3
+RUN apt-get update && apt-get install -y --no-install-recommends libc6 libgcc-s1 libstdc++6 zlib1g libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 tern \
     && useradd --system --uid 10001 --gid tern --home-dir /var/lib/tern --shell /usr/sbin/nologin tern \

@@ -27,6 +27,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CTernCRC32C"),
         .systemLibrary(name: "CTernLinux", path: "Sources/CTernLinux"),
         .target(name: "TernWire", dependencies: ["CZlib", "CTernCRC32C"], swiftSettings: swiftSettings),
@@ -44,6 +46,7 @@ let package = Package(
         .target(
             name: "TernNet",
             dependencies: [
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],

@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     public static let version = "0.1.0"
 
     let config: BrokerConfig
+    /// The SSL listeners' certificates; nil without SSL listeners.
+    let tls: ListenerTLS?
     let logger: Logger
     let logManager: LogManager
     let topics: TopicStore
@@ -63,9 +65,12 @@ public final class Broker: Sendable {
     }
 
     /// Opens the data directories, recovers the logs and loads topic metadata.
+    /// - Parameter tls: the SSL listeners' certificates (``ListenerTLS/load(config:logger:)``);
+    ///   required when a listener is `SSL://`.
     /// - Throws: `StorageError` when a log directory cannot be used.
-    public init(config: BrokerConfig, logger: Logger) throws {
+    public init(config: BrokerConfig, logger: Logger, tls: ListenerTLS? = nil) throws {
         self.config = config
+        self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
         let topics = try TopicStore(directory: config.logDirs[0])
@@ -140,15 +145,22 @@ public final class Broker: Sendable {
     /// - Throws: `NetError` (for example `addressInUse`) naming the address.
     public func start() throws {
         var started: [Server] = []
-        for listener in config.listeners {
+        for (index, listener) in config.listeners.enumerated() {
             var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
             serverConfig.memoryPool = requestMemory
             serverConfig.connectionLimiter = connectionLimiter
+            if listener.securityProtocol.usesTLS {
+                guard let tls else {
+                    for s in started { s.shutdown(timeout: .zero) }
+                    throw NetError(.tlsConfiguration, "\(listener) needs ssl.certificate.location and ssl.key.location")
+                }
+                serverConfig.tls = tls.holder
+            }
             let server = Server(
-                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger), logger: logger)
+                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger, listener: index), logger: logger)
             do {
                 try server.start()
             } catch {
@@ -156,7 +168,12 @@ public final class Broker: Sendable {
                 throw error
             }
             started.append(server)
-            logger.info("listening", metadata: ["listener": "\(listener.host):\(server.boundPort)"])
+            logger.info(
+                "listening",
+                metadata: [
+                    "listener": "\(listener.host):\(server.boundPort)",
+                    "tern_security_protocol": "\(listener.securityProtocol.rawValue)",
+                ])
         }
         servers.withLock { $0 = started }
         retention.start(self)
@@ -237,9 +254,13 @@ public final class Broker: Sendable {
     }
 
     /// The advertised address of this broker as the Metadata API reports it.
-    var advertisedBroker: MetadataResponse.Broker {
-        let listener = config.advertisedListener
-        let port = listener.port == 0 ? (boundPorts.first ?? 0) : listener.port
+    /// - Parameter listener: the index (in `listeners`) of the listener the request came in on:
+    ///   its clients are told the address advertised for it.
+    func advertisedBroker(listener index: Int = 0) -> MetadataResponse.Broker {
+        let advertised = config.advertisedListeners
+        let listener = advertised.indices.contains(index) ? advertised[index] : config.advertisedListener
+        let ports = boundPorts
+        let port = listener.port == 0 ? (ports.indices.contains(index) ? ports[index] : ports.first ?? 0) : listener.port
         return MetadataResponse.Broker(nodeId: config.nodeId, host: listener.host, port: Int32(port))
     }
 }
@@ -261,7 +282,7 @@ extension Broker {
 extension Broker {
     /// The summary `GET /v1/cluster` returns.
     func clusterSummary(admin: [String]) -> ClusterSummary {
-        let broker = advertisedBroker
+        let broker = advertisedBroker()
         let ports = boundPorts
         let listeners = config.listeners.enumerated().map { i, listener in
             Listener(host: listener.host, port: i < ports.count ? ports[i] : listener.port).description

@@ -18,10 +18,16 @@ public final class TernClient: Sendable {
 
     /// Connects to the first reachable bootstrap broker, checks with the ApiVersions handshake that
     /// it speaks every API the SDK uses, and fetches the cluster's metadata.
-    /// - Throws: ``TernError``: `.invalidArgument` for a malformed bootstrap entry,
-    ///   `.connectionFailed` naming every address tried and why it failed.
+    /// - Throws: ``TernError``: `.invalidArgument` for a malformed bootstrap entry or TLS files
+    ///   that cannot be used (named), `.connectionFailed` naming every address tried and why it
+    ///   failed (a failed TLS handshake gives OpenSSL's reason).
     public init(configuration: ClientConfiguration) async throws {
         let addresses = try BrokerAddress.parseList(configuration.bootstrap)
+        var configuration = configuration
+        if let tls = configuration.tls {
+            // One context (certificates read once) for every connection of this client.
+            configuration.transport = .ternNet(tls: try tls.makeContext())
+        }
         let pool = ConnectionPool(configuration: configuration, bootstrap: addresses)
         self.configuration = configuration
         self.pool = pool

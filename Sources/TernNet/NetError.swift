@@ -31,6 +31,17 @@ public struct NetError: Error, CustomStringConvertible, Sendable {
         public static let closed = Code("closed")
         /// An argument such as a port number is out of range.
         public static let invalidArgument = Code("invalidArgument")
+        /// A TLS certificate, key or setting cannot be used (names the file or key).
+        public static let tlsConfiguration = Code("tlsConfiguration")
+        /// The TLS handshake failed (an unknown CA, an expired certificate, a wrong host name, a
+        /// missing client certificate, no common protocol or cipher).
+        public static let tlsHandshakeFailed = Code("tlsHandshakeFailed")
+        /// The peer speaks plaintext where TLS was expected, or TLS where plaintext was.
+        public static let tlsNotSpoken = Code("tlsNotSpoken")
+        /// The broker expects TLS and the client connected in plaintext.
+        public static let tlsRequired = Code("tlsRequired")
+        /// A TLS error after the handshake (a bad record, an alert from the peer).
+        public static let tlsError = Code("tlsError")
         /// Any other failure of a system call.
         public static let ioError = Code("ioError")
     }

@@ -18,9 +18,27 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Log the SDK's connections, retries and metadata refreshes to stderr.")
     var verbose = false
 
-    /// The bootstrap list: the option, else `TERN_BOOTSTRAP`, else localhost:9092.
+    @Option(
+        name: .customLong("command-config"),
+        help: ArgumentHelp(
+            "Client properties, one KEY=VALUE a line (librdkafka's names: security.protocol, ssl.ca.location, ...).",
+            valueName: "file"))
+    var commandConfig: String?
+
+    @Option(
+        name: .customShort("X"),
+        help: ArgumentHelp(
+            "One client property, e.g. -X security.protocol=SSL -X ssl.ca.location=ca.pem (repeatable; wins over --command-config). Keys: \(ClientProperties.keys.joined(separator: ", ")).",
+            valueName: "key=value"))
+    var properties: [String] = []
+
+    /// The bootstrap list: the option, else `bootstrap.servers` of the client properties, else
+    /// `TERN_BOOTSTRAP`, else localhost:9092.
     var bootstrapList: String {
         if let bootstrap { return bootstrap }
+        if let fromProperties = (try? ClientProperties(file: commandConfig, overrides: properties))?.bootstrap {
+            return fromProperties
+        }
         if let fromEnvironment = getenv("TERN_BOOTSTRAP"), let value = String(validatingCString: fromEnvironment),
             !value.isEmpty
         {
@@ -41,9 +59,11 @@ struct GlobalOptions: ParsableArguments {
 
     /// The SDK settings for these options; `timeout` (when given) also bounds each connect and
     /// request.
-    /// - Throws: ``CLIFailure`` naming a bad bootstrap entry.
+    /// - Throws: ``CLIFailure`` naming a bad bootstrap entry or client property.
     func clientConfiguration(clientId: String = "tern-cli", timeout: Duration? = nil) throws -> ClientConfiguration {
+        let clientProperties = try ClientProperties(file: commandConfig, overrides: properties)
         var configuration = ClientConfiguration(bootstrap: try bootstrapAddresses(), clientId: clientId)
+        try clientProperties.apply(to: &configuration)
         if let timeout {
             configuration.connectTimeout = min(configuration.connectTimeout, timeout)
             configuration.requestTimeout = min(configuration.requestTimeout, timeout)

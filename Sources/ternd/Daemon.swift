@@ -20,6 +20,7 @@ import Glibc
 /// shutdown is flushing. The first signal triggers the group's graceful shutdown.
 final class Daemon: Sendable {
     private let config: BrokerConfig
+    private let tls: ListenerTLS?
     private let logger: Logger
     private let signalQueue = DispatchQueue(label: "ternd.signals")
     private let stopping = Atomic<Bool>(false)
@@ -27,8 +28,11 @@ final class Daemon: Sendable {
     private let watchdogInterval: Duration?
     private let metrics: MetricsExporter
 
-    init(config: BrokerConfig, logger: Logger, environment: [String: String], metrics: MetricsExporter) {
+    init(
+        config: BrokerConfig, tls: ListenerTLS?, logger: Logger, environment: [String: String], metrics: MetricsExporter
+    ) {
         self.config = config
+        self.tls = tls
         self.logger = logger
         self.metrics = metrics
         self.notifier = SystemdNotifier(environment: environment)
@@ -42,7 +46,7 @@ final class Daemon: Sendable {
         var identity = checkLogDirIdentity()
         let broker: Broker
         do {
-            broker = try Broker(config: config, logger: logger)
+            broker = try Broker(config: config, logger: logger, tls: tls)
         } catch {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)
@@ -75,7 +79,15 @@ final class Daemon: Sendable {
             source.resume()
             sources.append(source)
         }
+        // SIGHUP reloads the SSL listeners' certificates (and is otherwise ignored rather than
+        // ending the process, its default).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
+        hangup.setEventHandler { [self] in self.reloadCertificates() }
+        hangup.resume()
+        sources.append(hangup)
         signalQueue.sync { start(broker, admin, startedAt: started) }
+        tls?.startWatching(intervalMs: Int64(config["ssl.reload.check.interval.ms"] ?? "") ?? 30_000)
 
         do {
             try await group.run()
@@ -128,6 +140,14 @@ final class Daemon: Sendable {
                 "startup_ms":
                     "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
+    }
+
+    private func reloadCertificates() {
+        guard let tls else {
+            logger.info("SIGHUP: no SSL listener, nothing to reload")
+            return
+        }
+        tls.reload(reason: "SIGHUP")
     }
 
     private func handleSignal(_ signalNumber: Int32, broker: Broker, group: ServiceGroup) {

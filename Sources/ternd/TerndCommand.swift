@@ -22,7 +22,8 @@ struct TerndCommand: AsyncParsableCommand {
             (dots as underscores, e.g. TERN_LOG_DIRS) < --set KEY=VALUE.
             Exit codes: 0 clean stop, 64 bad arguments, 69 a listener (broker or admin) cannot bind,
             70 internal error,
-            73 data directory unusable, 78 bad configuration.
+            73 data directory unusable, 78 bad configuration (including an unusable TLS certificate or key).
+            SIGHUP reloads the SSL listeners' certificates and keys (new connections use them).
             """)
 
     @Option(name: .long, help: "A config file of 'key = value' lines.")
@@ -49,7 +50,16 @@ struct TerndCommand: AsyncParsableCommand {
         let metrics = MetricsExporter.bootstrap()
         let logger = Logger(label: "ternd")
         DescriptorLimit.raise(logger: logger)
-        let daemon = Daemon(config: brokerConfig, logger: logger, environment: environment, metrics: metrics)
+        // Certificates are read before anything starts: a bad file is a configuration error.
+        let tls: ListenerTLS?
+        do {
+            tls = try ListenerTLS.load(config: brokerConfig, logger: logger)
+        } catch {
+            logger.critical("configuration error", metadata: ["error": "\(error)"])
+            Self.fail("configuration error: \(error)", code: TerndExit.config)
+        }
+        let daemon = Daemon(
+            config: brokerConfig, tls: tls, logger: logger, environment: environment, metrics: metrics)
         await daemon.run()
     }
 

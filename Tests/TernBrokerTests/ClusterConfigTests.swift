@@ -171,13 +171,14 @@ final class ClusterConfigTests: XCTestCase {
     }
 
     func testListenerNamesAndTimeoutRefusals() {
-        assertRefused(["listeners": "SSL://h:9092"], "listeners", "unknown listener name SSL", "PLAINTEXT://HOST:PORT")
+        assertRefused(["listeners": "TLS://h:9092"], "listeners", "unknown listener name TLS", "PLAINTEXT://HOST:PORT")
         assertRefused(["listeners": "PLAIN TEXT://h:9092"], "listener name 'PLAIN TEXT'")
         assertRefused(["listeners": "CONTROLLER://h:9093"], "listeners", "at least one listener is required")
         assertRefused(["controller.listener.names": ""], "controller.listener.names", "not a listener name")
         assertRefused(["controller.listener.names": "A,a"], "controller.listener.names", "listed twice")
         assertRefused(
-            ["controller.listener.names": "plaintext"], "controller.listener.names", "PLAINTEXT is the client listener")
+            ["controller.listener.names": "plaintext"], "controller.listener.names", "PLAINTEXT is a client listener")
+        assertRefused(["controller.listener.names": "SSL"], "controller.listener.names", "SSL is a client listener")
         assertRefused(
             ["broker.heartbeat.interval.ms": "9000"], "broker.heartbeat.interval.ms",
             "must be below broker.session.timeout.ms")

@@ -75,6 +75,22 @@ public final class RawConnection {
         return poll(&entry, 1, 0) == 1
     }
 
+    /// Closes the sending side (the peer reads end of input) while still reading.
+    public func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Reads and drops whatever arrives until the peer closes the connection: true when it did
+    /// before a read timed out.
+    public func waitForClose() -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+
     /// True when the peer has closed the connection (a read returns end of stream or reset).
     public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0

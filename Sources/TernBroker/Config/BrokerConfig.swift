@@ -24,6 +24,9 @@ public struct BrokerConfig: Sendable {
     /// Where the admin HTTP listener binds (`admin.listeners`); empty when disabled.
     public let adminListeners: [Listener]
     public let advertisedListener: Listener
+    /// The address advertised to the clients of each listener, in `listeners` order: the
+    /// `advertised.listeners` entry of the listener's scheme, else the listener's own address.
+    public let advertisedListeners: [Listener]
     public let logDirs: [String]
     public let numPartitions: Int32
     public let autoCreateTopics: Bool
@@ -131,18 +134,20 @@ public struct BrokerConfig: Sendable {
                 throw ConfigError(origin: "listeners", reason: "\(error)")
             }
         }
-        // Every listener name maps to plaintext: PLAINTEXT for clients and the controller's names
-        // (Kafka's defaults without listener.security.protocol.map, which Tern does not have yet).
+        // Client listeners are named by their security protocol (PLAINTEXT, SSL); the names in
+        // controller.listener.names carry the quorum, plaintext (Kafka's defaults without
+        // listener.security.protocol.map, which Tern does not have yet).
         let controllerNames = try ClusterConfig.parseListenerNames(values["controller.listener.names"] ?? "")
-        for listener in allListeners
-        where listener.name != Listener.plaintextName && !controllerNames.contains(listener.name) {
+        let clientNames = SecurityProtocol.supported.map(\.rawValue)
+        for listener in allListeners where !clientNames.contains(listener.name) && !controllerNames.contains(listener.name) {
             throw ConfigError(
                 origin: "listeners",
-                reason: "\(listener): unknown listener name \(listener.name); use PLAINTEXT://HOST:PORT for "
-                    + "clients or \(controllerNames[0])://HOST:PORT (controller.listener.names) for the quorum")
+                reason: "\(listener): unknown listener name \(listener.name); use PLAINTEXT://HOST:PORT or "
+                    + "SSL://HOST:PORT for clients or \(controllerNames[0])://HOST:PORT (controller.listener.names) "
+                    + "for the quorum")
         }
         cluster = try ClusterConfig(values: values, listeners: allListeners)
-        let listeners = allListeners.filter { $0.name == Listener.plaintextName }
+        let listeners = allListeners.filter { !controllerNames.contains($0.name) }
         if cluster.roles.contains(.broker) && listeners.isEmpty {
             throw ConfigError(origin: "listeners", reason: "at least one listener is required (PLAINTEXT://HOST:PORT)")
         }
@@ -158,28 +163,29 @@ public struct BrokerConfig: Sendable {
             }
         }
         self.adminListeners = adminListeners
-        let advertised = values["advertised.listeners"] ?? ""
-        if advertised.trimmingWhitespace().isEmpty {
+        var advertised: [Listener] = []
+        for item in (values["advertised.listeners"] ?? "").split(separator: ",") {
+            let text = String(item).trimmingWhitespace()
+            if text.isEmpty { continue }
+            do {
+                advertised.append(try Listener(parsing: text))
+            } catch {
+                throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
+            }
+        }
+        if listeners.isEmpty {
             // A controller-only node has no client listener; it advertises its controller listener.
-            guard let first = listeners.first ?? cluster.controllerListener else {
+            guard var own = advertised.first(where: { controllerNames.contains($0.name) }) ?? cluster.controllerListener
+            else {
                 throw ConfigError(origin: "listeners", reason: "at least one listener is required")
             }
-            let host = first.host == "0.0.0.0" || first.host == "::" ? Self.hostName() : first.host
-            advertisedListener = Listener(name: first.name, host: host, port: first.port)
+            if own.host == "0.0.0.0" || own.host == "::" { own.host = Self.hostName() }
+            advertisedListeners = []
+            advertisedListener = own
         } else {
-            var parsed: [Listener] = []
-            for item in advertised.split(separator: ",") {
-                do {
-                    parsed.append(try Listener(parsing: String(item).trimmingWhitespace()))
-                } catch {
-                    throw ConfigError(origin: "advertised.listeners", reason: "\(error)")
-                }
-            }
-            // Clients are told the first advertised address that is not the controller's.
-            guard let first = parsed.first(where: { !controllerNames.contains($0.name) }) ?? parsed.first else {
-                throw ConfigError(origin: "advertised.listeners", reason: "no address in '\(advertised)'")
-            }
-            advertisedListener = first
+            advertisedListeners = Self.advertise(
+                listeners: listeners, advertised: advertised.filter { !controllerNames.contains($0.name) })
+            advertisedListener = advertisedListeners[0]
         }
         logDirs = (values["log.dirs"] ?? "").split(separator: ",").map { String($0).trimmingWhitespace() }
             .filter { !$0.isEmpty }
@@ -196,6 +202,26 @@ public struct BrokerConfig: Sendable {
         logLevel = values["log.level"] ?? "info"
         logFormat = values["log.format"] ?? "text"
         messageMaxBytes = Int(int("message.max.bytes"))
+    }
+
+    /// Pairs each listener with what its clients are told: the advertised entry of the same scheme
+    /// (the one at the same position when several listeners share a scheme), else the listener
+    /// itself, with the machine's host name for a wildcard address.
+    private static func advertise(listeners: [Listener], advertised: [Listener]) -> [Listener] {
+        listeners.enumerated().map { index, listener in
+            let sameScheme = advertised.filter { $0.securityProtocol == listener.securityProtocol }
+            if sameScheme.count == 1 && listeners.filter({ $0.securityProtocol == listener.securityProtocol }).count == 1 {
+                return sameScheme[0]
+            }
+            if index < advertised.count && advertised[index].securityProtocol == listener.securityProtocol {
+                return advertised[index]
+            }
+            // A single entry of another scheme keeps its old meaning: the address of the broker.
+            if listeners.count == 1, let only = advertised.first { return only }
+            var own = listener
+            if own.host == "0.0.0.0" || own.host == "::" { own.host = hostName() }
+            return own
+        }
     }
 
     /// The effective value of a key.

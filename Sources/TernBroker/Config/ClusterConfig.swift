@@ -245,10 +245,11 @@ public struct ClusterConfig: Sendable, Hashable {
                     origin: "controller.listener.names",
                     reason: "'\(name)' is not a listener name (1-64 ASCII letters, digits, '_' or '-')")
             }
-            guard name.uppercased() != Listener.plaintextName else {
+            // The security protocols' names are client listeners' (PLAINTEXT://, SSL://, ...).
+            if let clientName = SecurityProtocol(rawValue: name.uppercased())?.rawValue {
                 throw ConfigError(
                     origin: "controller.listener.names",
-                    reason: "PLAINTEXT is the client listener; name the controller's listener differently (CONTROLLER)")
+                    reason: "\(clientName) is a client listener; name the controller's listener differently (CONTROLLER)")
             }
             guard !names.contains(name.uppercased()) else {
                 throw ConfigError(origin: "controller.listener.names", reason: "'\(name)' is listed twice")

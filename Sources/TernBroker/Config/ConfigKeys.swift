@@ -3,11 +3,14 @@
 public enum BrokerConfigKeys {
     static let maxInt = Int64(Int32.max)
 
+    /// Keys whose values are secrets: DescribeConfigs reports them as sensitive, without a value.
+    public static let sensitive: Set<String> = ["ssl.key.password"]
+
     public static let all: [ConfigDefinition] = [
         ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
         ConfigDefinition(
             "listeners", "PLAINTEXT://127.0.0.1:9092", .string,
-            "Where the node listens: comma-separated NAME://HOST:PORT; PLAINTEXT for clients, a controller.listener.names name for the quorum."),
+            "Where the node listens: comma-separated NAME://HOST:PORT; PLAINTEXT or SSL for clients, a controller.listener.names name for the quorum."),
         ConfigDefinition(
             "process.roles", "broker,controller", .processRoles,
             "What this node does: broker, controller, or broker,controller."),
@@ -36,11 +39,30 @@ public enum BrokerConfigKeys {
             "metadata.log.max.record.bytes.between.snapshots", "20971520", .int(min: 1, max: Int64.max),
             "Metadata log bytes written since the last snapshot that trigger a new one."),
         ConfigDefinition(
+            "ssl.certificate.location", "", .string,
+            "SSL listeners: the broker's certificate chain, PEM, leaf first."),
+        ConfigDefinition("ssl.key.location", "", .string, "SSL listeners: the private key of the certificate, PEM."),
+        ConfigDefinition("ssl.key.password", "", .string, "The password of an encrypted ssl.key.location; empty: none."),
+        ConfigDefinition(
+            "ssl.ca.location", "", .string,
+            "SSL listeners: the CA certificates (PEM) that sign client certificates; needed for ssl.client.auth."),
+        ConfigDefinition(
+            "ssl.client.auth", "none", .oneOf(["none", "requested", "required"]),
+            "SSL listeners: ask clients for a certificate (requested) or refuse those without a valid one (required)."),
+        ConfigDefinition(
+            "ssl.protocols", "TLSv1.2,TLSv1.3", .listOf(["TLSv1.2", "TLSv1.3"]), "TLS versions SSL listeners accept."),
+        ConfigDefinition(
+            "ssl.cipher.suites", "", .string,
+            "Comma-separated OpenSSL cipher names (TLS_* for TLS 1.3); empty: OpenSSL's defaults."),
+        ConfigDefinition(
+            "ssl.reload.check.interval.ms", "30000", .int(min: 0, max: maxInt),
+            "How often the certificate, key and CA files are checked for changes and reloaded (0: only on SIGHUP)."),
+        ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
         ConfigDefinition(
             "advertised.listeners", "", .string,
-            "The address clients are told to use; empty means the first listener."),
+            "The addresses clients are told to use, one per listener scheme; a listener without one advertises itself."),
         ConfigDefinition("log.dirs", "./tern-data", .string, "Comma-separated directories that hold partition logs."),
         ConfigDefinition("num.partitions", "1", .int(min: 1, max: 100_000), "Partitions of a topic created without a count."),
         ConfigDefinition(

@@ -1,8 +1,11 @@
 /// A `NAME://HOST:PORT` listener address, as in Kafka's `listeners`.
 ///
-/// The name is what the listener is for (`PLAINTEXT` for clients, `CONTROLLER` for the metadata
-/// quorum, …); it is upper-cased on parsing, as Kafka normalises listener names. Which names a
-/// configuration accepts is decided by ``BrokerConfig`` (every known name is plaintext today).
+/// The name is what the listener is for and, for client listeners, its security protocol
+/// (`PLAINTEXT://`, `SSL://`; `SASL_*` are refused until SASL exists); other names (`CONTROLLER`
+/// for the metadata quorum, …) are plaintext, as Kafka's defaults are without
+/// `listener.security.protocol.map`, which Tern does not have yet. Names are upper-cased on
+/// parsing, as Kafka normalises them. Which names a configuration accepts is decided by
+/// ``BrokerConfig``.
 public struct Listener: Sendable, Hashable, CustomStringConvertible {
     /// The name of client listeners, and the default.
     public static let plaintextName = "PLAINTEXT"
@@ -10,11 +13,14 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
     public var name: String
     public var host: String
     public var port: Int
+    /// How connections to this listener are secured.
+    public var securityProtocol: SecurityProtocol
 
     public init(name: String = Listener.plaintextName, host: String, port: Int) {
         self.name = name
         self.host = host
         self.port = port
+        securityProtocol = SecurityProtocol(rawValue: name.uppercased()) ?? .plaintext
     }
 
     /// Parses `NAME://HOST:PORT`; an empty host means every interface, `[v6]` brackets allowed.
@@ -29,6 +35,13 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
                 origin: text,
                 reason: "listener name '\(name)' must be 1-64 ASCII letters, digits, '_' or '-' "
                     + "(a listener must look like PLAINTEXT://HOST:PORT)")
+        }
+        // A security protocol's name must be one this build supports (SASL is refused clearly);
+        // any other name is plaintext.
+        if SecurityProtocol(rawValue: name.uppercased()) != nil {
+            securityProtocol = try SecurityProtocol(scheme: Substring(name), listener: text)
+        } else {
+            securityProtocol = .plaintext
         }
         let address = text[separator.upperBound...]
         guard let colon = address.lastIndex(of: ":") else {

@@ -75,19 +75,19 @@ extension Broker: GroupLogs {
         if let (code, message) = groupCoordinator.read({ $0.check(group: request.key) }) {
             return context.respond(fail(code, message))
         }
-        guard topics.topic(GroupCoordinator.topicName) == nil else { return context.respond(coordinatorResponse()) }
+        guard topics.topic(GroupCoordinator.topicName) == nil else { return context.respond(coordinatorResponse(listener: context.listener)) }
         groupCoordinator.onIOQueue { [self] in
             do {
                 try ensureOffsetsTopic()
-                context.respond(coordinatorResponse())
+                context.respond(coordinatorResponse(listener: context.listener))
             } catch {
                 context.respond(fail(.coordinatorNotAvailable, "cannot create __consumer_offsets: \(error)"))
             }
         }
     }
 
-    private func coordinatorResponse() -> FindCoordinatorResponse {
-        let me = advertisedBroker
+    private func coordinatorResponse(listener: Int) -> FindCoordinatorResponse {
+        let me = advertisedBroker(listener: listener)
         return FindCoordinatorResponse(nodeId: me.nodeId, host: me.host, port: me.port)
     }
 

@@ -18,14 +18,16 @@ extension Broker {
         let creates =
             request.allowAutoTopicCreation && config.autoCreateTopics
             && (request.topics ?? []).contains { topics.topic($0) == nil }
-        guard creates else { return context.respond(metadata(request, autoCreate: false)) }
-        adminQueue.async { context.respond(self.metadata(request, autoCreate: true)) }
+        let listener = context.listener
+        guard creates else { return context.respond(metadata(request, autoCreate: false, listener: listener)) }
+        adminQueue.async { context.respond(self.metadata(request, autoCreate: true, listener: listener)) }
     }
 
     /// This broker, and the requested topics (or all) with their partition leaders; with
     /// `autoCreate`, unknown requested topics are created first (with `num.partitions`
     /// partitions, through the same checks as CreateTopics: blocks on disk work).
-    func metadata(_ request: MetadataRequest, autoCreate: Bool) -> MetadataResponse {
+    /// The broker's address is the one advertised for `listener` (its index in `listeners`).
+    func metadata(_ request: MetadataRequest, autoCreate: Bool, listener: Int = 0) -> MetadataResponse {
         var described: [MetadataResponse.Topic] = []
         if let names = request.topics {
             for name in names {
@@ -41,7 +43,7 @@ extension Broker {
             described = topics.all.map(describe)
         }
         return MetadataResponse(
-            brokers: [advertisedBroker], clusterId: "tern-single-node", controllerId: config.nodeId, topics: described)
+            brokers: [advertisedBroker(listener: listener)], clusterId: "tern-single-node", controllerId: config.nodeId, topics: described)
     }
 
     /// Creates `name` for a Metadata request; a refused or failed creation answers with its

@@ -110,10 +110,12 @@ extension Broker {
                     return .init(type: .topic, name: resource.name, entries: entries)
                 case .broker:
                     let entries = BrokerConfigKeys.all.filter { include($0.name) }.map { definition in
-                        DescribeConfigsResponse.Entry(
-                            name: definition.name, value: config[definition.name],
+                        // A secret is reported as set, never shown (as Kafka does).
+                        let sensitive = BrokerConfigKeys.sensitive.contains(definition.name)
+                        return DescribeConfigsResponse.Entry(
+                            name: definition.name, value: sensitive ? nil : config[definition.name],
                             source: config.sources[definition.name] == .defaultValue ? .defaultValue : .staticBroker,
-                            readOnly: true)
+                            readOnly: true, sensitive: sensitive)
                     }
                     return .init(type: .broker, name: resource.name, entries: entries)
                 default:

@@ -10,6 +10,8 @@ struct RequestContext: Sendable {
     let metrics: ApiMetrics
     /// When the frame arrived (monotonic nanoseconds).
     let receivedAt: UInt64
+    /// The index in `listeners` of the listener the request came in on.
+    var listener = 0
 
     /// Sends a complete response body.
     func respond<R: WireResponse>(_ response: R) {

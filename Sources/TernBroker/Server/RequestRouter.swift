@@ -8,6 +8,8 @@ import TernWire
 struct RequestRouter: ServerConnectionHandler {
     let broker: Broker
     let logger: Logger
+    /// The index in `listeners` of the listener this router serves (what Metadata advertises).
+    var listener = 0
 
     func connection(_ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket) {
         let receivedAt = RequestMetrics.now()
@@ -29,7 +31,8 @@ struct RequestRouter: ServerConnectionHandler {
         let metrics = broker.requestMetrics(header.apiKey)
         metrics.received()
         let context = RequestContext(
-            connection: connection, ticket: ticket, header: header, metrics: metrics, receivedAt: receivedAt)
+            connection: connection, ticket: ticket, header: header, metrics: metrics, receivedAt: receivedAt,
+            listener: listener)
         guard
             let api = ApiKey.supported.first(where: { $0.key == header.apiKey }),
             header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion

@@ -19,6 +19,8 @@ public struct ClientConfiguration: Sendable {
     /// Where the SDK logs (connections, retries, metadata refreshes). Defaults to a logger that
     /// discards everything: libraries never bootstrap the logging system.
     public var logger: Logger
+    /// TLS to the brokers (an `SSL://` listener); nil (the default) speaks plaintext.
+    public var tls: ClientTLS?
 
     /// How connections are opened; tests substitute an in-memory broker.
     var transport: TransportFactory = .ternNet
@@ -31,8 +33,10 @@ public struct ClientConfiguration: Sendable {
         connectTimeout: Duration = .seconds(10),
         metadataMaxAge: Duration = .seconds(300),
         maxResponseBytes: Int = 128 * 1024 * 1024,
-        logger: Logger = Logger(label: "tern.client", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "tern.client", factory: { _ in SwiftLogNoOpLogHandler() }),
+        tls: ClientTLS? = nil
     ) {
+        self.tls = tls
         self.bootstrap = bootstrap
         self.clientId = clientId
         self.requestTimeout = requestTimeout

@@ -26,10 +26,15 @@ struct TransportFactory: Sendable {
     var connect: Connect
 
     /// TCP through TernNet.
-    static let ternNet = TransportFactory { address, timeout, maxFrameBytes, onFrame, onClose in
-        try ClientConnection.connect(
-            host: address.host, port: address.port, timeout: timeout, maxFrameBytes: maxFrameBytes,
-            onFrame: onFrame, onClose: onClose)
+    static let ternNet = ternNet(tls: nil)
+
+    /// TCP through TernNet, with TLS when `tls` is set.
+    static func ternNet(tls: TLSContext?) -> TransportFactory {
+        TransportFactory { address, timeout, maxFrameBytes, onFrame, onClose in
+            try ClientConnection.connect(
+                host: address.host, port: address.port, timeout: timeout, maxFrameBytes: maxFrameBytes, tls: tls,
+                onFrame: onFrame, onClose: onClose)
+        }
     }
 }
 

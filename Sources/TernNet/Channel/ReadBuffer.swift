@@ -61,6 +61,12 @@ final class ReadBuffer {
         return .complete(payload)
     }
 
+    /// Up to `count` bytes at the front, not consumed (to recognise a TLS record where a frame
+    /// was expected).
+    func peek(_ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage + readIndex, count: min(count, writeIndex - readIndex))
+    }
+
     /// The whole size (prefix included) of the frame at the front, when its size prefix has
     /// arrived but not all of the frame; nil otherwise (or with a custom framing).
     var incompleteFrameBytes: Int? {
@@ -84,11 +90,16 @@ final class ReadBuffer {
     /// One `read(2)` into the free space; `.processed(0)` is end of input. Invalidates the payload
     /// pointers handed out before.
     func read(from fd: Int32) -> IOResult<Int> {
+        read { Syscall.read(fd, into: $0, count: $1) }
+    }
+
+    /// Like ``read(from:)``, with `fill` doing the read (TLS decrypts into the buffer).
+    func read(using fill: (UnsafeMutableRawPointer, Int) -> IOResult<Int>) -> IOResult<Int> {
         prepareForRead()
         // A full buffer would hold a complete frame, which is handed over before reading again;
         // reading zero bytes would look like end of input.
         precondition(writeIndex < capacity, "read buffer full while holding a complete frame")
-        let result = Syscall.read(fd, into: storage + writeIndex, count: capacity - writeIndex)
+        let result = fill(storage + writeIndex, capacity - writeIndex)
         if case .processed(let count) = result {
             writeIndex += count
         }

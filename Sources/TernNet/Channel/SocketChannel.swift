@@ -7,6 +7,10 @@ import Logging
 /// backpressure, and a close that closes the descriptor only after every source on it has run
 /// its cancel handler.
 ///
+/// With a ``TLSStream`` the same loop runs TLS over memory BIOs: the handshake first (no frame is
+/// read or written before it completes), then ciphertext in, plaintext frames out, and responses
+/// encrypted in batches, one `write` each.
+///
 /// All of it runs on ``loop``; callers from other threads hop there first (``EventLoop/execute(_:)``).
 final class SocketChannel: @unchecked Sendable {
     // `@unchecked Sendable`: every mutable property is read and written only on `loop.queue` —
@@ -27,6 +31,20 @@ final class SocketChannel: @unchecked Sendable {
         case closed
     }
 
+    /// Which TLS records a plaintext channel looks for in its first bytes, to name a peer that
+    /// speaks TLS instead of failing on a nonsense frame size.
+    enum PlaintextSniff {
+        /// None (a TLS channel, or a protocol other than the native one).
+        case none
+        /// A server: a TLS ClientHello from a client that uses TLS.
+        case refuseTLSClientHello
+        /// A client: a TLS record in reply, from a broker that expects TLS.
+        case detectTLSReply
+    }
+
+    /// A TLS handshake not finished this long after the connection opened closes it.
+    private let tlsHandshakeTimeout: Duration
+
     /// The loop every call runs on.
     let loop: EventLoop
     /// The peer's address, `host:port`.
@@ -39,6 +57,10 @@ final class SocketChannel: @unchecked Sendable {
     private let maxFrameBytes: Int
     private let maxPendingWriteBytes: Int
     private var writeQueue = WriteQueue()
+    /// The connection's TLS; nil for plaintext.
+    let tls: TLSStream?
+    private var sniff: PlaintextSniff
+    private var closeNotifyQueued = false
     private var delegate: (any SocketChannelDelegate)?
     private(set) var state = State.idle
 
@@ -67,7 +89,7 @@ final class SocketChannel: @unchecked Sendable {
     struct Statistics {
         /// Read events handled (source events and self-scheduled ones).
         var readEvents = 0
-        /// `writev` calls.
+        /// `writev` calls (and, with TLS, `write` calls of ciphertext).
         var writevCalls = 0
         /// `sendfile` calls.
         var sendfileCalls = 0
@@ -82,7 +104,8 @@ final class SocketChannel: @unchecked Sendable {
     var statistics: Statistics {
         loop.assertOnLoop()
         return Statistics(
-            readEvents: readEvents, writevCalls: writeQueue.writevCalls, sendfileCalls: writeQueue.sendfileCalls,
+            readEvents: readEvents, writevCalls: writeQueue.writevCalls + (tls?.writeCalls ?? 0),
+            sendfileCalls: writeQueue.sendfileCalls,
             wouldBlockWrites: wouldBlockWrites)
     }
 
@@ -90,8 +113,12 @@ final class SocketChannel: @unchecked Sendable {
     ///   - maxPendingWriteBytes: reading stops while more than this many bytes wait to be written.
     init(
         socket: SocketDescriptor, peer: String, loop: EventLoop, maxFrameBytes: Int, maxPendingWriteBytes: Int,
-        framing: Framing = .lengthPrefixed, memoryPool: RequestMemoryPool? = nil, logger: Logger
+        framing: Framing = .lengthPrefixed, memoryPool: RequestMemoryPool? = nil, tls: TLSStream? = nil,
+        sniff: PlaintextSniff = .none, tlsHandshakeTimeout: Duration = .seconds(10), logger: Logger
     ) {
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
+        self.tls = tls
+        self.sniff = tls == nil ? sniff : .none
         self.memoryPool = memoryPool
         self.socket = socket
         self.peer = peer
@@ -107,7 +134,7 @@ final class SocketChannel: @unchecked Sendable {
     var isOpen: Bool { state == .active || state == .draining }
 
     /// Bytes queued and not yet written.
-    var pendingWriteBytes: Int { writeQueue.pendingBytes }
+    var pendingWriteBytes: Int { writeQueue.pendingBytes + (tls?.pendingOutputBytes ?? 0) }
 
     /// Makes the read source and starts reading. The channel keeps `delegate` until it closes.
     func start(delegate: any SocketChannelDelegate) {
@@ -121,6 +148,18 @@ final class SocketChannel: @unchecked Sendable {
         source.setCancelHandler { self.sourceDidCancel() }
         readSource = source
         source.resume()
+        if let tls {
+            let timeout = tlsHandshakeTimeout
+            loop.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.clampedNanoseconds))) {
+                guard self.isOpen, let tls = self.tls, !tls.isHandshakeComplete else { return }
+                let error = NetError(
+                    .timedOut, "TLS handshake with \(tls.peerName) not finished after \(timeout)")
+                self.logHandshakeFailure(error)
+                self.close(error: error)
+            }
+            // The client speaks first: its ClientHello goes out now.
+            if tls.role == .client { _ = continueHandshake(tls) }
+        }
     }
 
     /// Closes a channel that was never started (for example refused during shutdown). Any thread,
@@ -150,14 +189,29 @@ final class SocketChannel: @unchecked Sendable {
     }
 
     private func write() {
-        switch writeQueue.flush(to: socket.rawValue) {
+        let outcome: WriteQueue.FlushOutcome
+        if let tls {
+            outcome = tls.flush(to: socket.rawValue, queue: &writeQueue)
+        } else {
+            outcome = writeQueue.flush(to: socket.rawValue)
+        }
+        switch outcome {
         case .drained(let written):
             if written > 0 { touch() }
             if let source = writeSource, !writeSuspended {
                 source.suspend()
                 writeSuspended = true
             }
-            if state == .draining { close(error: nil) }
+            if state == .draining {
+                // A TLS connection says goodbye with close_notify before the socket closes.
+                if let tls, tls.isHandshakeComplete, !closeNotifyQueued {
+                    closeNotifyQueued = true
+                    tls.shutdown()
+                    write()
+                    return
+                }
+                close(error: nil)
+            }
         case .wouldBlock(let written):
             if written > 0 { touch() }
             wouldBlockWrites += 1
@@ -196,13 +250,16 @@ final class SocketChannel: @unchecked Sendable {
     private func handleReadable() {
         guard state == .active, let delegate else { return }
         readEvents += 1
+        if let tls, !tls.isHandshakeComplete {
+            guard continueHandshake(tls) else { return }
+        }
         delegate.channelWillDeliverFrames(self)
         var endOfInput = false
         var bytesRead = false
         reading: while true {
             deliverFrames(to: delegate)
             guard mayRead(delegate), reserveMemoryForFrame() else { break }
-            switch readBuffer.read(from: socket.rawValue) {
+            switch readInput() {
             case .processed(0):
                 endOfInput = true
                 break reading
@@ -226,7 +283,79 @@ final class SocketChannel: @unchecked Sendable {
         updateReadInterest()
     }
 
+    private func readInput() -> IOResult<Int> {
+        guard let tls else { return readBuffer.read(from: socket.rawValue) }
+        let fd = socket.rawValue
+        return readBuffer.read { tls.read(fd: fd, into: $0, count: $1) }
+    }
+
+    // MARK: TLS
+
+    /// Advances the handshake with what the socket holds and writes what it produced.
+    /// - Returns: true when the handshake is complete and the channel open for frames.
+    private func continueHandshake(_ tls: TLSStream) -> Bool {
+        switch tls.advanceHandshake(fd: socket.rawValue) {
+        case .complete:
+            touch()
+            logger.debug("TLS handshake complete", metadata: ["tern_tls": "\(tls.negotiated)"])
+            delegate?.channelDidCompleteHandshake(self)
+            // The handshake's last flight, and frames queued while it ran.
+            flush()
+            return state == .active
+        case .inProgress:
+            flush()
+            return false
+        case .failed(let error):
+            // The alert OpenSSL queued tells the peer why, when the socket takes it.
+            tls.flushBestEffort(fd: socket.rawValue)
+            logHandshakeFailure(error)
+            close(error: error)
+            return false
+        }
+    }
+
+    private func logHandshakeFailure(_ error: NetError) {
+        guard tls?.role == .server, error.code != .closed else {
+            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
+            return
+        }
+        let message: Logger.Message =
+            error.code == .tlsNotSpoken
+            ? "closing connection: plaintext (not TLS) on a TLS listener" : "closing connection: TLS handshake failed"
+        LogRateLimiter.peerWarnings.warning(logger, message, metadata: ["error": "\(error.message)"])
+    }
+
+    /// Before the first frame of a plaintext channel: a TLS record where a size prefix belongs
+    /// means the peer speaks TLS. Returns true when it closed the channel for that.
+    private func refusedTLSOnPlaintext() -> Bool {
+        let head = readBuffer.peek(5)
+        guard head.count >= 3 else { return false }
+        let recordType = head[0]
+        let looksLikeTLS =
+            head[1] == 0x03 && head[2] <= 0x04
+            && (head.count < 5 || (Int(head[3]) << 8 | Int(head[4])) <= 16 * 1024 + 2048)
+        let mode = sniff
+        sniff = .none
+        switch mode {
+        case .refuseTLSClientHello where looksLikeTLS && recordType == 0x16:
+            LogRateLimiter.peerWarnings.warning(
+                logger,
+                "closing connection: a TLS ClientHello arrived on a plaintext listener (the client uses TLS, this listener is PLAINTEXT)"
+            )
+            close(error: NetError(.tlsNotSpoken, "TLS ClientHello from \(peer) on a plaintext listener"))
+            return true
+        case .detectTLSReply where looksLikeTLS && (recordType == 0x15 || recordType == 0x16):
+            close(
+                error: NetError(
+                    .tlsRequired, "the broker at \(peer) expects TLS: it answered in TLS (connect with security.protocol=SSL)"))
+            return true
+        default:
+            return false
+        }
+    }
+
     private func deliverFrames(to delegate: any SocketChannelDelegate) {
+        if sniff != .none, refusedTLSOnPlaintext() { return }
         while mayDeliver(delegate) {
             switch readBuffer.nextFrame() {
             case .incomplete:
@@ -310,7 +439,9 @@ final class SocketChannel: @unchecked Sendable {
             readSuspended = !wantsRead
             if wantsRead { source.resume() } else { source.suspend() }
         }
-        if deliverable && !pumpScheduled && readBuffer.hasFrame {
+        // TLS may hold decrypted or undecrypted input the socket will not signal again.
+        let tlsBuffered = wantsRead && tls.map { $0.isHandshakeComplete && $0.hasBufferedInput } == true
+        if deliverable && !pumpScheduled && (readBuffer.hasFrame || tlsBuffered) {
             pumpScheduled = true
             loop.execute {
                 self.pumpScheduled = false

@@ -8,6 +8,9 @@ protocol SocketChannelDelegate: AnyObject {
     /// than the limit). While false the channel stops reading.
     var channelMayDeliverFrame: Bool { get }
 
+    /// The TLS handshake completed (TLS channels only); frames follow.
+    func channelDidCompleteHandshake(_ channel: SocketChannel)
+
     /// A read event begins: frames may follow.
     func channelWillDeliverFrames(_ channel: SocketChannel)
 
@@ -23,4 +26,9 @@ protocol SocketChannelDelegate: AnyObject {
 
     /// The descriptor is closed. Called exactly once, last; `error` is nil for an orderly close.
     func channelDidClose(_ channel: SocketChannel, error: NetError?)
+}
+
+extension SocketChannelDelegate {
+    /// Plaintext connections have no handshake; TLS users override it.
+    func channelDidCompleteHandshake(_ channel: SocketChannel) {}
 }

@@ -135,6 +135,45 @@ struct WriteQueue {
         return .drained(written: written)
     }
 
+    /// For TLS, which encrypts before writing: hands up to `limit` bytes from the front to `body`
+    /// in order, in pieces, removing each piece `body` accepts (it returns false to stop). File
+    /// regions are read into `fileScratch` first (`sendfile` cannot go through TLS).
+    /// - Returns: an error when a file region cannot be read.
+    mutating func takePlaintext(
+        limit: Int, fileScratch: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Bool
+    ) -> NetError? {
+        var remaining = limit
+        while remaining > 0, let head = chunks.first {
+            switch head {
+            case .bytes(let bytes):
+                let count = min(bytes.count - headOffset, remaining)
+                let accepted = bytes.withUnsafeBytes { raw in
+                    body(UnsafeRawBufferPointer(rebasing: raw[headOffset..<headOffset + count]))
+                }
+                guard accepted else { return nil }
+                consume(count)
+                remaining -= count
+            case .file(let region):
+                guard let base = fileScratch.baseAddress else { return nil }
+                let wanted = min(region.count - headOffset, remaining, fileScratch.count)
+                switch Syscall.pread(region.descriptor, into: base, count: wanted, offset: region.offset + Int64(headOffset)) {
+                case .processed(0):
+                    return NetError(
+                        .ioError, "file ended \(region.count - headOffset) bytes before the end of its region")
+                case .processed(let count):
+                    guard body(UnsafeRawBufferPointer(start: base, count: count)) else { return nil }
+                    consume(count)
+                    remaining -= count
+                case .wouldBlock:
+                    return NetError(.ioError, "pread of a file region would block")
+                case .failed(let error):
+                    return error
+                }
+            }
+        }
+        return nil
+    }
+
     /// Marks `count` bytes from the front as written, releasing fully written chunks.
     private mutating func consume(_ count: Int) {
         pendingBytes -= count

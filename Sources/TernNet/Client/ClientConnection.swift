@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -18,6 +19,17 @@ public final class ClientConnection: @unchecked Sendable {
         var isClosed = false
     }
 
+    /// Where a TLS connection's handshake stands while ``connect(host:port:timeout:maxFrameBytes:tls:onFrame:onClose:logger:)`` waits.
+    private enum Handshake {
+        /// Not TLS, or the handshake is done: closes are reported through `onClose`.
+        case done
+        /// `connect` waits; a close now is its error.
+        case waiting
+        case failed(NetError)
+        /// `connect` gave up; the close that follows is not reported.
+        case abandoned
+    }
+
     /// The peer's address, e.g. `127.0.0.1:9092`.
     public let peer: String
     private let channel: SocketChannel
@@ -27,6 +39,8 @@ public final class ClientConnection: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
     /// Loop-confined: swapped with the outbox so that flushing does not allocate.
     private var drained: [[UInt8]] = []
+    private let handshake: Mutex<Handshake>
+    private let handshakeFinished = DispatchSemaphore(value: 0)
 
     /// A logger that drops everything, for callers that pass none.
     public static let silentLogger = Logger(label: "tern.net.client", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -35,16 +49,22 @@ public final class ClientConnection: @unchecked Sendable {
     /// (IPv4 and IPv6), trying each address until one accepts. Ignores `SIGPIPE` process-wide.
     ///
     /// - Parameters:
-    ///   - timeout: the whole connect, across every address tried (name resolution not included).
+    ///   - timeout: the whole connect, across every address tried (name resolution not included);
+    ///     with TLS, the handshake gets as long again.
+    ///   - tls: a client ``TLSContext`` to speak TLS (verifying the broker's certificate and,
+    ///     unless turned off, that it names `host`); nil for plaintext. With TLS, `connect`
+    ///     returns once the handshake is complete.
     ///   - maxFrameBytes: a response with a larger size prefix closes the connection with `frameTooLarge`.
     ///   - onFrame: each complete response payload (without its size prefix), in order, on the
     ///     connection's queue; the buffer is valid only during the call.
     ///   - onClose: called once when the connection closes, on its queue: nil after ``close()``,
     ///     otherwise the `NetError` that closed it (`closed` when the peer closed).
     ///   - logger: for oversized frames and I/O errors; silent by default.
-    /// - Throws: `NetError`: `connectionRefused`, `timedOut`, `hostNotFound`, `invalidArgument`, `ioError`.
+    /// - Throws: `NetError`: `connectionRefused`, `timedOut`, `hostNotFound`, `invalidArgument`,
+    ///   `ioError`; with TLS also `tlsHandshakeFailed` (with OpenSSL's reason, e.g. an expired or
+    ///   unknown certificate or a host name mismatch) and `tlsNotSpoken` (a plaintext broker).
     public static func connect(
-        host: String, port: Int, timeout: Duration, maxFrameBytes: Int,
+        host: String, port: Int, timeout: Duration, maxFrameBytes: Int, tls: TLSContext? = nil,
         onFrame: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
         onClose: @escaping @Sendable ((any Error)?) -> Void,
         logger: Logger = ClientConnection.silentLogger
@@ -54,24 +74,53 @@ public final class ClientConnection: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "tern_peer"] = "\(address)"
         let loop = EventLoopGroup.clients.next()
+        var stream: TLSStream?
+        if let tls {
+            do {
+                stream = try TLSStream(context: tls, serverName: host, peerName: "\(host):\(port)")
+            } catch {
+                socket.close()
+                throw error
+            }
+        }
         let channel = SocketChannel(
             socket: socket, peer: address.description, loop: loop, maxFrameBytes: maxFrameBytes,
             // No read backpressure on the client: a server that stops reading requests while the
             // client stops reading responses would deadlock.
-            maxPendingWriteBytes: .max, logger: logger)
-        let connection = ClientConnection(channel: channel, onFrame: onFrame, onClose: onClose)
+            maxPendingWriteBytes: .max, tls: stream, sniff: .detectTLSReply, logger: logger)
+        let connection = ClientConnection(
+            channel: channel, onFrame: onFrame, onClose: onClose, awaitsHandshake: stream != nil)
         loop.execute { channel.start(delegate: connection) }
+        if stream != nil { try connection.waitForHandshake(timeout: timeout, peer: "\(host):\(port)") }
         return connection
     }
 
     private init(
         channel: SocketChannel, onFrame: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
-        onClose: @escaping @Sendable ((any Error)?) -> Void
+        onClose: @escaping @Sendable ((any Error)?) -> Void, awaitsHandshake: Bool
     ) {
         self.channel = channel
         self.peer = channel.peer
         self.onFrame = onFrame
         self.onClose = onClose
+        self.handshake = Mutex(awaitsHandshake ? .waiting : .done)
+    }
+
+    private func waitForHandshake(timeout: Duration, peer: String) throws(NetError) {
+        let signalled = handshakeFinished.wait(timeout: .now() + .nanoseconds(Int(timeout.clampedNanoseconds)))
+        let outcome = handshake.withLock { state -> Handshake in
+            if signalled == .timedOut, case .waiting = state { state = .abandoned }
+            return state
+        }
+        switch outcome {
+        case .done:
+            return
+        case .failed(let error):
+            throw error
+        case .waiting, .abandoned:
+            close()
+            throw NetError(.timedOut, "TLS handshake with the broker at \(peer) did not finish within \(timeout)")
+        }
     }
 
     /// Sends one frame; `bytes` already include the size prefix. Any thread; frames sent before
@@ -140,12 +189,35 @@ extension ClientConnection: SocketChannelDelegate {
         channel.close(error: NetError(.closed, "connection closed by \(peer)"))
     }
 
+    func channelDidCompleteHandshake(_ channel: SocketChannel) {
+        let wasWaiting = handshake.withLock { state -> Bool in
+            guard case .waiting = state else { return false }
+            state = .done
+            return true
+        }
+        if wasWaiting { handshakeFinished.signal() }
+    }
+
     func channelDidClose(_ channel: SocketChannel, error: NetError?) {
         closed.store(true, ordering: .releasing)
         outbox.withLock { outbox in
             outbox.isClosed = true
             outbox.frames.removeAll()
         }
+        // A close before the handshake finished is `connect`'s error, not a closed connection.
+        let report = handshake.withLock { state -> Bool in
+            switch state {
+            case .done:
+                return true
+            case .waiting:
+                state = .failed(error ?? NetError(.closed, "connection to \(peer) closed during the TLS handshake"))
+                handshakeFinished.signal()
+                return false
+            case .failed, .abandoned:
+                return false
+            }
+        }
+        guard report else { return }
         onClose(error)
     }
 }

@@ -8,6 +8,12 @@ public enum Framing: Sendable {
     case lengthPrefixed
     /// Frames delimited by a decoder; the handler gets the whole frame.
     case custom(any FrameDecoder)
+
+    /// Whether this is the native framing.
+    var isLengthPrefixed: Bool {
+        if case .lengthPrefixed = self { return true }
+        return false
+    }
 }
 
 /// Where the first frame in a connection's buffered input ends.

@@ -161,11 +161,23 @@ public final class Server: Sendable {
             socket.close()
             return
         }
+        var tls: TLSStream?
+        if let holder = configuration.tls {
+            do {
+                tls = try TLSStream(context: holder.context, serverName: nil, peerName: peer)
+            } catch {
+                LogRateLimiter.peerWarnings.warning(
+                    logger, "cannot set up TLS for accepted connection", metadata: ["tern_peer": "\(peer)", "error": "\(error)"])
+                limiter?.release(host: host)
+                socket.close()
+                return
+            }
+        }
         let id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let loop = loops.next()
         let connection = ServerConnection(
-            id: id, socket: socket, peer: peer, host: host, loop: loop, configuration: configuration, handler: handler,
-            logger: logger
+            id: id, socket: socket, peer: peer, host: host, loop: loop, configuration: configuration, tls: tls,
+            handler: handler, logger: logger
         ) { [weak self] connection in
             self?.connectionDidClose(connection)
         }

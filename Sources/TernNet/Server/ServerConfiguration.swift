@@ -29,6 +29,14 @@ public struct ServerConfiguration: Sendable {
     public var memoryPool: RequestMemoryPool?
     /// `max.connections` and `max.connections.per.ip`, shared between servers; nil for none.
     public var connectionLimiter: ConnectionLimiter?
+    /// TLS for every connection (an `SSL://` listener); nil for plaintext. Each connection takes
+    /// the holder's context when it is accepted, so a reload reaches new connections only.
+    /// A plaintext native-protocol server closes a connection that opens with a TLS ClientHello,
+    /// logging that; a TLS server answers plaintext with a TLS alert and closes.
+    public var tls: TLSContextHolder?
+    /// A TLS connection whose handshake has not completed this long after it was accepted is
+    /// closed (default 10 s), so half-open handshakes do not hold descriptors until the idle timeout.
+    public var tlsHandshakeTimeout: Duration = .seconds(10)
 
     /// Creates a configuration; every limit has the default documented on its property
     /// (`eventLoopCount: nil` means one loop per core).

@@ -38,7 +38,7 @@ public final class ServerConnection: @unchecked Sendable {
 
     init(
         id: UInt64, socket: SocketDescriptor, peer: String, host: String, loop: EventLoop,
-        configuration: ServerConfiguration,
+        configuration: ServerConfiguration, tls: TLSStream?,
         handler: any ServerConnectionHandler, logger: Logger, onClose: @escaping @Sendable (ServerConnection) -> Void
     ) {
         self.id = id
@@ -53,8 +53,20 @@ public final class ServerConnection: @unchecked Sendable {
         self.channel = SocketChannel(
             socket: socket, peer: peer, loop: loop, maxFrameBytes: configuration.maxFrameBytes,
             maxPendingWriteBytes: configuration.maxPendingResponseBytes, framing: configuration.framing,
-            memoryPool: configuration.memoryPool, logger: logger)
+            memoryPool: configuration.memoryPool, tls: tls,
+            sniff: configuration.tls == nil && configuration.framing.isLengthPrefixed ? .refuseTLSClientHello : .none,
+            tlsHandshakeTimeout: configuration.tlsHandshakeTimeout, logger: logger)
+        self.isTLS = tls != nil
     }
+
+    /// Whether the connection uses TLS.
+    public let isTLS: Bool
+
+    /// The subject of the client's verified TLS certificate in RFC 2253 form (`CN=app,O=Example`),
+    /// once the handshake is complete; nil without TLS or without a client certificate. With
+    /// `ssl.client.auth` the principal is `User:` followed by it.
+    public var peerCertificateSubject: String? { certificateSubject.withLock { $0 } }
+    private let certificateSubject = Mutex<String?>(nil)
 
     /// Starts reading; on the connection's loop.
     func start() {
@@ -179,6 +191,12 @@ public final class ServerConnection: @unchecked Sendable {
 }
 
 extension ServerConnection: SocketChannelDelegate {
+    func channelDidCompleteHandshake(_ channel: SocketChannel) {
+        guard let subject = channel.tls?.peerSubject else { return }
+        certificateSubject.withLock { $0 = subject }
+        channel.logger.debug("TLS client authenticated", metadata: ["tern_principal": "User:\(subject)"])
+    }
+
     var channelMayDeliverFrame: Bool {
         sequencer.uncompletedCount < maxInFlightRequests && !closeRequested.load(ordering: .relaxed)
     }

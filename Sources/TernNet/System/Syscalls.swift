@@ -20,6 +20,16 @@ enum Syscall {
         retryingIO("writev") { Glibc.writev(fd, vectors, Int32(count)) }
     }
 
+    /// `write(2)` of `count` bytes.
+    static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, count: Int) -> IOResult<Int> {
+        retryingIO("write") { Glibc.write(fd, buffer, count) }
+    }
+
+    /// `pread(2)` from a file at `offset`; `.processed(0)` is the end of the file.
+    static func pread(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, offset: Int64) -> IOResult<Int> {
+        retryingIO("pread") { Glibc.pread(fd, buffer, count, off_t(offset)) }
+    }
+
     /// `sendfile(2)` from a file to a socket; `offset` advances by the bytes sent.
     static func sendfile(to socket: Int32, from file: Int32, offset: inout Int64, count: Int) -> IOResult<Int> {
         var position = off_t(offset)
