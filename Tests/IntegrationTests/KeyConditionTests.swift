@@ -23,7 +23,8 @@ final class KeyConditionTests: BrokerTestCase {
         let client = try await client()
         do {
             try await client.admin.createTopic(
-                name: name, partitions: partitions, configs: configs.merging(["key.index.enable": "true"]) { a, _ in a })
+                name: name, partitions: partitions, configs: configs.merging(["key.index.enable": "true"]) { a, _ in a }
+            )
         } catch {
             await client.close()
             throw error
@@ -96,6 +97,35 @@ final class KeyConditionTests: BrokerTestCase {
         XCTAssertEqual(
             try ConditionalProduce.records(port: port, topic: "orders").map(value),
             ["created", "created", "paid", "shipped", "cancelled", "refunded"])
+    }
+
+    /// A key condition for a partition the topic does not have is refused with a clear error,
+    /// through the wire and through the SDK, and appends nothing anywhere.
+    func testKeyConditionOnAnUnknownPartitionIsRefused() async throws {
+        try await indexedTopic("orders", partitions: 2)
+        let port = broker.port
+        let batch = ConditionalProduce.batch([TestRecord(key: "o-1", value: "created")])
+        for condition: ProduceCondition in [.keyLastOffset(-1), .keyLastOffset(0)] {
+            let answer = try ConditionalProduce.send(
+                port: port, topic: "orders", partition: 7, records: batch, condition: condition)
+            XCTAssertEqual(answer.errorCode, .unknownTopicOrPartition, "\(condition)")
+        }
+        let client = try await client()
+        let producer = client.producer()
+        do {
+            try await producer.send(
+                topic: "orders", key: Array("o-1".utf8), value: Array("created".utf8), partition: 7,
+                condition: .keyAbsent)
+            XCTFail("partition 7 does not exist")
+        } catch let error as TernError {
+            XCTAssertEqual(error.code, .invalidArgument, error.message)
+            XCTAssertTrue(error.message.contains("partition 7 does not exist"), error.message)
+        }
+        await producer.close()
+        await client.close()
+        for partition: Int32 in [0, 1] {
+            XCTAssertEqual(try ConditionalProduce.endOffset(port: port, topic: "orders", partition: partition), 0)
+        }
     }
 
     /// Many clients race on one key, each appending on top of the key's offset it last saw:
