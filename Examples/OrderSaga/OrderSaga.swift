@@ -36,11 +36,18 @@ struct OrderSaga {
                     guard let service = Service(rawValue: name) else { throw TernError(.invalidArgument, usage) }
                     return service
                 }
-                // Each service runs until the process is stopped (Ctrl-C, SIGTERM).
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for service in services { group.addTask { try await run(service, client: client, topic: topic) } }
-                    try await group.waitForAll()
+                // Each service runs until Ctrl-C or SIGTERM, then leaves its group.
+                let work = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for service in services {
+                            group.addTask { try await run(service, client: client, topic: topic) }
+                        }
+                        try await group.waitForAll()
+                    }
                 }
+                let signals = onTermination { work.cancel() }
+                try await work.value
+                signals.forEach { $0.cancel() }
             case ("place", 2, let amount?, let quantity?):
                 try await place(
                     OrderEvent(type: .orderPlaced, order: arguments[1], amount: amount, quantity: quantity),
@@ -51,6 +58,8 @@ struct OrderSaga {
                 fail(usage, status: 64)
             }
             await client.close()
+        } catch is CancellationError {
+            // Stopped while starting up.
         } catch {
             fail("order-saga: error: \(error)", status: 1)
         }
@@ -65,25 +74,32 @@ struct OrderSaga {
         try await consumer.subscribe(topics: [topic])
         let producer = client.producer()
         say("\(service) service: consuming \(topic) in group order-saga-\(service)")
-        while true {
-            let records = try await consumer.poll(timeout: .seconds(1))
-            for record in records {
-                guard let event = try? JSONDecoder().decode(OrderEvent.self, from: Data(record.value ?? [])),
-                    let reaction = service.react(to: event)
-                else { continue }
-                do {
-                    // Only if the event we react to is still the order's last one.
-                    try await producer.send(
-                        topic: topic, key: Array(event.order.utf8), value: try encode(reaction),
-                        condition: .keyLastOffset(record.offset))
-                    say("\(service): \(event.order) \(event.type.rawValue) -> \(reaction.type.rawValue)")
-                } catch let error as TernError where error.code == .conditionFailed {
-                    // Already answered (this is a redelivery): the order has moved on.
+        do {
+            while true {
+                let records = try await consumer.poll(timeout: .seconds(1))
+                for record in records {
+                    guard let event = try? JSONDecoder().decode(OrderEvent.self, from: Data(record.value ?? [])),
+                        let reaction = service.react(to: event)
+                    else { continue }
+                    do {
+                        // Only if the event we react to is still the order's last one.
+                        try await producer.send(
+                            topic: topic, key: Array(event.order.utf8), value: try encode(reaction),
+                            condition: .keyLastOffset(record.offset))
+                        say("\(service): \(event.order) \(event.type.rawValue) -> \(reaction.type.rawValue)")
+                    } catch let error as TernError where error.code == .conditionFailed {
+                        // Already answered (this is a redelivery): the order has moved on.
+                    }
                 }
+                // At least once: commit only after the reactions are appended.
+                if !records.isEmpty { try await consumer.commitSync() }
             }
-            // At least once: commit only after the reactions are appended.
-            if !records.isEmpty { try await consumer.commitSync() }
+        } catch is CancellationError {
+            // Stopped: leave the group so that the other members take the partitions at once.
         }
+        await producer.close()
+        await consumer.close()
+        say("\(service) service: stopped")
     }
 
     /// Starts an order's saga; an order id can be placed only once.
@@ -124,6 +140,18 @@ struct OrderSaga {
         } catch let error as TernError where error.brokerError == .topicAlreadyExists {
             // Created earlier (or by a concurrent command): fine.
         }
+    }
+}
+
+/// Calls `action` on SIGINT or SIGTERM instead of dying. (A plain function, not main-actor code:
+/// Dispatch runs the handler on its own queue.)
+func onTermination(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+        return source
     }
 }
 

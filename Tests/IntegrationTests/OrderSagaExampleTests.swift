@@ -81,6 +81,45 @@ final class OrderSagaExampleTests: BrokerTestCase {
         let later = try await orderHistories()
         XCTAssertEqual(later, histories)
 
+        // Redelivery: the services stop (SIGTERM: they leave their groups), their groups are
+        // reset to the first event, and they run again over every event. Each reaction is
+        // conditional on the event it answers being the order's last, so none is appended twice.
+        for service in services {
+            XCTAssertEqual(try service.signal(SIGTERM), 0, service.errorOutput)
+            XCTAssertTrue(service.output.contains("service: stopped"), service.output)
+        }
+        for group in ["order-saga-order", "order-saga-payment", "order-saga-inventory"] {
+            let reset = try runCommand(
+                Binaries.path("tern"),
+                [
+                    "group", "reset-offsets", group, "--topic", "orders", "--to-earliest", "--bootstrap",
+                    broker.bootstrap,
+                ])
+            XCTAssertEqual(reset.status, 0, reset.stderr)
+        }
+        let rerun = try ExampleProcess(
+            "order-saga", ["--bootstrap", broker.bootstrap, "run"], directory: directory.path)
+        defer { rerun.stop() }
+        let client = try await TernClient(configuration: ClientConfiguration(bootstrap: [broker.bootstrap]))
+        let ends = try await client.admin.describeTopic(name: "orders").partitions.map(\.logEndOffset)
+        var caughtUp = false
+        while !caughtUp && Date() < deadline.addingTimeInterval(60) {
+            caughtUp = true
+            for group in ["order-saga-order", "order-saga-payment", "order-saga-inventory"] {
+                let offsets = try await client.admin.describeGroup(group).partitions
+                for (partition, end) in ends.enumerated() where end > 0 {
+                    let committed = offsets.first { $0.topic == "orders" && $0.partition == partition }?.committedOffset
+                    caughtUp = caughtUp && committed == end
+                }
+            }
+            if !caughtUp { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        await client.close()
+        XCTAssertTrue(caughtUp, "the restarted services read every event again: \(rerun.output) \(rerun.errorOutput)")
+        let replayed = try await orderHistories()
+        XCTAssertEqual(replayed, histories, "no reaction appended twice")
+        XCTAssertFalse(rerun.output.contains("->"), rerun.output)
+
         let status = try runExample("order-saga", ["status", "order-3"], broker: broker)
         XCTAssertEqual(status.status, 0, status.stderr)
         XCTAssertTrue(status.stdout.contains("PaymentRefunded"), status.stdout)

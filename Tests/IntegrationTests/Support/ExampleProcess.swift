@@ -69,6 +69,12 @@ final class ExampleProcess {
         return process.terminationStatus
     }
 
+    /// Sends `signal` and waits (bounded) for the exit status.
+    func signal(_ signal: Int32, timeout: TimeInterval = 60) throws -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        return try waitForExit(timeout: timeout)
+    }
+
     /// Stops the process with `signal` and reaps it.
     func stop(_ signal: Int32 = SIGTERM) {
         if process.isRunning { kill(process.processIdentifier, signal) }
