@@ -93,6 +93,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Examples/: event sourcing, a saga and a CQRS read model, each a small program on TernClient
+        // alone (docs/event-sourcing.md). Run with `swift run bank-account ...`.
+        .executableTarget(
+            name: "bank-account", dependencies: ["TernClient"], path: "Examples/BankAccount", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "order-saga", dependencies: ["TernClient"], path: "Examples/OrderSaga", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "cqrs-read-model", dependencies: ["TernClient"], path: "Examples/CQRSReadModel",
+            swiftSettings: swiftSettings),
         .target(name: "TernTestSupport", dependencies: ["TernWire"], path: "Tests/TernTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "TernWireTests", dependencies: ["TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernStorageTests", dependencies: ["TernStorage", "TernTestSupport"], swiftSettings: swiftSettings),

@@ -23,7 +23,8 @@ final class KeyConditionTests: BrokerTestCase {
         let client = try await client()
         do {
             try await client.admin.createTopic(
-                name: name, partitions: partitions, configs: configs.merging(["key.index.enable": "true"]) { a, _ in a })
+                name: name, partitions: partitions, configs: configs.merging(["key.index.enable": "true"]) { a, _ in a }
+            )
         } catch {
             await client.close()
             throw error
@@ -98,6 +99,35 @@ final class KeyConditionTests: BrokerTestCase {
             ["created", "created", "paid", "shipped", "cancelled", "refunded"])
     }
 
+    /// A key condition for a partition the topic does not have is refused with a clear error,
+    /// through the wire and through the SDK, and appends nothing anywhere.
+    func testKeyConditionOnAnUnknownPartitionIsRefused() async throws {
+        try await indexedTopic("orders", partitions: 2)
+        let port = broker.port
+        let batch = ConditionalProduce.batch([TestRecord(key: "o-1", value: "created")])
+        for condition: ProduceCondition in [.keyLastOffset(-1), .keyLastOffset(0)] {
+            let answer = try ConditionalProduce.send(
+                port: port, topic: "orders", partition: 7, records: batch, condition: condition)
+            XCTAssertEqual(answer.errorCode, .unknownTopicOrPartition, "\(condition)")
+        }
+        let client = try await client()
+        let producer = client.producer()
+        do {
+            try await producer.send(
+                topic: "orders", key: Array("o-1".utf8), value: Array("created".utf8), partition: 7,
+                condition: .keyAbsent)
+            XCTFail("partition 7 does not exist")
+        } catch let error as TernError {
+            XCTAssertEqual(error.code, .invalidArgument, error.message)
+            XCTAssertTrue(error.message.contains("partition 7 does not exist"), error.message)
+        }
+        await producer.close()
+        await client.close()
+        for partition: Int32 in [0, 1] {
+            XCTAssertEqual(try ConditionalProduce.endOffset(port: port, topic: "orders", partition: partition), 0)
+        }
+    }
+
     /// Many clients race on one key, each appending on top of the key's offset it last saw:
     /// one winner per expected offset; the key's history is one chain with no gaps or forks.
     func testConcurrentKeyConditionsFromManyClients() async throws {
@@ -139,6 +169,12 @@ final class KeyConditionTests: BrokerTestCase {
         for (previous, next) in zip(chain, chain.dropFirst()) {
             XCTAssertEqual(next.expected, previous.offset, "each win stands on the previous one")
         }
+        // The key's history in the log is exactly the wins: nothing refused was appended.
+        let client = try await client()
+        var logged: [Int64] = []
+        for try await record in client.records(topic: "accounts", key: "acct-1") { logged.append(record.offset) }
+        await client.close()
+        XCTAssertEqual(logged, chain.map(\.offset))
     }
 
     /// Compaction removes superseded records of the key; conditions still use its true last offset.
@@ -168,6 +204,33 @@ final class KeyConditionTests: BrokerTestCase {
         } while Date() < deadline
         XCTAssertLessThan(retained.count, 50, "the cleaner removed superseded records: \(broker.log)")
         XCTAssertEqual(retained.last, last, "the key's latest record is retained")
+        // Reads by key (FetchKey through the index, and `tern consume --key`) return exactly the
+        // retained records; plain fetches are the reference. A cleaner pass can only remove
+        // records, so when the plain reads before and after the key read agree, none ran between.
+        let client = try await client()
+        var byKey: [Int64] = []
+        var reference: [Int64] = []
+        for _ in 0..<50 {
+            let before = try ConditionalProduce.records(port: port, topic: "table")
+                .filter { $0.key == Array("hot".utf8) }.map(\.offset)
+            byKey = []
+            for try await record in client.records(topic: "table", key: "hot") { byKey.append(record.offset) }
+            reference = try ConditionalProduce.records(port: port, topic: "table")
+                .filter { $0.key == Array("hot".utf8) }.map(\.offset)
+            if before == reference { break }
+        }
+        await client.close()
+        XCTAssertEqual(byKey, reference, "FetchKey returns the retained records of the key")
+        XCTAssertEqual(byKey.last, last)
+        let printed = try runCommand(
+            Binaries.path("tern"),
+            ["consume", "table", "--key", "hot", "--print-offset", "--bootstrap", broker.bootstrap], timeout: 60)
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        let printedOffsets = printed.stdout.split(separator: "\n").compactMap {
+            $0.split(separator: "\t").first?.split(separator: ":").last.flatMap { Int64($0) }
+        }
+        XCTAssertEqual(printedOffsets.last, last)
+        XCTAssertTrue(Set(printedOffsets).isSubset(of: Set(byKey)), "tern consume --key prints only retained records")
         let stale = try ConditionalProduce.send(
             port: port, topic: "table", records: ConditionalProduce.batch([TestRecord(key: "hot", value: "stale")]),
             condition: .keyLastOffset(last - 4))
