@@ -315,6 +315,16 @@ public struct RaftSimulation {
         guard var n = nodes[id] else { return }
         n.raft = nil
         n.pausedUntil = nil
+        // A host stores a write's snapshot durably (after every earlier write) before the rest of
+        // that write: the crash may land in between.
+        if let k = n.disk.pending.firstIndex(where: { $0.write.snapshot != nil }), random.chance(0.5) {
+            for p in n.disk.pending[..<k] {
+                if let problem = n.disk.perform(p.write) { fail("node \(id) \(problem)") }
+            }
+            let w = n.disk.pending[k].write
+            if let s = w.snapshot, let problem = n.disk.storeSnapshot(s, of: w) { fail("node \(id) \(problem)") }
+            note("crash \(id) after storing the snapshot of write \(w.seq), before its log part")
+        }
         n.disk.pending = []  // never fsynced: gone
         n.restartAt = now + restartAfter
         nodes[id] = n

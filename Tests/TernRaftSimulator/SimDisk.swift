@@ -27,16 +27,7 @@ struct SimDisk {
 
     /// Performs `w` as ``RaftWrite`` documents it; returns why it is impossible, or nil.
     mutating func perform(_ w: RaftWrite) -> String? {
-        if let s = w.snapshot {
-            if let old = snapshot, s.endOffset < old.endOffset {
-                return "write \(w.seq) stores \(s.id) older than the disk's \(old.id)"
-            }
-            snapshot = s
-            if logEnd <= s.endOffset {
-                logStart = s.endOffset
-                entries = []
-            }
-        }
+        if let s = w.snapshot, let problem = storeSnapshot(s, of: w) { return problem }
         guard w.fromOffset >= logStart, w.fromOffset <= logEnd else {
             return "write \(w.seq) truncates at \(w.fromOffset) outside the disk's log \(logStart)..<\(logEnd)"
         }
@@ -44,6 +35,26 @@ struct SimDisk {
         entries.append(contentsOf: w.entries)
         epoch = w.epoch
         votedFor = w.votedFor
+        return nil
+    }
+
+    /// The first part of a write carrying a snapshot, durable before the rest of it: a crash may
+    /// land between the two.
+    mutating func storeSnapshot(_ s: RaftSnapshot, of w: RaftWrite) -> String? {
+        if let old = snapshot, s.endOffset < old.endOffset {
+            return "write \(w.seq) stores \(s.id) older than the disk's \(old.id)"
+        }
+        // What follows the snapshot on this disk must continue it: a crash right after this
+        // store would leave those entries after it.
+        if logEnd > s.endOffset, let last = entry(at: s.endOffset - 1), last.epoch != s.lastEpoch {
+            return
+                "write \(w.seq) stores \(s.id) while the disk log holds \(last) at \(s.endOffset - 1) and more after it"
+        }
+        snapshot = s
+        if logEnd <= s.endOffset {
+            logStart = s.endOffset
+            entries = []
+        }
         return nil
     }
 
