@@ -84,9 +84,12 @@ final class RaftSnapshotTests: XCTestCase {
 
     func testSnapshotsAboveTheAppliedOffsetNotAboveTheLogStartOrWithTheWrongEpochAreRefused() {
         var n = soloLeader(committing: 4)  // applied 5
+        _ = n.step(.propose([[9]]), now: 10_019)  // entry 5: in the log, not committed (not durable)
+        XCTAssertEqual(n.logEndOffset, 6)
+        XCTAssertEqual(n.appliedOffset, 5)
         let before = n.log
         for bad in [
-            RaftSnapshot(endOffset: 6, lastEpoch: 1, data: []),  // above the applied offset
+            RaftSnapshot(endOffset: 6, lastEpoch: 1, data: []),  // above the applied offset: uncommitted
             RaftSnapshot(endOffset: 0, lastEpoch: 0, data: []),  // not above the log start
             RaftSnapshot(endOffset: 3, lastEpoch: 2, data: []),  // entry 2 is of epoch 1
         ] {
