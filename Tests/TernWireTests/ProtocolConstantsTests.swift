@@ -26,8 +26,8 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
         // The quorum's APIs: controller listener only, so not in `supported`.
         let quorum: [(ApiKey, UInt16, String)] = [
-            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.describeQuorum, 55, "DescribeQuorum"),
-            (.quorumFetch, 1001, "QuorumFetch"),
+            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
+            (.describeQuorum, 55, "DescribeQuorum"), (.fetchSnapshot, 59, "FetchSnapshot"), (.quorumFetch, 1001, "QuorumFetch"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
