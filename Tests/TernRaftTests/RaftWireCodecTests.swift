@@ -48,7 +48,8 @@ final class RaftWireCodecTests: XCTestCase {
                 epoch: 9, leaderId: 2, failure: .fencedEpoch, snapshotId: RaftSnapshotId(endOffset: 3, lastEpoch: 2))),
         .fetchSnapshotResponse(
             FetchSnapshotResponse(
-                epoch: 9, leaderId: 2, failure: .snapshotNotFound, snapshotId: RaftSnapshotId(endOffset: 3, lastEpoch: 2))),
+                epoch: 9, leaderId: 2, failure: .snapshotNotFound,
+                snapshotId: RaftSnapshotId(endOffset: 3, lastEpoch: 2))),
     ]
 
     static func envelope(_ message: RaftMessage) -> RaftEnvelope {

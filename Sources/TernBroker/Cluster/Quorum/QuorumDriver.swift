@@ -59,6 +59,8 @@ public final class QuorumDriver: Sendable {
     let queue: DispatchQueue
     let core = Mutex(Core())
     let parts = Mutex(Parts())
+    /// The host's snapshot handler and the snapshot policy (QuorumDriver+Snapshots.swift).
+    let snapshots = Mutex(SnapshotState())
     let onApply: ApplyHandler
     let warnings = LogRateLimiter(burst: 10, perSecond: 1)
     let links: [RaftNodeId: QuorumPeerLink]
@@ -97,7 +99,8 @@ public final class QuorumDriver: Sendable {
     /// - Throws: ``TernStorage/StorageError`` when the files cannot be read (an unparseable
     ///   quorum-state names the file); `NetError` when the listener cannot bind.
     public func start() throws {
-        let store = try QuorumLogStore(logDir: configuration.logDir, logger: logger)
+        let store = try QuorumLogStore(
+            logDir: configuration.logDir, logger: logger, maxSnapshotBytes: configuration.maxSnapshotBytes)
         let persisted: RaftPersistentState
         do {
             persisted = try store.load()
@@ -136,6 +139,7 @@ public final class QuorumDriver: Sendable {
             store.close()
             throw error
         }
+        prepareSnapshots(loaded: persisted.snapshot)
         core.withLock { core in
             core.node = node
             core.running = true
@@ -218,6 +222,7 @@ public final class QuorumDriver: Sendable {
     /// Idempotent.
     public func shutdown() {
         dispatchPrecondition(condition: .notOnQueue(queue))
+        resignBeforeShutdown()
         let wasRunning = core.withLock { core -> Bool in
             defer {
                 core.running = false
