@@ -400,11 +400,13 @@ public final class QuorumLogStore: RaftDurableStore {
     /// (atomically) and deletes older snapshots. Ignored unless the store's snapshot covers it.
     public func dropLogPrefix(before: Int64) throws {
         try state.withLock { state in
-            guard state.loaded, let snapshot = state.snapshot, before <= snapshot.endOffset, before > state.base else {
-                return
+            guard state.loaded, let snapshot = state.snapshot, before <= snapshot.endOffset else { return }
+            if before > state.base {
+                let epoch = state.epoch(before: before) ?? snapshot.lastEpoch
+                try dropPrefix(&state, before: before, epoch: epoch)
             }
-            let epoch = state.epoch(before: before) ?? snapshot.lastEpoch
-            try dropPrefix(&state, before: before, epoch: epoch)
+            // Also when the snapshot's write already started the log at it: the older snapshots
+            // go once the log no longer continues them.
             try deleteSnapshots(olderThan: snapshot)
         }
     }
