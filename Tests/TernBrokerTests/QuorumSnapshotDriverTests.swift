@@ -283,4 +283,65 @@ final class QuorumSnapshotDriverTests: XCTestCase {
         XCTAssertEqual(successor.driver!.status().epoch, oldEpoch + 1)
         commit(["after"])
     }
+
+    /// A FetchSnapshot answer announcing more than `maxSnapshotBytes` is refused before any of it
+    /// is kept; the same download announced within the cap installs.
+    func testSnapshotLargerThanTheCapIsRefusedBeforeBuffering() throws {
+        voters = (1...3).map { Voter(id: RaftNodeId($0), port: freeLoopbackPort()) }
+        let voter = voters[0]
+        var configuration = configuration(for: voter)
+        configuration.maxSnapshotBytes = 1000
+        let installed = Mutex<[([UInt8], Int64)]>([])
+        let driver = QuorumDriver(configuration: configuration, logger: logger) { _, _ in }
+        driver.installSnapshotHandler = { data, end in installed.withLock { $0.append((data, end)) } }
+        try driver.start()
+        voter.driver = driver
+        let connection = try RawConnection(port: voter.port, timeout: 10)
+        func send(_ message: RaftMessage) throws {
+            try connection.write(
+                RaftEnvelope(clusterId: "snap-cluster", from: 2, message: message)
+                    .encodeFrame(correlationId: 1, clientId: "test"))
+            XCTAssertNotNil(connection.readFrame(), "acknowledged")
+        }
+        // Voter 2 leads epoch 3 and its log starts at 10: the follower must fetch its snapshot.
+        let id = RaftSnapshotId(endOffset: 10, lastEpoch: 3)
+        try send(.beginQuorumEpoch(epoch: 3))
+        waitUntil("node 1 to follow node 2") { driver.status().leaderId == 2 }
+        try send(
+            .fetchResponse(
+                FetchResponse(
+                    epoch: 3, leaderId: 2, fetchOffset: 0, lastFetchedEpoch: 0, highWatermark: 10, snapshotId: id)))
+        let refusedBefore = driver.refusedCount
+        try send(
+            .fetchSnapshotResponse(
+                FetchSnapshotResponse(
+                    epoch: 3, leaderId: 2, snapshotId: id, size: 5000, position: 0,
+                    chunk: [UInt8](repeating: 7, count: 1000))))
+        waitUntil("the oversized answer to be refused") { driver.refusedCount == refusedBefore + 1 }
+        // The control: the same snapshot announced within the cap downloads and installs.
+        try send(
+            .fetchSnapshotResponse(
+                FetchSnapshotResponse(epoch: 3, leaderId: 2, snapshotId: id, size: 3, position: 0, chunk: [1, 2, 3])))
+        waitUntil("the snapshot within the cap to install") { !installed.withLock { $0 }.isEmpty }
+        let first = installed.withLock { $0.first }
+        XCTAssertEqual(first?.0, [1, 2, 3])
+        XCTAssertEqual(first?.1, 10)
+        XCTAssertEqual(driver.status().highWatermark, 10)
+        waitUntil("the snapshot file") { voter.snapshotFiles == [QuorumSnapshotFile.name(for: id)] }
+    }
+
+    func testSnapshotPolicyIsDueByBytesOrByTimeWithNewEntries() {
+        var policy = QuorumSnapshotPolicy(maxRecordBytes: 100, intervalMs: 1000, now: 0)
+        XCTAssertFalse(policy.isDue(now: 5000), "nothing applied: never due")
+        policy.applied([RaftEntry(epoch: 1, data: [UInt8](repeating: 0, count: 50))])
+        XCTAssertFalse(policy.isDue(now: 10), "62 bytes, 10 ms")
+        XCTAssertTrue(policy.isDue(now: 1000), "the interval passed with an entry applied")
+        policy.applied([RaftEntry(epoch: 1, data: [UInt8](repeating: 0, count: 30))])
+        XCTAssertTrue(policy.isDue(now: 10), "104 bytes")
+        policy.snapshotted(now: 20)
+        XCTAssertFalse(policy.isDue(now: 5000))
+        var untimed = QuorumSnapshotPolicy(maxRecordBytes: 100, intervalMs: 0, now: 0)
+        untimed.applied([RaftEntry(epoch: 1, data: [1])])
+        XCTAssertFalse(untimed.isDue(now: .max / 2), "interval 0: no time trigger")
+    }
 }
