@@ -15,7 +15,8 @@ import TernRaft
 public final class QuorumDriver: Sendable {
     /// Committed entries from `offset` on, in order, on the driver's queue. Entries with empty
     /// data are the leaders' control entries (one per epoch): skip them. After a restart the
-    /// committed log is applied again from offset 0.
+    /// committed log is applied again from the loaded snapshot's end (0 without one; the
+    /// snapshot itself goes to ``installSnapshotHandler`` first).
     public typealias ApplyHandler = @Sendable (_ offset: Int64, _ entries: [RaftEntry]) -> Void
     /// The result of a proposal: the offset of its first entry once committed.
     public typealias ProposalCompletion = @Sendable (Result<Int64, QuorumError>) -> Void
