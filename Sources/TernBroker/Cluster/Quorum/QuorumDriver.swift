@@ -157,7 +157,8 @@ public final class QuorumDriver: Sendable {
         logger.info(
             "metadata quorum voter started",
             metadata: [
-                "tern_epoch": "\(persisted.epoch)", "tern_log_end_offset": "\(persisted.entries.count)",
+                "tern_epoch": "\(persisted.epoch)",
+                "tern_log_end_offset": "\((persisted.snapshot?.endOffset ?? 0) + Int64(persisted.entries.count))",
                 "tern_voters": "\(configuration.voters)",
                 "tern_listener":
                     "\(configuration.listenAddress.map { "\($0.host):\(server?.boundPort ?? $0.port)" } ?? "none")",
