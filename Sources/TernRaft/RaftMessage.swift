@@ -1,5 +1,6 @@
-/// The messages voters exchange (KIP-595's Vote, BeginQuorumEpoch and Fetch). Every message
-/// carries the sender's epoch; the sender's id comes from the transport (``RaftInput/message``).
+/// The messages voters exchange (KIP-595's Vote, BeginQuorumEpoch, EndQuorumEpoch and Fetch;
+/// KIP-630's FetchSnapshot). Every message carries the sender's epoch; the sender's id comes from
+/// the transport (``RaftInput/message``).
 public enum RaftMessage: Sendable, Equatable {
     case vote(VoteRequest)
     case voteResponse(VoteResponse)
@@ -11,6 +12,12 @@ public enum RaftMessage: Sendable, Equatable {
     case beginQuorumEpochResponse(epoch: Int64)
     case fetch(FetchRequest)
     case fetchResponse(FetchResponse)
+    /// A leader resigning gracefully names its preferred successors (KIP-595's EndQuorumEpoch).
+    case endQuorumEpoch(EndQuorumEpochRequest)
+    /// A follower whose fetch offset is below the leader's log start fetches the leader's snapshot
+    /// in chunks (KIP-630).
+    case fetchSnapshot(FetchSnapshotRequest)
+    case fetchSnapshotResponse(FetchSnapshotResponse)
 
     /// The largest epoch a message may carry.
     public static let maxEpoch = Int64(Int32.max) - 1
@@ -24,7 +31,17 @@ public enum RaftMessage: Sendable, Equatable {
         case .beginQuorumEpochResponse(let e): e
         case .fetch(let m): m.epoch
         case .fetchResponse(let m): m.epoch
+        case .endQuorumEpoch(let m): m.epoch
+        case .fetchSnapshot(let m): m.epoch
+        case .fetchSnapshotResponse(let m): m.epoch
         }
+    }
+
+    /// Why a snapshot id sent in `epoch` cannot be valid, or nil.
+    static func malformation(of id: RaftSnapshotId, in epoch: Int64) -> String? {
+        if id.endOffset < 1 || id.lastEpoch < 1 { return "\(id) with a non-positive end offset or epoch" }
+        if id.lastEpoch > epoch { return "\(id) whose epoch is above the message's epoch \(epoch)" }
+        return nil
     }
 
     /// Why the message cannot be valid whatever the receiver's state, or nil. Checked before a
@@ -71,6 +88,45 @@ public enum RaftMessage: Sendable, Equatable {
                 last = e.epoch
             }
             if m.prevEpoch > m.epoch { return "fetch response with a previous epoch above its epoch" }
+            if let id = m.snapshotId {
+                if let problem = Self.malformation(of: id, in: m.epoch) { return "fetch response naming \(problem)" }
+                if !m.entries.isEmpty || m.diverging != nil || m.failure != nil {
+                    return "fetch response with a snapshot id and entries, a divergence or an error"
+                }
+            }
+        case .endQuorumEpoch(let m):
+            if m.epoch < 1 { return "EndQuorumEpoch for epoch \(m.epoch) < 1" }
+            if Set(m.preferredSuccessors).count != m.preferredSuccessors.count {
+                return "EndQuorumEpoch naming a successor twice"
+            }
+        case .fetchSnapshot(let m):
+            if m.epoch < 1 { return "FetchSnapshot in epoch \(m.epoch) < 1" }
+            if let problem = Self.malformation(of: m.snapshotId, in: m.epoch) { return "FetchSnapshot for \(problem)" }
+            if m.position < 0 { return "FetchSnapshot at negative position \(m.position)" }
+            if m.maxBytes < 1 || m.maxBytes > FetchSnapshotRequest.maxChunkBytes {
+                return "FetchSnapshot asking for \(m.maxBytes) bytes, outside 1...\(FetchSnapshotRequest.maxChunkBytes)"
+            }
+        case .fetchSnapshotResponse(let m):
+            if m.epoch < 0 || m.size < 0 || m.position < 0 {
+                return "FetchSnapshot response with a negative epoch, size or position"
+            }
+            if m.chunk.count > FetchSnapshotRequest.maxChunkBytes {
+                return
+                    "FetchSnapshot response chunk of \(m.chunk.count) bytes above \(FetchSnapshotRequest.maxChunkBytes)"
+            }
+            if m.failure != nil {
+                if !m.chunk.isEmpty { return "FetchSnapshot error response with data" }
+                break
+            }
+            if let problem = Self.malformation(of: m.snapshotId, in: m.epoch) {
+                return "FetchSnapshot response for \(problem)"
+            }
+            if m.position > m.size || Int64(m.chunk.count) > m.size - m.position {
+                return
+                    "FetchSnapshot chunk at \(m.position) of \(m.chunk.count) bytes past the snapshot's \(m.size) bytes"
+            }
+            // A chunk that makes no progress would have the follower ask for the same one forever.
+            if m.chunk.isEmpty && m.position < m.size { return "FetchSnapshot response with an empty chunk" }
         }
         return nil
     }
@@ -164,12 +220,16 @@ public struct FetchResponse: Sendable, Equatable {
     public var prevEpoch: Int64
     public var entries: [RaftEntry]
     public var highWatermark: Int64
+    /// Set when the fetch offset (or the divergence point) lies below the leader's log start: the
+    /// follower must fetch this snapshot (FetchSnapshot) instead of entries.
+    public var snapshotId: RaftSnapshotId?
 
     public init(
         epoch: Int64, leaderId: RaftNodeId?, failure: Failure? = nil, fetchOffset: Int64, lastFetchedEpoch: Int64,
         diverging: Divergence? = nil, startOffset: Int64 = 0, prevEpoch: Int64 = 0, entries: [RaftEntry] = [],
-        highWatermark: Int64 = 0
+        highWatermark: Int64 = 0, snapshotId: RaftSnapshotId? = nil
     ) {
+        self.snapshotId = snapshotId
         self.epoch = epoch
         self.leaderId = leaderId
         self.failure = failure

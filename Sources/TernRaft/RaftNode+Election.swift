@@ -6,6 +6,7 @@ extension RaftNode {
         leaderId = nil
         grants = []
         progress = [:]
+        download = nil
         resetElectionTimer(now)
         if changed { effects.append(.roleChanged(.prospective, epoch: epoch, leader: nil)) }
         let request = VoteRequest(epoch: epoch + 1, lastEpoch: lastEpoch, endOffset: logEndOffset, preVote: true)

@@ -16,6 +16,9 @@ extension RaftNode {
             if e > epoch { transition(epoch: e, leader: nil, now: now) }
         case .fetch(let r): handleFetch(from: from, r, now: now)
         case .fetchResponse(let r): handleFetchResponse(from: from, r, now: now)
+        case .endQuorumEpoch(let r): handleEndQuorumEpoch(from: from, r, now: now)
+        case .fetchSnapshot(let r): handleFetchSnapshot(from: from, r, now: now)
+        case .fetchSnapshotResponse(let r): handleFetchSnapshotResponse(from: from, r, now: now)
         }
     }
 
@@ -33,9 +36,21 @@ extension RaftNode {
     // MARK: Follower side
 
     /// Fetches from the leader with the *durable* log end: the leader counts it as persisted here.
+    /// While a snapshot download runs it asks for the next chunk instead; while a fetched snapshot
+    /// is being written it waits (its durable end is then below the log start).
     mutating func sendFetch(_ now: Tick) {
         guard role == .follower, let leader = leaderId else { return }
         nextFetchAt = now + config.fetchIntervalMs
+        if installingSnapshot { return }
+        if let d = download, d.leader == leader, d.epoch == epoch {
+            send(
+                leader,
+                .fetchSnapshot(
+                    FetchSnapshotRequest(
+                        epoch: epoch, snapshotId: d.id, position: Int64(d.data.count),
+                        maxBytes: config.snapshotChunkBytes)))
+            return
+        }
         send(
             leader, .fetch(FetchRequest(epoch: epoch, fetchOffset: durableEnd, lastFetchedEpoch: durableLastEpoch)))
     }
@@ -80,12 +95,25 @@ extension RaftNode {
         lastLeaderContact = now
         resetElectionTimer(now)
 
+        if let id = r.snapshotId {
+            // Only for the request this node would send now; otherwise a late answer.
+            if !installingSnapshot && r.fetchOffset == durableEnd && r.lastFetchedEpoch == durableLastEpoch {
+                startDownload(id, from: from, now: now)
+            }
+            return
+        }
         if let d = r.diverging {
             // Apply only if the log still ends its fetched prefix the way the request said;
             // otherwise the answer is about a log this node no longer has.
             let o = r.fetchOffset
-            guard o <= logEndOffset, log[Int(o) - 1].epoch == r.lastFetchedEpoch else { return }
-            let target = min(d.endOffset, endOffset(forEpoch: d.epoch).endOffset)
+            guard o <= logEndOffset, epoch(before: o) == r.lastFetchedEpoch else { return }
+            // Never below the snapshot: its entries are committed.
+            guard let own = endOffset(forEpoch: d.epoch) else {
+                refuse(
+                    from, "divergence at epoch \(d.epoch), below this node's \(snapshot.map(\.id.description) ?? "")")
+                return
+            }
+            let target = min(d.endOffset, own.endOffset)
             guard target >= highWatermark else {
                 refuse(from, "divergence at \(target) below the high watermark \(highWatermark)")
                 return
@@ -95,14 +123,14 @@ extension RaftNode {
             return
         }
         let start = r.startOffset
-        guard start <= logEndOffset, start == 0 || log[Int(start) - 1].epoch == r.prevEpoch else {
+        guard start >= logStartOffset, start <= logEndOffset, epoch(before: start) == r.prevEpoch else {
             return  // a late answer to a request about a log this node no longer has
         }
         var offset = start
         var toAppend: [RaftEntry] = []
         for e in r.entries {
             if toAppend.isEmpty && offset < logEndOffset {
-                if log[Int(offset)].epoch == e.epoch {
+                if log[Int(offset - logStartOffset)].epoch == e.epoch {
                     offset += 1
                     continue  // same offset and epoch: the same entry (one leader per epoch)
                 }
@@ -139,9 +167,23 @@ extension RaftNode {
         }
         var p = progress[from] ?? Progress()
         p.lastFetch = now
+        // Below the log start, or diverging inside the snapshot: the follower needs the snapshot.
+        // (Only a log with a snapshot starts above 0 or answers nil.)
+        let check = r.fetchOffset > 0 ? endOffset(forEpoch: r.lastFetchedEpoch) : (0, 0)
+        guard r.fetchOffset >= logStartOffset, let found = check else {
+            progress[from] = p
+            if let s = snapshot {
+                send(
+                    from,
+                    .fetchResponse(
+                        FetchResponse(
+                            epoch: epoch, leaderId: config.id, fetchOffset: r.fetchOffset,
+                            lastFetchedEpoch: r.lastFetchedEpoch, highWatermark: highWatermark, snapshotId: s.id)))
+            }
+            return
+        }
         if r.fetchOffset > 0 {
-            let (e, end) = endOffset(forEpoch: r.lastFetchedEpoch)
-            if e != r.lastFetchedEpoch || end < r.fetchOffset {
+            if found.epoch != r.lastFetchedEpoch || found.endOffset < r.fetchOffset {
                 progress[from] = p
                 send(
                     from,
@@ -149,20 +191,21 @@ extension RaftNode {
                         FetchResponse(
                             epoch: epoch, leaderId: config.id, fetchOffset: r.fetchOffset,
                             lastFetchedEpoch: r.lastFetchedEpoch,
-                            diverging: .init(epoch: e, endOffset: end), highWatermark: highWatermark)))
+                            diverging: .init(epoch: found.epoch, endOffset: found.endOffset),
+                            highWatermark: highWatermark)))
                 return
             }
         }
         p.matchOffset = max(p.matchOffset, r.fetchOffset)
         progress[from] = p
-        let start = Int(r.fetchOffset)
+        let start = Int(r.fetchOffset - logStartOffset)
         let end = min(log.count, start + config.maxFetchEntries)
         send(
             from,
             .fetchResponse(
                 FetchResponse(
                     epoch: epoch, leaderId: config.id, fetchOffset: r.fetchOffset, lastFetchedEpoch: r.lastFetchedEpoch,
-                    startOffset: r.fetchOffset, prevEpoch: start > 0 ? log[start - 1].epoch : 0,
+                    startOffset: r.fetchOffset, prevEpoch: epoch(before: r.fetchOffset) ?? 0,
                     entries: Array(log[start..<end]), highWatermark: highWatermark)))
         advanceHighWatermark()
     }

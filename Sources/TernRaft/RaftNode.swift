@@ -9,7 +9,12 @@
 ///   follower entries;
 /// - a leader counts its own entries towards the high watermark only once durable;
 /// - the high watermark advances only over a majority and only to an entry of the leader's epoch,
-///   and never moves back while the node runs.
+///   and never moves back while the node runs;
+/// - a snapshot replaces a log prefix only once it is durable (KIP-630): the prefix is dropped,
+///   and a fetched snapshot handed to the host, only after the write holding it is acknowledged.
+///
+/// Offsets are absolute: `log[0]` is the entry at ``logStartOffset`` (the end of the latest
+/// snapshot, 0 without one).
 public struct RaftNode: Sendable {
     public let config: RaftConfig
     var random: RaftRandom
@@ -18,13 +23,21 @@ public struct RaftNode: Sendable {
     public internal(set) var votedFor: RaftNodeId?
     public internal(set) var role: RaftRole = .unattached
     public internal(set) var leaderId: RaftNodeId?
-    /// The log as this node knows it, including entries not yet durable.
+    /// The log after the snapshot as this node knows it, including entries not yet durable:
+    /// `log[i]` is the entry at offset `logStartOffset + i` (see ``entry(at:)``).
     public internal(set) var log: [RaftEntry]
+    /// Offset of `log[0]`: the end offset of ``snapshot`` (0 without one).
+    public internal(set) var logStartOffset: Int64
+    /// Epoch of the entry at `logStartOffset - 1` (the snapshot's last epoch; 0 at offset 0).
+    var logStartEpoch: Int64
+    /// The snapshot the log starts after: the latest durable one, or the one fetched from the
+    /// leader whose write is in flight (the node serves it to followers only once durable).
+    public internal(set) var snapshot: RaftSnapshot?
     /// Offset of the first uncommitted entry (the high watermark / commit index).
     public internal(set) var highWatermark: Int64 = 0
     /// Offset of the first entry not yet handed out in an ``RaftEffect/apply(offset:entries:)``.
     public internal(set) var appliedOffset: Int64 = 0
-    /// The prefix of `log` known to be on disk.
+    /// The end of the prefix of the log known to be on disk (snapshot included).
     public internal(set) var durableEnd: Int64
     var durableEpoch: Int64
     var durableVote: RaftNodeId?
@@ -40,6 +53,19 @@ public struct RaftNode: Sendable {
     var nextSeq: UInt64 = 1
     /// Messages held until the write with `gate` is durable (votes).
     var deferred: [(gate: UInt64, to: RaftNodeId, message: RaftMessage)] = []
+    /// Snapshot writes in flight: taken by the host (`install == false`: the prefix is dropped
+    /// once durable) or fetched from the leader (`install == true`: handed to the host then).
+    var snapshotWrites: [(seq: UInt64, snapshot: RaftSnapshot, install: Bool)] = []
+
+    /// A snapshot being fetched from the leader, chunk by chunk.
+    struct SnapshotDownload: Sendable {
+        var id: RaftSnapshotId
+        var leader: RaftNodeId
+        var epoch: Int64
+        var size: Int64?
+        var data: [UInt8] = []
+    }
+    var download: SnapshotDownload?
 
     var electionDeadline: Tick
     var nextFetchAt: Tick = 0
@@ -70,7 +96,13 @@ public struct RaftNode: Sendable {
         epoch = persisted.epoch
         votedFor = persisted.votedFor
         log = persisted.entries
-        durableEnd = Int64(persisted.entries.count)
+        snapshot = persisted.snapshot
+        logStartOffset = persisted.snapshot?.endOffset ?? 0
+        logStartEpoch = persisted.snapshot?.lastEpoch ?? 0
+        // The snapshot holds only committed entries, and the host's state machine starts from it.
+        highWatermark = logStartOffset
+        appliedOffset = logStartOffset
+        durableEnd = logStartOffset + Int64(persisted.entries.count)
         durableEpoch = persisted.epoch
         durableVote = persisted.votedFor
         electionDeadline = now
@@ -85,6 +117,8 @@ public struct RaftNode: Sendable {
         case .message(let from, let message): receive(from: from, message, now: now)
         case .propose(let payloads): propose(payloads, now: now)
         case .persisted(let seq): onPersisted(seq, now: now)
+        case .snapshotTaken(let snapshot): takeSnapshot(snapshot)
+        case .resign: resign(now)
         }
         flushWrite()
         let out = effects
@@ -94,20 +128,38 @@ public struct RaftNode: Sendable {
 
     // MARK: Derived
 
-    public var logEndOffset: Int64 { Int64(log.count) }
-    var lastEpoch: Int64 { log.last?.epoch ?? 0 }
-    var durableLastEpoch: Int64 { durableEnd > 0 ? log[Int(durableEnd) - 1].epoch : 0 }
+    public var logEndOffset: Int64 { logStartOffset + Int64(log.count) }
+    var lastEpoch: Int64 { log.last?.epoch ?? logStartEpoch }
+    /// Only read while no fetched snapshot is being written (then `durableEnd >= logStartOffset`).
+    var durableLastEpoch: Int64 { epoch(before: durableEnd) ?? 0 }
     var others: [RaftNodeId] { config.voters.filter { $0 != config.id } }
 
-    /// The largest epoch in the log not above `epoch`, and the offset after its last entry; (0, 0)
-    /// when the log has no such entry.
-    func endOffset(forEpoch target: Int64) -> (epoch: Int64, endOffset: Int64) {
+    /// The entry at absolute `offset`, or nil when it is in the snapshot or past the log end.
+    public func entry(at offset: Int64) -> RaftEntry? {
+        guard offset >= logStartOffset, offset < logEndOffset else { return nil }
+        return log[Int(offset - logStartOffset)]
+    }
+
+    /// The epoch of the entry at `offset - 1` (0 before offset 0), or nil when that entry is
+    /// unknown: inside the snapshot (not its last entry) or past the log end.
+    func epoch(before offset: Int64) -> Int64? {
+        if offset == 0 { return 0 }
+        if offset == logStartOffset { return logStartEpoch }
+        return entry(at: offset - 1)?.epoch
+    }
+
+    /// The largest epoch in the log not above `target`, and the offset after its last entry;
+    /// (0, 0) when the whole log (from offset 0) has none; nil when the answer lies inside the
+    /// snapshot, where the epochs are no longer known.
+    func endOffset(forEpoch target: Int64) -> (epoch: Int64, endOffset: Int64)? {
         var i = log.count - 1
         while i >= 0 {
-            if log[i].epoch <= target { return (log[i].epoch, Int64(i + 1)) }
+            if log[i].epoch <= target { return (log[i].epoch, logStartOffset + Int64(i + 1)) }
             i -= 1
         }
-        return (0, 0)
+        if logStartOffset == 0 { return (0, 0) }
+        // Every entry after the snapshot has a larger epoch: the snapshot's last epoch ends there.
+        return logStartEpoch <= target ? (logStartEpoch, logStartOffset) : nil
     }
 
     /// Raft's "at least as up to date": compares last epochs, then end offsets.
@@ -152,12 +204,13 @@ public struct RaftNode: Sendable {
         log.append(contentsOf: entries)
     }
 
-    /// Drops entries from `offset` on; never below the high watermark (committed entries stay).
+    /// Drops entries from `offset` on; never below the high watermark (committed entries stay),
+    /// which is never below the log start.
     mutating func truncate(to offset: Int64) {
         precondition(offset >= highWatermark, "truncating committed entries at \(offset) < \(highWatermark)")
         guard offset < logEndOffset else { return }
         markDirty(from: offset)
-        log.removeSubrange(Int(offset)...)
+        log.removeSubrange(Int(offset - logStartOffset)...)
     }
 
     mutating func markDirty(from offset: Int64) {
@@ -166,13 +219,14 @@ public struct RaftNode: Sendable {
         durableEnd = min(durableEnd, offset)
     }
 
-    /// Emits the step's one write (hard state and the changed tail of the log), if any.
-    mutating func flushWrite() {
-        guard dirtyFrom != nil || hardStateDirty else { return }
+    /// Emits the step's write (hard state and the changed tail of the log, and `snapshot`), if any.
+    mutating func flushWrite(snapshot: RaftSnapshot? = nil, install: Bool = false) {
+        guard dirtyFrom != nil || hardStateDirty || snapshot != nil else { return }
         let from = dirtyFrom ?? logEndOffset
         let write = RaftWrite(
             seq: nextSeq, epoch: epoch, votedFor: votedFor, fromOffset: from,
-            entries: Array(log[Int(from)...]))
+            entries: Array(log[Int(from - logStartOffset)...]), snapshot: snapshot)
+        if let snapshot { snapshotWrites.append((nextSeq, snapshot, install)) }
         pendingWrites.append(
             PendingWrite(seq: nextSeq, fromOffset: from, endOffset: logEndOffset, epoch: epoch, votedFor: votedFor))
         nextSeq += 1
@@ -198,6 +252,7 @@ public struct RaftNode: Sendable {
             if d.gate <= seq { send(d.to, d.message) } else { held.append(d) }
         }
         deferred = held
+        snapshotsDurable(upTo: seq)
         switch role {
         case .candidate: checkElectionWon(now)
         case .leader: advanceHighWatermark()
@@ -206,11 +261,13 @@ public struct RaftNode: Sendable {
         }
     }
 
-    /// Hands out newly committed entries.
+    /// Hands out newly committed entries (none while a fetched snapshot is not yet durable: the
+    /// host's state machine resets to it first).
     mutating func applyCommitted() {
-        guard highWatermark > appliedOffset else { return }
+        guard highWatermark > appliedOffset, appliedOffset >= logStartOffset else { return }
+        let from = Int(appliedOffset - logStartOffset)
         effects.append(
-            .apply(offset: appliedOffset, entries: Array(log[Int(appliedOffset)..<Int(highWatermark)])))
+            .apply(offset: appliedOffset, entries: Array(log[from..<Int(highWatermark - logStartOffset)])))
         appliedOffset = highWatermark
     }
 
@@ -227,6 +284,7 @@ public struct RaftNode: Sendable {
         leaderId = leader
         grants = []
         progress = [:]
+        download = nil
         lastLeaderContact = contact ? now : nil
         resetElectionTimer(now)
         if changed { effects.append(.roleChanged(role, epoch: epoch, leader: leaderId)) }
@@ -260,6 +318,7 @@ public struct RaftNode: Sendable {
             if now >= electionDeadline {
                 startPreVote(now)
             } else if now >= nextFetchAt {
+                // Also repeats a lost FetchSnapshot: it asks for the next chunk of a download.
                 sendFetch(now)
             }
         case .unattached, .prospective, .candidate:

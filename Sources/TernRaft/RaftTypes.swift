@@ -35,15 +35,27 @@ public struct RaftConfig: Sendable {
     public var fetchTimeoutMs: Int64
     /// Most entries one fetch response carries.
     public var maxFetchEntries: Int
+    /// Most snapshot bytes one FetchSnapshot response carries (at most
+    /// ``FetchSnapshotRequest/maxChunkBytes``); a follower asks for chunks of this size.
+    public var snapshotChunkBytes: Int
+    /// After an EndQuorumEpoch, the voter at position `p` of the resigning leader's preferred
+    /// successors starts its election `p * resignBackoffMs` later (the first at once), so the most
+    /// caught-up voter usually wins without a split vote.
+    public var resignBackoffMs: Int64
     /// Seed of the node's random source (election timeouts): injected, so a run replays.
     public var seed: UInt64
 
     public init(
         id: RaftNodeId, voters: [RaftNodeId], electionTimeoutMs: Int64 = 300, fetchIntervalMs: Int64 = 50,
-        fetchTimeoutMs: Int64 = 600, maxFetchEntries: Int = 64, seed: UInt64
+        fetchTimeoutMs: Int64 = 600, maxFetchEntries: Int = 64, snapshotChunkBytes: Int = 64 * 1024,
+        resignBackoffMs: Int64 = 100, seed: UInt64
     ) {
         precondition(voters.contains(id), "node \(id) is not one of the voters \(voters)")
         precondition(electionTimeoutMs > 0 && fetchIntervalMs > 0 && fetchTimeoutMs > 0 && maxFetchEntries > 0)
+        precondition(snapshotChunkBytes > 0 && snapshotChunkBytes <= FetchSnapshotRequest.maxChunkBytes)
+        precondition(resignBackoffMs >= 0)
+        self.snapshotChunkBytes = snapshotChunkBytes
+        self.resignBackoffMs = resignBackoffMs
         self.id = id
         self.voters = Array(Set(voters)).sorted()
         self.electionTimeoutMs = electionTimeoutMs
@@ -57,17 +69,60 @@ public struct RaftConfig: Sendable {
     public var majority: Int { voters.count / 2 + 1 }
 }
 
-/// What a node finds on its disk when it starts: the durable epoch, vote and log.
+/// What a node finds on its disk when it starts: the durable epoch, vote, latest snapshot and
+/// the log after it. The host's state machine starts from `snapshot` (or empty without one); the
+/// node hands out committed entries from the snapshot's end offset on.
 public struct RaftPersistentState: Sendable, Equatable {
     public var epoch: Int64
     public var votedFor: RaftNodeId?
+    /// The latest durable snapshot; nil: none (the log starts at offset 0).
+    public var snapshot: RaftSnapshot?
+    /// The log entries from offset `snapshot?.endOffset ?? 0` on. A host whose log still holds
+    /// entries below that offset (a crash before it dropped the prefix) passes only the later ones;
+    /// one whose log ends at or below it passes none.
     public var entries: [RaftEntry]
 
-    public init(epoch: Int64 = 0, votedFor: RaftNodeId? = nil, entries: [RaftEntry] = []) {
+    public init(
+        epoch: Int64 = 0, votedFor: RaftNodeId? = nil, snapshot: RaftSnapshot? = nil, entries: [RaftEntry] = []
+    ) {
         self.epoch = epoch
         self.votedFor = votedFor
+        self.snapshot = snapshot
         self.entries = entries
     }
+}
+
+/// Names a snapshot: the offset after the last entry it covers and that entry's epoch (KIP-630's
+/// snapshot id).
+public struct RaftSnapshotId: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var endOffset: Int64
+    public var lastEpoch: Int64
+
+    public init(endOffset: Int64, lastEpoch: Int64) {
+        self.endOffset = endOffset
+        self.lastEpoch = lastEpoch
+    }
+
+    public var description: String { "snapshot(end \(endOffset), epoch \(lastEpoch))" }
+}
+
+/// The host's state machine after applying every entry below `endOffset`, as opaque bytes. It
+/// replaces that prefix of the log (KIP-630).
+public struct RaftSnapshot: Sendable, Equatable {
+    /// Offset after the last entry the snapshot covers (entries `0..<endOffset`).
+    public var endOffset: Int64
+    /// Epoch of the entry at `endOffset - 1`.
+    public var lastEpoch: Int64
+    /// The state machine's bytes; never interpreted by TernRaft.
+    public var data: [UInt8]
+
+    public init(endOffset: Int64, lastEpoch: Int64, data: [UInt8]) {
+        self.endOffset = endOffset
+        self.lastEpoch = lastEpoch
+        self.data = data
+    }
+
+    public var id: RaftSnapshotId { RaftSnapshotId(endOffset: endOffset, lastEpoch: lastEpoch) }
 }
 
 /// The role of a node within its epoch.

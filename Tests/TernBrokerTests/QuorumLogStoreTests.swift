@@ -103,7 +103,7 @@ final class QuorumLogStoreTests: XCTestCase {
         try store.perform([write(1, epoch: 1, vote: 1, from: 0, entries)])
         store.close()
         let full = try [UInt8](Data(contentsOf: URL(fileURLWithPath: logPath)))
-        let secondStart = 16 + 5
+        let secondStart = QuorumLogStore.logHeaderSize + 16 + 5
         for offset in secondStart..<(secondStart + 16 + 6) {
             var bytes = full
             bytes[offset] ^= 0x40
@@ -205,6 +205,17 @@ final class QuorumLogStoreTests: XCTestCase {
                 }
             }
             try Data(bytes).write(to: URL(fileURLWithPath: logPath))
+            let header = QuorumLogStore.logHeaderSize
+            if !bytes.isEmpty && (bytes.count < header || bytes[..<header] != valid[..<header]) {
+                // A damaged header (where the log starts) cannot be repaired by cutting: a clear
+                // error naming the file, never a trap and never a guess.
+                let damaged = try QuorumLogStore(logDir: directory.path, logger: logger)
+                XCTAssertThrowsError(try damaged.load(), "seed \(seed) round \(round)") {
+                    XCTAssertTrue("\($0)".contains(logPath), "\($0)")
+                }
+                damaged.close()
+                continue
+            }
             let state: RaftPersistentState
             (store, state) = try open()
             XCTAssertEqual(state.entries, Array(written.prefix(state.entries.count)), "seed \(seed) round \(round)")

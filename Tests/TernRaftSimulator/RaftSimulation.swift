@@ -2,8 +2,10 @@ import TernRaft
 
 /// A seeded, single-threaded world of Raft nodes: a virtual clock, a network that delays, drops,
 /// duplicates, reorders and partitions, a disk per node that loses unpersisted writes on a crash,
-/// crashes and restarts, and client proposals. Invariants are checked after every step; the first
-/// violation ends the run with a description.
+/// crashes and restarts, client proposals, graceful resignations, and hosts that snapshot their
+/// state machine every K applied entries (so lagging and restarted nodes catch up by
+/// FetchSnapshot). Invariants are checked after every step; the first violation ends the run with
+/// a description.
 public struct RaftSimulation {
     public struct Options: Sendable {
         public var nodes: Int
@@ -26,7 +28,13 @@ public struct RaftSimulation {
         public var fetchIntervalMs: Int64 = 50
         public var fetchTimeoutMs: Int64 = 600
         public var maxFetchEntries = 16
-
+        /// Each host snapshots its state machine once it has applied this many entries past its
+        /// last snapshot (0: never).
+        public var snapshotEvery = 0
+        public var snapshotChunkBytes = 64 * 1024
+        /// Chance per step that the leader resigns (EndQuorumEpoch); half of them are followed by
+        /// a crash, as a graceful shutdown.
+        public var resignRate: Double = 0
         /// Options drawn from the seed: quorum size and fault rates vary between runs.
         public static func random(_ r: inout SimRandom) -> Options {
             var o = Options(
@@ -45,6 +53,9 @@ public struct RaftSimulation {
             o.fetchTimeoutMs = 2 * o.electionTimeoutMs
             o.leaderBoundMs = 10 * o.electionTimeoutMs
             o.healBoundMs = o.leaderBoundMs + 3000
+            o.snapshotEvery = [0, 3, 10, 40][r.int(0...3)]
+            o.snapshotChunkBytes = [16, 50, 4096][r.int(0...2)]
+            o.resignRate = [0, 0.001, 0.005][r.int(0...2)]
             return o
         }
 
@@ -76,6 +87,10 @@ public struct RaftSimulation {
         public var crashes: Int
         public var messages: Int
         public var refusals: Int
+        public var snapshots = 0
+        /// Snapshots fetched from a leader and installed.
+        public var installs = 0
+        public var resignations = 0
     }
 
     struct Envelope {
@@ -86,16 +101,14 @@ public struct RaftSimulation {
         var message: RaftMessage
     }
 
-    struct Disk {
-        var durable = RaftPersistentState()
-        /// Writes handed to the disk, not yet fsynced: lost on a crash.
-        var pending: [(dueAt: Tick, write: RaftWrite)] = []
-    }
-
     struct Node {
         var raft: RaftNode?
-        var disk = Disk()
+        var disk = SimDisk()
         var appliedCount: Int64 = 0
+        /// The host's state machine after `appliedCount` entries.
+        var state = SimStateMachine()
+        /// End of the host's latest snapshot (taken, installed or loaded).
+        var snapshotEnd: Int64 = 0
         var lastHighWatermark: Int64 = 0
         var restartAt: Tick?
         /// Paused (like SIGSTOP) until then: no ticks, no deliveries, no disk completions; it
@@ -106,7 +119,7 @@ public struct RaftSimulation {
     public let seed: UInt64
     public var options: Options
     var random: SimRandom
-    public private(set) var now: Tick = 0
+    public internal(set) var now: Tick = 0
     let ids: [RaftNodeId]
     var nodes: [RaftNodeId: Node] = [:]
     var inFlight: [Envelope] = []
@@ -114,9 +127,11 @@ public struct RaftSimulation {
     /// Partition group per node: messages cross only within a group.
     var group: [RaftNodeId: Int] = [:]
     /// The global committed log: every entry any node applied, by offset.
-    public private(set) var committed: [RaftEntry] = []
+    public internal(set) var committed: [RaftEntry] = []
     /// The epoch in which each committed entry was committed (non-decreasing).
     var committedEpoch: [Int64] = []
+    /// The state machine after the entries below each offset, as the first host to reach it had it.
+    var states: [Int64: SimStateMachine] = [0: SimStateMachine()]
     /// The leader of each epoch, as announced by role changes.
     var leaders: [Int64: RaftNodeId] = [:]
     var violation: String?
@@ -143,7 +158,7 @@ public struct RaftSimulation {
         RaftConfig(
             id: id, voters: ids, electionTimeoutMs: options.electionTimeoutMs,
             fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs,
-            maxFetchEntries: options.maxFetchEntries,
+            maxFetchEntries: options.maxFetchEntries, snapshotChunkBytes: options.snapshotChunkBytes,
             seed: seed)
     }
 
@@ -203,6 +218,14 @@ public struct RaftSimulation {
                 nodes[id]?.pausedUntil = now + Int64(random.int(100...2500))
                 note("pause \(id) (\(nodes[id]?.raft?.role == .leader ? "leader" : "not leader"))")
             }
+        }
+        if random.chance(options.resignRate),
+            let leader = ids.first(where: { nodes[$0]?.raft?.role == .leader && !isPaused($0) })
+        {
+            stats.resignations += 1
+            note("resign \(leader)")
+            feed(leader, .resign)
+            if random.chance(0.5) { crash(leader, restartAfter: Int64(random.int(5...1500))) }
         }
         if random.chance(options.proposeRate) { proposeSomewhere() }
         advance()
@@ -266,10 +289,11 @@ public struct RaftSimulation {
                 return
             }
             if let p = probe {
-                let done = ids.allSatisfy { id in
-                    guard let r = nodes[id]?.raft, r.appliedOffset > p.offset else { return false }
-                    return r.log[Int(p.offset)].epoch == p.epoch
-                }
+                // Every applied entry is checked against the committed log, and the entry may be in
+                // a snapshot by now.
+                let done =
+                    ids.allSatisfy { nodes[$0]?.raft.map { $0.appliedOffset > p.offset } == true }
+                    && committed[Int(p.offset)].epoch == p.epoch
                 if done { return }
                 if let leader = ids.first(where: { nodes[$0]?.raft?.role == .leader }),
                     let e = nodes[leader]?.raft?.epoch, e > p.epoch
@@ -291,53 +315,43 @@ public struct RaftSimulation {
         guard var n = nodes[id] else { return }
         n.raft = nil
         n.pausedUntil = nil
+        // A host stores a write's snapshot durably (after every earlier write) before the rest of
+        // that write: the crash may land in between.
+        if let k = n.disk.pending.firstIndex(where: { $0.write.snapshot != nil }), random.chance(0.5) {
+            for p in n.disk.pending[..<k] {
+                if let problem = n.disk.perform(p.write) { fail("node \(id) \(problem)") }
+            }
+            let w = n.disk.pending[k].write
+            if let s = w.snapshot, let problem = n.disk.storeSnapshot(s, of: w) { fail("node \(id) \(problem)") }
+            note("crash \(id) after storing the snapshot of write \(w.seq), before its log part")
+        }
         n.disk.pending = []  // never fsynced: gone
         n.restartAt = now + restartAfter
         nodes[id] = n
         stats.crashes += 1
-        note("crash \(id) (disk end \(n.disk.durable.entries.count), epoch \(n.disk.durable.epoch))")
+        note("crash \(id) (disk \(n.disk.logStart)..<\(n.disk.logEnd), epoch \(n.disk.epoch))")
     }
 
+    /// Restarts from the disk: the host loads its state machine from the snapshot, the node the
+    /// snapshot and the log after it.
     mutating func restart(_ id: RaftNodeId) {
         guard var n = nodes[id] else { return }
-        n.raft = makeRaft(id, persisted: n.disk.durable)
-        n.restartAt = nil
+        let persisted = n.disk.persistentState
+        n.state = SimStateMachine()
         n.appliedCount = 0
-        n.lastHighWatermark = 0
-        nodes[id] = n
-        note("restart \(id)")
-    }
-
-    // MARK: Disk and network
-
-    mutating func completeDiskWrites(_ id: RaftNodeId) {
-        guard var n = nodes[id], n.raft != nil else { return }
-        var lastSeq: UInt64?
-        while let first = n.disk.pending.first, first.dueAt <= now {
-            n.disk.pending.removeFirst()
-            let w = first.write
-            let old = n.disk.durable.entries
-            guard w.fromOffset >= 0, w.fromOffset <= Int64(old.count) else {
-                fail("node \(id) write \(w.seq) truncates to \(w.fromOffset) beyond its disk log of \(old.count)")
-                return
-            }
-            var entries = Array(old[..<Int(w.fromOffset)])
-            entries.append(contentsOf: w.entries)
-            // A committed entry, once on a disk, stays there.
-            let top = min(old.count, committed.count)
-            if Int(w.fromOffset) < top {
-                for o in Int(w.fromOffset)..<top where old[o] == committed[o] {
-                    if o >= entries.count || entries[o] != committed[o] {
-                        fail("node \(id) write \(w.seq) removes or changes committed entry \(o) from its disk")
-                    }
-                }
-            }
-            n.disk.durable = RaftPersistentState(epoch: w.epoch, votedFor: w.votedFor, entries: entries)
-            lastSeq = w.seq
+        if let s = persisted.snapshot {
+            n.state = checkSnapshot(s, on: id, "loaded") ?? SimStateMachine()
+            n.appliedCount = s.endOffset
         }
+        n.snapshotEnd = n.appliedCount
+        n.lastHighWatermark = n.appliedCount
+        n.raft = makeRaft(id, persisted: persisted)
+        n.restartAt = nil
         nodes[id] = n
-        if let seq = lastSeq { feed(id, .persisted(seq: seq)) }
+        note("restart \(id) from \(persisted.snapshot.map { "\($0.id) + " } ?? "")\(persisted.entries.count) entries")
     }
+
+    // MARK: Network
 
     func isPaused(_ id: RaftNodeId) -> Bool { nodes[id]?.pausedUntil != nil }
 
@@ -366,95 +380,6 @@ public struct RaftSimulation {
                     deliverAt: now + Int64(random.int(1...options.maxDelayMs)), order: nextOrder, from: from, to: to,
                     message: message))
             nextOrder += 1
-        }
-    }
-
-    /// Steps node `id` with `input` and performs its effects; returns them.
-    @discardableResult
-    public mutating func feed(_ id: RaftNodeId, _ input: RaftInput) -> [RaftEffect] {
-        guard var n = nodes[id], var raft = n.raft else { return [] }
-        let effects = raft.step(input, now: now)
-        n.raft = raft
-        for effect in effects {
-            switch effect {
-            case .send(let to, let m):
-                send(from: id, to: to, m)
-            case .persist(let w):
-                let last = n.disk.pending.last?.dueAt ?? now
-                n.disk.pending.append((max(last, now + Int64(random.int(1...options.maxDiskLatencyMs))), w))
-            case .apply(let offset, let entries):
-                if offset != n.appliedCount {
-                    fail("node \(id) applies from \(offset) but has applied \(n.appliedCount) entries")
-                }
-                for (i, e) in entries.enumerated() {
-                    let o = Int(offset) + i
-                    if o < committed.count {
-                        if committed[o] != e {
-                            fail("node \(id) applies \(e) at \(o), but \(committed[o]) was committed there")
-                        }
-                    } else if o == committed.count {
-                        // The first node to apply an entry is the leader that committed it (a
-                        // follower learns of a commit from the leader): its epoch is the
-                        // entry's commit epoch.
-                        committed.append(e)
-                        committedEpoch.append(raft.epoch)
-                    } else {
-                        fail("node \(id) applies offset \(o) past the committed log end \(committed.count)")
-                    }
-                }
-                n.appliedCount = offset + Int64(entries.count)
-            case .roleChanged(let role, let epoch, _):
-                note("node \(id) -> \(role) epoch \(epoch)")
-                if role == .leader {
-                    stats.elections += 1
-                    if let other = leaders[epoch], other != id {
-                        fail("two leaders in epoch \(epoch): \(other) and \(id)")
-                    }
-                    leaders[epoch] = id
-                    // Leader completeness: a leader of epoch E holds every entry committed in an
-                    // epoch before E. (A candidate paused in an old epoch may still win it after
-                    // later epochs committed more: those it need not hold.)
-                    let log = raft.log
-                    let required = committedEpoch.firstIndex { $0 >= epoch } ?? committedEpoch.count
-                    if log.count < required || Array(log[..<required]) != Array(committed[..<required]) {
-                        fail(
-                            "leader \(id) of epoch \(epoch) lacks entries committed before it (log \(log.count), "
-                                + "committed before epoch \(epoch): \(required))")
-                    }
-                }
-            case .refused:
-                stats.refusals += 1
-            case .proposed, .proposalRejected:
-                break
-            }
-        }
-        nodes[id] = n
-        return effects
-    }
-
-    mutating func checkAfterStep() {
-        for id in ids {
-            guard var n = nodes[id], let raft = n.raft else { continue }
-            let hw = raft.highWatermark
-            if hw < n.lastHighWatermark {
-                fail("node \(id) high watermark went back from \(n.lastHighWatermark) to \(hw)")
-            }
-            if hw > raft.logEndOffset {
-                fail("node \(id) high watermark \(hw) beyond its log end \(raft.logEndOffset)")
-            }
-            if raft.durableEnd > Int64(n.disk.durable.entries.count) {
-                fail(
-                    "node \(id) believes \(raft.durableEnd) entries durable; its disk holds \(n.disk.durable.entries.count)"
-                )
-            }
-            if hw > n.lastHighWatermark {
-                // The newly committed part of this node's log is the global committed log.
-                for o in Int(n.lastHighWatermark)..<Int(hw) where o < committed.count && raft.log[o] != committed[o] {
-                    fail("node \(id) commits \(raft.log[o]) at \(o), but \(committed[o]) was committed there")
-                }
-            }
-            n.lastHighWatermark = hw
-            nodes[id] = n
         }
     }
 }

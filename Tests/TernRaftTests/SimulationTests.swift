@@ -7,8 +7,9 @@ import Glibc
 #endif
 
 /// The seeded simulation of the Raft core: every seed runs a quorum through drops, duplicates,
-/// reordering, partitions, crashes that lose unpersisted writes, and restarts, checking the
-/// invariants after every step, then heals and requires a commit on every node in bounded time.
+/// reordering, partitions, crashes that lose unpersisted writes, restarts, snapshots (taken every
+/// K applied entries, fetched by lagging nodes) and graceful resignations, checking the invariants
+/// after every step, then heals and requires a commit on every node in bounded time.
 final class SimulationTests: XCTestCase {
     /// Seeds that found bugs; each stays as a regression test. (They were found before the
     /// fault mix was made harsher, which changes what a seed does; RaftLivenessTests pins each
@@ -42,21 +43,31 @@ final class SimulationTests: XCTestCase {
         var committed = 0
         var elections = 0
         var crashes = 0
+        var snapshots = 0
+        var installs = 0
+        var resignations = 0
         var failures = 0
         for seed in start..<(start + count) {
             let out = run(seed)
             committed += out.committed
             elections += out.elections
             crashes += out.crashes
+            snapshots += out.snapshots
+            installs += out.installs
+            resignations += out.resignations
             if out.violation != nil { failures += 1 }
         }
         // The runs must have exercised something: elections, crashes and commits happened.
         XCTAssertGreaterThan(committed, Int(count) * 10)
         XCTAssertGreaterThan(elections, Int(count))
         XCTAssertGreaterThan(crashes, Int(count) / 10)
+        // ... and snapshots were taken, fetched by lagging nodes and installed, and leaders resigned.
+        XCTAssertGreaterThan(snapshots, Int(count))
+        XCTAssertGreaterThan(installs, Int(count) / 10)
+        XCTAssertGreaterThan(resignations, Int(count) / 10)
         print(
-            "\(count) seeds from \(start): \(failures) failing, \(committed) committed, \(elections) elections, \(crashes) crashes"
-        )
+            "\(count) seeds from \(start): \(failures) failing, \(committed) committed, \(elections) elections, "
+                + "\(crashes) crashes, \(snapshots) snapshots, \(installs) installed, \(resignations) resignations")
     }
 
     /// Replays one seed: `RAFT_SEED=123 swift test --filter TernRaftTests.SimulationTests/testReplaySeed`.
@@ -67,7 +78,8 @@ final class SimulationTests: XCTestCase {
         let out = run(seed)
         print(
             "seed \(seed): \(out.committed) committed, \(out.elections) elections, \(out.crashes) crashes, "
-                + "\(out.messages) messages, \(out.refusals) refusals")
+                + "\(out.messages) messages, \(out.refusals) refusals, \(out.snapshots) snapshots, "
+                + "\(out.installs) installed, \(out.resignations) resignations")
     }
 
     /// A seed replays bit for bit: same commits, elections and message count.

@@ -9,8 +9,10 @@ final class ProtocolConstantsTests: XCTestCase {
             (.metadata, 3, "Metadata"),
             (.apiVersions, 18, "ApiVersions"), (.createTopics, 19, "CreateTopics"), (.deleteTopics, 20, "DeleteTopics"),
             (.describeConfigs, 32, "DescribeConfigs"), (.alterConfigs, 33, "AlterConfigs"),
-            (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
-            (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
+            (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"),
+            (.findCoordinator, 10, "FindCoordinator"),
+            (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"),
+            (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
             (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
         ]
@@ -26,7 +28,8 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
         // The quorum's APIs: controller listener only, so not in `supported`.
         let quorum: [(ApiKey, UInt16, String)] = [
-            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
+            (.describeQuorum, 55, "DescribeQuorum"), (.fetchSnapshot, 59, "FetchSnapshot"),
             (.quorumFetch, 1001, "QuorumFetch"),
         ]
         for (key, raw, name) in quorum {

@@ -22,15 +22,23 @@ while let a = args.popFirst() {
 }
 var failures = 0
 var committed = 0
+var snapshots = 0
+var installs = 0
+var resignations = 0
 for seed in start..<(start + count) {
     var sim = RaftSimulation(seed: seed)
     let out = sim.run()
     committed += out.committed
+    snapshots += out.snapshots
+    installs += out.installs
+    resignations += out.resignations
     if let v = out.violation {
         failures += 1
         print("FAIL \(v)\n")
     }
     if (seed - start + 1) % 1000 == 0 { print("\(seed - start + 1) seeds, \(failures) failing") }
 }
-print("ran \(count) seeds from \(start): \(failures) failing, \(committed) entries committed in total")
+print(
+    "ran \(count) seeds from \(start): \(failures) failing, \(committed) entries committed, \(snapshots) snapshots "
+        + "taken, \(installs) fetched and installed, \(resignations) resignations")
 exit(failures == 0 ? 0 : 1)

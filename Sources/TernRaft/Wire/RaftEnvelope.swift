@@ -25,7 +25,7 @@ public struct RaftEnvelope: Sendable, Equatable {
     /// The only version of the quorum APIs' layouts.
     public static let version: UInt16 = 0
     /// The API keys a Raft message travels under.
-    public static let apiKeys: [ApiKey] = [.vote, .beginQuorumEpoch, .quorumFetch]
+    public static let apiKeys: [ApiKey] = [.vote, .beginQuorumEpoch, .endQuorumEpoch, .fetchSnapshot, .quorumFetch]
 
     /// The API key of `message`: a request and its answer share the key, told apart by `kind`.
     public var apiKey: ApiKey {
@@ -33,6 +33,8 @@ public struct RaftEnvelope: Sendable, Equatable {
         case .vote, .voteResponse: .vote
         case .beginQuorumEpoch, .beginQuorumEpochResponse: .beginQuorumEpoch
         case .fetch, .fetchResponse: .quorumFetch
+        case .endQuorumEpoch: .endQuorumEpoch
+        case .fetchSnapshot, .fetchSnapshotResponse: .fetchSnapshot
         }
     }
 
@@ -92,4 +94,6 @@ public enum RaftWireLimits {
     public static let maxEntryBytes = 1 << 20
     /// Fixed bytes of one entry on the wire: epoch i64 and the payload's i32 length.
     public static let entryOverhead = 12
+    /// Most successors one EndQuorumEpoch may name (far above any quorum's size).
+    public static let maxSuccessors = 256
 }

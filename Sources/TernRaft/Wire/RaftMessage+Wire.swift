@@ -54,13 +54,51 @@ extension RaftMessage {
             w.write(m.startOffset)
             w.write(m.prevEpoch)
             w.write(m.highWatermark)
+            if let id = m.snapshotId {
+                w.write(true)
+                Self.writeSnapshotId(id, into: &w)
+            } else {
+                w.write(false)
+            }
             w.write(UInt32(m.entries.count))
             for e in m.entries {
                 w.write(e.epoch)
                 w.write(Int32(e.data.count))
                 w.write(contentsOf: e.data)
             }
+        case .endQuorumEpoch(let m):
+            w.write(WireKind.request.rawValue)
+            w.write(m.epoch)
+            w.write(UInt32(m.preferredSuccessors.count))
+            for id in m.preferredSuccessors { w.write(id) }
+        case .fetchSnapshot(let m):
+            w.write(WireKind.request.rawValue)
+            w.write(m.epoch)
+            Self.writeSnapshotId(m.snapshotId, into: &w)
+            w.write(m.position)
+            // The core asks for at most `maxChunkBytes`; clamping keeps a caller's larger value
+            // from trapping (the receiver refuses it as malformed).
+            w.write(Int32(clamping: m.maxBytes))
+        case .fetchSnapshotResponse(let m):
+            w.write(WireKind.answer.rawValue)
+            w.write(m.epoch)
+            w.write(m.leaderId ?? -1)
+            w.write(Self.snapshotFailureCode(m.failure))
+            Self.writeSnapshotId(m.snapshotId, into: &w)
+            w.write(m.size)
+            w.write(m.position)
+            w.write(Int32(m.chunk.count))
+            w.write(contentsOf: m.chunk)
         }
+    }
+
+    private static func writeSnapshotId(_ id: RaftSnapshotId, into w: inout ByteWriter) {
+        w.write(id.endOffset)
+        w.write(id.lastEpoch)
+    }
+
+    private static func readSnapshotId(_ r: inout ByteReader) throws -> RaftSnapshotId {
+        RaftSnapshotId(endOffset: try r.readInt64("snapshotEndOffset"), lastEpoch: try r.readInt64("snapshotLastEpoch"))
     }
 
     init(wireKey key: ApiKey, from r: inout ByteReader) throws {
@@ -91,6 +129,29 @@ extension RaftMessage {
                     lastFetchedEpoch: try r.readInt64("lastFetchedEpoch")))
         case (.quorumFetch, .answer):
             self = .fetchResponse(try Self.readFetchResponse(&r))
+        case (.endQuorumEpoch, .request):
+            let epoch = try r.readInt64("epoch")
+            let count = try r.readArrayCount("preferredSuccessors", minElementSize: 4)
+            guard count <= RaftWireLimits.maxSuccessors else {
+                throw WireError(
+                    .malformed, "preferredSuccessors: \(count) above the limit of \(RaftWireLimits.maxSuccessors)")
+            }
+            var successors: [RaftNodeId] = []
+            successors.reserveCapacity(count)
+            for _ in 0..<count {
+                guard let id = try Self.readNodeId(&r, "preferredSuccessor") else {
+                    throw WireError(.malformed, "preferredSuccessors: -1 is not a node id")
+                }
+                successors.append(id)
+            }
+            self = .endQuorumEpoch(EndQuorumEpochRequest(epoch: epoch, preferredSuccessors: successors))
+        case (.fetchSnapshot, .request):
+            self = .fetchSnapshot(
+                FetchSnapshotRequest(
+                    epoch: try r.readInt64("epoch"), snapshotId: try Self.readSnapshotId(&r),
+                    position: try r.readInt64("position"), maxBytes: Int(try r.readInt32("maxBytes"))))
+        case (.fetchSnapshot, .answer):
+            self = .fetchSnapshotResponse(try Self.readFetchSnapshotResponse(&r))
         default:
             throw WireError(.unsupportedVersion, "\(key) is not a quorum API")
         }
@@ -110,6 +171,7 @@ extension RaftMessage {
         let startOffset = try r.readInt64("startOffset")
         let prevEpoch = try r.readInt64("prevEpoch")
         let highWatermark = try r.readInt64("highWatermark")
+        let snapshotId = try readStrictBool(&r, "hasSnapshotId") ? try readSnapshotId(&r) : nil
         let count = try r.readArrayCount("entries", minElementSize: RaftWireLimits.entryOverhead)
         guard count <= RaftWireLimits.maxEntries else {
             throw WireError(.malformed, "entries: \(count) above the limit of \(RaftWireLimits.maxEntries)")
@@ -128,7 +190,41 @@ extension RaftMessage {
         return FetchResponse(
             epoch: epoch, leaderId: leaderId, failure: failure, fetchOffset: fetchOffset,
             lastFetchedEpoch: lastFetchedEpoch, diverging: diverging, startOffset: startOffset, prevEpoch: prevEpoch,
-            entries: entries, highWatermark: highWatermark)
+            entries: entries, highWatermark: highWatermark, snapshotId: snapshotId)
+    }
+
+    private static func readFetchSnapshotResponse(_ r: inout ByteReader) throws -> FetchSnapshotResponse {
+        let epoch = try r.readInt64("epoch")
+        let leaderId = try readNodeId(&r, "leaderId")
+        let failure: FetchSnapshotResponse.Failure?
+        switch try r.readUInt8("failure") {
+        case 0: failure = nil
+        case 1: failure = .notLeader
+        case 2: failure = .fencedEpoch
+        case 3: failure = .snapshotNotFound
+        case let other: throw WireError(.malformed, "failure: unknown code \(other)")
+        }
+        let snapshotId = try readSnapshotId(&r)
+        let size = try r.readInt64("size")
+        let position = try r.readInt64("position")
+        let length = try r.readInt32("chunk length")
+        // Checked before the chunk is allocated.
+        guard length >= 0, Int(length) <= FetchSnapshotRequest.maxChunkBytes else {
+            throw WireError(.malformed, "chunk: length \(length) outside 0…\(FetchSnapshotRequest.maxChunkBytes)")
+        }
+        let chunk = try r.readBytes(count: Int(length), "chunk")
+        return FetchSnapshotResponse(
+            epoch: epoch, leaderId: leaderId, failure: failure, snapshotId: snapshotId, size: size, position: position,
+            chunk: chunk)
+    }
+
+    private static func snapshotFailureCode(_ failure: FetchSnapshotResponse.Failure?) -> UInt8 {
+        switch failure {
+        case nil: 0
+        case .notLeader?: 1
+        case .fencedEpoch?: 2
+        case .snapshotNotFound?: 3
+        }
     }
 
     private static func failureCode(_ failure: FetchResponse.Failure?) -> UInt8 {

@@ -58,4 +58,16 @@ public final class DurableFile: Sendable {
 
     /// Creates `path` and its missing parents.
     public static func makeDirectories(_ path: String) throws { try FileSystem.makeDirectories(path) }
+
+    /// The names in directory `path` (without `.` and `..`), in no particular order.
+    public static func list(_ path: String) throws -> [String] { try FileSystem.list(path) }
+
+    /// Whether `path` exists.
+    public static func exists(_ path: String) -> Bool { FileSystem.exists(path) }
+
+    /// Renames `from` to `to` (replacing it) and makes the rename durable (fsyncs the directory).
+    public static func rename(_ from: String, to: String) throws {
+        try FileSystem.rename(from, to)
+        try FileSystem.fsyncDirectory(FileSystem.directory(of: to))
+    }
 }

@@ -36,6 +36,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let vote = ApiKey(rawValue: 52)
     /// A new Raft leader's announcement and the answer naming a newer epoch.
     public static let beginQuorumEpoch = ApiKey(rawValue: 53)
+    /// A Raft leader's graceful resignation naming its preferred successors.
+    public static let endQuorumEpoch = ApiKey(rawValue: 54)
+    /// A Raft follower's download of the leader's snapshot in chunks, and its answer (KIP-630).
+    public static let fetchSnapshot = ApiKey(rawValue: 59)
     /// Reserved: the quorum's state for `tern cluster quorum`.
     public static let describeQuorum = ApiKey(rawValue: 55)
     /// Tern's own: a Raft follower's fetch of the metadata log and its answer (Kafka reuses
@@ -76,6 +80,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .brokerHeartbeat: "BrokerHeartbeat"
         case .vote: "Vote"
         case .beginQuorumEpoch: "BeginQuorumEpoch"
+        case .endQuorumEpoch: "EndQuorumEpoch"
+        case .fetchSnapshot: "FetchSnapshot"
         case .describeQuorum: "DescribeQuorum"
         case .quorumFetch: "QuorumFetch"
         case .fetchKey: "FetchKey"

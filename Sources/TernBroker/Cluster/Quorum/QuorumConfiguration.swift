@@ -50,6 +50,18 @@ public struct QuorumConfiguration: Sendable {
     public var maxQueuedMessagesPerPeer = 256
     /// The same bound in bytes (one message always fits, however large).
     public var maxQueuedBytesPerPeer = 64 << 20
+    /// `metadata.log.max.record.bytes.between.snapshots`: a snapshot is due once this many bytes
+    /// of entries were applied since the last one (``QuorumDriver/snapshotDue``).
+    public var snapshotMaxRecordBytes: Int64 = 20 << 20
+    /// `metadata.log.max.snapshot.interval.ms`: a snapshot is also due when this long has passed
+    /// since the last one and entries were applied since; 0 turns the time trigger off.
+    public var snapshotIntervalMs: Int64 = 3_600_000
+    /// The largest snapshot this node loads, takes or downloads from a leader (a FetchSnapshot
+    /// answer announcing a larger one is refused before anything is buffered): the bound on
+    /// what a leader can make a follower hold.
+    public var maxSnapshotBytes = QuorumConfiguration.defaultMaxSnapshotBytes
+    /// 256 MiB: far above a metadata image of thousands of topics.
+    public static let defaultMaxSnapshotBytes = 256 << 20
     /// The seed of the node's election-timeout jitter; nil draws one.
     public var seed: UInt64?
 

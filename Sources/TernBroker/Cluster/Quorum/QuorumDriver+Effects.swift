@@ -19,7 +19,12 @@ extension QuorumDriver {
                 parts.withLock { $0.writer }?.enqueue(write)
             case .apply(let offset, let entries):
                 onApply(offset, entries)
+                noteApplied(entries, now: now)
                 resolveProposals(appliedFrom: offset, entries)
+            case .installSnapshot(let snapshot):
+                installSnapshot(snapshot, now: now)
+            case .dropLogPrefix(let before):
+                dropLogPrefix(before: before)
             case .roleChanged(let role, let epoch, let leader):
                 roleChanged = true
                 logger.info(

@@ -15,7 +15,8 @@ import TernRaft
 public final class QuorumDriver: Sendable {
     /// Committed entries from `offset` on, in order, on the driver's queue. Entries with empty
     /// data are the leaders' control entries (one per epoch): skip them. After a restart the
-    /// committed log is applied again from offset 0.
+    /// committed log is applied again from the loaded snapshot's end (0 without one; the
+    /// snapshot itself goes to ``installSnapshotHandler`` first).
     public typealias ApplyHandler = @Sendable (_ offset: Int64, _ entries: [RaftEntry]) -> Void
     /// The result of a proposal: the offset of its first entry once committed.
     public typealias ProposalCompletion = @Sendable (Result<Int64, QuorumError>) -> Void
@@ -59,6 +60,8 @@ public final class QuorumDriver: Sendable {
     let queue: DispatchQueue
     let core = Mutex(Core())
     let parts = Mutex(Parts())
+    /// The host's snapshot handler and the snapshot policy (QuorumDriver+Snapshots.swift).
+    let snapshots = Mutex(SnapshotState())
     let onApply: ApplyHandler
     let warnings = LogRateLimiter(burst: 10, perSecond: 1)
     let links: [RaftNodeId: QuorumPeerLink]
@@ -97,7 +100,8 @@ public final class QuorumDriver: Sendable {
     /// - Throws: ``TernStorage/StorageError`` when the files cannot be read (an unparseable
     ///   quorum-state names the file); `NetError` when the listener cannot bind.
     public func start() throws {
-        let store = try QuorumLogStore(logDir: configuration.logDir, logger: logger)
+        let store = try QuorumLogStore(
+            logDir: configuration.logDir, logger: logger, maxSnapshotBytes: configuration.maxSnapshotBytes)
         let persisted: RaftPersistentState
         do {
             persisted = try store.load()
@@ -136,6 +140,7 @@ public final class QuorumDriver: Sendable {
             store.close()
             throw error
         }
+        prepareSnapshots(loaded: persisted.snapshot)
         core.withLock { core in
             core.node = node
             core.running = true
@@ -152,7 +157,8 @@ public final class QuorumDriver: Sendable {
         logger.info(
             "metadata quorum voter started",
             metadata: [
-                "tern_epoch": "\(persisted.epoch)", "tern_log_end_offset": "\(persisted.entries.count)",
+                "tern_epoch": "\(persisted.epoch)",
+                "tern_log_end_offset": "\((persisted.snapshot?.endOffset ?? 0) + Int64(persisted.entries.count))",
                 "tern_voters": "\(configuration.voters)",
                 "tern_listener":
                     "\(configuration.listenAddress.map { "\($0.host):\(server?.boundPort ?? $0.port)" } ?? "none")",
@@ -218,6 +224,7 @@ public final class QuorumDriver: Sendable {
     /// Idempotent.
     public func shutdown() {
         dispatchPrecondition(condition: .notOnQueue(queue))
+        resignBeforeShutdown()
         let wasRunning = core.withLock { core -> Bool in
             defer {
                 core.running = false

@@ -13,6 +13,8 @@ final class QuorumLogWriter: Sendable {
 
     private struct State {
         var pending: [RaftWrite] = []
+        /// Work to run after the round's writes (dropping a log prefix), in order.
+        var tasks: [@Sendable () throws -> Void] = []
         var signaled = false
         var stopping = false
         var failed = false
@@ -50,6 +52,19 @@ final class QuorumLogWriter: Sendable {
         if wake { wakeup.signal() }
     }
 
+    /// Queues `task` to run on the writer's thread after the next round's writes (so it never
+    /// races a write to the same files); a failure fails the writer like a failed write.
+    func enqueue(task: @escaping @Sendable () throws -> Void) {
+        let wake = state.withLock { state -> Bool in
+            guard !state.stopping, !state.failed else { return false }
+            state.tasks.append(task)
+            guard !state.signaled else { return false }
+            state.signaled = true
+            return true
+        }
+        if wake { wakeup.signal() }
+    }
+
     /// Finishes the round in progress and the writes already queued, then stops the thread.
     /// Blocks until it has. Idempotent.
     func stop() {
@@ -65,25 +80,28 @@ final class QuorumLogWriter: Sendable {
     private func run() {
         while true {
             wakeup.wait()
-            let (batch, stopping) = state.withLock { state in
+            let (batch, tasks, stopping) = state.withLock { state in
                 defer {
                     state.pending = []
+                    state.tasks = []
                     state.signaled = false
                 }
-                return (state.pending, state.stopping)
+                return (state.pending, state.tasks, state.stopping)
             }
-            if let last = batch.last?.seq {
-                do {
+            do {
+                if let last = batch.last?.seq {
                     try store.perform(batch)
                     rounds.add(1, ordering: .relaxed)
                     completion(.success(last))
-                } catch {
-                    state.withLock {
-                        $0.failed = true
-                        $0.pending = []
-                    }
-                    completion(.failure(error))
                 }
+                for task in tasks { try task() }
+            } catch {
+                state.withLock {
+                    $0.failed = true
+                    $0.pending = []
+                    $0.tasks = []
+                }
+                completion(.failure(error))
             }
             if stopping {
                 finished.signal()

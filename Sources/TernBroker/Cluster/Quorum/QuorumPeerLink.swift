@@ -69,6 +69,8 @@ final class QuorumPeerLink: Sendable {
 
     /// Messages dropped so far because the link was full.
     var droppedCount: Int { state.withLock { $0.dropped } }
+    /// True when nothing waits to be sent or acknowledged (a message sent is acknowledged).
+    var isIdle: Bool { state.withLock { $0.queued.isEmpty && $0.unacknowledged.isEmpty } }
     /// Connects that failed so far.
     var failedConnectCount: Int { state.withLock { $0.failedConnects } }
 

@@ -12,6 +12,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     private let nodeId: RaftNodeId
     private let voters: Set<RaftNodeId>
     private let clusterId: String
+    private let maxSnapshotBytes: Int
     private let logger: Logger
     private let warnings: LogRateLimiter
     private let deliver: @Sendable (RaftNodeId, RaftMessage) -> Void
@@ -25,6 +26,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         nodeId = configuration.nodeId
         voters = Set(configuration.voters)
         clusterId = configuration.clusterId
+        maxSnapshotBytes = configuration.maxSnapshotBytes
         self.logger = logger
         self.warnings = warnings
         self.deliver = deliver
@@ -65,6 +67,17 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         if let refusal {
             refuse(connection, "refused quorum request", ["error": "\(refusal)", "tern_api": "\(header.apiKey)"])
             connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: refusal))
+            return
+        }
+        if case .fetchSnapshotResponse(let answer) = envelope.message, answer.failure == nil,
+            answer.size > Int64(maxSnapshotBytes)
+        {
+            // The follower would buffer the whole snapshot before installing it: a leader (or a
+            // lie) announcing more than this node takes never gets its first chunk kept.
+            refuse(
+                connection, "refused a snapshot larger than maxSnapshotBytes",
+                ["tern_size": "\(answer.size)", "tern_max": "\(maxSnapshotBytes)", "tern_voter": "\(envelope.from)"])
+            connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: .ok))
             return
         }
         deliver(envelope.from, envelope.message)
