@@ -6,7 +6,7 @@ import TernClient
 /// the new event only if the account's last event is still the one it read. When another writer
 /// got there first, it reloads and decides again, so the balance never goes negative.
 ///
-///     bank-account [--bootstrap HOST:PORT] [--topic accounts] [--confirm] open|deposit|withdraw|show ACCOUNT [AMOUNT]
+///     bank-account [--bootstrap HOST:PORT] [--topic bank-accounts] [--confirm] open|deposit|withdraw|show ACCOUNT [AMOUNT]
 ///
 /// Exit status: 0 done, 2 refused by the account's rules (e.g. insufficient funds), 1 error.
 @main
@@ -17,7 +17,7 @@ struct BankAccount {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         let bootstrap = option("--bootstrap", in: &arguments) ?? "127.0.0.1:9092"
-        let topic = option("--topic", in: &arguments) ?? "accounts"
+        let topic = option("--topic", in: &arguments) ?? "bank-accounts"
         let confirm = flag("--confirm", in: &arguments)
         let command: Command?  // nil: show
         switch (arguments.first, arguments.count, arguments.last.flatMap { Int($0) }) {

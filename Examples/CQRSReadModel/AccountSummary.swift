@@ -1,4 +1,4 @@
-/// An event of the bank-account example's `accounts` topic (the write side), as JSON.
+/// An event of the bank-account example's `bank-accounts` topic (the write side), as JSON.
 struct AccountEvent: Codable {
     enum Kind: String, Codable {
         case accountOpened = "AccountOpened"

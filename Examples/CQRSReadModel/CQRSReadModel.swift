@@ -6,8 +6,8 @@ import TernClient
 /// which readers load instead of replaying events. The same fold, replayed from the first event
 /// into a new topic, rebuilds the read model from scratch (after a bug fix or a new field).
 ///
-///     cqrs-read-model [--bootstrap HOST:PORT] [--events accounts] [--state account-summaries] project
-///     cqrs-read-model [--bootstrap HOST:PORT] [--events accounts] --state NEW-TOPIC rebuild
+///     cqrs-read-model [--bootstrap HOST:PORT] [--events bank-accounts] [--state account-summaries] project
+///     cqrs-read-model [--bootstrap HOST:PORT] [--events bank-accounts] --state NEW-TOPIC rebuild
 ///     cqrs-read-model [--bootstrap HOST:PORT] [--state account-summaries] show
 @main
 struct CQRSReadModel {
@@ -17,7 +17,7 @@ struct CQRSReadModel {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         let bootstrap = option("--bootstrap", in: &arguments) ?? "127.0.0.1:9092"
-        let events = option("--events", in: &arguments) ?? "accounts"
+        let events = option("--events", in: &arguments) ?? "bank-accounts"
         let state = option("--state", in: &arguments) ?? "account-summaries"
         guard arguments.count == 1 else { fail(usage, status: 64) }
         do {

@@ -17,7 +17,7 @@ final class BankAccountExampleTests: BrokerTestCase {
     /// One account's events as stored, read by plain fetches of the whole topic (not the index).
     func history(_ account: String) async throws -> [Event] {
         let client = try await TernClient(configuration: ClientConfiguration(bootstrap: [broker.bootstrap]))
-        let records = try await readWholeTopic(client, topic: "accounts")
+        let records = try await readWholeTopic(client, topic: "bank-accounts")
         await client.close()
         return
             try records

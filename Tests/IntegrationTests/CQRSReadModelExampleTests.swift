@@ -43,10 +43,10 @@ final class CQRSReadModelExampleTests: BrokerTestCase {
         return model
     }
 
-    /// The read model the events imply, folded here from the `accounts` topic.
+    /// The read model the events imply, folded here from the `bank-accounts` topic.
     func expectedModel() async throws -> [String: Summary] {
         let client = try await client()
-        let records = try await readWholeTopic(client, topic: "accounts")
+        let records = try await readWholeTopic(client, topic: "bank-accounts")
         await client.close()
         var model: [String: Summary] = [:]
         for record in records {
@@ -95,7 +95,7 @@ final class CQRSReadModelExampleTests: BrokerTestCase {
         }
         var projection = try ExampleProcess(
             "cqrs-read-model", ["--bootstrap", broker.bootstrap, "project"], directory: directory.path)
-        try projection.waitForOutput(containing: "projecting accounts into account-summaries")
+        try projection.waitForOutput(containing: "projecting bank-accounts into account-summaries")
         for command in ["open a-3", "deposit a-3 7", "withdraw a-2 15", "deposit a-1 1"] { try bank(command) }
         var incremental = try await waitForReadModel("account-summaries")
         XCTAssertEqual(incremental["a-1"]?.balance, 71)
@@ -107,7 +107,7 @@ final class CQRSReadModelExampleTests: BrokerTestCase {
         for command in ["withdraw a-3 7", "deposit a-2 5"] { try bank(command) }
         projection = try ExampleProcess(
             "cqrs-read-model", ["--bootstrap", broker.bootstrap, "project"], directory: directory.path)
-        try projection.waitForOutput(containing: "projecting accounts")
+        try projection.waitForOutput(containing: "projecting bank-accounts")
         try bank("deposit a-1 9")
         incremental = try await waitForReadModel("account-summaries")
         projection.stop()
