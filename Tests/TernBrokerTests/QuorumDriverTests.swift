@@ -12,7 +12,7 @@ import XCTest
 
 /// The metadata quorum's I/O shell with real loopback sockets and real files, in-process:
 /// elections, replication, failover, restart from disk, a single voter, hostile input.
-final class QuorumDriverTests: XCTestCase {
+final class QuorumDriverTests: XCTestCase, QuorumTestCase {
     /// What one voter has applied, checked to arrive in order without gaps.
     final class Applied: Sendable {
         let entries = Mutex<[RaftEntry]>([])
@@ -35,7 +35,7 @@ final class QuorumDriverTests: XCTestCase {
     }
 
     /// One voter of a test quorum: its files and port outlive its drivers, so it can restart.
-    final class Voter {
+    final class Voter: QuorumTestVoter {
         let id: RaftNodeId
         let port: Int
         let directory: TemporaryDirectory
@@ -96,36 +96,6 @@ final class QuorumDriverTests: XCTestCase {
     func stop(_ voter: Voter) {
         voter.driver?.shutdown()
         voter.driver = nil
-    }
-
-    /// Polls `condition` every 10 ms until it holds or `timeout` passes.
-    func waitUntil(
-        _ what: String, timeout: TimeInterval? = nil, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(timeout ?? wait)
-        while !condition() {
-            guard Date() < deadline else { return XCTFail("timed out waiting for \(what)", file: file, line: line) }
-            usleep(10_000)
-        }
-    }
-
-    /// The one leader every running voter agrees on, once there is one.
-    func agreedLeader(_ running: [Voter]) -> Voter? {
-        let statuses = running.compactMap { $0.driver?.status() }
-        let leaders = statuses.filter { $0.role == .leader }
-        guard leaders.count == 1, let leader = leaders.first else { return nil }
-        guard statuses.allSatisfy({ $0.epoch == leader.epoch && $0.leaderId == leader.nodeId }) else { return nil }
-        return running.first { $0.id == leader.nodeId }
-    }
-
-    func waitForLeader(_ running: [Voter], file: StaticString = #filePath, line: UInt = #line) -> Voter? {
-        var leader: Voter?
-        waitUntil("one agreed leader", file: file, line: line) {
-            leader = agreedLeader(running)
-            return leader != nil
-        }
-        return leader
     }
 
     func propose(_ driver: QuorumDriver, _ payloads: [String], timeout: Duration = .seconds(20)) -> Result<

@@ -11,7 +11,7 @@ import XCTest
 /// Snapshots and graceful resignation through the real driver: loopback sockets, real files,
 /// three voters in-process. Each voter's host applies entries to a small deterministic state
 /// (a count and a hash chain of the payloads) and snapshots it when the driver says one is due.
-final class QuorumSnapshotDriverTests: XCTestCase {
+final class QuorumSnapshotDriverTests: XCTestCase, QuorumTestCase {
     /// The test host's state machine.
     struct MachineState: Equatable {
         var count: Int64 = 0
@@ -69,7 +69,7 @@ final class QuorumSnapshotDriverTests: XCTestCase {
         }
     }
 
-    final class Voter {
+    final class Voter: QuorumTestVoter {
         let id: RaftNodeId
         let port: Int
         let directory: TemporaryDirectory
@@ -136,34 +136,6 @@ final class QuorumSnapshotDriverTests: XCTestCase {
         voter.driver?.shutdown()
         voter.host.driver.withLock { $0 = nil }
         voter.driver = nil
-    }
-
-    func waitUntil(
-        _ what: String, timeout: TimeInterval? = nil, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(timeout ?? wait)
-        while !condition() {
-            guard Date() < deadline else { return XCTFail("timed out waiting for \(what)", file: file, line: line) }
-            usleep(10_000)
-        }
-    }
-
-    func agreedLeader(_ running: [Voter]) -> Voter? {
-        let statuses = running.compactMap { $0.driver?.status() }
-        let leaders = statuses.filter { $0.role == .leader }
-        guard leaders.count == 1, let leader = leaders.first else { return nil }
-        guard statuses.allSatisfy({ $0.epoch == leader.epoch && $0.leaderId == leader.nodeId }) else { return nil }
-        return running.first { $0.id == leader.nodeId }
-    }
-
-    func waitForLeader(_ running: [Voter], file: StaticString = #filePath, line: UInt = #line) -> Voter? {
-        var leader: Voter?
-        waitUntil("one agreed leader", file: file, line: line) {
-            leader = agreedLeader(running)
-            return leader != nil
-        }
-        return leader
     }
 
     /// Commits `payloads` in order, retrying a batch whose proposal failed (leadership may move).
