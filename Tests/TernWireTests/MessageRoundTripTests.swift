@@ -19,7 +19,8 @@ final class MessageRoundTripTests: XCTestCase {
             "ResetGroupOffsetsResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse",
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
-            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
+            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse", "DescribeQuorumRequest",
+            "DescribeQuorumResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -12,7 +12,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.offsetCommit, 8, "OffsetCommit"), (.offsetFetch, 9, "OffsetFetch"), (.findCoordinator, 10, "FindCoordinator"),
             (.describeGroups, 15, "DescribeGroups"), (.listGroups, 16, "ListGroups"), (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
-            (.describeLogDirs, 35, "DescribeLogDirs"),
+            (.describeLogDirs, 35, "DescribeLogDirs"), (.describeCluster, 60, "DescribeCluster"),
+            (.describeQuorum, 55, "DescribeQuorum"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -26,8 +27,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
         // The quorum's APIs: controller listener only, so not in `supported`.
         let quorum: [(ApiKey, UInt16, String)] = [
-            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.describeQuorum, 55, "DescribeQuorum"),
-            (.quorumFetch, 1001, "QuorumFetch"),
+            (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.quorumFetch, 1001, "QuorumFetch"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
@@ -54,11 +54,11 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
     }
 
-    /// The cluster APIs have Kafka's keys and are not advertised until the broker serves them.
-    func testClusterApiKeysAreDefinedButNotYetSupported() {
+    /// The broker-to-controller APIs have Kafka's keys and are served on the controller listener
+    /// only, so client listeners do not advertise them.
+    func testBrokerToControllerApiKeysAreNotAdvertised() {
         let keys: [(ApiKey, UInt16, String)] = [
-            (.describeCluster, 60, "DescribeCluster"), (.brokerRegistration, 62, "BrokerRegistration"),
-            (.brokerHeartbeat, 63, "BrokerHeartbeat"),
+            (.brokerRegistration, 62, "BrokerRegistration"), (.brokerHeartbeat, 63, "BrokerHeartbeat"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -66,6 +66,7 @@ final class ProtocolConstantsTests: XCTestCase {
             XCTAssertFalse(ApiKey.supported.contains { $0.key == key }, name)
         }
         XCTAssertEqual(DescribeClusterRequest.apiKey, .describeCluster)
+        XCTAssertEqual(DescribeQuorumRequest.apiKey, .describeQuorum)
         XCTAssertEqual(BrokerRegistrationRequest.apiKey, .brokerRegistration)
         XCTAssertEqual(BrokerHeartbeatRequest.apiKey, .brokerHeartbeat)
     }
@@ -105,7 +106,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
             (.staleBrokerEpoch, 77, "STALE_BROKER_EPOCH", false),
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
-            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
+            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false), (.notController, 41, "NOT_CONTROLLER", true),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
         ]
         for (code, raw, name, retriable) in table {

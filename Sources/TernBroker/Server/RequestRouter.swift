@@ -77,6 +77,10 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteGroups: broker.handleDeleteGroups(try decode(&reader), context)
         case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
         case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
+        case .describeCluster: context.respond(broker.handleDescribeCluster(try decode(&reader)))
+        case .describeQuorum:
+            let _: DescribeQuorumRequest = try decode(&reader)
+            context.respond(broker.handleDescribeQuorum())
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -23,7 +23,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// Tern's own (no Kafka equivalent): keys from 1000 up are Tern-specific.
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
     public static let describeLogDirs = ApiKey(rawValue: 35)
-    /// Cluster APIs: defined, not yet served (not in ``supported`` until the broker handles them).
+    /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
+    /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
@@ -34,7 +35,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let vote = ApiKey(rawValue: 52)
     /// A new Raft leader's announcement and the answer naming a newer epoch.
     public static let beginQuorumEpoch = ApiKey(rawValue: 53)
-    /// Reserved: the quorum's state for `tern cluster quorum`.
+    /// The quorum's state as the answering node sees it (`tern cluster quorum`); served on client
+    /// listeners.
     public static let describeQuorum = ApiKey(rawValue: 55)
     /// Tern's own: a Raft follower's fetch of the metadata log and its answer (Kafka reuses
     /// Fetch for it; Tern's Fetch is for partitions).
@@ -46,7 +48,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
-        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0),
+        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.describeCluster, 0, 0), (.describeQuorum, 0, 0),
     ]
 
     public var name: String {
