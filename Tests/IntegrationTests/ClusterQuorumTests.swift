@@ -1,6 +1,7 @@
 import Foundation
 import TernClient
 import TernTestSupport
+import TernWire
 import XCTest
 
 /// Three real `ternd` processes forming one cluster on loopback: the metadata quorum elects an
@@ -116,6 +117,46 @@ final class ClusterQuorumTests: XCTestCase {
         XCTAssertTrue(text.contains("\ntern_cluster_fenced_brokers 0.0\n"), text)
         XCTAssertTrue(text.contains("\ntern_quorum_has_leader 1.0\n"), text)
         XCTAssertTrue(text.contains("# HELP tern_quorum_epoch "), text)
+    }
+
+    /// BrokerRegistration and BrokerHeartbeat on the controller listener: a heartbeat from a node
+    /// that never registered, a stale epoch, a body with trailing bytes and one for a node that is
+    /// not the controller are refused, and change nothing.
+    func testControllerListenerRefusesBadBrokerRequests() async throws {
+        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        let formedView = await formed(askingNode: 1)
+        let controller = try XCTUnwrap(formedView?.controllerId)
+        let follower = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller })
+        let connection = try RawConnection(port: cluster.node(controller).controllerPort)
+
+        let unknown = try connection.roundTrip(BrokerHeartbeatRequest(nodeId: 42, brokerEpoch: 1, metadataOffset: 0))
+        XCTAssertEqual(unknown.response?.errorCode, .brokerIdNotRegistered, "\(unknown)")
+        let stale = try connection.roundTrip(
+            BrokerHeartbeatRequest(nodeId: follower, brokerEpoch: 0, metadataOffset: 0), correlationId: 2)
+        XCTAssertEqual(stale.response?.errorCode, .staleBrokerEpoch, "\(stale)")
+
+        var frame = Frame.request(
+            BrokerHeartbeatRequest(nodeId: follower, brokerEpoch: 0, metadataOffset: 0), correlationId: 3,
+            clientId: "raw-test")
+        frame += [0xAA]
+        let size = UInt32(frame.count - 4)
+        frame[0] = UInt8(size >> 24)
+        frame[1] = UInt8(truncatingIfNeeded: size >> 16)
+        frame[2] = UInt8(truncatingIfNeeded: size >> 8)
+        frame[3] = UInt8(truncatingIfNeeded: size)
+        try connection.write(frame)
+        var reader = ByteReader(try XCTUnwrap(connection.readFrame()))
+        XCTAssertEqual(try Frame.readResponseHead(&reader).status.errorCode, .invalidRequest)
+
+        let elsewhere = try RawConnection(port: cluster.node(follower).controllerPort)
+        let notController = try elsewhere.roundTrip(
+            BrokerRegistrationRequest(
+                nodeId: 42, clusterId: "", incarnationId: MetadataUUID(high: 1, low: 2), listeners: [], roles: [.broker]))
+        XCTAssertEqual(notController.response?.errorCode, .notController, "\(notController)")
+
+        // Nothing changed: still three unfenced brokers, node 42 unknown.
+        let after = await formed(askingNode: 1)
+        XCTAssertEqual(after?.nodes.map(\.nodeId), [1, 2, 3])
     }
 
     /// Two of three nodes lost: no leader, so the survivor is not ready and `tern cluster health`

@@ -69,7 +69,7 @@ final class BrokerLifecycle: Sendable {
         let source = DispatchSource.makeTimerSource(queue: queue)
         // Ticks often; the heartbeat interval is kept by `due`. Registration retries at each tick,
         // and a fenced broker heartbeats at each tick, so it is unfenced as soon as it caught up.
-        source.schedule(deadline: .now(), repeating: .milliseconds(50), leeway: .milliseconds(10))
+        source.schedule(deadline: .now(), repeating: .milliseconds(20), leeway: .milliseconds(5))
         let lastSent = Mutex<UInt64>(0)
         source.setEventHandler { [weak self] in
             guard let self else { return }
@@ -147,6 +147,9 @@ final class BrokerLifecycle: Sendable {
                         "registered with the active controller",
                         metadata: ["tern_controller": "\(leader)", "tern_broker_epoch": "\(response.brokerEpoch)"])
                     finish(error: nil)
+                    // Heartbeat at once: a new registration is fenced until a heartbeat shows
+                    // this broker caught up.
+                    queue.async { self.tick() }
                 case .success(let response):
                     finish(error: "registration refused: \(response.errorCode): \(response.errorMessage ?? "")")
                 case .failure(let error):
@@ -164,7 +167,9 @@ final class BrokerLifecycle: Sendable {
         let report = state.withLock { state -> Bool in
             state.requestInFlight = false
             defer { state.lastError = error }
-            return error != nil && error != state.lastError && error != "no metadata quorum leader known"
+            // Routine around an election: no leader yet, or a leader not yet active as controller.
+            let routine = error == "no metadata quorum leader known" || error?.contains("NOT_CONTROLLER") == true
+            return error != nil && error != state.lastError && !routine
         }
         // Only when the reason changes: a broker without a controller would otherwise log each tick.
         if report, let error { logger.warning("broker membership", metadata: ["tern_reason": "\(error)"]) }

@@ -65,7 +65,7 @@ public final class ClusterNode: Sendable {
         if peers.isEmpty {
             // A quorum of one has nobody to wait for: elect within a few ticks, so start-up stays
             // as fast as a single-node broker's always was (long enough for its vote's fsync).
-            quorum.electionTimeoutMs = 20
+            quorum.electionTimeoutMs = 10
         } else {
             quorum.electionTimeoutMs = config.electionTimeoutMs
             quorum.fetchTimeoutMs = config.fetchTimeoutMs
@@ -136,7 +136,8 @@ public final class ClusterNode: Sendable {
         registrationListeners.value.withLock { $0 = all }
         try driver.start()
         let source = DispatchSource.makeTimerSource(queue: controller.queue)
-        source.schedule(deadline: .now(), repeating: .milliseconds(50), leeway: .milliseconds(10))
+        // 20 ms: a new leader becomes the active controller within a tick of its first commit.
+        source.schedule(deadline: .now(), repeating: .milliseconds(20), leeway: .milliseconds(5))
         source.setEventHandler { [weak self] in
             guard let self else { return }
             self.controller.poll()
