@@ -71,7 +71,11 @@ final class ClusterQuorumTests: XCTestCase {
     // MARK: Tests
 
     func testClusterFormsWithThreeBrokersAndOneController() async throws {
-        await waitUntil(60, "three unfenced brokers and a controller") { await formed(askingNode: 1) != nil }
+        // Every node's image shows it: followers apply what is committed one fetch after the leader.
+        await waitUntil(60, "three unfenced brokers and a controller, seen by every node") {
+            for id in [Int32(1), 2, 3] where await formed(askingNode: id) == nil { return false }
+            return true
+        }
         let info = try tern(2, ["cluster", "info", "--json"])
         XCTAssertEqual(info.status, 0, info.stderr)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
@@ -151,7 +155,8 @@ final class ClusterQuorumTests: XCTestCase {
         let elsewhere = try RawConnection(port: cluster.node(follower).controllerPort)
         let notController = try elsewhere.roundTrip(
             BrokerRegistrationRequest(
-                nodeId: 42, clusterId: "", incarnationId: MetadataUUID(high: 1, low: 2), listeners: [], roles: [.broker]))
+                nodeId: 42, clusterId: "", incarnationId: MetadataUUID(high: 1, low: 2), listeners: [], roles: [.broker]
+            ))
         XCTAssertEqual(notController.response?.errorCode, .notController, "\(notController)")
 
         // Nothing changed: still three unfenced brokers, node 42 unknown.

@@ -161,7 +161,8 @@ final class ActiveController: Sendable {
                     self.deactivate("proposal of \(what) failed: \(error)")
                 } else {
                     self.state.withLock { state in
-                        state.inFlight -= 1
+                        // A deactivation in between reset the count; never go below zero.
+                        state.inFlight = max(0, state.inFlight - 1)
                         // Nothing of ours is uncommitted: the committed image is the truth again.
                         if state.inFlight == 0, state.activeEpoch != nil { state.working = self.publisher.image }
                     }
