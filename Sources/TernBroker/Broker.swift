@@ -58,6 +58,8 @@ public final class Broker: Sendable {
     let topicMetrics = TopicMetricsTable()
     /// Gauges refreshed at scrape time.
     let scrapeGauges = ScrapeGauges()
+    /// This node's voter of the metadata quorum, its controller and its broker membership.
+    public let cluster: ClusterNode
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -73,6 +75,7 @@ public final class Broker: Sendable {
         self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
+        cluster = try ClusterNode(config: config.cluster, logDir: config.logDirs[0], logger: logger)
         let topics = try TopicStore(directory: config.logDirs[0])
         self.topics = topics
         let resolver = self.resolver
@@ -176,6 +179,24 @@ public final class Broker: Sendable {
                 ])
         }
         servers.withLock { $0 = started }
+        do {
+            // Every client listener, by name, at the address its clients are told.
+            try cluster.start(
+                listeners: config.listeners.indices.map { index in
+                    let advertised = advertisedBroker(listener: index)
+                    return .init(
+                        name: config.listeners[index].name, host: advertised.host,
+                        port: UInt16(clamping: advertised.port))
+                })
+        } catch {
+            for s in started { s.shutdown(timeout: .zero) }
+            throw error
+        }
+        // A quorum of one elects itself and registers this broker within milliseconds: wait, so
+        // the node is whole (controller, registration) by the time it reports ready.
+        if config.cluster.isSingleNodeQuorum, !cluster.waitUntilUnfenced(timeout: .seconds(10)) {
+            logger.warning("the single-node metadata quorum has not registered this broker yet")
+        }
         retention.start(self)
         groupCoordinator.start(self)
         try cleaner?.start()
@@ -246,6 +267,7 @@ public final class Broker: Sendable {
         for server in servers { server.stopAccepting() }
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
+        cluster.shutdown()
         // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
         // it so that it does not race the logs' closing.
         adminQueue.sync {}
@@ -282,16 +304,43 @@ extension Broker {
 extension Broker {
     /// The summary `GET /v1/cluster` returns.
     func clusterSummary(admin: [String]) -> ClusterSummary {
-        let broker = advertisedBroker()
         let ports = boundPorts
         let listeners = config.listeners.enumerated().map { i, listener in
-            Listener(host: listener.host, port: i < ports.count ? ports[i] : listener.port).description
+            var bound = listener
+            if i < ports.count { bound.port = ports[i] }
+            return bound.description
         }
         let all = topics.all
+        let image = cluster.image
+        let status = cluster.quorumStatus
+        let problem = readinessProblem
         return ClusterSummary(
-            clusterMode: "single-node", nodeId: config.nodeId, controllerId: config.nodeId, version: Broker.version,
-            uptimeSeconds: uptimeSeconds, ready: isServing, listeners: listeners, adminListeners: admin,
-            brokers: [.init(nodeId: broker.nodeId, host: broker.host, port: broker.port)],
+            clusterMode: config.cluster.isSingleNodeQuorum ? "single-node" : "cluster", clusterId: image.clusterId,
+            nodeId: config.nodeId, controllerId: status.leaderId ?? -1, version: Broker.version,
+            uptimeSeconds: uptimeSeconds, ready: problem == nil, notReadyReason: problem,
+            quorum: .init(
+                role: Self.roleName(status.role), epoch: status.epoch, leaderId: status.leaderId,
+                highWatermark: status.highWatermark, logEndOffset: status.logEndOffset,
+                voters: status.voters.map {
+                    .init(nodeId: $0.id, logEndOffset: $0.endOffset, lastContactAgeMs: $0.lastContactAgeMs)
+                }),
+            listeners: listeners, adminListeners: admin,
+            brokers: image.sortedBrokers.map { broker in
+                let plaintext = broker.listeners.first { $0.name == Listener.plaintextName } ?? broker.listeners.first
+                var roles: [String] = []
+                if broker.roles.contains(.broker) { roles.append("broker") }
+                if broker.roles.contains(.controller) { roles.append("controller") }
+                return .init(
+                    nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
+                    fenced: broker.fenced)
+            },
             topicCount: all.count, partitionCount: all.reduce(0) { $0 + Int($1.partitionCount) })
+    }
+
+    /// Why `/health/ready` fails, or nil: the broker must be serving and the metadata quorum
+    /// must have a leader.
+    public var readinessProblem: String? {
+        guard isServing else { return "the broker is starting or stopping" }
+        return clusterProblem
     }
 }

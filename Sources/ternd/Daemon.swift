@@ -47,6 +47,8 @@ final class Daemon: Sendable {
         let broker: Broker
         do {
             broker = try Broker(config: config, logger: logger, tls: tls)
+        } catch let error as ClusterNode.UnsupportedRoleError {
+            TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
         } catch {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)
@@ -56,6 +58,13 @@ final class Daemon: Sendable {
         } catch {
             logger.critical("cannot claim the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot claim the data directory: \(error)", code: TerndExit.dataDirectory)
+        }
+        // Once the metadata log names the cluster id, a log directory recording another one stops
+        // the node: it must not serve another cluster's data.
+        let logger = self.logger
+        broker.cluster.useIdentity(identity) { error in
+            logger.critical("log directory belongs to another cluster", metadata: ["error": "\(error)"])
+            TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
         }
         let metrics = self.metrics
         let admin = AdminServer(

@@ -3,6 +3,15 @@
 enum MetricHelp {
     static let text: [String: String] = [
         "tern_requests_total": "Requests received, per API.",
+        "tern_quorum_role":
+            "This node's role in the metadata quorum: 0 unattached, 1 prospective, 2 candidate, 3 follower, 4 leader.",
+        "tern_quorum_epoch": "The metadata quorum's epoch as this node knows it.",
+        "tern_quorum_high_watermark": "Metadata log entries committed (the high watermark) as this node knows it.",
+        "tern_quorum_commit_lag": "Metadata log entries this node holds that are not yet committed (log end minus high watermark).",
+        "tern_quorum_has_leader": "1 when this node knows a leader of the metadata quorum, 0 otherwise.",
+        "tern_quorum_elections_total": "Epoch increases this node has seen since it started (each is an election in the quorum).",
+        "tern_cluster_brokers": "Brokers registered in the committed metadata image.",
+        "tern_cluster_fenced_brokers": "Registered brokers that are fenced (no heartbeat within broker.session.timeout.ms, or not caught up).",
         "tern_request_errors_total":
             "Requests or partitions of requests answered with an error code, per API and code.",
         "tern_request_duration_seconds":

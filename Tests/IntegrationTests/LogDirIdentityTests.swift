@@ -22,7 +22,8 @@ final class LogDirIdentityTests: XCTestCase {
             """.write(toFile: configFile, atomically: true, encoding: .utf8)
         }
 
-        // First start: the directory is claimed for node 3 (no cluster id yet: no quorum has one).
+        // First start: the directory is claimed for node 3, and the quorum of one writes a new
+        // cluster id, which is recorded too.
         try writeConfig(nodeId: 3)
         let broker = try BrokerProcess(
             dataDirectory: data, port: port, settings: ["node.id": "3", "admin.listeners": ""])
@@ -33,7 +34,7 @@ final class LogDirIdentityTests: XCTestCase {
         XCTAssertEqual(broker.stop(), 0, broker.log)
         let claimed = try String(contentsOfFile: file, encoding: .utf8)
         XCTAssertTrue(claimed.contains("node.id=3\n") && claimed.contains("version=1\n"), claimed)
-        XCTAssertFalse(claimed.contains("cluster.id"), claimed)
+        XCTAssertTrue(claimed.contains("cluster.id="), claimed)
 
         // The same directory under node.id 4: refused before any log is opened, the file unchanged.
         try writeConfig(nodeId: 4)
@@ -66,12 +67,39 @@ final class LogDirIdentityTests: XCTestCase {
         let data = directory.path + "/data"
         let broker = try BrokerProcess(dataDirectory: data, settings: ["admin.listeners": ""])
         XCTAssertEqual(broker.stop(), 0, broker.log)
+        let first = try String(contentsOfFile: data + "/meta.properties", encoding: .utf8)
+        let clusterLine = try XCTUnwrap(first.split(separator: "\n").first { $0.hasPrefix("cluster.id=") })
         // As an older ternd left it: no meta.properties.
         try FileManager.default.removeItem(atPath: data + "/meta.properties")
         let restarted = try BrokerProcess(dataDirectory: data, port: broker.port, settings: ["admin.listeners": ""])
         XCTAssertEqual(restarted.stop(), 0, restarted.log)
+        // Claimed again, with the cluster id the metadata log still names.
         XCTAssertEqual(
             try String(contentsOfFile: data + "/meta.properties", encoding: .utf8),
-            "#Written by ternd: the node and cluster this log directory belongs to.\nnode.id=0\nversion=1\n")
+            "#Written by ternd: the node and cluster this log directory belongs to.\n\(clusterLine)\nnode.id=0\nversion=1\n")
+    }
+
+    /// A log directory whose meta.properties records another cluster than the metadata log names
+    /// stops the node once the log is replayed: exit 78 naming the file, the file unchanged.
+    func testALogDirectoryOfAnotherClusterStopsTheNode() throws {
+        let directory = TemporaryDirectory("tern-identity")
+        defer { directory.remove() }
+        let data = directory.path + "/data"
+        let file = data + "/meta.properties"
+        let port = freeLoopbackPort()
+        let broker = try BrokerProcess(dataDirectory: data, port: port, settings: ["admin.listeners": ""])
+        XCTAssertEqual(broker.stop(), 0, broker.log)
+        let written = try String(contentsOfFile: file, encoding: .utf8)
+        XCTAssertTrue(written.contains("cluster.id="), written)
+        let other = "#Written by ternd\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\nnode.id=0\nversion=1\n"
+        try other.write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try runCommand(
+            Binaries.path("ternd"),
+            ["--set", "listeners=PLAINTEXT://127.0.0.1:\(port)", "--set", "log.dirs=\(data)", "--set", "admin.listeners="],
+            timeout: 60)
+        XCTAssertEqual(refused.status, 78, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(file), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("belongs to cluster AAAAAAAAAAAAAAAAAAAAAA"), refused.stderr)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), other)
     }
 }

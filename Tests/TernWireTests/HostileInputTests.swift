@@ -170,13 +170,17 @@ final class HostileInputTests: XCTestCase {
                 [0, 0] + null + null + [0, 0, 0, 0] + ff,
                 [0, 0] + null + null + [0, 0, 0, 0] + count1 + [0, 0, 0, 1, 3, 0] + ff,
             ],
+            // nodeId, role "", leaderId, epoch, highWatermark, logEndOffset, then a hostile voter count.
+            "DescribeQuorumResponse": [
+                [0, 0] + null + [0, 0, 0, 1] + empty + [0, 0, 0, 1] + [UInt8](repeating: 0, count: 24) + ff
+            ],
         ]
         let samples = onePerType
         XCTAssertEqual(
             Set(cases.keys), Set(samples.keys).subtracting([
                 "ApiVersionsRequest", "ListGroupsRequest", "FindCoordinatorRequest", "FindCoordinatorResponse",
                 "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse",
-                "DescribeClusterRequest",
+                "DescribeClusterRequest", "DescribeQuorumRequest",
             ]),
             "a case for every decoder with an array")
         let start = ContinuousClock.now

@@ -19,8 +19,9 @@ final class MessageRoundTripTests: XCTestCase {
             "ResetGroupOffsetsResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse",
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
-            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
-            "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest", "FetchKeyResponse",
+            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse", "DescribeQuorumRequest",
+            "DescribeQuorumResponse", "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest",
+            "FetchKeyResponse",
         ]
         XCTAssertEqual(names, expected)
     }

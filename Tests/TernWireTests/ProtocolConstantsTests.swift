@@ -15,6 +15,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.deleteGroups, 42, "DeleteGroups"),
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
             (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
+            (.describeCluster, 60, "DescribeCluster"), (.describeQuorum, 55, "DescribeQuorum"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -29,8 +30,7 @@ final class ProtocolConstantsTests: XCTestCase {
         // The quorum's APIs: controller listener only, so not in `supported`.
         let quorum: [(ApiKey, UInt16, String)] = [
             (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
-            (.describeQuorum, 55, "DescribeQuorum"), (.fetchSnapshot, 59, "FetchSnapshot"),
-            (.quorumFetch, 1001, "QuorumFetch"),
+            (.fetchSnapshot, 59, "FetchSnapshot"), (.quorumFetch, 1001, "QuorumFetch"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
@@ -58,11 +58,11 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(FetchKeyRequest.apiKey, .fetchKey)
     }
 
-    /// The cluster APIs have Kafka's keys and are not advertised until the broker serves them.
-    func testClusterApiKeysAreDefinedButNotYetSupported() {
+    /// The broker-to-controller APIs have Kafka's keys and are served on the controller listener
+    /// only, so client listeners do not advertise them.
+    func testBrokerToControllerApiKeysAreNotAdvertised() {
         let keys: [(ApiKey, UInt16, String)] = [
-            (.describeCluster, 60, "DescribeCluster"), (.brokerRegistration, 62, "BrokerRegistration"),
-            (.brokerHeartbeat, 63, "BrokerHeartbeat"),
+            (.brokerRegistration, 62, "BrokerRegistration"), (.brokerHeartbeat, 63, "BrokerHeartbeat"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -70,6 +70,7 @@ final class ProtocolConstantsTests: XCTestCase {
             XCTAssertFalse(ApiKey.supported.contains { $0.key == key }, name)
         }
         XCTAssertEqual(DescribeClusterRequest.apiKey, .describeCluster)
+        XCTAssertEqual(DescribeQuorumRequest.apiKey, .describeQuorum)
         XCTAssertEqual(BrokerRegistrationRequest.apiKey, .brokerRegistration)
         XCTAssertEqual(BrokerHeartbeatRequest.apiKey, .brokerHeartbeat)
     }
@@ -109,7 +110,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.staleMemberEpoch, 113, "STALE_MEMBER_EPOCH", true),
             (.staleBrokerEpoch, 77, "STALE_BROKER_EPOCH", false),
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
-            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false),
+            (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false), (.notController, 41, "NOT_CONTROLLER", true),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
             (.conditionFailed, 1000, "CONDITION_FAILED", false),
             (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),

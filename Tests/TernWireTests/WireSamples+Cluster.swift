@@ -47,6 +47,20 @@ extension WireSamples {
                 DescribeClusterResponse(
                     errorCode: .requestTimedOut, errorMessage: str("no quorum"), clusterId: nil, controllerId: -1,
                     nodes: []), "error"),
+
+            .request(DescribeQuorumRequest()),
+            .response(
+                DescribeQuorumResponse(
+                    nodeId: 2, role: str("leader"), leaderId: 2, epoch: 7, highWatermark: 120, logEndOffset: 121,
+                    voters: [
+                        .init(nodeId: 1, logEndOffset: 120, lastContactAgeMs: 35),
+                        .init(nodeId: 2, logEndOffset: 121, lastContactAgeMs: 0),
+                        .init(nodeId: 3, logEndOffset: -1, lastContactAgeMs: -1),
+                    ])),
+            .response(
+                DescribeQuorumResponse(
+                    nodeId: 3, role: str("unattached"), leaderId: -1, epoch: 0, highWatermark: 0, logEndOffset: 0,
+                    voters: []), "no leader"),
         ]
     }
 }

@@ -53,9 +53,10 @@ struct AdminRouter: ServerConnectionHandler {
         case "/health/live":
             return HTTPResponse(status: 200, text: "live")
         case "/health/ready":
-            return broker.isServing
-                ? HTTPResponse(status: 200, text: "ready")
-                : HTTPResponse(status: 503, text: "not ready: the broker is starting or stopping")
+            if let problem = broker.readinessProblem {
+                return HTTPResponse(status: 503, text: "not ready: \(problem)")
+            }
+            return HTTPResponse(status: 200, text: "ready")
         default:
             return HTTPResponse(
                 status: 200, contentType: "application/json",

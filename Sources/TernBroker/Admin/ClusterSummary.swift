@@ -6,16 +6,42 @@ struct ClusterSummary: Codable, Sendable, Equatable {
         var nodeId: Int32
         var host: String
         var port: Int32
+        /// `broker`, `controller`.
+        var roles: [String]
+        var fenced: Bool
+    }
+
+    /// The metadata quorum as this node sees it.
+    struct Quorum: Codable, Sendable, Equatable {
+        struct Voter: Codable, Sendable, Equatable {
+            var nodeId: Int32
+            /// Known on the leader only.
+            var logEndOffset: Int64?
+            var lastContactAgeMs: Int64?
+        }
+        var role: String
+        var epoch: Int64
+        var leaderId: Int32?
+        var highWatermark: Int64
+        var logEndOffset: Int64
+        var voters: [Voter]
     }
 
     var clusterMode: String
+    /// Null until the first controller has written it.
+    var clusterId: String?
     var nodeId: Int32
+    /// The active controller (the quorum's leader); -1 while there is none.
     var controllerId: Int32
     var version: String
     var uptimeSeconds: Int64
     var ready: Bool
+    /// Why the node is not ready, when it is not.
+    var notReadyReason: String?
+    var quorum: Quorum
     var listeners: [String]
     var adminListeners: [String]
+    /// Every registered broker, from the committed metadata image.
     var brokers: [Node]
     var topicCount: Int
     var partitionCount: Int

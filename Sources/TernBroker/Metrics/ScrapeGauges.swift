@@ -1,6 +1,7 @@
 import CoreMetrics
 import Synchronization
 import TernNet
+import TernRaft
 import TernStorage
 
 /// Gauges set when `/metrics` is scraped rather than on every change: per-partition log offsets
@@ -59,6 +60,23 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "process_max_fds").record(process.maxFileDescriptors)
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
         Gauge(label: "tern_log_key_index_memory_bytes").record(keyIndexBytes)
+        let quorum = broker.cluster.quorumStatus
+        let roleCode: Int =
+            switch quorum.role {
+            case .unattached: 0
+            case .prospective: 1
+            case .candidate: 2
+            case .follower: 3
+            case .leader: 4
+            }
+        Gauge(label: "tern_quorum_role").record(roleCode)
+        Gauge(label: "tern_quorum_epoch").record(quorum.epoch)
+        Gauge(label: "tern_quorum_high_watermark").record(quorum.highWatermark)
+        Gauge(label: "tern_quorum_commit_lag").record(max(0, quorum.logEndOffset - quorum.highWatermark))
+        Gauge(label: "tern_quorum_has_leader").record(quorum.leaderId == nil ? 0 : 1)
+        let image = broker.cluster.image
+        Gauge(label: "tern_cluster_brokers").record(image.brokers.count)
+        Gauge(label: "tern_cluster_fenced_brokers").record(image.brokers.values.filter(\.fenced).count)
         Gauge(label: "tern_log_open_segment_files").record(LogManager.openSegmentFiles)
         Gauge(label: "tern_log_open_segment_files_limit").record(LogManager.maxOpenSegmentFiles)
         Gauge(label: "tern_log_segment_file_opens").record(LogManager.segmentFileOpens)

@@ -81,6 +81,10 @@ struct RequestRouter: ServerConnectionHandler {
         case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
         case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
         case .fetchKey: broker.handleFetchKey(try decode(&reader), context)
+        case .describeCluster: context.respond(broker.handleDescribeCluster(try decode(&reader)))
+        case .describeQuorum:
+            let _: DescribeQuorumRequest = try decode(&reader)
+            context.respond(broker.handleDescribeQuorum())
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

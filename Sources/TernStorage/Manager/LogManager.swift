@@ -12,6 +12,9 @@ import SystemPackage
 public final class LogManager: Sendable {
     /// Name of the marker a clean shutdown leaves in each log directory.
     public static let cleanShutdownMarker = ".tern-clean-shutdown"
+    /// Directories in a log directory that look like partitions but belong to something else
+    /// (the metadata quorum's log): never opened, never removed.
+    public static let reservedDirectoryNames: Set<String> = ["__cluster_metadata-0"]
     /// Name of the per-directory recovery-point checkpoint.
     public static let recoveryPointCheckpoint = "recovery-point-offset-checkpoint"
     /// Name of the per-directory log-start-offset checkpoint.
@@ -106,7 +109,9 @@ public final class LogManager: Sendable {
             try Self.prepare(dir)
             let marker = dir + "/" + Self.cleanShutdownMarker
             let names = try Self.listing(dir)
-            let partitions = names.compactMap { TopicPartition(directoryName: $0) }
+            let partitions = names.filter { !Self.reservedDirectoryNames.contains($0) }.compactMap {
+                TopicPartition(directoryName: $0)
+            }
             let clean = FileSystem.exists(marker) || partitions.isEmpty
             if !clean {
                 allClean = false
@@ -125,6 +130,8 @@ public final class LogManager: Sendable {
                     try FileSystem.removeTree(path)
                     continue
                 }
+                // The metadata quorum's own directory lives beside the partitions but is not one.
+                guard !Self.reservedDirectoryNames.contains(name) else { continue }
                 guard let tp = TopicPartition(directoryName: name) else { continue }
                 guard keep(tp) else {
                     logger.warning(

@@ -25,7 +25,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// Tern's own: one key's records through the partition's key index.
     public static let fetchKey = ApiKey(rawValue: 1002)
     public static let describeLogDirs = ApiKey(rawValue: 35)
-    /// Cluster APIs: defined, not yet served (not in ``supported`` until the broker handles them).
+    /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
+    /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
@@ -40,7 +41,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let endQuorumEpoch = ApiKey(rawValue: 54)
     /// A Raft follower's download of the leader's snapshot in chunks, and its answer (KIP-630).
     public static let fetchSnapshot = ApiKey(rawValue: 59)
-    /// Reserved: the quorum's state for `tern cluster quorum`.
+    /// The quorum's state as the answering node sees it (`tern cluster quorum`); served on client
+    /// listeners.
     public static let describeQuorum = ApiKey(rawValue: 55)
     /// Tern's own: a Raft follower's fetch of the metadata log and its answer (Kafka reuses
     /// Fetch for it; Tern's Fetch is for partitions).
@@ -52,7 +54,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
-        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0),
+        (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0), (.describeCluster, 0, 0),
+        (.describeQuorum, 0, 0),
     ]
 
     public var name: String {

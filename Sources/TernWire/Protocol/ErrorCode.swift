@@ -45,6 +45,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let brokerIdNotRegistered = ErrorCode(rawValue: 102)
     /// A quorum message from a node that is not one of the receiver's voters.
     public static let inconsistentVoterSet = ErrorCode(rawValue: 94)
+    /// BrokerRegistration, BrokerHeartbeat: the node asked does not lead the metadata quorum now
+    /// (ask the leader; retriable).
+    public static let notController = ErrorCode(rawValue: 41)
     /// BrokerRegistration: the broker's log directories belong to another cluster; a quorum
     /// message carrying another cluster id than the receiver's.
     public static let inconsistentClusterId = ErrorCode(rawValue: 104)
@@ -59,7 +62,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         switch self {
         case .corruptMessage, .unknownTopicOrPartition, .leaderNotAvailable, .notLeaderOrFollower,
             .requestTimedOut, .notEnoughReplicas, .kafkaStorageError, .coordinatorLoadInProgress,
-            .coordinatorNotAvailable, .notCoordinator, .staleMemberEpoch:
+            .coordinatorNotAvailable, .notCoordinator, .staleMemberEpoch, .notController:
             true
         default: false
         }
@@ -107,6 +110,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .staleBrokerEpoch: "STALE_BROKER_EPOCH"
         case .brokerIdNotRegistered: "BROKER_ID_NOT_REGISTERED"
         case .inconsistentVoterSet: "INCONSISTENT_VOTER_SET"
+        case .notController: "NOT_CONTROLLER"
         case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
         case .conditionFailed: "CONDITION_FAILED"
         default: "ERROR_\(rawValue)"

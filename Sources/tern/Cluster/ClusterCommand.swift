@@ -1,21 +1,35 @@
 import ArgumentParser
 import TernClient
 
-/// `tern cluster info|health`.
+/// `tern cluster info|quorum|health`.
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster", abstract: "Inspect the cluster.",
-        subcommands: [ClusterInfoCommand.self, ClusterHealthCommand.self])
+        subcommands: [ClusterInfoCommand.self, ClusterQuorumCommand.self, ClusterHealthCommand.self])
 }
 
-/// `tern cluster info [--json]`: brokers, controller, listeners, version, uptime.
+/// What `tern cluster info` gathers: the members from the metadata log, and the answering
+/// broker's version and uptime.
+struct ClusterView {
+    var membership: ClusterMembership
+    var version: String
+    var uptimeMs: Int64
+}
+
+/// `tern cluster info [--json]`: every node (id, listeners, roles, alive/fenced), the active
+/// controller, the cluster id, version and uptime.
 struct ClusterInfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Show the brokers, the controller, the version and the uptime.")
+        commandName: "info",
+        abstract: "Show every node (listeners, roles, alive or fenced), the active controller, the version and uptime.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(help: "Print JSON: {clusterId, controllerId, brokers: [{nodeId, host, port}], version, uptimeMs}.")
+    @Flag(
+        help: """
+            Print JSON: {clusterId, controllerId, brokers: [{nodeId, host, port, roles, fenced, listeners}], \
+            version, uptimeMs}; controllerId is -1 while the quorum has no leader.
+            """)
     var json = false
 
     @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
@@ -30,8 +44,11 @@ struct ClusterInfoCommand: AsyncParsableCommand {
             var nodeId: Int32
             var host: String
             var port: Int
+            var roles: [String]
+            var fenced: Bool
+            var listeners: [String]
         }
-        var clusterId: String
+        var clusterId: String?
         var controllerId: Int32
         var brokers: [Broker]
         var version: String
@@ -40,20 +57,34 @@ struct ClusterInfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.clientConfiguration(timeout: .milliseconds(timeoutMs))
-        let cluster = try await describe(configuration, timeoutMs: timeoutMs)
+        let view = try await describe(configuration, timeoutMs: timeoutMs)
+        let nodes = view.membership.nodes
         if json {
             try JSONOutput.print(
                 Output(
-                    clusterId: cluster.clusterId, controllerId: cluster.controllerId,
-                    brokers: cluster.brokers.map { .init(nodeId: $0.nodeId, host: $0.host, port: $0.port) },
-                    version: cluster.brokerVersion, uptimeMs: cluster.uptimeMs))
+                    clusterId: view.membership.clusterId, controllerId: view.membership.controllerId ?? -1,
+                    brokers: nodes.map { node in
+                        let client = node.clientListener
+                        return .init(
+                            nodeId: node.nodeId, host: client?.host ?? "", port: client?.port ?? 0,
+                            roles: node.roleNames,
+                            fenced: node.fenced, listeners: node.listeners.map { "\($0.name)://\($0.host):\($0.port)" })
+                    },
+                    version: view.version, uptimeMs: view.uptimeMs))
             return
         }
-        print("Cluster: \(cluster.clusterId)  Controller: \(cluster.controllerId)  Version: \(cluster.brokerVersion)  "
-            + "Uptime: \(Self.format(uptimeMs: cluster.uptimeMs))\n")
-        var table = Table(["NODE", "LISTENER"])
-        for broker in cluster.brokers {
-            table.append(["\(broker.nodeId)", "PLAINTEXT://\(broker.host):\(broker.port)"])
+        let controller = view.membership.controllerId.map(String.init) ?? "none (no quorum leader)"
+        print(
+            "Cluster: \(view.membership.clusterId ?? "(not yet written)")  Controller: \(controller)  "
+                + "Version: \(view.version)  Uptime: \(Self.format(uptimeMs: view.uptimeMs))\n")
+        var table = Table(["NODE", "ROLES", "STATE", "LISTENERS"])
+        for node in nodes {
+            var roles = node.roleNames.joined(separator: ",")
+            if node.nodeId == view.membership.controllerId { roles += " (active controller)" }
+            table.append([
+                "\(node.nodeId)", roles, node.fenced ? "fenced" : "alive",
+                node.listeners.map { "\($0.name)://\($0.host):\($0.port)" }.joined(separator: ","),
+            ])
         }
         print(table.render(), terminator: "")
     }
@@ -66,30 +97,150 @@ struct ClusterInfoCommand: AsyncParsableCommand {
     }
 }
 
+extension ClusterMembership.Node {
+    /// `broker`, `controller`.
+    var roleNames: [String] { (isBroker ? ["broker"] : []) + (isController ? ["controller"] : []) }
+    /// The PLAINTEXT listener clients connect to.
+    var clientListener: Listener? { listeners.first { $0.name == "PLAINTEXT" } }
+}
+
 /// Connects and describes the cluster, all within `timeoutMs`.
 /// - Throws: ``CLIFailure`` with the SDK's reason, or naming the bootstrap list and the limit.
-private func describe(_ configuration: ClientConfiguration, timeoutMs: Int) async throws -> ClusterDescription {
+private func describe(_ configuration: ClientConfiguration, timeoutMs: Int) async throws -> ClusterView {
     let brokers = configuration.bootstrap.joined(separator: ",")
     return try await CommandDeadline.run(milliseconds: timeoutMs, "no answer from \(brokers)") {
         try await CLIFailure.wrap {
             let client = try await TernClient(configuration: configuration)
-            let cluster = try await client.admin.describeCluster()
-            await client.close()
-            return cluster
+            do {
+                let info = try await client.admin.describeCluster()
+                let membership = try await client.admin.describeClusterMembership()
+                await client.close()
+                return ClusterView(membership: membership, version: info.brokerVersion, uptimeMs: info.uptimeMs)
+            } catch {
+                await client.close()
+                throw error
+            }
         }
     }
 }
 
-/// `tern cluster health`: exit 0 when a broker answers the handshake and metadata (what a
-/// container health check or a load balancer probe calls), within `--timeout-ms`.
+/// The quorum as its leader sees it (only the leader knows every voter's progress): asks the
+/// bootstrap broker, then the leader it names through its client listener.
+private func describeQuorum(
+    _ configuration: ClientConfiguration, timeoutMs: Int
+) async throws -> (QuorumDescription, ClusterMembership) {
+    let brokers = configuration.bootstrap.joined(separator: ",")
+    return try await CommandDeadline.run(milliseconds: timeoutMs, "no answer from \(brokers)") {
+        try await CLIFailure.wrap {
+            let client = try await TernClient(configuration: configuration)
+            let first: QuorumDescription
+            let membership: ClusterMembership
+            do {
+                first = try await client.admin.describeQuorum()
+                membership = try await client.admin.describeClusterMembership()
+                await client.close()
+            } catch {
+                await client.close()
+                throw error
+            }
+            guard let leader = first.leaderId, leader != first.nodeId,
+                let address = membership.nodes.first(where: { $0.nodeId == leader })?.clientListener
+            else { return (first, membership) }
+            var leaderConfiguration = configuration
+            leaderConfiguration.bootstrap = ["\(address.host):\(address.port)"]
+            // The leader unreachable from here: its follower's view is still worth showing.
+            guard let leaderClient = try? await TernClient(configuration: leaderConfiguration) else {
+                return (first, membership)
+            }
+            let fromLeader = try? await leaderClient.admin.describeQuorum()
+            await leaderClient.close()
+            return (fromLeader ?? first, membership)
+        }
+    }
+}
+
+/// `tern cluster quorum [--json]`: the voters of the metadata quorum, like
+/// `kafka-metadata-quorum describe --status --replication`.
+struct ClusterQuorumCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quorum",
+        abstract:
+            "Show the metadata quorum: leader, epoch, high watermark, and each voter's log end offset, lag and last contact."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(
+        help: """
+            Print JSON: {leaderId, epoch, highWatermark, answeredBy, voters: [{nodeId, leader, logEndOffset, lag, \
+            lastContactMs}]}; unknown values are null.
+            """)
+    var json = false
+
+    @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
+    var timeoutMs = 5000
+
+    func validate() throws {
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
+    }
+
+    struct Output: Encodable {
+        struct Voter: Encodable {
+            var nodeId: Int32
+            var leader: Bool
+            var logEndOffset: Int64?
+            var lag: Int64?
+            var lastContactMs: Int64?
+        }
+        var leaderId: Int32?
+        var epoch: Int64
+        var highWatermark: Int64
+        var answeredBy: Int32
+        var voters: [Voter]
+    }
+
+    func run() async throws {
+        let configuration = try global.clientConfiguration(timeout: .milliseconds(timeoutMs))
+        let (quorum, _) = try await describeQuorum(configuration, timeoutMs: timeoutMs)
+        let leaderEnd = quorum.voters.first { $0.nodeId == quorum.leaderId }?.logEndOffset
+        let voters = quorum.voters.map { voter in
+            Output.Voter(
+                nodeId: voter.nodeId, leader: voter.nodeId == quorum.leaderId, logEndOffset: voter.logEndOffset,
+                lag: voter.logEndOffset.flatMap { end in leaderEnd.map { max(0, $0 - end) } },
+                lastContactMs: voter.lastContactAgeMs)
+        }
+        if json {
+            try JSONOutput.print(
+                Output(
+                    leaderId: quorum.leaderId, epoch: quorum.epoch, highWatermark: quorum.highWatermark,
+                    answeredBy: quorum.nodeId, voters: voters))
+            return
+        }
+        print(
+            "Leader: \(quorum.leaderId.map(String.init) ?? "none")  Epoch: \(quorum.epoch)  "
+                + "High watermark: \(quorum.highWatermark)\n")
+        var table = Table(["NODE", "STATUS", "LOG END OFFSET", "LAG", "LAST CONTACT"])
+        for voter in voters {
+            table.append([
+                "\(voter.nodeId)", voter.leader ? "leader" : quorum.leaderId == nil ? "voter" : "follower",
+                voter.logEndOffset.map(String.init) ?? "?",
+                voter.lag.map(String.init) ?? "?", voter.lastContactMs.map { "\($0) ms ago" } ?? "?",
+            ])
+        }
+        print(table.render(), terminator: "")
+    }
+}
+
+/// `tern cluster health`: exit 0 when a broker answers and the cluster is whole — the metadata
+/// quorum has a leader and no registered broker is fenced; otherwise non-zero naming the problem.
 struct ClusterHealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Exit 0 when the broker serves requests; non-zero with the reason otherwise.",
+        abstract: "Exit 0 when the cluster serves requests; non-zero with the reason otherwise.",
         discussion: """
-            The whole check (connect, handshake, metadata) is bounded by --timeout-ms (default 5000), \
-            so a broker that accepts connections but does not answer (stopped, overloaded) fails the \
-            check in that time.
+            Fails when no broker answers, when the metadata quorum has no leader, or when a broker is \
+            fenced. The whole check is bounded by --timeout-ms (default 5000), so a broker that accepts \
+            connections but does not answer (stopped, overloaded) fails the check in that time.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -103,7 +254,24 @@ struct ClusterHealthCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.clientConfiguration(clientId: "tern-health", timeout: .milliseconds(timeoutMs))
-        let cluster = try await describe(configuration, timeoutMs: timeoutMs)
-        print("ok: \(cluster.brokers.count) broker\(cluster.brokers.count == 1 ? "" : "s"), version \(cluster.brokerVersion)")
+        let view = try await describe(configuration, timeoutMs: timeoutMs)
+        let membership = view.membership
+        var problems: [String] = []
+        if membership.controllerId == nil {
+            problems.append("the metadata quorum has no leader (no active controller)")
+        }
+        let fenced = membership.nodes.filter { $0.isBroker && $0.fenced }.map(\.nodeId)
+        if !fenced.isEmpty {
+            problems.append(
+                "broker\(fenced.count == 1 ? "" : "s") \(fenced.map(String.init).joined(separator: ", ")) fenced")
+        }
+        if membership.nodes.isEmpty { problems.append("no broker is registered") }
+        guard problems.isEmpty else {
+            throw CLIFailure("unhealthy: " + problems.joined(separator: "; "))
+        }
+        let brokers = membership.nodes.filter(\.isBroker).count
+        print(
+            "ok: \(brokers) broker\(brokers == 1 ? "" : "s"), controller \(membership.controllerId ?? -1), version \(view.version)"
+        )
     }
 }

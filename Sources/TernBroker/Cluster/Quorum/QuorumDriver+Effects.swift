@@ -10,11 +10,12 @@ extension QuorumDriver {
         _ effects: [RaftEffect], now: Tick, proposal: (deadline: Tick, completion: ProposalCompletion)?
     ) {
         var roleChanged = false
+        let clusterId = clusterIdState.withLock { $0 }
         for effect in effects {
             switch effect {
             case .send(let to, let message):
                 links[to]?.send(
-                    RaftEnvelope(clusterId: configuration.clusterId, from: configuration.nodeId, message: message))
+                    RaftEnvelope(clusterId: clusterId, from: configuration.nodeId, message: message))
             case .persist(let write):
                 parts.withLock { $0.writer }?.enqueue(write)
             case .apply(let offset, let entries):

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import TernNet
 import TernRaft
+import TernWire
 
 /// Runs one voter of the metadata quorum: the I/O shell around a ``RaftNode``.
 ///
@@ -20,6 +21,11 @@ public final class QuorumDriver: Sendable {
     public typealias ApplyHandler = @Sendable (_ offset: Int64, _ entries: [RaftEntry]) -> Void
     /// The result of a proposal: the offset of its first entry once committed.
     public typealias ProposalCompletion = @Sendable (Result<Int64, QuorumError>) -> Void
+    /// Serves a request on the controller listener that is not a Raft message (BrokerRegistration,
+    /// BrokerHeartbeat): the header, the body's bytes, and `respond`, which takes a complete
+    /// response frame and may be called later from any thread, exactly once.
+    public typealias ControllerRequestHandler =
+        @Sendable (_ header: RequestHeader, _ body: [UInt8], _ respond: @escaping @Sendable ([UInt8]) -> Void) -> Void
 
     struct PendingProposal {
         var epoch: Int64
@@ -69,10 +75,17 @@ public final class QuorumDriver: Sendable {
     private let origin = DispatchTime.now().uptimeNanoseconds
     /// Inputs the core refused (logged at a rate limit), for tests and metrics.
     let coreRefusals = Atomic<Int>(0)
+    /// The cluster id sent with every message: the configuration's, until ``adoptClusterId(_:)``
+    /// sets the one the metadata log names. Empty means "not yet known" (see QuorumRequestHandler).
+    let clusterIdState: Mutex<String>
+    let controllerRequests: ControllerRequestHandler?
 
     /// Creates a driver; nothing is opened until ``start()``.
     /// - Precondition: `listenAddress` is set when there are peers.
-    public init(configuration: QuorumConfiguration, logger: Logger, onApply: @escaping ApplyHandler) {
+    public init(
+        configuration: QuorumConfiguration, logger: Logger, controllerRequests: ControllerRequestHandler? = nil,
+        onApply: @escaping ApplyHandler
+    ) {
         precondition(!configuration.peers.keys.contains(configuration.nodeId), "a node is not its own peer")
         precondition(
             configuration.peers.isEmpty || configuration.listenAddress != nil,
@@ -83,6 +96,8 @@ public final class QuorumDriver: Sendable {
         logger[metadataKey: "tern_node"] = "\(configuration.nodeId)"
         self.logger = logger
         self.onApply = onApply
+        self.controllerRequests = controllerRequests
+        self.clusterIdState = Mutex(configuration.clusterId)
         self.queue = DispatchQueue(label: "tern.quorum.\(configuration.nodeId)", target: .global())
         var links: [RaftNodeId: QuorumPeerLink] = [:]
         for (id, address) in configuration.peers {
@@ -121,9 +136,10 @@ public final class QuorumDriver: Sendable {
         do {
             try writer.start()
             if let address = configuration.listenAddress {
-                let inbox = QuorumRequestHandler(configuration: configuration, logger: logger, warnings: warnings) {
-                    [weak self] from, message in self?.submit(.message(from: from, message))
-                }
+                let inbox = QuorumRequestHandler(
+                    configuration: configuration, logger: logger, warnings: warnings,
+                    clusterId: { [weak self] in self?.clusterId ?? "" }, controllerRequests: controllerRequests
+                ) { [weak self] from, message in self?.submit(.message(from: from, message)) }
                 let listener = Server(
                     configuration: ServerConfiguration(
                         host: address.host, port: address.port,
@@ -164,6 +180,15 @@ public final class QuorumDriver: Sendable {
                     "\(configuration.listenAddress.map { "\($0.host):\(server?.boundPort ?? $0.port)" } ?? "none")",
             ])
     }
+
+    /// The cluster id this voter sends and checks: set once the metadata log names it (messages
+    /// from a voter that still sends an empty id are accepted; another non-empty id is refused).
+    public func adoptClusterId(_ clusterId: String) {
+        clusterIdState.withLock { $0 = clusterId }
+    }
+
+    /// The cluster id this voter sends ("" while unknown).
+    public var clusterId: String { clusterIdState.withLock { $0 } }
 
     /// The controller listener's bound port (useful with port 0); nil without a listener.
     public var boundPort: Int? { parts.withLock { $0.server?.boundPort } }

@@ -11,8 +11,10 @@ import TernWire
 final class QuorumRequestHandler: ServerConnectionHandler {
     private let nodeId: RaftNodeId
     private let voters: Set<RaftNodeId>
-    private let clusterId: String
     private let maxSnapshotBytes: Int
+    /// This voter's cluster id now ("" while unknown).
+    private let clusterId: @Sendable () -> String
+    private let controllerRequests: QuorumDriver.ControllerRequestHandler?
     private let logger: Logger
     private let warnings: LogRateLimiter
     private let deliver: @Sendable (RaftNodeId, RaftMessage) -> Void
@@ -21,12 +23,14 @@ final class QuorumRequestHandler: ServerConnectionHandler {
 
     init(
         configuration: QuorumConfiguration, logger: Logger, warnings: LogRateLimiter,
+        clusterId: @escaping @Sendable () -> String, controllerRequests: QuorumDriver.ControllerRequestHandler? = nil,
         deliver: @escaping @Sendable (RaftNodeId, RaftMessage) -> Void
     ) {
         nodeId = configuration.nodeId
         voters = Set(configuration.voters)
-        clusterId = configuration.clusterId
         maxSnapshotBytes = configuration.maxSnapshotBytes
+        self.clusterId = clusterId
+        self.controllerRequests = controllerRequests
         self.logger = logger
         self.warnings = warnings
         self.deliver = deliver
@@ -42,6 +46,13 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             connection.close()
             return
         }
+        if let controllerRequests,
+            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat
+        {
+            let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
+            controllerRequests(header, body) { connection.respond(ticket, $0) }
+            return
+        }
         let envelope: RaftEnvelope
         do {
             envelope = try RaftEnvelope(apiKey: header.apiKey, version: header.apiVersion, body: &reader)
@@ -55,9 +66,12 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             return
         }
         let refusal: ResponseStatus?
-        if envelope.clusterId != clusterId {
+        // Before the first controller has written the cluster id, voters send "" (not yet known);
+        // that is accepted, so a new cluster can elect its first leader. Two known ids must match.
+        let localClusterId = clusterId()
+        if !envelope.clusterId.isEmpty, !localClusterId.isEmpty, envelope.clusterId != localClusterId {
             refusal = ResponseStatus(
-                .inconsistentClusterId, "cluster id \(envelope.clusterId) is not this voter's \(clusterId)")
+                .inconsistentClusterId, "cluster id \(envelope.clusterId) is not this voter's \(localClusterId)")
         } else if envelope.from == nodeId || !voters.contains(envelope.from) {
             refusal = ResponseStatus(
                 .inconsistentVoterSet, "node \(envelope.from) is not another voter of \(voters.sorted())")

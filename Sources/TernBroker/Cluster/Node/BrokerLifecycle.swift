@@ -1,0 +1,223 @@
+import Dispatch
+import Logging
+import Synchronization
+import TernRaft
+import TernWire
+
+/// The broker side of membership: registers with the active controller, then heartbeats every
+/// `broker.heartbeat.interval.ms`, reporting how far it has applied the metadata log. The active
+/// controller is whoever leads the metadata quorum; on this node it is reached in-process, on
+/// another over that voter's controller listener. A refused epoch (the controller forgot the
+/// registration, or a newer one replaced it) registers again.
+final class BrokerLifecycle: Sendable {
+    struct State {
+        /// The epoch of this process's registration; nil until registered.
+        var brokerEpoch: Int64?
+        var fenced = true
+        var requestInFlight = false
+        var lastError: String?
+        var stopped = false
+    }
+
+    let nodeId: Int32
+    let incarnationId: MetadataUUID
+    private let roles: BrokerRegistrationRecord.Roles
+    private let heartbeatIntervalMs: Int64
+    private let queue: DispatchQueue
+    private let state = Mutex(State())
+    private let logger: Logger
+    /// The leader of the metadata quorum as this node knows it.
+    private let leader: @Sendable () -> Int32?
+    private let localController: ActiveController?
+    private let channels: [Int32: ControllerChannel]
+    private let appliedOffset: @Sendable () -> Int64
+    private let clusterId: @Sendable () -> String
+    private let listeners: @Sendable () -> [BrokerRegistrationRecord.Listener]
+    private let timer: Mutex<QuorumDriver.TickTimer?> = Mutex(nil)
+    private let requestTimeout: Duration = .seconds(2)
+
+    init(
+        nodeId: Int32, roles: BrokerRegistrationRecord.Roles, heartbeatIntervalMs: Int64, voters: [ClusterConfig.Voter],
+        localController: ActiveController?, logger: Logger, leader: @escaping @Sendable () -> Int32?,
+        appliedOffset: @escaping @Sendable () -> Int64, clusterId: @escaping @Sendable () -> String,
+        listeners: @escaping @Sendable () -> [BrokerRegistrationRecord.Listener]
+    ) {
+        self.nodeId = nodeId
+        self.roles = roles
+        self.heartbeatIntervalMs = heartbeatIntervalMs
+        var generator = SystemRandomNumberGenerator()
+        incarnationId = MetadataUUID(high: generator.next(), low: generator.next())
+        queue = DispatchQueue(label: "tern.broker-lifecycle.\(nodeId)")
+        self.logger = logger
+        self.leader = leader
+        self.localController = localController
+        var channels: [Int32: ControllerChannel] = [:]
+        for voter in voters where voter.nodeId != nodeId {
+            channels[voter.nodeId] = ControllerChannel(
+                host: voter.host, port: Int(voter.port), clientId: "tern-broker-\(nodeId)")
+        }
+        self.channels = channels
+        self.appliedOffset = appliedOffset
+        self.clusterId = clusterId
+        self.listeners = listeners
+    }
+
+    /// This broker's registration and fencing as the last answer said.
+    var snapshot: State { state.withLock { $0 } }
+
+    func start() {
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        // Ticks often; the heartbeat interval is kept by `due`. Registration retries at each tick,
+        // and a fenced broker heartbeats at each tick, so it is unfenced as soon as it caught up.
+        source.schedule(deadline: .now(), repeating: .milliseconds(20), leeway: .milliseconds(5))
+        let lastSent = Mutex<UInt64>(0)
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let (registered, fenced) = self.state.withLock { ($0.brokerEpoch != nil, $0.fenced) }
+            let due = lastSent.withLock { last -> Bool in
+                guard !registered || fenced || now &- last >= UInt64(self.heartbeatIntervalMs) * 1_000_000 else {
+                    return false
+                }
+                last = now
+                return true
+            }
+            if due { self.tick() }
+        }
+        let ticker = QuorumDriver.TickTimer(source)
+        timer.withLock { $0 = ticker }
+        source.resume()
+    }
+
+    func stop() {
+        state.withLock { $0.stopped = true }
+        timer.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
+        for channel in channels.values { channel.close() }
+    }
+
+    /// On the queue: one registration or heartbeat, unless one is still waiting for its answer.
+    private func tick() {
+        let (epoch, busy) = state.withLock { state -> (Int64?, Bool) in
+            guard !state.stopped, !state.requestInFlight else { return (nil, true) }
+            state.requestInFlight = true
+            return (state.brokerEpoch, false)
+        }
+        guard !busy else { return }
+        // No leader: an election is under way (or the quorum is lost); nothing to say each tick.
+        guard let leader = leader() else {
+            return finish(error: lastErrorOrNoLeader())
+        }
+        if let epoch {
+            let request = BrokerHeartbeatRequest(
+                nodeId: nodeId, brokerEpoch: epoch, metadataOffset: appliedOffset() - 1)
+            send(request, to: leader) { [self] result in
+                switch result {
+                case .success(let response) where response.errorCode == .none:
+                    state.withLock { state in
+                        if state.fenced != response.isFenced {
+                            logger.info(response.isFenced ? "this broker is fenced" : "this broker is unfenced")
+                        }
+                        state.fenced = response.isFenced
+                    }
+                    finish(error: nil)
+                case .success(let response):
+                    if response.errorCode == .staleBrokerEpoch || response.errorCode == .brokerIdNotRegistered {
+                        state.withLock {
+                            $0.brokerEpoch = nil
+                            $0.fenced = true
+                        }
+                    }
+                    finish(error: "heartbeat refused: \(response.errorCode): \(response.errorMessage ?? "")")
+                case .failure(let error):
+                    finish(error: "heartbeat to node \(leader) failed: \(error)")
+                }
+            }
+        } else {
+            let request = BrokerRegistrationRequest(
+                nodeId: nodeId, clusterId: clusterId(), incarnationId: incarnationId, listeners: listeners(),
+                roles: roles)
+            send(request, to: leader) { [self] result in
+                switch result {
+                case .success(let response) where response.errorCode == .none:
+                    state.withLock { $0.brokerEpoch = response.brokerEpoch }
+                    logger.info(
+                        "registered with the active controller",
+                        metadata: ["tern_controller": "\(leader)", "tern_broker_epoch": "\(response.brokerEpoch)"])
+                    finish(error: nil)
+                    // Heartbeat at once: a new registration is fenced until a heartbeat shows
+                    // this broker caught up.
+                    queue.async { self.tick() }
+                case .success(let response):
+                    finish(error: "registration refused: \(response.errorCode): \(response.errorMessage ?? "")")
+                case .failure(let error):
+                    finish(error: "registration with node \(leader) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    private func lastErrorOrNoLeader() -> String {
+        state.withLock { $0.lastError } ?? "no metadata quorum leader known"
+    }
+
+    private func finish(error: String?) {
+        let report = state.withLock { state -> Bool in
+            state.requestInFlight = false
+            defer { state.lastError = error }
+            // Routine around an election: no leader yet, or a leader not yet active as controller.
+            let routine = error == "no metadata quorum leader known" || error?.contains("NOT_CONTROLLER") == true
+            return error != nil && error != state.lastError && !routine
+        }
+        // Only when the reason changes: a broker without a controller would otherwise log each tick.
+        if report, let error { logger.warning("broker membership", metadata: ["tern_reason": "\(error)"]) }
+    }
+
+    /// Sends to the controller on `leader`: in-process when it is this node, else over its
+    /// controller listener.
+    private func send(
+        _ request: BrokerRegistrationRequest, to leader: Int32,
+        completion: @escaping @Sendable (Result<BrokerRegistrationResponse, any Error>) -> Void
+    ) {
+        if leader == nodeId, let controller = localController {
+            controller.queue.async { controller.register(request) { completion(.success($0)) } }
+        } else {
+            remote(request, to: leader, completion: completion)
+        }
+    }
+
+    private func send(
+        _ request: BrokerHeartbeatRequest, to leader: Int32,
+        completion: @escaping @Sendable (Result<BrokerHeartbeatResponse, any Error>) -> Void
+    ) {
+        if leader == nodeId, let controller = localController {
+            controller.queue.async { controller.heartbeat(request) { completion(.success($0)) } }
+        } else {
+            remote(request, to: leader, completion: completion)
+        }
+    }
+
+    private func remote<R: WireRequest>(
+        _ request: R, to leader: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
+    ) {
+        guard let channel = channels[leader] else {
+            return completion(
+                .failure(ControllerChannelError("node \(leader) is not a voter with a controller listener")))
+        }
+        channel.send(request, timeout: requestTimeout) { result in
+            switch result {
+            case .success(let body):
+                var reader = ByteReader(body)
+                do {
+                    completion(.success(try R.Response(from: &reader)))
+                } catch {
+                    completion(.failure(error))
+                }
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// N real `ternd` processes forming one cluster on loopback: each a voter and a broker
+/// (`process.roles = broker,controller`) with its own client, controller and admin ports (free
+/// ones) and data directory, all given the same `controller.quorum.voters`. Nodes are stopped,
+/// killed or paused by PID; `stopAll()` (or deinit) stops what is still running.
+public final class ClusterProcesses: @unchecked Sendable {
+    // @unchecked: the node table is only touched by the test thread that owns this object.
+
+    /// One node's fixed addresses and data, kept across restarts.
+    public struct Node: Sendable {
+        public var nodeId: Int32
+        public var clientPort: Int
+        public var controllerPort: Int
+        public var adminPort: Int
+        public var dataDirectory: String
+        public var bootstrap: String { "127.0.0.1:\(clientPort)" }
+    }
+
+    public let nodes: [Node]
+    /// `controller.quorum.voters`.
+    public let voters: String
+    private let settings: [String: String]
+    private var processes: [Int32: BrokerProcess] = [:]
+    private var paused: Set<Int32> = []
+
+    /// Starts `count` nodes (ids 1…count) under `directory` and waits until each listens.
+    /// - Parameter settings: extra `--set` overrides for every node (timeouts, for example).
+    public init(count: Int, directory: String, settings: [String: String] = [:]) throws {
+        var nodes: [Node] = []
+        for i in 1...count {
+            nodes.append(
+                Node(
+                    nodeId: Int32(i), clientPort: freeLoopbackPort(), controllerPort: freeLoopbackPort(),
+                    adminPort: freeLoopbackPort(), dataDirectory: "\(directory)/node-\(i)"))
+        }
+        self.nodes = nodes
+        voters = nodes.map { "\($0.nodeId)@127.0.0.1:\($0.controllerPort)" }.joined(separator: ",")
+        self.settings = settings
+        for node in nodes { try start(node.nodeId) }
+    }
+
+    /// The node with `nodeId`.
+    public func node(_ nodeId: Int32) -> Node {
+        guard let node = nodes.first(where: { $0.nodeId == nodeId }) else { preconditionFailure("no node \(nodeId)") }
+        return node
+    }
+
+    /// The running process of a node, if any.
+    public func process(_ nodeId: Int32) -> BrokerProcess? { processes[nodeId] }
+
+    /// Starts (or restarts) a node on its own ports and data directory; waits until it listens.
+    public func start(_ nodeId: Int32) throws {
+        let node = node(nodeId)
+        var all = settings
+        all["node.id"] = "\(nodeId)"
+        all["controller.quorum.voters"] = voters
+        all["listeners"] = "PLAINTEXT://127.0.0.1:\(node.clientPort),CONTROLLER://127.0.0.1:\(node.controllerPort)"
+        all["admin.listeners"] = "127.0.0.1:\(node.adminPort)"
+        processes[nodeId] = try BrokerProcess(
+            dataDirectory: node.dataDirectory, port: node.clientPort, settings: all, readyTimeout: 60)
+    }
+
+    /// SIGKILL, reaped.
+    public func kill9(_ nodeId: Int32) {
+        resume(nodeId)
+        processes[nodeId]?.kill9()
+        processes[nodeId] = nil
+    }
+
+    /// SIGSTOP: the process stays, frozen (no heartbeats, no Raft messages).
+    public func pause(_ nodeId: Int32) {
+        guard let process = processes[nodeId] else { return }
+        kill(process.pid, SIGSTOP)
+        paused.insert(nodeId)
+    }
+
+    /// SIGCONT after ``pause(_:)``.
+    public func resume(_ nodeId: Int32) {
+        guard let process = processes[nodeId], paused.remove(nodeId) != nil else { return }
+        kill(process.pid, SIGCONT)
+    }
+
+    /// What a node wrote to stderr so far.
+    public func log(_ nodeId: Int32) -> String { processes[nodeId]?.log ?? "" }
+
+    /// Every node's log, for a failure message.
+    public var logs: String {
+        processes.keys.sorted().map { "--- node \($0) ---\n\(processes[$0]?.log ?? "")" }.joined(separator: "\n")
+    }
+
+    /// Resumes paused nodes and stops every running one (SIGTERM, then SIGKILL past the timeout).
+    public func stopAll() {
+        for id in paused { resume(id) }
+        for (_, process) in processes { process.stop(timeout: 20) }
+        processes = [:]
+    }
+
+    deinit { stopAll() }
+}
