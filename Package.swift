@@ -115,3 +115,17 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (scripts/fuzz.sh): only in a manifest read with TERN_FUZZ set, built into their own
+// scratch path with sanitizer flags, so `swift build` and `swift test` (and CI) never see them.
+if Context.environment["TERN_FUZZ"] != nil {
+    package.targets += [
+        .systemLibrary(name: "CTernFuzzer", path: "Fuzz/CTernFuzzer"),
+        .executableTarget(
+            name: "tern-fuzz",
+            dependencies: ["TernWire", "TernBroker", "TernNet", "CTernFuzzer"],
+            path: "Fuzz/Sources/tern-fuzz",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}

@@ -46,6 +46,17 @@ public struct BrokerConfig: Sendable {
     public static func load(
         file: String?, environment: [String: String] = [:], overrides: [String] = []
     ) throws(ConfigError) -> BrokerConfig {
+        var contents: (name: String, text: String)?
+        if let file { contents = (file, try readFile(file)) }
+        return try load(contents: contents, environment: environment, overrides: overrides)
+    }
+
+    /// Reads the configuration from a config file's text (`name` is its path, for messages): the
+    /// parsing `load(file:environment:overrides:)` does once it has read the file, and what the
+    /// `config-file` fuzz target feeds.
+    static func load(
+        contents: (name: String, text: String)?, environment: [String: String] = [:], overrides: [String] = []
+    ) throws(ConfigError) -> BrokerConfig {
         var values: [String: String] = [:]
         var sources: [String: Source] = [:]
         for definition in BrokerConfigKeys.all {
@@ -63,8 +74,7 @@ public struct BrokerConfig: Sendable {
             sources[key] = source
         }
 
-        if let file {
-            let text = try readFile(file)
+        if let (file, text) = contents {
             var lineNumber = 0
             // A key set twice in one file is almost always an edit gone wrong (the later line
             // silently winning hides the earlier one), so it stops start-up naming both lines.
