@@ -79,7 +79,10 @@ public struct BrokerConfig: Sendable {
             // A key set twice in one file is almost always an edit gone wrong (the later line
             // silently winning hides the earlier one), so it stops start-up naming both lines.
             var firstLine: [String: Int] = [:]
-            for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            // "\r\n" is a single Character, which splitting on "\n" alone does not split: a CRLF
+            // file would read as one line (all of it a comment when it starts with one).
+            let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+            for rawLine in lines {
                 lineNumber += 1
                 let line = String(rawLine).trimmingWhitespace()
                 if line.isEmpty || line.hasPrefix("#") { continue }
