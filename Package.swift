@@ -123,7 +123,7 @@ if Context.environment["TERN_FUZZ"] != nil {
         .systemLibrary(name: "CTernFuzzer", path: "Fuzz/CTernFuzzer"),
         .executableTarget(
             name: "tern-fuzz",
-            dependencies: ["TernWire", "TernBroker", "TernNet", "CTernFuzzer"],
+            dependencies: ["TernWire", "TernStorage", "TernBroker", "TernNet", "CTernFuzzer"],
             path: "Fuzz/Sources/tern-fuzz",
             swiftSettings: swiftSettings
         ),

@@ -16,7 +16,7 @@ struct FuzzTarget: Sendable {
 
     static let all: [FuzzTarget] = [
         RequestTarget.target, ResponseTarget.target, RecordBatchTarget.target, GzipTarget.target,
-        MetadataRecordTarget.target, AdminHTTPTarget.target, ConfigFileTarget.target,
+        MetadataRecordTarget.target, AdminHTTPTarget.target, ConfigFileTarget.target, GroupRecordTarget.target,
     ]
 }
 
