@@ -136,3 +136,17 @@ if Context.environment["TERN_BENCHMARKS"] == "1" {
             name: "key-index-bench", dependencies: ["TernStorage", "TernWire"], path: "Benchmarks/KeyIndexBench",
             swiftSettings: swiftSettings))
 }
+
+// Fuzz targets (scripts/fuzz.sh): only in a manifest read with TERN_FUZZ set, built into their own
+// scratch path with sanitizer flags, so `swift build` and `swift test` (and CI) never see them.
+if Context.environment["TERN_FUZZ"] != nil {
+    package.targets += [
+        .systemLibrary(name: "CTernFuzzer", path: "Fuzz/CTernFuzzer"),
+        .executableTarget(
+            name: "tern-fuzz",
+            dependencies: ["TernWire", "TernStorage", "TernBroker", "TernNet", "CTernFuzzer"],
+            path: "Fuzz/Sources/tern-fuzz",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}

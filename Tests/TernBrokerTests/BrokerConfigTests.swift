@@ -77,6 +77,25 @@ final class BrokerConfigTests: XCTestCase {
         }
     }
 
+    /// Found by the config-file fuzz target: "\r\n" is one Character in Swift, so a file saved
+    /// with CRLF line ends (a Windows editor) was read as one line and refused.
+    func testCRLFLineEndsReadLikeLF() throws {
+        let (directory, path) = try write("# broker\r\nnode.id = 2\r\nnum.partitions = 3\r\n\r\nlog.dirs = /tmp/a\r\n")
+        defer { directory.remove() }
+        let config = try BrokerConfig.load(file: path)
+        XCTAssertEqual(config.nodeId, 2)
+        XCTAssertEqual(config.numPartitions, 3)
+        XCTAssertEqual(config.logDirs, ["/tmp/a"])
+        XCTAssertEqual(config.sources["num.partitions"], .file)
+
+        let (other, duplicate) = try write("node.id = 1\r\nnum.partitions = 3\r\nnum.partitions = 4\r\n")
+        defer { other.remove() }
+        XCTAssertThrowsError(try BrokerConfig.load(file: duplicate)) { error in
+            XCTAssertTrue("\(error)".contains("\(duplicate):3"), "\(error)")
+            XCTAssertTrue("\(error)".contains("line 2"), "\(error)")
+        }
+    }
+
     func testOverridesAreNotDuplicatesButTwoVariablesForOneKeyAre() throws {
         let (directory, path) = try write("num.partitions = 3\n")
         defer { directory.remove() }

@@ -53,6 +53,17 @@ public struct BrokerConfig: Sendable {
     public static func load(
         file: String?, environment: [String: String] = [:], overrides: [String] = []
     ) throws(ConfigError) -> BrokerConfig {
+        var contents: (name: String, text: String)?
+        if let file { contents = (file, try readFile(file)) }
+        return try load(contents: contents, environment: environment, overrides: overrides)
+    }
+
+    /// Reads the configuration from a config file's text (`name` is its path, for messages): the
+    /// parsing `load(file:environment:overrides:)` does once it has read the file, and what the
+    /// `config-file` fuzz target feeds.
+    static func load(
+        contents: (name: String, text: String)?, environment: [String: String] = [:], overrides: [String] = []
+    ) throws(ConfigError) -> BrokerConfig {
         var values: [String: String] = [:]
         var sources: [String: Source] = [:]
         for definition in BrokerConfigKeys.all {
@@ -70,13 +81,15 @@ public struct BrokerConfig: Sendable {
             sources[key] = source
         }
 
-        if let file {
-            let text = try readFile(file)
+        if let (file, text) = contents {
             var lineNumber = 0
             // A key set twice in one file is almost always an edit gone wrong (the later line
             // silently winning hides the earlier one), so it stops start-up naming both lines.
             var firstLine: [String: Int] = [:]
-            for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            // "\r\n" is a single Character, which splitting on "\n" alone does not split: a CRLF
+            // file would read as one line (all of it a comment when it starts with one).
+            let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+            for rawLine in lines {
                 lineNumber += 1
                 let line = String(rawLine).trimmingWhitespace()
                 if line.isEmpty || line.hasPrefix("#") { continue }

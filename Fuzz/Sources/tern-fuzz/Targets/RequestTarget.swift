@@ -1,0 +1,145 @@
+import TernWire
+
+/// A request frame's payload as the broker's `RequestRouter` receives it (after the size prefix):
+/// the request header, then the body of every API and version the broker decodes.
+enum RequestTarget {
+    static let target = FuzzTarget(
+        name: "request", maxLength: 4096, summary: "request header + every request body (RequestRouter's decode)",
+        run: run, seeds: seeds, report: { counters.report("request") })
+
+    /// Only libFuzzer's fuzzing thread touches it (see ``Selected``).
+    nonisolated(unsafe) static var counters = WireRoundTrip.Counters()
+
+    static func run(_ input: UnsafeRawBufferPointer) {
+        let bytes = [UInt8](input)
+        var reader = ByteReader(bytes)
+        guard let header = try? RequestHeader(from: &reader) else { return }
+        // The header has one encoding: it re-encodes to exactly the bytes it came from.
+        var writer = ByteWriter(capacity: 32)
+        header.encode(into: &writer)
+        fuzzCheck(writer.take() == Array(bytes[0..<reader.position]), "request header does not re-encode to its bytes")
+        guard
+            let api = ApiKey.supported.first(where: { $0.key == header.apiKey }),
+            header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion,
+            let type = WireRoundTrip.requestType(header.apiKey)
+        else { return }
+        if WireRoundTrip.request(type, bytes, from: reader.position, version: header.apiVersion) {
+            counters.count(header.apiKey, header.apiVersion)
+        }
+    }
+
+    static func seeds() -> [(name: String, bytes: [UInt8])] {
+        func payload<R: WireRequest>(_ request: R) -> [UInt8] {
+            Array(Frame.request(request, correlationId: 7, clientId: "fuzz-seed").dropFirst(Frame.prefixSize))
+        }
+        let records = SeedData.batch(count: 2)
+        var seeds: [(String, [UInt8])] = [
+            (
+                "produce",
+                payload(
+                    ProduceRequest(
+                        acks: -1, timeoutMs: 30_000,
+                        topics: [.init(name: "orders", partitions: [.init(partition: 0, records: records)])]))
+            ),
+            (
+                "fetch-v0",
+                payload(
+                    FetchRequest(
+                        maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                        topics: [
+                            .init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 42, maxBytes: 65536)])
+                        ],
+                        version: 0))
+            ),
+            (
+                "fetch-v1",
+                payload(
+                    FetchRequest(
+                        maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                        topics: [
+                            .init(name: "orders", partitions: [.init(partition: 1, fetchOffset: 7, maxBytes: 4096)])
+                        ],
+                        sessionId: 3, sessionEpoch: 2, forgottenTopics: [.init(name: "old", partitions: [2])]))
+            ),
+            (
+                "list-offsets",
+                payload(
+                    ListOffsetsRequest(
+                        topics: [.init(name: "orders", partitions: [.init(partition: 0, timestamp: -1)])]))
+            ),
+            ("metadata", payload(MetadataRequest(topics: ["orders", "payments"], allowAutoTopicCreation: true))),
+            ("metadata-all", payload(MetadataRequest(topics: nil))),
+            ("api-versions", payload(ApiVersionsRequest())),
+            (
+                "create-topics",
+                payload(
+                    CreateTopicsRequest(
+                        topics: [
+                            .init(
+                                name: "orders", numPartitions: 3,
+                                configs: [.init(name: "cleanup.policy", value: "compact")])
+                        ]))
+            ),
+            ("delete-topics", payload(DeleteTopicsRequest(names: ["orders"]))),
+            (
+                "describe-configs",
+                payload(
+                    DescribeConfigsRequest(
+                        resources: [
+                            .init(type: .topic, name: "orders", keys: ["retention.ms"]),
+                            .init(type: .broker, name: "1"),
+                        ]))
+            ),
+            (
+                "alter-configs",
+                payload(
+                    AlterConfigsRequest(
+                        resources: [
+                            .init(
+                                type: .topic, name: "orders",
+                                entries: [
+                                    .init(name: "retention.ms", value: "1000"),
+                                    .init(name: "segment.bytes", value: nil),
+                                ])
+                        ], validateOnly: true))
+            ),
+            (
+                "offset-commit",
+                payload(
+                    OffsetCommitRequest(
+                        groupId: "g", memberId: "m-1", memberEpoch: 3,
+                        topics: [.init(name: "orders", partitions: [.init(partition: 0, offset: 99)])]))
+            ),
+            (
+                "offset-fetch",
+                payload(OffsetFetchRequest(groupId: "g", topics: [.init(name: "orders", partitions: [0, 1])]))
+            ),
+            ("find-coordinator", payload(FindCoordinatorRequest(key: "g"))),
+            ("describe-groups", payload(DescribeGroupsRequest(groupIds: ["g", "h"]))),
+            ("list-groups", payload(ListGroupsRequest())),
+            ("delete-groups", payload(DeleteGroupsRequest(groupIds: ["g"]))),
+            (
+                "consumer-group-heartbeat",
+                payload(
+                    ConsumerGroupHeartbeatRequest(
+                        groupId: "g", memberId: "", memberEpoch: 0, instanceId: "i-1", subscribedTopics: ["orders"],
+                        ownedPartitions: [.init(name: "orders", partitions: [0])]))
+            ),
+            (
+                "reset-group-offsets",
+                payload(
+                    ResetGroupOffsetsRequest(
+                        groupId: "g", topic: "orders", partitions: [0, 2], strategy: .timestamp,
+                        value: 1_700_000_000_000,
+                        dryRun: true))
+            ),
+            ("describe-log-dirs", payload(DescribeLogDirsRequest(topics: ["orders"]))),
+        ]
+        // Every supported API has a seed (a new API without one fails here, at seed time).
+        for api in ApiKey.supported {
+            precondition(WireRoundTrip.requestType(api.key) != nil, "no request type for \(api.key)")
+        }
+        seeds.append(("unknown-api", [0x03, 0xE7, 0, 0, 0, 0, 0, 1, 0, 1, 0x78]))
+        return seeds.map { (name: $0.0, bytes: $0.1) }
+    }
+}

@@ -1,0 +1,235 @@
+import TernWire
+
+/// A response frame's payload as the client's `BrokerConnection` receives it: correlation id,
+/// status, then (when the status is NONE) the body of the API it answers. The first input byte
+/// picks the API (an entry of ``ApiKey/supported``), the second its version; the rest is the
+/// payload, so every response type the client decodes is reached from one corpus.
+enum ResponseTarget {
+    static let target = FuzzTarget(
+        name: "response", maxLength: 4096, summary: "response head + every response body (the client's decode)",
+        run: run, seeds: seeds, report: { counters.report("response") })
+
+    /// Only libFuzzer's fuzzing thread touches it (see ``Selected``).
+    nonisolated(unsafe) static var counters = WireRoundTrip.Counters()
+
+    static func run(_ input: UnsafeRawBufferPointer) {
+        guard input.count >= 2 else { return }
+        let api = ApiKey.supported[Int(input[0]) % ApiKey.supported.count]
+        let version = api.minVersion + UInt16(input[1]) % (api.maxVersion - api.minVersion + 1)
+        let bytes = [UInt8](input[2...])
+        var reader = ByteReader(bytes)
+        guard let head = try? Frame.readResponseHead(&reader) else { return }
+        var writer = ByteWriter(capacity: 32)
+        Frame.beginResponse(&writer, correlationId: head.correlationId, status: head.status)
+        fuzzCheck(
+            Array(writer.take().dropFirst(Frame.prefixSize)) == Array(bytes[0..<reader.position]),
+            "response head does not re-encode to its bytes")
+        guard head.status.errorCode == .none, let type = WireRoundTrip.requestType(api.key) else { return }
+        if response(type, bytes, from: reader.position, version: version) { counters.count(api.key, version) }
+    }
+
+    private static func response<R: WireRequest>(_ type: R.Type, _ bytes: [UInt8], from start: Int, version: UInt16)
+        -> Bool
+    {
+        WireRoundTrip.response(R.Response.self, bytes, from: start, version: version)
+    }
+
+    static func seeds() -> [(name: String, bytes: [UInt8])] {
+        func seed<R: WireResponse>(_ key: ApiKey, _ response: R, version: UInt16 = 0) -> [UInt8] {
+            guard let index = ApiKey.supported.firstIndex(where: { $0.key == key }) else { fatalError("\(key)") }
+            let supported = ApiKey.supported[index]
+            return [UInt8(index), UInt8(version - supported.minVersion)]
+                + Frame.response(response, correlationId: 7, version: version).dropFirst(Frame.prefixSize)
+        }
+        let records = SeedData.batch(count: 2)
+        let seeds: [(String, [UInt8])] = [
+            (
+                "produce",
+                seed(
+                    .produce,
+                    ProduceResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0, baseOffset: 10, logStartOffset: 0),
+                                .init(partition: 1, errorCode: .notLeaderOrFollower, errorMessage: "moved"),
+                            ])
+                    ]))
+            ),
+            (
+                "fetch-v0",
+                seed(
+                    .fetch,
+                    FetchResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [.init(partition: 0, highWatermark: 2, logStartOffset: 0, records: records)])
+                    ]), version: 0)
+            ),
+            (
+                "fetch-v1",
+                seed(
+                    .fetch,
+                    FetchResponse(
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [.init(partition: 0, highWatermark: 2, logStartOffset: 0, records: records)]
+                            )
+                        ], sessionId: 5), version: 1)
+            ),
+            (
+                "list-offsets",
+                seed(
+                    .listOffsets,
+                    ListOffsetsResponse(topics: [
+                        .init(
+                            name: "orders", partitions: [.init(partition: 0, timestamp: 1_700_000_000_000, offset: 12)])
+                    ]))
+            ),
+            (
+                "metadata",
+                seed(
+                    .metadata,
+                    MetadataResponse(
+                        brokers: [.init(nodeId: 1, host: "127.0.0.1", port: 9092)], clusterId: "tern-cluster",
+                        controllerId: 1,
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [
+                                    .init(partition: 0, leader: 1, leaderEpoch: 3, replicas: [1, 2], isr: [1])
+                                ]),
+                            .init(errorCode: .unknownTopicOrPartition, name: "gone", partitions: []),
+                        ]))
+            ),
+            (
+                "api-versions",
+                seed(
+                    .apiVersions,
+                    ApiVersionsResponse(
+                        apis: ApiKey.supported.map {
+                            .init(key: $0.key, minVersion: $0.minVersion, maxVersion: $0.maxVersion)
+                        },
+                        brokerVersion: "0.1.0", uptimeMs: 1234))
+            ),
+            (
+                "create-topics",
+                seed(
+                    .createTopics,
+                    CreateTopicsResponse(topics: [
+                        .init(name: "orders"), .init(name: "bad", errorCode: .invalidRequest, errorMessage: "no"),
+                    ]))
+            ),
+            ("delete-topics", seed(.deleteTopics, DeleteTopicsResponse(topics: [.init(name: "orders")]))),
+            (
+                "describe-configs",
+                seed(
+                    .describeConfigs,
+                    DescribeConfigsResponse(resources: [
+                        .init(
+                            type: .topic, name: "orders",
+                            entries: [
+                                .init(name: "retention.ms", value: "1000", source: .topic),
+                                .init(
+                                    name: "sasl.password", value: nil, source: .staticBroker, readOnly: true,
+                                    sensitive: true),
+                            ])
+                    ]))
+            ),
+            (
+                "alter-configs",
+                seed(.alterConfigs, AlterConfigsResponse(resources: [.init(type: .topic, name: "orders")]))
+            ),
+            (
+                "offset-commit",
+                seed(
+                    .offsetCommit,
+                    OffsetCommitResponse(topics: [
+                        .init(name: "orders", partitions: [.init(partition: 0)])
+                    ]))
+            ),
+            (
+                "offset-fetch",
+                seed(
+                    .offsetFetch,
+                    OffsetFetchResponse(topics: [
+                        .init(name: "orders", partitions: [.init(partition: 0, offset: 99)])
+                    ]))
+            ),
+            (
+                "find-coordinator",
+                seed(.findCoordinator, FindCoordinatorResponse(nodeId: 1, host: "localhost", port: 9092))
+            ),
+            (
+                "describe-groups",
+                seed(
+                    .describeGroups,
+                    DescribeGroupsResponse(groups: [
+                        .init(
+                            groupId: "g", state: "Stable", groupEpoch: 4,
+                            members: [
+                                .init(
+                                    memberId: "m-1", instanceId: "i", clientId: "c", clientHost: "/127.0.0.1",
+                                    memberEpoch: 4,
+                                    subscribedTopics: ["orders"],
+                                    assignment: [.init(name: "orders", partitions: [0, 1])])
+                            ],
+                            offsets: [
+                                .init(
+                                    name: "orders",
+                                    partitions: [.init(partition: 0, committedOffset: 5, logEndOffset: 9, lag: 4)])
+                            ])
+                    ]))
+            ),
+            (
+                "list-groups",
+                seed(.listGroups, ListGroupsResponse(groups: [.init(groupId: "g", state: "Empty", memberCount: 0)]))
+            ),
+            ("delete-groups", seed(.deleteGroups, DeleteGroupsResponse(results: [.init(groupId: "g")]))),
+            (
+                "consumer-group-heartbeat",
+                seed(
+                    .consumerGroupHeartbeat,
+                    ConsumerGroupHeartbeatResponse(
+                        memberId: "m-1", memberEpoch: 2, heartbeatIntervalMs: 3000,
+                        assignment: [.init(name: "orders", partitions: [0])]))
+            ),
+            (
+                "reset-group-offsets",
+                seed(
+                    .resetGroupOffsets,
+                    ResetGroupOffsetsResponse(partitions: [
+                        .init(partition: 0, offset: 3)
+                    ]))
+            ),
+            (
+                "describe-log-dirs",
+                seed(
+                    .describeLogDirs,
+                    DescribeLogDirsResponse(logDirs: [
+                        .init(
+                            path: "/var/lib/tern",
+                            topics: [
+                                .init(
+                                    name: "orders",
+                                    partitions: [
+                                        .init(
+                                            partition: 0, sizeBytes: 1024, logStartOffset: 0, logEndOffset: 10,
+                                            segmentCount: 1,
+                                            firstDirtyOffset: 0, cleanerError: "disk")
+                                    ])
+                            ])
+                    ]))
+            ),
+            (
+                "error-status",
+                [0, 0]
+                    + Frame.errorResponse(
+                        correlationId: 7, status: ResponseStatus(.unsupportedVersion, "no such version")
+                    ).dropFirst(Frame.prefixSize)
+            ),
+        ]
+        return seeds.map { (name: $0.0, bytes: $0.1) }
+    }
+}
