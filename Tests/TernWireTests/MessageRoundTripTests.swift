@@ -21,6 +21,7 @@ final class MessageRoundTripTests: XCTestCase {
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
             "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest", "FetchKeyResponse",
+            "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",
         ]
         XCTAssertEqual(names, expected)
     }
