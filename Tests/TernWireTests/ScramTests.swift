@@ -149,6 +149,8 @@ final class ScramTests: XCTestCase {
             "", "n,,", "p=tls-unique,,n=u,r=abc", "x,,n=u,r=abc", "n,,r=abc,n=u", "n,,n=,r=abc", "n,,n=u,r=",
             "n,,n=u=,r=abc", "n,,n=u=2X,r=abc", "n,,n=u,r=a b", "n,,m=ext,n=u,r=abc", "n,,n=u,r=abc,e=1",
             "n,a=other,n=u,r=abc", "n,b=x,n=u,r=abc", "n,,n=u,r=abc\u{7F}",
+            // A combining mark fuses with a comma into one Character: still refused, never misparsed.
+            "n,,n=u,\u{301}r=abc", "n,\u{301},n=u,r=abc", "n,,n=u\u{301},r=abc\u{301}",
         ]
         for text in hostile {
             var server = ScramServer(mechanism: .sha256, serverNonce: "s", fakeCredentialKey: fakeKey)
