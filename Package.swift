@@ -31,7 +31,7 @@ let package = Package(
             name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CTernCRC32C"),
         .systemLibrary(name: "CTernLinux", path: "Sources/CTernLinux"),
-        .target(name: "TernWire", dependencies: ["CZlib", "CTernCRC32C"], swiftSettings: swiftSettings),
+        .target(name: "TernWire", dependencies: ["CZlib", "CTernCRC32C", "COpenSSL"], swiftSettings: swiftSettings),
         .target(
             name: "TernStorage",
             dependencies: [

@@ -8,7 +8,12 @@ struct ClientProperties {
     static let keys = [
         "bootstrap.servers", "security.protocol", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location",
         "ssl.key.password", "ssl.endpoint.identification.algorithm", "enable.ssl.certificate.verification",
+        "sasl.mechanism", "sasl.username", "sasl.password",
     ]
+
+    /// Where `sasl.password` comes from when no property sets it: keeps it off the command line
+    /// (and out of `ps`). ternd skips this `TERN_` variable (`BrokerConfig.clientVariables`).
+    static let passwordVariable = "TERN_SASL_PASSWORD"
 
     private(set) var values: [String: String] = [:]
 
@@ -46,18 +51,32 @@ struct ClientProperties {
     /// `bootstrap.servers`, when set.
     var bootstrap: String? { values["bootstrap.servers"].flatMap { $0.isEmpty ? nil : $0 } }
 
-    /// Applies the TLS settings to `configuration`.
-    /// - Throws: ``CLIFailure`` for a bad value, a SASL protocol (not supported yet), or `ssl.*`
-    ///   settings without `security.protocol=SSL`.
-    func apply(to configuration: inout ClientConfiguration) throws {
+    /// Applies the TLS and SASL settings to `configuration`.
+    /// - Parameter environment: where ``passwordVariable`` is looked up.
+    /// - Throws: ``CLIFailure`` for a bad value, `ssl.*` settings without TLS, `sasl.*` settings
+    ///   without SASL, or SASL without its mechanism, user or password.
+    func apply(
+        to configuration: inout ClientConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         let protocolName = (values["security.protocol"] ?? "PLAINTEXT").uppercased()
         func path(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
-        switch protocolName {
-        case "PLAINTEXT":
-            if let key = values.keys.sorted().first(where: { $0.hasPrefix("ssl.") || $0.hasPrefix("enable.ssl.") }) {
-                throw CLIFailure("\(key) is set but security.protocol is PLAINTEXT (set security.protocol=SSL)")
+        let usesTLS = protocolName == "SSL" || protocolName == "SASL_SSL"
+        let usesSASL = protocolName == "SASL_PLAINTEXT" || protocolName == "SASL_SSL"
+        if ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].contains(protocolName) {
+            if !usesTLS, let key = values.keys.sorted().first(where: { $0.hasPrefix("ssl.") || $0.hasPrefix("enable.ssl.") }) {
+                throw CLIFailure(
+                    "\(key) is set but security.protocol is \(protocolName) (set security.protocol=SSL or SASL_SSL)")
             }
-        case "SSL":
+            if !usesSASL, let key = values.keys.sorted().first(where: { $0.hasPrefix("sasl.") }) {
+                throw CLIFailure(
+                    "\(key) is set but security.protocol is \(protocolName) (set security.protocol=SASL_SSL or SASL_PLAINTEXT)")
+            }
+        }
+        if usesSASL { configuration.sasl = try sasl(environment: environment) }
+        switch protocolName {
+        case "PLAINTEXT", "SASL_PLAINTEXT":
+            break
+        case "SSL", "SASL_SSL":
             var tls = ClientTLS(
                 caLocation: path("ssl.ca.location"), certificateLocation: path("ssl.certificate.location"),
                 keyLocation: path("ssl.key.location"), keyPassword: values["ssl.key.password"])
@@ -74,12 +93,33 @@ struct ClientProperties {
                 throw CLIFailure("enable.ssl.certificate.verification must be true or false, got '\(other)'")
             }
             configuration.tls = tls
-        case "SASL_PLAINTEXT", "SASL_SSL":
-            throw CLIFailure(
-                "security.protocol=\(protocolName) is not supported yet (SASL is not implemented); use PLAINTEXT or SSL"
-            )
         default:
-            throw CLIFailure("security.protocol must be PLAINTEXT or SSL, got '\(protocolName)'")
+            throw CLIFailure(
+                "security.protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got '\(protocolName)'")
         }
+    }
+
+    /// The SASL settings: `sasl.mechanism` and `sasl.username` required, the password from
+    /// `sasl.password` or else ``passwordVariable``. Messages never include the password.
+    private func sasl(environment: [String: String]) throws -> ClientSASL {
+        guard let name = values["sasl.mechanism"], !name.isEmpty else {
+            throw CLIFailure("SASL needs sasl.mechanism (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN)")
+        }
+        guard let mechanism = ClientSASL.Mechanism(name: name) else {
+            throw CLIFailure("sasl.mechanism must be SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN, got '\(name)'")
+        }
+        guard let username = values["sasl.username"], !username.isEmpty else {
+            throw CLIFailure("SASL needs sasl.username")
+        }
+        guard let password = values["sasl.password"] ?? environment[Self.passwordVariable], !password.isEmpty else {
+            throw CLIFailure("SASL needs a password: -X sasl.password=... or the \(Self.passwordVariable) environment variable")
+        }
+        let settings = ClientSASL(mechanism: mechanism, username: username, password: password)
+        do {
+            try settings.validate()
+        } catch {
+            throw CLIFailure(error.message)
+        }
+        return settings
     }
 }

@@ -22,6 +22,7 @@ final class MessageRoundTripTests: XCTestCase {
             "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse", "DescribeQuorumRequest",
             "DescribeQuorumResponse", "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest",
             "FetchKeyResponse",
+            "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -36,6 +36,17 @@ final class MetadataRecordTests: XCTestCase {
         .config(.init(resourceType: .topic, resourceName: "orders", key: "retention.ms", value: "5")),
         .config(.init(resourceType: .broker, resourceName: "", key: "log.retention.ms", value: nil)),
         .removeTopic(.init(topicId: topicId)),
+        .userScramCredential(
+            .init(
+                name: "alice",
+                credential: ScramCredential(
+                    mechanism: .sha256, salt: [1, 2, 3], storedKey: Array(repeating: 7, count: 32),
+                    serverKey: Array(repeating: 9, count: 32), iterations: 4096))),
+        .userScramCredential(
+            .init(
+                name: "",
+                credential: ScramCredential(mechanism: .sha512, salt: [], storedKey: [], serverKey: [], iterations: 1))),
+        .removeUserScramCredential(.init(name: "alice", mechanism: .sha512)),
     ]
 
     func testEveryTypeHasASample() {

@@ -30,10 +30,10 @@ final class ClientPropertiesTests: XCTestCase {
 
     func testBadPropertiesAreRefusedByName() throws {
         let cases: [([String], String)] = [
-            (["-X", "security.protocol=SASL_SSL"], "security.protocol=SASL_SSL is not supported yet"),
-            (["-X", "security.protocol=TLS"], "security.protocol must be PLAINTEXT or SSL"),
+            (["-X", "security.protocol=TLS"], "security.protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
             (["-X", "ssl.ca.location=/ca.pem"], "ssl.ca.location is set but security.protocol is PLAINTEXT"),
-            (["-X", "sasl.mechanism=PLAIN"], "unknown client property 'sasl.mechanism'"),
+            (["-X", "sasl.mechanism=PLAIN"], "sasl.mechanism is set but security.protocol is PLAINTEXT"),
+            (["-X", "sasl.oauthbearer.config=x"], "unknown client property 'sasl.oauthbearer.config'"),
             (["-X", "security.protocol"], "expected KEY=VALUE"),
             (["--command-config", "/nonexistent/client.properties"], "cannot read --command-config"),
         ]

@@ -55,6 +55,9 @@ public struct MetadataImage: Hashable, Sendable {
     private var topicIdsByName: [String: MetadataUUID] = [:]
     /// Broker-level config overrides by resource name (a node id, or "" for the cluster default).
     public private(set) var brokerConfigs: [String: [String: String]] = [:]
+    /// SCRAM credentials by user name, then mechanism (Kafka's `UserScramCredentialRecord`s);
+    /// see `MetadataImage+Credentials.swift`.
+    public internal(set) var scramCredentials: [String: [ScramMechanism: ScramCredential]] = [:]
     /// The highest broker epoch ever registered, so a new registration's epoch is always newer.
     public private(set) var highestBrokerEpoch: Int64 = 0
 
@@ -115,6 +118,8 @@ public struct MetadataImage: Hashable, Sendable {
                 throw MetadataImageError(.unknownEntity, "remove of unknown topic id \(record.topicId)")
             }
             topicIdsByName[topic.name] = nil
+        case .userScramCredential(let record): try applyScramCredential(record)
+        case .removeUserScramCredential(let record): try applyRemoveScramCredential(record)
         }
     }
 

@@ -44,6 +44,10 @@ public struct BrokerConfig: Sendable {
     public let logFormat: String
     public let messageMaxBytes: Int
 
+    /// Environment variables of the `tern` CLI that share the `TERN_` prefix but are not broker
+    /// keys: skipped, so a shell that sets them for the CLI can still start ternd.
+    public static let clientVariables: Set<String> = ["TERN_BOOTSTRAP", "TERN_SASL_PASSWORD"]
+
     /// Reads the configuration.
     /// - Parameters:
     ///   - file: a config file path, or nil for embedded defaults only.
@@ -113,7 +117,7 @@ public struct BrokerConfig: Sendable {
         // key (`TERN_LOG_DIRS` and `TERN_log_dirs`) have no order between them, so they are refused.
         var keyVariable: [String: String] = [:]
         for (variable, value) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("TERN_") {
-            if variable == "TERN_BOOTSTRAP" { continue }  // the CLI's variable, not a broker key
+            if Self.clientVariables.contains(variable) { continue }  // the CLI's, not broker keys
             let key = String(variable.dropFirst(5).lowercased().map { $0 == "_" ? "." : $0 })
             if let other = keyVariable[key] {
                 throw ConfigError(

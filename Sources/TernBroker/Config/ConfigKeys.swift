@@ -58,6 +58,18 @@ public enum BrokerConfigKeys {
             "ssl.reload.check.interval.ms", "30000", .int(min: 0, max: maxInt),
             "How often the certificate, key and CA files are checked for changes and reloaded (0: only on SIGHUP)."),
         ConfigDefinition(
+            "sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", .listOf(["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]),
+            "SASL mechanisms offered on SASL listeners (SASL listeners are not supported yet)."),
+        ConfigDefinition(
+            "sasl.plain.allow.plaintext", "false", .bool,
+            "Offer PLAIN on SASL_PLAINTEXT listeners too, where the password crosses the network in clear text."),
+        ConfigDefinition(
+            "sasl.bootstrap.users.file", "", .string,
+            "File of NAME:PASSWORD lines: users created (every enabled SCRAM mechanism) when they do not exist; mode 600."),
+        ConfigDefinition(
+            "connection.failed.authentication.delay.ms", "100", .int(min: 0, max: maxInt),
+            "How long a failed SASL authentication waits before its answer (slows password guessing)."),
+        ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
         ConfigDefinition(

@@ -21,6 +21,10 @@ public struct ClientConfiguration: Sendable {
     public var logger: Logger
     /// TLS to the brokers (an `SSL://` listener); nil (the default) speaks plaintext.
     public var tls: ClientTLS?
+    /// SASL authentication (`SASL_SSL` with ``tls`` set, `SASL_PLAINTEXT` without); nil (the
+    /// default) does not authenticate. Brokers do not answer SASL yet: a client with this set
+    /// refuses to connect (``TernError/Code-swift.struct/invalidArgument``).
+    public var sasl: ClientSASL?
 
     /// How connections are opened; tests substitute an in-memory broker.
     var transport: TransportFactory = .ternNet

@@ -31,6 +31,9 @@ public struct TernError: Error, Hashable, Sendable, CustomStringConvertible {
         /// ``TernError/actualOffset`` is what the broker saw (log end offset, or the key's latest
         /// offset, -1 for none).
         public static let conditionFailed = Code("condition failed")
+        /// SASL authentication was refused (wrong user or password, mechanism not offered), or the
+        /// broker could not prove it holds the user's credential.
+        public static let authenticationFailed = Code("authentication failed")
 
         public var description: String { raw }
     }

@@ -14,6 +14,8 @@ public enum MetadataRecord: Hashable, Sendable {
     case partitionChange(PartitionChangeRecord)
     case config(ConfigRecord)
     case removeTopic(RemoveTopicRecord)
+    case userScramCredential(UserScramCredentialRecord)
+    case removeUserScramCredential(RemoveUserScramCredentialRecord)
 
     /// Record type numbers in the log. Never reuse one.
     public enum TypeCode: UInt16, Sendable, CaseIterable {
@@ -26,6 +28,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case partitionChange = 7
         case config = 8
         case removeTopic = 9
+        case userScramCredential = 10
+        case removeUserScramCredential = 11
     }
 
     /// The type number this record is written with.
@@ -39,6 +43,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange: .partitionChange
         case .config: .config
         case .removeTopic: .removeTopic
+        case .userScramCredential: .userScramCredential
+        case .removeUserScramCredential: .removeUserScramCredential
         }
     }
 
@@ -59,6 +65,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange(let record): record.encode(into: &writer)
         case .config(let record): record.encode(into: &writer)
         case .removeTopic(let record): record.encode(into: &writer)
+        case .userScramCredential(let record): record.encode(into: &writer)
+        case .removeUserScramCredential(let record): record.encode(into: &writer)
         }
         return writer.take()
     }
@@ -97,6 +105,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange: return .partitionChange(try .decode(from: &reader))
         case .config: return .config(try .decode(from: &reader))
         case .removeTopic: return .removeTopic(try .decode(from: &reader))
+        case .userScramCredential: return .userScramCredential(try .decode(from: &reader))
+        case .removeUserScramCredential: return .removeUserScramCredential(try .decode(from: &reader))
         }
     }
 }

@@ -17,6 +17,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let notEnoughReplicas = ErrorCode(rawValue: 19)
     public static let invalidRequiredAcks = ErrorCode(rawValue: 21)
     public static let unsupportedVersion = ErrorCode(rawValue: 35)
+    public static let unsupportedSaslMechanism = ErrorCode(rawValue: 33)
+    public static let illegalSaslState = ErrorCode(rawValue: 34)
+    public static let saslAuthenticationFailed = ErrorCode(rawValue: 58)
     public static let topicAlreadyExists = ErrorCode(rawValue: 36)
     public static let invalidPartitions = ErrorCode(rawValue: 37)
     public static let invalidReplicationFactor = ErrorCode(rawValue: 38)
@@ -113,6 +116,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .notController: "NOT_CONTROLLER"
         case .inconsistentClusterId: "INCONSISTENT_CLUSTER_ID"
         case .conditionFailed: "CONDITION_FAILED"
+        case .unsupportedSaslMechanism: "UNSUPPORTED_SASL_MECHANISM"
+        case .illegalSaslState: "ILLEGAL_SASL_STATE"
+        case .saslAuthenticationFailed: "SASL_AUTHENTICATION_FAILED"
         default: "ERROR_\(rawValue)"
         }
     }
