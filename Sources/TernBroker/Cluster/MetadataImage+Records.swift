@@ -4,7 +4,7 @@ extension MetadataImage {
     /// The records that rebuild this image from an empty one: what a metadata snapshot holds, so a
     /// node that installs it (or restarts from it) answers exactly as one that applied the whole
     /// log. Ordered so each record applies: the cluster id, brokers, then each topic followed by
-    /// its partitions, then broker-level configs; within each, sorted, so equal images give equal
+    /// its partitions, then broker-level configs, then ACL bindings; within each, sorted, so equal images give equal
     /// bytes.
     public var records: [MetadataRecord] {
         var out: [MetadataRecord] = []
@@ -32,6 +32,7 @@ extension MetadataImage {
                 out.append(.config(.init(resourceType: .broker, resourceName: resource, key: key, value: value)))
             }
         }
+        for binding in acls.sorted() { out.append(.addAcl(binding)) }
         return out
     }
 }

@@ -57,6 +57,8 @@ public struct MetadataImage: Hashable, Sendable {
     public private(set) var brokerConfigs: [String: [String: String]] = [:]
     /// The highest broker epoch ever registered, so a new registration's epoch is always newer.
     public private(set) var highestBrokerEpoch: Int64 = 0
+    /// Every ACL binding in force (DESIGN.md section 9); see `MetadataImage+Acls.swift`.
+    public internal(set) var acls: Set<AclBinding> = []
 
     /// An empty image: the state before the first record.
     public init() {}
@@ -115,6 +117,8 @@ public struct MetadataImage: Hashable, Sendable {
                 throw MetadataImageError(.unknownEntity, "remove of unknown topic id \(record.topicId)")
             }
             topicIdsByName[topic.name] = nil
+        case .addAcl(let binding): try applyAddAcl(binding)
+        case .removeAcl(let binding): try applyRemoveAcl(binding)
         }
     }
 

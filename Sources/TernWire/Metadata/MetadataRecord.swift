@@ -14,6 +14,10 @@ public enum MetadataRecord: Hashable, Sendable {
     case partitionChange(PartitionChangeRecord)
     case config(ConfigRecord)
     case removeTopic(RemoveTopicRecord)
+    /// An ACL binding was added (DESIGN.md section 9).
+    case addAcl(AclBinding)
+    /// An ACL binding was removed.
+    case removeAcl(AclBinding)
 
     /// Record type numbers in the log. Never reuse one.
     public enum TypeCode: UInt16, Sendable, CaseIterable {
@@ -26,6 +30,9 @@ public enum MetadataRecord: Hashable, Sendable {
         case partitionChange = 7
         case config = 8
         case removeTopic = 9
+        // 10-39 are left for the quorum and SASL records; ACLs take numbers from 40 up.
+        case addAcl = 40
+        case removeAcl = 41
     }
 
     /// The type number this record is written with.
@@ -39,6 +46,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange: .partitionChange
         case .config: .config
         case .removeTopic: .removeTopic
+        case .addAcl: .addAcl
+        case .removeAcl: .removeAcl
         }
     }
 
@@ -59,6 +68,7 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange(let record): record.encode(into: &writer)
         case .config(let record): record.encode(into: &writer)
         case .removeTopic(let record): record.encode(into: &writer)
+        case .addAcl(let binding), .removeAcl(let binding): binding.encode(into: &writer)
         }
         return writer.take()
     }
@@ -97,6 +107,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .partitionChange: return .partitionChange(try .decode(from: &reader))
         case .config: return .config(try .decode(from: &reader))
         case .removeTopic: return .removeTopic(try .decode(from: &reader))
+        case .addAcl: return .addAcl(try .decode(from: &reader))
+        case .removeAcl: return .removeAcl(try .decode(from: &reader))
         }
     }
 }
