@@ -58,6 +58,15 @@ public enum BrokerConfigKeys {
             "ssl.reload.check.interval.ms", "30000", .int(min: 0, max: maxInt),
             "How often the certificate, key and CA files are checked for changes and reloaded (0: only on SIGHUP)."),
         ConfigDefinition(
+            "authorizer.enable", "false", .bool,
+            "Check every request against the ACLs (not yet enforced: the broker accepts the key and ignores it)."),
+        ConfigDefinition(
+            "super.users", "", .principals,
+            "Principals allowed everything whatever the ACLs say: User:NAME entries separated by ';'."),
+        ConfigDefinition(
+            "allow.everyone.if.no.acl.found", "false", .bool,
+            "With the authorizer on, allow an operation on a resource that no ACL names (false: deny it)."),
+        ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
         ConfigDefinition(
