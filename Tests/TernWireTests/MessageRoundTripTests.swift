@@ -21,6 +21,8 @@ final class MessageRoundTripTests: XCTestCase {
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
             "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest", "FetchKeyResponse",
+            "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
+            "DeleteAclsRequest", "DeleteAclsResponse",
         ]
         XCTAssertEqual(names, expected)
     }
