@@ -1,11 +1,12 @@
 import TernWire
 
-/// The ACL bindings of one image, indexed for the authorizer's per-request check: per resource
-/// type, a byte trie over resource names holds each binding at the node of its name, so one walk
-/// down the requested name's UTF-8 bytes meets every prefixed binding whose prefix the name starts
-/// with and, at the end, the literal bindings of exactly that name. Literal `*` bindings are kept
-/// apart (they match every name). A lookup allocates nothing: it walks arrays and dictionaries
-/// keyed by bytes and hands entries to a non-escaping closure.
+/// The ACL bindings of one image, indexed for the authorizer's per-request check. Per resource
+/// type: literal bindings in a dictionary by name (one hash per check), literal `*` bindings
+/// apart (they match every name), and prefixed bindings in a byte trie, so one walk down the
+/// requested name's UTF-8 bytes meets every prefix the name starts with — and stops at the first
+/// byte no prefix continues with (at once when there are no prefixed bindings). A lookup
+/// allocates nothing: it hashes, walks arrays and dictionaries keyed by bytes, and hands entries
+/// to a non-escaping closure.
 struct AclIndex: Sendable {
     /// What a binding says once its resource is known.
     struct Entry: Hashable, Sendable {
@@ -17,21 +18,25 @@ struct AclIndex: Sendable {
 
     private struct Node: Sendable {
         var children: [UInt8: Int32] = [:]
-        var literal: [Entry] = []
         var prefixed: [Entry] = []
     }
 
     private struct Tree: Sendable {
-        /// Node 0 is the root (the empty name).
+        /// The prefix trie; node 0 is the root (the empty prefix).
         var nodes: [Node] = [Node()]
+        var literal: [String: [Entry]] = [:]
         var wildcard: [Entry] = []
 
         mutating func insert(_ binding: AclBinding) {
             let entry = Entry(
                 principal: binding.principal, host: binding.host, operation: binding.operation,
                 permission: binding.permission)
-            if binding.patternType == .literal, binding.resourceName == AclBinding.wildcardResource {
-                wildcard.append(entry)
+            if binding.patternType == .literal {
+                if binding.resourceName == AclBinding.wildcardResource {
+                    wildcard.append(entry)
+                } else {
+                    literal[binding.resourceName, default: []].append(entry)
+                }
                 return
             }
             var node = 0
@@ -45,15 +50,15 @@ struct AclIndex: Sendable {
                     node = child
                 }
             }
-            switch binding.patternType {
-            case .literal: nodes[node].literal.append(entry)
-            case .prefixed: nodes[node].prefixed.append(entry)
-            }
+            nodes[node].prefixed.append(entry)
         }
 
         /// Calls `body` with every entry whose pattern matches `name` until it returns false.
         func forEachMatch(_ name: String, _ body: (Entry) -> Bool) {
             for entry in wildcard where !body(entry) { return }
+            if let entries = literal[name] {
+                for entry in entries where !body(entry) { return }
+            }
             var node = 0
             for entry in nodes[0].prefixed where !body(entry) { return }
             for byte in name.utf8 {
@@ -61,7 +66,6 @@ struct AclIndex: Sendable {
                 node = Int(child)
                 for entry in nodes[node].prefixed where !body(entry) { return }
             }
-            for entry in nodes[node].literal where !body(entry) { return }
         }
     }
 
