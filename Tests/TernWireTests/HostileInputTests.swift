@@ -167,6 +167,11 @@ final class HostileInputTests: XCTestCase {
             "DescribeLogDirsResponse": [ff, count1 + [0, 0] + empty + ff, count1 + [0, 0] + empty + count1 + empty + ff],
             "BrokerRegistrationRequest": [[0, 0, 0, 1] + empty + [UInt8](repeating: 0, count: 16) + ff],
             "SaslHandshakeResponse": [[0, 0] + ff],
+            "CreateAclsRequest": [ff],
+            "CreateAclsResponse": [ff],
+            "DescribeAclsResponse": [[0, 0] + null + ff],
+            "DeleteAclsRequest": [ff],
+            "DeleteAclsResponse": [ff, count1 + [0, 0] + null + ff],
             "DescribeClusterResponse": [
                 [0, 0] + null + null + [0, 0, 0, 0] + ff,
                 [0, 0] + null + null + [0, 0, 0, 0] + count1 + [0, 0, 0, 1, 3, 0] + ff,
@@ -182,7 +187,7 @@ final class HostileInputTests: XCTestCase {
                 "ApiVersionsRequest", "ListGroupsRequest", "FindCoordinatorRequest", "FindCoordinatorResponse",
                 "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse",
                 "DescribeClusterRequest", "DescribeQuorumRequest", "SaslHandshakeRequest", "SaslAuthenticateRequest",
-                "SaslAuthenticateResponse",
+                "SaslAuthenticateResponse", "DescribeAclsRequest",
             ]),
             "a case for every decoder with an array")
         let start = ContinuousClock.now

@@ -23,6 +23,8 @@ final class MessageRoundTripTests: XCTestCase {
             "DescribeQuorumResponse", "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest",
             "FetchKeyResponse",
             "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",
+            "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
+            "DeleteAclsRequest", "DeleteAclsResponse",
         ]
         XCTAssertEqual(names, expected)
     }

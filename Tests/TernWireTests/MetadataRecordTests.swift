@@ -47,6 +47,12 @@ final class MetadataRecordTests: XCTestCase {
                 name: "",
                 credential: ScramCredential(mechanism: .sha512, salt: [], storedKey: [], serverKey: [], iterations: 1))),
         .removeUserScramCredential(.init(name: "alice", mechanism: .sha512)),
+        .addAcl(
+            .init(
+                resourceType: .topic, resourceName: "orders", patternType: .prefixed, principal: "User:alice",
+                host: "10.0.0.7", operation: .describeConfigs, permission: .deny)),
+        .addAcl(.init(resourceType: .cluster, resourceName: "kafka-cluster", principal: "User:*", operation: .all)),
+        .removeAcl(.init(resourceType: .group, resourceName: "*", principal: "User:bob", operation: .read)),
     ]
 
     func testEveryTypeHasASample() {
@@ -137,6 +143,19 @@ final class MetadataRecordTests: XCTestCase {
         }
         XCTAssertThrowsError(try MetadataRecord.decode(writer.take())) {
             XCTAssertEqual(($0 as? WireError)?.code, .malformed)
+        }
+        // Unknown ACL enum codes, one field at a time (type, pattern, operation, permission).
+        let acl = MetadataRecord.addAcl(
+            .init(resourceType: .topic, resourceName: "t", principal: "User:a", operation: .read)
+        )
+        .encoded()
+        // 4 header + type(1) + str16 "t"(3) = pattern at 8; + "User:a"(8) + "*"(3) = operation at 20.
+        for (index, bad) in [(4, Int8(1)), (4, 5), (8, 2), (8, 0), (20, 1), (20, 12), (21, 1), (21, 0)] {
+            var bytes = acl
+            bytes[index] = UInt8(bitPattern: bad)
+            XCTAssertThrowsError(try MetadataRecord.decode(bytes), "byte \(index) = \(bad)") {
+                XCTAssertEqual(($0 as? WireError)?.code, .malformed)
+            }
         }
         // A replica count larger than the bytes left is refused before anything is allocated.
         var partition = MetadataRecord.partition(

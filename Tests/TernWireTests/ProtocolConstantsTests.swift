@@ -112,6 +112,9 @@ final class ProtocolConstantsTests: XCTestCase {
             (.brokerIdNotRegistered, 102, "BROKER_ID_NOT_REGISTERED", false),
             (.inconsistentVoterSet, 94, "INCONSISTENT_VOTER_SET", false), (.notController, 41, "NOT_CONTROLLER", true),
             (.inconsistentClusterId, 104, "INCONSISTENT_CLUSTER_ID", false),
+            (.topicAuthorizationFailed, 29, "TOPIC_AUTHORIZATION_FAILED", false),
+            (.groupAuthorizationFailed, 30, "GROUP_AUTHORIZATION_FAILED", false),
+            (.clusterAuthorizationFailed, 31, "CLUSTER_AUTHORIZATION_FAILED", false),
             (.conditionFailed, 1000, "CONDITION_FAILED", false),
             (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),
         ]

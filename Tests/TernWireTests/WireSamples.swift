@@ -319,6 +319,6 @@ enum WireSamples {
                             .init(partition: 9, errorCode: .unknownTopicOrPartition),
                         ])
                 ])),
-        ] + groupSamples(str) + clusterSamples(str) + saslSamples(str)
+        ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
     }
 }

@@ -4,8 +4,8 @@ extension MetadataImage {
     /// The records that rebuild this image from an empty one: what a metadata snapshot holds, so a
     /// node that installs it (or restarts from it) answers exactly as one that applied the whole
     /// log. Ordered so each record applies: the cluster id, brokers, then each topic followed by
-    /// its partitions, then broker-level configs, then SCRAM credentials; within each, sorted, so equal images give equal
-    /// bytes.
+    /// its partitions, then broker-level configs, SCRAM credentials and ACL bindings; within each,
+    /// sorted, so equal images give equal bytes.
     public var records: [MetadataRecord] {
         var out: [MetadataRecord] = []
         if let clusterId { out.append(.clusterId(clusterId)) }
@@ -33,6 +33,7 @@ extension MetadataImage {
             }
         }
         out += scramCredentialRecords
+        for binding in acls.sorted() { out.append(.addAcl(binding)) }
         return out
     }
 }

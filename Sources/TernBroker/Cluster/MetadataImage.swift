@@ -60,6 +60,8 @@ public struct MetadataImage: Hashable, Sendable {
     public internal(set) var scramCredentials: [String: [ScramMechanism: ScramCredential]] = [:]
     /// The highest broker epoch ever registered, so a new registration's epoch is always newer.
     public private(set) var highestBrokerEpoch: Int64 = 0
+    /// Every ACL binding in force (DESIGN.md section 9); see `MetadataImage+Acls.swift`.
+    public internal(set) var acls: Set<AclBinding> = []
 
     /// An empty image: the state before the first record.
     public init() {}
@@ -120,6 +122,8 @@ public struct MetadataImage: Hashable, Sendable {
             topicIdsByName[topic.name] = nil
         case .userScramCredential(let record): try applyScramCredential(record)
         case .removeUserScramCredential(let record): try applyRemoveScramCredential(record)
+        case .addAcl(let binding): try applyAddAcl(binding)
+        case .removeAcl(let binding): try applyRemoveAcl(binding)
         }
     }
 

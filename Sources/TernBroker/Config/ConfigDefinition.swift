@@ -16,6 +16,8 @@ public enum ConfigType: Sendable, Equatable {
     case quorumVoters
     /// Comma-separated listener names, at least one (`controller.listener.names`).
     case listenerNames
+    /// `User:NAME` entries separated by `;`, or empty (`super.users`).
+    case principals
 }
 
 /// One configuration key: its name, default, type and documentation.
@@ -62,6 +64,8 @@ public struct ConfigDefinition: Sendable {
             do { _ = try ClusterConfig.parseVoters(trimmed) } catch { return error.reason }
         case .listenerNames:
             do { _ = try ClusterConfig.parseListenerNames(trimmed) } catch { return error.reason }
+        case .principals:
+            do { _ = try AuthorizerConfiguration.parseSuperUsers(trimmed) } catch { return error.reason }
         }
         return nil
     }

@@ -70,6 +70,15 @@ public enum BrokerConfigKeys {
             "connection.failed.authentication.delay.ms", "100", .int(min: 0, max: maxInt),
             "How long a failed SASL authentication waits before its answer (slows password guessing)."),
         ConfigDefinition(
+            "authorizer.enable", "false", .bool,
+            "Check every request against the ACLs (not yet enforced: the broker accepts the key and ignores it)."),
+        ConfigDefinition(
+            "super.users", "", .principals,
+            "Principals allowed everything whatever the ACLs say: User:NAME entries separated by ';'."),
+        ConfigDefinition(
+            "allow.everyone.if.no.acl.found", "false", .bool,
+            "With the authorizer on, allow an operation on a resource that no ACL names (false: deny it)."),
+        ConfigDefinition(
             "admin.listeners", "127.0.0.1:9644", .string,
             "The admin HTTP listener (/metrics, /health/live, /health/ready, /v1/cluster): HOST:PORT, comma-separated; empty disables it."),
         ConfigDefinition(

@@ -16,6 +16,10 @@ public enum MetadataRecord: Hashable, Sendable {
     case removeTopic(RemoveTopicRecord)
     case userScramCredential(UserScramCredentialRecord)
     case removeUserScramCredential(RemoveUserScramCredentialRecord)
+    /// An ACL binding was added (DESIGN.md section 9).
+    case addAcl(AclBinding)
+    /// An ACL binding was removed.
+    case removeAcl(AclBinding)
 
     /// Record type numbers in the log. Never reuse one.
     public enum TypeCode: UInt16, Sendable, CaseIterable {
@@ -30,6 +34,9 @@ public enum MetadataRecord: Hashable, Sendable {
         case removeTopic = 9
         case userScramCredential = 10
         case removeUserScramCredential = 11
+        // 12-39 are free; ACLs take numbers from 40 up.
+        case addAcl = 40
+        case removeAcl = 41
     }
 
     /// The type number this record is written with.
@@ -45,6 +52,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .removeTopic: .removeTopic
         case .userScramCredential: .userScramCredential
         case .removeUserScramCredential: .removeUserScramCredential
+        case .addAcl: .addAcl
+        case .removeAcl: .removeAcl
         }
     }
 
@@ -67,6 +76,7 @@ public enum MetadataRecord: Hashable, Sendable {
         case .removeTopic(let record): record.encode(into: &writer)
         case .userScramCredential(let record): record.encode(into: &writer)
         case .removeUserScramCredential(let record): record.encode(into: &writer)
+        case .addAcl(let binding), .removeAcl(let binding): binding.encode(into: &writer)
         }
         return writer.take()
     }
@@ -107,6 +117,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .removeTopic: return .removeTopic(try .decode(from: &reader))
         case .userScramCredential: return .userScramCredential(try .decode(from: &reader))
         case .removeUserScramCredential: return .removeUserScramCredential(try .decode(from: &reader))
+        case .addAcl: return .addAcl(try .decode(from: &reader))
+        case .removeAcl: return .removeAcl(try .decode(from: &reader))
         }
     }
 }

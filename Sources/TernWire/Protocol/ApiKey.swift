@@ -33,6 +33,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let describeCluster = ApiKey(rawValue: 60)
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
+    /// ACL administration (Kafka's keys); defined, not served until the authorizer is wired in.
+    public static let describeAcls = ApiKey(rawValue: 29)
+    public static let createAcls = ApiKey(rawValue: 30)
+    public static let deleteAcls = ApiKey(rawValue: 31)
 
     // The metadata quorum's APIs, served on the controller listener only (never listed by
     // ApiVersions on a broker listener). Kafka's numbers where Kafka has the API (KIP-595).
@@ -93,6 +97,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeQuorum: "DescribeQuorum"
         case .quorumFetch: "QuorumFetch"
         case .fetchKey: "FetchKey"
+        case .describeAcls: "DescribeAcls"
+        case .createAcls: "CreateAcls"
+        case .deleteAcls: "DeleteAcls"
         default: "Api\(rawValue)"
         }
     }

@@ -54,6 +54,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// BrokerRegistration: the broker's log directories belong to another cluster; a quorum
     /// message carrying another cluster id than the receiver's.
     public static let inconsistentClusterId = ErrorCode(rawValue: 104)
+    /// The principal may not perform the operation on the topic (ACLs, docs/security.md).
+    public static let topicAuthorizationFailed = ErrorCode(rawValue: 29)
+    /// The principal may not perform the operation on the group.
+    public static let groupAuthorizationFailed = ErrorCode(rawValue: 30)
+    /// The principal may not perform the operation on the cluster.
+    public static let clusterAuthorizationFailed = ErrorCode(rawValue: 31)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
@@ -119,6 +125,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .unsupportedSaslMechanism: "UNSUPPORTED_SASL_MECHANISM"
         case .illegalSaslState: "ILLEGAL_SASL_STATE"
         case .saslAuthenticationFailed: "SASL_AUTHENTICATION_FAILED"
+        case .topicAuthorizationFailed: "TOPIC_AUTHORIZATION_FAILED"
+        case .groupAuthorizationFailed: "GROUP_AUTHORIZATION_FAILED"
+        case .clusterAuthorizationFailed: "CLUSTER_AUTHORIZATION_FAILED"
         default: "ERROR_\(rawValue)"
         }
     }
