@@ -32,12 +32,8 @@ struct ClusterInfoCommand: AsyncParsableCommand {
             """)
     var json = false
 
-    @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
-    var timeoutMs = 5000
-
-    func validate() throws {
-        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
-    }
+    @OptionGroup var deadline: ClusterDeadlineOptions
+    var timeoutMs: Int { deadline.timeoutMs }
 
     struct Output: Encodable {
         struct Broker: Encodable {
@@ -177,12 +173,8 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
             """)
     var json = false
 
-    @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
-    var timeoutMs = 5000
-
-    func validate() throws {
-        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
-    }
+    @OptionGroup var deadline: ClusterDeadlineOptions
+    var timeoutMs: Int { deadline.timeoutMs }
 
     struct Output: Encodable {
         struct Voter: Encodable {
@@ -245,12 +237,8 @@ struct ClusterHealthCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Fail when the broker has not answered within this many milliseconds.")
-    var timeoutMs = 5000
-
-    func validate() throws {
-        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
-    }
+    @OptionGroup var deadline: ClusterDeadlineOptions
+    var timeoutMs: Int { deadline.timeoutMs }
 
     func run() async throws {
         let configuration = try global.clientConfiguration(clientId: "tern-health", timeout: .milliseconds(timeoutMs))
@@ -273,5 +261,16 @@ struct ClusterHealthCommand: AsyncParsableCommand {
         print(
             "ok: \(brokers) broker\(brokers == 1 ? "" : "s"), controller \(membership.controllerId ?? -1), version \(view.version)"
         )
+    }
+}
+
+/// `--timeout-ms`, shared by the cluster commands: the whole command (connect, ask, answer) is
+/// bounded by it, so a broker that accepts connections but does not answer fails in that time.
+struct ClusterDeadlineOptions: ParsableArguments {
+    @Option(help: "Fail when the cluster has not answered within this many milliseconds.")
+    var timeoutMs = 5000
+
+    func validate() throws {
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
     }
 }
