@@ -144,7 +144,7 @@ if Context.environment["TERN_FUZZ"] != nil {
         .systemLibrary(name: "CTernFuzzer", path: "Fuzz/CTernFuzzer"),
         .executableTarget(
             name: "tern-fuzz",
-            dependencies: ["TernWire", "TernStorage", "TernBroker", "TernNet", "CTernFuzzer"],
+            dependencies: ["TernWire", "TernStorage", "TernRaft", "TernBroker", "TernNet", "CTernFuzzer"],
             path: "Fuzz/Sources/tern-fuzz",
             swiftSettings: swiftSettings
         ),

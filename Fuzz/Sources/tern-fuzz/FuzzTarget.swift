@@ -17,6 +17,8 @@ struct FuzzTarget: Sendable {
     static let all: [FuzzTarget] = [
         RequestTarget.target, ResponseTarget.target, RecordBatchTarget.target, GzipTarget.target,
         MetadataRecordTarget.target, AdminHTTPTarget.target, ConfigFileTarget.target, GroupRecordTarget.target,
+        RaftWireTarget.target, SaslTarget.target, MetadataBatchTarget.target, MetaPropertiesTarget.target,
+        QuorumFilesTarget.target,
     ]
 }
 

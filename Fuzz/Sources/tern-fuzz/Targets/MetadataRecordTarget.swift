@@ -21,6 +21,12 @@ enum MetadataRecordTarget {
     }
 
     static func seeds() -> [(name: String, bytes: [UInt8])] {
+        records().map { (name: $0.0, bytes: $0.1.encoded()) }
+    }
+
+    /// One record of every type, the credential and ACL records last (the metadata-batch seeds
+    /// use them too).
+    static func records() -> [(String, MetadataRecord)] {
         let topicId = MetadataUUID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210)
         let records: [(String, MetadataRecord)] = [
             ("cluster-id", .clusterId("tern-cluster-1")),
@@ -59,7 +65,35 @@ enum MetadataRecordTarget {
                 .config(ConfigRecord(resourceType: .broker, resourceName: "", key: "log.level", value: nil))
             ),
             ("remove-topic", .removeTopic(RemoveTopicRecord(topicId: topicId))),
+            (
+                "user-scram-credential",
+                .userScramCredential(
+                    UserScramCredentialRecord(
+                        name: "alice",
+                        credential: ScramCredential(
+                            mechanism: .sha256, salt: Array(repeating: 7, count: 16),
+                            storedKey: Array(repeating: 1, count: 32), serverKey: Array(repeating: 2, count: 32),
+                            iterations: 4096)))
+            ),
+            (
+                "remove-user-scram-credential",
+                .removeUserScramCredential(RemoveUserScramCredentialRecord(name: "alice", mechanism: .sha512))
+            ),
+            (
+                "add-acl",
+                .addAcl(
+                    AclBinding(
+                        resourceType: .topic, resourceName: "orders-", patternType: .prefixed,
+                        principal: "User:alice", operation: .write))
+            ),
+            (
+                "remove-acl",
+                .removeAcl(
+                    AclBinding(
+                        resourceType: .cluster, resourceName: AclBinding.clusterResourceName, principal: "User:*",
+                        host: "10.0.0.2", operation: .alter, permission: .deny))
+            ),
         ]
-        return records.map { (name: $0.0, bytes: $0.1.encoded()) }
+        return records
     }
 }

@@ -2,7 +2,7 @@ import TernWire
 
 /// A response frame's payload as the client's `BrokerConnection` receives it: correlation id,
 /// status, then (when the status is NONE) the body of the API it answers. The first input byte
-/// picks the API (an entry of ``ApiKey/supported``), the second its version; the rest is the
+/// picks the API (an entry of ``WireRoundTrip/apis``), the second its version; the rest is the
 /// payload, so every response type the client decodes is reached from one corpus.
 enum ResponseTarget {
     static let target = FuzzTarget(
@@ -14,7 +14,7 @@ enum ResponseTarget {
 
     static func run(_ input: UnsafeRawBufferPointer) {
         guard input.count >= 2 else { return }
-        let api = ApiKey.supported[Int(input[0]) % ApiKey.supported.count]
+        let api = WireRoundTrip.apis[Int(input[0]) % WireRoundTrip.apis.count]
         let version = api.minVersion + UInt16(input[1]) % (api.maxVersion - api.minVersion + 1)
         let bytes = [UInt8](input[2...])
         var reader = ByteReader(bytes)
@@ -36,8 +36,8 @@ enum ResponseTarget {
 
     static func seeds() -> [(name: String, bytes: [UInt8])] {
         func seed<R: WireResponse>(_ key: ApiKey, _ response: R, version: UInt16 = 0) -> [UInt8] {
-            guard let index = ApiKey.supported.firstIndex(where: { $0.key == key }) else { fatalError("\(key)") }
-            let supported = ApiKey.supported[index]
+            guard let index = WireRoundTrip.apis.firstIndex(where: { $0.key == key }) else { fatalError("\(key)") }
+            let supported = WireRoundTrip.apis[index]
             return [UInt8(index), UInt8(version - supported.minVersion)]
                 + Frame.response(response, correlationId: 7, version: version).dropFirst(Frame.prefixSize)
         }
@@ -220,6 +220,96 @@ enum ResponseTarget {
                                             firstDirtyOffset: 0, cleanerError: "disk")
                                     ])
                             ])
+                    ]))
+            ),
+            (
+                "produce-v1",
+                seed(
+                    .produce,
+                    ProduceResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0, baseOffset: 43, logStartOffset: 0),
+                                .init(partition: 1, errorCode: .conditionFailed, actualOffset: 40),
+                            ])
+                    ]), version: 1)
+            ),
+            (
+                "fetch-key",
+                seed(
+                    .fetchKey,
+                    FetchKeyResponse(highWatermark: 10, logStartOffset: 0, nextOffset: 4, records: records))
+            ),
+            (
+                "describe-cluster",
+                seed(
+                    .describeCluster,
+                    DescribeClusterResponse(
+                        clusterId: "3Hh2Tq6sSU2b1DwnEJmQ9w", controllerId: 1,
+                        nodes: [
+                            .init(
+                                nodeId: 1, roles: [.broker, .controller], fenced: false,
+                                listeners: [.init(name: "PLAINTEXT", host: "127.0.0.1", port: 9092)])
+                        ]))
+            ),
+            (
+                "describe-quorum",
+                seed(
+                    .describeQuorum,
+                    DescribeQuorumResponse(
+                        nodeId: 1, role: "leader", leaderId: 1, epoch: 3, highWatermark: 40, logEndOffset: 41,
+                        voters: [
+                            .init(nodeId: 1, logEndOffset: 41, lastContactAgeMs: 0),
+                            .init(nodeId: 2, logEndOffset: 39, lastContactAgeMs: 120),
+                        ]))
+            ),
+            ("broker-registration", seed(.brokerRegistration, BrokerRegistrationResponse(brokerEpoch: 17))),
+            (
+                "broker-heartbeat",
+                seed(
+                    .brokerHeartbeat,
+                    BrokerHeartbeatResponse(isCaughtUp: true, isFenced: false, shouldShutDown: false))
+            ),
+            (
+                "sasl-handshake",
+                seed(
+                    .saslHandshake,
+                    SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["SCRAM-SHA-256", "PLAIN"]))
+            ),
+            (
+                "sasl-authenticate",
+                seed(
+                    .saslAuthenticate,
+                    SaslAuthenticateResponse(
+                        authBytes: Array("r=abc,s=QSXCR+Q6sek8bf92,i=4096".utf8), sessionLifetimeMs: 3_600_000))
+            ),
+            (
+                "create-acls",
+                seed(
+                    .createAcls,
+                    CreateAclsResponse(results: [.init(), .init(errorCode: .invalidRequest, errorMessage: "bad")]))
+            ),
+            (
+                "delete-acls",
+                seed(
+                    .deleteAcls,
+                    DeleteAclsResponse(results: [
+                        .init(deleted: [
+                            AclBinding(
+                                resourceType: .topic, resourceName: "orders", principal: "User:alice",
+                                operation: .write)
+                        ])
+                    ]))
+            ),
+            (
+                "describe-acls",
+                seed(
+                    .describeAcls,
+                    DescribeAclsResponse(bindings: [
+                        AclBinding(
+                            resourceType: .group, resourceName: "g", patternType: .prefixed, principal: "User:*",
+                            operation: .read, permission: .deny)
                     ]))
             ),
             (

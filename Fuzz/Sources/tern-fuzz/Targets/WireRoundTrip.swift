@@ -4,6 +4,18 @@ import TernWire
 /// survive: whatever body decodes, re-encoded, decodes again to a body that encodes to the same
 /// bytes (so a broker or client that decodes, acts and re-encodes never drifts or traps).
 enum WireRoundTrip {
+    /// Every API whose bodies come from outside: the client APIs of ``ApiKey/supported``, then
+    /// those the broker answers outside that table (SASL before authentication, the controller's
+    /// broker registration and heartbeat, the ACL administration), all at version 0. Appended
+    /// after `supported` so that the response corpus's first byte (an index here) keeps its meaning.
+    static let apis: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] =
+        ApiKey.supported
+        + [
+            ApiKey.saslHandshake, .saslAuthenticate, .brokerRegistration, .brokerHeartbeat, .describeAcls, .createAcls,
+            .deleteAcls,
+        ]
+        .filter { key in !ApiKey.supported.contains { $0.key == key } }.map { (key: $0, minVersion: 0, maxVersion: 0) }
+
     static func requestType(_ key: ApiKey) -> (any WireRequest.Type)? {
         switch key {
         case .produce: ProduceRequest.self
@@ -24,6 +36,16 @@ enum WireRoundTrip {
         case .consumerGroupHeartbeat: ConsumerGroupHeartbeatRequest.self
         case .resetGroupOffsets: ResetGroupOffsetsRequest.self
         case .describeLogDirs: DescribeLogDirsRequest.self
+        case .fetchKey: FetchKeyRequest.self
+        case .describeCluster: DescribeClusterRequest.self
+        case .describeQuorum: DescribeQuorumRequest.self
+        case .brokerRegistration: BrokerRegistrationRequest.self
+        case .brokerHeartbeat: BrokerHeartbeatRequest.self
+        case .saslHandshake: SaslHandshakeRequest.self
+        case .saslAuthenticate: SaslAuthenticateRequest.self
+        case .createAcls: CreateAclsRequest.self
+        case .deleteAcls: DeleteAclsRequest.self
+        case .describeAcls: DescribeAclsRequest.self
         default: nil
         }
     }
@@ -73,7 +95,7 @@ enum WireRoundTrip {
         return true
     }
 
-    /// One counter per entry of ``ApiKey/supported`` and version: how many inputs decoded as that
+    /// One counter per entry of ``apis`` and version: how many inputs decoded as that
     /// type, so a run shows that every type was reached, not just the first few.
     struct Counters {
         private var counts: [UInt32: Int] = [:]
@@ -84,7 +106,7 @@ enum WireRoundTrip {
 
         func report(_ what: String) -> String {
             var lines = ["\(what) decoded per type (inputs that decoded and round-tripped):"]
-            for api in ApiKey.supported {
+            for api in WireRoundTrip.apis {
                 for version in api.minVersion...api.maxVersion {
                     let count = counts[UInt32(api.key.rawValue) << 16 | UInt32(version)] ?? 0
                     lines.append("  \(api.key.name) v\(version): \(count)")
