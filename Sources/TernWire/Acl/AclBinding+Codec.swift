@@ -14,55 +14,25 @@ extension AclBinding {
     /// Decodes one binding; unknown enum codes are `.malformed` (the values are not validated
     /// further here: ``invalidReason`` is for whoever stores the binding).
     public static func decode(from reader: inout ByteReader) throws -> AclBinding {
-        let type = try AclResourceType.decode(from: &reader)
+        let type: AclResourceType = try reader.readAclCode("acl resource type")
         let name = try reader.readString("acl resource name")
-        let pattern = try AclPatternType.decode(from: &reader)
+        let pattern: AclPatternType = try reader.readAclCode("acl pattern type")
         let principal = try reader.readString("acl principal")
         let host = try reader.readString("acl host")
-        let operation = try AclOperation.decode(from: &reader)
-        let permission = try AclPermission.decode(from: &reader)
+        let operation: AclOperation = try reader.readAclCode("acl operation")
+        let permission: AclPermission = try reader.readAclCode("acl permission")
         return AclBinding(
             resourceType: type, resourceName: name, patternType: pattern, principal: principal, host: host,
             operation: operation, permission: permission)
     }
 }
 
-extension AclResourceType {
-    static func decode(from reader: inout ByteReader) throws -> AclResourceType {
-        let raw = try reader.readInt8("acl resource type")
-        guard let value = AclResourceType(rawValue: raw) else {
-            throw WireError(.malformed, "unknown acl resource type \(raw)")
-        }
-        return value
-    }
-}
-
-extension AclPatternType {
-    static func decode(from reader: inout ByteReader) throws -> AclPatternType {
-        let raw = try reader.readInt8("acl pattern type")
-        guard let value = AclPatternType(rawValue: raw) else {
-            throw WireError(.malformed, "unknown acl pattern type \(raw)")
-        }
-        return value
-    }
-}
-
-extension AclOperation {
-    static func decode(from reader: inout ByteReader) throws -> AclOperation {
-        let raw = try reader.readInt8("acl operation")
-        guard let value = AclOperation(rawValue: raw) else {
-            throw WireError(.malformed, "unknown acl operation \(raw)")
-        }
-        return value
-    }
-}
-
-extension AclPermission {
-    static func decode(from reader: inout ByteReader) throws -> AclPermission {
-        let raw = try reader.readInt8("acl permission")
-        guard let value = AclPermission(rawValue: raw) else {
-            throw WireError(.malformed, "unknown acl permission \(raw)")
-        }
+extension ByteReader {
+    /// Reads an `i8` code of one of the ACL enums; a code the enum does not know is `.malformed`
+    /// (naming `what`).
+    mutating func readAclCode<Code: RawRepresentable>(_ what: String) throws -> Code where Code.RawValue == Int8 {
+        let raw = try readInt8(what)
+        guard let value = Code(rawValue: raw) else { throw WireError(.malformed, "unknown \(what) \(raw)") }
         return value
     }
 }

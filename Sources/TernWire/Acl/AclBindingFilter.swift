@@ -86,10 +86,7 @@ public struct AclBindingFilter: Hashable, Sendable {
     public static func decode(from reader: inout ByteReader) throws -> AclBindingFilter {
         let type = try optionalCode(&reader, "acl filter resource type", AclResourceType.init(rawValue:))
         let name = try reader.readNullableString("acl filter resource name")
-        let rawPattern = try reader.readInt8("acl filter pattern type")
-        guard let pattern = PatternFilter(rawValue: rawPattern) else {
-            throw WireError(.malformed, "unknown acl filter pattern type \(rawPattern)")
-        }
+        let pattern: PatternFilter = try reader.readAclCode("acl filter pattern type")
         let principal = try reader.readNullableString("acl filter principal")
         let host = try reader.readNullableString("acl filter host")
         let operation = try optionalCode(&reader, "acl filter operation", AclOperation.init(rawValue:))
