@@ -5,9 +5,11 @@ import TernNet
 import TernWire
 
 extension Broker {
-    /// The longest a forwarded request without a timeout of its own (AlterConfigs) waits for
-    /// the metadata quorum.
-    static let defaultForwardTimeoutMs: Int32 = 30_000
+    /// The longest a forwarded request without a timeout of its own (AlterConfigs,
+    /// auto-creation, `__consumer_offsets`) waits for the metadata quorum: below clients'
+    /// usual request timeouts, so they get the "no metadata quorum" answer rather than their
+    /// own timeout.
+    static let defaultForwardTimeoutMs: Int32 = 10_000
 
     /// Sends `request` to the active controller (this node's or another voter's, see
     /// ``ClusterNode/forward(_:timeout:completion:)``) inside an Envelope, then waits (bounded by
