@@ -109,7 +109,8 @@ final class ClusterTopicsTests: XCTestCase {
 
         // Records go to the leader (the SDK follows Metadata) and come back.
         let produced = try runCommand(
-            Binaries.path("tern"), ["--bootstrap", cluster.node(other).bootstrap, "produce", "orders", "--partition", "0"],
+            Binaries.path("tern"),
+            ["--bootstrap", cluster.node(other).bootstrap, "produce", "orders", "--partition", "0"],
             stdin: "first\n", timeout: 30)
         XCTAssertEqual(produced.status, 0, produced.stderr)
         let consumed = try runCommand(
@@ -126,7 +127,9 @@ final class ClusterTopicsTests: XCTestCase {
                 follower,
                 FetchRequest(
                     maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20,
-                    topics: [.init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 1 << 20)])]))
+                    topics: [
+                        .init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 1 << 20)])
+                    ]))
             XCTAssertEqual(fetch?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
         }
 
@@ -134,12 +137,14 @@ final class ClusterTopicsTests: XCTestCase {
         let altered = send(
             other,
             AlterConfigsRequest(
-                resources: [.init(type: .topic, name: "orders", entries: [.init(name: "retention.ms", value: "1234")])]))
+                resources: [.init(type: .topic, name: "orders", entries: [.init(name: "retention.ms", value: "1234")])])
+        )
         XCTAssertEqual(altered?.resources.map(\.errorCode), [ErrorCode.none])
         waitUntil(10, "every node describes retention.ms=1234") {
             [Int32(1), 2, 3].allSatisfy { id in
                 let described = send(
-                    id, DescribeConfigsRequest(resources: [.init(type: .topic, name: "orders", keys: ["retention.ms"])]),
+                    id,
+                    DescribeConfigsRequest(resources: [.init(type: .topic, name: "orders", keys: ["retention.ms"])]),
                     timeout: 5)
                 return described?.resources.first?.entries.first?.value == "1234"
             }
@@ -152,7 +157,8 @@ final class ClusterTopicsTests: XCTestCase {
         let tooMany = send(
             other, CreateTopicsRequest(topics: [.init(name: "wide", numPartitions: 1, replicationFactor: 3)]))
         XCTAssertEqual(tooMany?.topics.first?.errorCode, .invalidReplicationFactor)
-        XCTAssertTrue(tooMany?.topics.first?.errorMessage?.contains("2 are alive") == true, "\(String(describing: tooMany))")
+        XCTAssertTrue(
+            tooMany?.topics.first?.errorMessage?.contains("2 are alive") == true, "\(String(describing: tooMany))")
         try cluster.start(stopped)
         waitForBrokers(3, askingNode: stopped)
 
@@ -182,7 +188,8 @@ final class ClusterTopicsTests: XCTestCase {
             let answer = send(
                 survivors[0],
                 CreateTopicsRequest(topics: [.init(name: "after-failover", numPartitions: 1)], timeoutMs: 3000))
-            created = answer?.topics.first?.errorCode == ErrorCode.none
+            created =
+                answer?.topics.first?.errorCode == ErrorCode.none
                 || answer?.topics.first?.errorCode == .topicAlreadyExists
             if !created { usleep(100_000) }
         }
@@ -224,7 +231,8 @@ final class ClusterTopicsTests: XCTestCase {
         while !recovered && Date() < deadline {
             let answer = send(
                 last, CreateTopicsRequest(topics: [.init(name: "lost", numPartitions: 1)], timeoutMs: 3000))
-            recovered = answer?.topics.first?.errorCode == ErrorCode.none
+            recovered =
+                answer?.topics.first?.errorCode == ErrorCode.none
                 || answer?.topics.first?.errorCode == .topicAlreadyExists
             if !recovered { usleep(200_000) }
         }

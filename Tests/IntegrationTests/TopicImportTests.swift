@@ -26,7 +26,9 @@ final class TopicImportTests: XCTestCase {
         let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: local)))
         let topics = try XCTUnwrap((parsed as? [String: Any])?["topics"] as? [[String: Any]])
         let legacy: [[String: Any]] = topics.map { topic in
-            var kept = topic.filter { ["name", "id", "partitionCount", "replicationFactor", "configs"].contains($0.key) }
+            var kept = topic.filter {
+                ["name", "id", "partitionCount", "replicationFactor", "configs"].contains($0.key)
+            }
             if topic["name"] as? String == shortId { kept["id"] = "abc123" }
             return kept
         }
@@ -48,7 +50,9 @@ final class TopicImportTests: XCTestCase {
         XCTAssertEqual(described.status, 0, described.stderr, line: line)
         XCTAssertTrue(described.stdout.contains("retention.ms"), described.stdout, line: line)
         XCTAssertTrue(described.stdout.contains("3600000"), described.stdout, line: line)
-        for (topic, partition, expected) in [("orders", "2", "o1\no2\n"), ("plain", "0", "p1\n"), ("short-id", "0", "s1\n")] {
+        for (topic, partition, expected) in [
+            ("orders", "2", "o1\no2\n"), ("plain", "0", "p1\n"), ("short-id", "0", "s1\n"),
+        ] {
             let consumed = try tern(
                 broker,
                 [
@@ -72,11 +76,13 @@ final class TopicImportTests: XCTestCase {
             let created = try tern(broker, arguments)
             XCTAssertEqual(created.status, 0, created.stderr)
         }
-        XCTAssertEqual(try tern(broker, ["produce", "orders", "--partition", "2", "--acks", "all"], stdin: "o1\no2\n").status, 0)
+        XCTAssertEqual(
+            try tern(broker, ["produce", "orders", "--partition", "2", "--acks", "all"], stdin: "o1\no2\n").status, 0)
         XCTAssertEqual(try tern(broker, ["produce", "plain", "--acks", "all"], stdin: "p1\n").status, 0)
         XCTAssertEqual(try tern(broker, ["produce", "short-id", "--acks", "all"], stdin: "s1\n").status, 0)
         let consumed = try tern(
-            broker, ["consume", "plain", "--group", "g", "--from-beginning", "--max-messages", "1", "--timeout-ms", "20000"])
+            broker,
+            ["consume", "plain", "--group", "g", "--from-beginning", "--max-messages", "1", "--timeout-ms", "20000"])
         XCTAssertEqual(consumed.stdout, "p1\n", consumed.stderr)
         XCTAssertEqual(broker.stop(), 0, broker.log)
         try makeLegacy(shortIdFor: "short-id")

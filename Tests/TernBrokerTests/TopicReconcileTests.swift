@@ -23,7 +23,9 @@ final class TopicReconcileTests: XCTestCase {
             for (index, replicas) in assignment.enumerated() {
                 records.append(
                     .partition(
-                        .init(topicId: id, partition: Int32(index), replicas: replicas, isr: replicas, leader: replicas[0])))
+                        .init(
+                            topicId: id, partition: Int32(index), replicas: replicas, isr: replicas, leader: replicas[0]
+                        )))
             }
         }
         return try MetadataImage().applying(records)

@@ -55,9 +55,11 @@ enum TopicReconcile {
             let remove = haveSet.subtracting(wantSet).sorted()
             let configsChanged = have.configs != wanted.configs
             if !add.isEmpty || !remove.isEmpty || configsChanged || have.partitionCount != wanted.partitionCount
-                || have.replicationFactor != wanted.replicationFactor || have.replicaPartitions == nil || have.id != wanted.id
+                || have.replicationFactor != wanted.replicationFactor || have.replicaPartitions == nil
+                || have.id != wanted.id
             {
-                changes.append(.update(wanted, addPartitions: add, removePartitions: remove, configsChanged: configsChanged))
+                changes.append(
+                    .update(wanted, addPartitions: add, removePartitions: remove, configsChanged: configsChanged))
             }
         }
         return deletions + changes

@@ -1,6 +1,6 @@
 import Dispatch
-import Synchronization
 import Logging
+import Synchronization
 import TernNet
 import TernWire
 
@@ -50,7 +50,8 @@ extension Broker {
                     response = try R.Response(from: &reader, version: request.version)
                 } catch {
                     return completion(
-                        request.failed(.unknownServerError, "the controller's \(R.apiKey) answer is unreadable: \(error)"))
+                        request.failed(
+                            .unknownServerError, "the controller's \(R.apiKey) answer is unreadable: \(error)"))
                 }
                 cluster.whenApplied(
                     through: answer.metadataOffset, deadline: deadline,

@@ -66,7 +66,11 @@ extension Broker {
             guard !isStopping else { return }
             reconcile()
         }
-        if let delay { adminQueue.asyncAfter(deadline: .now() + delay, execute: work) } else { adminQueue.async(execute: work) }
+        if let delay {
+            adminQueue.asyncAfter(deadline: .now() + delay, execute: work)
+        } else {
+            adminQueue.async(execute: work)
+        }
     }
 
     /// True once the local logs match the image through `offset` (a metadata-log offset).
@@ -120,7 +124,9 @@ extension Broker {
         for (topic, reason) in newFailures.sorted(by: { $0.key < $1.key }) {
             logger.error(
                 "cannot make the topic's partition logs match the metadata image; retrying every second",
-                metadata: ["tern_topic": "\(topic)", "error": "\(reason)", "tern_metadata_offset": "\(current.nextOffset)"])
+                metadata: [
+                    "tern_topic": "\(topic)", "error": "\(reason)", "tern_metadata_offset": "\(current.nextOffset)",
+                ])
         }
         if !failures.isEmpty { scheduleReconcile(after: .seconds(1)) }
     }
@@ -135,7 +141,9 @@ extension Broker {
             defer { state.waitingFor = what }
             return state.waitingFor != what
         }
-        if changed { logger.info("partition logs wait for the metadata image", metadata: ["tern_waiting_for": "\(what)"]) }
+        if changed {
+            logger.info("partition logs wait for the metadata image", metadata: ["tern_waiting_for": "\(what)"])
+        }
     }
 
     /// Applies one reconcile step. Under `adminLock`.
@@ -144,7 +152,9 @@ extension Broker {
         case .delete(let info):
             _ = try topics.delete(info.name)
             topicMetrics.forget(info.name)
-            logger.info("deleted topic", metadata: ["tern_topic": "\(info.name)", "partitions": "\(info.localPartitions.count)"])
+            logger.info(
+                "deleted topic",
+                metadata: ["tern_topic": "\(info.name)", "partitions": "\(info.localPartitions.count)"])
             do {
                 try logManager.deleteLogs(
                     info.localPartitions.map { TopicPartition(info.name, $0) }, shouldContinue: { !self.isStopping })
@@ -152,10 +162,13 @@ extension Broker {
                 // The topic is forgotten either way: what is left no recorded topic holds, and
                 // the next start-up removes it.
                 logger.warning(
-                    "deleted topic left directories behind", metadata: ["tern_topic": "\(info.name)", "error": "\(error)"])
+                    "deleted topic left directories behind",
+                    metadata: ["tern_topic": "\(info.name)", "error": "\(error)"])
             }
         case .create(let info):
-            let tps = info.localPartitions.map { TopicPartition(info.name, $0) }.filter { logManager.log(for: $0) == nil }
+            let tps = info.localPartitions.map { TopicPartition(info.name, $0) }.filter {
+                logManager.log(for: $0) == nil
+            }
             try createLogs(tps, configs: info.configs, topic: info.name)
             do {
                 try topics.put(info)

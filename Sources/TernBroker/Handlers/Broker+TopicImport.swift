@@ -1,6 +1,6 @@
 import Dispatch
-import Synchronization
 import Logging
+import Synchronization
 import TernStorage
 import TernWire
 

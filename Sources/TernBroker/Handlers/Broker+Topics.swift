@@ -38,7 +38,9 @@ extension Broker {
                 undo.append(result.name)
                 results[result.name] = TopicResult(
                     name: result.name, errorCode: .kafkaStorageError,
-                    errorMessage: "topic '\(result.name)' was not created: broker \(config.nodeId) cannot make its logs: \(reason)")
+                    errorMessage:
+                        "topic '\(result.name)' was not created: broker \(config.nodeId) cannot make its logs: \(reason)"
+                )
             }
             let answer = CreateTopicsResponse(topics: request.topics.compactMap { results[$0.name] })
             guard !undo.isEmpty else { return context.respond(answer) }
@@ -67,7 +69,8 @@ extension Broker {
                 case .topic:
                     guard let topic = image.topic(named: resource.name) else {
                         return .init(
-                            errorCode: .unknownTopicOrPartition, errorMessage: "topic '\(resource.name)' does not exist",
+                            errorCode: .unknownTopicOrPartition,
+                            errorMessage: "topic '\(resource.name)' does not exist",
                             type: .topic, name: resource.name, entries: [])
                     }
                     let entries = resolver.effective(topic.configs).filter { include($0.name) }.map {

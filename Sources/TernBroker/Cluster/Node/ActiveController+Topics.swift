@@ -122,11 +122,13 @@ extension ActiveController {
         let factor = topic.replicationFactor == -1 ? topicDefaults.replicationFactor : topic.replicationFactor
         return state.withLock { state in
             guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "no metadata quorum: node \(nodeId) is not the active controller"))
+                return .failure(
+                    ControllerError(.notController, "no metadata quorum: node \(nodeId) is not the active controller"))
             }
             let existing = state.working.sortedTopics.reduce(0) { $0 + $1.partitions.count }
             if partitions > 0, existing + Int(partitions) > topicDefaults.maxPartitions,
-                TopicInfo.validateNew(name: topic.name, partitions: partitions, by: internalTopic ? .broker : .client) == nil,
+                TopicInfo.validateNew(name: topic.name, partitions: partitions, by: internalTopic ? .broker : .client)
+                    == nil,
                 state.working.topic(named: topic.name) == nil
             {
                 return .failure(
@@ -149,7 +151,8 @@ extension ActiveController {
     }
 
     /// DeleteTopics on the queue: each topic removed by its own entry; internal topics refused.
-    func deleteTopics(_ request: DeleteTopicsRequest, reply: @escaping @Sendable (DeleteTopicsResponse, Int64) -> Void) {
+    func deleteTopics(_ request: DeleteTopicsRequest, reply: @escaping @Sendable (DeleteTopicsResponse, Int64) -> Void)
+    {
         dispatchPrecondition(condition: .onQueue(queue))
         var known: [TopicResult?] = []
         var proposals: [(index: Int, records: [MetadataRecord])] = []
@@ -194,7 +197,8 @@ extension ActiveController {
 
     /// AlterConfigs on the queue: a topic's listed keys set (or, with a null value, removed) by
     /// ``ControllerDecisions/alterTopicConfigs(_:name:set:remove:)``; broker configs are static.
-    func alterConfigs(_ request: AlterConfigsRequest, reply: @escaping @Sendable (AlterConfigsResponse, Int64) -> Void) {
+    func alterConfigs(_ request: AlterConfigsRequest, reply: @escaping @Sendable (AlterConfigsResponse, Int64) -> Void)
+    {
         dispatchPrecondition(condition: .onQueue(queue))
         typealias Result = AlterConfigsResponse.Resource
         var known: [Result?] = []
@@ -238,7 +242,8 @@ extension ActiveController {
                     after.merge(set) { $1 }
                     if let reason = TopicInfo.validateConfigs(after) { throw ControllerError(.invalidConfig, reason) }
                     return .success(
-                        try ControllerDecisions.alterTopicConfigs(state.working, name: resource.name, set: set, remove: remove))
+                        try ControllerDecisions.alterTopicConfigs(
+                            state.working, name: resource.name, set: set, remove: remove))
                 } catch {
                     return .failure(error)
                 }
@@ -277,7 +282,8 @@ extension ActiveController {
     /// commit and the file's rename) and is skipped. Completes with the last committed offset
     /// (-1 when nothing was proposed) or why the import cannot happen.
     func importTopics(
-        _ topics: [TopicInfo], nodeId: Int32, completion: @escaping @Sendable (Swift.Result<Int64, ControllerError>) -> Void
+        _ topics: [TopicInfo], nodeId: Int32,
+        completion: @escaping @Sendable (Swift.Result<Int64, ControllerError>) -> Void
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
         let decision = state.withLock { state -> Swift.Result<[[MetadataRecord]], ControllerError> in

@@ -36,7 +36,8 @@ extension ClusterNode {
                 .failure(
                     ForwardFailure(
                         code: .requestTimedOut,
-                        message: "no metadata quorum: \(envelope.requestApiKey) was not decided in time (\(lastProblem))")))
+                        message:
+                            "no metadata quorum: \(envelope.requestApiKey) was not decided in time (\(lastProblem))")))
         }
         let retry: @Sendable (String) -> Void = { [self] problem in
             forwardQueue.asyncAfter(deadline: min(.now() + .milliseconds(50), deadline)) {

@@ -24,7 +24,9 @@ enum ForwardedApis {
 
     /// Every forwardable API by key.
     static let table: [ApiKey: Entry] = [
-        .createTopics: entry(CreateTopicsRequest.self) { $0.createTopics($1, internalTopics: $2.brokerInternal, reply: $3) },
+        .createTopics: entry(CreateTopicsRequest.self) {
+            $0.createTopics($1, internalTopics: $2.brokerInternal, reply: $3)
+        },
         .deleteTopics: entry(DeleteTopicsRequest.self) { $0.deleteTopics($1, reply: $3) },
         .alterConfigs: entry(AlterConfigsRequest.self) { $0.alterConfigs($1, reply: $3) },
     ]

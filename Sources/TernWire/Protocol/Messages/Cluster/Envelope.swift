@@ -70,7 +70,8 @@ public struct EnvelopeResponse: WireResponse, Hashable {
     public var metadataOffset: Int64
     public var responseData: [UInt8]
 
-    public init(errorCode: ErrorCode = .none, errorMessage: String? = nil, metadataOffset: Int64, responseData: [UInt8]) {
+    public init(errorCode: ErrorCode = .none, errorMessage: String? = nil, metadataOffset: Int64, responseData: [UInt8])
+    {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.metadataOffset = metadataOffset
