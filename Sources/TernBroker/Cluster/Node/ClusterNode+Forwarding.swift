@@ -61,7 +61,9 @@ extension ClusterNode {
             return retry("the leader, node \(leader), is not a voter with a controller listener")
         }
         let remaining = Duration.nanoseconds(Int64(deadline.uptimeNanoseconds - now.uptimeNanoseconds))
-        forwardQueue.async {
+        // Not on `forwardQueue`: connecting blocks the calling thread (up to `remaining` to an
+        // unreachable host), which must not hold up other forwards' waits.
+        DispatchQueue.global().async {
             channel.send(envelope, timeout: remaining) { result in
                 switch result {
                 case .success(let body):
