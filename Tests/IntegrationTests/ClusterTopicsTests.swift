@@ -76,6 +76,18 @@ final class ClusterTopicsTests: XCTestCase {
         for id in [Int32(2), 3] { waitForBrokers(3, askingNode: id) }
         let other = [Int32(1), 2, 3].first { $0 != controller }!
 
+        // validateOnly is decided by the controller against the cluster's metadata, creating
+        // nothing.
+        let checked = send(
+            other,
+            CreateTopicsRequest(
+                topics: [
+                    .init(name: "orders", numPartitions: 3, replicationFactor: 2),
+                    .init(name: "too-wide", numPartitions: 1, replicationFactor: 4),
+                ], validateOnly: true))
+        XCTAssertEqual(checked?.topics.map(\.errorCode), [ErrorCode.none, .invalidReplicationFactor])
+        XCTAssertEqual(metadata(other, ["orders"])?.topics.first?.errorCode, .unknownTopicOrPartition)
+
         // Created through a node that is not the controller: forwarded, and applied by that node
         // before it answers, so its Metadata shows the topic at once.
         let created = send(
