@@ -29,6 +29,17 @@ extension Broker {
     ) {
         let ms = Int64(timeoutMs.flatMap { $0 > 0 ? $0 : nil } ?? Self.defaultForwardTimeoutMs)
         let deadline = DispatchTime.now() + .milliseconds(Int(ms))
+        // A request that arrives while the broker is still starting (listeners bound, this
+        // node not yet registered, unfenced and reconciled) waits for that first: a single node
+        // would otherwise count no live broker and refuse the replication factor.
+        guard isServing || isStopping || DispatchTime.now() >= deadline else {
+            return cluster.forwardQueue.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
+                let left = Int64(deadline.uptimeNanoseconds &- DispatchTime.now().uptimeNanoseconds) / 1_000_000
+                forward(
+                    request, clientId: clientId, principal: principal, timeoutMs: Int32(clamping: max(left, 1)),
+                    brokerInternal: brokerInternal, completion: completion)
+            }
+        }
         var writer = ByteWriter(capacity: 128)
         request.encode(into: &writer)
         let envelope = EnvelopeRequest(

@@ -16,6 +16,13 @@ extension Broker {
     /// active controller first (as CreateTopics with `num.partitions` and
     /// `default.replication.factor`), and the answer comes once this broker applied them.
     func handleMetadata(_ request: MetadataRequest, _ context: RequestContext) {
+        // While starting, the image may not list this broker yet: answer once it does (bounded).
+        guard isServing || isStopping || RequestMetrics.now() &- context.receivedAt > 10_000_000_000
+        else {
+            return cluster.forwardQueue.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
+                handleMetadata(request, context)
+            }
+        }
         let listener = context.listener
         let image = cluster.image
         let missing =
