@@ -41,9 +41,10 @@ public final class Broker: Sendable {
     let groupCoordinator: GroupCoordinator
     /// The log cleaner (nil when `log.cleaner.enable` is false).
     let cleaner: LogCleaner?
-    /// Serializes topic creation and deletion (metadata changes are rare; appends never take it).
+    /// Serializes changes to the local logs and the local topic store (metadata changes are
+    /// rare; appends never take it).
     let adminLock = Mutex(())
-    /// The admin worker: CreateTopics, DeleteTopics and auto-creation run here, one at a time,
+    /// The admin worker: reconcile passes (Broker+Reconcile.swift) run here, one at a time,
     /// because they do disk work (directories, segments, fsyncs) that must not hold up a
     /// network queue. Serial, so at most one thread.
     let adminQueue = DispatchQueue(label: "tern.admin")
@@ -60,6 +61,8 @@ public final class Broker: Sendable {
     let scrapeGauges = ScrapeGauges()
     /// This node's voter of the metadata quorum, its controller and its broker membership.
     public let cluster: ClusterNode
+    /// How far the local logs match the metadata image, and which partitions this broker leads.
+    let reconcileState = Mutex(ReconcileState())
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -75,8 +78,22 @@ public final class Broker: Sendable {
         self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
-        cluster = try ClusterNode(config: config.cluster, logDir: config.logDirs[0], logger: logger)
-        let topics = try TopicStore(directory: config.logDirs[0])
+        cluster = try ClusterNode(
+            config: config.cluster, logDir: config.logDirs[0], logger: logger,
+            topicDefaults: ControllerTopicDefaults(
+                numPartitions: config.numPartitions,
+                replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
+                maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000))
+        // The topics this broker has materialized from the metadata image. The first start on a
+        // single-node data directory of an earlier version takes them from its
+        // `__tern_topics.json` (its logs are these topics'), which is then imported into the
+        // metadata log (Broker+TopicImport.swift).
+        let topics = try TopicStore(directory: config.logDirs[0], fileName: TopicStore.localFileName)
+        if topics.all.isEmpty,
+            let legacy = try TopicStore.read(config.logDirs[0] + "/" + TopicStore.legacyFileName), !legacy.isEmpty
+        {
+            try topics.replaceAll(legacy)
+        }
         self.topics = topics
         let resolver = self.resolver
         // Before any log opens a segment file: the process-wide descriptor budget of segments.
@@ -86,13 +103,14 @@ public final class Broker: Sendable {
         logger.info(
             "segment files open at most: \(LogManager.maxOpenSegmentFiles)",
             metadata: ["tern_log_max_open_files": "\(LogManager.maxOpenSegmentFiles)"])
-        // A partition no topic records is what a creation or deletion interrupted by a crash
-        // left: removed, not opened (the topic is recorded only once all its logs exist).
+        // A partition no materialized topic holds is what a creation or deletion interrupted by a
+        // crash left: removed, not opened (a topic is recorded only once all its logs exist, and
+        // the next reconcile makes them again from the durable metadata image).
         logManager = try LogManager(
             logDirs: config.logDirs, flushMode: config.flushMode, logger: logger,
             flushIntervalMs: config.flushIntervalMs, checkpointIntervalMs: config.checkpointIntervalMs,
             configProvider: { tp in resolver.logConfig(topics.topic(tp.topic)?.configs ?? [:]) },
-            keep: { tp in tp.partition >= 0 && tp.partition < topics.topic(tp.topic)?.partitionCount ?? 0 })
+            keep: { tp in topics.topic(tp.topic)?.holds(tp.partition) ?? false })
         let queuedBytes = Int(config["queued.max.request.bytes"] ?? "") ?? 104_857_600
         requestMemory = queuedBytes < 0 ? nil : RequestMemoryPool(limit: queuedBytes)
         let refused = ConnectionLimiter.Refusal.self
@@ -124,9 +142,14 @@ public final class Broker: Sendable {
         try reconcileLogs()
         if let offsets = topics.topic(GroupCoordinator.topicName) {
             groupCoordinator.load(
-                from: (0..<offsets.partitionCount).compactMap {
+                from: offsets.localPartitions.compactMap {
                     logManager.log(for: TopicPartition(GroupCoordinator.topicName, $0))
                 })
+        }
+        // Before the voter starts (in `start`): every committed change, replayed or new, reaches
+        // the reconcile.
+        cluster.changeObserver.value.withLock { observer in
+            observer = { [weak self] change in self?.metadataChanged(change) }
         }
     }
 
@@ -134,7 +157,7 @@ public final class Broker: Sendable {
     /// partitions no topic records were already removed when the log manager opened.
     private func reconcileLogs() throws {
         for topic in topics.all {
-            let missing = (0..<topic.partitionCount).map { TopicPartition(topic.name, $0) }.filter {
+            let missing = topic.localPartitions.map { TopicPartition(topic.name, $0) }.filter {
                 logManager.log(for: $0) == nil
             }
             guard !missing.isEmpty else { continue }
@@ -194,8 +217,14 @@ public final class Broker: Sendable {
         }
         // A quorum of one elects itself and registers this broker within milliseconds: wait, so
         // the node is whole (controller, registration) by the time it reports ready.
-        if config.cluster.isSingleNodeQuorum, !cluster.waitUntilUnfenced(timeout: .seconds(10)) {
-            logger.warning("the single-node metadata quorum has not registered this broker yet")
+        if config.cluster.isSingleNodeQuorum {
+            if !cluster.waitUntilUnfenced(timeout: .seconds(10)) {
+                logger.warning("the single-node metadata quorum has not registered this broker yet")
+            }
+            // The logs match the image (and a legacy topic file is imported) before it is ready.
+            if !waitUntilReconciled(timeout: .seconds(30)) {
+                logger.warning("the partition logs do not match the metadata image yet")
+            }
         }
         retention.start(self)
         groupCoordinator.start(self)
@@ -310,7 +339,6 @@ extension Broker {
             if i < ports.count { bound.port = ports[i] }
             return bound.description
         }
-        let all = topics.all
         let image = cluster.image
         let status = cluster.quorumStatus
         let problem = readinessProblem
@@ -334,7 +362,8 @@ extension Broker {
                     nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
                     fenced: broker.fenced)
             },
-            topicCount: all.count, partitionCount: all.reduce(0) { $0 + Int($1.partitionCount) })
+            topicCount: image.topicsById.count,
+            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count })
     }
 
     /// Why `/health/ready` fails, or nil: the broker must be serving and the metadata quorum

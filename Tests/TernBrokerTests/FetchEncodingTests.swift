@@ -17,9 +17,13 @@ final class FetchEncodingTests: XCTestCase {
     func testChunkedFetchResponseDecodesToTheStoredBatches() throws {
         let directory = TemporaryDirectory("tern-broker")
         defer { directory.remove() }
-        let config = try BrokerConfig.load(file: nil, overrides: ["log.dirs=\(directory.path)/data"])
+        let config = try BrokerConfig.load(
+            file: nil, overrides: ["log.dirs=\(directory.path)/data", "listeners=PLAINTEXT://127.0.0.1:0"])
         let broker = try Broker(
             config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        // Topics are created through the metadata quorum, which runs once the broker started.
+        try broker.start()
+        defer { try? broker.shutdown() }
         _ = try broker.createTopic(name: "t", partitions: 2, configs: ["segment.bytes": "2048"])
         var stored: [Int32: [UInt8]] = [:]
         for partition in Int32(0)..<2 {

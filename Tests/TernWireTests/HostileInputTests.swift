@@ -185,7 +185,8 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(
             Set(cases.keys), Set(samples.keys).subtracting([
                 "ApiVersionsRequest", "ListGroupsRequest", "FindCoordinatorRequest", "FindCoordinatorResponse",
-                "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse",
+                "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse", "EnvelopeRequest",
+                "EnvelopeResponse",
                 "DescribeClusterRequest", "DescribeQuorumRequest", "SaslHandshakeRequest", "SaslAuthenticateRequest",
                 "SaslAuthenticateResponse", "DescribeAclsRequest",
             ]),

@@ -19,7 +19,7 @@ final class MessageRoundTripTests: XCTestCase {
             "ResetGroupOffsetsResponse",
             "DescribeLogDirsRequest", "DescribeLogDirsResponse",
             "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
-            "BrokerHeartbeatResponse", "DescribeClusterRequest", "DescribeClusterResponse", "DescribeQuorumRequest",
+            "BrokerHeartbeatResponse", "EnvelopeRequest", "EnvelopeResponse", "DescribeClusterRequest", "DescribeClusterResponse", "DescribeQuorumRequest",
             "DescribeQuorumResponse", "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest",
             "FetchKeyResponse",
             "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",

@@ -63,6 +63,7 @@ final class ProtocolConstantsTests: XCTestCase {
     func testBrokerToControllerApiKeysAreNotAdvertised() {
         let keys: [(ApiKey, UInt16, String)] = [
             (.brokerRegistration, 62, "BrokerRegistration"), (.brokerHeartbeat, 63, "BrokerHeartbeat"),
+            (.envelope, 58, "Envelope"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)

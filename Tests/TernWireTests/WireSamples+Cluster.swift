@@ -1,7 +1,7 @@
 import TernWire
 
 extension WireSamples {
-    /// Samples of the cluster APIs (BrokerRegistration, BrokerHeartbeat, DescribeCluster); `str`
+    /// Samples of the cluster APIs (BrokerRegistration, BrokerHeartbeat, Envelope, DescribeCluster); `str`
     /// substitutes every string (hostile UTF-8 tests).
     static func clusterSamples(_ str: (String) -> String) -> [WireCase] {
         let listeners: [BrokerRegistrationRecord.Listener] = [
@@ -32,6 +32,20 @@ extension WireSamples {
                 BrokerHeartbeatResponse(
                     errorCode: .staleBrokerEpoch, errorMessage: str("stale"), isCaughtUp: false, isFenced: true,
                     shouldShutDown: true), "error"),
+
+            .request(
+                EnvelopeRequest(
+                    requestApiKey: .createTopics, requestApiVersion: 0, clientId: str("tern-cli"),
+                    principal: str("User:CN=app,O=Example"), requestData: [0, 0, 0, 1, 0, 1, 0x61, 0, 0, 0, 1])),
+            .request(
+                EnvelopeRequest(
+                    requestApiKey: .alterConfigs, requestApiVersion: UInt16.max, clientId: str(""), principal: str(""),
+                    brokerInternal: true, requestData: []), "empty"),
+            .response(EnvelopeResponse(metadataOffset: 1_234, responseData: [0, 0, 0, 0])),
+            .response(
+                EnvelopeResponse(
+                    errorCode: .notController, errorMessage: str("no metadata quorum: node 2 is not the active controller"),
+                    metadataOffset: -1, responseData: []), "error"),
 
             .request(DescribeClusterRequest()),
             .request(DescribeClusterRequest(includeFencedBrokers: false), "unfenced"),

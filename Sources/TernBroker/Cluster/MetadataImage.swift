@@ -9,7 +9,8 @@ import TernWire
 /// sorted (brokers by id, topics by name, partitions by index), so two images built from the same
 /// records answer identically and a seeded simulation replays bit for bit.
 ///
-/// Not yet wired into request handling: the broker still answers from `TopicStore`.
+/// Wired into request handling: Metadata and DescribeConfigs answer from it, and each broker
+/// makes its partition logs match it (`Broker+Reconcile.swift`).
 public struct MetadataImage: Hashable, Sendable {
     /// A registered broker.
     public struct Broker: Hashable, Sendable {

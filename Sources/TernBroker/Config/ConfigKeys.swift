@@ -87,7 +87,8 @@ public enum BrokerConfigKeys {
         ConfigDefinition("log.dirs", "./tern-data", .string, "Comma-separated directories that hold partition logs."),
         ConfigDefinition("num.partitions", "1", .int(min: 1, max: 100_000), "Partitions of a topic created without a count."),
         ConfigDefinition(
-            "default.replication.factor", "1", .int(min: 1, max: 1), "Replicas of a new topic (1 on a single node)."),
+            "default.replication.factor", "1", .int(min: 1, max: 32_767),
+            "Replicas of a new topic created without a factor (at most the live brokers)."),
         ConfigDefinition("min.insync.replicas", "1", .int(min: 1, max: maxInt), "Replicas that must have a record for acks=all."),
         ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),

@@ -12,7 +12,7 @@ extension Broker {
         for name in Set(wanted).sorted() {
             guard let topic = topics.topic(name) else { continue }
             var partitions: [String: [DescribeLogDirsResponse.Partition]] = [:]
-            for partition in 0..<topic.partitionCount {
+            for partition in topic.localPartitions {
                 let tp = TopicPartition(name, partition)
                 guard let log = logManager.log(for: tp), let dir = logManager.logDir(for: tp) else { continue }
                 partitions[dir, default: []].append(

@@ -65,7 +65,14 @@ extension Broker {
             let info = topics.topic(topic.name)
             for p in topic.partitions {
                 var out = FetchResponse.Partition(partition: p.partition)
-                guard let info, p.partition >= 0, p.partition < info.partitionCount,
+                if info?.holds(p.partition) == true, !leads(topic.name, p.partition) {
+                    out.errorCode = .notLeaderOrFollower
+                    out.errorMessage = "broker \(config.nodeId) does not lead \(topic.name)-\(p.partition)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
+                guard let info, info.holds(p.partition),
                     let log = logManager.log(for: TopicPartition(topic.name, p.partition))
                 else {
                     out.errorCode = .unknownTopicOrPartition

@@ -7,12 +7,16 @@ extension Broker {
     /// bounded by the high watermark as a fetch is; the batches go out from the segment files.
     func handleFetchKey(_ request: FetchKeyRequest, _ context: RequestContext) {
         let name = "\(request.topic)-\(request.partition)"
-        guard let info = topics.topic(request.topic), request.partition >= 0, request.partition < info.partitionCount,
+        guard let info = topics.topic(request.topic), info.holds(request.partition),
             let log = logManager.log(for: TopicPartition(request.topic, request.partition))
         else {
             return context.respond(
                 error: ResponseStatus(
                     .unknownTopicOrPartition, "topic '\(request.topic)' has no partition \(request.partition)"))
+        }
+        guard leads(request.topic, request.partition) else {
+            return context.respond(
+                error: ResponseStatus(.notLeaderOrFollower, "broker \(config.nodeId) does not lead \(name)"))
         }
         guard request.fetchOffset >= 0 else {
             return context.respond(

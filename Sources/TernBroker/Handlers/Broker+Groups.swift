@@ -12,7 +12,8 @@ extension Broker: GroupLogs {
     }
 
     /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions of
-    /// `offsets.topic.segment.bytes` segments) if it does not exist. Disk work: only on the group
+    /// `offsets.topic.segment.bytes` segments) if it does not exist, through the active
+    /// controller (``createTopic(name:partitions:configs:by:)``). Blocks: only on the group
     /// coordinator's I/O queue.
     func ensureOffsetsTopic() throws {
         guard topics.topic(GroupCoordinator.topicName) == nil else { return }

@@ -11,67 +11,80 @@ extension Broker {
             brokerVersion: Broker.version, uptimeMs: Int64(startedAt.duration(to: .now).milliseconds))
     }
 
-    /// Metadata: answered at once, unless it asks to auto-create topics
-    /// (`auto.create.topics.enable`), which then happens on the admin worker (``adminQueue``)
-    /// and the answer comes from there.
+    /// Metadata: answered at once from the metadata image, unless it asks to auto-create topics
+    /// (`auto.create.topics.enable`) the image does not have: those are created through the
+    /// active controller first (as CreateTopics with `num.partitions` and
+    /// `default.replication.factor`), and the answer comes once this broker applied them.
     func handleMetadata(_ request: MetadataRequest, _ context: RequestContext) {
-        let creates =
-            request.allowAutoTopicCreation && config.autoCreateTopics
-            && (request.topics ?? []).contains { topics.topic($0) == nil }
+        // While starting, the image may not list this broker yet: answer once it does (bounded).
+        guard isServing || isStopping || RequestMetrics.now() &- context.receivedAt > 10_000_000_000
+        else {
+            return cluster.forwardQueue.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
+                handleMetadata(request, context)
+            }
+        }
         let listener = context.listener
-        guard creates else { return context.respond(metadata(request, autoCreate: false, listener: listener)) }
-        adminQueue.async { context.respond(self.metadata(request, autoCreate: true, listener: listener)) }
+        let image = cluster.image
+        let missing =
+            request.allowAutoTopicCreation && config.autoCreateTopics
+            ? (request.topics ?? []).filter { image.topic(named: $0) == nil } : []
+        guard !missing.isEmpty else { return context.respond(metadata(request, listener: listener)) }
+        var seen = Set<String>()
+        let create = CreateTopicsRequest(
+            topics: missing.filter { seen.insert($0).inserted }.map { .init(name: $0, numPartitions: -1) })
+        forward(create, clientId: context.header.clientId, principal: context.principal, timeoutMs: nil) {
+            [self] response in
+            var refused: [String: ErrorCode] = [:]
+            for result in response.topics where result.errorCode != .none && result.errorCode != .topicAlreadyExists {
+                logger.info(
+                    "refused to auto-create a topic",
+                    metadata: ["tern_topic": "\(result.name)", "error": "\(result.errorMessage ?? "\(result.errorCode)")"])
+                // A refused name or count answers with its code; a quorum that could not decide
+                // answers UNKNOWN_TOPIC_OR_PARTITION, so clients retry as for any unknown topic.
+                let client: Set<ErrorCode> = [.invalidTopic, .invalidPartitions, .invalidReplicationFactor, .invalidConfig]
+                refused[result.name] = client.contains(result.errorCode) ? result.errorCode : .unknownTopicOrPartition
+            }
+            context.respond(metadata(request, listener: listener, refused: refused))
+        }
     }
 
-    /// This broker, and the requested topics (or all) with their partition leaders; with
-    /// `autoCreate`, unknown requested topics are created first (with `num.partitions`
-    /// partitions, through the same checks as CreateTopics: blocks on disk work).
-    /// The broker's address is the one advertised for `listener` (its index in `listeners`).
-    func metadata(_ request: MetadataRequest, autoCreate: Bool, listener: Int = 0) -> MetadataResponse {
+    /// The unfenced brokers at the address each registered for the listener the request came in
+    /// on (same listener name), and the requested topics (or all) with each partition's leader,
+    /// replicas, in-sync replicas and leader epoch, all from the metadata image.
+    /// - Parameters:
+    ///   - listener: the index in `listeners` of the listener the request came in on.
+    ///   - refused: topics whose auto-creation was refused, with the code to answer.
+    func metadata(_ request: MetadataRequest, listener: Int = 0, refused: [String: ErrorCode] = [:]) -> MetadataResponse {
+        let image = cluster.image
+        let listenerName = config.listeners.indices.contains(listener) ? config.listeners[listener].name : nil
+        let brokers = image.sortedBrokers.filter { !$0.fenced }.compactMap { broker -> MetadataResponse.Broker? in
+            guard let address = broker.listeners.first(where: { $0.name == listenerName }) else { return nil }
+            return MetadataResponse.Broker(nodeId: broker.nodeId, host: address.host, port: Int32(address.port))
+        }
         var described: [MetadataResponse.Topic] = []
         if let names = request.topics {
             for name in names {
-                if let info = topics.topic(name) {
-                    described.append(describe(info))
-                } else if autoCreate {
-                    described.append(autoCreateTopic(name))
+                if let topic = image.topic(named: name) {
+                    described.append(describe(topic))
                 } else {
-                    described.append(.init(errorCode: .unknownTopicOrPartition, name: name, partitions: []))
+                    described.append(.init(errorCode: refused[name] ?? .unknownTopicOrPartition, name: name, partitions: []))
                 }
             }
         } else {
-            described = topics.all.map(describe)
+            described = image.sortedTopics.map(describe)
         }
         return MetadataResponse(
-            brokers: [advertisedBroker(listener: listener)], clusterId: "tern-single-node", controllerId: config.nodeId, topics: described)
+            brokers: brokers, clusterId: image.clusterId ?? "", controllerId: cluster.controllerId ?? -1,
+            topics: described)
     }
 
-    /// Creates `name` for a Metadata request; a refused or failed creation answers with its
-    /// error code (INVALID_TOPIC for a bad or reserved name, INVALID_PARTITIONS over budget;
-    /// UNKNOWN_TOPIC_OR_PARTITION when the disk failed, so clients retry as for any unknown topic).
-    private func autoCreateTopic(_ name: String) -> MetadataResponse.Topic {
-        do {
-            if let info = try createTopic(name: name, partitions: config.numPartitions, configs: [:], by: .client)
-                ?? topics.topic(name)
-            {
-                return describe(info)
-            }
-        } catch let refused as TopicAdminError {
-            logger.info(
-                "refused to auto-create a topic", metadata: ["tern_topic": "\(name)", "error": "\(refused.message)"])
-            return .init(errorCode: refused.code, name: name, partitions: [])
-        } catch {
-            // createTopic logged it.
-        }
-        return .init(errorCode: .unknownTopicOrPartition, name: name, partitions: [])
-    }
-
-    private func describe(_ info: TopicInfo) -> MetadataResponse.Topic {
-        let node = config.nodeId
-        return MetadataResponse.Topic(
-            name: info.name, isInternal: info.isInternal,
-            partitions: (0..<info.partitionCount).map {
-                .init(partition: $0, leader: node, leaderEpoch: 0, replicas: [node], isr: [node])
+    private func describe(_ topic: MetadataImage.Topic) -> MetadataResponse.Topic {
+        MetadataResponse.Topic(
+            name: topic.name, isInternal: topic.name.hasPrefix("__"),
+            partitions: topic.sortedPartitions.map {
+                .init(
+                    partition: $0.partition, leader: $0.leader, leaderEpoch: $0.leaderEpoch, replicas: $0.replicas,
+                    isr: $0.isr)
             })
     }
 
@@ -84,7 +97,7 @@ extension Broker {
                 return ListOffsetsResponse.Topic(
                     name: topic.name,
                     partitions: topic.partitions.map { p in
-                        guard let info, p.partition >= 0, p.partition < info.partitionCount,
+                        guard let info, info.holds(p.partition),
                             let log = logManager.log(for: TopicPartition(topic.name, p.partition))
                         else { return .init(partition: p.partition, errorCode: .unknownTopicOrPartition) }
                         switch p.timestamp {

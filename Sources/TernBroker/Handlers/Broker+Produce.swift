@@ -64,7 +64,15 @@ extension Broker {
                             errorMessage: "acks must be 0, 1 or -1 (all), got \(acks)"))
                     continue
                 }
-                guard let info, partition.partition >= 0, partition.partition < info.partitionCount,
+                if info?.holds(partition.partition) == true, !leads(topic.name, partition.partition) {
+                    context.metrics.failed(.notLeaderOrFollower)
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .notLeaderOrFollower,
+                            errorMessage: "broker \(config.nodeId) does not lead \(topic.name)-\(partition.partition)"))
+                    continue
+                }
+                guard let info, info.holds(partition.partition),
                     let log = logManager.log(for: TopicPartition(topic.name, partition.partition))
                 else {
                     context.metrics.failed(.unknownTopicOrPartition)

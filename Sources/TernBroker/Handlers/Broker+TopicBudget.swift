@@ -6,24 +6,16 @@ extension Broker {
     /// metadata file, directory fsyncs and segments rolled meanwhile.
     static let descriptorHeadroom = 64
 
-    /// `max.partitions`: the most partitions, all topics together (internal ones included).
+    /// `max.partitions`: the most partitions, all topics together (internal ones included);
+    /// enforced by the active controller over the whole cluster's metadata.
     var maxPartitions: Int { Int(config["max.partitions"] ?? "") ?? 100_000 }
 
-    /// Refuses up front a topic of `partitions` partitions that the broker cannot hold: one
-    /// that would take the broker past `max.partitions`, or whose logs need more descriptors
-    /// (``LogManager/descriptorsPerIdleLog`` each, plus ``descriptorHeadroom``) than the process
-    /// has left under `RLIMIT_NOFILE` (counting the open ones in `/proc/self/fd`). Returns why,
-    /// or nil. Call it under `adminLock`, so that no other creation changes the count meanwhile.
-    func checkPartitionBudget(name: String, partitions: Int32) -> TopicAdminError? {
-        let existing = topics.all.reduce(0) { $0 + Int($1.partitionCount) }
-        let limit = maxPartitions
-        if existing + Int(partitions) > limit {
-            return TopicAdminError(
-                .invalidPartitions,
-                "creating '\(name)' with \(partitions) partitions would take this broker to "
-                    + "\(existing + Int(partitions)) partitions, over max.partitions=\(limit) "
-                    + "(\(existing) exist)")
-        }
+    /// Refuses up front a topic of `partitions` partitions whose logs need more descriptors
+    /// (``LogManager/descriptorsPerIdleLog`` each, plus ``descriptorHeadroom``) than this process
+    /// has left under `RLIMIT_NOFILE` (counting the open ones in `/proc/self/fd`): what only the
+    /// broker receiving the request can know, checked before it is forwarded to the controller.
+    /// Returns why, or nil.
+    func checkDescriptorBudget(name: String, partitions: Int32) -> TopicAdminError? {
         let perLog = LogManager.descriptorsPerIdleLog
         let process = ProcessStatistics.read()
         let needed = Int64(partitions) * Int64(perLog) + Int64(Self.descriptorHeadroom)

@@ -4,107 +4,76 @@ import Synchronization
 import TernStorage
 import TernWire
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension Broker {
-    /// CreateTopics, answered from the admin worker (``adminQueue``): the partition logs are
-    /// made on disk there, never on a network queue.
+    /// CreateTopics: checked here for what only this broker can know (its descriptor budget),
+    /// then forwarded to the active controller, which decides and commits each topic to the
+    /// metadata log; answered once this broker has made the logs it replicates
+    /// (``forward(_:_:timeoutMs:)``). `validateOnly` is decided by the controller too, so it
+    /// checks against the cluster's metadata.
     func handleCreateTopics(_ request: CreateTopicsRequest, _ context: RequestContext) {
-        adminQueue.async { context.respond(self.createTopics(request)) }
+        var local: [String: TopicResult] = [:]
+        for topic in request.topics {
+            let partitions = topic.numPartitions == -1 ? config.numPartitions : topic.numPartitions
+            guard partitions > 0, let refused = checkDescriptorBudget(name: topic.name, partitions: partitions) else {
+                continue
+            }
+            local[topic.name] = TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
+        }
+        // Topics this broker refuses never reach the controller; the others go on.
+        var rest = request
+        rest.topics = request.topics.filter { local[$0.name] == nil }
+        guard !rest.topics.isEmpty else {
+            return context.respond(CreateTopicsResponse(topics: request.topics.compactMap { local[$0.name] }))
+        }
+        let refused = local
+        forward(rest, clientId: context.header.clientId, principal: context.principal, timeoutMs: request.timeoutMs) {
+            [self] response in
+            var results = refused
+            for result in response.topics { results[result.name] = result }
+            // A topic committed but whose logs this broker could not make (a disk error) is
+            // undone, so the creation is all or nothing as it always was on a single node.
+            var undo: [String] = []
+            for result in response.topics where result.errorCode == .none && !request.validateOnly {
+                guard let reason = reconcileFailure(result.name) else { continue }
+                undo.append(result.name)
+                results[result.name] = TopicResult(
+                    name: result.name, errorCode: .kafkaStorageError,
+                    errorMessage:
+                        "topic '\(result.name)' was not created: broker \(config.nodeId) cannot make its logs: \(reason)"
+                )
+            }
+            let answer = CreateTopicsResponse(topics: request.topics.compactMap { results[$0.name] })
+            guard !undo.isEmpty else { return context.respond(answer) }
+            forward(
+                DeleteTopicsRequest(names: undo, timeoutMs: request.timeoutMs), clientId: context.header.clientId,
+                principal: context.principal, timeoutMs: request.timeoutMs
+            ) { _ in context.respond(answer) }
+        }
     }
 
-    /// DeleteTopics, answered from the admin worker (``adminQueue``).
+    /// DeleteTopics: forwarded to the active controller; answered once this broker has removed
+    /// its logs of the deleted topics.
     func handleDeleteTopics(_ request: DeleteTopicsRequest, _ context: RequestContext) {
-        adminQueue.async { context.respond(self.deleteTopics(request)) }
+        forward(request, context, timeoutMs: request.timeoutMs)
     }
 
-    /// CreateTopics: validate name, partition count, replication factor and configs, then create
-    /// each topic (see ``createTopic(name:partitions:configs:by:)``). Blocks on disk work: call it
-    /// on the admin worker.
-    func createTopics(_ request: CreateTopicsRequest) -> CreateTopicsResponse {
-        CreateTopicsResponse(
-            topics: request.topics.map { topic in
-                let partitions = topic.numPartitions == -1 ? config.numPartitions : topic.numPartitions
-                if let refused = TopicInfo.validateNew(name: topic.name, partitions: partitions, by: .client) {
-                    return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
-                }
-                guard topic.replicationFactor == -1 || topic.replicationFactor == 1 else {
-                    return TopicResult(
-                        name: topic.name, errorCode: .invalidReplicationFactor,
-                        errorMessage:
-                            "replication factor \(topic.replicationFactor) is larger than the 1 available broker")
-                }
-                var configs: [String: String] = [:]
-                for entry in topic.configs {
-                    guard configs[entry.name] == nil else {
-                        return TopicResult(
-                            name: topic.name, errorCode: .invalidConfig, errorMessage: "config \(entry.name) given twice")
-                    }
-                    configs[entry.name] = entry.value.trimmingWhitespace()
-                }
-                if let reason = TopicInfo.validateConfigs(configs) {
-                    return TopicResult(name: topic.name, errorCode: .invalidConfig, errorMessage: reason)
-                }
-                if topics.topic(topic.name) != nil {
-                    return TopicResult(
-                        name: topic.name, errorCode: .topicAlreadyExists,
-                        errorMessage: "topic '\(topic.name)' already exists")
-                }
-                if request.validateOnly {
-                    if let refused = checkPartitionBudget(name: topic.name, partitions: partitions) {
-                        return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
-                    }
-                    return TopicResult(name: topic.name)
-                }
-                do {
-                    guard try createTopic(name: topic.name, partitions: partitions, configs: configs, by: .client) != nil
-                    else {
-                        return TopicResult(
-                            name: topic.name, errorCode: .topicAlreadyExists,
-                            errorMessage: "topic '\(topic.name)' already exists")
-                    }
-                    return TopicResult(name: topic.name)
-                } catch let refused as TopicAdminError {
-                    return TopicResult(name: topic.name, errorCode: refused.code, errorMessage: refused.message)
-                } catch {
-                    return TopicResult(name: topic.name, errorCode: .kafkaStorageError, errorMessage: "\(error)")
-                }
-            })
-    }
-
-    /// DeleteTopics: forget each topic, then remove its logs (see ``deleteTopic(_:)``). Blocks on
-    /// disk work: call it on the admin worker.
-    func deleteTopics(_ request: DeleteTopicsRequest) -> DeleteTopicsResponse {
-        DeleteTopicsResponse(
-            topics: request.names.map { name in
-                do {
-                    try deleteTopic(name)
-                    return TopicResult(name: name)
-                } catch let refused as TopicAdminError {
-                    return TopicResult(name: name, errorCode: refused.code, errorMessage: refused.message)
-                } catch {
-                    logger.error("topic deletion failed", metadata: ["tern_topic": "\(name)", "error": "\(error)"])
-                    return TopicResult(name: name, errorCode: .kafkaStorageError, errorMessage: "\(error)")
-                }
-            })
-    }
-
-    /// DescribeConfigs: effective values of a topic's keys or the broker's.
+    /// DescribeConfigs: a topic's effective values from the metadata image's overrides and this
+    /// broker's defaults, or the broker's own (static) configuration.
     func handleDescribeConfigs(_ request: DescribeConfigsRequest) -> DescribeConfigsResponse {
-        DescribeConfigsResponse(
+        let image = cluster.image
+        return DescribeConfigsResponse(
             resources: request.resources.map { resource in
                 let wanted = Set(resource.keys)
                 func include(_ name: String) -> Bool { wanted.isEmpty || wanted.contains(name) }
                 switch resource.type {
                 case .topic:
-                    guard let info = topics.topic(resource.name) else {
+                    guard let topic = image.topic(named: resource.name) else {
                         return .init(
-                            errorCode: .unknownTopicOrPartition, errorMessage: "topic '\(resource.name)' does not exist",
+                            errorCode: .unknownTopicOrPartition,
+                            errorMessage: "topic '\(resource.name)' does not exist",
                             type: .topic, name: resource.name, entries: [])
                     }
-                    let entries = resolver.effective(info.configs).filter { include($0.name) }.map {
+                    let entries = resolver.effective(topic.configs).filter { include($0.name) }.map {
                         DescribeConfigsResponse.Entry(name: $0.name, value: $0.value, source: $0.source.wire)
                     }
                     return .init(type: .topic, name: resource.name, entries: entries)
@@ -124,14 +93,6 @@ extension Broker {
                         type: resource.type, name: resource.name, entries: [])
                 }
             })
-    }
-
-    /// A random 128-bit topic id in hex.
-    static func newTopicId() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return String(high, radix: 16) + String(low, radix: 16)
     }
 }
 

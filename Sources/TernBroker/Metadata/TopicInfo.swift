@@ -6,6 +6,30 @@ public struct TopicInfo: Sendable, Hashable, Codable {
     public var replicationFactor: Int16
     /// Topic-level overrides; keys absent here take the broker's defaults.
     public var configs: [String: String]
+    /// The partitions whose logs this broker holds (it is among their replicas), ascending; nil
+    /// for every partition (what the single-node `__tern_topics.json` meant).
+    public var replicaPartitions: [Int32]?
+
+    public init(
+        name: String, id: String, partitionCount: Int32, replicationFactor: Int16, configs: [String: String],
+        replicaPartitions: [Int32]? = nil
+    ) {
+        self.name = name
+        self.id = id
+        self.partitionCount = partitionCount
+        self.replicationFactor = replicationFactor
+        self.configs = configs
+        self.replicaPartitions = replicaPartitions
+    }
+
+    /// The indexes of the partitions this broker holds a log of.
+    public var localPartitions: [Int32] { replicaPartitions ?? Array(0..<max(partitionCount, 0)) }
+
+    /// True when this broker holds a log of `partition`.
+    public func holds(_ partition: Int32) -> Bool {
+        guard partition >= 0, partition < partitionCount else { return false }
+        return replicaPartitions.map { $0.contains(partition) } ?? true
+    }
 
     public var isInternal: Bool { name.hasPrefix("__") }
 

@@ -2,10 +2,15 @@ import FoundationEssentials
 import Synchronization
 import TernStorage
 
-/// The set of topics, kept in memory and persisted to `<first log dir>/__tern_topics.json` with
+/// A set of topics, kept in memory and persisted to a JSON file in the first log directory with
 /// write-new, fsync, rename, fsync-directory, so a crash leaves the old or the new file.
 ///
-/// Single-node stand-in for the replicated `__cluster_metadata` log of DESIGN.md section 6.
+/// The metadata image (`__cluster_metadata`, DESIGN.md section 6) is the source of truth for
+/// topics. This store is the broker's record of what it has *materialized* from it
+/// (`__tern_local_topics.json`: the topics whose partition logs exist on this broker, with their
+/// configs, so logs open with the right settings before the image is caught up after a
+/// restart). The single-node broker of earlier versions kept the truth itself in
+/// `__tern_topics.json`, which is read once to import it (see `Broker+TopicImport.swift`).
 ///
 /// Every produce and fetch looks topics up, so the lock they take (`topics`) is held only to
 /// read or swap the dictionary, never across the file write; writers serialize on `writer`.
@@ -21,20 +26,48 @@ public final class TopicStore: Sendable {
         var topics: [TopicInfo]
     }
 
-    /// Loads the store from `directory`, or starts empty when the file does not exist.
-    public init(directory: String) throws {
-        path = directory + "/__tern_topics.json"
+    /// The file single-node brokers of earlier versions kept their topics in.
+    public static let legacyFileName = "__tern_topics.json"
+    /// The file of the topics this broker has materialized from the metadata image.
+    public static let localFileName = "__tern_local_topics.json"
+
+    /// The file's path.
+    public var filePath: String { path }
+
+    /// Loads the store from `directory/fileName`, or starts empty when the file does not exist.
+    public init(directory: String, fileName: String = TopicStore.legacyFileName) throws {
+        path = directory + "/" + fileName
         var loaded: [String: TopicInfo] = [:]
-        if let bytes = try AtomicFile.readIfExists(path) {
-            let file: FileFormat
-            do {
-                file = try JSONDecoder().decode(FileFormat.self, from: Data(bytes))
-            } catch {
-                throw StorageError(.corruptLog, "cannot parse topic metadata \(path): \(error)")
-            }
-            for topic in file.topics { loaded[topic.name] = topic }
-        }
+        for topic in try Self.read(path) ?? [] { loaded[topic.name] = topic }
         topics = Mutex(loaded)
+    }
+
+    /// The topics of the store file at `path`, or nil when it does not exist.
+    /// - Throws: `StorageError` when the file cannot be read or parsed.
+    public static func read(_ path: String) throws -> [TopicInfo]? {
+        guard let bytes = try AtomicFile.readIfExists(path) else { return nil }
+        do {
+            return try JSONDecoder().decode(FileFormat.self, from: Data(bytes)).topics
+        } catch {
+            throw StorageError(.corruptLog, "cannot parse topic metadata \(path): \(error)")
+        }
+    }
+
+    /// Replaces every topic with `all` and persists the store (the first materialization of a
+    /// legacy store's topics).
+    public func replaceAll(_ all: [TopicInfo]) throws {
+        _ = try mutate { topics in
+            topics = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+            return true
+        }
+    }
+
+    /// Adds or replaces one topic and persists the store.
+    public func put(_ topic: TopicInfo) throws {
+        _ = try mutate { topics in
+            topics[topic.name] = topic
+            return true
+        }
     }
 
     /// Every topic, sorted by name.

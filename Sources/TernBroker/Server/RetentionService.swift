@@ -46,7 +46,7 @@ final class RetentionService: Sendable {
             let retentionMs = Int64(effective["retention.ms"] ?? "") ?? -1
             let retentionBytes = Int64(effective["retention.bytes"] ?? "") ?? -1
             if retentionMs < 0 && retentionBytes < 0 { continue }
-            for partition in 0..<topic.partitionCount {
+            for partition in topic.localPartitions {
                 guard let log = broker.logManager.log(for: TopicPartition(topic.name, partition)) else { continue }
                 do {
                     deleted += try log.applyRetention(retentionMs: retentionMs, retentionBytes: retentionBytes, nowMs: now)

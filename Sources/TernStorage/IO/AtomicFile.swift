@@ -36,6 +36,13 @@ public enum AtomicFile {
         return try FileSystem.pread(fd, count: Int(size), at: 0, path: path)
     }
 
+    /// Renames `path` to `newPath` (replacing it) and makes the rename durable.
+    /// - Throws: `ioError` naming the file.
+    public static func rename(_ path: String, to newPath: String) throws {
+        try FileSystem.rename(path, newPath)
+        try FileSystem.fsyncDirectory(FileSystem.directory(of: newPath))
+    }
+
     /// Removes `path` (if present) and makes the removal durable.
     public static func remove(_ path: String) throws {
         try FileSystem.unlink(path)

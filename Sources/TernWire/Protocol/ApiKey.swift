@@ -33,6 +33,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let describeCluster = ApiKey(rawValue: 60)
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
+    /// A broker's forwarding of a client request to the active controller (controller listener
+    /// only, never listed by ApiVersions).
+    public static let envelope = ApiKey(rawValue: 58)
     /// ACL administration (Kafka's keys); defined, not served until the authorizer is wired in.
     public static let describeAcls = ApiKey(rawValue: 29)
     public static let createAcls = ApiKey(rawValue: 30)
@@ -90,6 +93,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeCluster: "DescribeCluster"
         case .brokerRegistration: "BrokerRegistration"
         case .brokerHeartbeat: "BrokerHeartbeat"
+        case .envelope: "Envelope"
         case .vote: "Vote"
         case .beginQuorumEpoch: "BeginQuorumEpoch"
         case .endQuorumEpoch: "EndQuorumEpoch"

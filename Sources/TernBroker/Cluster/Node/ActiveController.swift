@@ -29,11 +29,14 @@ final class ActiveController: Sendable {
 
     let nodeId: Int32
     let queue: DispatchQueue
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let driver: QuorumDriver
     private let publisher: MetadataPublisher
-    private let logger: Logger
-    private let proposalTimeout: Duration
+    let logger: Logger
+    /// The longest a proposal may wait for its commit; a request's own timeout can only shorten it.
+    let proposalTimeout: Duration
+    /// What topic requests leave to the broker's configuration (ActiveController+Topics.swift).
+    let topicDefaults: ControllerTopicDefaults
     /// The cluster id to write when the log has none: the one this node's log directories
     /// record, else a new random one.
     private let clusterIdToWrite: @Sendable () -> String
@@ -42,8 +45,9 @@ final class ActiveController: Sendable {
     init(
         nodeId: Int32, sessionTimeoutMs: Int64, driver: QuorumDriver, publisher: MetadataPublisher,
         proposalTimeout: Duration, logger: Logger, clusterIdToWrite: @escaping @Sendable () -> String,
-        clock: @escaping @Sendable () -> Int64
+        clock: @escaping @Sendable () -> Int64, topicDefaults: ControllerTopicDefaults = .init()
     ) {
+        self.topicDefaults = topicDefaults
         self.nodeId = nodeId
         self.queue = DispatchQueue(label: "tern.controller.\(nodeId)")
         self.state = Mutex(State(registry: BrokerRegistry(sessionTimeoutMs: sessionTimeoutMs)))
@@ -133,7 +137,8 @@ final class ActiveController: Sendable {
     /// On the queue: applies `records` to the working image and proposes them as one entry;
     /// `completion` runs on the queue once committed or failed (a failure deactivates).
     func propose(
-        _ records: [MetadataRecord], what: String, completion: @escaping @Sendable (Result<Int64, QuorumError>) -> Void
+        _ records: [MetadataRecord], what: String, timeout: Duration? = nil,
+        completion: @escaping @Sendable (Result<Int64, QuorumError>) -> Void
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
         let applied = state.withLock { state -> Result<Void, any Error> in
@@ -155,7 +160,7 @@ final class ActiveController: Sendable {
                 ?? QuorumError(.invalidProposal, "\(what) contradicts the metadata image: \(error)")
             return completion(.failure(quorumError))
         }
-        driver.propose([MetadataBatch.encode(records)], timeout: proposalTimeout) { result in
+        driver.propose([MetadataBatch.encode(records)], timeout: timeout ?? proposalTimeout) { result in
             self.queue.async {
                 if case .failure(let error) = result {
                     self.deactivate("proposal of \(what) failed: \(error)")

@@ -33,6 +33,15 @@ public final class ClusterNode: Sendable {
     private let electionCounter = Counter(label: "tern_quorum_elections_total")
     /// The listeners to register with, known once the broker's listeners are bound.
     private let registrationListeners = Shared<[BrokerRegistrationRecord.Listener]>([])
+    /// Connections to each other voter's controller listener for forwarded requests
+    /// (ClusterNode+Forwarding.swift): apart from the membership ones, so a request waiting for
+    /// its commit never holds up a heartbeat behind it.
+    let forwardChannels: [Int32: ControllerChannel]
+    /// Where forwarding waits between attempts (a new controller being elected).
+    let forwardQueue = DispatchQueue(label: "tern.forward", target: .global())
+    /// Called on the driver's queue after each committed change is applied (the broker
+    /// reconciles its logs with it).
+    let changeObserver = Shared<(@Sendable (MetadataPublisher.Change) -> Void)?>(nil)
 
     struct IdentityState {
         var identity: LogDirIdentity?
@@ -46,7 +55,12 @@ public final class ClusterNode: Sendable {
     }
 
     /// - Throws: ``UnsupportedRoleError`` for `process.roles = broker` (observers are not built yet).
-    public init(config: ClusterConfig, logDir: String, logger: Logger) throws {
+    public convenience init(config: ClusterConfig, logDir: String, logger: Logger) throws {
+        try self.init(config: config, logDir: logDir, logger: logger, topicDefaults: ControllerTopicDefaults())
+    }
+
+    /// - Parameter topicDefaults: what the controller uses for a topic request's defaults.
+    init(config: ClusterConfig, logDir: String, logger: Logger, topicDefaults: ControllerTopicDefaults) throws {
         guard config.roles.contains(.controller) else {
             throw UnsupportedRoleError(
                 description: "process.roles = broker (a broker that does not vote) is not supported yet: brokers "
@@ -77,6 +91,13 @@ public final class ClusterNode: Sendable {
         let driverBox = Shared<QuorumDriver?>(nil)
         let identityBox = identity
         let nodeLogger = logger
+        let observer = changeObserver
+        var forwardChannels: [Int32: ControllerChannel] = [:]
+        for voter in config.voters where voter.nodeId != config.nodeId {
+            forwardChannels[voter.nodeId] = ControllerChannel(
+                host: voter.host, port: Int(voter.port), clientId: "tern-forward-\(config.nodeId)")
+        }
+        self.forwardChannels = forwardChannels
         let driver = QuorumDriver(
             configuration: quorum, logger: logger,
             controllerRequests: { header, body, respond in
@@ -84,7 +105,7 @@ public final class ClusterNode: Sendable {
                 Self.serve(controller, header, body, respond)
             },
             onApply: { offset, entries in
-                Self.apply(publisher, identityBox, nodeLogger, offset: offset, entries: entries)
+                Self.apply(publisher, identityBox, nodeLogger, observer, offset: offset, entries: entries)
                 // The metadata log stays bounded: the image, as records, replaces the entries.
                 if let driver = driverBox.value.withLock({ $0 }), driver.snapshotDue {
                     let (bytes, nextOffset) = publisher.snapshot()
@@ -95,6 +116,7 @@ public final class ClusterNode: Sendable {
             do {
                 let change = try publisher.install(snapshot: data, nextOffset: endOffset)
                 if let clusterId = change.after.clusterId { Self.adopt(clusterId, identityBox, nodeLogger) }
+                observer.value.withLock { $0 }?(change)
             } catch {
                 // The snapshot passed the store's CRC and the leader's checks, so this build
                 // cannot read what another build wrote. The image stays as it was (stale, not
@@ -116,7 +138,7 @@ public final class ClusterNode: Sendable {
                 var generator = SystemRandomNumberGenerator()
                 return ClusterId.random(using: &generator)
             },
-            clock: clock)
+            clock: clock, topicDefaults: topicDefaults)
         self.controller = controller
         controllerBox.value.withLock { $0 = controller }
         if config.roles.contains(.broker) {
@@ -190,6 +212,7 @@ public final class ClusterNode: Sendable {
     /// Stops heartbeats, the controller and the voter. Idempotent.
     public func shutdown() {
         lifecycle?.stop()
+        for channel in forwardChannels.values { channel.close() }
         timer.withLock {
             $0?.cancel()
             $0 = nil
@@ -221,8 +244,8 @@ public final class ClusterNode: Sendable {
     /// On the driver's queue: committed entries into the image; the cluster id, once known, into
     /// the log directories' `meta.properties` and the voter's messages.
     private static func apply(
-        _ publisher: MetadataPublisher, _ identity: Shared<IdentityState>, _ logger: Logger, offset: Int64,
-        entries: [RaftEntry]
+        _ publisher: MetadataPublisher, _ identity: Shared<IdentityState>, _ logger: Logger,
+        _ observer: Shared<(@Sendable (MetadataPublisher.Change) -> Void)?>, offset: Int64, entries: [RaftEntry]
     ) {
         let change: MetadataPublisher.Change
         do {
@@ -238,8 +261,8 @@ public final class ClusterNode: Sendable {
                     metadata: ["tern_metadata_offset": "\(change.firstOffset + Int64(i))", "tern_reason": "\(reason)"])
             }
         }
-        guard let clusterId = change.after.clusterId else { return }
-        adopt(clusterId, identity, logger)
+        if let clusterId = change.after.clusterId { adopt(clusterId, identity, logger) }
+        observer.value.withLock { $0 }?(change)
     }
 
     /// Records the metadata log's cluster id in the log directories' `meta.properties` (once);
@@ -288,6 +311,14 @@ public final class ClusterNode: Sendable {
                 try Self.checkAtEnd(reader)
                 controller.queue.async {
                     controller.heartbeat(request) { respond(Frame.response($0, correlationId: correlationId)) }
+                }
+            case .envelope:
+                let envelope = try EnvelopeRequest(from: &reader)
+                try Self.checkAtEnd(reader)
+                controller.queue.async {
+                    ForwardedApis.serve(envelope, on: controller) {
+                        respond(Frame.response($0, correlationId: correlationId))
+                    }
                 }
             default:
                 respond(

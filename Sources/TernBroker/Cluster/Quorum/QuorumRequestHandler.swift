@@ -47,7 +47,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             return
         }
         if let controllerRequests,
-            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat
+            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat || header.apiKey == .envelope
         {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
             controllerRequests(header, body) { connection.respond(ticket, $0) }
