@@ -16,12 +16,19 @@ extension Broker {
     /// DescribeQuorum: the metadata quorum as this voter sees it (docs/protocol.md §7.23).
     func handleDescribeQuorum() -> DescribeQuorumResponse {
         let status = cluster.quorumStatus
+        let wire = { (v: QuorumStatus.Voter) in
+            DescribeQuorumResponse.Voter(
+                nodeId: v.id, logEndOffset: v.endOffset ?? -1, lastContactAgeMs: v.lastContactAgeMs ?? -1)
+        }
         return DescribeQuorumResponse(
-            nodeId: status.nodeId, role: Self.roleName(status.role), leaderId: status.leaderId ?? -1,
+            nodeId: status.nodeId, role: Self.roleName(status), leaderId: status.leaderId ?? -1,
             epoch: status.epoch, highWatermark: status.highWatermark, logEndOffset: status.logEndOffset,
-            voters: status.voters.map {
-                .init(nodeId: $0.id, logEndOffset: $0.endOffset ?? -1, lastContactAgeMs: $0.lastContactAgeMs ?? -1)
-            })
+            voters: status.voters.map(wire), observers: status.observers.map(wire))
+    }
+
+    /// The node's role in the quorum: `observer` for a broker-only node, else its Raft role.
+    static func roleName(_ status: QuorumStatus) -> String {
+        status.isObserver ? "observer" : roleName(status.role)
     }
 
     static func roleName(_ role: RaftRole) -> String {
@@ -40,7 +47,7 @@ extension Broker {
         let status = cluster.quorumStatus
         guard status.leaderId != nil else {
             return
-                "no metadata quorum leader (node \(status.nodeId) is \(Self.roleName(status.role)) in epoch \(status.epoch))"
+                "no metadata quorum leader (node \(status.nodeId) is \(Self.roleName(status)) in epoch \(status.epoch))"
         }
         return nil
     }

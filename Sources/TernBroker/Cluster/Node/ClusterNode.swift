@@ -9,13 +9,15 @@ import TernWire
 import Glibc
 #endif
 
-/// This node's part of the cluster (DESIGN.md section 6): its voter of the metadata quorum
+/// This node's part of the cluster (DESIGN.md section 6): its member of the metadata quorum
 /// (``QuorumDriver``), the committed image it applies (``MetadataPublisher``), the controller it
 /// runs while it leads (``ActiveController``) and its broker membership (``BrokerLifecycle``).
 ///
 /// A node with no `controller.quorum.voters` is a quorum of one: no controller listener, and it
-/// elects itself within milliseconds of starting. Every node is a voter here: a broker-only node
-/// would need to follow the log as an observer, which is not built yet (`ternd` refuses it).
+/// elects itself within milliseconds of starting. A node with the controller role is a voter; a
+/// broker-only node (`process.roles = broker`) is an observer: it fetches the metadata log from
+/// the leader without voting and needs no controller listener (KIP-595). A controller-only node
+/// does not register as a broker.
 public final class ClusterNode: Sendable {
     /// What the node was started with.
     public let config: ClusterConfig
@@ -45,12 +47,14 @@ public final class ClusterNode: Sendable {
         public var description: String
     }
 
-    /// - Throws: ``UnsupportedRoleError`` for `process.roles = broker` (observers are not built yet).
+    /// - Throws: ``UnsupportedRoleError`` for a broker-only node without voters to observe, or
+    ///   whose id is one of them (``ClusterConfig`` refuses both first).
     public init(config: ClusterConfig, logDir: String, logger: Logger) throws {
-        guard config.roles.contains(.controller) else {
+        let observer = !config.roles.contains(.controller)
+        if observer && (config.voters.isEmpty || config.localVoter != nil) {
             throw UnsupportedRoleError(
-                description: "process.roles = broker (a broker that does not vote) is not supported yet: brokers "
-                    + "follow the metadata log as voters until observers exist; use process.roles = broker,controller")
+                description: "process.roles = broker observes the metadata quorum: controller.quorum.voters must "
+                    + "name the voters, and node.id \(config.nodeId) must not be one of them")
         }
         self.config = config
         self.logger = logger
@@ -60,8 +64,9 @@ public final class ClusterNode: Sendable {
         }
         let listen = config.controllerListener.map { QuorumAddress(host: $0.host, port: $0.port) }
         var quorum = QuorumConfiguration(
-            nodeId: config.nodeId, peers: peers, listenAddress: peers.isEmpty ? nil : listen, clusterId: "",
-            logDir: logDir)
+            nodeId: config.nodeId, peers: peers, listenAddress: peers.isEmpty || observer ? nil : listen,
+            clusterId: "", logDir: logDir)
+        quorum.isObserver = observer
         if peers.isEmpty {
             // A quorum of one has nobody to wait for: elect within a few ticks, so start-up stays
             // as fast as a single-node broker's always was (long enough for its vote's fsync).
@@ -100,7 +105,8 @@ public final class ClusterNode: Sendable {
                 // cannot read what another build wrote. The image stays as it was (stale, not
                 // wrong); the operator must upgrade this node.
                 nodeLogger.critical(
-                    "metadata snapshot cannot be applied", metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
+                    "metadata snapshot cannot be applied",
+                    metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
             }
         }
         driverBox.value.withLock { $0 = driver }
