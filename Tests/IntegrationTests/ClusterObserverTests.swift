@@ -110,6 +110,9 @@ final class ClusterObserverTests: XCTestCase {
         )
         let summary = String(decoding: try httpGet(port: cluster.node(4).adminPort, "/v1/cluster").body, as: UTF8.self)
         XCTAssertTrue(summary.contains("\"role\" : \"observer\""), summary)
+        let metrics = String(decoding: try httpGet(port: cluster.node(4).adminPort, "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(metrics.contains("\ntern_quorum_role 5.0\n"), metrics)
+        XCTAssertTrue(metrics.contains("\ntern_quorum_has_leader 1.0\n"), metrics)
 
         // kill -9 of the active controller: another is elected, and the observer follows it
         // without being fenced (it keeps heartbeating to whoever leads).
