@@ -216,4 +216,30 @@ final class ClusterObserverTests: XCTestCase {
         let summary = String(decoding: try httpGet(port: cluster.node(3).adminPort, "/v1/cluster").body, as: UTF8.self)
         XCTAssertTrue(summary.contains("\"brokers\""), summary)
     }
+
+    /// Kafka's dedicated layout: three controller-only voters, two broker-only observers. Clients
+    /// see only the brokers; `tern cluster quorum` through a broker shows the leader's own view
+    /// (the broker asks the controller-only leader on its controller listener): three voters and
+    /// two observers, each with its log end offset.
+    func testDedicatedControllersAndBrokers() async throws {
+        cluster = try ClusterProcesses(
+            count: 5, directory: directory.path, settings: ClusterQuorumTests.settings,
+            roles: ["controller", "controller", "controller", "broker", "broker"])
+        await waitUntil(60, "brokers 4 and 5 registered and unfenced") {
+            await formed(askingNode: 5, brokers: [4, 5]) != nil
+        }
+        let info = try json(try tern(4, ["cluster", "info", "--json"]))
+        XCTAssertEqual((info["brokers"] as? [[String: Any]])?.compactMap { $0["nodeId"] as? Int }, [4, 5])
+        XCTAssertTrue([1, 2, 3].contains(info["controllerId"] as? Int ?? -1), "\(info)")
+        await waitUntil(30, "the leader's view through broker 4: three voters and two observers, all known") {
+            guard let q = try? json(try tern(4, ["cluster", "quorum", "--json"])),
+                let voters = q["voters"] as? [[String: Any]], let observers = q["observers"] as? [[String: Any]]
+            else { return false }
+            return q["answeredBy"] as? Int == q["leaderId"] as? Int
+                && voters.compactMap { $0["nodeId"] as? Int } == [1, 2, 3]
+                && voters.allSatisfy { $0["logEndOffset"] as? Int != nil }
+                && observers.compactMap { $0["nodeId"] as? Int } == [4, 5]
+                && observers.allSatisfy { $0["logEndOffset"] as? Int != nil && $0["lastContactMs"] as? Int != nil }
+        }
+    }
 }

@@ -85,6 +85,11 @@ public final class ClusterNode: Sendable {
         let driver = QuorumDriver(
             configuration: quorum, logger: logger,
             controllerRequests: { header, body, respond in
+                if header.apiKey == .describeQuorum, let driver = driverBox.value.withLock({ $0 }) {
+                    // A broker asks a controller-only leader for its view (no client listener).
+                    let answer = driver.status().describeQuorumResponse
+                    return respond(Frame.response(answer, correlationId: header.correlationId))
+                }
                 guard let controller = controllerBox.value.withLock({ $0 }) else { return }
                 Self.serve(controller, header, body, respond)
             },
