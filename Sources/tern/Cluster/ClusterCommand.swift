@@ -161,7 +161,7 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quorum",
         abstract:
-            "Show the metadata quorum: leader, epoch, high watermark, and each voter's log end offset, lag and last contact."
+            "Show the metadata quorum: leader, epoch, high watermark, and each voter's and observer's log end offset, lag and last contact."
     )
 
     @OptionGroup var global: GlobalOptions
