@@ -196,4 +196,28 @@ final class RaftObserverTests: XCTestCase {
         XCTAssertEqual(o.role, .unattached)
         XCTAssertEqual(targets, [1, 2, 3], "it asks every voter in turn")
     }
+
+    /// Observer ids come from the network: the leader keeps progress for at most 256 of them and
+    /// forgets one silent for 5 minutes; neither bound touches the voters' progress.
+    func testLeaderBoundsTheObserversItTracksAndForgetsSilentOnes() {
+        var l = leader(now: 10_000)
+        let fetch = RaftMessage.fetch(FetchRequest(epoch: 1, fetchOffset: 1, lastFetchedEpoch: 1))
+        for id in RaftNodeId(100)..<RaftNodeId(400) {
+            let answer = l.step(.message(from: id, fetch), now: 10_001)
+            XCTAssertEqual(sends(answer).map(\.to), [id], "every observer is served, tracked or not")
+        }
+        XCTAssertEqual(l.observerProgress.count, 256)
+        XCTAssertEqual(l.observerProgress.first?.id, 100)
+        XCTAssertEqual(l.highWatermark, 0, "300 observers made no majority")
+        // Five minutes later only the observer that kept fetching is listed; voter 2 keeps the
+        // leader in office meanwhile.
+        let later: Tick = 10_001 + 300_000
+        _ = l.step(.message(from: 2, fetch), now: later)
+        _ = l.step(.message(from: 150, fetch), now: later)
+        _ = l.step(.tick, now: later)
+        XCTAssertEqual(l.role, .leader)
+        XCTAssertEqual(l.observerProgress.map(\.id), [150])
+        XCTAssertEqual(l.followerProgress.map(\.id), [2, 3])
+        XCTAssertEqual(l.highWatermark, 1)
+    }
 }
