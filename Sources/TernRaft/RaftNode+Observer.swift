@@ -26,6 +26,21 @@ extension RaftNode {
             target, .fetch(FetchRequest(epoch: epoch, fetchOffset: durableEnd, lastFetchedEpoch: durableLastEpoch)))
     }
 
+    /// An observer moves to a higher epoch only with its leader. A voter may answer from an epoch
+    /// that has none — a candidacy, possibly not yet durable, that the quorum may forget (the
+    /// candidate crashes, the others elect in a lower epoch): an observer that took that epoch
+    /// would refuse every later answer of the real leader as stale, for ever (simulator seed
+    /// 23349). Voters need no such care: they push their epoch onto each other. If the node it
+    /// follows answers so, the observer looks for the leader again.
+    /// - Returns: true when the answer was for that case and is done with.
+    mutating func observerIgnoresLeaderlessEpoch(
+        from: RaftNodeId, _ answerEpoch: Int64, leader: RaftNodeId?, now: Tick
+    ) -> Bool {
+        guard config.isObserver, answerEpoch > epoch, leader == nil else { return false }
+        if role == .follower, leaderId == from { transition(epoch: epoch, leader: nil, now: now) }
+        return true
+    }
+
     /// The leader's record of who fetched: voters' progress counts for the high watermark,
     /// observers' only for the status.
     func fetchProgress(of id: RaftNodeId) -> Progress {

@@ -98,6 +98,7 @@ extension RaftNode {
             refuse(from, "fetch response naming unknown leader \(hint)")
             return
         }
+        if observerIgnoresLeaderlessEpoch(from: from, r.epoch, leader: r.leaderId, now: now) { return }
         if r.epoch == epoch, let hint = r.leaderId {
             if role == .leader && hint != config.id {
                 refuse(from, "fetch response names \(hint) leader of epoch \(epoch), which this node leads")

@@ -113,6 +113,7 @@ extension RaftNode {
             refuse(from, "FetchSnapshot response naming unknown leader \(hint)")
             return
         }
+        if observerIgnoresLeaderlessEpoch(from: from, r.epoch, leader: r.leaderId, now: now) { return }
         if let failure = r.failure {
             if r.epoch > epoch {
                 transition(epoch: r.epoch, leader: r.leaderId == config.id ? nil : r.leaderId, now: now)

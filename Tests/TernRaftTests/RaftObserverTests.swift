@@ -220,4 +220,38 @@ final class RaftObserverTests: XCTestCase {
         XCTAssertEqual(l.followerProgress.map(\.id), [2, 3])
         XCTAssertEqual(l.highWatermark, 1)
     }
+
+    /// A voter answering from an epoch with no leader (a candidacy the quorum may forget) does not
+    /// move the observer there: it would refuse the real leader's lower epoch for ever.
+    func testObserverIgnoresAnEpochWithoutALeaderAndFollowsTheLeaderOfALowerOne() {
+        var o = node(4)
+        let candidate = o.step(
+            .message(
+                from: 2,
+                .fetchResponse(
+                    FetchResponse(epoch: 2, leaderId: nil, failure: .notLeader, fetchOffset: 0, lastFetchedEpoch: 0))),
+            now: 10)
+        XCTAssertEqual(o.epoch, 0)
+        XCTAssertTrue(writes(candidate).isEmpty)
+        // The quorum elected node 3 in epoch 1 instead: the observer follows it.
+        _ = o.step(
+            .message(
+                from: 1,
+                .fetchResponse(
+                    FetchResponse(epoch: 1, leaderId: 3, failure: .notLeader, fetchOffset: 0, lastFetchedEpoch: 0))),
+            now: 20)
+        XCTAssertEqual(o.epoch, 1)
+        XCTAssertEqual(o.leaderId, 3)
+        // Its leader answering from a higher epoch without a leader (it resigned and campaigns):
+        // the observer looks for the leader again, still in epoch 1.
+        let lost = o.step(
+            .message(
+                from: 3,
+                .fetchResponse(
+                    FetchResponse(epoch: 2, leaderId: nil, failure: .notLeader, fetchOffset: 0, lastFetchedEpoch: 0))),
+            now: 30)
+        XCTAssertEqual(o.role, .unattached)
+        XCTAssertEqual(o.epoch, 1)
+        XCTAssertEqual(sends(lost).count, 1, "it asks a voter at once")
+    }
 }
