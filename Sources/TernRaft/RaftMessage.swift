@@ -37,6 +37,21 @@ public enum RaftMessage: Sendable, Equatable {
         }
     }
 
+    /// The message's kind, for refusals and logs.
+    public var kindName: String {
+        switch self {
+        case .vote(let m): m.preVote ? "pre-vote request" : "vote request"
+        case .voteResponse: "vote response"
+        case .beginQuorumEpoch: "BeginQuorumEpoch"
+        case .beginQuorumEpochResponse: "BeginQuorumEpoch response"
+        case .fetch: "fetch"
+        case .fetchResponse: "fetch response"
+        case .endQuorumEpoch: "EndQuorumEpoch"
+        case .fetchSnapshot: "FetchSnapshot"
+        case .fetchSnapshotResponse: "FetchSnapshot response"
+        }
+    }
+
     /// Why a snapshot id sent in `epoch` cannot be valid, or nil.
     static func malformation(of id: RaftSnapshotId, in epoch: Int64) -> String? {
         if id.endOffset < 1 || id.lastEpoch < 1 { return "\(id) with a non-positive end offset or epoch" }
@@ -65,7 +80,8 @@ public enum RaftMessage: Sendable, Equatable {
         case .beginQuorumEpoch(let e), .beginQuorumEpochResponse(let e):
             if e < 1 { return "BeginQuorumEpoch for epoch \(e) < 1" }
         case .fetch(let m):
-            if m.epoch < 1 { return "fetch in epoch \(m.epoch) < 1" }
+            // Epoch 0: an observer that has not yet learnt of any leader asks a voter for one.
+            if m.epoch < 0 { return "fetch in negative epoch \(m.epoch)" }
             if m.fetchOffset < 0 || m.lastFetchedEpoch < 0 { return "fetch with a negative offset or epoch" }
             if m.lastFetchedEpoch > m.epoch { return "fetch whose last fetched epoch is above its epoch" }
             if (m.fetchOffset == 0) != (m.lastFetchedEpoch == 0) { return "fetch offset and last epoch disagree" }

@@ -1,6 +1,7 @@
 extension RaftNode {
     /// Starts a pre-vote round for `epoch + 1` without touching the epoch.
     mutating func startPreVote(_ now: Tick) {
+        precondition(!config.isObserver, "observer \(config.id) never campaigns")
         let changed = role != .prospective
         role = .prospective
         leaderId = nil
@@ -38,6 +39,7 @@ extension RaftNode {
         leaderId = config.id
         grants = []
         progress = [:]
+        observers = [:]
         for id in others { progress[id] = Progress() }
         leaderSince = now
         nextFetchAt = now + config.fetchIntervalMs

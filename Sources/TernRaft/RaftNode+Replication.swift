@@ -1,8 +1,32 @@
 extension RaftNode {
     mutating func receive(from: RaftNodeId, _ message: RaftMessage, now: Tick) {
-        guard from != config.id, config.voters.contains(from) else {
-            refuse(from, "message from node \(from), which is not another voter of \(config.voters)")
+        guard from != config.id, from >= 0 else {
+            refuse(from, "message from node \(from), which cannot be another node")
             return
+        }
+        if config.isObserver {
+            // An observer only fetches: the only messages meant for it are fetch answers from voters.
+            guard config.voters.contains(from) else {
+                refuse(from, "message from node \(from), which is not a voter of \(config.voters)")
+                return
+            }
+            switch message {
+            case .fetchResponse, .fetchSnapshotResponse: break
+            default:
+                refuse(from, "observer \(config.id) does not vote or lead; refusing \(message.kindName)")
+                return
+            }
+        } else if !config.voters.contains(from) {
+            // Another observer: it may fetch the log, and nothing else.
+            switch message {
+            case .fetch, .fetchSnapshot: break
+            default:
+                refuse(
+                    from,
+                    "\(message.kindName) from node \(from), which is not another voter of \(config.voters) "
+                        + "(an observer may only fetch)")
+                return
+            }
         }
         if let problem = message.malformation {
             refuse(from, "malformed: \(problem)")
@@ -39,6 +63,10 @@ extension RaftNode {
     /// While a snapshot download runs it asks for the next chunk instead; while a fetched snapshot
     /// is being written it waits (its durable end is then below the log start).
     mutating func sendFetch(_ now: Tick) {
+        if config.isObserver && role == .unattached {
+            sendDiscoveryFetch(now)
+            return
+        }
         guard role == .follower, let leader = leaderId else { return }
         nextFetchAt = now + config.fetchIntervalMs
         if installingSnapshot { return }
@@ -70,6 +98,7 @@ extension RaftNode {
             refuse(from, "fetch response naming unknown leader \(hint)")
             return
         }
+        if observerIgnoresLeaderlessEpoch(from: from, r.epoch, leader: r.leaderId, now: now) { return }
         if r.epoch == epoch, let hint = r.leaderId {
             if role == .leader && hint != config.id {
                 refuse(from, "fetch response names \(hint) leader of epoch \(epoch), which this node leads")
@@ -155,7 +184,9 @@ extension RaftNode {
     // MARK: Leader side
 
     mutating func handleFetch(from: RaftNodeId, _ r: FetchRequest, now: Tick) {
-        if r.epoch > epoch { transition(epoch: r.epoch, leader: nil, now: now) }
+        // Only a voter's epoch moves this one: an observer learns epochs from voters, and one
+        // that is ahead of this node is told this node's epoch and asks elsewhere.
+        if r.epoch > epoch && config.voters.contains(from) { transition(epoch: r.epoch, leader: nil, now: now) }
         guard role == .leader, r.epoch == epoch else {
             send(
                 from,
@@ -165,13 +196,13 @@ extension RaftNode {
                         fetchOffset: r.fetchOffset, lastFetchedEpoch: r.lastFetchedEpoch)))
             return
         }
-        var p = progress[from] ?? Progress()
+        var p = fetchProgress(of: from)
         p.lastFetch = now
         // Below the log start, or diverging inside the snapshot: the follower needs the snapshot.
         // (Only a log with a snapshot starts above 0 or answers nil.)
         let check = r.fetchOffset > 0 ? endOffset(forEpoch: r.lastFetchedEpoch) : (0, 0)
         guard r.fetchOffset >= logStartOffset, let found = check else {
-            progress[from] = p
+            recordFetchProgress(p, of: from)
             if let s = snapshot {
                 send(
                     from,
@@ -184,7 +215,7 @@ extension RaftNode {
         }
         if r.fetchOffset > 0 {
             if found.epoch != r.lastFetchedEpoch || found.endOffset < r.fetchOffset {
-                progress[from] = p
+                recordFetchProgress(p, of: from)
                 send(
                     from,
                     .fetchResponse(
@@ -197,7 +228,7 @@ extension RaftNode {
             }
         }
         p.matchOffset = max(p.matchOffset, r.fetchOffset)
-        progress[from] = p
+        recordFetchProgress(p, of: from)
         let start = Int(r.fetchOffset - logStartOffset)
         let end = min(log.count, start + config.maxFetchEntries)
         send(

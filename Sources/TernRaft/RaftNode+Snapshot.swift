@@ -57,7 +57,7 @@ extension RaftNode {
     // MARK: Leader side
 
     mutating func handleFetchSnapshot(from: RaftNodeId, _ r: FetchSnapshotRequest, now: Tick) {
-        if r.epoch > epoch { transition(epoch: r.epoch, leader: nil, now: now) }
+        if r.epoch > epoch && config.voters.contains(from) { transition(epoch: r.epoch, leader: nil, now: now) }
         guard role == .leader, r.epoch == epoch else {
             send(
                 from,
@@ -68,7 +68,9 @@ extension RaftNode {
             return
         }
         // A follower downloading a snapshot is alive and following.
-        progress[from, default: Progress()].lastFetch = now
+        var p = fetchProgress(of: from)
+        p.lastFetch = now
+        recordFetchProgress(p, of: from)
         guard let s = snapshot, s.id == r.snapshotId else {
             send(
                 from,
@@ -111,6 +113,7 @@ extension RaftNode {
             refuse(from, "FetchSnapshot response naming unknown leader \(hint)")
             return
         }
+        if observerIgnoresLeaderlessEpoch(from: from, r.epoch, leader: r.leaderId, now: now) { return }
         if let failure = r.failure {
             if r.epoch > epoch {
                 transition(epoch: r.epoch, leader: r.leaderId == config.id ? nil : r.leaderId, now: now)

@@ -81,6 +81,12 @@ public struct RaftNode: Sendable {
     }
     /// Per other voter, while leader; read in `config.voters` order only.
     var progress: [RaftNodeId: Progress] = [:]
+    /// Per observer that fetched lately, while leader; never counted towards the high watermark
+    /// or the leader's liveness, kept for the quorum's status only (at most ``maxObservers``,
+    /// forgotten after ``observerSessionMs`` without a fetch).
+    var observers: [RaftNodeId: Progress] = [:]
+    /// Observer side: the voter the next leader-discovery fetch goes to (round robin).
+    var discoveryCursor = 0
     var epochStartOffset: Int64 = 0
     var leaderSince: Tick = 0
 
@@ -133,6 +139,10 @@ public struct RaftNode: Sendable {
     /// Only read while no fetched snapshot is being written (then `durableEnd >= logStartOffset`).
     var durableLastEpoch: Int64 { epoch(before: durableEnd) ?? 0 }
     var others: [RaftNodeId] { config.voters.filter { $0 != config.id } }
+    /// Most observers a leader keeps progress for: ids come from the network, so the map is bounded.
+    static let maxObservers = 256
+    /// An observer silent for this long drops out of the leader's status (Kafka: 5 minutes).
+    static let observerSessionMs: Int64 = 300_000
 
     /// The entry at absolute `offset`, or nil when it is in the snapshot or past the log end.
     public func entry(at offset: Int64) -> RaftEntry? {
@@ -284,17 +294,24 @@ public struct RaftNode: Sendable {
         leaderId = leader
         grants = []
         progress = [:]
+        observers = [:]
         download = nil
         lastLeaderContact = contact ? now : nil
         resetElectionTimer(now)
         if changed { effects.append(.roleChanged(role, epoch: epoch, leader: leaderId)) }
-        if role == .follower { sendFetch(now) }
+        // An observer without a leader asks the voters for one at once.
+        if role == .follower || config.isObserver { sendFetch(now) }
     }
 
     mutating func onTick(_ now: Tick) {
+        if config.isObserver {
+            observerTick(now)
+            return
+        }
         switch role {
         case .leader:
             if now >= nextFetchAt {
+                forgetSilentObservers(now)
                 nextFetchAt = now + config.fetchIntervalMs
                 // Repeated to voters that have not fetched lately (lost the announcement, or
                 // restarted), so they follow rather than campaign.

@@ -1,4 +1,4 @@
-/// A voter's id (Kafka's `node.id`).
+/// A node's id (Kafka's `node.id`): a voter's or an observer's.
 public typealias RaftNodeId = Int32
 
 /// A point in time, in milliseconds, as the host's clock (real or virtual) reads it. The machine
@@ -20,10 +20,12 @@ public struct RaftEntry: Sendable, Equatable {
 
 /// Static settings of one node. Timeouts are in the units of ``Tick`` (milliseconds).
 public struct RaftConfig: Sendable {
-    /// This node's id; must be one of `voters`.
+    /// This node's id: one of `voters`, or else this node is an observer (KIP-595): it fetches
+    /// the log from the leader and applies it, but never votes, never stands for election and
+    /// never counts towards the high watermark.
     public var id: RaftNodeId
-    /// Every voter of the quorum (this node included), kept sorted so every iteration over
-    /// voters is deterministic.
+    /// Every voter of the quorum (this node included unless it is an observer), kept sorted so
+    /// every iteration over voters is deterministic.
     public private(set) var voters: [RaftNodeId]
     /// Base election timeout; each wait is drawn uniformly from `[base, 2 * base)`.
     public var electionTimeoutMs: Int64
@@ -50,7 +52,7 @@ public struct RaftConfig: Sendable {
         fetchTimeoutMs: Int64 = 600, maxFetchEntries: Int = 64, snapshotChunkBytes: Int = 64 * 1024,
         resignBackoffMs: Int64 = 100, seed: UInt64
     ) {
-        precondition(voters.contains(id), "node \(id) is not one of the voters \(voters)")
+        precondition(!voters.isEmpty && id >= 0 && voters.allSatisfy { $0 >= 0 }, "invalid ids \(id) / \(voters)")
         precondition(electionTimeoutMs > 0 && fetchIntervalMs > 0 && fetchTimeoutMs > 0 && maxFetchEntries > 0)
         precondition(snapshotChunkBytes > 0 && snapshotChunkBytes <= FetchSnapshotRequest.maxChunkBytes)
         precondition(resignBackoffMs >= 0)
@@ -64,6 +66,9 @@ public struct RaftConfig: Sendable {
         self.maxFetchEntries = maxFetchEntries
         self.seed = seed
     }
+
+    /// True when this node is not one of the voters: an observer.
+    public var isObserver: Bool { !voters.contains(id) }
 
     /// Votes needed to win: a strict majority of the voters.
     public var majority: Int { voters.count / 2 + 1 }

@@ -4,7 +4,7 @@ enum MetricHelp {
     static let text: [String: String] = [
         "tern_requests_total": "Requests received, per API.",
         "tern_quorum_role":
-            "This node's role in the metadata quorum: 0 unattached, 1 prospective, 2 candidate, 3 follower, 4 leader.",
+            "This node's role in the metadata quorum: 0 unattached, 1 prospective, 2 candidate, 3 follower, 4 leader, 5 observer (a broker-only node).",
         "tern_quorum_epoch": "The metadata quorum's epoch as this node knows it.",
         "tern_quorum_high_watermark": "Metadata log entries committed (the high watermark) as this node knows it.",
         "tern_quorum_commit_lag": "Metadata log entries this node holds that are not yet committed (log end minus high watermark).",

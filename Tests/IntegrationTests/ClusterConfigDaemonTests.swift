@@ -24,6 +24,29 @@ final class ClusterConfigDaemonTests: XCTestCase {
                 "no listener named CONTROLLER"
             ),
             (["--set", "process.roles=broker"], "process.roles = broker needs the voters"),
+            // An observer is not a voter (Kafka refuses it the same way).
+            (
+                [
+                    "--set", "process.roles=broker", "--set", "node.id=1", "--set",
+                    "controller.quorum.voters=1@127.0.0.1:9093",
+                ],
+                "node.id 1 is a voter, but process.roles = broker does not vote"
+            ),
+            (
+                [
+                    "--set", "process.roles=controller", "--set", "node.id=4", "--set",
+                    "controller.quorum.voters=1@127.0.0.1:9093", "--set", "listeners=CONTROLLER://127.0.0.1:9095",
+                ],
+                "node.id 4 is not among the voters"
+            ),
+            (
+                [
+                    "--set", "process.roles=controller", "--set", "node.id=1", "--set",
+                    "controller.quorum.voters=1@127.0.0.1:9093", "--set",
+                    "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+                ],
+                "process.roles = controller serves no clients"
+            ),
         ]
         for (arguments, reason) in cases {
             let result = try runCommand(Binaries.path("ternd"), base + arguments, timeout: 60)

@@ -40,9 +40,22 @@ extension RaftSimulation {
         guard var n = nodes[id], var raft = n.raft else { return [] }
         let effects = raft.step(input, now: now)
         n.raft = raft
+        let observer = !voterIds.contains(id)
         for effect in effects {
             switch effect {
             case .send(let to, let m):
+                if observer {
+                    switch m {
+                    case .fetch, .fetchSnapshot: break
+                    default: fail("observer \(id) sends a \(m.kindName) to \(to): it may only fetch")
+                    }
+                } else if !voterIds.contains(to) {
+                    switch m {
+                    case .fetchResponse, .fetchSnapshotResponse: break
+                    default:
+                        fail("voter \(id) sends a \(m.kindName) to observer \(to): only fetch answers go to observers")
+                    }
+                }
                 send(from: id, to: to, m)
             case .persist(let w):
                 let last = n.disk.pending.last?.dueAt ?? now
@@ -65,6 +78,9 @@ extension RaftSimulation {
                 if let problem = n.disk.dropPrefix(before: before) { fail("node \(id): \(problem)") }
             case .roleChanged(let role, let epoch, _):
                 note("node \(id) -> \(role) epoch \(epoch)")
+                if observer && role != .follower && role != .unattached {
+                    fail("observer \(id) becomes \(role) in epoch \(epoch)")
+                }
                 if role == .leader { checkNewLeader(id, raft, epoch: epoch) }
             case .refused:
                 stats.refusals += 1
@@ -87,6 +103,8 @@ extension RaftSimulation {
                 if committed[o] != e {
                     fail("node \(id) applies \(e) at \(o), but \(committed[o]) was committed there")
                 }
+            } else if o == committed.count && !voterIds.contains(id) {
+                fail("observer \(id) applies \(e) at \(o) before any leader committed it")
             } else if o == committed.count {
                 // The first node to apply an entry is the leader that committed it (a follower
                 // learns of a commit from the leader): its epoch is the entry's commit epoch.
@@ -190,6 +208,9 @@ extension RaftSimulation {
             {
                 fail("node \(id) holds \(s.id), which covers entries not committed (\(committed.count))")
             }
+            if hw > n.lastHighWatermark && raft.role == .leader {
+                checkMajorityHolds(hw, leader: id, raft)
+            }
             if hw > n.lastHighWatermark {
                 // The newly committed part of this node's log is the global committed log.
                 var o = max(n.lastHighWatermark, raft.logStartOffset)
@@ -202,6 +223,24 @@ extension RaftSimulation {
             }
             n.lastHighWatermark = hw
             nodes[id] = n
+        }
+    }
+}
+
+extension RaftSimulation {
+    /// A leader's new high watermark is durable on a majority of the *voters* (observers never
+    /// count): each holds the entry below it on its disk, or a snapshot covering it.
+    mutating func checkMajorityHolds(_ hw: Int64, leader: RaftNodeId, _ raft: RaftNode) {
+        guard let last = raft.entry(at: hw - 1) else { return }  // inside its snapshot: committed before
+        var holders: [RaftNodeId] = []
+        for v in voterIds {
+            guard let disk = nodes[v]?.disk else { continue }
+            if disk.entry(at: hw - 1) == last || (disk.snapshot?.endOffset ?? 0) >= hw { holders.append(v) }
+        }
+        if holders.count < voterIds.count / 2 + 1 {
+            fail(
+                "leader \(leader) commits up to \(hw), but only voters \(holders) of \(voterIds) hold entry \(hw - 1) "
+                    + "durably")
         }
     }
 }

@@ -4,11 +4,14 @@ import TernRaft
 /// duplicates, reorders and partitions, a disk per node that loses unpersisted writes on a crash,
 /// crashes and restarts, client proposals, graceful resignations, and hosts that snapshot their
 /// state machine every K applied entries (so lagging and restarted nodes catch up by
-/// FetchSnapshot). Invariants are checked after every step; the first violation ends the run with
-/// a description.
+/// FetchSnapshot), and observers (non-voting nodes that fetch the log; KIP-595). Invariants are
+/// checked after every step; the first violation ends the run with a description.
 public struct RaftSimulation {
     public struct Options: Sendable {
+        /// Voters.
         public var nodes: Int
+        /// Observers besides the voters: they fetch and apply the log but never vote or lead.
+        public var observers = 0
         public var chaosMs: Int64
         /// After the chaos the network heals and every node restarts: a leader must be elected
         /// and a proposal applied on every node within this long.
@@ -56,6 +59,7 @@ public struct RaftSimulation {
             o.snapshotEvery = [0, 3, 10, 40][r.int(0...3)]
             o.snapshotChunkBytes = [16, 50, 4096][r.int(0...2)]
             o.resignRate = [0, 0.001, 0.005][r.int(0...2)]
+            o.observers = r.int(1...2)
             return o
         }
 
@@ -120,7 +124,9 @@ public struct RaftSimulation {
     public var options: Options
     var random: SimRandom
     public internal(set) var now: Tick = 0
+    /// Every node: the voters, then the observers.
     let ids: [RaftNodeId]
+    let voterIds: [RaftNodeId]
     var nodes: [RaftNodeId: Node] = [:]
     var inFlight: [Envelope] = []
     var nextOrder = 0
@@ -145,7 +151,10 @@ public struct RaftSimulation {
         var r = SimRandom(seed: seed)
         self.options = options ?? Options.random(&r)
         random = r
-        ids = (1...self.options.nodes).map { RaftNodeId($0) }
+        let voters = (1...self.options.nodes).map { RaftNodeId($0) }
+        let count = self.options.nodes
+        voterIds = voters
+        ids = voters + (0..<self.options.observers).map { RaftNodeId(count + 1 + $0) }
         for id in ids {
             var n = Node()
             n.raft = makeRaft(id, persisted: RaftPersistentState())
@@ -156,7 +165,7 @@ public struct RaftSimulation {
 
     func makeRaftConfig(_ id: RaftNodeId, seed: UInt64) -> RaftConfig {
         RaftConfig(
-            id: id, voters: ids, electionTimeoutMs: options.electionTimeoutMs,
+            id: id, voters: voterIds, electionTimeoutMs: options.electionTimeoutMs,
             fetchIntervalMs: options.fetchIntervalMs, fetchTimeoutMs: options.fetchTimeoutMs,
             maxFetchEntries: options.maxFetchEntries, snapshotChunkBytes: options.snapshotChunkBytes,
             seed: seed)
@@ -179,7 +188,7 @@ public struct RaftSimulation {
         if violation == nil { healAndCheckLiveness() }
         var out = stats
         out.violation = violation.map { v in
-            "seed \(seed) (\(options.nodes) nodes): \(v)\nreplay: \(Self.replayCommand(seed))\nlast events:\n"
+            "seed \(seed) (\(options.nodes) voters, \(options.observers) observers): \(v)\nreplay: \(Self.replayCommand(seed))\nlast events:\n"
                 + trace.suffix(25).joined(separator: "\n")
         }
         out.committed = committed.count
@@ -294,7 +303,10 @@ public struct RaftSimulation {
                 let done =
                     ids.allSatisfy { nodes[$0]?.raft.map { $0.appliedOffset > p.offset } == true }
                     && committed[Int(p.offset)].epoch == p.epoch
-                if done { return }
+                if done {
+                    checkLeaderSeesObservers(after: p.offset)
+                    return
+                }
                 if let leader = ids.first(where: { nodes[$0]?.raft?.role == .leader }),
                     let e = nodes[leader]?.raft?.epoch, e > p.epoch
                 {
@@ -304,6 +316,33 @@ public struct RaftSimulation {
             if probe == nil, let leader = ids.first(where: { nodes[$0]?.raft?.role == .leader }) {
                 let effects = feed(leader, .propose([[0xFF]]))
                 for case .proposed(let e, let first, _) in effects { probe = (e, first) }
+            }
+            advance()
+        }
+    }
+
+    /// The leader lists every observer in its status (DescribeQuorum) once they fetch from it,
+    /// with the progress they made: within a leader bound of the heal's commit.
+    mutating func checkLeaderSeesObservers(after offset: Int64) {
+        let observerIds = Array(ids.dropFirst(voterIds.count))
+        guard !observerIds.isEmpty else { return }
+        let until = now + options.leaderBoundMs
+        while violation == nil {
+            if let leader = ids.first(where: { nodes[$0]?.raft?.role == .leader }),
+                let raft = nodes[leader]?.raft
+            {
+                let seen = raft.observerProgress
+                if seen.map(\.id) == observerIds && seen.allSatisfy({ $0.endOffset > offset && $0.lastFetch != nil }) {
+                    return
+                }
+                if seen.contains(where: { voterIds.contains($0.id) }) {
+                    fail("leader \(leader) lists a voter among its observers: \(seen.map(\.id))")
+                }
+            }
+            if now > until {
+                let seen = ids.compactMap { nodes[$0]?.raft }.first { $0.role == .leader }?.observerProgress
+                fail("the leader does not list observers \(observerIds) past \(offset): \(String(describing: seen))")
+                return
             }
             advance()
         }

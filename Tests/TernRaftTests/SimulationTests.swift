@@ -22,7 +22,9 @@ final class SimulationTests: XCTestCase {
     ///   could never rejoin: it refused the older leader, which never learnt the newer epoch.
     /// - 260603: votes split for over 3 s after healing: the simulator's election timeout was
     ///   shorter than its slowest election round (a simulator fix: timeouts now scale with it).
-    static let regressionSeeds: [UInt64] = [49, 1874, 3356, 773, 880, 260603]
+    /// - 23349 (with observers): an observer took the epoch of a candidacy that never became
+    ///   durable and then refused the real leader of a lower epoch as stale, for ever.
+    static let regressionSeeds: [UInt64] = [49, 1874, 3356, 773, 880, 260603, 23349]
 
     func run(_ seed: UInt64, file: StaticString = #filePath, line: UInt = #line) -> RaftSimulation.Outcome {
         var sim = RaftSimulation(seed: seed)

@@ -4,9 +4,11 @@ import Foundation
 import Glibc
 #endif
 
-/// N real `ternd` processes forming one cluster on loopback: each a voter and a broker
-/// (`process.roles = broker,controller`) with its own client, controller and admin ports (free
-/// ones) and data directory, all given the same `controller.quorum.voters`. Nodes are stopped,
+/// N real `ternd` processes forming one cluster on loopback: by default each a voter and a broker
+/// (`process.roles = broker,controller`); with `roles`, also broker-only observers (a client
+/// listener only) and controller-only voters (a controller listener only). Each has its own
+/// client, controller and admin ports (free ones) and data directory, all given the same
+/// `controller.quorum.voters` (the nodes with the controller role). Nodes are stopped,
 /// killed or paused by PID; `stopAll()` (or deinit) stops what is still running.
 public final class ClusterProcesses: @unchecked Sendable {
     // @unchecked: the node table is only touched by the test thread that owns this object.
@@ -18,6 +20,10 @@ public final class ClusterProcesses: @unchecked Sendable {
         public var controllerPort: Int
         public var adminPort: Int
         public var dataDirectory: String
+        /// `process.roles`.
+        public var roles: String
+        public var isVoter: Bool { roles.contains("controller") }
+        public var isBroker: Bool { roles.contains("broker") }
         public var bootstrap: String { "127.0.0.1:\(clientPort)" }
     }
 
@@ -29,17 +35,21 @@ public final class ClusterProcesses: @unchecked Sendable {
     private var paused: Set<Int32> = []
 
     /// Starts `count` nodes (ids 1…count) under `directory` and waits until each listens.
-    /// - Parameter settings: extra `--set` overrides for every node (timeouts, for example).
-    public init(count: Int, directory: String, settings: [String: String] = [:]) throws {
+    /// - Parameters:
+    ///   - settings: extra `--set` overrides for every node (timeouts, for example).
+    ///   - roles: `process.roles` of node i at index i − 1 (default `broker,controller` for all).
+    public init(count: Int, directory: String, settings: [String: String] = [:], roles: [String] = []) throws {
         var nodes: [Node] = []
         for i in 1...count {
             nodes.append(
                 Node(
                     nodeId: Int32(i), clientPort: freeLoopbackPort(), controllerPort: freeLoopbackPort(),
-                    adminPort: freeLoopbackPort(), dataDirectory: "\(directory)/node-\(i)"))
+                    adminPort: freeLoopbackPort(), dataDirectory: "\(directory)/node-\(i)",
+                    roles: i <= roles.count ? roles[i - 1] : "broker,controller"))
         }
         self.nodes = nodes
-        voters = nodes.map { "\($0.nodeId)@127.0.0.1:\($0.controllerPort)" }.joined(separator: ",")
+        voters = nodes.filter(\.isVoter).map { "\($0.nodeId)@127.0.0.1:\($0.controllerPort)" }
+            .joined(separator: ",")
         self.settings = settings
         for node in nodes { try start(node.nodeId) }
     }
@@ -58,11 +68,17 @@ public final class ClusterProcesses: @unchecked Sendable {
         let node = node(nodeId)
         var all = settings
         all["node.id"] = "\(nodeId)"
+        all["process.roles"] = node.roles
         all["controller.quorum.voters"] = voters
-        all["listeners"] = "PLAINTEXT://127.0.0.1:\(node.clientPort),CONTROLLER://127.0.0.1:\(node.controllerPort)"
+        var listeners: [String] = []
+        if node.isBroker { listeners.append("PLAINTEXT://127.0.0.1:\(node.clientPort)") }
+        if node.isVoter { listeners.append("CONTROLLER://127.0.0.1:\(node.controllerPort)") }
+        all["listeners"] = listeners.joined(separator: ",")
         all["admin.listeners"] = "127.0.0.1:\(node.adminPort)"
+        // A controller-only node has no client listener: it is up once its controller listener is.
         processes[nodeId] = try BrokerProcess(
-            dataDirectory: node.dataDirectory, port: node.clientPort, settings: all, readyTimeout: 60)
+            dataDirectory: node.dataDirectory, port: node.isBroker ? node.clientPort : node.controllerPort,
+            settings: all, readyTimeout: 60)
     }
 
     /// SIGKILL, reaped.

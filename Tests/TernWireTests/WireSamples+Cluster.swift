@@ -70,7 +70,8 @@ extension WireSamples {
                         .init(nodeId: 1, logEndOffset: 120, lastContactAgeMs: 35),
                         .init(nodeId: 2, logEndOffset: 121, lastContactAgeMs: 0),
                         .init(nodeId: 3, logEndOffset: -1, lastContactAgeMs: -1),
-                    ])),
+                    ],
+                    observers: [.init(nodeId: 4, logEndOffset: 118, lastContactAgeMs: 12)])),
             .response(
                 DescribeQuorumResponse(
                     nodeId: 3, role: str("unattached"), leaderId: -1, epoch: 0, highWatermark: 0, logEndOffset: 0,

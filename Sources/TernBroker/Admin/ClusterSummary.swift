@@ -25,6 +25,9 @@ struct ClusterSummary: Codable, Sendable, Equatable {
         var highWatermark: Int64
         var logEndOffset: Int64
         var voters: [Voter]
+        /// Broker-only nodes that fetch the log without voting (the leader lists those that
+        /// fetched lately; an observer lists itself).
+        var observers: [Voter]
     }
 
     var clusterMode: String

@@ -61,7 +61,8 @@ final class ScrapeGauges: Sendable {
         Gauge(label: "tern_uptime_seconds").record(broker.uptimeSeconds)
         Gauge(label: "tern_log_key_index_memory_bytes").record(keyIndexBytes)
         let quorum = broker.cluster.quorumStatus
-        let roleCode: Int =
+        // An observer (a broker-only node) is a follower that never votes: 5, told apart.
+        let raftRoleCode: Int =
             switch quorum.role {
             case .unattached: 0
             case .prospective: 1
@@ -69,6 +70,7 @@ final class ScrapeGauges: Sendable {
             case .follower: 3
             case .leader: 4
             }
+        let roleCode = quorum.isObserver ? 5 : raftRoleCode
         Gauge(label: "tern_quorum_role").record(roleCode)
         Gauge(label: "tern_quorum_epoch").record(quorum.epoch)
         Gauge(label: "tern_quorum_high_watermark").record(quorum.highWatermark)

@@ -84,7 +84,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeCluster: context.respond(broker.handleDescribeCluster(try decode(&reader)))
         case .describeQuorum:
             let _: DescribeQuorumRequest = try decode(&reader)
-            context.respond(broker.handleDescribeQuorum())
+            broker.handleDescribeQuorum(context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -45,6 +45,9 @@ public struct QuorumDescription: Hashable, Sendable {
     public var highWatermark: Int64
     public var logEndOffset: Int64
     public var voters: [Voter]
+    /// The observers (broker-only nodes fetching the log without voting), same fields: the
+    /// leader lists those that fetched from it lately; an observer lists itself.
+    public var observers: [Voter] = []
 }
 
 extension TernAdmin {
@@ -76,10 +79,12 @@ extension TernAdmin {
         return QuorumDescription(
             nodeId: response.nodeId, role: response.role, leaderId: response.leaderId >= 0 ? response.leaderId : nil,
             epoch: response.epoch, highWatermark: response.highWatermark, logEndOffset: response.logEndOffset,
-            voters: response.voters.map {
-                .init(
-                    nodeId: $0.nodeId, logEndOffset: $0.logEndOffset >= 0 ? $0.logEndOffset : nil,
-                    lastContactAgeMs: $0.lastContactAgeMs >= 0 ? $0.lastContactAgeMs : nil)
-            })
+            voters: response.voters.map(Self.voter), observers: response.observers.map(Self.voter))
+    }
+
+    private static func voter(_ v: DescribeQuorumResponse.Voter) -> QuorumDescription.Voter {
+        .init(
+            nodeId: v.nodeId, logEndOffset: v.logEndOffset >= 0 ? v.logEndOffset : nil,
+            lastContactAgeMs: v.lastContactAgeMs >= 0 ? v.lastContactAgeMs : nil)
     }
 }

@@ -161,7 +161,7 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quorum",
         abstract:
-            "Show the metadata quorum: leader, epoch, high watermark, and each voter's log end offset, lag and last contact."
+            "Show the metadata quorum: leader, epoch, high watermark, and each voter's and observer's log end offset, lag and last contact."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -169,7 +169,7 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Print JSON: {leaderId, epoch, highWatermark, answeredBy, voters: [{nodeId, leader, logEndOffset, lag, \
-            lastContactMs}]}; unknown values are null.
+            lastContactMs}], observers: [same fields]}; unknown values are null.
             """)
     var json = false
 
@@ -189,23 +189,27 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
         var highWatermark: Int64
         var answeredBy: Int32
         var voters: [Voter]
+        /// Broker-only nodes that fetch the log without voting.
+        var observers: [Voter]
     }
 
     func run() async throws {
         let configuration = try global.clientConfiguration(timeout: .milliseconds(timeoutMs))
         let (quorum, _) = try await describeQuorum(configuration, timeoutMs: timeoutMs)
         let leaderEnd = quorum.voters.first { $0.nodeId == quorum.leaderId }?.logEndOffset
-        let voters = quorum.voters.map { voter in
+        let row = { (voter: QuorumDescription.Voter) in
             Output.Voter(
                 nodeId: voter.nodeId, leader: voter.nodeId == quorum.leaderId, logEndOffset: voter.logEndOffset,
                 lag: voter.logEndOffset.flatMap { end in leaderEnd.map { max(0, $0 - end) } },
                 lastContactMs: voter.lastContactAgeMs)
         }
+        let voters = quorum.voters.map(row)
+        let observers = quorum.observers.map(row)
         if json {
             try JSONOutput.print(
                 Output(
                     leaderId: quorum.leaderId, epoch: quorum.epoch, highWatermark: quorum.highWatermark,
-                    answeredBy: quorum.nodeId, voters: voters))
+                    answeredBy: quorum.nodeId, voters: voters, observers: observers))
             return
         }
         print(
@@ -217,6 +221,12 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
                 "\(voter.nodeId)", voter.leader ? "leader" : quorum.leaderId == nil ? "voter" : "follower",
                 voter.logEndOffset.map(String.init) ?? "?",
                 voter.lag.map(String.init) ?? "?", voter.lastContactMs.map { "\($0) ms ago" } ?? "?",
+            ])
+        }
+        for observer in observers {
+            table.append([
+                "\(observer.nodeId)", "observer", observer.logEndOffset.map(String.init) ?? "?",
+                observer.lag.map(String.init) ?? "?", observer.lastContactMs.map { "\($0) ms ago" } ?? "?",
             ])
         }
         print(table.render(), terminator: "")

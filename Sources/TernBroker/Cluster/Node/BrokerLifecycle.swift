@@ -199,6 +199,15 @@ final class BrokerLifecycle: Sendable {
         }
     }
 
+    /// Sends `request` to voter `controller`'s controller listener (DescribeQuorum to a
+    /// controller-only leader). Blocks up to the request timeout while connecting: not on a
+    /// network thread.
+    func ask<R: WireRequest>(
+        _ request: R, controller: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
+    ) {
+        remote(request, to: controller, completion: completion)
+    }
+
     private func remote<R: WireRequest>(
         _ request: R, to leader: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) {

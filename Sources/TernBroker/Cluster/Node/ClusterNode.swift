@@ -9,13 +9,15 @@ import TernWire
 import Glibc
 #endif
 
-/// This node's part of the cluster (DESIGN.md section 6): its voter of the metadata quorum
+/// This node's part of the cluster (DESIGN.md section 6): its member of the metadata quorum
 /// (``QuorumDriver``), the committed image it applies (``MetadataPublisher``), the controller it
 /// runs while it leads (``ActiveController``) and its broker membership (``BrokerLifecycle``).
 ///
 /// A node with no `controller.quorum.voters` is a quorum of one: no controller listener, and it
-/// elects itself within milliseconds of starting. Every node is a voter here: a broker-only node
-/// would need to follow the log as an observer, which is not built yet (`ternd` refuses it).
+/// elects itself within milliseconds of starting. A node with the controller role is a voter; a
+/// broker-only node (`process.roles = broker`) is an observer: it fetches the metadata log from
+/// the leader without voting and needs no controller listener (KIP-595). A controller-only node
+/// does not register as a broker.
 public final class ClusterNode: Sendable {
     /// What the node was started with.
     public let config: ClusterConfig
@@ -54,17 +56,19 @@ public final class ClusterNode: Sendable {
         public var description: String
     }
 
-    /// - Throws: ``UnsupportedRoleError`` for `process.roles = broker` (observers are not built yet).
+    /// - Throws: ``UnsupportedRoleError`` for a broker-only node without voters to observe, or
+    ///   whose id is one of them (``ClusterConfig`` refuses both first).
     public convenience init(config: ClusterConfig, logDir: String, logger: Logger) throws {
         try self.init(config: config, logDir: logDir, logger: logger, topicDefaults: ControllerTopicDefaults())
     }
 
     /// - Parameter topicDefaults: what the controller uses for a topic request's defaults.
     init(config: ClusterConfig, logDir: String, logger: Logger, topicDefaults: ControllerTopicDefaults) throws {
-        guard config.roles.contains(.controller) else {
+        let isObserver = !config.roles.contains(.controller)
+        if isObserver && (config.voters.isEmpty || config.localVoter != nil) {
             throw UnsupportedRoleError(
-                description: "process.roles = broker (a broker that does not vote) is not supported yet: brokers "
-                    + "follow the metadata log as voters until observers exist; use process.roles = broker,controller")
+                description: "process.roles = broker observes the metadata quorum: controller.quorum.voters must "
+                    + "name the voters, and node.id \(config.nodeId) must not be one of them")
         }
         self.config = config
         self.logger = logger
@@ -74,8 +78,9 @@ public final class ClusterNode: Sendable {
         }
         let listen = config.controllerListener.map { QuorumAddress(host: $0.host, port: $0.port) }
         var quorum = QuorumConfiguration(
-            nodeId: config.nodeId, peers: peers, listenAddress: peers.isEmpty ? nil : listen, clusterId: "",
-            logDir: logDir)
+            nodeId: config.nodeId, peers: peers, listenAddress: peers.isEmpty || isObserver ? nil : listen,
+            clusterId: "", logDir: logDir)
+        quorum.isObserver = isObserver
         if peers.isEmpty {
             // A quorum of one has nobody to wait for: elect within a few ticks, so start-up stays
             // as fast as a single-node broker's always was (long enough for its vote's fsync).
@@ -101,6 +106,11 @@ public final class ClusterNode: Sendable {
         let driver = QuorumDriver(
             configuration: quorum, logger: logger,
             controllerRequests: { header, body, respond in
+                if header.apiKey == .describeQuorum, let driver = driverBox.value.withLock({ $0 }) {
+                    // A broker asks a controller-only leader for its view (no client listener).
+                    let answer = driver.status().describeQuorumResponse
+                    return respond(Frame.response(answer, correlationId: header.correlationId))
+                }
                 guard let controller = controllerBox.value.withLock({ $0 }) else { return }
                 Self.serve(controller, header, body, respond)
             },
@@ -122,7 +132,8 @@ public final class ClusterNode: Sendable {
                 // cannot read what another build wrote. The image stays as it was (stale, not
                 // wrong); the operator must upgrade this node.
                 nodeLogger.critical(
-                    "metadata snapshot cannot be applied", metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
+                    "metadata snapshot cannot be applied",
+                    metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
             }
         }
         driverBox.value.withLock { $0 = driver }

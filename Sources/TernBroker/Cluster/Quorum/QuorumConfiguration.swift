@@ -13,14 +13,20 @@ public struct QuorumAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(host):\(port)" }
 }
 
-/// How a ``QuorumDriver`` runs one voter of the metadata quorum. Timeouts in milliseconds.
+/// How a ``QuorumDriver`` runs one node of the metadata quorum: a voter, or an observer (a
+/// broker-only node that fetches the log without voting). Timeouts in milliseconds.
 public struct QuorumConfiguration: Sendable {
     /// This node's `node.id`.
     public var nodeId: RaftNodeId
     /// The other voters and their controller listeners; empty: this node alone is the quorum.
+    /// For an observer: every voter.
     public var peers: [RaftNodeId: QuorumAddress]
-    /// Where this node's controller listener binds; nil: no listener (only right with no peers).
+    /// Where this node's controller listener binds; nil: no listener (only right with no peers,
+    /// or for an observer: voters answer its fetches on its own connections).
     public var listenAddress: QuorumAddress?
+    /// True for an observer (`process.roles = broker`): not one of the voters; it fetches the log
+    /// from the leader (KIP-595) and never votes. Its peers are all the voters.
+    public var isObserver = false
     /// Every voter must be configured with the same value; messages with another are refused.
     public var clusterId: String
     /// The log directory the quorum's directory (`__cluster_metadata-0`) lives in.
@@ -76,6 +82,11 @@ public struct QuorumConfiguration: Sendable {
         self.logDir = logDir
     }
 
-    /// Every voter, this node included, sorted.
-    public var voters: [RaftNodeId] { ([nodeId] + peers.keys).sorted() }
+    /// Every voter, sorted: this node and its peers, or only the peers for an observer.
+    public var voters: [RaftNodeId] { ((isObserver ? [] : [nodeId]) + peers.keys).sorted() }
+
+    /// The largest frame a fetch answer may need: a full batch of the largest entries.
+    var maxFetchFrameBytes: Int {
+        maxFetchEntries * (RaftWireLimits.maxEntryBytes + RaftWireLimits.entryOverhead) + 4096
+    }
 }

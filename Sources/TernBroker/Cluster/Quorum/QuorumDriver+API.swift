@@ -46,7 +46,8 @@ extension QuorumDriver {
                 return QuorumStatus(
                     nodeId: configuration.nodeId, role: .unattached, epoch: 0, leaderId: nil, votedFor: nil,
                     highWatermark: 0, logEndOffset: 0,
-                    voters: configuration.voters.map { .init(id: $0, endOffset: nil, lastContactAgeMs: nil) })
+                    voters: configuration.voters.map { .init(id: $0, endOffset: nil, lastContactAgeMs: nil) },
+                    isObserver: configuration.isObserver)
             }
             let progress = node.followerProgress
             let voters = configuration.voters.map { id -> QuorumStatus.Voter in
@@ -56,10 +57,17 @@ extension QuorumDriver {
                 let p = progress.first { $0.id == id }
                 return .init(id: id, endOffset: p?.endOffset, lastContactAgeMs: p?.lastFetch.map { max(now - $0, 0) })
             }
+            var observers = node.observerProgress.map { p in
+                QuorumStatus.Voter(
+                    id: p.id, endOffset: p.endOffset, lastContactAgeMs: p.lastFetch.map { max(now - $0, 0) })
+            }
+            if configuration.isObserver {
+                observers = [.init(id: configuration.nodeId, endOffset: node.durableEnd, lastContactAgeMs: nil)]
+            }
             return QuorumStatus(
                 nodeId: configuration.nodeId, role: node.role, epoch: node.epoch, leaderId: node.leaderId,
                 votedFor: node.votedFor, highWatermark: node.highWatermark, logEndOffset: node.logEndOffset,
-                voters: voters)
+                voters: voters, isObserver: configuration.isObserver, observers: observers)
         }
     }
 

@@ -6,16 +6,24 @@ import TernRaft
 extension QuorumDriver {
     /// On the queue: performs one step's effects in order. `proposal` is the completion of the
     /// proposal this step was for, if it was one.
+    /// `reply`: this step was a request from an observer; its answer goes back through it.
     func perform(
-        _ effects: [RaftEffect], now: Tick, proposal: (deadline: Tick, completion: ProposalCompletion)?
+        _ effects: [RaftEffect], now: Tick, proposal: (deadline: Tick, completion: ProposalCompletion)?,
+        reply: ObserverReply? = nil
     ) {
         var roleChanged = false
         let clusterId = clusterIdState.withLock { $0 }
+        var answer: RaftEnvelope?
         for effect in effects {
             switch effect {
             case .send(let to, let message):
-                links[to]?.send(
-                    RaftEnvelope(clusterId: clusterId, from: configuration.nodeId, message: message))
+                let envelope = RaftEnvelope(clusterId: clusterId, from: configuration.nodeId, message: message)
+                if let link = links[to] {
+                    link.send(envelope)
+                } else if reply?.to == to, answer == nil {
+                    answer = envelope
+                }
+            // Otherwise an observer this step does not answer: dropped (it fetches again).
             case .persist(let write):
                 parts.withLock { $0.writer }?.enqueue(write)
             case .apply(let offset, let entries):
@@ -60,6 +68,7 @@ extension QuorumDriver {
                     metadata: ["tern_reason": "\(refusal)"])
             }
         }
+        reply?.respond(answer)
         if roleChanged { failProposalsIfNotLeading() }
     }
 

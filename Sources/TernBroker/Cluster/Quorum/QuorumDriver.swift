@@ -27,6 +27,17 @@ public final class QuorumDriver: Sendable {
     public typealias ControllerRequestHandler =
         @Sendable (_ header: RequestHeader, _ body: [UInt8], _ respond: @escaping @Sendable ([UInt8]) -> Void) -> Void
 
+    /// Where the answer to an observer's request goes: back on the observer's own connection, as
+    /// the request's response (an observer has no listener to send it to).
+    struct ObserverReply: Sendable {
+        var to: RaftNodeId
+        var respond: @Sendable (RaftEnvelope?) -> Void
+    }
+
+    struct WeakDriver: Sendable {
+        weak var driver: QuorumDriver?
+    }
+
     struct PendingProposal {
         var epoch: Int64
         var firstOffset: Int64
@@ -88,8 +99,9 @@ public final class QuorumDriver: Sendable {
     ) {
         precondition(!configuration.peers.keys.contains(configuration.nodeId), "a node is not its own peer")
         precondition(
-            configuration.peers.isEmpty || configuration.listenAddress != nil,
-            "a quorum with peers needs a controller listener")
+            configuration.peers.isEmpty || configuration.listenAddress != nil || configuration.isObserver,
+            "a voter with peers needs a controller listener")
+        precondition(!configuration.isObserver || !configuration.peers.isEmpty, "an observer needs voters")
         precondition(configuration.maxFetchEntries <= RaftWireLimits.maxEntries)
         self.configuration = configuration
         var logger = logger
@@ -100,11 +112,20 @@ public final class QuorumDriver: Sendable {
         self.clusterIdState = Mutex(configuration.clusterId)
         self.queue = DispatchQueue(label: "tern.quorum.\(configuration.nodeId)", target: .global())
         var links: [RaftNodeId: QuorumPeerLink] = [:]
+        // Weak: the links live as long as the driver.
+        let answers = Shared(WeakDriver())
+        let clusterId: @Sendable () -> String = { answers.value.withLock { $0.driver }?.clusterId ?? "" }
+        var onAnswer: (@Sendable (RaftNodeId, RaftMessage) -> Void)?
+        if configuration.isObserver {
+            onAnswer = { from, message in answers.value.withLock { $0.driver }?.submit(.message(from: from, message)) }
+        }
         for (id, address) in configuration.peers {
             links[id] = QuorumPeerLink(
-                id: id, address: address, configuration: configuration, logger: logger, warnings: warnings)
+                id: id, address: address, configuration: configuration, logger: logger, warnings: warnings,
+                clusterId: clusterId, onAnswer: onAnswer)
         }
         self.links = links
+        answers.value.withLock { $0.driver = self }
     }
 
     /// Milliseconds on the monotonic clock since the driver was created.
@@ -139,12 +160,15 @@ public final class QuorumDriver: Sendable {
                 let inbox = QuorumRequestHandler(
                     configuration: configuration, logger: logger, warnings: warnings,
                     clusterId: { [weak self] in self?.clusterId ?? "" }, controllerRequests: controllerRequests
-                ) { [weak self] from, message in self?.submit(.message(from: from, message)) }
+                ) { [weak self] from, message, reply in
+                    guard let self else { return reply?(nil) ?? () }
+                    self.submit(
+                        .message(from: from, message), reply: reply.map { ObserverReply(to: from, respond: $0) })
+                }
                 let listener = Server(
                     configuration: ServerConfiguration(
                         host: address.host, port: address.port,
-                        maxFrameBytes: configuration.maxFetchEntries
-                            * (RaftWireLimits.maxEntryBytes + RaftWireLimits.entryOverhead) + 4096,
+                        maxFrameBytes: configuration.maxFetchFrameBytes,
                         eventLoopCount: 1),
                     handler: inbox, logger: logger)
                 try listener.start()
@@ -193,19 +217,25 @@ public final class QuorumDriver: Sendable {
     /// The controller listener's bound port (useful with port 0); nil without a listener.
     public var boundPort: Int? { parts.withLock { $0.server?.boundPort } }
 
-    /// Queues an input for the driver's queue. Any thread.
-    func submit(_ input: RaftInput) {
-        queue.async { self.step(input) }
+    /// Queues an input for the driver's queue. Any thread. `reply`: the input is a request from
+    /// an observer, which has no listener: the message the core sends that node in this step
+    /// goes back as the request's response (nil: none).
+    func submit(_ input: RaftInput, reply: ObserverReply? = nil) {
+        queue.async { self.step(input, reply: reply) }
     }
 
     /// On the queue: one input, then its effects in order.
-    func step(_ input: RaftInput, proposal: (deadline: Tick, completion: ProposalCompletion)? = nil) {
+    func step(
+        _ input: RaftInput, proposal: (deadline: Tick, completion: ProposalCompletion)? = nil,
+        reply: ObserverReply? = nil
+    ) {
         let now = now()
         guard let effects = core.withLock({ core in core.running ? core.node?.step(input, now: now) : nil }) else {
             proposal?.completion(.failure(unavailableError()))
+            reply?.respond(nil)
             return
         }
-        perform(effects, now: now, proposal: proposal)
+        perform(effects, now: now, proposal: proposal, reply: reply)
     }
 
     private func tick() {

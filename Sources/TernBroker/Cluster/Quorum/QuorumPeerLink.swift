@@ -16,6 +16,9 @@ import TernWire
 /// sends again on its timers. A connection whose peer acknowledges nothing for
 /// `requestTimeoutMs` while frames wait is dropped and made again: a host that died without a
 /// FIN or RST would otherwise keep it "open" for the minutes TCP takes to give up.
+///
+/// An observer's links also carry the answers back: a voter answers an observer's fetch in the
+/// request's response (the observer has no listener), and the link hands it to `onAnswer`.
 final class QuorumPeerLink: Sendable {
     private struct State {
         var connection: ClientConnection?
@@ -49,11 +52,18 @@ final class QuorumPeerLink: Sendable {
     private let state: Mutex<State>
     /// Connects block (a bounded poll): off the driver's queue.
     private let connectQueue: DispatchQueue
+    /// This node's cluster id now ("" while unknown), to check answers against.
+    private let clusterId: @Sendable () -> String
+    /// Observer only: an answer carried in a response, from this voter.
+    private let onAnswer: (@Sendable (RaftNodeId, RaftMessage) -> Void)?
 
     init(
         id: RaftNodeId, address: QuorumAddress, configuration: QuorumConfiguration, logger: Logger,
-        warnings: LogRateLimiter
+        warnings: LogRateLimiter, clusterId: @escaping @Sendable () -> String = { "" },
+        onAnswer: (@Sendable (RaftNodeId, RaftMessage) -> Void)? = nil
     ) {
+        self.clusterId = clusterId
+        self.onAnswer = onAnswer
         self.id = id
         self.address = address
         self.clientId = "tern-raft-\(configuration.nodeId)"
@@ -155,7 +165,9 @@ final class QuorumPeerLink: Sendable {
         let connection: ClientConnection
         do {
             connection = try ClientConnection.connect(
-                host: address.host, port: address.port, timeout: configuration.connectTimeout, maxFrameBytes: 1 << 16,
+                host: address.host, port: address.port, timeout: configuration.connectTimeout,
+                // Acknowledgements are tiny; an observer's carry fetch answers.
+                maxFrameBytes: onAnswer == nil ? 1 << 16 : configuration.maxFetchFrameBytes,
                 onFrame: { [weak self] frame in self?.acknowledged(frame) },
                 onClose: { [weak self] error in self?.connectionClosed(generation: generation, error: error) },
                 logger: logger)
@@ -215,6 +227,36 @@ final class QuorumPeerLink: Sendable {
         }
         if head.status.errorCode != .none {
             warnings.warning(logger, "voter refused a quorum message", metadata: ["error": "\(head.status)"])
+        }
+        guard let onAnswer, !reader.isAtEnd else { return }
+        do {
+            let key = ApiKey(rawValue: try reader.readUInt16("apiKey"))
+            let answer = try RaftEnvelope(apiKey: key, version: RaftEnvelope.version, body: &reader)
+            if let problem = answerProblem(answer) {
+                return warnings.warning(logger, "refused an answer from voter", metadata: ["error": "\(problem)"])
+            }
+            onAnswer(id, answer.message)
+        } catch {
+            warnings.warning(logger, "unreadable answer from voter", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Why an answer carried in a response cannot be taken (the checks the controller listener
+    /// makes of a voter's messages), or nil.
+    private func answerProblem(_ answer: RaftEnvelope) -> String? {
+        let local = clusterId()
+        if !answer.clusterId.isEmpty, !local.isEmpty, answer.clusterId != local {
+            return "cluster id \(answer.clusterId) is not this node's \(local)"
+        }
+        if answer.from != id { return "an answer from voter \(id) claims to be from node \(answer.from)" }
+        switch answer.message {
+        case .fetchResponse: return nil
+        case .fetchSnapshotResponse(let r):
+            if r.failure == nil, r.size > Int64(configuration.maxSnapshotBytes) {
+                return "a snapshot of \(r.size) bytes, above maxSnapshotBytes \(configuration.maxSnapshotBytes)"
+            }
+            return nil
+        default: return "\(answer.message.kindName) is not an answer to a fetch"
         }
     }
 

@@ -5,8 +5,9 @@ import TernRaft
 import TernWire
 
 /// Serves the controller listener: decodes each Raft request (docs/protocol.md §7.22), refuses
-/// what is not from another voter of this cluster, hands the rest to the driver and
-/// acknowledges it. Garbage (an unreadable header, a body that does not decode) closes the
+/// what is not from another voter of this cluster (or an observer's fetch), hands the rest to the
+/// driver and acknowledges it. An observer's fetch is acknowledged with the answer in the
+/// response, once the core has stepped it: an observer has no listener of its own. Garbage (an unreadable header, a body that does not decode) closes the
 /// connection; every refusal is logged at a rate limit and changes no state.
 final class QuorumRequestHandler: ServerConnectionHandler {
     private let nodeId: RaftNodeId
@@ -17,14 +18,18 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     private let controllerRequests: QuorumDriver.ControllerRequestHandler?
     private let logger: Logger
     private let warnings: LogRateLimiter
-    private let deliver: @Sendable (RaftNodeId, RaftMessage) -> Void
+    /// Hands a message to the driver; for an observer's request with the function that sends the
+    /// core's answer (nil: none) back as the response.
+    typealias Deliver =
+        @Sendable (RaftNodeId, RaftMessage, (@Sendable (RaftEnvelope?) -> Void)?) -> Void
+    private let deliver: Deliver
     /// Requests refused here (not counting what the Raft core itself refuses).
     let refusedCount = Atomic<Int>(0)
 
     init(
         configuration: QuorumConfiguration, logger: Logger, warnings: LogRateLimiter,
         clusterId: @escaping @Sendable () -> String, controllerRequests: QuorumDriver.ControllerRequestHandler? = nil,
-        deliver: @escaping @Sendable (RaftNodeId, RaftMessage) -> Void
+        deliver: @escaping Deliver
     ) {
         nodeId = configuration.nodeId
         voters = Set(configuration.voters)
@@ -47,7 +52,8 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             return
         }
         if let controllerRequests,
-            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat || header.apiKey == .envelope
+            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat
+                || header.apiKey == .describeQuorum || header.apiKey == .envelope
         {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
             controllerRequests(header, body) { connection.respond(ticket, $0) }
@@ -72,9 +78,10 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         if !envelope.clusterId.isEmpty, !localClusterId.isEmpty, envelope.clusterId != localClusterId {
             refusal = ResponseStatus(
                 .inconsistentClusterId, "cluster id \(envelope.clusterId) is not this voter's \(localClusterId)")
-        } else if envelope.from == nodeId || !voters.contains(envelope.from) {
+        } else if envelope.from == nodeId || (!voters.contains(envelope.from) && !Self.isObserverRequest(envelope)) {
             refusal = ResponseStatus(
-                .inconsistentVoterSet, "node \(envelope.from) is not another voter of \(voters.sorted())")
+                .inconsistentVoterSet,
+                "node \(envelope.from) is not another voter of \(voters.sorted()) (an observer may only fetch)")
         } else {
             refusal = nil
         }
@@ -94,8 +101,37 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: .ok))
             return
         }
-        deliver(envelope.from, envelope.message)
-        connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: .ok))
+        let correlationId = header.correlationId
+        if !voters.contains(envelope.from) {
+            // An observer: the core's answer is the response (docs/protocol.md §7.22).
+            deliver(envelope.from, envelope.message) { answer in
+                connection.respond(ticket, Self.answerFrame(answer, correlationId: correlationId))
+            }
+            return
+        }
+        deliver(envelope.from, envelope.message, nil)
+        connection.respond(ticket, Frame.errorResponse(correlationId: correlationId, status: .ok))
+    }
+
+    /// The requests an observer (a node outside the voters) may send.
+    static func isObserverRequest(_ envelope: RaftEnvelope) -> Bool {
+        switch envelope.message {
+        case .fetch, .fetchSnapshot: true
+        default: false
+        }
+    }
+
+    /// The response to an observer's request: status NONE, then the answer's key and envelope
+    /// body when there is one (nothing more when the core did not answer).
+    static func answerFrame(_ answer: RaftEnvelope?, correlationId: UInt32) -> [UInt8] {
+        var writer = ByteWriter(capacity: 96)
+        Frame.beginResponse(&writer, correlationId: correlationId)
+        if let answer {
+            writer.write(answer.apiKey.rawValue)
+            answer.encodeBody(into: &writer)
+        }
+        Frame.finish(&writer)
+        return writer.take()
     }
 
     private func refuse(_ connection: ServerConnection, _ message: Logger.Message, _ metadata: Logger.Metadata) {

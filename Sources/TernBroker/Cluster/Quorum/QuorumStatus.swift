@@ -24,4 +24,9 @@ public struct QuorumStatus: Sendable, Equatable {
     public var logEndOffset: Int64
     /// Every voter, sorted by id.
     public var voters: [Voter]
+    /// True when this node is an observer (fetches the log, does not vote).
+    public var isObserver = false
+    /// The observers that fetched from this leader lately, sorted by id (only the leader knows
+    /// them; this node itself when it is an observer). Same fields as voters.
+    public var observers: [Voter] = []
 }

@@ -44,11 +44,15 @@ public struct DescribeQuorumResponse: WireResponse, Hashable {
     public var logEndOffset: Int64
     /// Sorted by node id.
     public var voters: [Voter]
+    /// The observers (broker-only nodes that fetch the log without voting), sorted by node id:
+    /// on the leader, those that fetched from it lately; on an observer, itself.
+    public var observers: [Voter]
 
     public init(
         errorCode: ErrorCode = .none, errorMessage: String? = nil, nodeId: Int32, role: String, leaderId: Int32,
-        epoch: Int64, highWatermark: Int64, logEndOffset: Int64, voters: [Voter]
+        epoch: Int64, highWatermark: Int64, logEndOffset: Int64, voters: [Voter], observers: [Voter] = []
     ) {
+        self.observers = observers
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.nodeId = nodeId
@@ -70,11 +74,14 @@ public struct DescribeQuorumResponse: WireResponse, Hashable {
         highWatermark = try reader.readInt64("highWatermark")
         logEndOffset = try reader.readInt64("logEndOffset")
         // nodeId 4 + logEndOffset 8 + lastContactAgeMs 8.
-        voters = try reader.readArray("voters", minElementSize: 20) {
-            Voter(
-                nodeId: try $0.readInt32("nodeId"), logEndOffset: try $0.readInt64("logEndOffset"),
-                lastContactAgeMs: try $0.readInt64("lastContactAgeMs"))
-        }
+        voters = try reader.readArray("voters", minElementSize: 20, Self.readVoter)
+        observers = try reader.readArray("observers", minElementSize: 20, Self.readVoter)
+    }
+
+    static func readVoter(_ reader: inout ByteReader) throws -> Voter {
+        Voter(
+            nodeId: try reader.readInt32("nodeId"), logEndOffset: try reader.readInt64("logEndOffset"),
+            lastContactAgeMs: try reader.readInt64("lastContactAgeMs"))
     }
 
     public func encode(into writer: inout ByteWriter) {
@@ -86,10 +93,12 @@ public struct DescribeQuorumResponse: WireResponse, Hashable {
         writer.write(epoch)
         writer.write(highWatermark)
         writer.write(logEndOffset)
-        writer.writeArray(voters) {
-            $0.write($1.nodeId)
-            $0.write($1.logEndOffset)
-            $0.write($1.lastContactAgeMs)
+        for list in [voters, observers] {
+            writer.writeArray(list) {
+                $0.write($1.nodeId)
+                $0.write($1.logEndOffset)
+                $0.write($1.lastContactAgeMs)
+            }
         }
     }
 }
