@@ -43,6 +43,12 @@ struct RequestRouter: ServerConnectionHandler {
                     "\(header.apiKey) version \(header.apiVersion) is not supported; see ApiVersions"))
             return
         }
+        // A SASL listener serves nothing but ApiVersions and the exchange until authenticated.
+        if connection.authenticatedPrincipal == nil, broker.sasl.requiresAuthentication(listener: listener),
+            !broker.sasl.handleUnauthenticated(header, &reader, context)
+        {
+            return
+        }
         do {
             try route(header.apiKey, header.apiVersion, &reader, context)
         } catch let error as WireError {
@@ -85,6 +91,10 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeQuorum:
             let _: DescribeQuorumRequest = try decode(&reader)
             context.respond(broker.handleDescribeQuorum())
+        case .saslHandshake, .saslAuthenticate: broker.sasl.handleOutsideExchange(context.header, context)
+        case .describeUserScramCredentials:
+            context.respond(broker.handleDescribeUserScramCredentials(try decode(&reader)))
+        case .alterUserScramCredentials: broker.handleAlterUserScramCredentials(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }
@@ -108,5 +118,6 @@ struct RequestRouter: ServerConnectionHandler {
     func connectionDidClose(_ connection: ServerConnection) {
         broker.purgatory.cancel(owner: connection.id)
         broker.validationPool.discard(connection.id)
+        broker.sasl.forget(connection.id)
     }
 }
