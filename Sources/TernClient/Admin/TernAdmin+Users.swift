@@ -79,9 +79,17 @@ extension TernAdmin {
     }
 
     /// Credential changes are proposals of the active controller: sent to the node
-    /// DescribeCluster names (fresh, not cached metadata), else to any broker.
+    /// DescribeCluster names (fresh, not cached metadata), at its listener for this client's
+    /// security protocol (Tern names client listeners by it); else to any broker (which answers
+    /// NOT_CONTROLLER when it is not the controller).
     private func sendToActiveController<R: WireRequest>(_ request: R) async throws -> R.Response {
-        if let controller = try? await describeClusterMembership().controllerId {
+        if let membership = try? await describeClusterMembership(), let controller = membership.controllerId {
+            let name = client.configuration.securityProtocolName
+            if let listener = membership.nodes.first(where: { $0.nodeId == controller })?.listeners.first(where: {
+                $0.name == name
+            }) {
+                client.pool.updateBrokers([controller: BrokerAddress(host: listener.host, port: listener.port)])
+            }
             do {
                 return try await client.send(request, to: controller)
             } catch let error as TernError where error.code == .connectionFailed {
