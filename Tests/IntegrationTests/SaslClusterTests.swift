@@ -92,5 +92,8 @@ final class SaslClusterTests: XCTestCase {
         let result = try XCTUnwrap(answer.response?.results.first)
         XCTAssertEqual(result.errorCode, .notController)
         XCTAssertTrue(result.errorMessage?.contains("node \(controllerId ?? -1) is") == true, "\(result)")
+        // SASL requests on a listener without SASL: ILLEGAL_SASL_STATE, as Kafka answers.
+        let handshake = try raw.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), correlationId: 2)
+        XCTAssertEqual(handshake.response?.errorCode, .illegalSaslState)
     }
 }

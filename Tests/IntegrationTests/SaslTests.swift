@@ -194,7 +194,17 @@ final class SaslTests: XCTestCase {
         XCTAssertTrue(weak.stderr.contains("4096"), weak.stderr)
         await adminSDK.close()
 
-        // A restart keeps the users (they are in the metadata log) and does not reset them.
+        let noStdin = try tern(broker.bootstrap, admin256, ["user", "create", "bob"], password: "admin-secret")
+        XCTAssertNotEqual(noStdin.status, 0)
+        XCTAssertTrue(noStdin.stderr.contains("--password-stdin is required"), noStdin.stderr)
+
+        // `tern perf connect` authenticates every client it opens.
+        let perf = try tern(
+            broker.bootstrap, admin256, ["perf", "connect", "--connections", "20", "--concurrency", "4", "--json"],
+            password: "admin-secret")
+        XCTAssertEqual(perf.status, 0, perf.stderr)
+        let summary = try JSONSerialization.jsonObject(with: Data(perf.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(summary?["connections"] as? Int, 20, perf.stdout)
         XCTAssertEqual(broker.stop(), 0)
     }
 
@@ -205,7 +215,10 @@ final class SaslTests: XCTestCase {
     private func scramExchange(
         port: Int, user: String, password: String, mechanism: ScramMechanism = .sha256,
         tamper: (([UInt8]) -> [UInt8])? = nil
-    ) throws -> (response: SaslAuthenticateResponse, serverFirst: [UInt8], clientFinal: [UInt8], elapsed: Duration) {
+    ) throws -> (
+        response: SaslAuthenticateResponse, serverFirst: [UInt8], clientFinal: [UInt8], elapsed: Duration,
+        connection: RawConnection
+    ) {
         let connection = try RawConnection(port: port)
         let handshake = try connection.roundTrip(SaslHandshakeRequest(mechanism: mechanism.name))
         XCTAssertEqual(handshake.response?.errorCode, ErrorCode.none)
@@ -217,7 +230,7 @@ final class SaslTests: XCTestCase {
         if let tamper { final = tamper(final) }
         let started = ContinuousClock.now
         let answer = try connection.roundTrip(SaslAuthenticateRequest(authBytes: final), correlationId: 3)
-        return (try XCTUnwrap(answer.response), serverFirst, final, ContinuousClock.now - started)
+        return (try XCTUnwrap(answer.response), serverFirst, final, ContinuousClock.now - started, connection)
     }
 
     func testWrongPasswordUnknownUserTamperedAndReplayedMessagesFailAlikeAfterTheDelay() throws {
@@ -226,6 +239,14 @@ final class SaslTests: XCTestCase {
         let good = try scramExchange(port: broker.port, user: "admin", password: "admin-secret")
         XCTAssertEqual(good.response.errorCode, ErrorCode.none)
         XCTAssertLessThan(good.elapsed, .milliseconds(400), "success is not delayed")
+        // Authenticated: other requests are served; a second handshake (re-authentication, not
+        // offered) closes the connection.
+        XCTAssertEqual(
+            try good.connection.roundTrip(MetadataRequest(topics: nil), correlationId: 4).status.errorCode, .none)
+        try good.connection.write(
+            Frame.request(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), correlationId: 5, clientId: "raw-test"))
+        XCTAssertNil(good.connection.readFrame())
+        XCTAssertTrue(good.connection.waitForClose())
 
         let wrong = try scramExchange(port: broker.port, user: "admin", password: "guess")
         let unknown = try scramExchange(port: broker.port, user: "mallory", password: "guess")
