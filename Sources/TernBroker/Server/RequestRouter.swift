@@ -43,8 +43,9 @@ struct RequestRouter: ServerConnectionHandler {
                     "\(header.apiKey) version \(header.apiVersion) is not supported; see ApiVersions"))
             return
         }
-        // A SASL listener serves nothing but ApiVersions and the exchange until authenticated.
-        if connection.authenticatedPrincipal == nil, broker.sasl.requiresAuthentication(listener: listener),
+        // A SASL listener serves nothing but ApiVersions and the exchange until authenticated
+        // (other listeners skip the principal's lock).
+        if broker.sasl.requiresAuthentication(listener: listener), connection.authenticatedPrincipal == nil,
             !broker.sasl.handleUnauthenticated(header, &reader, context)
         {
             return
