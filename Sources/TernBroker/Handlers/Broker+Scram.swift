@@ -43,16 +43,12 @@ extension Broker {
     /// working image; a node that is not the controller sends the credentials of the users its
     /// caught-up image lacks to the controller (AlterUserScramCredentials on the controller
     /// listener), salted here, so passwords never leave the node.
-    /// - Throws: ``ConfigError`` when no SCRAM mechanism is enabled, or when the users are not
-    ///   committed within `timeout` (no quorum).
+    /// - Throws: ``ConfigError`` when the users are not committed within `timeout` (no quorum).
     func createBootstrapUsers(_ entries: [SaslBootstrapUsers.Entry], timeout: Duration) throws {
         guard !entries.isEmpty else { return }
-        let mechanisms = config.enabledScramMechanisms
-        guard !mechanisms.isEmpty else {
-            throw ConfigError(
-                origin: "sasl.bootstrap.users.file",
-                reason: "needs a SCRAM mechanism in sasl.enabled.mechanisms (credentials are stored as SCRAM)")
-        }
+        // PLAIN alone checks passwords against SCRAM credentials too: SCRAM-SHA-256 then.
+        let enabled = config.enabledScramMechanisms
+        let mechanisms = enabled.isEmpty ? [ScramMechanism.sha256] : enabled
         try cluster.startQuorum()
         let deadline = ContinuousClock.now + timeout
         var lastError = "no controller elected yet"
