@@ -47,7 +47,7 @@ for run in $(seq 1 "$runs"); do
             scram-sha-256+ssl) t=(--bootstrap "127.0.0.1:$sasl_ssl" -X security.protocol=SASL_SSL -X "ssl.ca.location=$work/ca.pem" -X sasl.mechanism=SCRAM-SHA-256 -X sasl.username=bench) ;;
         esac
         for concurrency in 1 8; do
-            out=$("$bin/tern" "${t[@]}" perf connect --connections "$connections" --concurrency "$concurrency" --json)
+            out=$("$bin/tern" "${t[@]}" perf connect --connections "$connections" --concurrency "$concurrency" --json | tr -d "\n ")
             echo "{\"transport\":\"$transport\",\"concurrency\":$concurrency,\"result\":$out}" >>"$results"
             echo "$transport concurrency $concurrency run $run: $out" >&2
         done
