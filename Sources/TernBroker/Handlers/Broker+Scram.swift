@@ -90,9 +90,11 @@ extension Broker {
         } else {
             // Only once this node has applied everything committed: an older image could make it
             // recreate a user whose password was changed since.
+            // This node leading means its own controller becomes active within a tick: wait for it,
+            // so the decision is made against its working image.
             let status = cluster.quorumStatus
-            guard status.leaderId != nil, cluster.publisher.current.nextOffset >= status.highWatermark,
-                let lifecycle = cluster.lifecycle
+            guard let leader = status.leaderId, leader != config.nodeId,
+                cluster.publisher.current.nextOffset >= status.highWatermark, let lifecycle = cluster.lifecycle
             else { return "waiting for the metadata quorum (leader \(status.leaderId.map { "\($0)" } ?? "none"))" }
             let request = AlterUserScramCredentialsRequest(
                 upsertions: missing.flatMap { entry in
@@ -106,6 +108,11 @@ extension Broker {
                 switch result {
                 case .success(let response):
                     let failed = response.results.filter { $0.errorCode != .none }
+                    if failed.isEmpty {
+                        self.logger.info(
+                            "bootstrap users created through the active controller",
+                            metadata: ["tern_users": "\(missing.map(\.name))", "tern_controller": "\(leader)"])
+                    }
                     outcome.value.withLock {
                         $0 =
                             failed.isEmpty
