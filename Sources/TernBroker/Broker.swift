@@ -63,6 +63,10 @@ public final class Broker: Sendable {
     public let cluster: ClusterNode
     /// How far the local logs match the metadata image, and which partitions this broker leads.
     let reconcileState = Mutex(ReconcileState())
+    /// SASL authentication on `SASL_PLAINTEXT` and `SASL_SSL` listeners.
+    let sasl: SaslSessions
+    /// `sasl.bootstrap.users.file`'s users, committed by ``start()`` before any listener opens.
+    let bootstrapUsers: [SaslBootstrapUsers.Entry]
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -73,17 +77,28 @@ public final class Broker: Sendable {
     /// - Parameter tls: the SSL listeners' certificates (``ListenerTLS/load(config:logger:)``);
     ///   required when a listener is `SSL://`.
     /// - Throws: `StorageError` when a log directory cannot be used.
-    public init(config: BrokerConfig, logger: Logger, tls: ListenerTLS? = nil) throws {
+    /// - Parameter bootstrapUsers: the users of `sasl.bootstrap.users.file`
+    ///   (``BrokerConfig/saslBootstrapUsers()``, read before anything starts).
+    public init(
+        config: BrokerConfig, logger: Logger, tls: ListenerTLS? = nil, bootstrapUsers: [SaslBootstrapUsers.Entry] = []
+    ) throws {
         self.config = config
+        self.bootstrapUsers = bootstrapUsers
         self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
-        cluster = try ClusterNode(
+        let cluster = try ClusterNode(
             config: config.cluster, logDir: config.logDirs[0], logger: logger,
             topicDefaults: ControllerTopicDefaults(
                 numPartitions: config.numPartitions,
                 replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
                 maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000))
+        self.cluster = cluster
+        // Credentials come from the committed metadata image at each exchange, so a user created,
+        // changed or deleted through the controller counts from the next connection on.
+        sasl = SaslSessions(config: config, logger: logger) { user, mechanism in
+            cluster.image.scramCredential(user: user, mechanism: mechanism)
+        }
         // The topics this broker has materialized from the metadata image. The first start on a
         // single-node data directory of an earlier version takes them from its
         // `__tern_topics.json` (its logs are these topics'), which is then imported into the
@@ -170,9 +185,13 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Binds every listener and starts serving.
-    /// - Throws: `NetError` (for example `addressInUse`) naming the address.
+    /// Commits the bootstrap users (when there are any), then binds every listener and starts
+    /// serving.
+    /// - Throws: `NetError` (for example `addressInUse`) naming the address; ``ConfigError`` when
+    ///   the bootstrap users cannot be committed.
     public func start() throws {
+        // No window in which a SASL listener is open without the users it was configured with.
+        try createBootstrapUsers(bootstrapUsers, timeout: .seconds(60))
         var started: [Server] = []
         for (index, listener) in config.listeners.enumerated() {
             var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)

@@ -3,3 +3,4 @@
 @_exported import struct TernWire.ErrorCode
 @_exported import struct TernWire.RecordHeader
 @_exported import enum TernWire.CompressionCodec
+@_exported import struct TernWire.ScramMechanism

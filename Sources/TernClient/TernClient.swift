@@ -24,14 +24,8 @@ public final class TernClient: Sendable {
     public init(configuration: ClientConfiguration) async throws {
         let addresses = try BrokerAddress.parseList(configuration.bootstrap)
         var configuration = configuration
-        if let sasl = configuration.sasl {
-            try sasl.validate()
-            // Refuse rather than connect unauthenticated: SaslClientSession runs on each connection
-            // once brokers answer SaslHandshake (their SASL listeners come with the metadata quorum).
-            throw TernError(
-                .invalidArgument,
-                "SASL (\(sasl.mechanism)) is not supported by Tern brokers yet; connect without sasl settings")
-        }
+        // Every connection authenticates before its first request (BrokerConnection.open).
+        try configuration.sasl?.validate()
         if let tls = configuration.tls {
             // One context (certificates read once) for every connection of this client.
             configuration.transport = .ternNet(tls: try tls.makeContext())

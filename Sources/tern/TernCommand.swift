@@ -17,6 +17,7 @@ struct TernCommand: AsyncParsableCommand {
             """,
         subcommands: [
             TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ClusterCommand.self,
+            UserCommand.self,
             PerfCommand.self,
         ])
 

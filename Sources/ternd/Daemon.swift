@@ -21,6 +21,7 @@ import Glibc
 final class Daemon: Sendable {
     private let config: BrokerConfig
     private let tls: ListenerTLS?
+    private let bootstrapUsers: [SaslBootstrapUsers.Entry]
     private let logger: Logger
     private let signalQueue = DispatchQueue(label: "ternd.signals")
     private let stopping = Atomic<Bool>(false)
@@ -29,10 +30,12 @@ final class Daemon: Sendable {
     private let metrics: MetricsExporter
 
     init(
-        config: BrokerConfig, tls: ListenerTLS?, logger: Logger, environment: [String: String], metrics: MetricsExporter
+        config: BrokerConfig, tls: ListenerTLS?, bootstrapUsers: [SaslBootstrapUsers.Entry], logger: Logger,
+        environment: [String: String], metrics: MetricsExporter
     ) {
         self.config = config
         self.tls = tls
+        self.bootstrapUsers = bootstrapUsers
         self.logger = logger
         self.metrics = metrics
         self.notifier = SystemdNotifier(environment: environment)
@@ -46,7 +49,7 @@ final class Daemon: Sendable {
         var identity = checkLogDirIdentity()
         let broker: Broker
         do {
-            broker = try Broker(config: config, logger: logger, tls: tls)
+            broker = try Broker(config: config, logger: logger, tls: tls, bootstrapUsers: bootstrapUsers)
         } catch let error as ClusterNode.UnsupportedRoleError {
             TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
         } catch {

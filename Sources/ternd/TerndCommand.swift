@@ -58,8 +58,18 @@ struct TerndCommand: AsyncParsableCommand {
             logger.critical("configuration error", metadata: ["error": "\(error)"])
             Self.fail("configuration error: \(error)", code: TerndExit.config)
         }
+        // The bootstrap users file too: missing, readable by group or others, or malformed is a
+        // configuration error (exit 78), never a broker that starts without its users.
+        let bootstrapUsers: [SaslBootstrapUsers.Entry]
+        do {
+            bootstrapUsers = try brokerConfig.saslBootstrapUsers()
+        } catch {
+            logger.critical("configuration error", metadata: ["error": "\(error)"])
+            Self.fail("configuration error: \(error)", code: TerndExit.config)
+        }
         let daemon = Daemon(
-            config: brokerConfig, tls: tls, logger: logger, environment: environment, metrics: metrics)
+            config: brokerConfig, tls: tls, bootstrapUsers: bootstrapUsers, logger: logger, environment: environment,
+            metrics: metrics)
         await daemon.run()
     }
 

@@ -29,12 +29,16 @@ final class ListenerSecurityTests: XCTestCase {
         XCTAssertNil(try BrokerConfig.load(file: nil).listenerTLSConfiguration(), "no SSL listener, no TLS")
     }
 
-    func testSASLSchemesAreRefusedAsNotSupportedYetAndUnknownOnesAsUnknown() {
-        for scheme in ["SASL_PLAINTEXT", "SASL_SSL"] {
-            XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["listeners=\(scheme)://127.0.0.1:9094"]))
-            {
-                XCTAssertTrue("\($0)".contains("\(scheme) listeners are not supported yet"), "\($0)")
-            }
+    func testSASLSchemesAreAcceptedAndUnknownOnesRefusedAsUnknown() throws {
+        let plain = try BrokerConfig.load(file: nil, overrides: ["listeners=SASL_PLAINTEXT://127.0.0.1:9094"])
+        XCTAssertEqual(plain.listeners.map(\.securityProtocol), [.saslPlaintext])
+        XCTAssertTrue(plain.listeners[0].securityProtocol.usesSASL)
+        XCTAssertFalse(plain.listeners[0].securityProtocol.usesTLS)
+        // SASL_SSL is a TLS listener: it needs the certificate and key as SSL does.
+        let tls = try BrokerConfig.load(file: nil, overrides: ["listeners=SASL_SSL://127.0.0.1:9094"])
+        XCTAssertTrue(tls.listeners[0].securityProtocol.usesTLS && tls.listeners[0].securityProtocol.usesSASL)
+        XCTAssertThrowsError(try tls.listenerTLSConfiguration()) {
+            XCTAssertTrue("\($0)".hasPrefix("ssl.certificate.location:"), "\($0)")
         }
         XCTAssertThrowsError(try BrokerConfig.load(file: nil, overrides: ["listeners=TLS://127.0.0.1:9094"])) {
             XCTAssertTrue("\($0)".contains("unknown listener name TLS"), "\($0)")

@@ -155,6 +155,16 @@ final class RequestAuthorizationTests: XCTestCase {
                 .deleteAcls(DeleteAclsRequest(filters: [])),
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
+            (.sasl(.saslHandshake), RequiredAuthorization()),
+            (.sasl(.saslAuthenticate), RequiredAuthorization()),
+            (
+                .describeUserScramCredentials,
+                RequiredAuthorization(checks: [Check(.describe, .cluster, .clusterAuthorizationFailed, .request)])
+            ),
+            (
+                .alterUserScramCredentials,
+                RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
+            ),
         ]
         + [ApiKey.brokerRegistration, .brokerHeartbeat, .vote, .beginQuorumEpoch, .quorumFetch].map {
             (

@@ -167,6 +167,13 @@ final class HostileInputTests: XCTestCase {
             "DescribeLogDirsResponse": [ff, count1 + [0, 0] + empty + ff, count1 + [0, 0] + empty + count1 + empty + ff],
             "BrokerRegistrationRequest": [[0, 0, 0, 1] + empty + [UInt8](repeating: 0, count: 16) + ff],
             "SaslHandshakeResponse": [[0, 0] + ff],
+            // present flag, then a hostile user count.
+            "DescribeUserScramCredentialsRequest": [[1] + ff],
+            "DescribeUserScramCredentialsResponse": [
+                [0, 0] + null + ff, [0, 0] + null + count1 + empty + [0, 0] + null + ff,
+            ],
+            "AlterUserScramCredentialsRequest": [ff, [0, 0, 0, 0] + ff],
+            "AlterUserScramCredentialsResponse": [ff],
             "CreateAclsRequest": [ff],
             "CreateAclsResponse": [ff],
             "DescribeAclsResponse": [[0, 0] + null + ff],

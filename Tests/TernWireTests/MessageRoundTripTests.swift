@@ -23,6 +23,8 @@ final class MessageRoundTripTests: XCTestCase {
             "DescribeQuorumResponse", "DescribeLogDirsRequest", "DescribeLogDirsResponse", "FetchKeyRequest",
             "FetchKeyResponse",
             "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",
+            "DescribeUserScramCredentialsRequest", "DescribeUserScramCredentialsResponse",
+            "AlterUserScramCredentialsRequest", "AlterUserScramCredentialsResponse",
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
             "DeleteAclsRequest", "DeleteAclsResponse",
         ]

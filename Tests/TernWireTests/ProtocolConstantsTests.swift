@@ -16,14 +16,18 @@ final class ProtocolConstantsTests: XCTestCase {
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
             (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
             (.describeCluster, 60, "DescribeCluster"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.saslHandshake, 17, "SaslHandshake"), (.saslAuthenticate, 36, "SaslAuthenticate"),
+            (.describeUserScramCredentials, 50, "DescribeUserScramCredentials"),
+            (.alterUserScramCredentials, 51, "AlterUserScramCredentials"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
             XCTAssertEqual(key.name, name)
             let supported = ApiKey.supported.first { $0.key == key }
-            XCTAssertEqual(supported?.minVersion, 0, name)
+            // SaslHandshake is spoken at version 1 only (version 0 sent raw tokens).
+            XCTAssertEqual(supported?.minVersion, key == .saslHandshake ? 1 : 0, name)
             // Fetch v1 adds fetch sessions, Produce v1 conditions; every other API has one version.
-            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce ? 1 : 0, name)
+            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce || key == .saslHandshake ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")

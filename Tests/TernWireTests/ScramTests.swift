@@ -233,8 +233,10 @@ final class ScramTests: XCTestCase {
         XCTAssertEqual(SaslAuthenticateRequest.apiKey.rawValue, 36)
         XCTAssertEqual(ApiKey.saslHandshake.name, "SaslHandshake")
         XCTAssertEqual(ApiKey.saslAuthenticate.name, "SaslAuthenticate")
-        // Not advertised until the broker answers them.
-        XCTAssertFalse(ApiKey.supported.contains { $0.key == .saslHandshake || $0.key == .saslAuthenticate })
+        // Advertised: SASL listeners answer them; SaslHandshake at version 1 only.
+        XCTAssertTrue(ApiKey.supported.contains { $0.key == .saslHandshake && $0.minVersion == 1 })
+        XCTAssertTrue(ApiKey.supported.contains { $0.key == .saslAuthenticate })
+        XCTAssertEqual(SaslHandshakeRequest(mechanism: "PLAIN").version, 1)
         XCTAssertEqual(ErrorCode.unsupportedSaslMechanism.rawValue, 33)
         XCTAssertEqual(ErrorCode.illegalSaslState.rawValue, 34)
         XCTAssertEqual(ErrorCode.saslAuthenticationFailed.name, "SASL_AUTHENTICATION_FAILED")

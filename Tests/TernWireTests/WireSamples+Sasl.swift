@@ -16,6 +16,32 @@ extension WireSamples {
                 SaslAuthenticateResponse(
                     errorCode: .saslAuthenticationFailed, errorMessage: str("Authentication failed"), authBytes: [],
                     sessionLifetimeMs: Int64.max), "failed"),
+            .request(DescribeUserScramCredentialsRequest()),
+            .request(DescribeUserScramCredentialsRequest(users: [str("alice"), str("")]), "named"),
+            .response(
+                DescribeUserScramCredentialsResponse(results: [
+                    .init(
+                        user: str("alice"),
+                        credentials: [.init(mechanism: .sha256, iterations: 4096), .init(mechanism: .sha512, iterations: 8192)]),
+                    .init(user: str("bob"), errorCode: .resourceNotFound, errorMessage: str("no"), credentials: []),
+                ])),
+            .response(
+                DescribeUserScramCredentialsResponse(
+                    errorCode: .clusterAuthorizationFailed, errorMessage: str("denied"), results: []), "denied"),
+            .request(
+                AlterUserScramCredentialsRequest(
+                    deletions: [.init(user: str("bob"), mechanism: .sha512)],
+                    upsertions: [
+                        .init(
+                            user: str("alice"), mechanism: .sha256, iterations: 4096,
+                            salt: [UInt8](repeating: 7, count: 32), saltedPassword: [UInt8](repeating: 9, count: 32))
+                    ])),
+            .request(AlterUserScramCredentialsRequest(), "empty"),
+            .response(
+                AlterUserScramCredentialsResponse(results: [
+                    .init(user: str("alice")),
+                    .init(user: str("bob"), errorCode: .unacceptableCredential, errorMessage: str("iterations")),
+                ])),
         ]
     }
 }

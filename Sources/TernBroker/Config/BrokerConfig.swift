@@ -151,16 +151,16 @@ public struct BrokerConfig: Sendable {
                 throw ConfigError(origin: "listeners", reason: "\(error)")
             }
         }
-        // Client listeners are named by their security protocol (PLAINTEXT, SSL); the names in
+        // Client listeners are named by their security protocol (PLAINTEXT, SSL, SASL_*); the names in
         // controller.listener.names carry the quorum, plaintext (Kafka's defaults without
         // listener.security.protocol.map, which Tern does not have yet).
         let controllerNames = try ClusterConfig.parseListenerNames(values["controller.listener.names"] ?? "")
-        let clientNames = SecurityProtocol.supported.map(\.rawValue)
+        let clientNames = SecurityProtocol.allCases.map(\.rawValue)
         for listener in allListeners where !clientNames.contains(listener.name) && !controllerNames.contains(listener.name) {
             throw ConfigError(
                 origin: "listeners",
-                reason: "\(listener): unknown listener name \(listener.name); use PLAINTEXT://HOST:PORT or "
-                    + "SSL://HOST:PORT for clients or \(controllerNames[0])://HOST:PORT (controller.listener.names) "
+                reason: "\(listener): unknown listener name \(listener.name); use PLAINTEXT://HOST:PORT (or SSL://, "
+                    + "SASL_PLAINTEXT://, SASL_SSL://) for clients or \(controllerNames[0])://HOST:PORT (controller.listener.names) "
                     + "for the quorum")
         }
         cluster = try ClusterConfig(values: values, listeners: allListeners)

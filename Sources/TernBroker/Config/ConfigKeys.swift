@@ -59,7 +59,7 @@ public enum BrokerConfigKeys {
             "How often the certificate, key and CA files are checked for changes and reloaded (0: only on SIGHUP)."),
         ConfigDefinition(
             "sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512", .listOf(["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]),
-            "SASL mechanisms offered on SASL listeners (SASL listeners are not supported yet)."),
+            "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners."),
         ConfigDefinition(
             "sasl.plain.allow.plaintext", "false", .bool,
             "Offer PLAIN on SASL_PLAINTEXT listeners too, where the password crosses the network in clear text."),

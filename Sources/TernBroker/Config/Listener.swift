@@ -1,7 +1,7 @@
 /// A `NAME://HOST:PORT` listener address, as in Kafka's `listeners`.
 ///
 /// The name is what the listener is for and, for client listeners, its security protocol
-/// (`PLAINTEXT://`, `SSL://`; `SASL_*` are refused until SASL exists); other names (`CONTROLLER`
+/// (`PLAINTEXT://`, `SSL://`, `SASL_PLAINTEXT://`, `SASL_SSL://`); other names (`CONTROLLER`
 /// for the metadata quorum, …) are plaintext, as Kafka's defaults are without
 /// `listener.security.protocol.map`, which Tern does not have yet. Names are upper-cased on
 /// parsing, as Kafka normalises them. Which names a configuration accepts is decided by
@@ -36,7 +36,7 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
                 reason: "listener name '\(name)' must be 1-64 ASCII letters, digits, '_' or '-' "
                     + "(a listener must look like PLAINTEXT://HOST:PORT)")
         }
-        // A security protocol's name must be one this build supports (SASL is refused clearly);
+        // A security protocol's name selects that protocol;
         // any other name is plaintext.
         if SecurityProtocol(rawValue: name.uppercased()) != nil {
             securityProtocol = try SecurityProtocol(scheme: Substring(name), listener: text)

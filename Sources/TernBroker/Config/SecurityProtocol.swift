@@ -4,32 +4,25 @@ public enum SecurityProtocol: String, Sendable, CaseIterable {
     case plaintext = "PLAINTEXT"
     /// TLS (`ssl.*` keys).
     case ssl = "SSL"
-    /// SASL authentication over plain TCP (not supported yet).
+    /// SASL authentication (`sasl.*` keys) over plain TCP.
     case saslPlaintext = "SASL_PLAINTEXT"
-    /// SASL authentication over TLS (not supported yet).
+    /// SASL authentication over TLS.
     case saslSSL = "SASL_SSL"
 
     /// Whether connections of this protocol use TLS.
     public var usesTLS: Bool { self == .ssl || self == .saslSSL }
 
-    /// The protocols a listener may use today; SASL comes with authentication.
-    public static let supported: [SecurityProtocol] = [.plaintext, .ssl]
+    /// Whether a connection must authenticate with SASL before any request but ApiVersions.
+    public var usesSASL: Bool { self == .saslPlaintext || self == .saslSSL }
 
-    /// Parses a listener scheme (`PLAINTEXT`, `SSL`; case-insensitive).
-    /// - Throws: ``ConfigError`` for an unknown scheme, and for SASL schemes, which are known but
-    ///   not supported yet.
+    /// Parses a listener scheme (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`; case-insensitive).
+    /// - Throws: ``ConfigError`` for an unknown scheme.
     init(scheme: Substring, listener: String) throws(ConfigError) {
         guard let parsed = SecurityProtocol(rawValue: scheme.uppercased()) else {
             throw ConfigError(
                 origin: listener,
-                reason: "unknown listener scheme '\(scheme)' (expected PLAINTEXT://HOST:PORT or SSL://HOST:PORT)")
-        }
-        guard Self.supported.contains(parsed) else {
-            throw ConfigError(
-                origin: listener,
                 reason:
-                    "\(parsed.rawValue) listeners are not supported yet (SASL authentication is not implemented); use PLAINTEXT:// or SSL://"
-            )
+                    "unknown listener scheme '\(scheme)' (expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL://HOST:PORT)")
         }
         self = parsed
     }

@@ -34,7 +34,7 @@ public enum RequestAuthorization {
             // or the topic, which the router checks only for topics that do not exist
             // (``autoCreateCheck(topic:)``).
             return topics(names, .describe)
-        case .apiVersions:
+        case .apiVersions, .sasl:
             return .none
         case .createTopics(let create):
             // Kafka: CREATE on the cluster, or else on each topic.
@@ -105,9 +105,10 @@ public enum RequestAuthorization {
             return RequiredAuthorization(checks: [
                 AuthorizationCheck(.read, .topic(fetch.topic), .topicAuthorizationFailed, .request)
             ])
-        case .describeCluster, .describeQuorum, .describeAcls:
+        case .describeCluster, .describeQuorum, .describeAcls, .describeUserScramCredentials:
             return cluster(.describe)
-        case .createAcls, .deleteAcls:
+        case .createAcls, .deleteAcls, .alterUserScramCredentials:
+            // Kafka: ALTER on the cluster for ACL and SCRAM credential changes.
             return cluster(.alter)
         case .interBroker:
             return cluster(.clusterAction)

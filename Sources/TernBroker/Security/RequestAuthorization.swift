@@ -111,6 +111,10 @@ public enum AuthorizableRequest: Sendable {
     case createAcls(CreateAclsRequest)
     case deleteAcls(DeleteAclsRequest)
     case describeAcls(DescribeAclsRequest)
+    /// SaslHandshake and SaslAuthenticate: answered before there is a principal to check.
+    case sasl(ApiKey)
+    case describeUserScramCredentials
+    case alterUserScramCredentials
     /// BrokerRegistration, BrokerHeartbeat, Vote, BeginQuorumEpoch, QuorumFetch: what nodes of
     /// the cluster send each other.
     case interBroker(ApiKey)
@@ -142,6 +146,9 @@ public enum AuthorizableRequest: Sendable {
         case .createAcls: .createAcls
         case .deleteAcls: .deleteAcls
         case .describeAcls: .describeAcls
+        case .sasl(let key): key
+        case .describeUserScramCredentials: .describeUserScramCredentials
+        case .alterUserScramCredentials: .alterUserScramCredentials
         case .interBroker(let key): key
         }
     }

@@ -6,8 +6,8 @@ import TernWire
 /// are allowed; anything else closes the connection. A failure is answered after
 /// ``Settings/failureDelayMs`` (returned, not slept) and the connection is then closed, as Kafka does.
 ///
-/// Not yet wired into the listeners: SASL_PLAINTEXT and SASL_SSL stay refused until the broker
-/// serves credentials from the metadata image.
+/// The broker runs one per unauthenticated connection of a SASL listener (``SaslSessions``), with
+/// credentials from the committed metadata image.
 public struct SaslAuthenticator: Sendable {
     /// The listener's SASL policy.
     public struct Settings: Hashable, Sendable {
@@ -55,6 +55,15 @@ public struct SaslAuthenticator: Sendable {
         case authenticate(SaslAuthenticateResponse, delayMs: Int64, thenClose: Bool)
         /// Close without an answer; `log` is the line to write (it names the client's mistake).
         case close(log: String)
+
+        /// Whether the connection closes after this action.
+        public var closes: Bool {
+            switch self {
+            case .forward: false
+            case .close: true
+            case .handshake(_, let thenClose), .authenticate(_, _, let thenClose): thenClose
+            }
+        }
     }
 
     enum State: Sendable {
@@ -71,6 +80,8 @@ public struct SaslAuthenticator: Sendable {
     private var state = State.awaitingHandshake
     /// Why the last exchange failed, for the broker's log (never sent to the client).
     public private(set) var lastFailure: SaslFailure?
+    /// The mechanism the handshake chose (`none` before it), for logs and metrics.
+    public private(set) var mechanism = "none"
 
     /// - Parameters:
     ///   - serverNonce: random, printable ASCII without ',' (``ScramMechanism/randomNonce()``).
@@ -109,6 +120,7 @@ public struct SaslAuthenticator: Sendable {
                 return .handshake(.init(errorCode: .unsupportedSaslMechanism, mechanisms: offered), thenClose: true)
             }
             state = .awaitingAuthenticate(mechanism: request.mechanism)
+            mechanism = request.mechanism
             return .handshake(.init(mechanisms: offered), thenClose: false)
         case (.awaitingHandshake, .authenticate):
             state = .closed

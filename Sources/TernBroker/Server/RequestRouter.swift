@@ -43,6 +43,13 @@ struct RequestRouter: ServerConnectionHandler {
                     "\(header.apiKey) version \(header.apiVersion) is not supported; see ApiVersions"))
             return
         }
+        // A SASL listener serves nothing but ApiVersions and the exchange until authenticated
+        // (other listeners skip the principal's lock).
+        if broker.sasl.requiresAuthentication(listener: listener), connection.authenticatedPrincipal == nil,
+            !broker.sasl.handleUnauthenticated(header, &reader, context)
+        {
+            return
+        }
         do {
             try route(header.apiKey, header.apiVersion, &reader, context)
         } catch let error as WireError {
@@ -85,6 +92,10 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeQuorum:
             let _: DescribeQuorumRequest = try decode(&reader)
             broker.handleDescribeQuorum(context)
+        case .saslHandshake, .saslAuthenticate: broker.sasl.handleOutsideExchange(context.header, context)
+        case .describeUserScramCredentials:
+            context.respond(broker.handleDescribeUserScramCredentials(try decode(&reader)))
+        case .alterUserScramCredentials: broker.handleAlterUserScramCredentials(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }
@@ -108,5 +119,6 @@ struct RequestRouter: ServerConnectionHandler {
     func connectionDidClose(_ connection: ServerConnection) {
         broker.purgatory.cancel(owner: connection.id)
         broker.validationPool.discard(connection.id)
+        broker.sasl.forget(connection.id)
     }
 }

@@ -22,8 +22,8 @@ public struct ClientConfiguration: Sendable {
     /// TLS to the brokers (an `SSL://` listener); nil (the default) speaks plaintext.
     public var tls: ClientTLS?
     /// SASL authentication (`SASL_SSL` with ``tls`` set, `SASL_PLAINTEXT` without); nil (the
-    /// default) does not authenticate. Brokers do not answer SASL yet: a client with this set
-    /// refuses to connect (``TernError/Code-swift.struct/invalidArgument``).
+    /// default) does not authenticate. Every connection authenticates before its first request;
+    /// refused credentials fail with ``TernError/Code-swift.struct/authenticationFailed``.
     public var sasl: ClientSASL?
 
     /// How connections are opened; tests substitute an in-memory broker.
@@ -48,5 +48,18 @@ public struct ClientConfiguration: Sendable {
         self.metadataMaxAge = metadataMaxAge
         self.maxResponseBytes = maxResponseBytes
         self.logger = logger
+    }
+}
+
+extension ClientConfiguration {
+    /// Kafka's `security.protocol` for these settings (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`,
+    /// `SASL_SSL`): also the name of the broker listeners that serve it.
+    public var securityProtocolName: String {
+        switch (tls != nil, sasl != nil) {
+        case (false, false): "PLAINTEXT"
+        case (true, false): "SSL"
+        case (false, true): "SASL_PLAINTEXT"
+        case (true, true): "SASL_SSL"
+        }
     }
 }

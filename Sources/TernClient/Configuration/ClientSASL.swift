@@ -1,10 +1,8 @@
 import TernWire
 
 /// SASL settings of a ``TernClient`` (`security.protocol=SASL_SSL` or `SASL_PLAINTEXT`): the
-/// mechanism and the user's name and password.
-///
-/// Brokers do not answer SASL yet (their SASL listeners come with the metadata quorum), so a
-/// client with these settings refuses to connect rather than talk to a broker unauthenticated.
+/// mechanism and the user's name and password. With SCRAM the password never crosses the
+/// network; with PLAIN it does, so use PLAIN over TLS only.
 public struct ClientSASL: Sendable, Hashable {
     /// A SASL mechanism the SDK speaks.
     public struct Mechanism: Hashable, Sendable, CustomStringConvertible {

@@ -44,7 +44,8 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
 
     var description: String { node >= 0 ? "broker \(node) at \(address)" : "\(address)" }
 
-    /// Connects, blocking the calling thread for up to `connectTimeout`.
+    /// Connects, blocking the calling thread for up to `connectTimeout` (and, with SASL settings,
+    /// until the broker accepted the credentials).
     /// - Throws: ``TernError`` `.connectionFailed` (or `.timedOut`) naming the address.
     static func open(
         node: Int32, address: BrokerAddress, configuration: ClientConfiguration,
@@ -62,6 +63,14 @@ final class BrokerConnection: Sendable, CustomStringConvertible {
             throw TernError(.connectionFailed, "cannot connect to \(address): \(describeNetworkError(error))")
         }
         connection.startTimeoutSweep()
+        if let sasl = configuration.sasl {
+            do {
+                try connection.authenticate(sasl, timeout: configuration.requestTimeout)
+            } catch {
+                connection.close()
+                throw error
+            }
+        }
         return connection
     }
 

@@ -68,6 +68,17 @@ public final class ServerConnection: @unchecked Sendable {
     public var peerCertificateSubject: String? { certificateSubject.withLock { $0 } }
     private let certificateSubject = Mutex<String?>(nil)
 
+    /// The principal the upper layer authenticated on this connection (SASL's `User:NAME`), nil
+    /// until then. TernNet only keeps it; the handler sets it once and reads it per request.
+    public var authenticatedPrincipal: String? { principal.withLock { $0 } }
+    private let principal = Mutex<String?>(nil)
+
+    /// Records the principal authenticated on this connection (once; later calls are ignored, so
+    /// an authenticated connection cannot be switched to another user).
+    public func setAuthenticatedPrincipal(_ value: String) {
+        principal.withLock { if $0 == nil { $0 = value } }
+    }
+
     /// Starts reading; on the connection's loop.
     func start() {
         channel.start(delegate: self)

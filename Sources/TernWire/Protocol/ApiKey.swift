@@ -9,9 +9,13 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let listOffsets = ApiKey(rawValue: 2)
     public static let metadata = ApiKey(rawValue: 3)
     public static let apiVersions = ApiKey(rawValue: 18)
-    /// SASL (issue 13): known to the codec; not in ``supported`` until the broker answers them.
+    /// SASL authentication (served before any other request on SASL listeners).
     public static let saslHandshake = ApiKey(rawValue: 17)
     public static let saslAuthenticate = ApiKey(rawValue: 36)
+    /// SCRAM user management (Kafka's keys): listing users' mechanisms, setting and deleting
+    /// credentials through the active controller.
+    public static let describeUserScramCredentials = ApiKey(rawValue: 50)
+    public static let alterUserScramCredentials = ApiKey(rawValue: 51)
     public static let createTopics = ApiKey(rawValue: 19)
     public static let deleteTopics = ApiKey(rawValue: 20)
     public static let describeConfigs = ApiKey(rawValue: 32)
@@ -65,7 +69,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
         (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0), (.describeCluster, 0, 0),
-        (.describeQuorum, 0, 0),
+        (.describeQuorum, 0, 0), (.saslHandshake, 1, 1), (.saslAuthenticate, 0, 0),
+        (.describeUserScramCredentials, 0, 0), (.alterUserScramCredentials, 0, 0),
     ]
 
     public var name: String {
@@ -77,6 +82,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .apiVersions: "ApiVersions"
         case .saslHandshake: "SaslHandshake"
         case .saslAuthenticate: "SaslAuthenticate"
+        case .describeUserScramCredentials: "DescribeUserScramCredentials"
+        case .alterUserScramCredentials: "AlterUserScramCredentials"
         case .createTopics: "CreateTopics"
         case .deleteTopics: "DeleteTopics"
         case .describeConfigs: "DescribeConfigs"

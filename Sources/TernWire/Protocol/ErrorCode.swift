@@ -20,6 +20,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let unsupportedSaslMechanism = ErrorCode(rawValue: 33)
     public static let illegalSaslState = ErrorCode(rawValue: 34)
     public static let saslAuthenticationFailed = ErrorCode(rawValue: 58)
+    /// A user named by a SCRAM credential request has no such credential.
+    public static let resourceNotFound = ErrorCode(rawValue: 91)
+    /// The same user and mechanism appear twice in one AlterUserScramCredentials request.
+    public static let duplicateResource = ErrorCode(rawValue: 92)
+    /// A SCRAM credential the broker will not store (iterations out of range, empty salt or name).
+    public static let unacceptableCredential = ErrorCode(rawValue: 93)
     public static let topicAlreadyExists = ErrorCode(rawValue: 36)
     public static let invalidPartitions = ErrorCode(rawValue: 37)
     public static let invalidReplicationFactor = ErrorCode(rawValue: 38)
@@ -125,6 +131,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .unsupportedSaslMechanism: "UNSUPPORTED_SASL_MECHANISM"
         case .illegalSaslState: "ILLEGAL_SASL_STATE"
         case .saslAuthenticationFailed: "SASL_AUTHENTICATION_FAILED"
+        case .resourceNotFound: "RESOURCE_NOT_FOUND"
+        case .duplicateResource: "DUPLICATE_RESOURCE"
+        case .unacceptableCredential: "UNACCEPTABLE_CREDENTIAL"
         case .topicAuthorizationFailed: "TOPIC_AUTHORIZATION_FAILED"
         case .groupAuthorizationFailed: "GROUP_AUTHORIZATION_FAILED"
         case .clusterAuthorizationFailed: "CLUSTER_AUTHORIZATION_FAILED"

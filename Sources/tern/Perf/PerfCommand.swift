@@ -6,7 +6,9 @@ struct PerfCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
         abstract: "Measure produce and consume throughput and end-to-end latency through the SDK.",
-        subcommands: [PerfProduceCommand.self, PerfConsumeCommand.self, PerfEndToEndCommand.self])
+        subcommands: [
+            PerfProduceCommand.self, PerfConsumeCommand.self, PerfEndToEndCommand.self, PerfConnectCommand.self,
+        ])
 }
 
 extension Duration {

@@ -170,6 +170,18 @@ enum RequestTarget {
                 payload(BrokerHeartbeatRequest(nodeId: 2, brokerEpoch: 17, metadataOffset: 40, wantFence: true))
             ),
             ("sasl-handshake", payload(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"))),
+            ("describe-user-scram-credentials", payload(DescribeUserScramCredentialsRequest(users: ["alice"]))),
+            (
+                "alter-user-scram-credentials",
+                payload(
+                    AlterUserScramCredentialsRequest(
+                        deletions: [.init(user: "bob", mechanism: .sha512)],
+                        upsertions: [
+                            .init(
+                                user: "alice", mechanism: .sha256, iterations: 4096,
+                                salt: [UInt8](repeating: 1, count: 32), saltedPassword: [UInt8](repeating: 2, count: 32))
+                        ]))
+            ),
             (
                 "sasl-authenticate",
                 payload(SaslAuthenticateRequest(authBytes: Array("n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL".utf8)))

@@ -275,7 +275,24 @@ enum ResponseTarget {
                 "sasl-handshake",
                 seed(
                     .saslHandshake,
-                    SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["SCRAM-SHA-256", "PLAIN"]))
+                    SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["SCRAM-SHA-256", "PLAIN"]),
+                    version: 1)
+            ),
+            (
+                "describe-user-scram-credentials",
+                seed(
+                    .describeUserScramCredentials,
+                    DescribeUserScramCredentialsResponse(results: [
+                        .init(user: "alice", credentials: [.init(mechanism: .sha256, iterations: 4096)])
+                    ]))
+            ),
+            (
+                "alter-user-scram-credentials",
+                seed(
+                    .alterUserScramCredentials,
+                    AlterUserScramCredentialsResponse(results: [
+                        .init(user: "alice"), .init(user: "bob", errorCode: .resourceNotFound, errorMessage: "no"),
+                    ]))
             ),
             (
                 "sasl-authenticate",

@@ -43,6 +43,8 @@ enum WireRoundTrip {
         case .brokerHeartbeat: BrokerHeartbeatRequest.self
         case .saslHandshake: SaslHandshakeRequest.self
         case .saslAuthenticate: SaslAuthenticateRequest.self
+        case .describeUserScramCredentials: DescribeUserScramCredentialsRequest.self
+        case .alterUserScramCredentials: AlterUserScramCredentialsRequest.self
         case .createAcls: CreateAclsRequest.self
         case .deleteAcls: DeleteAclsRequest.self
         case .describeAcls: DescribeAclsRequest.self

@@ -177,6 +177,18 @@ final class ActiveController: Sendable {
         }
     }
 
+    /// On the queue: `decide` run against the working image while this controller is active
+    /// (what admin requests decide on), or NOT_CONTROLLER naming this node.
+    func decide<T>(_ decide: (MetadataImage) -> T) -> Result<T, ControllerError> {
+        dispatchPrecondition(condition: .onQueue(queue))
+        return state.withLock { state in
+            guard state.activeEpoch != nil else {
+                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
+            }
+            return .success(decide(state.working))
+        }
+    }
+
     /// A BrokerRegistration, on the queue; `reply` gets the response.
     func register(_ request: BrokerRegistrationRequest, reply: @escaping @Sendable (BrokerRegistrationResponse) -> Void)
     {
@@ -278,7 +290,7 @@ final class ActiveController: Sendable {
 
     /// A failed proposal as a response: NOT_CONTROLLER when leadership moved, REQUEST_TIMED_OUT
     /// otherwise (the broker retries either way).
-    private static func failure<R>(
+    static func failure<R>(
         _ error: QuorumError, _: R.Type, make: (ErrorCode, String) -> R
     ) -> R {
         let code: ErrorCode = error.code == .timedOut ? .requestTimedOut : .notController

@@ -208,6 +208,22 @@ final class BrokerLifecycle: Sendable {
         remote(request, to: controller, completion: completion)
     }
 
+    /// Sends AlterUserScramCredentials to the active controller: this node's own controller when
+    /// it leads, else the leader's controller listener (what a broker's bootstrap users use).
+    func alterScramCredentials(
+        _ request: AlterUserScramCredentialsRequest,
+        completion: @escaping @Sendable (Result<AlterUserScramCredentialsResponse, any Error>) -> Void
+    ) {
+        guard let leader = leader() else {
+            return completion(.failure(ControllerChannelError("the metadata quorum has no leader")))
+        }
+        if leader == nodeId, let controller = localController {
+            controller.queue.async { controller.alterScramCredentials(request) { completion(.success($0)) } }
+        } else {
+            remote(request, to: leader, completion: completion)
+        }
+    }
+
     private func remote<R: WireRequest>(
         _ request: R, to leader: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) {

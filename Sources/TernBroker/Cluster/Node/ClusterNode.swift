@@ -188,6 +188,16 @@ public final class ClusterNode: Sendable {
             )
         }
         registrationListeners.value.withLock { $0 = all }
+        try startQuorum()
+        lifecycle?.start()
+    }
+
+    /// Starts the voter and the controller's timer, without registering the broker: what a node
+    /// does before its client listeners open when it must write metadata first (bootstrap users).
+    /// Idempotent: ``start(listeners:)`` calls it too.
+    public func startQuorum() throws {
+        let started = timer.withLock { $0 != nil }
+        guard !started else { return }
         try driver.start()
         let source = DispatchSource.makeTimerSource(queue: controller.queue)
         // 20 ms: a new leader becomes the active controller within a tick of its first commit.
@@ -200,7 +210,6 @@ public final class ClusterNode: Sendable {
         let ticker = QuorumDriver.TickTimer(source)
         timer.withLock { $0 = ticker }
         source.resume()
-        lifecycle?.start()
     }
 
     /// Waits (bounded) until this broker is registered and unfenced in the committed image: what
@@ -328,6 +337,15 @@ public final class ClusterNode: Sendable {
                 try Self.checkAtEnd(reader)
                 controller.queue.async {
                     ForwardedApis.serve(envelope, on: controller) {
+                        respond(Frame.response($0, correlationId: correlationId))
+                    }
+                }
+            case .alterUserScramCredentials:
+                // Another node's bootstrap users (only voters reach the controller listener).
+                let request = try AlterUserScramCredentialsRequest(from: &reader)
+                try Self.checkAtEnd(reader)
+                controller.queue.async {
+                    controller.alterScramCredentials(request) {
                         respond(Frame.response($0, correlationId: correlationId))
                     }
                 }

@@ -41,6 +41,12 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         self.deliver = deliver
     }
 
+    /// The broker-to-controller APIs this listener hands to the node's controller; every other key
+    /// must be a Raft message.
+    static let controllerApis: Set<ApiKey> = [
+        .brokerRegistration, .brokerHeartbeat, .describeQuorum, .envelope, .alterUserScramCredentials,
+    ]
+
     func connection(
         _ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket
     ) {
@@ -51,10 +57,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             connection.close()
             return
         }
-        if let controllerRequests,
-            header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat
-                || header.apiKey == .describeQuorum || header.apiKey == .envelope
-        {
+        if let controllerRequests, Self.controllerApis.contains(header.apiKey) {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
             controllerRequests(header, body) { connection.respond(ticket, $0) }
             return

@@ -4,6 +4,8 @@
 public struct SaslHandshakeRequest: WireRequest, Hashable {
     public typealias Response = SaslHandshakeResponse
     public static let apiKey = ApiKey.saslHandshake
+    /// Version 1: the exchange runs in SaslAuthenticate requests (version 0, raw tokens, is not spoken).
+    public static let apiVersion: UInt16 = 1
     /// The mechanism's IANA name, e.g. `SCRAM-SHA-256` or `PLAIN`.
     public var mechanism: String
 

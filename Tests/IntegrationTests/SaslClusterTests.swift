@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+import Synchronization
+import TernClient
+import TernTestSupport
+import TernWire
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SASL on a three-node cluster of real `ternd` processes: every node carries the same bootstrap
+/// users file and opens its client listeners only once the users are committed (through the
+/// active controller, over the controller listener for the nodes that are not it); users created
+/// with `tern user` at any node log in at every node.
+final class SaslClusterTests: XCTestCase {
+    func testBootstrapUsersAndUserChangesReachEveryNode() async throws {
+        let directory = TemporaryDirectory("tern-sasl-cluster")
+        defer { directory.remove() }
+        let usersFile = directory.path + "/users"
+        try "admin:admin-secret\n".write(toFile: usersFile, atomically: false, encoding: .utf8)
+        XCTAssertEqual(chmod(usersFile, 0o400), 0)
+        struct Node {
+            var id: Int
+            var client: Int
+            var plain: Int
+            var controller: Int
+        }
+        let nodes = (1...3).map {
+            Node(id: $0, client: freeLoopbackPort(), plain: freeLoopbackPort(), controller: freeLoopbackPort())
+        }
+        let voters = nodes.map { "\($0.id)@127.0.0.1:\($0.controller)" }.joined(separator: ",")
+        // Started together: each waits for the quorum (and the users) before it listens, as a
+        // Kafka broker waits for the metadata log.
+        let started = Mutex<[Int: Result<BrokerProcess, any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: nodes.count) { index in
+            let node = nodes[index]
+            let result = Result {
+                try BrokerProcess(
+                    dataDirectory: "\(directory.path)/node-\(node.id)", port: node.client,
+                    settings: [
+                        "node.id": "\(node.id)", "controller.quorum.voters": voters,
+                        "listeners":
+                            "SASL_PLAINTEXT://127.0.0.1:\(node.client),PLAINTEXT://127.0.0.1:\(node.plain),"
+                            + "CONTROLLER://127.0.0.1:\(node.controller)",
+                        "sasl.bootstrap.users.file": usersFile, "controller.quorum.election.timeout.ms": "500",
+                        "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
+                    ], readyTimeout: 90)
+            }
+            started.withLock { $0[node.id] = result }
+        }
+        let processes = try nodes.map { node in try XCTUnwrap(started.withLock { $0[node.id] }).get() }
+        defer { for process in processes { process.stop() } }
+
+        func login(_ node: Node, _ user: String, _ password: String) async -> Bool {
+            var configuration = ClientConfiguration(
+                bootstrap: ["127.0.0.1:\(node.client)"], requestTimeout: .seconds(5), connectTimeout: .seconds(2))
+            configuration.sasl = ClientSASL(mechanism: .scramSHA512, username: user, password: password)
+            guard let client = try? await TernClient(configuration: configuration) else { return false }
+            let ok = (try? await client.admin.listTopics()) != nil
+            await client.close()
+            return ok
+        }
+        // Listening means committed and applied on that node: the first login works everywhere.
+        for node in nodes { let ok = await login(node, "admin", "admin-secret"); XCTAssertTrue(ok, "node \(node.id)") }
+
+        // A user created through node 3 (the SDK sends the change to the active controller).
+        var configuration = ClientConfiguration(
+            bootstrap: ["127.0.0.1:\(nodes[2].client)"], requestTimeout: .seconds(10))
+        configuration.sasl = ClientSASL(mechanism: .scramSHA256, username: "admin", password: "admin-secret")
+        let admin = try await TernClient(configuration: configuration)
+        try await admin.admin.createUser(name: "carol", password: "carol pw", mechanism: .sha512)
+        let controllerId = try await admin.admin.describeClusterMembership().controllerId
+        await admin.close()
+        for node in nodes {
+            let deadline = Date().addingTimeInterval(20)
+            var ok = false
+            while !ok && Date() < deadline {
+                ok = await login(node, "carol", "carol pw")
+                if !ok { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            XCTAssertTrue(ok, "carol cannot log in at node \(node.id)")
+        }
+
+        // A node that is not the controller answers a direct AlterUserScramCredentials with
+        // NOT_CONTROLLER naming the controller (forwarding is not built yet).
+        let other = try XCTUnwrap(nodes.first { Int32($0.id) != controllerId })
+        let raw = try RawConnection(port: other.plain)
+        let answer = try raw.roundTrip(
+            AlterUserScramCredentialsRequest(deletions: [.init(user: "carol", mechanism: .sha512)]))
+        let result = try XCTUnwrap(answer.response?.results.first)
+        XCTAssertEqual(result.errorCode, .notController)
+        XCTAssertTrue(result.errorMessage?.contains("node \(controllerId ?? -1) is") == true, "\(result)")
+        // SASL requests on a listener without SASL: ILLEGAL_SASL_STATE, as Kafka answers.
+        let handshake = try raw.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), correlationId: 2)
+        XCTAssertEqual(handshake.response?.errorCode, .illegalSaslState)
+    }
+}
