@@ -60,6 +60,8 @@ public final class Broker: Sendable {
     let scrapeGauges = ScrapeGauges()
     /// This node's voter of the metadata quorum, its controller and its broker membership.
     public let cluster: ClusterNode
+    /// `authorizer.enable` and the authorizer of the committed image's ACLs.
+    let authorization: BrokerAuthorization
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -76,6 +78,13 @@ public final class Broker: Sendable {
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
         cluster = try ClusterNode(config: config.cluster, logDir: config.logDirs[0], logger: logger)
+        // A super.users value that does not parse stops the broker: starting without the
+        // authorizer the operator asked for would open every topic.
+        let authorization = BrokerAuthorization(configuration: try config.authorizerConfiguration(), logger: logger)
+        self.authorization = authorization
+        if authorization.enabled {
+            cluster.observeImage { before, after in authorization.imageChanged(before: before, after: after) }
+        }
         let topics = try TopicStore(directory: config.logDirs[0])
         self.topics = topics
         let resolver = self.resolver

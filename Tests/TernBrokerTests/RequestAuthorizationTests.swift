@@ -55,7 +55,7 @@ final class RequestAuthorizationTests: XCTestCase {
                 .createTopics(CreateTopicsRequest(topics: [.init(name: "n", numPartitions: 1)])),
                 RequiredAuthorization(checks: [
                     Check(
-                        anyOf: [.init(.create, .cluster), .init(.create, .topic("n"))], .topicAuthorizationFailed,
+                        anyOf: [.init(.create, .topic("n")), .init(.create, .cluster)], .topicAuthorizationFailed,
                         .resource)
                 ])
             ),

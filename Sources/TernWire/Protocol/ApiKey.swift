@@ -33,7 +33,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let describeCluster = ApiKey(rawValue: 60)
     public static let brokerRegistration = ApiKey(rawValue: 62)
     public static let brokerHeartbeat = ApiKey(rawValue: 63)
-    /// ACL administration (Kafka's keys); defined, not served until the authorizer is wired in.
+    /// ACL administration (Kafka's keys): DescribeAcls from any broker's image, Create/DeleteAcls
+    /// by the active controller.
     public static let describeAcls = ApiKey(rawValue: 29)
     public static let createAcls = ApiKey(rawValue: 30)
     public static let deleteAcls = ApiKey(rawValue: 31)
@@ -62,7 +63,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
         (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0), (.describeCluster, 0, 0),
-        (.describeQuorum, 0, 0),
+        (.describeQuorum, 0, 0), (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
     ]
 
     public var name: String {
