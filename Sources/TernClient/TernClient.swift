@@ -112,10 +112,18 @@ public final class TernClient: Sendable {
     public func partitionCount(topic: String) async throws -> Int {
         var snapshot = try await metadata.fresh()
         if snapshot.topics[topic] == nil { snapshot = try await metadata.refresh() }
-        guard let known = snapshot.topics[topic] else {
-            throw TernError(.unknownTopic, "topic '\(topic)' does not exist", brokerError: .unknownTopicOrPartition)
+        if let known = snapshot.topics[topic], known.errorCode == .none || !known.partitions.isEmpty {
+            return known.partitions.count
         }
-        return known.partitions.count
+        // A topic this principal may not describe is missing from the all-topics listing: asked
+        // for by name, the broker says why (TOPIC_AUTHORIZATION_FAILED), rather than "does not exist".
+        let named = try await metadata.sendToAnyBroker(MetadataRequest(topics: [topic]))
+        if let entry = named.topics.first(where: { $0.name == topic }), entry.errorCode != .none,
+            entry.errorCode != .unknownTopicOrPartition
+        {
+            throw TernError.broker(entry.errorCode, nil, context: "topic '\(topic)'")
+        }
+        throw TernError(.unknownTopic, "topic '\(topic)' does not exist", brokerError: .unknownTopicOrPartition)
     }
 
     /// Sends any request to broker `node` and returns its decoded response.

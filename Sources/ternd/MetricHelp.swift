@@ -44,6 +44,8 @@ enum MetricHelp {
         "tern_cleaner_dirty_ratio": "Share of a compacted partition's non-active bytes not yet compacted.",
         "tern_cleaner_dirty_bytes": "Bytes of a compacted partition not yet compacted (the cleaner's lag).",
         "tern_connections_open": "Open client connections, per broker listener.",
+        "tern_authorization_denied_total":
+            "Authorization checks denied (authorizer.enable), per resource type of the denied resource (topic, group, cluster).",
         "tern_connections_refused_total":
             "Client connections closed at accept because they were over max.connections or max.connections.per.ip, per limit.",
         "tern_request_queued_bytes":
