@@ -83,7 +83,8 @@ final class AclTests: XCTestCase {
         let response = try await client.sendToAnyBroker(
             ProduceRequest(
                 acks: 1, timeoutMs: 5000,
-                topics: topics.map { .init(name: $0, partitions: [.init(partition: 0, records: makeBatch(count: 2))]) }))
+                topics: topics.map { .init(name: $0, partitions: [.init(partition: 0, records: makeBatch(count: 2))]) })
+        )
         var codes: [String: ErrorCode] = [:]
         for topic in response.topics { codes[topic.name] = topic.partitions.first?.errorCode }
         return codes
@@ -127,8 +128,10 @@ final class AclTests: XCTestCase {
             })
         var fetched = try await user.sendToAnyBroker(fetch)
         XCTAssertEqual(fetched.topics.map(\.name), ["orders", "payments"])
-        XCTAssertEqual(fetched.topics.map { $0.partitions[0].errorCode }, [.topicAuthorizationFailed, .topicAuthorizationFailed])
-        XCTAssertTrue(fetched.topics.allSatisfy { $0.partitions[0].records.isEmpty }, "a denied fetch must carry no records")
+        XCTAssertEqual(
+            fetched.topics.map { $0.partitions[0].errorCode }, [.topicAuthorizationFailed, .topicAuthorizationFailed])
+        XCTAssertTrue(
+            fetched.topics.allSatisfy { $0.partitions[0].records.isEmpty }, "a denied fetch must carry no records")
         try await allow(root, .read, .topic, "orders")
         fetched = try await user.sendToAnyBroker(fetch)
         XCTAssertEqual(fetched.topics.map { $0.partitions[0].errorCode }, [ErrorCode.none, .topicAuthorizationFailed])
@@ -157,7 +160,9 @@ final class AclTests: XCTestCase {
             topics: ["orders", "payments"].map { .init(name: $0, partitions: [.init(partition: 0, offset: 1)]) })
         let committed = { () async throws -> [String: Int64] in
             let response = try await root.sendToAnyBroker(
-                OffsetFetchRequest(groupId: "app", topics: [.init(name: "orders", partitions: [0]), .init(name: "payments", partitions: [0])]))
+                OffsetFetchRequest(
+                    groupId: "app",
+                    topics: [.init(name: "orders", partitions: [0]), .init(name: "payments", partitions: [0])]))
             var offsets: [String: Int64] = [:]
             for topic in response.topics { offsets[topic.name] = topic.partitions.first?.offset }
             return offsets
@@ -207,7 +212,9 @@ final class AclTests: XCTestCase {
             let response = try await root.sendToAnyBroker(MetadataRequest(topics: [name]))
             return response.topics.first?.errorCode == ErrorCode.none
         }
-        let create = CreateTopicsRequest(topics: [.init(name: "team-a.events", numPartitions: 1), .init(name: "team-b.events", numPartitions: 1)])
+        let create = CreateTopicsRequest(topics: [
+            .init(name: "team-a.events", numPartitions: 1), .init(name: "team-b.events", numPartitions: 1),
+        ])
         var created = try await user.sendToAnyBroker(create)
         XCTAssertEqual(created.topics.map(\.errorCode), [.topicAuthorizationFailed, .topicAuthorizationFailed])
         var existing = (try await exists("team-a.events"), try await exists("team-b.events"))
@@ -224,7 +231,9 @@ final class AclTests: XCTestCase {
 
         // AlterConfigs needs ALTER_CONFIGS: refused, the config unchanged.
         let alter = AlterConfigsRequest(
-            resources: [.init(type: .topic, name: "team-a.events", entries: [.init(name: "retention.ms", value: "1234")])])
+            resources: [
+                .init(type: .topic, name: "team-a.events", entries: [.init(name: "retention.ms", value: "1234")])
+            ])
         var altered = try await user.sendToAnyBroker(alter)
         XCTAssertEqual(altered.resources.first?.errorCode, .topicAuthorizationFailed)
         let retention = { () async throws -> String? in
@@ -257,7 +266,9 @@ final class AclTests: XCTestCase {
         defer { broker.stop() }
         let root = try await connect(admin, broker)
         let user = try await connect(alice, broker)
-        for topic in ["logs-app", "logs-secret", "payments"] { try await root.admin.createTopic(name: topic, partitions: 1) }
+        for topic in ["logs-app", "logs-secret", "payments"] {
+            try await root.admin.createTopic(name: topic, partitions: 1)
+        }
         // ALLOW WRITE on every logs-* topic for everyone, DENY WRITE on logs-secret for alice.
         try await allow(root, .write, .topic, "logs-", pattern: .prefixed, principal: "User:*")
         try await allow(root, .write, .topic, "logs-secret", permission: .deny)
@@ -347,7 +358,9 @@ final class AclTests: XCTestCase {
     func testTernAclCommands() throws {
         let broker = try startBroker()
         defer { broker.stop() }
-        func tern(_ identity: TestCertificates.Identity, _ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+        func tern(_ identity: TestCertificates.Identity, _ arguments: [String], stdin: String? = nil) throws
+            -> CommandResult
+        {
             try runCommand(
                 Binaries.path("tern"),
                 [

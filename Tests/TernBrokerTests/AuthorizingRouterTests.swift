@@ -93,11 +93,15 @@ final class AuthorizingRouterTests: XCTestCase {
         let produce = try send(
             ProduceRequest(
                 acks: 1, timeoutMs: 5000,
-                topics: ["a", "b", "c"].map { .init(name: $0, partitions: [.init(partition: 0, records: makeBatch(count: 1))]) }))
+                topics: ["a", "b", "c"].map {
+                    .init(name: $0, partitions: [.init(partition: 0, records: makeBatch(count: 1))])
+                }))
         XCTAssertEqual(produce.topics.map(\.name), ["a", "b", "c"])
         XCTAssertEqual(
-            produce.topics.map { $0.partitions[0].errorCode }, [.topicAuthorizationFailed, .none, .topicAuthorizationFailed])
-        XCTAssertEqual(produce.topics[0].partitions[0].errorMessage, "User:ANONYMOUS is not authorized to WRITE topic a")
+            produce.topics.map { $0.partitions[0].errorCode },
+            [.topicAuthorizationFailed, .none, .topicAuthorizationFailed])
+        XCTAssertEqual(
+            produce.topics[0].partitions[0].errorMessage, "User:ANONYMOUS is not authorized to WRITE topic a")
         // Nothing reached the denied logs.
         XCTAssertEqual(broker.logManager.log(for: TopicPartition("a", 0))?.logEndOffset, 0)
         XCTAssertEqual(broker.logManager.log(for: TopicPartition("b", 0))?.logEndOffset, 1)
@@ -109,7 +113,8 @@ final class AuthorizingRouterTests: XCTestCase {
                 }))
         XCTAssertEqual(offsets.topics.map(\.name), ["c", "b", "a"])
         XCTAssertEqual(
-            offsets.topics.map { $0.partitions[0].errorCode }, [.topicAuthorizationFailed, .none, .topicAuthorizationFailed])
+            offsets.topics.map { $0.partitions[0].errorCode },
+            [.topicAuthorizationFailed, .none, .topicAuthorizationFailed])
         XCTAssertEqual(offsets.topics[1].partitions[0].offset, 1)
 
         let configs = try send(
@@ -127,11 +132,14 @@ final class AuthorizingRouterTests: XCTestCase {
         try grant([binding(.read, .topic, "a"), binding(.read, .topic, "b"), binding(.write, .topic, "b")])
         _ = try send(
             ProduceRequest(
-                acks: 1, timeoutMs: 5000, topics: [.init(name: "b", partitions: [.init(partition: 0, records: makeBatch(count: 2))])]))
+                acks: 1, timeoutMs: 5000,
+                topics: [.init(name: "b", partitions: [.init(partition: 0, records: makeBatch(count: 2))])]))
         let full = try send(
             FetchRequest(
                 maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20,
-                topics: ["a", "b"].map { .init(name: $0, partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 1 << 20)]) },
+                topics: ["a", "b"].map {
+                    .init(name: $0, partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 1 << 20)])
+                },
                 sessionId: 0, sessionEpoch: FetchRequest.initialEpoch, version: 1))
         XCTAssertNotEqual(full.sessionId, 0)
         XCTAssertEqual(full.topics.flatMap { $0.partitions.map(\.errorCode) }, [.none, .none])
@@ -168,7 +176,8 @@ final class AuthorizingRouterTests: XCTestCase {
         let deleted = try send(DeleteGroupsRequest(groupIds: ["g1", "g2"]))
         XCTAssertEqual(deleted.results.map(\.groupId), ["g1", "g2"])
         XCTAssertEqual(deleted.results.first?.errorCode, .groupAuthorizationFailed)
-        XCTAssertTrue(broker.groupCoordinator.read { $0.list() }.groups.contains { $0.groupId == "g1" }, "g1 must survive")
+        XCTAssertTrue(
+            broker.groupCoordinator.read { $0.list() }.groups.contains { $0.groupId == "g1" }, "g1 must survive")
         // OffsetFetch of every topic lists only describable ones.
         try grant([binding(.read, .group, "g1")])
         let fetched = try send(OffsetFetchRequest(groupId: "g1", topics: []))
@@ -189,7 +198,9 @@ final class AuthorizingRouterTests: XCTestCase {
             try status(CreateAclsRequest(creations: [binding(.all, .topic, "*")])), .clusterAuthorizationFailed)
         XCTAssertEqual(broker.cluster.image.acls, [], "a refused CreateAcls adds nothing")
         XCTAssertEqual(
-            try status(ResetGroupOffsetsRequest(groupId: "g", topic: "a", partitions: [], strategy: .earliest, value: 0, dryRun: false)),
+            try status(
+                ResetGroupOffsetsRequest(
+                    groupId: "g", topic: "a", partitions: [], strategy: .earliest, value: 0, dryRun: false)),
             .groupAuthorizationFailed)
         // A follower's fetch needs CLUSTER_ACTION.
         XCTAssertEqual(

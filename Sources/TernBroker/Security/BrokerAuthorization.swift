@@ -61,12 +61,22 @@ final class BrokerAuthorization: Sendable {
 
 /// One request's authorization: who asks, from where, and the authorizer that was current when
 /// the request arrived (a request is decided against one image even if ACLs change meanwhile).
-struct RequestAccess: Sendable {
+/// A class so that ``RequestContext``, copied into every handler's closures, grows by one
+/// pointer (nil with the authorizer off), not by an authorizer's worth of fields.
+final class RequestAccess: Sendable {
     let authorizer: Authorizer
     let principal: String
     let host: String
     let api: ApiKey
     let owner: BrokerAuthorization
+
+    init(authorizer: Authorizer, principal: String, host: String, api: ApiKey, owner: BrokerAuthorization) {
+        self.authorizer = authorizer
+        self.principal = principal
+        self.host = host
+        self.api = api
+        self.owner = owner
+    }
 
     /// Whether `check` passes; a failure is counted and logged.
     func passes(_ check: AuthorizationCheck) -> Bool {

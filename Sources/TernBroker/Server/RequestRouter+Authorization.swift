@@ -29,11 +29,14 @@ extension RequestRouter {
             let original = request.topics
             context.amend = .of(ProduceResponse.self) { response in
                 var out = response
-                out.topics = Self.interleave(original, response.topics, denied: { denied[.topic($0.name)] }) { topic, code in
+                out.topics = Self.interleave(original, response.topics, denied: { denied[.topic($0.name)] }) {
+                    topic, code in
                     ProduceResponse.Topic(
                         name: topic.name,
                         partitions: topic.partitions.map {
-                            .init(partition: $0.partition, errorCode: code, errorMessage: access.refusal(.write, .topic(topic.name)))
+                            .init(
+                                partition: $0.partition, errorCode: code,
+                                errorMessage: access.refusal(.write, .topic(topic.name)))
                         })
                 }
                 return out
@@ -54,7 +57,8 @@ extension RequestRouter {
             response.topics = Self.interleave(request.topics, response.topics, denied: { denied[.topic($0.name)] }) {
                 topic, code in
                 ListOffsetsResponse.Topic(
-                    name: topic.name, partitions: topic.partitions.map { .init(partition: $0.partition, errorCode: code) })
+                    name: topic.name,
+                    partitions: topic.partitions.map { .init(partition: $0.partition, errorCode: code) })
             }
             context.respond(response)
         case .metadata:
@@ -67,14 +71,16 @@ extension RequestRouter {
             guard let denied = authorize(.createTopics(request), context) else { return }
             var served = request
             served.topics.removeAll { denied[.topic($0.name)] != nil }
-            context.amend = Self.topicResults(request.topics.map(\.name), denied, access, .create, CreateTopicsResponse.self, \.topics)
+            context.amend = Self.topicResults(
+                request.topics.map(\.name), denied, access, .create, CreateTopicsResponse.self, \.topics)
             broker.handleCreateTopics(served, context)
         case .deleteTopics:
             let request: DeleteTopicsRequest = try decode(&reader)
             guard let denied = authorize(.deleteTopics(request), context) else { return }
             var served = request
             served.names.removeAll { denied[.topic($0)] != nil }
-            context.amend = Self.topicResults(request.names, denied, access, .delete, DeleteTopicsResponse.self, \.topics)
+            context.amend = Self.topicResults(
+                request.names, denied, access, .delete, DeleteTopicsResponse.self, \.topics)
             broker.handleDeleteTopics(served, context)
         case .describeConfigs:
             let request: DescribeConfigsRequest = try decode(&reader)
@@ -83,10 +89,13 @@ extension RequestRouter {
             var served = request
             served.resources.removeAll { denied[resource($0)] != nil }
             var response = broker.handleDescribeConfigs(served)
-            response.resources = Self.interleave(request.resources, response.resources, denied: { denied[resource($0)] }) {
+            response.resources = Self.interleave(
+                request.resources, response.resources, denied: { denied[resource($0)] }
+            ) {
                 r, code in
                 .init(
-                    errorCode: code, errorMessage: access.refusal(.describeConfigs, resource(r)), type: r.type, name: r.name,
+                    errorCode: code, errorMessage: access.refusal(.describeConfigs, resource(r)), type: r.type,
+                    name: r.name,
                     entries: [])
             }
             context.respond(response)
@@ -129,7 +138,8 @@ extension RequestRouter {
             let original = request.topics
             context.amend = .of(OffsetCommitResponse.self) { response in
                 var out = response
-                out.topics = Self.interleave(original, response.topics, denied: { denied[.topic($0.name)] }) { t, code in
+                out.topics = Self.interleave(original, response.topics, denied: { denied[.topic($0.name)] }) {
+                    t, code in
                     OffsetCommitResponse.Topic(
                         name: t.name, partitions: t.partitions.map { .init(partition: $0.partition, errorCode: code) })
                 }
@@ -146,10 +156,12 @@ extension RequestRouter {
             if let listing = required.listing {
                 response.topics.removeAll { !access.keeps($0.name, listing) }
             } else {
-                response.topics = Self.interleave(request.topics, response.topics, denied: { denied[.topic($0.name)] }) {
+                response.topics = Self.interleave(request.topics, response.topics, denied: { denied[.topic($0.name)] })
+                {
                     t, code in
                     OffsetFetchResponse.Topic(
-                        name: t.name, partitions: t.partitions.map { .init(partition: $0, offset: -1, errorCode: code) })
+                        name: t.name, partitions: t.partitions.map { .init(partition: $0, offset: -1, errorCode: code) }
+                    )
                 }
             }
             context.respond(response)
@@ -166,7 +178,8 @@ extension RequestRouter {
             var served = request
             served.groupIds.removeAll { denied[.group($0)] != nil }
             var response = broker.handleDescribeGroups(served)
-            response.groups = Self.interleave(request.groupIds, response.groups, denied: { denied[.group($0)] }) { id, code in
+            response.groups = Self.interleave(request.groupIds, response.groups, denied: { denied[.group($0)] }) {
+                id, code in
                 .init(
                     errorCode: code, errorMessage: access.refusal(.describe, .group(id)), groupId: id, state: "",
                     groupEpoch: -1, members: [], offsets: [])
@@ -191,7 +204,9 @@ extension RequestRouter {
             // Checked as a whole (ResetGroupOffsets, FetchKey, DescribeLogDirs, DescribeCluster,
             // DescribeQuorum and the ACL APIs), then routed as without the authorizer.
             let start = reader
-            guard let request = try Self.decodeWhole(key, &reader) else { return try route(key, version, &reader, context) }
+            guard let request = try Self.decodeWhole(key, &reader) else {
+                return try route(key, version, &reader, context)
+            }
             guard authorize(request, context) != nil else { return }
             reader = start
             try route(key, version, &reader, context)
@@ -239,7 +254,9 @@ extension RequestRouter {
     /// Runs the checks `request` needs. A denied whole-request check is answered here (the
     /// response's status) and returns nil; otherwise returns the denied resources with their
     /// error codes (empty when everything is allowed).
-    private func authorize(_ request: AuthorizableRequest, _ context: RequestContext) -> [AuthorizedResource: ErrorCode]? {
+    private func authorize(_ request: AuthorizableRequest, _ context: RequestContext) -> [AuthorizedResource:
+        ErrorCode]?
+    {
         authorize(RequestAuthorization.required(for: request), context)
     }
 
@@ -274,7 +291,9 @@ extension RequestRouter {
     }
 
     /// A config resource as ACLs name it: a topic, or the cluster for broker configs.
-    private static func configResource(_ type: DescribeConfigsRequest.ResourceType, _ name: String) -> AuthorizedResource {
+    private static func configResource(_ type: DescribeConfigsRequest.ResourceType, _ name: String)
+        -> AuthorizedResource
+    {
         type == .topic ? .topic(name) : .cluster
     }
 
@@ -304,7 +323,8 @@ extension RequestRouter {
 
     /// CreateTopics and DeleteTopics: a TopicResult per denied topic.
     private static func topicResults<R: WireResponse>(
-        _ names: [String], _ denied: [AuthorizedResource: ErrorCode], _ access: RequestAccess, _ operation: AclOperation,
+        _ names: [String], _ denied: [AuthorizedResource: ErrorCode], _ access: RequestAccess,
+        _ operation: AclOperation,
         _: R.Type, _ results: any WritableKeyPath<R, [TopicResult]> & Sendable
     ) -> ResponseAmendment? {
         guard !denied.isEmpty else { return nil }
