@@ -16,6 +16,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
             (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
             (.describeCluster, 60, "DescribeCluster"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
