@@ -106,6 +106,19 @@ public final class TernClient: Sendable {
         TernConsumer(client: self, configuration: configuration)
     }
 
+    /// Why `topic` is not in the metadata: a topic this principal may not describe is left out of
+    /// the all-topics listing, so it is asked for by name and the broker's reason
+    /// (TOPIC_AUTHORIZATION_FAILED) is returned rather than "does not exist".
+    func missingTopicError(_ topic: String, context: String) async -> TernError {
+        if let named = try? await metadata.sendToAnyBroker(MetadataRequest(topics: [topic])),
+            let entry = named.topics.first(where: { $0.name == topic }), entry.errorCode != .none,
+            entry.errorCode != .unknownTopicOrPartition
+        {
+            return TernError.broker(entry.errorCode, nil, context: context)
+        }
+        return TernError(.unknownTopic, "\(context): it does not exist", brokerError: .unknownTopicOrPartition)
+    }
+
     /// The number of partitions of `topic`, from the cached metadata (refreshed first when the
     /// topic is not in it or the cache is stale).
     /// - Throws: ``TernError`` `.unknownTopic` when the topic does not exist.
@@ -115,15 +128,7 @@ public final class TernClient: Sendable {
         if let known = snapshot.topics[topic], known.errorCode == .none || !known.partitions.isEmpty {
             return known.partitions.count
         }
-        // A topic this principal may not describe is missing from the all-topics listing: asked
-        // for by name, the broker says why (TOPIC_AUTHORIZATION_FAILED), rather than "does not exist".
-        let named = try await metadata.sendToAnyBroker(MetadataRequest(topics: [topic]))
-        if let entry = named.topics.first(where: { $0.name == topic }), entry.errorCode != .none,
-            entry.errorCode != .unknownTopicOrPartition
-        {
-            throw TernError.broker(entry.errorCode, nil, context: "topic '\(topic)'")
-        }
-        throw TernError(.unknownTopic, "topic '\(topic)' does not exist", brokerError: .unknownTopicOrPartition)
+        throw await missingTopicError(topic, context: "topic '\(topic)'")
     }
 
     /// Sends any request to broker `node` and returns its decoded response.

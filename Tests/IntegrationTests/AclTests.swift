@@ -391,6 +391,12 @@ final class AclTests: XCTestCase {
 
         let produced = try tern(alice, ["produce", "orders", "--acks", "all"], stdin: "one\ntwo\n")
         XCTAssertEqual(produced.status, 0, produced.stderr)
+        // WRITE implies DESCRIBE, not READ: consuming is refused with the reason, not "does not exist".
+        let consumed = try tern(
+            alice, ["consume", "orders", "--from-beginning", "--max-messages", "2", "--timeout-ms", "10000"])
+        XCTAssertNotEqual(consumed.status, 0)
+        XCTAssertTrue(consumed.stderr.contains("TOPIC_AUTHORIZATION_FAILED"), consumed.stderr)
+        XCTAssertFalse(consumed.stdout.contains("one"), consumed.stdout)
 
         let remove = try tern(
             admin, ["acl", "remove", "--principal", Self.alicePrincipal, "--topic", "orders", "--operation", "WRITE"])
