@@ -217,6 +217,28 @@ final class AuthorizingRouterTests: XCTestCase {
         XCTAssertEqual(try send(DescribeAclsRequest()).bindings.count, 1)
     }
 
+    /// Until the broker's image has caught up with the committed log once, only super users are
+    /// allowed, even with allow.everyone.if.no.acl.found: the image may still lack a DENY.
+    func testRequestsAreDecidedClosedUntilTheImageCaughtUp() {
+        let authorization = BrokerAuthorization(
+            configuration: AuthorizerConfiguration(
+                enabled: true, superUsers: ["User:admin"], allowEveryoneIfNoAclFound: true),
+            logger: Logger(label: "test"))
+        var caughtUp = false
+        func allowed(_ principal: String) -> Bool {
+            authorization.access(principal: principal, host: "h", api: .produce, isCaughtUp: { caughtUp })?
+                .allows(.write, .topic("t")) ?? false
+        }
+        XCTAssertFalse(allowed("User:app"))
+        XCTAssertTrue(allowed("User:admin"))
+        caughtUp = true
+        XCTAssertTrue(allowed("User:app"), "no ACL names t and allow.everyone.if.no.acl.found = true")
+        caughtUp = false
+        XCTAssertTrue(allowed("User:app"), "caught up once is enough: a later fencing does not close it")
+        let off = BrokerAuthorization(configuration: AuthorizerConfiguration(), logger: Logger(label: "test"))
+        XCTAssertNil(off.access(principal: "User:app", host: "h", api: .produce, isCaughtUp: { true }))
+    }
+
     /// The authorizer is rebuilt from each committed image whose ACLs changed, and only then.
     func testTheAuthorizerFollowsTheCommittedAcls() throws {
         XCTAssertEqual(broker.authorization.authorizer.aclCount, 0)

@@ -14,6 +14,12 @@ final class BrokerAuthorization: Sendable {
     let enabled: Bool
     let configuration: AuthorizerConfiguration
     private let current: Mutex<Authorizer>
+    /// Whether this broker's image has caught up with the committed metadata log once (the
+    /// controller unfenced it). Until then the image may lack bindings — a DENY among them — so
+    /// requests are decided by ``closed``: super users only, whatever
+    /// `allow.everyone.if.no.acl.found` says. Fail closed for the milliseconds of a start-up.
+    private let caughtUp = Atomic<Bool>(false)
+    private let closed: Authorizer
     private let denials: AuthorizationDenialLogger
     /// `tern_authorization_denied_total{resource_type}`, made once (three resource types).
     private let deniedCounters: [AclResourceType: Counter]
@@ -22,6 +28,9 @@ final class BrokerAuthorization: Sendable {
         enabled = configuration.enabled
         self.configuration = configuration
         current = Mutex(Authorizer(acls: [], configuration: configuration))
+        var superUsersOnly = configuration
+        superUsersOnly.allowEveryoneIfNoAclFound = false
+        closed = Authorizer(acls: [], configuration: superUsersOnly)
         denials = AuthorizationDenialLogger(logger: logger)
         var counters: [AclResourceType: Counter] = [:]
         for type in [AclResourceType.topic, .group, .cluster] {
@@ -43,8 +52,16 @@ final class BrokerAuthorization: Sendable {
     }
 
     /// What one request is checked with: nil when the authorizer is off.
-    func access(principal: String, host: String, api: ApiKey) -> RequestAccess? {
+    /// - Parameter isCaughtUp: whether the image has caught up with the committed log (asked
+    ///   until it says yes once).
+    func access(principal: String, host: String, api: ApiKey, isCaughtUp: () -> Bool) -> RequestAccess? {
         guard enabled else { return nil }
+        if !caughtUp.load(ordering: .acquiring) {
+            guard isCaughtUp() else {
+                return RequestAccess(authorizer: closed, principal: principal, host: host, api: api, owner: self)
+            }
+            caughtUp.store(true, ordering: .releasing)
+        }
         return RequestAccess(authorizer: authorizer, principal: principal, host: host, api: api, owner: self)
     }
 

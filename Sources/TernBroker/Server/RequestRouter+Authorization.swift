@@ -15,7 +15,8 @@ extension RequestRouter {
     func routeAuthorized(_ key: ApiKey, _ version: UInt16, _ reader: inout ByteReader, _ base: RequestContext) throws {
         guard
             let access = broker.authorization.access(
-                principal: base.principal, host: base.connection.host, api: key)
+                principal: base.principal, host: base.connection.host, api: key,
+                isCaughtUp: { [broker] in !broker.cluster.isFenced })
         else { return try route(key, version, &reader, base) }
         var context = base
         context.access = access
