@@ -67,6 +67,8 @@ public final class Broker: Sendable {
     let sasl: SaslSessions
     /// `sasl.bootstrap.users.file`'s users, committed by ``start()`` before any listener opens.
     let bootstrapUsers: [SaslBootstrapUsers.Entry]
+    /// `authorizer.enable` and the authorizer of the committed image's ACLs.
+    let authorization: BrokerAuthorization
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -94,6 +96,13 @@ public final class Broker: Sendable {
                 replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
                 maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000))
         self.cluster = cluster
+        // A super.users value that does not parse stops the broker: starting without the
+        // authorizer the operator asked for would open every topic.
+        let authorization = BrokerAuthorization(configuration: try config.authorizerConfiguration(), logger: logger)
+        self.authorization = authorization
+        if authorization.enabled {
+            cluster.observeImage { before, after in authorization.imageChanged(before: before, after: after) }
+        }
         // Credentials come from the committed metadata image at each exchange, so a user created,
         // changed or deleted through the controller counts from the next connection on.
         sasl = SaslSessions(config: config, logger: logger) { user, mechanism in

@@ -100,16 +100,29 @@ public final class TernClient: Sendable {
         TernConsumer(client: self, configuration: configuration)
     }
 
+    /// Why `topic` is not in the metadata: a topic this principal may not describe is left out of
+    /// the all-topics listing, so it is asked for by name and the broker's reason
+    /// (TOPIC_AUTHORIZATION_FAILED) is returned rather than "does not exist".
+    func missingTopicError(_ topic: String, context: String) async -> TernError {
+        if let named = try? await metadata.sendToAnyBroker(MetadataRequest(topics: [topic])),
+            let entry = named.topics.first(where: { $0.name == topic }), entry.errorCode != .none,
+            entry.errorCode != .unknownTopicOrPartition
+        {
+            return TernError.broker(entry.errorCode, nil, context: context)
+        }
+        return TernError(.unknownTopic, "\(context): it does not exist", brokerError: .unknownTopicOrPartition)
+    }
+
     /// The number of partitions of `topic`, from the cached metadata (refreshed first when the
     /// topic is not in it or the cache is stale).
     /// - Throws: ``TernError`` `.unknownTopic` when the topic does not exist.
     public func partitionCount(topic: String) async throws -> Int {
         var snapshot = try await metadata.fresh()
         if snapshot.topics[topic] == nil { snapshot = try await metadata.refresh() }
-        guard let known = snapshot.topics[topic] else {
-            throw TernError(.unknownTopic, "topic '\(topic)' does not exist", brokerError: .unknownTopicOrPartition)
+        if let known = snapshot.topics[topic], known.errorCode == .none || !known.partitions.isEmpty {
+            return known.partitions.count
         }
-        return known.partitions.count
+        throw await missingTopicError(topic, context: "topic '\(topic)'")
     }
 
     /// Sends any request to broker `node` and returns its decoded response.

@@ -18,7 +18,7 @@ struct TernCommand: AsyncParsableCommand {
         subcommands: [
             TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ClusterCommand.self,
             UserCommand.self,
-            PerfCommand.self,
+            AclCommand.self, PerfCommand.self,
         ])
 
     /// Accepted before the subcommand too (`tern --bootstrap HOST:PORT topic list`); the

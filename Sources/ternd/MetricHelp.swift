@@ -46,6 +46,8 @@ enum MetricHelp {
         "tern_connections_open": "Open client connections, per broker listener.",
         "tern_sasl_authentications_total":
             "SASL authentications on SASL listeners, per mechanism and result (success or failure; mechanism none: a request before authentication, unsupported: a mechanism not offered).",
+        "tern_authorization_denied_total":
+            "Authorization checks denied (authorizer.enable), per resource type of the denied resource (topic, group, cluster).",
         "tern_connections_refused_total":
             "Client connections closed at accept because they were over max.connections or max.connections.per.ip, per limit.",
         "tern_request_queued_bytes":

@@ -55,7 +55,7 @@ final class RequestAuthorizationTests: XCTestCase {
                 .createTopics(CreateTopicsRequest(topics: [.init(name: "n", numPartitions: 1)])),
                 RequiredAuthorization(checks: [
                     Check(
-                        anyOf: [.init(.create, .cluster), .init(.create, .topic("n"))], .topicAuthorizationFailed,
+                        anyOf: [.init(.create, .topic("n")), .init(.create, .cluster)], .topicAuthorizationFailed,
                         .resource)
                 ])
             ),
@@ -288,6 +288,32 @@ final class RequestAuthorizationTests: XCTestCase {
         XCTAssertEqual(lines[3]["tern_resource"], "group g")
         XCTAssertEqual(lines[3]["tern_reason"], "denied (DENY ACL)")
         XCTAssertEqual(lines[3]["tern_suppressed"], "7")
+    }
+
+    /// One principal denied the same thing in a loop gets one line a second, and leaves the
+    /// broker-wide budget to others.
+    func testOnePrincipalAndResourceGetsOneLineASecond() {
+        let captured = CapturedLines()
+        let logger = Logger(label: "acl") { _ in CapturingLogHandler(captured: captured) }
+        let denials = AuthorizationDenialLogger(logger: logger, burst: 5, perSecond: 1, maxKeys: 2)
+        let start = DispatchTime.now().uptimeNanoseconds
+        func deny(_ principal: String, _ topic: String, at offset: UInt64) -> Bool {
+            denials.denied(
+                principal: principal, host: "10.0.0.9", operation: .write, resource: .topic(topic),
+                decision: .denied(.noAllowAcl), api: .produce, now: start + offset)
+        }
+        let looping = (0..<50).map { deny("User:eve", "t", at: UInt64($0) * 10_000_000) }
+        XCTAssertEqual(looping, [true] + Array(repeating: false, count: 49), "one line in the first half second")
+        XCTAssertTrue(deny("User:bob", "t", at: 600_000_000), "another principal still gets its line")
+        XCTAssertTrue(deny("User:eve", "t", at: 1_000_000_000))
+        let lines = captured.lines.withLock { $0 }
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines[2]["tern_principal"], "User:eve")
+        XCTAssertEqual(lines[2]["tern_suppressed"], "49")
+        // The table holds two keys; a third, while both are recent, is not remembered: only the
+        // shared bucket limits it (3.1 tokens left of 5 after 1.1 s and three lines).
+        let overflow = (0..<4).map { deny("User:carol", "t", at: 1_100_000_000 + UInt64($0)) }
+        XCTAssertEqual(overflow, [true, true, true, false])
     }
 }
 

@@ -48,6 +48,14 @@ public struct TestCertificates: Sendable {
             dir, name: "other-server", subject: "/CN=localhost", extensions: local, ca: "other-ca")
     }
 
+    /// A client certificate signed by ``ca`` with subject `CN=commonName` (principal
+    /// `User:CN=commonName` under mTLS).
+    public func issueClient(commonName: String) throws -> Identity {
+        try Self.issue(
+            directory.path, name: "client-\(commonName)", subject: "/CN=\(commonName)",
+            extensions: "extendedKeyUsage=clientAuth", ca: "ca")
+    }
+
     /// Writes a copy of `identity`'s key encrypted with `password` (AES-256) and returns its path.
     public func encryptedKey(_ identity: Identity, password: String) throws -> String {
         let path = directory.path + "/encrypted-\(UUID().uuidString).key"

@@ -19,6 +19,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.saslHandshake, 17, "SaslHandshake"), (.saslAuthenticate, 36, "SaslAuthenticate"),
             (.describeUserScramCredentials, 50, "DescribeUserScramCredentials"),
             (.alterUserScramCredentials, 51, "AlterUserScramCredentials"),
+            (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)

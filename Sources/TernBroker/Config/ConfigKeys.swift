@@ -71,7 +71,7 @@ public enum BrokerConfigKeys {
             "How long a failed SASL authentication waits before its answer (slows password guessing)."),
         ConfigDefinition(
             "authorizer.enable", "false", .bool,
-            "Check every request against the ACLs (not yet enforced: the broker accepts the key and ignores it)."),
+            "Check every request against the ACLs stored in the cluster metadata (tern acl add|remove|list)."),
         ConfigDefinition(
             "super.users", "", .principals,
             "Principals allowed everything whatever the ACLs say: User:NAME entries separated by ';'."),

@@ -17,7 +17,7 @@ extension Broker {
         }
         let request = resolved.request
         let version = incoming.version
-        let read = readFetch(request)
+        let read = readFetch(request, denied: context.access.flatMap { deniedTopics(request, $0) })
         let minBytes = Int(max(request.minBytes, 0))
         if read.byteCount >= minBytes || read.hasError || request.maxWaitMs <= 0 {
             return respond(read, resolved, version: version, context)
@@ -53,8 +53,21 @@ extension Broker {
             chunks: read.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
     }
 
+    /// The topics of a consumer's fetch (the whole session's, not only the ones an incremental
+    /// request names: READ may have been revoked since) the principal may not READ; nil when
+    /// every one is allowed.
+    private func deniedTopics(_ request: FetchRequest, _ access: RequestAccess) -> Set<String>? {
+        var checked: Set<String> = []
+        var denied: Set<String> = []
+        for topic in request.topics where checked.insert(topic.name).inserted {
+            if !access.allows(.read, .topic(topic.name)) { denied.insert(topic.name) }
+        }
+        return denied.isEmpty ? nil : denied
+    }
+
     /// Reads what a fetch asks for, honouring per-partition and whole-response byte limits.
-    func readFetch(_ request: FetchRequest) -> FetchRead {
+    /// Partitions of `denied` topics answer TOPIC_AUTHORIZATION_FAILED and read nothing.
+    func readFetch(_ request: FetchRequest, denied: Set<String>? = nil) -> FetchRead {
         var remaining = Int(max(request.maxBytes, 0))
         var topicsOut: [FetchRead.Topic] = []
         var total = 0
@@ -62,6 +75,17 @@ extension Broker {
         var first = true
         for topic in request.topics {
             var partitions: [FetchRead.Partition] = []
+            if let denied, denied.contains(topic.name) {
+                for p in topic.partitions {
+                    var out = FetchResponse.Partition(partition: p.partition)
+                    out.errorCode = .topicAuthorizationFailed
+                    out.errorMessage = "not authorized to READ topic \(topic.name)"
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                }
+                hasError = true
+                topicsOut.append(FetchRead.Topic(name: topic.name, partitions: partitions))
+                continue
+            }
             let info = topics.topic(topic.name)
             for p in topic.partitions {
                 var out = FetchResponse.Partition(partition: p.partition)

@@ -106,11 +106,3 @@ extension Broker {
         return box.value.withLock { $0 } ?? request.failed(.unknownServerError, "no answer")
     }
 }
-
-extension RequestContext {
-    /// Who the client is, as forwarded requests carry it: `User:` and its verified TLS
-    /// certificate's subject, else `User:ANONYMOUS` (SASL principals come with issue 13).
-    var principal: String {
-        connection.peerCertificateSubject.map { "User:\($0)" } ?? "User:ANONYMOUS"
-    }
-}

@@ -37,11 +37,12 @@ public enum RequestAuthorization {
         case .apiVersions, .sasl:
             return .none
         case .createTopics(let create):
-            // Kafka: CREATE on the cluster, or else on each topic.
+            // Kafka: CREATE on the cluster, or else on each topic. The topic comes first: it is the
+            // resource a denial fails and logs.
             return RequiredAuthorization(
                 checks: unique(create.topics.map(\.name)).map {
                     AuthorizationCheck(
-                        anyOf: [.init(.create, .cluster), .init(.create, .topic($0))], .topicAuthorizationFailed,
+                        anyOf: [.init(.create, .topic($0)), .init(.create, .cluster)], .topicAuthorizationFailed,
                         .resource)
                 })
         case .deleteTopics(let delete):
@@ -119,7 +120,7 @@ public enum RequestAuthorization {
     /// topic (Kafka); denied, the topic's entry answers TOPIC_AUTHORIZATION_FAILED.
     public static func autoCreateCheck(topic: String) -> AuthorizationCheck {
         AuthorizationCheck(
-            anyOf: [.init(.create, .cluster), .init(.create, .topic(topic))], .topicAuthorizationFailed, .resource)
+            anyOf: [.init(.create, .topic(topic)), .init(.create, .cluster)], .topicAuthorizationFailed, .resource)
     }
 
     private static func topics(_ names: [String], _ operation: AclOperation) -> RequiredAuthorization {

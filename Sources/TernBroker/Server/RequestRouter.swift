@@ -51,7 +51,12 @@ struct RequestRouter: ServerConnectionHandler {
             return
         }
         do {
-            try route(header.apiKey, header.apiVersion, &reader, context)
+            // The one test the hot path pays with the authorizer off.
+            if broker.authorization.enabled {
+                try routeAuthorized(header.apiKey, header.apiVersion, &reader, context)
+            } else {
+                try route(header.apiKey, header.apiVersion, &reader, context)
+            }
         } catch let error as WireError {
             logger.debug(
                 "malformed request body",
@@ -63,7 +68,7 @@ struct RequestRouter: ServerConnectionHandler {
         }
     }
 
-    private func route(_ key: ApiKey, _ version: UInt16, _ reader: inout ByteReader, _ context: RequestContext) throws {
+    func route(_ key: ApiKey, _ version: UInt16, _ reader: inout ByteReader, _ context: RequestContext) throws {
         switch key {
         case .produce: broker.handleProduce(try decode(&reader, version: version), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
@@ -96,13 +101,16 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeUserScramCredentials:
             context.respond(broker.handleDescribeUserScramCredentials(try decode(&reader)))
         case .alterUserScramCredentials: broker.handleAlterUserScramCredentials(try decode(&reader), context)
+        case .createAcls: broker.handleCreateAcls(try decode(&reader), context)
+        case .deleteAcls: broker.handleDeleteAcls(try decode(&reader), context)
+        case .describeAcls: context.respond(broker.handleDescribeAcls(try decode(&reader)))
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }
     }
 
     /// Decodes a request body of `version` and insists that nothing follows it.
-    private func decode<R: WireRequest>(_ reader: inout ByteReader, version: UInt16 = 0) throws -> R {
+    func decode<R: WireRequest>(_ reader: inout ByteReader, version: UInt16 = 0) throws -> R {
         let request = try R(from: &reader, version: version)
         guard reader.isAtEnd else {
             throw WireError(.malformed, "\(reader.remaining) unexpected bytes after the body")

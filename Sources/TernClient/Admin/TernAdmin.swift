@@ -155,7 +155,7 @@ public struct TernAdmin: Sendable {
     }
 
     /// Sends to the controller when metadata names one, else to any broker.
-    private func sendToController<R: WireRequest>(_ request: R) async throws -> R.Response {
+    func sendToController<R: WireRequest>(_ request: R) async throws -> R.Response {
         let controller = client.metadata.current.controllerId
         if controller >= 0, client.metadata.current.brokers[controller] != nil {
             do {

@@ -51,8 +51,7 @@ public final class TernConsumer: Sendable {
         }
         for tp in partitions {
             guard let topic = snapshot.topics[tp.topic] else {
-                throw TernError(.unknownTopic, "cannot assign \(tp): topic '\(tp.topic)' does not exist",
-                    brokerError: .unknownTopicOrPartition)
+                throw await client.missingTopicError(tp.topic, context: "cannot assign \(tp): topic '\(tp.topic)'")
             }
             guard topic.partition(tp.partition) != nil else {
                 throw TernError(
@@ -72,8 +71,7 @@ public final class TernConsumer: Sendable {
         var snapshot = client.metadata.current
         if snapshot.topics[topic] == nil { snapshot = try await client.metadata.refresh() }
         guard let metadata = snapshot.topics[topic] else {
-            throw TernError(.unknownTopic, "cannot assign topic '\(topic)': it does not exist",
-                brokerError: .unknownTopicOrPartition)
+            throw await client.missingTopicError(topic, context: "cannot assign topic '\(topic)'")
         }
         let current = state.withLock { $0.assignment }
         let added = metadata.partitions.map { TopicPartition(topic: topic, partition: $0.partition) }

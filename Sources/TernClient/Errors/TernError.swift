@@ -93,6 +93,9 @@ extension ErrorCode {
     /// A short human explanation of the code, used in error messages.
     var explanation: String {
         switch self {
+        case .topicAuthorizationFailed: "not authorized for the topic"
+        case .groupAuthorizationFailed: "not authorized for the group"
+        case .clusterAuthorizationFailed: "not authorized for the cluster"
         case .offsetOutOfRange: "offset out of range"
         case .corruptMessage: "corrupt record batch"
         case .unknownTopicOrPartition: "topic or partition does not exist"

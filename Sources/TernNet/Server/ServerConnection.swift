@@ -19,8 +19,9 @@ public final class ServerConnection: @unchecked Sendable {
     public let peer: String
     /// A number unique among the connections of this process's servers.
     public let id: UInt64
-    /// The peer's address without the port (what `max.connections.per.ip` counts).
-    let host: String
+    /// The peer's address without the port (what `max.connections.per.ip` counts and ACL hosts
+    /// match).
+    public let host: String
 
     let channel: SocketChannel
     private let handler: any ServerConnectionHandler

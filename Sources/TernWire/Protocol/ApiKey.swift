@@ -40,7 +40,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// A broker's forwarding of a client request to the active controller (controller listener
     /// only, never listed by ApiVersions).
     public static let envelope = ApiKey(rawValue: 58)
-    /// ACL administration (Kafka's keys); defined, not served until the authorizer is wired in.
+    /// ACL administration (Kafka's keys): DescribeAcls from any broker's image, Create/DeleteAcls
+    /// by the active controller.
     public static let describeAcls = ApiKey(rawValue: 29)
     public static let createAcls = ApiKey(rawValue: 30)
     public static let deleteAcls = ApiKey(rawValue: 31)
@@ -71,6 +72,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0), (.describeCluster, 0, 0),
         (.describeQuorum, 0, 0), (.saslHandshake, 1, 1), (.saslAuthenticate, 0, 0),
         (.describeUserScramCredentials, 0, 0), (.alterUserScramCredentials, 0, 0),
+        (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
     ]
 
     public var name: String {

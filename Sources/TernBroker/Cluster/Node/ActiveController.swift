@@ -288,6 +288,18 @@ final class ActiveController: Sendable {
         }
     }
 
+    /// On the queue: `decide` against the working image while this node is the active
+    /// controller; NOT_CONTROLLER otherwise. What decisions that propose records call first.
+    func decide<T>(_ decide: (MetadataImage) -> T) -> Result<T, ControllerError> {
+        dispatchPrecondition(condition: .onQueue(queue))
+        return state.withLock { state in
+            guard state.activeEpoch != nil else {
+                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
+            }
+            return .success(decide(state.working))
+        }
+    }
+
     /// A failed proposal as a response: NOT_CONTROLLER when leadership moved, REQUEST_TIMED_OUT
     /// otherwise (the broker retries either way).
     static func failure<R>(

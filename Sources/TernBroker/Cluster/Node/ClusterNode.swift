@@ -44,6 +44,11 @@ public final class ClusterNode: Sendable {
     /// Called on the driver's queue after each committed change is applied (the broker
     /// reconciles its logs with it).
     let changeObserver = Shared<(@Sendable (MetadataPublisher.Change) -> Void)?>(nil)
+    /// Called after each committed change of the image (entries applied, snapshot installed).
+    private let imageObservers = Shared<[ImageObserver]>([])
+
+    /// Called with the image before and after a committed change, on the quorum driver's queue.
+    typealias ImageObserver = @Sendable (_ before: MetadataImage, _ after: MetadataImage) -> Void
 
     struct IdentityState {
         var identity: LogDirIdentity?
@@ -95,6 +100,7 @@ public final class ClusterNode: Sendable {
         let controllerBox = Shared<ActiveController?>(nil)
         let driverBox = Shared<QuorumDriver?>(nil)
         let identityBox = identity
+        let observers = imageObservers
         let nodeLogger = logger
         let observer = changeObserver
         var forwardChannels: [Int32: ControllerChannel] = [:]
@@ -115,7 +121,7 @@ public final class ClusterNode: Sendable {
                 Self.serve(controller, header, body, respond)
             },
             onApply: { offset, entries in
-                Self.apply(publisher, identityBox, nodeLogger, observer, offset: offset, entries: entries)
+                Self.apply(publisher, identityBox, observers, nodeLogger, observer, offset: offset, entries: entries)
                 // The metadata log stays bounded: the image, as records, replaces the entries.
                 if let driver = driverBox.value.withLock({ $0 }), driver.snapshotDue {
                     let (bytes, nextOffset) = publisher.snapshot()
@@ -125,6 +131,7 @@ public final class ClusterNode: Sendable {
         driver.installSnapshotHandler = { data, endOffset in
             do {
                 let change = try publisher.install(snapshot: data, nextOffset: endOffset)
+                for observer in observers.value.withLock({ $0 }) { observer(change.before, change.after) }
                 if let clusterId = change.after.clusterId { Self.adopt(clusterId, identityBox, nodeLogger) }
                 observer.value.withLock { $0 }?(change)
             } catch {
@@ -175,6 +182,12 @@ public final class ClusterNode: Sendable {
             $0.onMismatch = onMismatch
         }
         if let known = identity.clusterId { driver.adoptClusterId(known) }
+    }
+
+    /// Calls `observer` after every committed change of the image from now on (before ``start``,
+    /// so replayed entries are seen too).
+    func observeImage(_ observer: @escaping ImageObserver) {
+        imageObservers.value.withLock { $0.append(observer) }
     }
 
     /// Starts the voter, the controller's timer and (for a broker) registration and heartbeats.
@@ -264,8 +277,9 @@ public final class ClusterNode: Sendable {
     /// On the driver's queue: committed entries into the image; the cluster id, once known, into
     /// the log directories' `meta.properties` and the voter's messages.
     private static func apply(
-        _ publisher: MetadataPublisher, _ identity: Shared<IdentityState>, _ logger: Logger,
-        _ observer: Shared<(@Sendable (MetadataPublisher.Change) -> Void)?>, offset: Int64, entries: [RaftEntry]
+        _ publisher: MetadataPublisher, _ identity: Shared<IdentityState>, _ observers: Shared<[ImageObserver]>,
+        _ logger: Logger, _ observer: Shared<(@Sendable (MetadataPublisher.Change) -> Void)?>, offset: Int64,
+        entries: [RaftEntry]
     ) {
         let change: MetadataPublisher.Change
         do {
@@ -281,6 +295,7 @@ public final class ClusterNode: Sendable {
                     metadata: ["tern_metadata_offset": "\(change.firstOffset + Int64(i))", "tern_reason": "\(reason)"])
             }
         }
+        for observer in observers.value.withLock({ $0 }) { observer(change.before, change.after) }
         if let clusterId = change.after.clusterId { adopt(clusterId, identity, logger) }
         observer.value.withLock { $0 }?(change)
     }
