@@ -60,6 +60,8 @@ public final class Broker: Sendable {
     let scrapeGauges = ScrapeGauges()
     /// This node's voter of the metadata quorum, its controller and its broker membership.
     public let cluster: ClusterNode
+    /// Producer ids for InitProducerId, from blocks the active controller allocates.
+    let producerIds: ProducerIdManager
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -75,7 +77,9 @@ public final class Broker: Sendable {
         self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
-        cluster = try ClusterNode(config: config.cluster, logDir: config.logDirs[0], logger: logger)
+        let cluster = try ClusterNode(config: config.cluster, logDir: config.logDirs[0], logger: logger)
+        self.cluster = cluster
+        producerIds = ProducerIdManager(allocate: { cluster.allocateProducerIds(completion: $0) })
         let topics = try TopicStore(directory: config.logDirs[0])
         self.topics = topics
         let resolver = self.resolver

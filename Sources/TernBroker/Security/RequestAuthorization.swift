@@ -111,6 +111,7 @@ public enum AuthorizableRequest: Sendable {
     case createAcls(CreateAclsRequest)
     case deleteAcls(DeleteAclsRequest)
     case describeAcls(DescribeAclsRequest)
+    case initProducerId(InitProducerIdRequest)
     /// BrokerRegistration, BrokerHeartbeat, Vote, BeginQuorumEpoch, QuorumFetch: what nodes of
     /// the cluster send each other.
     case interBroker(ApiKey)
@@ -142,6 +143,7 @@ public enum AuthorizableRequest: Sendable {
         case .createAcls: .createAcls
         case .deleteAcls: .deleteAcls
         case .describeAcls: .describeAcls
+        case .initProducerId: .initProducerId
         case .interBroker(let key): key
         }
     }

@@ -85,6 +85,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeQuorum:
             let _: DescribeQuorumRequest = try decode(&reader)
             context.respond(broker.handleDescribeQuorum())
+        case .initProducerId: broker.handleInitProducerId(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -28,6 +28,11 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// Tern's own: one key's records through the partition's key index.
     public static let fetchKey = ApiKey(rawValue: 1002)
     public static let describeLogDirs = ApiKey(rawValue: 35)
+    /// The idempotent producer's producer id and epoch.
+    public static let initProducerId = ApiKey(rawValue: 22)
+    /// A broker's request for a block of producer ids, to the active controller (controller
+    /// listener only, never listed by ApiVersions).
+    public static let allocateProducerIds = ApiKey(rawValue: 67)
     /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
     /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
@@ -62,7 +67,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
         (.resetGroupOffsets, 0, 0), (.describeLogDirs, 0, 0), (.fetchKey, 0, 0), (.describeCluster, 0, 0),
-        (.describeQuorum, 0, 0),
+        (.describeQuorum, 0, 0), (.initProducerId, 0, 0),
     ]
 
     public var name: String {
@@ -100,6 +105,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
+        case .initProducerId: "InitProducerId"
+        case .allocateProducerIds: "AllocateProducerIds"
         default: "Api\(rawValue)"
         }
     }

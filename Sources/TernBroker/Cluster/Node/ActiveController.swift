@@ -271,6 +271,46 @@ final class ActiveController: Sendable {
         }
     }
 
+    /// An AllocateProducerIds, on the queue: the block is answered once its record is committed.
+    func allocateProducerIds(
+        _ request: AllocateProducerIdsRequest, reply: @escaping @Sendable (AllocateProducerIdsResponse) -> Void
+    ) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let decision = state.withLock {
+            state -> Result<(start: Int64, length: Int32, record: MetadataRecord), ControllerError> in
+            guard state.activeEpoch != nil else {
+                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
+            }
+            do throws(ControllerError) {
+                // The working image: a block proposed but not yet committed is not handed out again.
+                return .success(
+                    try ControllerDecisions.allocateProducerIds(
+                        state.working, brokerId: request.brokerId, brokerEpoch: request.brokerEpoch))
+            } catch {
+                return .failure(error)
+            }
+        }
+        @Sendable func refused(_ code: ErrorCode, _ message: String) -> AllocateProducerIdsResponse {
+            AllocateProducerIdsResponse(errorCode: code, errorMessage: message, producerIdStart: -1, producerIdLength: 0)
+        }
+        switch decision {
+        case .failure(let error):
+            reply(refused(error.code, error.message))
+        case .success(let block):
+            propose([block.record], what: "producer ids for broker \(request.brokerId)") { result in
+                switch result {
+                case .success:
+                    self.logger.debug(
+                        "producer ids allocated",
+                        metadata: ["tern_broker": "\(request.brokerId)", "tern_producer_id_start": "\(block.start)"])
+                    reply(AllocateProducerIdsResponse(producerIdStart: block.start, producerIdLength: block.length))
+                case .failure(let error):
+                    reply(Self.failure(error, AllocateProducerIdsResponse.self) { refused($0, $1) })
+                }
+            }
+        }
+    }
+
     /// A failed proposal as a response: NOT_CONTROLLER when leadership moved, REQUEST_TIMED_OUT
     /// otherwise (the broker retries either way).
     private static func failure<R>(
