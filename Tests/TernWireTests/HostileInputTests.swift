@@ -187,7 +187,8 @@ final class HostileInputTests: XCTestCase {
                 "ApiVersionsRequest", "ListGroupsRequest", "FindCoordinatorRequest", "FindCoordinatorResponse",
                 "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse",
                 "DescribeClusterRequest", "DescribeQuorumRequest", "SaslHandshakeRequest", "SaslAuthenticateRequest",
-                "SaslAuthenticateResponse", "DescribeAclsRequest",
+                "SaslAuthenticateResponse", "DescribeAclsRequest", "InitProducerIdRequest", "InitProducerIdResponse",
+                "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
             ]),
             "a case for every decoder with an array")
         let start = ContinuousClock.now

@@ -22,9 +22,13 @@ enum ProducerStateLoader {
         }.sorted()
     }
 
-    /// Rebuilds the table for `segments` (oldest first) ending at `logEndOffset`.
+    /// Rebuilds the table for `segments` (oldest first) ending at `logEndOffset`. Replayed
+    /// batches count as written at `nowMs`: the log keeps no append time (a batch's own
+    /// timestamps are the producer's, possibly far in the past for replayed events), and a
+    /// producer kept a little longer costs memory, one forgotten too early costs a failed send.
     static func rebuild(
-        directory: String, segments: [Segment], logEndOffset: Int64, logger: Logger
+        directory: String, segments: [Segment], logEndOffset: Int64, logger: Logger,
+        nowMs: Int64 = FileSystem.wallClockMilliseconds()
     ) throws -> Outcome {
         var outcome = Outcome()
         for offset in try snapshotOffsets(in: directory).reversed() {
@@ -63,7 +67,7 @@ enum ProducerStateLoader {
                 outcome.table.record(
                     producerId: header.producerId, epoch: header.producerEpoch, firstSequence: header.baseSequence,
                     lastSequence: ProducerStateTable.sequence(header.baseSequence, plus: header.lastOffsetDelta),
-                    firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestampMs: header.maxTimestamp)
+                    firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestampMs: nowMs)
                 outcome.batchesReplayed += 1
             }
             if let stop = scanner.stop {
