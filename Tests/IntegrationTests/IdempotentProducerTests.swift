@@ -10,6 +10,13 @@ import XCTest
 /// with the original offsets, `kill -9` of the broker mid-stream loses and doubles nothing, and a
 /// producer id used with an older epoch is fenced.
 final class IdempotentProducerTests: XCTestCase {
+    /// A count shared with callbacks and threads.
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func add(_ n: Int) { count.withLock { $0 += n } }
+    }
+
     var directory: TemporaryDirectory!
 
     override func setUp() { directory = TemporaryDirectory("tern-idempotence") }
@@ -149,20 +156,56 @@ final class IdempotentProducerTests: XCTestCase {
         try await client.admin.createTopic(name: "crash", partitions: 1)
         let producer = client.producer(
             configuration: ProducerConfiguration(
-                acks: .all, batchSize: 4096, retryBackoff: .milliseconds(50), deliveryTimeout: .seconds(120)))
+                acks: .all, batchSize: 1024, retryBackoff: .milliseconds(50), deliveryTimeout: .seconds(120)))
         let values = (0..<30_000).map { "event-\($0)" }
-        var restarted: BrokerProcess?
-        let (offsets, errors) = try await sendAll(producer, topic: "crash", values) { i in
-            // Mid-stream: batches are in flight and unacknowledged when the broker dies.
-            guard i == 15_000 else { return }
+        let acknowledged = Counter()
+        let killedAt = Counter()
+        // Kill once a third of the stream is acknowledged: requests are in flight (appended and
+        // waiting for their fsync, or on the wire), so some are stored without an answer.
+        let watcher = Thread {
+            let deadline = Date().addingTimeInterval(60)
+            while acknowledged.value < 10_000, Date() < deadline { usleep(200) }
             first.kill9()
-            usleep(300_000)
-            restarted = try? BrokerProcess(dataDirectory: data, port: port)
+            killedAt.add(acknowledged.value)
         }
-        let broker = try XCTUnwrap(restarted, "the broker restarted")
+        watcher.start()
+        var restarted: BrokerProcess?
+        let results = Mutex<[Int: Result<RecordMetadata, TernError>]>([:])
+        for (i, value) in values.enumerated() {
+            producer.send(topic: "crash", value: Array(value.utf8), partition: 0) { result in
+                results.withLock { $0[i] = result }
+                if case .success = result { acknowledged.add(1) }
+            }
+            if i % 100 == 99 { try await Task.sleep(for: .milliseconds(1)) }  // a stream, not one burst
+            if restarted == nil, killedAt.value > 0 {
+                try await Task.sleep(for: .milliseconds(300))
+                restarted = try BrokerProcess(dataDirectory: data, port: port)
+            }
+        }
+        while restarted == nil {
+            guard killedAt.value > 0 else {
+                try await Task.sleep(for: .milliseconds(10))
+                continue
+            }
+            restarted = try BrokerProcess(dataDirectory: data, port: port)
+        }
+        let broker = try XCTUnwrap(restarted)
         defer { _ = broker.stop() }
+        try await producer.flush()
         await producer.close()
-        XCTAssertEqual(errors, [], "every record acknowledged after the restart")
+        XCTAssertGreaterThan(killedAt.value, 0)
+        XCTAssertLessThan(killedAt.value, values.count, "killed mid-stream")
+        let all = results.withLock { $0 }
+        var offsets: [Int64] = []
+        var errors: [String] = []
+        for i in values.indices {
+            switch all[i] {
+            case .success(let metadata): offsets.append(metadata.offset)
+            case .failure(let error): errors.append("\(i): \(error)")
+            case nil: errors.append("\(i): no outcome")
+            }
+        }
+        XCTAssertEqual(errors.prefix(5), [], "every record acknowledged after the restart")
         let records = try await consumeAll(client, topic: "crash")
         assertExactlyOnceInOrder(records, values, offsets: offsets)
         await client.close()
