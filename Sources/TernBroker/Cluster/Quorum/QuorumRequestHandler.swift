@@ -48,6 +48,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         }
         if let controllerRequests,
             header.apiKey == .brokerRegistration || header.apiKey == .brokerHeartbeat
+                || header.apiKey == .allocateProducerIds
         {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
             controllerRequests(header, body) { connection.respond(ticket, $0) }
