@@ -60,11 +60,13 @@ enum ProducerStateSequence {
 }
 
 extension ProducerState {
-    /// Numbers every batch of `requests` sent for the first time (not conditional ones).
+    /// Numbers every batch of `requests` sent for the first time (not conditional ones). Each
+    /// node's list is taken out of the dictionary while it is changed, so the batches are
+    /// uniquely referenced and their bytes are stamped in place, not copied.
     mutating func stampDrained(_ requests: inout [Int32: [(TopicPartition, [ProducerBatch])]]) {
         guard configuration.isIdempotent, idempotence.phase == .ready else { return }
-        for node in requests.keys {
-            guard var partitions = requests[node] else { continue }
+        for node in Array(requests.keys) {
+            guard var partitions = requests.removeValue(forKey: node) else { continue }
             for p in partitions.indices {
                 let tp = partitions[p].0
                 for b in partitions[p].1.indices where partitions[p].1[b].stamp == nil {

@@ -185,7 +185,7 @@ struct ProducerState {
         let maxInFlight = max(1, configuration.maxInFlightRequestsPerConnection)
         let alreadyConnecting = connecting
         var connect: Set<Int32> = []
-        let drained = accumulator.drain(
+        var drained = accumulator.drain(
             now: now, flushing: flushers > 0 || closed,
             leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) },
             canSend: { node in
@@ -204,6 +204,7 @@ struct ProducerState {
             for node in drained.requests.keys { inFlightByNode[node, default: 0] += 1 }
         }
         var requests = drained.requests
+        drained.requests = [:]  // `requests` alone holds the batches: stamped in place
         stampDrained(&requests)
         effects.send = requests
         connecting.formUnion(connect)
