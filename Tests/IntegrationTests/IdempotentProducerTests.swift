@@ -84,9 +84,13 @@ final class IdempotentProducerTests: XCTestCase {
         XCTAssertEqual(Set(stored).count, stored.count, "no duplicate", file: file, line: line)
         XCTAssertEqual(stored, values, "in send order", file: file, line: line)
         // Each send was told the offset its record really has.
-        let byOffset = Dictionary(records.map { ($0.offset, String(decoding: $0.value ?? [], as: UTF8.self)) }) { a, _ in a }
+        let byOffset = Dictionary(records.map { ($0.offset, String(decoding: $0.value ?? [], as: UTF8.self)) }) {
+            a, _ in a
+        }
         for (i, offset) in offsets.enumerated() where byOffset[offset] != values[i] {
-            XCTFail("send \(i) was acknowledged at \(offset), which holds \(byOffset[offset] ?? "nothing")", file: file, line: line)
+            XCTFail(
+                "send \(i) was acknowledged at \(offset), which holds \(byOffset[offset] ?? "nothing")", file: file,
+                line: line)
             break
         }
     }

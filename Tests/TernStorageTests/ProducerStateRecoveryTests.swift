@@ -11,7 +11,9 @@ final class ProducerStateRecoveryTests: XCTestCase {
     /// The state without times: replayed batches count as written at the rebuild.
     private func untimed(_ table: ProducerStateTable) -> [Int64: [String]] {
         table.producers.mapValues { entry in
-            entry.batches.map { "e\(entry.epoch) \($0.firstSequence)-\($0.lastSequence)@\($0.firstOffset)-\($0.lastOffset)" }
+            entry.batches.map {
+                "e\(entry.epoch) \($0.firstSequence)-\($0.lastSequence)@\($0.firstOffset)-\($0.lastOffset)"
+            }
         }
     }
 

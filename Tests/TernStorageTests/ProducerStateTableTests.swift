@@ -16,7 +16,8 @@ final class ProducerStateTableTests: XCTestCase {
             let first = from + i * size
             table.record(
                 producerId: id, epoch: epoch, firstSequence: first, lastSequence: first + size - 1,
-                firstOffset: offset + Int64(i * size), lastOffset: offset + Int64(i * size + size - 1), timestampMs: time)
+                firstOffset: offset + Int64(i * size), lastOffset: offset + Int64(i * size + size - 1),
+                timestampMs: time)
         }
     }
 
@@ -37,8 +38,10 @@ final class ProducerStateTableTests: XCTestCase {
                 "\(gap)")
         }
         // Overlapping a stored batch without being equal to one is no duplicate.
-        XCTAssertEqual(table.check(producerId: 7, epoch: 0, firstSequence: 5, lastSequence: 14), .outOfOrder(expected: 20))
-        XCTAssertEqual(table.check(producerId: 7, epoch: 0, firstSequence: 10, lastSequence: 15), .outOfOrder(expected: 20))
+        XCTAssertEqual(
+            table.check(producerId: 7, epoch: 0, firstSequence: 5, lastSequence: 14), .outOfOrder(expected: 20))
+        XCTAssertEqual(
+            table.check(producerId: 7, epoch: 0, firstSequence: 10, lastSequence: 15), .outOfOrder(expected: 20))
     }
 
     /// A retry of each of the last five batches is answered with its own original offsets; the
@@ -67,10 +70,12 @@ final class ProducerStateTableTests: XCTestCase {
     func testOlderEpochIsFencedAndNewerEpochRestartsAtZero() {
         var table = Table()
         fill(&table, epoch: 3, batches: 2)
-        XCTAssertEqual(table.check(producerId: 7, epoch: 2, firstSequence: 20, lastSequence: 29), .staleEpoch(current: 3))
+        XCTAssertEqual(
+            table.check(producerId: 7, epoch: 2, firstSequence: 20, lastSequence: 29), .staleEpoch(current: 3))
         XCTAssertEqual(table.check(producerId: 7, epoch: 2, firstSequence: 0, lastSequence: 9), .staleEpoch(current: 3))
         XCTAssertEqual(table.check(producerId: 7, epoch: 4, firstSequence: 0, lastSequence: 9), .append)
-        XCTAssertEqual(table.check(producerId: 7, epoch: 4, firstSequence: 20, lastSequence: 29), .outOfOrder(expected: 0))
+        XCTAssertEqual(
+            table.check(producerId: 7, epoch: 4, firstSequence: 20, lastSequence: 29), .outOfOrder(expected: 0))
         // The new epoch replaces the old one's batches: its sequences start over.
         table.record(
             producerId: 7, epoch: 4, firstSequence: 0, lastSequence: 9, firstOffset: 500, lastOffset: 509,
@@ -80,7 +85,8 @@ final class ProducerStateTableTests: XCTestCase {
         XCTAssertEqual(
             table.check(producerId: 7, epoch: 4, firstSequence: 0, lastSequence: 9),
             .duplicate(.init(firstSequence: 0, lastSequence: 9, firstOffset: 500, lastOffset: 509, timestampMs: 2000)))
-        XCTAssertEqual(table.check(producerId: 7, epoch: 3, firstSequence: 20, lastSequence: 29), .staleEpoch(current: 4))
+        XCTAssertEqual(
+            table.check(producerId: 7, epoch: 3, firstSequence: 20, lastSequence: 29), .staleEpoch(current: 4))
     }
 
     func testProducersAreIndependent() {
@@ -89,7 +95,8 @@ final class ProducerStateTableTests: XCTestCase {
         fill(&table, id: 2, batches: 3, offset: 200)
         XCTAssertEqual(table.check(producerId: 1, epoch: 0, firstSequence: 10, lastSequence: 10), .append)
         XCTAssertEqual(table.check(producerId: 2, epoch: 0, firstSequence: 30, lastSequence: 30), .append)
-        XCTAssertEqual(table.check(producerId: 2, epoch: 0, firstSequence: 10, lastSequence: 10), .outOfOrder(expected: 30))
+        XCTAssertEqual(
+            table.check(producerId: 2, epoch: 0, firstSequence: 10, lastSequence: 10), .outOfOrder(expected: 30))
         XCTAssertEqual(table.count, 2)
     }
 
@@ -103,7 +110,8 @@ final class ProducerStateTableTests: XCTestCase {
             lastOffset: 4, timestampMs: 1)
         XCTAssertEqual(table.check(producerId: 7, epoch: 0, firstSequence: 0, lastSequence: 9), .append)
         XCTAssertEqual(
-            table.check(producerId: 7, epoch: 0, firstSequence: Int32.max, lastSequence: Int32.max), .outOfOrder(expected: 0))
+            table.check(producerId: 7, epoch: 0, firstSequence: Int32.max, lastSequence: Int32.max),
+            .outOfOrder(expected: 0))
     }
 
     func testExpiryForgetsOnlyIdleProducers() {
@@ -119,7 +127,8 @@ final class ProducerStateTableTests: XCTestCase {
         XCTAssertEqual(table.check(producerId: 1, epoch: 1, firstSequence: 0, lastSequence: 9), .append)
         // A new batch makes a producer recent again.
         table.record(
-            producerId: 2, epoch: 0, firstSequence: 10, lastSequence: 10, firstOffset: 9, lastOffset: 9, timestampMs: 9_999)
+            producerId: 2, epoch: 0, firstSequence: 10, lastSequence: 10, firstOffset: 9, lastOffset: 9,
+            timestampMs: 9_999)
         XCTAssertEqual(table.expire(nowMs: 10_000, expirationMs: 5_000), 0)
         XCTAssertEqual(table.expire(nowMs: 20_000, expirationMs: 5_000), 1)
         XCTAssertEqual(table.count, 0)
@@ -162,7 +171,9 @@ final class ProducerStateTableTests: XCTestCase {
         XCTAssertThrowsError(try ProducerSnapshot.decode(ProducerSnapshot.encode(sampleTable(), offset: 200)))
         var generator = SeededGenerator(seed: 17)
         for _ in 0..<2000 {
-            let garbage = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let garbage = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             XCTAssertThrowsError(try ProducerSnapshot.decode(garbage))
         }
     }

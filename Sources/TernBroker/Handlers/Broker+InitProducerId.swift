@@ -22,7 +22,8 @@ extension Broker {
                 context.metrics.failed(.coordinatorNotAvailable)
                 context.respond(
                     InitProducerIdResponse(
-                        errorCode: .coordinatorNotAvailable, errorMessage: "\(error)", producerId: -1, producerEpoch: -1))
+                        errorCode: .coordinatorNotAvailable, errorMessage: "\(error)", producerId: -1, producerEpoch: -1
+                    ))
             }
         }
     }

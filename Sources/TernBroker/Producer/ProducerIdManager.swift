@@ -7,7 +7,8 @@ import TernWire
 /// unused rest of its old one is simply skipped. A request arriving when the block is used up
 /// waits for the next block; one allocation is in flight at a time.
 final class ProducerIdManager: Sendable {
-    typealias Allocate = @Sendable (@escaping @Sendable (Result<AllocateProducerIdsResponse, any Error>) -> Void) -> Void
+    typealias Allocate =
+        @Sendable (@escaping @Sendable (Result<AllocateProducerIdsResponse, any Error>) -> Void) -> Void
     typealias Completion = @Sendable (Result<Int64, ProducerIdError>) -> Void
 
     private struct State {
@@ -46,7 +47,8 @@ final class ProducerIdManager: Sendable {
             let outcome: Result<(Int64, Int64), ProducerIdError>
             switch result {
             case .success(let response) where response.errorCode == .none && response.producerIdLength > 0:
-                outcome = .success((response.producerIdStart, response.producerIdStart + Int64(response.producerIdLength)))
+                outcome = .success(
+                    (response.producerIdStart, response.producerIdStart + Int64(response.producerIdLength)))
             case .success(let response):
                 outcome = .failure(
                     ProducerIdError(

@@ -110,7 +110,9 @@ extension ProducerState {
             idempotence.phase = .needsId
             idempotence.fatal = TernError.broker(
                 response.errorCode, response.errorMessage,
-                context: "the idempotent producer cannot get a producer id (set enableIdempotence = false to send without one)")
+                context:
+                    "the idempotent producer cannot get a producer id (set enableIdempotence = false to send without one)"
+            )
             effects.drainAgain = true
         case .failure(let error) where !error.isRetriable && error.brokerError != nil:
             idempotence.phase = .needsId

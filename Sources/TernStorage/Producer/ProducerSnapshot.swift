@@ -50,7 +50,8 @@ public enum ProducerSnapshot {
             var reader = ByteReader(bytes)
             let version = try reader.readUInt16("version")
             guard version == Self.version else {
-                throw StorageError(.corruptLog, "producer snapshot version \(version); this build reads \(Self.version)")
+                throw StorageError(
+                    .corruptLog, "producer snapshot version \(version); this build reads \(Self.version)")
             }
             let crc = try reader.readUInt32("crc")
             let start = bytes.count - reader.remaining
@@ -62,7 +63,8 @@ public enum ProducerSnapshot {
             let count = try reader.readUInt32("producer count")
             // Each producer takes at least 11 + 32 bytes: a count past that cannot be true.
             guard Int(count) <= reader.remaining / 43 else {
-                throw StorageError(.corruptLog, "producer snapshot claims \(count) producers in \(reader.remaining) bytes")
+                throw StorageError(
+                    .corruptLog, "producer snapshot claims \(count) producers in \(reader.remaining) bytes")
             }
             var producers: [Int64: ProducerStateTable.Entry] = [:]
             producers.reserveCapacity(Int(count))

@@ -73,7 +73,8 @@ enum ProducerStateLoader {
             if let stop = scanner.stop {
                 throw StorageError(
                     .corruptLog,
-                    "cannot rebuild producer state from \(segment.logPath) at position \(stop.position): \(stop.reason)")
+                    "cannot rebuild producer state from \(segment.logPath) at position \(stop.position): \(stop.reason)"
+                )
             }
         }
         return outcome

@@ -28,7 +28,9 @@ public struct ProducerStateTable: Sendable, Hashable {
         /// When it was appended (wall-clock ms; the batch's max timestamp when rebuilt from the log).
         public var timestampMs: Int64
 
-        public init(firstSequence: Int32, lastSequence: Int32, firstOffset: Int64, lastOffset: Int64, timestampMs: Int64) {
+        public init(
+            firstSequence: Int32, lastSequence: Int32, firstOffset: Int64, lastOffset: Int64, timestampMs: Int64
+        ) {
             self.firstSequence = firstSequence
             self.lastSequence = lastSequence
             self.firstOffset = firstOffset

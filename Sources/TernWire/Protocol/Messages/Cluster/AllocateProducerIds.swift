@@ -33,8 +33,9 @@ public struct AllocateProducerIdsResponse: WireResponse, Hashable {
     public var producerIdStart: Int64
     public var producerIdLength: Int32
 
-    public init(errorCode: ErrorCode = .none, errorMessage: String? = nil, producerIdStart: Int64, producerIdLength: Int32)
-    {
+    public init(
+        errorCode: ErrorCode = .none, errorMessage: String? = nil, producerIdStart: Int64, producerIdLength: Int32
+    ) {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.producerIdStart = producerIdStart
