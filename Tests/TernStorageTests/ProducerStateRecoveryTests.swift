@@ -169,6 +169,27 @@ final class ProducerStateRecoveryTests: XCTestCase {
         XCTAssertEqual(try append(log, batch(sequence: 0)).baseOffset, 0)
     }
 
+    /// Retention deleting the segments a producer wrote to does not forget the producer: its
+    /// state outlives the batches (Kafka's KIP-360), also across a restart (the snapshot).
+    func testRetentionKeepsProducerState() throws {
+        let fixture = try StorageFixture()
+        let log = try fixture.log(config)
+        var results: [AppendResult] = []
+        for i: Int32 in 0..<40 { results.append(try append(log, batch(sequence: i * 3))) }
+        try appendBatches(log, counts: Array(repeating: 5, count: 30))  // another writer fills newer segments
+        let active = try XCTUnwrap(log.segmentBaseOffsets.last)
+        XCTAssertGreaterThan(active, 120, "the producer's batches are all in older segments")
+        try log.advanceLogStartOffset(to: active)
+        XCTAssertEqual(log.segmentCount, 1)
+        let retry = try append(log, batch(sequence: 39 * 3))
+        XCTAssertTrue(retry.duplicate)
+        XCTAssertEqual(retry.baseOffset, results[39].baseOffset)
+        try fixture.manager.shutdown()
+        let reopened = try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition))
+        XCTAssertTrue(try append(reopened, batch(sequence: 39 * 3)).duplicate, "after a restart too")
+        XCTAssertFalse(try append(reopened, batch(sequence: 40 * 3)).duplicate)
+    }
+
     func testIdleProducersExpire() throws {
         let fixture = try StorageFixture()
         let log = try fixture.log(config)
