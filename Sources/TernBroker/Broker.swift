@@ -69,6 +69,8 @@ public final class Broker: Sendable {
     let bootstrapUsers: [SaslBootstrapUsers.Entry]
     /// `authorizer.enable` and the authorizer of the committed image's ACLs.
     let authorization: BrokerAuthorization
+    /// Producer ids for InitProducerId, from blocks the active controller allocates.
+    let producerIds: ProducerIdManager
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -96,6 +98,7 @@ public final class Broker: Sendable {
                 replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
                 maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000))
         self.cluster = cluster
+        producerIds = ProducerIdManager(allocate: { cluster.allocateProducerIds(completion: $0) })
         // A super.users value that does not parse stops the broker: starting without the
         // authorizer the operator asked for would open every topic.
         let authorization = BrokerAuthorization(configuration: try config.authorizerConfiguration(), logger: logger)

@@ -25,6 +25,15 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let keyIndexDisabled = Code("key index disabled")
         /// No such log.
         public static let notFound = Code("not found")
+        /// An idempotent producer's batch does not continue its sequence (a gap, or a new epoch
+        /// not starting at 0); nothing was appended.
+        public static let outOfOrderSequence = Code("out of order sequence")
+        /// An idempotent producer's batch carries an epoch older than the partition has seen for
+        /// its producer id (the producer was fenced); nothing was appended.
+        public static let invalidProducerEpoch = Code("invalid producer epoch")
+        /// The partition has no state for the batch's producer id and the batch does not start
+        /// at sequence 0; nothing was appended.
+        public static let unknownProducerId = Code("unknown producer id")
         /// The code's name.
         public var description: String { raw }
     }

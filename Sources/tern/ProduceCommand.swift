@@ -61,6 +61,11 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Record batch compression: none or gzip.")
     var compression = CompressionOption(.none)
 
+    @Flag(
+        inversion: .prefixedEnableDisable,
+        help: "The idempotent producer: a retried batch the broker already stored is not stored twice (default on).")
+    var idempotence = true
+
     @Option(help: "Most bytes per record batch.")
     var batchSize = 64 * 1024
 
@@ -96,7 +101,8 @@ struct ProduceCommand: AsyncParsableCommand {
 
     var producerConfiguration: ProducerConfiguration {
         ProducerConfiguration(
-            acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs), compression: compression.value)
+            acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs), compression: compression.value,
+            enableIdempotence: idempotence)
     }
 
     func run() async throws {

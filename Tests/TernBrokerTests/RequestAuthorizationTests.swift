@@ -146,6 +146,7 @@ final class RequestAuthorizationTests: XCTestCase {
             ),
             (.describeCluster, RequiredAuthorization(checks: clusterDescribe)),
             (.describeQuorum, RequiredAuthorization(checks: clusterDescribe)),
+            (.initProducerId(InitProducerIdRequest()), RequiredAuthorization.none),
             (.describeAcls(DescribeAclsRequest()), RequiredAuthorization(checks: clusterDescribe)),
             (
                 .createAcls(CreateAclsRequest(creations: [])),

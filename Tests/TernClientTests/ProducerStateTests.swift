@@ -10,6 +10,7 @@ final class ProducerStateTests: XCTestCase {
     func makeState(_ configuration: ProducerConfiguration = ProducerConfiguration(linger: .zero)) -> ProducerState {
         var state = ProducerState(configuration: configuration, partitioner: StickyPartitioner(firstPartition: { _ in 0 }))
         state.metadata = testMetadata(partitions: 2)
+        state.givenProducerId()
         return state
     }
 

@@ -88,6 +88,7 @@ final class ConditionalRetryStateTests: XCTestCase {
             configuration: ProducerConfiguration(linger: .zero, retryBackoff: .zero),
             partitioner: StickyPartitioner(firstPartition: { _ in 0 }))
         state.metadata = testMetadata(partitions: 1)
+        state.givenProducerId()
         let collector = ResultCollector()
         var batch = ProducerBatch(
             topicPartition: tp, baseTimestamp: 1_000, capacity: 256, now: .now, deliveryTimeout: .seconds(60))

@@ -195,7 +195,8 @@ final class HostileInputTests: XCTestCase {
                 "BrokerRegistrationResponse", "BrokerHeartbeatRequest", "BrokerHeartbeatResponse", "EnvelopeRequest",
                 "EnvelopeResponse",
                 "DescribeClusterRequest", "DescribeQuorumRequest", "SaslHandshakeRequest", "SaslAuthenticateRequest",
-                "SaslAuthenticateResponse", "DescribeAclsRequest",
+                "SaslAuthenticateResponse", "DescribeAclsRequest", "InitProducerIdRequest", "InitProducerIdResponse",
+                "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
             ]),
             "a case for every decoder with an array")
         let start = ContinuousClock.now

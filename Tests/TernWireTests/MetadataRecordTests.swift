@@ -53,6 +53,7 @@ final class MetadataRecordTests: XCTestCase {
                 host: "10.0.0.7", operation: .describeConfigs, permission: .deny)),
         .addAcl(.init(resourceType: .cluster, resourceName: "kafka-cluster", principal: "User:*", operation: .all)),
         .removeAcl(.init(resourceType: .group, resourceName: "*", principal: "User:bob", operation: .read)),
+        .producerIds(.init(brokerId: 2, brokerEpoch: 17, nextProducerId: 3000)),
     ]
 
     func testEveryTypeHasASample() {

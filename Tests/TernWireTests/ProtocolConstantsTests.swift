@@ -20,6 +20,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.describeUserScramCredentials, 50, "DescribeUserScramCredentials"),
             (.alterUserScramCredentials, 51, "AlterUserScramCredentials"),
             (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
+            (.initProducerId, 22, "InitProducerId"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -36,6 +37,7 @@ final class ProtocolConstantsTests: XCTestCase {
         let quorum: [(ApiKey, UInt16, String)] = [
             (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
             (.fetchSnapshot, 59, "FetchSnapshot"), (.quorumFetch, 1001, "QuorumFetch"),
+            (.allocateProducerIds, 67, "AllocateProducerIds"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
@@ -123,6 +125,10 @@ final class ProtocolConstantsTests: XCTestCase {
             (.clusterAuthorizationFailed, 31, "CLUSTER_AUTHORIZATION_FAILED", false),
             (.conditionFailed, 1000, "CONDITION_FAILED", false),
             (.keyIndexDisabled, 1010, "KEY_INDEX_DISABLED", false),
+            (.outOfOrderSequenceNumber, 45, "OUT_OF_ORDER_SEQUENCE_NUMBER", false),
+            (.invalidProducerEpoch, 47, "INVALID_PRODUCER_EPOCH", false),
+            (.unknownProducerId, 59, "UNKNOWN_PRODUCER_ID", false),
+            (.producerFenced, 90, "PRODUCER_FENCED", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

@@ -319,6 +319,22 @@ enum WireSamples {
                             .init(partition: 9, errorCode: .unknownTopicOrPartition),
                         ])
                 ])),
+            .request(InitProducerIdRequest()),
+            .request(
+                InitProducerIdRequest(
+                    transactionalId: str("tx"), transactionTimeoutMs: .max, producerId: .max, producerEpoch: .max),
+                "re-init"),
+            .response(InitProducerIdResponse(producerId: 4000, producerEpoch: 0)),
+            .response(
+                InitProducerIdResponse(
+                    errorCode: .invalidRequest, errorMessage: str("no transactions"), producerId: -1, producerEpoch: -1),
+                "error"),
+            .request(AllocateProducerIdsRequest(brokerId: 3, brokerEpoch: .max)),
+            .response(AllocateProducerIdsResponse(producerIdStart: 1000, producerIdLength: 1000)),
+            .response(
+                AllocateProducerIdsResponse(
+                    errorCode: .staleBrokerEpoch, errorMessage: str("stale"), producerIdStart: -1, producerIdLength: 0),
+                "error"),
         ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
     }
 }

@@ -18,7 +18,7 @@ struct FuzzTarget: Sendable {
         RequestTarget.target, ResponseTarget.target, RecordBatchTarget.target, GzipTarget.target,
         MetadataRecordTarget.target, AdminHTTPTarget.target, ConfigFileTarget.target, GroupRecordTarget.target,
         RaftWireTarget.target, SaslTarget.target, MetadataBatchTarget.target, MetaPropertiesTarget.target,
-        QuorumFilesTarget.target,
+        QuorumFilesTarget.target, ProducerSnapshotTarget.target,
     ]
 }
 

@@ -4,7 +4,7 @@ extension MetadataImage {
     /// The records that rebuild this image from an empty one: what a metadata snapshot holds, so a
     /// node that installs it (or restarts from it) answers exactly as one that applied the whole
     /// log. Ordered so each record applies: the cluster id, brokers, then each topic followed by
-    /// its partitions, then broker-level configs, SCRAM credentials and ACL bindings; within each,
+    /// its partitions, then broker-level configs, SCRAM credentials, ACL bindings and the next producer id; within each,
     /// sorted, so equal images give equal bytes.
     public var records: [MetadataRecord] {
         var out: [MetadataRecord] = []
@@ -34,6 +34,8 @@ extension MetadataImage {
         }
         out += scramCredentialRecords
         for binding in acls.sorted() { out.append(.addAcl(binding)) }
+        // The broker of the last allocation is not kept (nothing reads it): -1 in a snapshot.
+        if nextProducerId > 0 { out.append(.producerIds(.init(brokerId: -1, brokerEpoch: -1, nextProducerId: nextProducerId))) }
         return out
     }
 }

@@ -61,6 +61,9 @@ public struct MetadataImage: Hashable, Sendable {
     public internal(set) var scramCredentials: [String: [ScramMechanism: ScramCredential]] = [:]
     /// The highest broker epoch ever registered, so a new registration's epoch is always newer.
     public private(set) var highestBrokerEpoch: Int64 = 0
+    /// The first producer id no broker has been given (every id below it was allocated once, in
+    /// a block, by ``ProducerIdsRecord``s); 0 before the first allocation.
+    public private(set) var nextProducerId: Int64 = 0
     /// Every ACL binding in force (DESIGN.md section 9); see `MetadataImage+Acls.swift`.
     public internal(set) var acls: Set<AclBinding> = []
 
@@ -125,6 +128,13 @@ public struct MetadataImage: Hashable, Sendable {
         case .removeUserScramCredential(let record): try applyRemoveScramCredential(record)
         case .addAcl(let binding): try applyAddAcl(binding)
         case .removeAcl(let binding): try applyRemoveAcl(binding)
+        case .producerIds(let record):
+            // Ids only move forward: a block handed out is never handed out again.
+            guard record.nextProducerId > nextProducerId else {
+                throw MetadataImageError(
+                    .invalid, "next producer id \(record.nextProducerId) does not pass \(nextProducerId)")
+            }
+            nextProducerId = record.nextProducerId
         }
     }
 

@@ -126,6 +126,9 @@ public enum BrokerConfigKeys {
             "log.retention.check.interval.ms", "300000", .int(min: 1, max: Int64.max),
             "How often segments past retention.ms or retention.bytes are looked for and deleted."),
         ConfigDefinition(
+            "producer.id.expiration.ms", "86400000", .int(min: 1, max: Int64.max),
+            "A partition forgets an idempotent producer that has not written to it for this long (checked every log.retention.check.interval.ms)."),
+        ConfigDefinition(
             "log.cleaner.enable", "true", .bool, "Run the log cleaner that compacts topics with cleanup.policy=compact."),
         ConfigDefinition("log.cleaner.threads", "1", .int(min: 1, max: 64), "Cleaner threads."),
         ConfigDefinition(

@@ -170,11 +170,18 @@ extension Broker {
         }
     }
 
-    /// Wakes the fetches waiting on the partition, counts the append and answers it.
+    /// Wakes the fetches waiting on the partition, counts the append and answers it. A retry of
+    /// an idempotent producer's batches already stored appended nothing: it is answered with the
+    /// original offsets (and, for acks=all, once those are durable).
     func appended(
         _ result: AppendResult, bytes: Int, batches: [ValidatedBatch], to log: PartitionLog, topic: String,
         partition: Int32
     ) -> AppendOutcome {
+        if result.duplicate {
+            return AppendOutcome(
+                response: .init(partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
+                endOffset: result.lastOffset + 1)
+        }
         purgatory.didAppend(to: log.topicPartition, bytes: bytes)
         topicMetrics(topic).produced(
             bytes: bytes, records: batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) })
@@ -186,7 +193,13 @@ extension Broker {
     /// The answer to an append that threw.
     func appendFailure(_ error: any Error, topic: String, partition: Int32) -> AppendOutcome {
         let code: ErrorCode
-        if let error = error as? StorageError {
+        if let error = error as? StorageError, let refusal = Self.producerRefusal(error.code) {
+            // The producer's mistake or a fenced producer, not the broker's: no error log.
+            logger.debug(
+                "refused an idempotent producer's batch",
+                metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
+            code = refusal
+        } else if let error = error as? StorageError {
             logger.error(
                 "append failed", metadata: ["tern_topic": "\(topic)", "tern_partition": "\(partition)", "error": "\(error)"])
             code = error.code == .messageTooLarge ? .messageTooLarge : .kafkaStorageError
@@ -196,6 +209,19 @@ extension Broker {
         return AppendOutcome(
             response: .init(partition: partition, errorCode: code, errorMessage: "\(topic)-\(partition): \(error)"),
             endOffset: -1)
+    }
+}
+
+extension Broker {
+    /// The protocol error of a producer-state refusal, nil for other storage errors.
+    static func producerRefusal(_ code: StorageError.Code) -> ErrorCode? {
+        switch code {
+        case .outOfOrderSequence: .outOfOrderSequenceNumber
+        case .invalidProducerEpoch: .invalidProducerEpoch
+        case .unknownProducerId: .unknownProducerId
+        case .invalidBatch: .invalidRecord
+        default: nil
+        }
     }
 }
 

@@ -36,6 +36,11 @@ public enum RequestAuthorization {
             return topics(names, .describe)
         case .apiVersions, .sasl:
             return .none
+        case .initProducerId:
+            // Kafka 2.8+ (KIP-679): IDEMPOTENT_WRITE on the cluster, or WRITE on any topic. Tern
+            // hands an id to any principal: an id alone writes nothing, and every Produce that
+            // uses it is still checked for WRITE on its topics.
+            return .none
         case .createTopics(let create):
             // Kafka: CREATE on the cluster, or else on each topic. The topic comes first: it is the
             // resource a denial fails and logs.

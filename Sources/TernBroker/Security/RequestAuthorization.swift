@@ -115,6 +115,7 @@ public enum AuthorizableRequest: Sendable {
     case sasl(ApiKey)
     case describeUserScramCredentials
     case alterUserScramCredentials
+    case initProducerId(InitProducerIdRequest)
     /// BrokerRegistration, BrokerHeartbeat, Vote, BeginQuorumEpoch, QuorumFetch: what nodes of
     /// the cluster send each other.
     case interBroker(ApiKey)
@@ -149,6 +150,7 @@ public enum AuthorizableRequest: Sendable {
         case .sasl(let key): key
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
+        case .initProducerId: .initProducerId
         case .interBroker(let key): key
         }
     }

@@ -34,12 +34,19 @@ final class RetentionService: Sendable {
         }
     }
 
-    /// One pass over every topic; returns the number of segments deleted.
+    /// One pass over every topic (retention, and the expiry of idle idempotent producers);
+    /// returns the number of segments deleted.
     @discardableResult
     func runOnce(_ broker: Broker) -> Int {
         var deleted = 0
         let now = Broker.wallClockMilliseconds()
+        let producerExpirationMs = Int64(broker.config["producer.id.expiration.ms"] ?? "") ?? 86_400_000
         for topic in broker.topics.all {
+            // Idle idempotent producers are forgotten whatever the cleanup policy.
+            for partition in 0..<topic.partitionCount {
+                broker.logManager.log(for: TopicPartition(topic.name, partition))?.expireProducers(
+                    nowMs: now, expirationMs: producerExpirationMs)
+            }
             let effective = Dictionary(
                 uniqueKeysWithValues: broker.resolver.effective(topic.configs).map { ($0.name, $0.value) })
             guard (effective["cleanup.policy"] ?? "delete").split(separator: ",").contains("delete") else { continue }

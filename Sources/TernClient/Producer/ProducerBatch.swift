@@ -46,6 +46,9 @@ struct ProducerBatch: Sendable {
     /// A conditional batch's id, also carried by its first record's `tern.append.id` header, by
     /// which the broker recognises a retry of the batch after it landed.
     var appendId: [UInt8]?
+    /// The idempotent producer's stamp (producer id, epoch, first sequence), set when the batch is
+    /// first sent and kept by every retry; nil for a batch not (yet) numbered.
+    private(set) var stamp: (producerId: Int64, epoch: Int16, sequence: Int32)?
 
     init(
         topicPartition: TopicPartition, baseTimestamp: Int64, capacity: Int, now: ContinuousClock.Instant,
@@ -81,6 +84,17 @@ struct ProducerBatch: Sendable {
     mutating func close() {
         guard encoded == nil else { return }
         encoded = builder.finish(compression: compression)
+    }
+
+    /// Numbers a closed batch for the idempotent producer: writes the producer id, epoch and
+    /// first sequence into its header and recomputes the CRC (one pass over the batch).
+    mutating func stamp(producerId: Int64, epoch: Int16, sequence: Int32) {
+        precondition(!isOpen && stamp == nil, "only a closed batch not yet numbered is stamped")
+        encoded?.withUnsafeMutableBytes {
+            RecordBatchHeader.assignProducer(
+                producerId: producerId, producerEpoch: epoch, baseSequence: sequence, in: $0, at: 0)
+        }
+        stamp = (producerId, epoch, sequence)
     }
 
     /// Reports success to every record: offsets count up from `baseOffset` (-1 for acks=0).

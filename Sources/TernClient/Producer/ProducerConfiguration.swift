@@ -55,6 +55,16 @@ public struct ProducerConfiguration: Sendable {
     /// Codec for record batches (`compression.type`): `.none` or `.gzip`. The broker stores
     /// compressed batches as they come; consumers decompress transparently.
     public var compression: CompressionCodec
+    /// The idempotent producer (`enable.idempotence`). Default true, as in Kafka 3: the producer
+    /// gets a producer id (InitProducerId) before its first batch and numbers each partition's
+    /// batches, so a retry of a batch the broker already stored (its answer was lost) is answered
+    /// with the original offsets instead of being stored twice; at most 5 batches of a partition
+    /// are unacknowledged at a time. Ignored with acks=0 (no answers to retry on). Conditional
+    /// sends are never numbered (their append id guards their retries).
+    public var enableIdempotence: Bool
+
+    /// Whether batches are numbered: idempotence on and acks not 0.
+    var isIdempotent: Bool { enableIdempotence && acks != .none }
 
     /// Creates a configuration.
     public init(
@@ -69,8 +79,10 @@ public struct ProducerConfiguration: Sendable {
         maxRequestSize: Int = 1024 * 1024,
         bufferMemory: Int = 32 * 1024 * 1024,
         metadataWait: Duration = .seconds(5),
-        compression: CompressionCodec = .none
+        compression: CompressionCodec = .none,
+        enableIdempotence: Bool = true
     ) {
+        self.enableIdempotence = enableIdempotence
         precondition(compression == .none || compression == .gzip, "compression must be .none or .gzip")
         self.compression = compression
         self.acks = acks

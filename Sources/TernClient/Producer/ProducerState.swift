@@ -55,6 +55,8 @@ struct ProducerState {
     var capacityWaiters: [CheckedContinuation<Void, Never>] = []
     var nextWaiterId: UInt64 = 0
     var closed = false
+    /// The idempotent producer's id, epoch and sequences (unused when it is off).
+    var idempotence = IdempotenceState()
 
     init(configuration: ProducerConfiguration, partitioner: StickyPartitioner = StickyPartitioner()) {
         self.configuration = configuration
@@ -62,7 +64,8 @@ struct ProducerState {
             configuration: .init(
                 batchSize: configuration.batchSize, linger: configuration.linger,
                 deliveryTimeout: configuration.deliveryTimeout, maxRequestSize: configuration.maxRequestSize,
-                compression: configuration.compression))
+                compression: configuration.compression,
+                maxBatchesPerRequest: configuration.isIdempotent ? 5 : .max))
         self.partitioner = partitioner
     }
 
@@ -154,8 +157,27 @@ struct ProducerState {
                 var message = "delivery of \(batch.recordCount) record\(batch.recordCount == 1 ? "" : "s") to "
                     + "\(batch.topicPartition) timed out after \(seconds) s"
                 if let last = batch.lastError { message += "; last error: \(last.message)" }
-                effects.fail.append((batch, TernError(.timedOut, message, brokerError: batch.lastError?.brokerError)))
+                let error = TernError(.timedOut, message, brokerError: batch.lastError?.brokerError)
+                effects.fail.append((batch, error))
+                // Sent before and given up: whether it was stored is unknown.
+                noteFailed([batch], error: error, fateUnknown: true)
             }
+        }
+        if let fatal = idempotence.fatal {
+            // Fenced (or no producer id to be had): nothing held can be delivered.
+            let held = accumulator.removeAllQueued()
+            accumulator.release(held)
+            for batch in held {
+                outstanding -= batch.recordCount
+                effects.fail.append((batch, fatal))
+            }
+            collectWaiters(into: &effects)
+            return effects
+        }
+        if awaitingProducerId(into: &effects) {
+            if let next = accumulator.nextWakeup(after: now) { arm(max(next, now), into: &effects) }
+            collectWaiters(into: &effects)
+            return effects
         }
 
         let snapshot = metadata
@@ -163,7 +185,7 @@ struct ProducerState {
         let maxInFlight = max(1, configuration.maxInFlightRequestsPerConnection)
         let alreadyConnecting = connecting
         var connect: Set<Int32> = []
-        let drained = accumulator.drain(
+        var drained = accumulator.drain(
             now: now, flushing: flushers > 0 || closed,
             leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) },
             canSend: { node in
@@ -181,7 +203,10 @@ struct ProducerState {
         if configuration.acks != .none {
             for node in drained.requests.keys { inFlightByNode[node, default: 0] += 1 }
         }
-        effects.send = drained.requests
+        var requests = drained.requests
+        drained.requests = [:]  // `requests` alone holds the batches: stamped in place
+        stampDrained(&requests)
+        effects.send = requests
         connecting.formUnion(connect)
         effects.connect = Array(connect)
         if !drained.leaderless.isEmpty { effects.refreshMetadata = true }
@@ -224,10 +249,12 @@ struct ProducerState {
                         error.code, "\(error.message) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))",
                         brokerError: error.brokerError)
                     for batch in batches { effects.fail.append((batch, failure)) }
+                    noteFailed(batches, error: failure, fateUnknown: true)
                 }
             case .failed(let error):
                 finish(tp, batches)
                 for batch in batches { effects.fail.append((batch, error)) }
+                noteFailed(batches, error: error, fateUnknown: false)
             }
         }
         effects.drainAgain = true
@@ -340,6 +367,10 @@ struct ProducerEffects: Sendable {
     var refreshMetadata = false
     var refreshAfter: Duration?
     var arm: ContinuousClock.Instant?
+    /// Ask a broker for a producer id (InitProducerId), then drain.
+    var initProducerId = false
+    /// Drain again after this long (a producer id to ask for again).
+    var drainAfter: Duration?
     var drainAgain = false
     var resumeFlush: [CheckedContinuation<Void, any Error>] = []
     var resumeCapacity: [CheckedContinuation<Void, Never>] = []

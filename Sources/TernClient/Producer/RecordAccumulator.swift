@@ -18,6 +18,9 @@ struct RecordAccumulator {
         var deliveryTimeout: Duration
         var maxRequestSize: Int
         var compression: CompressionCodec = .none
+        /// Idempotent producer: at most this many batches of a partition in one request (the
+        /// broker remembers a producer's last 5), and a retried group travels alone.
+        var maxBatchesPerRequest: Int = .max
     }
 
     /// What `append` did.
@@ -150,7 +153,7 @@ struct RecordAccumulator {
             }
             let (batches, closedOpen, delta) = queue.takeReady(
                 now: now, flushing: flushing, linger: linger, alreadyInRequest: requestBytes[node, default: 0],
-                maxRequestSize: configuration.maxRequestSize)
+                maxRequestSize: configuration.maxRequestSize, maxBatches: configuration.maxBatchesPerRequest)
             bufferedBytes += delta
             if closedOpen { result.closedOpenBatches.append(tp) }
             guard !batches.isEmpty else { continue }
@@ -308,21 +311,34 @@ final class PartitionQueue {
     }
 
     /// Removes the ready batches from the front, up to the request size limit (at least one when
-    /// the request is still empty), closing the open one if it is ready; marks the partition in
-    /// flight.
+    /// the request is still empty) and `maxBatches`, closing the open one if it is ready; marks the
+    /// partition in flight. Numbered batches at the front (an idempotent producer's retry) are
+    /// taken as exactly the group that was sent before, whatever the size limit: the broker
+    /// recognises a retry only when it repeats what it stored, and stores a group as one append.
     /// - Returns: the batches, whether the open batch was closed, and the bytes closing added.
     func takeReady(
-        now: ContinuousClock.Instant, flushing: Bool, linger: Duration, alreadyInRequest: Int, maxRequestSize: Int
+        now: ContinuousClock.Instant, flushing: Bool, linger: Duration, alreadyInRequest: Int, maxRequestSize: Int,
+        maxBatches: Int = .max
     ) -> (batches: [ProducerBatch], closedOpen: Bool, addedBytes: Int) {
         var taken: [ProducerBatch] = []
         var bytes = alreadyInRequest
         var closedOpen = false
         var added = 0
+        if closed.first?.stamp != nil {
+            while let first = closed.first, first.stamp != nil {
+                var batch = closed.removeFirst()
+                batch.attempts += 1
+                taken.append(batch)
+            }
+            inFlight = true
+            retryAt = nil
+            return (taken, false, 0)
+        }
         if closed.isEmpty, let batch = open, Self.isReady(batch, now: now, flushing: flushing, linger: linger) {
             added = closeOpen() ?? 0
             closedOpen = true
         }
-        while let first = closed.first {
+        while let first = closed.first, taken.count < maxBatches {
             if bytes > 0, bytes + first.sizeInBytes > maxRequestSize { break }
             // A conditional batch goes alone: its condition covers exactly its records.
             if first.condition != nil, !taken.isEmpty { break }
@@ -331,7 +347,9 @@ final class PartitionQueue {
             bytes += batch.sizeInBytes
             taken.append(batch)
             if batch.condition != nil { break }
-            if closed.isEmpty, !closedOpen, let open, Self.isReady(open, now: now, flushing: flushing, linger: linger) {
+            if closed.isEmpty, !closedOpen, taken.count < maxBatches, let open,
+                Self.isReady(open, now: now, flushing: flushing, linger: linger)
+            {
                 added += closeOpen() ?? 0
                 closedOpen = true
             }

@@ -99,6 +99,7 @@ public final class TernProducer: Sendable {
         }
         let next = state.withLock { state -> Next in
             if state.closed { return .fail(TernError(.closed, "cannot produce to topic '\(topic)': the producer is closed")) }
+            if let fatal = state.idempotence.fatal { return .fail(fatal) }
             switch state.place(
                 topic: topic, key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
                 completion: completion, now: ContinuousClock.now)
@@ -207,7 +208,40 @@ public final class TernProducer: Sendable {
                 self?.startRefresh()
             }
         }
+        if effects.initProducerId { initProducerId() }
+        if let delay = effects.drainAfter {
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in self?.drain() }
+        }
         if effects.drainAgain { drain() }
+    }
+
+    /// Asks some broker for a producer id (InitProducerId) for the idempotent producer.
+    private func initProducerId() {
+        let client = self.client
+        Task { [weak self] in
+            let result: Result<InitProducerIdResponse, TernError>
+            do {
+                result = .success(try await client.sendToAnyBroker(InitProducerIdRequest()))
+            } catch let error as TernError {
+                result = .failure(error)
+            } catch {
+                result = .failure(TernError(.connectionFailed, "InitProducerId failed: \(error)"))
+            }
+            guard let self else { return }
+            if case .success(let response) = result, response.errorCode == .none {
+                client.logger.debug(
+                    "idempotent producer id", metadata: ["tern_producer_id": "\(response.producerId)"])
+            }
+            self.perform(self.state.withLock { $0.producerIdReceived(result) })
+        }
+    }
+
+    /// The idempotent producer's id and epoch; nil before the first send obtained one (or with
+    /// idempotence off).
+    public var producerIdAndEpoch: (producerId: Int64, epoch: Int16)? {
+        state.withLock { state in
+            state.idempotence.phase == .ready ? (state.idempotence.producerId, state.idempotence.epoch) : nil
+        }
     }
 
     private func send(_ partitions: [(TopicPartition, [ProducerBatch])], to node: Int32) {

@@ -178,6 +178,14 @@ enum FileSystem {
         return parent.isEmpty ? "/" : parent
     }
 
+    /// Milliseconds since the Unix epoch on the wall clock (for producer idle times, which must
+    /// survive a restart, so a monotonic clock will not do).
+    static func wallClockMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
     /// Milliseconds on a clock that never jumps (for segment ages).
     static func monotonicMilliseconds() -> Int64 {
         var spec = timespec()

@@ -99,12 +99,16 @@ struct LogLoader {
         if directoryChanged { try FileSystem.fsyncDirectory(directory) }
         try loadKeyIndexes(&segments, swapped: swapped, logger: logger, stats: &stats)
         let end = segments[segments.count - 1].nextOffset
+        let producers = try ProducerStateLoader.rebuild(
+            directory: directory, segments: segments, logEndOffset: end, logger: logger)
+        stats.producerBatchesReplayed += producers.batchesReplayed
         let first = segments[0].baseOffset
         let start = min(max(logStartOffset ?? first, first), end)
         return PartitionLog(
             topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
             recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter,
-            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end), flushRequests: flushRequests)
+            firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end), flushRequests: flushRequests,
+            producers: producers.table)
     }
 
     /// Logs a salvaged region at error level (file, position, offsets lost, where its bytes went)

@@ -34,6 +34,7 @@ extension PartitionLog {
                     + "\(state.config.maxMessageBytes)"
             )
         }
+        if let duplicate = try checkProducers(state, batches) { return duplicate }
         let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
         let base = state.logEndOffset
         var next = base
@@ -46,6 +47,7 @@ extension PartitionLog {
         }
         try writeRolling(&state, bytes, batches: batches, assignedFrom: base)
         indexKeys(&state, keys, base: base)
+        recordProducers(&state, batches, assignedFrom: base)
         return AppendResult(
             baseOffset: base, lastOffset: next - 1, logEndOffset: next, logStartOffset: state.logStartOffset)
     }
@@ -89,6 +91,7 @@ extension PartitionLog {
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
             indexKeys(&state, keys, base: 0)
+            recordProducers(&state, batches, assignedFrom: nil)
             return AppendResult(
                 baseOffset: first.header.baseOffset, lastOffset: last.header.lastOffset,
                 logEndOffset: last.header.lastOffset + 1, logStartOffset: state.logStartOffset)
@@ -217,7 +220,9 @@ extension PartitionLog {
     }
 
     /// Seals the active segment (its index files written) and starts a new one at the log end;
-    /// asks the background flusher to flush the sealed one (never synced on the append path).
+    /// asks the background flusher to flush the sealed one (never synced on the append path) and
+    /// to write a producer-state snapshot at the new segment's base offset (Kafka snapshots at
+    /// each roll too: recovery then replays at most the active segment).
     func roll(_ state: inout State) throws {
         let active = state.activeIndex
         try state.segments[active].writeIndexes(sealing: true)
@@ -225,6 +230,8 @@ extension PartitionLog {
         state.segments.append(try Segment.create(directory: directory, baseOffset: next))
         if state.config.keyIndexEnabled { state.segments[state.activeIndex].keyIndex = .memory(MemoryKeyIndex()) }
         state.directoryDirty = true
+        // A copy-on-write copy: the table's storage is copied once, by the next append.
+        if !state.producers.producers.isEmpty { state.pendingProducerSnapshot = (next, state.producers) }
         flushRequests?.request(self)
         logger.debug("rolled a new segment", metadata: ["tern_offset": "\(next)"])
     }

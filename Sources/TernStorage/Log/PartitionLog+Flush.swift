@@ -12,6 +12,8 @@ extension PartitionLog {
         var directoryDirty = false
         var logEndOffset: Int64 = 0
         var generation: UInt64 = 0
+        /// A producer-state snapshot to write once the data below its offset is synced.
+        var producerSnapshot: (offset: Int64, table: ProducerStateTable)?
     }
 
     /// Makes everything appended so far durable: `fdatasync` on each segment with unflushed
@@ -54,6 +56,12 @@ extension PartitionLog {
             }
             work.directoryDirty = state.directoryDirty
             state.directoryDirty = false
+            // Background flushes and the closing one write the roll's snapshot; group commits
+            // (acks=all waits on them) do not take the extra fsyncs.
+            if writingActiveIndexes || state.closed {
+                work.producerSnapshot = state.pendingProducerSnapshot
+                state.pendingProducerSnapshot = nil
+            }
             return work
         }
         var syncs = 0
@@ -111,6 +119,22 @@ extension PartitionLog {
             if state.generation == work.generation {
                 state.recoveryPoint = max(state.recoveryPoint, work.logEndOffset)
             }
+        }
+        if let snapshot = work.producerSnapshot { writeProducerSnapshot(snapshot.table, offset: snapshot.offset) }
+    }
+
+    /// Writes a producer-state snapshot after the data below `offset` is durable. A failure is
+    /// logged, not thrown: without the file, recovery replays the log instead.
+    func writeProducerSnapshot(_ table: ProducerStateTable, offset: Int64) {
+        // A truncation since may have cut below the offset: such a snapshot describes batches the
+        // log no longer holds.
+        guard state.withLock({ !$0.deleted && $0.logEndOffset >= offset }) else { return }
+        do {
+            try ProducerStateLoader.writeSnapshot(table, offset: offset, directory: directory)
+        } catch {
+            logger.warning(
+                "cannot write the producer-state snapshot; recovery will replay the log",
+                metadata: ["tern_offset": "\(offset)", "error": "\(error)"])
         }
     }
 

@@ -28,6 +28,9 @@ extension PartitionLog {
                 try cut(&state.segments[state.activeIndex], at: offset)
             }
             try truncateKeyIndex(&state)
+            // Batches the producer state recorded may be gone: rebuild it (snapshots past the new
+            // end are deleted by the rebuild).
+            try rebuildProducers(&state)
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
             state.firstDirtyOffset = min(state.firstDirtyOffset, state.logEndOffset)
             logger.info(
@@ -56,6 +59,10 @@ extension PartitionLog {
         state.directoryDirty = true
         do {
             for segment in state.segments { try segment.deleteFiles() }
+            // Nothing the producer snapshots describe is left (Kafka clears producer state too).
+            for old in try ProducerStateLoader.snapshotOffsets(in: directory) {
+                try FileSystem.unlink(directory + "/" + ProducerSnapshot.fileName(old))
+            }
             state.segments = [try Segment.create(directory: directory, baseOffset: offset)]
         } catch let error as StorageError {
             state.failure = error

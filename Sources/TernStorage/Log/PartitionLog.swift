@@ -41,6 +41,10 @@ public final class PartitionLog: Sendable {
         var lastCleanedMs: Int64 = -1
         /// When tombstones kept by the last cleaning become removable (wall-clock ms), if any were kept.
         var tombstonesDueMs: Int64?
+        /// The idempotent producers writing here (checked and updated under this lock by appends).
+        var producers: ProducerStateTable
+        /// A snapshot of ``producers`` taken at a roll, written by the next flush (off the append path).
+        var pendingProducerSnapshot: (offset: Int64, table: ProducerStateTable)?
 
         var activeIndex: Int { segments.count - 1 }
         var logEndOffset: Int64 { segments[segments.count - 1].nextOffset }
@@ -70,7 +74,7 @@ public final class PartitionLog: Sendable {
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
         recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0,
-        flushRequests: FlushRequests? = nil
+        flushRequests: FlushRequests? = nil, producers: ProducerStateTable = ProducerStateTable()
     ) {
         precondition(!segments.isEmpty, "a log has at least one segment")
         self.topicPartition = topicPartition
@@ -85,7 +89,7 @@ public final class PartitionLog: Sendable {
         state = Mutex(
             State(
                 segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,
-                firstDirtyOffset: firstDirtyOffset))
+                firstDirtyOffset: firstDirtyOffset, producers: producers))
     }
 
     /// The first offset still in the log.
@@ -142,13 +146,16 @@ public final class PartitionLog: Sendable {
     }
 
     /// Closes the log: refuses further appends and truncations (they throw `closed`), writes the
-    /// active segment's index files and flushes everything. Reads keep working on what is there.
+    /// active segment's index files, flushes everything and snapshots the producer state at the
+    /// log end (so the next start replays no batch). Reads keep working on what is there.
     public func close() throws {
         if keyIndexBits.load(ordering: .relaxed) >= 0 { sealKeyIndexes() }
         let closedNow = try state.withLock { state -> Bool in
             guard !state.closed else { return false }
             state.closed = true
             try state.segments[state.activeIndex].writeIndexes(sealing: true)
+            // The roll's snapshot is older than this one: superseded.
+            state.pendingProducerSnapshot = (state.logEndOffset, state.producers)
             return true
         }
         if closedNow { try flush() }

@@ -24,6 +24,9 @@ public struct RecoveryStats: Sendable, Equatable {
     public var corruptRegions = 0
     /// Bytes of those stretches.
     public var corruptBytes: Int64 = 0
+    /// Idempotent producers' batches replayed into producer state after the newest usable
+    /// producer snapshot (all of them when there was none).
+    public var producerBatchesReplayed = 0
 
     /// Creates empty statistics.
     public init() {}
@@ -40,5 +43,6 @@ public struct RecoveryStats: Sendable, Equatable {
         segmentsDeleted += other.segmentsDeleted
         corruptRegions += other.corruptRegions
         corruptBytes += other.corruptBytes
+        producerBatchesReplayed += other.producerBatchesReplayed
     }
 }

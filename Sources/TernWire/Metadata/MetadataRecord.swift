@@ -20,6 +20,8 @@ public enum MetadataRecord: Hashable, Sendable {
     case addAcl(AclBinding)
     /// An ACL binding was removed.
     case removeAcl(AclBinding)
+    /// A block of producer ids was allocated; the next free id (the idempotent producer).
+    case producerIds(ProducerIdsRecord)
 
     /// Record type numbers in the log. Never reuse one.
     public enum TypeCode: UInt16, Sendable, CaseIterable {
@@ -34,7 +36,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case removeTopic = 9
         case userScramCredential = 10
         case removeUserScramCredential = 11
-        // 12-39 are free; ACLs take numbers from 40 up.
+        case producerIds = 12
+        // 13-39 are free; ACLs take numbers from 40 up.
         case addAcl = 40
         case removeAcl = 41
     }
@@ -54,6 +57,7 @@ public enum MetadataRecord: Hashable, Sendable {
         case .removeUserScramCredential: .removeUserScramCredential
         case .addAcl: .addAcl
         case .removeAcl: .removeAcl
+        case .producerIds: .producerIds
         }
     }
 
@@ -77,6 +81,7 @@ public enum MetadataRecord: Hashable, Sendable {
         case .userScramCredential(let record): record.encode(into: &writer)
         case .removeUserScramCredential(let record): record.encode(into: &writer)
         case .addAcl(let binding), .removeAcl(let binding): binding.encode(into: &writer)
+        case .producerIds(let record): record.encode(into: &writer)
         }
         return writer.take()
     }
@@ -119,6 +124,7 @@ public enum MetadataRecord: Hashable, Sendable {
         case .removeUserScramCredential: return .removeUserScramCredential(try .decode(from: &reader))
         case .addAcl: return .addAcl(try .decode(from: &reader))
         case .removeAcl: return .removeAcl(try .decode(from: &reader))
+        case .producerIds: return .producerIds(try .decode(from: &reader))
         }
     }
 }

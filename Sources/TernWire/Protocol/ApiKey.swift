@@ -32,6 +32,11 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// Tern's own: one key's records through the partition's key index.
     public static let fetchKey = ApiKey(rawValue: 1002)
     public static let describeLogDirs = ApiKey(rawValue: 35)
+    /// The idempotent producer's producer id and epoch.
+    public static let initProducerId = ApiKey(rawValue: 22)
+    /// A broker's request for a block of producer ids, to the active controller (controller
+    /// listener only, never listed by ApiVersions).
+    public static let allocateProducerIds = ApiKey(rawValue: 67)
     /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
     /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
@@ -73,6 +78,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.describeQuorum, 0, 0), (.saslHandshake, 1, 1), (.saslAuthenticate, 0, 0),
         (.describeUserScramCredentials, 0, 0), (.alterUserScramCredentials, 0, 0),
         (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
+        (.initProducerId, 0, 0),
     ]
 
     public var name: String {
@@ -113,6 +119,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
+        case .initProducerId: "InitProducerId"
+        case .allocateProducerIds: "AllocateProducerIds"
         default: "Api\(rawValue)"
         }
     }

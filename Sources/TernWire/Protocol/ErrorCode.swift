@@ -66,6 +66,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupAuthorizationFailed = ErrorCode(rawValue: 30)
     /// The principal may not perform the operation on the cluster.
     public static let clusterAuthorizationFailed = ErrorCode(rawValue: 31)
+    /// Produce: a batch's sequence number is not the next one the partition expects from its
+    /// producer (a gap; or a new epoch not starting at 0). Nothing of the partition was appended.
+    public static let outOfOrderSequenceNumber = ErrorCode(rawValue: 45)
+    /// Produce: the batch's producer epoch is older than one the partition has seen for the id
+    /// (another producer instance took the id over: this one is fenced).
+    public static let invalidProducerEpoch = ErrorCode(rawValue: 47)
+    /// Produce: the partition has no state for the producer id (expired after
+    /// `producer.id.expiration.ms`) and the batch does not start a sequence at 0.
+    public static let unknownProducerId = ErrorCode(rawValue: 59)
+    /// A newer producer instance holds the producer id (Kafka's transactional fencing; reserved:
+    /// Tern's broker answers a stale epoch on Produce with INVALID_PRODUCER_EPOCH).
+    public static let producerFenced = ErrorCode(rawValue: 90)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
@@ -137,6 +149,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .topicAuthorizationFailed: "TOPIC_AUTHORIZATION_FAILED"
         case .groupAuthorizationFailed: "GROUP_AUTHORIZATION_FAILED"
         case .clusterAuthorizationFailed: "CLUSTER_AUTHORIZATION_FAILED"
+        case .outOfOrderSequenceNumber: "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        case .invalidProducerEpoch: "INVALID_PRODUCER_EPOCH"
+        case .unknownProducerId: "UNKNOWN_PRODUCER_ID"
+        case .producerFenced: "PRODUCER_FENCED"
         default: "ERROR_\(rawValue)"
         }
     }

@@ -96,6 +96,27 @@ public struct RecordBatchHeader: Sendable, Hashable {
         BigEndian.store(UInt64(bitPattern: baseOffset), at: offset + Offset.baseOffset, in: buffer)
         BigEndian.store(UInt32(bitPattern: partitionLeaderEpoch), at: offset + Offset.partitionLeaderEpoch, in: buffer)
     }
+
+    /// Writes an idempotent producer's `producerId`, `producerEpoch` and `baseSequence` into the
+    /// complete batch at `offset` and recomputes its CRC (those fields lie inside it): how a
+    /// producer stamps a batch that was closed before its producer id was known. One CRC pass
+    /// over the batch, no allocation.
+    public static func assignProducer(
+        producerId: Int64, producerEpoch: Int16, baseSequence: Int32, in buffer: UnsafeMutableRawBufferPointer,
+        at offset: Int
+    ) {
+        precondition(offset >= 0 && buffer.count - offset >= size, "batch header outside the buffer")
+        let length = Int(Int32(bitPattern: BigEndian.uint32(at: offset + Offset.batchLength, in: UnsafeRawBufferPointer(buffer))))
+        let end = offset + logOverhead + length
+        precondition(length >= size - logOverhead && end <= buffer.count, "batch outside the buffer")
+        BigEndian.store(UInt64(bitPattern: producerId), at: offset + Offset.producerId, in: buffer)
+        let epoch = UInt16(bitPattern: producerEpoch)
+        buffer[offset + Offset.producerEpoch] = UInt8(truncatingIfNeeded: epoch >> 8)
+        buffer[offset + Offset.producerEpoch + 1] = UInt8(truncatingIfNeeded: epoch)
+        BigEndian.store(UInt32(bitPattern: baseSequence), at: offset + Offset.baseSequence, in: buffer)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[(offset + Offset.attributes)..<end]))
+        BigEndian.store(crc, at: offset + Offset.crc, in: buffer)
+    }
 }
 
 /// Compression codecs of the record-batch attributes (bits 0–2).

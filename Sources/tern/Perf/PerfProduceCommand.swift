@@ -27,6 +27,10 @@ struct PerfProduceCommand: AsyncParsableCommand {
                 + "(each producer appends to its own key on the key's last offset; needs key.index.enable=true).",
             valueName: "mode"))
     var condition = PerfAppendMode.none
+    @Flag(
+        inversion: .prefixedEnableDisable,
+        help: "The idempotent producer (producer id and sequence numbers; the SDK's default).")
+    var idempotence = true
     @Flag(help: "Print the summary as one JSON object.") var json = false
 
     func validate() throws {
@@ -43,7 +47,8 @@ struct PerfProduceCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = ProducerConfiguration(
             acks: acks.value, batchSize: batchSize, linger: .milliseconds(lingerMs),
-            maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value)
+            maxRequestSize: max(1 << 20, batchSize * 4), bufferMemory: 64 << 20, compression: compression.value,
+            enableIdempotence: idempotence)
         let failed = FailureCounter()
         let latency = LatencyRecorder()
         let progress = PerfProgress(mode: "produce")

@@ -25,6 +25,8 @@ final class FakeBroker: Sendable {
         /// Errors to answer the next produce requests of a partition with, in order.
         var produceErrors: [TopicPartition: [ErrorCode]] = [:]
         var requestsByApi: [ApiKey: Int] = [:]
+        /// The next id InitProducerId hands out.
+        var nextProducerId: Int64 = 1000
         var produceRequests: [ProduceRequest] = []
         var connections = 0
         var omitApis: Set<ApiKey> = []
@@ -115,6 +117,13 @@ final class FakeBroker: Sendable {
                 return Frame.response(fetch(request), correlationId: id, version: header.apiVersion)
             case .findCoordinator, .consumerGroupHeartbeat, .offsetCommit, .offsetFetch:
                 return try groupResponse(header, &reader)
+            case .initProducerId:
+                _ = try InitProducerIdRequest(from: &reader)
+                let id = state.withLock { state -> Int64 in
+                    defer { state.nextProducerId += 1 }
+                    return state.nextProducerId
+                }
+                return Frame.response(InitProducerIdResponse(producerId: id, producerEpoch: 0), correlationId: header.correlationId)
             default:
                 return Frame.errorResponse(correlationId: id, status: ResponseStatus(.unsupportedVersion, "unknown API"))
             }

@@ -158,6 +158,8 @@ enum RequestTarget {
             ),
             ("describe-cluster", payload(DescribeClusterRequest(includeFencedBrokers: false))),
             ("describe-quorum", payload(DescribeQuorumRequest())),
+            ("init-producer-id", payload(InitProducerIdRequest())),
+            ("allocate-producer-ids", payload(AllocateProducerIdsRequest(brokerId: 2, brokerEpoch: 17))),
             (
                 "broker-registration",
                 payload(

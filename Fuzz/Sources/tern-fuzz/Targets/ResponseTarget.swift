@@ -265,6 +265,11 @@ enum ResponseTarget {
                         ]))
             ),
             ("broker-registration", seed(.brokerRegistration, BrokerRegistrationResponse(brokerEpoch: 17))),
+            ("init-producer-id", seed(.initProducerId, InitProducerIdResponse(producerId: 4000, producerEpoch: 0))),
+            (
+                "allocate-producer-ids",
+                seed(.allocateProducerIds, AllocateProducerIdsResponse(producerIdStart: 1000, producerIdLength: 1000))
+            ),
             (
                 "broker-heartbeat",
                 seed(

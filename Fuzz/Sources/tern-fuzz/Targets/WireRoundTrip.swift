@@ -6,13 +6,13 @@ import TernWire
 enum WireRoundTrip {
     /// Every API whose bodies come from outside: the client APIs of ``ApiKey/supported``, then
     /// those the broker answers outside that table (SASL before authentication, the controller's
-    /// broker registration and heartbeat, the ACL administration), all at version 0. Appended
+    /// broker registration, heartbeat and producer-id allocation, the ACL administration), all at version 0. Appended
     /// after `supported` so that the response corpus's first byte (an index here) keeps its meaning.
     static let apis: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] =
         ApiKey.supported
         + [
             ApiKey.saslHandshake, .saslAuthenticate, .brokerRegistration, .brokerHeartbeat, .describeAcls, .createAcls,
-            .deleteAcls,
+            .deleteAcls, .allocateProducerIds,
         ]
         .filter { key in !ApiKey.supported.contains { $0.key == key } }.map { (key: $0, minVersion: 0, maxVersion: 0) }
 
@@ -48,6 +48,8 @@ enum WireRoundTrip {
         case .createAcls: CreateAclsRequest.self
         case .deleteAcls: DeleteAclsRequest.self
         case .describeAcls: DescribeAclsRequest.self
+        case .initProducerId: InitProducerIdRequest.self
+        case .allocateProducerIds: AllocateProducerIdsRequest.self
         default: nil
         }
     }

@@ -288,15 +288,43 @@ final class ActiveController: Sendable {
         }
     }
 
-    /// On the queue: `decide` against the working image while this node is the active
-    /// controller; NOT_CONTROLLER otherwise. What decisions that propose records call first.
-    func decide<T>(_ decide: (MetadataImage) -> T) -> Result<T, ControllerError> {
+    /// An AllocateProducerIds, on the queue: the block is answered once its record is committed.
+    func allocateProducerIds(
+        _ request: AllocateProducerIdsRequest, reply: @escaping @Sendable (AllocateProducerIdsResponse) -> Void
+    ) {
         dispatchPrecondition(condition: .onQueue(queue))
-        return state.withLock { state in
+        let decision = state.withLock {
+            state -> Result<(start: Int64, length: Int32, record: MetadataRecord), ControllerError> in
             guard state.activeEpoch != nil else {
                 return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
             }
-            return .success(decide(state.working))
+            do throws(ControllerError) {
+                // The working image: a block proposed but not yet committed is not handed out again.
+                return .success(
+                    try ControllerDecisions.allocateProducerIds(
+                        state.working, brokerId: request.brokerId, brokerEpoch: request.brokerEpoch))
+            } catch {
+                return .failure(error)
+            }
+        }
+        @Sendable func refused(_ code: ErrorCode, _ message: String) -> AllocateProducerIdsResponse {
+            AllocateProducerIdsResponse(errorCode: code, errorMessage: message, producerIdStart: -1, producerIdLength: 0)
+        }
+        switch decision {
+        case .failure(let error):
+            reply(refused(error.code, error.message))
+        case .success(let block):
+            propose([block.record], what: "producer ids for broker \(request.brokerId)") { result in
+                switch result {
+                case .success:
+                    self.logger.debug(
+                        "producer ids allocated",
+                        metadata: ["tern_broker": "\(request.brokerId)", "tern_producer_id_start": "\(block.start)"])
+                    reply(AllocateProducerIdsResponse(producerIdStart: block.start, producerIdLength: block.length))
+                case .failure(let error):
+                    reply(Self.failure(error, AllocateProducerIdsResponse.self) { refused($0, $1) })
+                }
+            }
         }
     }
 

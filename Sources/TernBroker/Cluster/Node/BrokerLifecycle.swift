@@ -224,6 +224,23 @@ final class BrokerLifecycle: Sendable {
         }
     }
 
+    /// AllocateProducerIds to the active controller with this process's registration; any thread.
+    func allocateProducerIds(completion: @escaping @Sendable (Result<AllocateProducerIdsResponse, any Error>) -> Void) {
+        guard let epoch = state.withLock({ $0.brokerEpoch }) else {
+            return completion(.failure(ControllerChannelError("broker \(nodeId) is not registered with a controller yet")))
+        }
+        guard let leader = leader() else {
+            return completion(.failure(ControllerChannelError("no metadata quorum leader known")))
+        }
+        let request = AllocateProducerIdsRequest(brokerId: nodeId, brokerEpoch: epoch)
+        if leader == nodeId, let controller = localController {
+            controller.queue.async { controller.allocateProducerIds(request) { completion(.success($0)) } }
+        } else {
+            // The channel's connect may block up to its timeout: never on the caller's thread.
+            queue.async { self.remote(request, to: leader, completion: completion) }
+        }
+    }
+
     private func remote<R: WireRequest>(
         _ request: R, to leader: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) {

@@ -272,6 +272,16 @@ public final class ClusterNode: Sendable {
     /// True when this broker's last heartbeat answer said it is fenced (or it is not registered).
     public var isFenced: Bool { lifecycle?.snapshot.fenced ?? false }
 
+    /// Asks the active controller for a block of producer ids (AllocateProducerIds), through the
+    /// same path as registration and heartbeats; any thread. Fails when this node is not a
+    /// registered broker yet or no controller answers.
+    func allocateProducerIds(completion: @escaping @Sendable (Result<AllocateProducerIdsResponse, any Error>) -> Void) {
+        guard let lifecycle else {
+            return completion(.failure(ControllerChannelError("node \(config.nodeId) is not a broker")))
+        }
+        lifecycle.allocateProducerIds(completion: completion)
+    }
+
     // MARK: Driver callbacks
 
     /// On the driver's queue: committed entries into the image; the cluster id, once known, into
@@ -325,8 +335,8 @@ public final class ClusterNode: Sendable {
         guard reader.isAtEnd else { throw WireError(.malformed, "\(reader.remaining) unexpected bytes after the body") }
     }
 
-    /// On a controller-listener connection: BrokerRegistration and BrokerHeartbeat for the active
-    /// controller.
+    /// On a controller-listener connection: BrokerRegistration, BrokerHeartbeat and
+    /// AllocateProducerIds for the active controller.
     private static func serve(
         _ controller: ActiveController, _ header: RequestHeader, _ body: [UInt8],
         _ respond: @escaping @Sendable ([UInt8]) -> Void
@@ -363,6 +373,12 @@ public final class ClusterNode: Sendable {
                     controller.alterScramCredentials(request) {
                         respond(Frame.response($0, correlationId: correlationId))
                     }
+                }
+            case .allocateProducerIds:
+                let request = try AllocateProducerIdsRequest(from: &reader)
+                try Self.checkAtEnd(reader)
+                controller.queue.async {
+                    controller.allocateProducerIds(request) { respond(Frame.response($0, correlationId: correlationId)) }
                 }
             default:
                 respond(

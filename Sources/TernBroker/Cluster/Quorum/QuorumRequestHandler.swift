@@ -44,7 +44,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     /// The broker-to-controller APIs this listener hands to the node's controller; every other key
     /// must be a Raft message.
     static let controllerApis: Set<ApiKey> = [
-        .brokerRegistration, .brokerHeartbeat, .describeQuorum, .envelope, .alterUserScramCredentials,
+        .brokerRegistration, .brokerHeartbeat, .describeQuorum, .envelope, .alterUserScramCredentials, .allocateProducerIds,
     ]
 
     func connection(
