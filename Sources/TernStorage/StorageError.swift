@@ -25,6 +25,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let keyIndexDisabled = Code("key index disabled")
         /// No such log.
         public static let notFound = Code("not found")
+        /// The log was truncated while a read was in progress (the read may be retried).
+        public static let logTruncated = Code("log truncated")
         /// The code's name.
         public var description: String { raw }
     }

@@ -36,6 +36,7 @@ extension PartitionLog {
         }
         let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
         let base = state.logEndOffset
+        try noteEpoch(&state, leaderEpoch, startOffset: base)
         var next = base
         bytes.withUnsafeMutableBytes { raw in
             for batch in batches {
@@ -86,6 +87,9 @@ extension PartitionLog {
                     )
                 }
                 expected = batch.header.lastOffset + 1
+            }
+            for batch in batches {
+                try noteEpoch(&state, batch.header.partitionLeaderEpoch, startOffset: batch.header.baseOffset)
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
             indexKeys(&state, keys, base: 0)

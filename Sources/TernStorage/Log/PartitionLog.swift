@@ -41,6 +41,8 @@ public final class PartitionLog: Sendable {
         var lastCleanedMs: Int64 = -1
         /// When tombstones kept by the last cleaning become removable (wall-clock ms), if any were kept.
         var tombstonesDueMs: Int64?
+        /// The leader-epoch history, as `leader-epoch-checkpoint` holds it (PartitionLog+LeaderEpoch).
+        var epochs = LeaderEpochCache()
 
         var activeIndex: Int { segments.count - 1 }
         var logEndOffset: Int64 { segments[segments.count - 1].nextOffset }
@@ -70,7 +72,7 @@ public final class PartitionLog: Sendable {
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
         recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0,
-        flushRequests: FlushRequests? = nil
+        flushRequests: FlushRequests? = nil, epochs: LeaderEpochCache = LeaderEpochCache()
     ) {
         precondition(!segments.isEmpty, "a log has at least one segment")
         self.topicPartition = topicPartition
@@ -85,7 +87,7 @@ public final class PartitionLog: Sendable {
         state = Mutex(
             State(
                 segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,
-                firstDirtyOffset: firstDirtyOffset))
+                firstDirtyOffset: firstDirtyOffset, epochs: epochs))
     }
 
     /// The first offset still in the log.
