@@ -24,7 +24,7 @@ final class MessageRoundTripTests: XCTestCase {
             "FetchKeyResponse",
             "SaslHandshakeRequest", "SaslHandshakeResponse", "SaslAuthenticateRequest", "SaslAuthenticateResponse",
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
-            "DeleteAclsRequest", "DeleteAclsResponse",
+            "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
         ]
         XCTAssertEqual(names, expected)
     }

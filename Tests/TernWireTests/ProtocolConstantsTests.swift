@@ -16,14 +16,16 @@ final class ProtocolConstantsTests: XCTestCase {
             (.consumerGroupHeartbeat, 68, "ConsumerGroupHeartbeat"), (.resetGroupOffsets, 1000, "ResetGroupOffsets"),
             (.describeLogDirs, 35, "DescribeLogDirs"), (.fetchKey, 1002, "FetchKey"),
             (.describeCluster, 60, "DescribeCluster"), (.describeQuorum, 55, "DescribeQuorum"),
+            (.offsetForLeaderEpoch, 23, "OffsetForLeaderEpoch"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
             XCTAssertEqual(key.name, name)
             let supported = ApiKey.supported.first { $0.key == key }
             XCTAssertEqual(supported?.minVersion, 0, name)
-            // Fetch v1 adds fetch sessions, Produce v1 conditions; every other API has one version.
-            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce ? 1 : 0, name)
+            // Fetch v1 adds fetch sessions and v2 leader epochs, Produce v1 conditions; every other
+            // API has one version.
+            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 2 : key == .produce ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
@@ -99,6 +101,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.fetchSessionIdNotFound, 70, "FETCH_SESSION_ID_NOT_FOUND", false),
             (.invalidFetchSessionEpoch, 71, "INVALID_FETCH_SESSION_EPOCH", false),
             (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
+            (.fencedLeaderEpoch, 74, "FENCED_LEADER_EPOCH", true), (.unknownLeaderEpoch, 75, "UNKNOWN_LEADER_EPOCH", true),
             (.invalidRecord, 87, "INVALID_RECORD", false),
             (.coordinatorLoadInProgress, 14, "COORDINATOR_LOAD_IN_PROGRESS", true),
             (.coordinatorNotAvailable, 15, "COORDINATOR_NOT_AVAILABLE", true),
