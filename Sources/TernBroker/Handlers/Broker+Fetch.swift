@@ -93,9 +93,17 @@ extension Broker {
                 if p.lastFetchedEpoch >= 0,
                     let diverging = log.divergingEpoch(lastFetchedEpoch: p.lastFetchedEpoch, fetchOffset: p.fetchOffset)
                 {
-                    out.divergingEpoch = diverging.epoch
-                    out.divergingEndOffset = diverging.endOffset
-                    hasError = true  // not an error, but answered now: the follower must truncate first
+                    if diverging == .undefined {
+                        // The fetcher knows a newer epoch than this log's history: on the wire
+                        // (-1, -1) means "no divergence", so say that this leader is behind.
+                        out.errorCode = .unknownLeaderEpoch
+                        out.errorMessage =
+                            "\(tp): last fetched epoch \(p.lastFetchedEpoch) is newer than this log's epochs"
+                    } else {
+                        out.divergingEpoch = diverging.epoch
+                        out.divergingEndOffset = diverging.endOffset
+                    }
+                    hasError = true  // answered now: the follower must truncate first
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                     continue
                 }

@@ -36,7 +36,10 @@ extension LogLoader {
             cache = try Self.rebuildEpochs(segments, start: start)
             changed = true
         }
-        if changed { try LeaderEpochCheckpoint.write(cache.entries, directory: directory) }
+        // An empty log without a checkpoint needs none: no file (and no fsyncs) for it at every start.
+        if changed, stored != nil || !cache.entries.isEmpty {
+            try LeaderEpochCheckpoint.write(cache.entries, directory: directory)
+        }
         return cache
     }
 
