@@ -34,7 +34,8 @@ final class LeaderEpochTests: XCTestCase {
         try connection.roundTrip(
             OffsetForLeaderEpochRequest(
                 topics: [
-                    .init(name: topic, partitions: [.init(partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch)])
+                    .init(
+                        name: topic, partitions: [.init(partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch)])
                 ])
         ).response?.topics.first?.partitions.first
     }
@@ -76,7 +77,9 @@ final class LeaderEpochTests: XCTestCase {
         XCTAssertEqual(try endOffset(connection, "epochs", epoch: 0, current: 0)?.errorCode, ErrorCode.none)
         XCTAssertEqual(
             try connection.roundTrip(
-                OffsetForLeaderEpochRequest(topics: [.init(name: "nope", partitions: [.init(partition: 0, leaderEpoch: 0)])])
+                OffsetForLeaderEpochRequest(topics: [
+                    .init(name: "nope", partitions: [.init(partition: 0, leaderEpoch: 0)])
+                ])
             ).response?.topics.first?.partitions.first?.errorCode, .unknownTopicOrPartition)
 
         // Fetch v2: the stored batches carry epoch 0; a matching current epoch reads, a newer one is refused.
@@ -84,7 +87,9 @@ final class LeaderEpochTests: XCTestCase {
         XCTAssertEqual(read.errorCode, ErrorCode.none)
         var headers: [Int32] = []
         var position = 0
-        while let header = RecordBatchHeader(read.records, at: position), header.totalSize <= read.records.count - position {
+        while let header = RecordBatchHeader(read.records, at: position),
+            header.totalSize <= read.records.count - position
+        {
             headers.append(header.partitionLeaderEpoch)
             position += header.totalSize
         }
