@@ -106,3 +106,21 @@ final class TruncationFenceTests: XCTestCase {
         XCTAssertGreaterThan(goodReads, 0)
     }
 }
+
+/// The key index's reads are fenced the same way.
+final class KeyReadTruncationFenceTests: XCTestCase {
+    func testKeySlicesPlannedBeforeATruncationFail() throws {
+        let fixture = try StorageFixture()
+        var config = LogConfig()
+        config.keyIndexEnabled = true
+        let log = try fixture.log(config)
+        let appended = try appendBatches(log, counts: [3, 3, 3], valueSize: 40)
+        let key = try XCTUnwrap(appended[1].records[0].key)
+        let planned = try log.readKey(key, from: 0, maxOffset: .max, maxBytes: 1 << 20)
+        XCTAssertFalse(planned.slices.isEmpty)
+        XCTAssertTrue(planned.slices.allSatisfy(\.isCurrent))
+        try log.truncate(to: appended[1].baseOffset)
+        try appendBatches(log, counts: [3, 3], valueSize: 40, baseTimestamp: 7, leaderEpoch: 2)
+        XCTAssertFalse(planned.slices.contains(where: \.isCurrent), "the key's batch was truncated away")
+    }
+}
