@@ -15,6 +15,22 @@ final class ReplicationSimulationTests: XCTestCase {
         return outcome
     }
 
+    /// Seeds that found problems while the simulator was built; each stays as a regression test
+    /// (all were in the simulated world's configuration or its hosts, none in the machines):
+    /// - 8, 9: the liveness probe was re-sent before a replication round could acknowledge it,
+    ///   so no probe was ever acknowledged on a slow network.
+    /// - 87: one record per fetch could not catch up a backlog of hundreds within the bound.
+    /// - 90: a lag limit (200 ms) below a fetch round trip (150 ms messages) made in-sync
+    ///   followers flap in and out of the ISR for ever: the limit now covers three round trips.
+    /// - 404: a late registration of a broker's earlier run replaced its current broker epoch;
+    ///   its heartbeats were ignored and it stayed fenced for ever. The controller now answers a
+    ///   heartbeat with an unknown epoch and the broker registers again (the wiring must too).
+    static let regressionSeeds: [UInt64] = [8, 9, 87, 90, 404]
+
+    func testRegressionSeeds() {
+        for seed in Self.regressionSeeds { _ = run(seed) }
+    }
+
     /// 1,000 seeds by default (REPLICATION_SEEDS / REPLICATION_SEED_START change the range).
     func testManySeeds() {
         let env = ProcessInfo.processInfo.environment

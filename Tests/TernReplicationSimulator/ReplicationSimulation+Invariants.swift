@@ -85,6 +85,12 @@ extension ReplicationSimulation {
             // Newest first: a divergence shows at the top; a full scan every step is needless.
             let floor = max(0, hw - 32)
             while o >= floor {
+                if o >= mlog.records.count {
+                    fail(
+                        "p\(p): in-sync replica \(m) lacks \(log.records[o]) at \(o), below leader \(id)'s high watermark \(hw)"
+                    )
+                    return
+                }
                 if mlog.records[o] != log.records[o] {
                     fail(
                         "p\(p): in-sync replica \(m) holds \(mlog.records[o]) at \(o); leader \(id) holds \(log.records[o]) below its high watermark \(hw)"
