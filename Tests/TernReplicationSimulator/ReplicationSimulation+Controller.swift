@@ -84,6 +84,12 @@ extension ReplicationSimulation {
             note("controller fences expired brokers")
             commit(records)
         }
+        if options.uncleanLeaderElection, let records = try? ControllerDecisions.electUncleanLeaders(image),
+            !records.isEmpty
+        {
+            note("controller elects uncleanly")
+            commit(records)
+        }
         if version != broadcastVersion || now >= nextBroadcastAt {
             broadcastVersion = version
             nextBroadcastAt = now + 100

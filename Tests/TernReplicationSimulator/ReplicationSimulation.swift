@@ -39,6 +39,9 @@ public struct ReplicationSimulation {
         /// After the chaos everything heals and restarts: an `acks=all` record must be
         /// acknowledged and every replica back in sync within this long.
         public var healBoundMs: Int64 = 20_000
+        /// `unclean.leader.election.enable`: the controller elects an out-of-sync replica when no
+        /// in-sync one is left (the durability promise does not hold then; a test shows it).
+        public var uncleanLeaderElection = false
         /// Print every traced event as it happens (replaying one seed).
         public var verbose = false
 
