@@ -73,7 +73,9 @@ final class ServerSlowSenderTests: XCTestCase {
         while !closed && DispatchTime.now() < deadline {
             usleep(20_000)
             closed = isClosedByServer(trickler)
-            if !closed { _ = [UInt8(2)].withUnsafeBytes { Glibc.send(trickler.fd, $0.baseAddress!, 1, Int32(MSG_NOSIGNAL)) } }
+            if !closed {
+                _ = [UInt8(2)].withUnsafeBytes { Glibc.send(trickler.fd, $0.baseAddress!, 1, Int32(MSG_NOSIGNAL)) }
+            }
         }
         let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
         XCTAssertTrue(closed, "a peer trickling one frame was never closed")

@@ -478,6 +478,36 @@ final class SocketChannel: @unchecked Sendable {
         }
     }
 
+    /// For a channel whose reads are suspended (backpressure, waiting for request memory): a
+    /// suspended read source reports nothing, not even end of input, so this looks at the socket
+    /// without reading. A peer that failed or hung up closes the channel now. A peer that shut its
+    /// sending side ends the input when no further frame can be made of what is left — nothing
+    /// unread and no complete frame buffered, or a partial frame the unread bytes cannot complete
+    /// — so the delegate hears ``SocketChannelDelegate/channelDidReachEndOfInput(_:)`` (and long
+    /// polls are answered) instead of waiting on a peer that is gone. Frames the peer sent before
+    /// it shut its side are still answered. On the loop; called periodically by the server.
+    func checkPeerWhileSuspended() {
+        loop.assertOnLoop()
+        guard state == .active, readSuspended, !inputClosed, !readingStopped, let delegate else { return }
+        let fd = socket.rawValue
+        guard let peer = Syscall.peerState(fd), peer.inputShutDown || peer.failed else { return }
+        if peer.failed && !peer.inputShutDown {
+            close(error: NetError(.closed, "connection to \(self.peer) failed while reading was suspended"))
+            return
+        }
+        guard !readBuffer.hasFrame, tls?.hasBufferedInput != true, let unread = Syscall.unreadBytes(fd) else { return }
+        if tls != nil || readBuffer.incompleteFrameBytes == nil {
+            // Ciphertext, or bytes not yet known to belong to a frame: only nothing left is final.
+            guard unread == 0 else { return }
+        } else if let frameBytes = readBuffer.incompleteFrameBytes, readBuffer.unconsumedBytes + unread >= frameBytes {
+            return
+        }
+        logger.trace("peer closed its side while reading was suspended")
+        inputClosed = true
+        updateReadInterest()
+        delegate.channelDidReachEndOfInput(self)
+    }
+
     /// Whether reading is suspended now (for tests and diagnostics).
     var isReadSuspended: Bool {
         loop.assertOnLoop()

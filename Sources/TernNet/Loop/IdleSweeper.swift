@@ -1,8 +1,8 @@
 import Dispatch
 
 /// Closes one loop's idle server connections and those stalled part-way through a request
-/// frame: a single repeating timer per loop sweeps them, rather than a timer per connection
-/// re-armed on every read.
+/// frame, and notices peers that closed while their connection's reads were suspended: a single
+/// repeating timer per loop sweeps them, rather than a timer per connection re-armed on every read.
 final class IdleSweeper: @unchecked Sendable {
     // `@unchecked Sendable`: `connections` and `timer` are touched only on `loop.queue`
     // (every method hops there).
@@ -69,6 +69,7 @@ final class IdleSweeper: @unchecked Sendable {
         let idle = Self.nanoseconds(idleTimeout)
         let partial = Self.nanoseconds(partialRequestTimeout)
         for connection in connections.values {
+            connection.checkPeerWhileSuspended()
             if let idle, let idleTimeout, connection.isIdle(now: now, timeoutNanoseconds: idle) {
                 connection.closeIdle(timeout: idleTimeout)
             } else if let partial, let partialRequestTimeout,

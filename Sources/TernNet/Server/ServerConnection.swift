@@ -196,6 +196,12 @@ public final class ServerConnection: @unchecked Sendable {
         channel.close(error: NetError(.timedOut, "request frame from \(peer) incomplete after \(timeout)"))
     }
 
+    /// Notices a peer that closed while reading is suspended (see
+    /// ``SocketChannel/checkPeerWhileSuspended()``); on the loop.
+    func checkPeerWhileSuspended() {
+        channel.checkPeerWhileSuspended()
+    }
+
     /// Whether reading is suspended by backpressure now; on the loop (tests and diagnostics).
     var isReadSuspended: Bool { channel.isReadSuspended }
 
