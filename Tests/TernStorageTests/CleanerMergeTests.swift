@@ -25,6 +25,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 80_000, indexIntervalBytes: 4096))
         try appendKeyed(log, twentyVersions())
         try log.roll()  // everything written is cleanable
+        try log.flush()  // the cleaner stops at the recovery point
         let segmentsBefore = log.segmentCount
         XCTAssertGreaterThanOrEqual(segmentsBefore, 8)
 
@@ -60,6 +61,7 @@ final class CleanerMergeTests: XCTestCase {
         records += (0..<5000).map { KeyedRecord(key: "key-\($0 % 500)", value: "again-\($0)") }
         try appendKeyed(log, records)
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let before = try allRecords(log)
         let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
 
@@ -80,6 +82,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 2000, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 20)", value: "v\($0)") })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let before = try allRecords(log)
         let bases = log.segmentBaseOffsets
         XCTAssertGreaterThan(bases.count, 5)
@@ -106,6 +109,7 @@ final class CleanerMergeTests: XCTestCase {
         // leaves the first one, empty: its base offset is the log start a restart finds.
         try appendKeyed(log, (0..<20).map { KeyedRecord(key: "key-\($0)", value: nil) })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let options = CleaningOptions(deleteRetentionMs: 0, nowMs: defaultTestTimestamp + 1_000_000, force: true)
         let result = try XCTUnwrap(log.clean(using: map, options: options))
         XCTAssertEqual(result.segmentsWritten, 1)
@@ -123,6 +127,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 2000, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 50)", value: "v\($0)") })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let segments = log.segmentCount
         let calls = Mutex(0)
         let result = try log.clean(
@@ -226,6 +231,7 @@ final class CleanerMergeTests: XCTestCase {
     ) throws -> (log: PartitionLog, atSync: DispatchSemaphore, release: DispatchSemaphore) {
         let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
+        try log.flush()  // the cleaner stops at the recovery point
         log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
         let atSync = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
