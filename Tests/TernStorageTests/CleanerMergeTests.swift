@@ -120,6 +120,49 @@ final class CleanerMergeTests: XCTestCase {
         XCTAssertEqual(try DiskSurgery.size(fixture.segmentPath(bases[0])), 0)
     }
 
+    /// A cleaning that leaves nothing (every key deleted, its tombstone expired) keeps the first
+    /// segment, empty: the log start, the segment list, reads and appends stay the same across a
+    /// clean and an unclean restart.
+    func testAFullCleanKeepsTheLogStartAndSegmentsAcrossRestarts() throws {
+        let config = LogConfig(segmentBytes: 2000, indexIntervalBytes: 256)
+        let fixture = try StorageFixture()
+        let log = try fixture.log(config)
+        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 20)", value: "v\($0)") })
+        try appendKeyed(log, (0..<20).map { KeyedRecord(key: "key-\($0)", value: nil) })
+        try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
+        let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
+        XCTAssertEqual(activeBase, 620)
+        let map = OffsetMap(bufferBytes: 1 << 16)
+        let options = CleaningOptions(deleteRetentionMs: 0, nowMs: defaultTestTimestamp + 1_000_000)
+        _ = try XCTUnwrap(log.clean(using: map, options: options))
+        // Tombstones go in the pass that finds them expired (a forced pass over a clean log).
+        _ = try log.clean(using: map, options: CleaningOptions(deleteRetentionMs: 0, nowMs: options.nowMs, force: true))
+
+        func check(_ log: PartitionLog, _ when: String) throws {
+            XCTAssertEqual(log.logStartOffset, 0, when)
+            XCTAssertEqual(log.segmentBaseOffsets, [0, activeBase], when)
+            XCTAssertEqual(try DiskSurgery.size(fixture.segmentPath(0)), 0, when)
+            XCTAssertEqual(log.logEndOffset, activeBase, when)
+            XCTAssertEqual(try allRecords(log).count, 0, when)
+        }
+        try check(log, "after cleaning")
+        try fixture.manager.shutdown()
+        try check(try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition)), "after a clean restart")
+        try fixture.manager.shutdown()
+        try fixture.removeCleanMarker()
+        try FileManager.default.removeItem(atPath: fixture.logDir + "/" + LogManager.recoveryPointCheckpoint)
+        let manager = try fixture.reopen(config: config)
+        XCTAssertFalse(manager.openedCleanly)
+        let reopened = try XCTUnwrap(manager.log(for: fixture.topicPartition))
+        try check(reopened, "after an unclean restart")
+        // Appends go on at the old end; a read from the log start finds them.
+        try appendKeyed(reopened, [KeyedRecord(key: "key-1", value: "again")])
+        let fromStart = try recordsOf(reopened.read(from: 0, maxBytes: 1 << 20, maxOffset: .max))
+        XCTAssertEqual(fromStart.map(\.offset), [activeBase])
+        try fixture.manager.shutdown()
+    }
+
     /// Retention deleting segments while a cleaning reads them: the cleaning gives up ("the log
     /// changed"), leaves no cleaner files behind, and the log serves what retention left.
     func testACleaningRacingRetentionGivesUpCleanly() throws {
