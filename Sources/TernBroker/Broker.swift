@@ -206,6 +206,7 @@ public final class Broker: Sendable {
             var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
+            serverConfig.partialRequestTimeout = .milliseconds(config.partialRequestTimeoutMs)
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
             serverConfig.memoryPool = requestMemory
             serverConfig.connectionLimiter = connectionLimiter
