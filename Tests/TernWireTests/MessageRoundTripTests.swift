@@ -27,6 +27,7 @@ final class MessageRoundTripTests: XCTestCase {
             "AlterUserScramCredentialsRequest", "AlterUserScramCredentialsResponse",
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
             "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
+            "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
         ]
         XCTAssertEqual(names, expected)
     }
