@@ -8,7 +8,7 @@ import XCTest
 /// is not the active controller forwards CreateAcls / DeleteAcls inside an Envelope and answers
 /// once it has applied the commit, so the change is enforced there as soon as the client has
 /// the answer, and on every other node once it has applied the same entry; a lost majority
-/// fails the change clearly within the forwarding timeout.
+/// fails the change (and a SCRAM user change) clearly within the forwarding timeout.
 final class ClusterAclForwardingTests: XCTestCase {
     var directory: TemporaryDirectory!
     var cluster: ClusterProcesses!
@@ -139,6 +139,22 @@ final class ClusterAclForwardingTests: XCTestCase {
         XCTAssertEqual(
             send(last, DescribeClusterRequest(includeFencedBrokers: false), timeout: 5)?.status.errorCode,
             ErrorCode.none, "nothing was committed, so nothing is enforced")
+        // A SCRAM user change takes the same path and fails the same way, for the user it names.
+        let userStarted = Date()
+        let user = send(
+            last,
+            AlterUserScramCredentialsRequest(upsertions: [
+                .init(user: "erin", mechanism: .sha256, password: "erin pw", iterations: 4096)
+            ]), timeout: 30)
+        let userElapsed = Date().timeIntervalSince(userStarted)
+        let userResult = try XCTUnwrap(user?.response?.results.first, "no answer within 30 s\n\(cluster.logs)")
+        XCTAssertEqual(userResult.user, "erin")
+        XCTAssertTrue(
+            userResult.errorCode == .requestTimedOut || userResult.errorCode == .notController,
+            "\(userResult.errorCode)")
+        XCTAssertTrue(
+            userResult.errorMessage?.contains("no metadata quorum") == true, userResult.errorMessage ?? "nil")
+        XCTAssertLessThan(userElapsed, 15, "AlterUserScramCredentials took \(userElapsed) s")
 
         // The quorum back: the same change goes through the same broker.
         try cluster.start(controller)
