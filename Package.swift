@@ -106,12 +106,21 @@ let package = Package(
         .testTarget(name: "TernWireTests", dependencies: ["TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernStorageTests", dependencies: ["TernStorage", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernNetTests", dependencies: ["TernNet", "TernTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernBrokerTests", dependencies: ["TernBroker", "TernRaft", "TernNet", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TernBrokerTests",
+            dependencies: ["TernBroker", "TernRaft", "TernNet", "TernWire", "TernTestSupport", "TernReplicationSimulator"],
+            swiftSettings: swiftSettings),
         .target(
             name: "TernRaftSimulator", dependencies: ["TernRaft"], path: "Tests/TernRaftSimulator",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "raft-sim", dependencies: ["TernRaftSimulator"], path: "Tests/raft-sim", swiftSettings: swiftSettings),
+        .target(
+            name: "TernReplicationSimulator", dependencies: ["TernBroker", "TernRaft", "TernRaftSimulator", "TernWire"],
+            path: "Tests/TernReplicationSimulator", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "replication-sim", dependencies: ["TernReplicationSimulator"], path: "Tests/replication-sim",
+            swiftSettings: swiftSettings),
         .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -142,8 +142,7 @@ public final class Broker: Sendable {
         requestMemory = queuedBytes < 0 ? nil : RequestMemoryPool(limit: queuedBytes)
         let refused = ConnectionLimiter.Refusal.self
         let refusedCounters = [
-            refused.maxConnections: Counter(
-                label: "tern_connections_refused_total", dimensions: [("limit", "max.connections")]),
+            refused.maxConnections: Counter(label: "tern_connections_refused_total", dimensions: [("limit", "max.connections")]),
             refused.maxConnectionsPerIP: Counter(
                 label: "tern_connections_refused_total", dimensions: [("limit", "max.connections.per.ip")]),
         ]
@@ -166,8 +165,7 @@ public final class Broker: Sendable {
                 minSessionTimeoutMs: setting("group.min.session.timeout.ms", 6000),
                 maxSessionTimeoutMs: setting("group.max.session.timeout.ms", 1_800_000)),
             logger: logger)
-        cleaner = Self.makeCleaner(
-            config: config, logManager: logManager, topics: topics, resolver: resolver, logger: logger)
+        cleaner = Self.makeCleaner(config: config, logManager: logManager, topics: topics, resolver: resolver, logger: logger)
         try reconcileLogs()
         if let offsets = topics.topic(GroupCoordinator.topicName) {
             groupCoordinator.load(
@@ -191,8 +189,7 @@ public final class Broker: Sendable {
             }
             guard !missing.isEmpty else { continue }
             logger.warning(
-                "creating missing partition logs",
-                metadata: ["tern_topic": "\(topic.name)", "partitions": "\(missing.count)"])
+                "creating missing partition logs", metadata: ["tern_topic": "\(topic.name)", "partitions": "\(missing.count)"])
             try logManager.publish(try logManager.prepareLogs(missing, config: resolver.logConfig(topic.configs)))
         }
     }
@@ -209,6 +206,7 @@ public final class Broker: Sendable {
             var serverConfig = ServerConfiguration(host: listener.host, port: listener.port)
             serverConfig.maxFrameBytes = config.maxRequestBytes
             serverConfig.idleTimeout = .milliseconds(config.idleTimeoutMs)
+            serverConfig.partialRequestTimeout = .milliseconds(config.partialRequestTimeoutMs)
             if config.networkThreads > 0 { serverConfig.eventLoopCount = config.networkThreads }
             serverConfig.memoryPool = requestMemory
             serverConfig.connectionLimiter = connectionLimiter
@@ -220,8 +218,7 @@ public final class Broker: Sendable {
                 serverConfig.tls = tls.holder
             }
             let server = Server(
-                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger, listener: index),
-                logger: logger)
+                configuration: serverConfig, handler: RequestRouter(broker: self, logger: logger, listener: index), logger: logger)
             do {
                 try server.start()
             } catch {
@@ -264,8 +261,7 @@ public final class Broker: Sendable {
         retention.start(self)
         groupCoordinator.start(self)
         try cleaner?.start()
-        _ = phase.compareExchange(
-            expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
+        _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
     }
 
     /// True while the broker serves requests: logs recovered, every listener accepting, not
@@ -347,8 +343,7 @@ public final class Broker: Sendable {
         let advertised = config.advertisedListeners
         let listener = advertised.indices.contains(index) ? advertised[index] : config.advertisedListener
         let ports = boundPorts
-        let port =
-            listener.port == 0 ? (ports.indices.contains(index) ? ports[index] : ports.first ?? 0) : listener.port
+        let port = listener.port == 0 ? (ports.indices.contains(index) ? ports[index] : ports.first ?? 0) : listener.port
         return MetadataResponse.Broker(nodeId: config.nodeId, host: listener.host, port: Int32(port))
     }
 }

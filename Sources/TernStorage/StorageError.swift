@@ -34,6 +34,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         /// The partition has no state for the batch's producer id and the batch does not start
         /// at sequence 0; nothing was appended.
         public static let unknownProducerId = Code("unknown producer id")
+        /// The log was truncated while a read was in progress (the read may be retried).
+        public static let logTruncated = Code("log truncated")
         /// The code's name.
         public var description: String { raw }
     }

@@ -242,4 +242,28 @@ final class ClusterObserverTests: XCTestCase {
                 && observers.allSatisfy { $0["logEndOffset"] as? Int != nil && $0["lastContactMs"] as? Int != nil }
         }
     }
+
+    /// An observer that joins after the voters have snapshotted the metadata log (a snapshot
+    /// after every applied batch here) starts below the leader's log start: it fetches the
+    /// snapshot — in chunks carried by the responses to its own requests — installs it, then
+    /// registers and is unfenced once caught up.
+    func testLateObserverInstallsTheLeadersSnapshot() async throws {
+        var settings = ClusterQuorumTests.settings
+        settings["metadata.log.max.record.bytes.between.snapshots"] = "1"
+        cluster = try ClusterProcesses(
+            count: 4, directory: directory.path, settings: settings,
+            roles: ["broker,controller", "broker,controller", "broker,controller", "broker"], deferred: [4])
+        await waitUntil(60, "three voters registered and unfenced") {
+            await formed(askingNode: 1, brokers: [1, 2, 3]) != nil
+        }
+        try cluster.start(4)
+        await waitUntil(60, "observer 4 registered and unfenced") {
+            await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
+        }
+        XCTAssertTrue(cluster.log(4).contains("metadata snapshot installed from the leader"), cluster.log(4))
+        await waitUntil(30, "observer 4 caught up with the leader") {
+            guard let leader = await leaderView(via: 1) else { return false }
+            return leader.observers.first { $0.nodeId == 4 }?.logEndOffset == leader.logEndOffset
+        }
+    }
 }

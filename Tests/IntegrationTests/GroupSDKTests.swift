@@ -173,6 +173,40 @@ final class GroupSDKTests: BrokerTestCase {
         await client.close()
     }
 
+    /// Reset by timestamp: the first offset whose record is at or after the time, read from the
+    /// partition's segment files (several segments, so the search crosses files), and the log
+    /// end past the newest record.
+    func testResetOffsetsByTimestampFindsTheFirstRecordAtOrAfterIt() async throws {
+        let client = try await client()
+        try await client.admin.createTopic(name: "ts", partitions: 1, configs: ["segment.bytes": "1024"])
+        // 20 batches of 5 records; batch b's records are stamped base + 1000 b + i.
+        let base = defaultTestTimestamp
+        for b in 0..<20 {
+            let response = try await client.send(
+                ProduceRequest(
+                    acks: 1, timeoutMs: 5000,
+                    topics: [
+                        .init(
+                            name: "ts",
+                            partitions: [.init(partition: 0, records: makeBatch(count: 5, baseTimestamp: base + 1000 * Int64(b)))])
+                    ]),
+                to: 0)
+            XCTAssertEqual(response.topics.first?.partitions.first?.errorCode, ErrorCode.none)
+        }
+        let tp = TopicPartition(topic: "ts", partition: 0)
+        let cases: [(Int64, Int64)] = [
+            (0, 0), (base, 0), (base + 3, 3), (base + 5, 5), (base + 7000, 35), (base + 7004, 39), (base + 7005, 40),
+            (base + 19_004, 99), (base + 19_005, 100),
+        ]
+        for (timestamp, expected) in cases {
+            let reset = try await client.admin.resetGroupOffsets(group: "by-time", topic: "ts", to: .timestamp(timestamp))
+            XCTAssertEqual(reset, [tp: expected], "timestamp \(timestamp)")
+        }
+        let description = try await client.admin.describeGroup("by-time")
+        XCTAssertEqual(description.partitions.map(\.committedOffset), [100])
+        await client.close()
+    }
+
     func testResetOffsetsOfAStoppedGroupAndDeleteIt() async throws {
         let client = try await client()
         try await client.admin.createTopic(name: "t", partitions: 2)

@@ -163,6 +163,85 @@ final class RequestLimitsTests: XCTestCase {
         XCTAssertEqual(try metric(broker, "tern_request_queued_bytes"), 0)
         try assertServes(broker)
     }
+
+    /// Runs a produce of one 900 KB batch (a frame well over the resident 64 KiB buffer) on
+    /// another thread; the returned wait gives its outcome, or nil on timeout.
+    private func produceLargeBatch(port: Int, topic: String) -> (Double) -> String? {
+        let answered = DispatchSemaphore(value: 0)
+        let outcome = Mutex<String>("no answer")
+        Thread.detachNewThread {
+            defer { answered.signal() }
+            do {
+                let producer = try RawConnection(port: port, timeout: 60)
+                let batch = makeBatch(count: 1, valueSize: 900_000)
+                let (_, response) = try producer.roundTrip(
+                    ProduceRequest(
+                        acks: 1, timeoutMs: 5000,
+                        topics: [.init(name: topic, partitions: [.init(partition: 0, records: batch)])]))
+                outcome.withLock {
+                    $0 = "\(response?.topics.first?.partitions.first?.errorCode ?? .unknownServerError)"
+                }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        return { seconds in
+            answered.wait(timeout: .now() + seconds) == .success ? outcome.withLock { $0 } : nil
+        }
+    }
+
+    /// Clients that announce frames as large as the broker allows and then trickle them must not
+    /// hold the request memory everyone shares: a size prefix does not reserve its frame.
+    func testTricklingClientsDoNotStarveALargeProduce() throws {
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data",
+            settings: ["queued.max.request.bytes": "\(8 << 20)", "socket.request.max.bytes": "\(16 << 20)"])
+        defer { broker.stop() }
+        do {
+            let setup = try RawConnection(port: broker.port)
+            _ = try setup.roundTrip(CreateTopicsRequest(topics: [.init(name: "t", numPartitions: 1)]))
+        }
+        // Four clients announce 16 MiB frames (64 MiB against an 8 MiB pool) and send 1 KB each.
+        var header = [UInt8](repeating: 0, count: 4)
+        header.withUnsafeMutableBytes { BigEndian.store(UInt32(16 << 20), at: 0, in: $0) }
+        let tricklers = try (0..<4).map { _ in
+            try StallingSender(port: broker.port, bytes: header + [UInt8](repeating: 0, count: 1000))
+        }
+        defer { tricklers.forEach { $0.close() } }
+        usleep(300_000)
+        let queued = try XCTUnwrap(metric(broker, "tern_request_queued_bytes"))
+        XCTAssertLessThanOrEqual(queued, Double(4 * 64 * 1024), "size prefixes reserved their whole frames")
+
+        // A large produce is answered while they stay connected, well before the default
+        // connections.max.partial.request.ms (30 s) would close them.
+        let wait = produceLargeBatch(port: broker.port, topic: "t")
+        XCTAssertEqual(wait(20), "\(ErrorCode.none)", "the large produce waited behind the tricklers")
+        for trickler in tricklers { XCTAssertFalse(trickler.isClosedByPeer(), "a trickler was closed early") }
+    }
+
+    /// A client that keeps a frame incomplete (one byte at a time, so it is never idle) is closed
+    /// after connections.max.partial.request.ms, with a warning naming it.
+    func testTricklerIsClosedAfterThePartialRequestTimeout() throws {
+        let broker = try BrokerProcess(
+            dataDirectory: directory.path + "/data", settings: ["connections.max.partial.request.ms": "1000"])
+        defer { broker.stop() }
+        var header = [UInt8](repeating: 0, count: 4)
+        header.withUnsafeMutableBytes { BigEndian.store(UInt32(1 << 20), at: 0, in: $0) }
+        let trickler = try StallingSender(port: broker.port, bytes: header)
+        let idle = try RawConnection(port: broker.port, timeout: 10)
+        let started = Date()
+        var closed = false
+        while !closed && Date().timeIntervalSince(started) < 20 {
+            usleep(50_000)
+            closed = trickler.isClosedByPeer()
+            if !closed { trickler.send([1]) }
+        }
+        XCTAssertTrue(closed, "the trickler was never closed")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.9)
+        XCTAssertTrue(broker.log.contains("a request frame stayed incomplete too long"), broker.log)
+        // A connection with no partial frame is not affected.
+        XCTAssertEqual(try idle.roundTrip(ApiVersionsRequest()).status.errorCode, .none)
+    }
 }
 
 /// A connection that sends what the socket takes of `bytes` without ever blocking, then more
@@ -182,10 +261,22 @@ private final class StallingSender {
 
     func sendMore() {
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { return }
             sent += n
         }
+    }
+
+    /// Sends `extra` bytes at once (whatever the socket takes).
+    func send(_ extra: [UInt8]) {
+        _ = extra.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Whether the broker closed the connection (end of input or reset), without blocking.
+    func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     func close() {

@@ -45,6 +45,14 @@ final class RequestAuthorizationTests: XCTestCase {
                 .listOffsets(ListOffsetsRequest(topics: [.init(name: "a", partitions: [])])),
                 RequiredAuthorization(checks: topicChecks(["a"], .describe))
             ),
+            (
+                .offsetForLeaderEpoch(OffsetForLeaderEpochRequest(topics: [.init(name: "a", partitions: [])])),
+                RequiredAuthorization(checks: topicChecks(["a"], .describe))
+            ),
+            (
+                .offsetForLeaderEpoch(OffsetForLeaderEpochRequest(replicaId: 2, topics: [])),
+                RequiredAuthorization(checks: [Check(.clusterAction, .cluster, .topicAuthorizationFailed, .request)])
+            ),
             (.metadata(MetadataRequest(topics: nil)), RequiredAuthorization(listing: ListingFilter(.describe, .topic))),
             (
                 .metadata(MetadataRequest(topics: ["a", "b"], allowAutoTopicCreation: true)),

@@ -39,6 +39,7 @@ final class CleanerCrashTests: XCTestCase {
         var records: [KeyedRecord] = []
         for version in 0..<15 { records += (0..<40).map { KeyedRecord(key: "key-\($0)", value: "v\(version)-\($0)") } }
         try appendKeyed(log, records)
+        try log.flush()  // the cleaner stops at the recovery point
         let before = try allRecords(log)
         let activeBase = log.segmentBaseOffsets.last ?? 0
         log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))  // one merged group
@@ -104,6 +105,7 @@ final class CleanerCrashTests: XCTestCase {
         // The log works on: it takes appends and a full cleaning reaches the fully compacted state.
         try appendKeyed(reopened, [KeyedRecord(key: "key-0", value: "after")])
         try reopened.roll()
+        try reopened.flush()  // the cleaner stops at the recovery point
         _ = try reopened.clean(using: map, options: options)
         let final = try allRecords(reopened)
         XCTAssertEqual(final.count, 40, "crash point \(point)")
@@ -147,6 +149,7 @@ final class CleanerCrashTests: XCTestCase {
             }
         }
         let map = OffsetMap(bufferBytes: 1 << 16)
+        try log.flush()  // the cleaner stops at the recovery point
         let result = try XCTUnwrap(log.clean(using: map, options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0)))
         XCTAssertEqual(try allRecords(log), cleanedAll)
         let taken = snapshots.withLock { $0 }

@@ -25,6 +25,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 80_000, indexIntervalBytes: 4096))
         try appendKeyed(log, twentyVersions())
         try log.roll()  // everything written is cleanable
+        try log.flush()  // the cleaner stops at the recovery point
         let segmentsBefore = log.segmentCount
         XCTAssertGreaterThanOrEqual(segmentsBefore, 8)
 
@@ -60,6 +61,7 @@ final class CleanerMergeTests: XCTestCase {
         records += (0..<5000).map { KeyedRecord(key: "key-\($0 % 500)", value: "again-\($0)") }
         try appendKeyed(log, records)
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let before = try allRecords(log)
         let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
 
@@ -80,6 +82,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 2000, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 20)", value: "v\($0)") })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let before = try allRecords(log)
         let bases = log.segmentBaseOffsets
         XCTAssertGreaterThan(bases.count, 5)
@@ -106,6 +109,7 @@ final class CleanerMergeTests: XCTestCase {
         // leaves the first one, empty: its base offset is the log start a restart finds.
         try appendKeyed(log, (0..<20).map { KeyedRecord(key: "key-\($0)", value: nil) })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let options = CleaningOptions(deleteRetentionMs: 0, nowMs: defaultTestTimestamp + 1_000_000, force: true)
         let result = try XCTUnwrap(log.clean(using: map, options: options))
         XCTAssertEqual(result.segmentsWritten, 1)
@@ -116,6 +120,49 @@ final class CleanerMergeTests: XCTestCase {
         XCTAssertEqual(try DiskSurgery.size(fixture.segmentPath(bases[0])), 0)
     }
 
+    /// A cleaning that leaves nothing (every key deleted, its tombstone expired) keeps the first
+    /// segment, empty: the log start, the segment list, reads and appends stay the same across a
+    /// clean and an unclean restart.
+    func testAFullCleanKeepsTheLogStartAndSegmentsAcrossRestarts() throws {
+        let config = LogConfig(segmentBytes: 2000, indexIntervalBytes: 256)
+        let fixture = try StorageFixture()
+        let log = try fixture.log(config)
+        try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 20)", value: "v\($0)") })
+        try appendKeyed(log, (0..<20).map { KeyedRecord(key: "key-\($0)", value: nil) })
+        try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
+        let activeBase = try XCTUnwrap(log.segmentBaseOffsets.last)
+        XCTAssertEqual(activeBase, 620)
+        let map = OffsetMap(bufferBytes: 1 << 16)
+        let options = CleaningOptions(deleteRetentionMs: 0, nowMs: defaultTestTimestamp + 1_000_000)
+        _ = try XCTUnwrap(log.clean(using: map, options: options))
+        // Tombstones go in the pass that finds them expired (a forced pass over a clean log).
+        _ = try log.clean(using: map, options: CleaningOptions(deleteRetentionMs: 0, nowMs: options.nowMs, force: true))
+
+        func check(_ log: PartitionLog, _ when: String) throws {
+            XCTAssertEqual(log.logStartOffset, 0, when)
+            XCTAssertEqual(log.segmentBaseOffsets, [0, activeBase], when)
+            XCTAssertEqual(try DiskSurgery.size(fixture.segmentPath(0)), 0, when)
+            XCTAssertEqual(log.logEndOffset, activeBase, when)
+            XCTAssertEqual(try allRecords(log).count, 0, when)
+        }
+        try check(log, "after cleaning")
+        try fixture.manager.shutdown()
+        try check(try XCTUnwrap(fixture.reopen(config: config).log(for: fixture.topicPartition)), "after a clean restart")
+        try fixture.manager.shutdown()
+        try fixture.removeCleanMarker()
+        try FileManager.default.removeItem(atPath: fixture.logDir + "/" + LogManager.recoveryPointCheckpoint)
+        let manager = try fixture.reopen(config: config)
+        XCTAssertFalse(manager.openedCleanly)
+        let reopened = try XCTUnwrap(manager.log(for: fixture.topicPartition))
+        try check(reopened, "after an unclean restart")
+        // Appends go on at the old end; a read from the log start finds them.
+        try appendKeyed(reopened, [KeyedRecord(key: "key-1", value: "again")])
+        let fromStart = try recordsOf(reopened.read(from: 0, maxBytes: 1 << 20, maxOffset: .max))
+        XCTAssertEqual(fromStart.map(\.offset), [activeBase])
+        try fixture.manager.shutdown()
+    }
+
     /// Retention deleting segments while a cleaning reads them: the cleaning gives up ("the log
     /// changed"), leaves no cleaner files behind, and the log serves what retention left.
     func testACleaningRacingRetentionGivesUpCleanly() throws {
@@ -123,6 +170,7 @@ final class CleanerMergeTests: XCTestCase {
         let log = try fixture.log(LogConfig(segmentBytes: 2000, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 50)", value: "v\($0)") })
         try log.roll()
+        try log.flush()  // the cleaner stops at the recovery point
         let segments = log.segmentCount
         let calls = Mutex(0)
         let result = try log.clean(
@@ -226,6 +274,7 @@ final class CleanerMergeTests: XCTestCase {
     ) throws -> (log: PartitionLog, atSync: DispatchSemaphore, release: DispatchSemaphore) {
         let log = try fixture.log(LogConfig(segmentBytes: 4096, indexIntervalBytes: 256))
         try appendKeyed(log, (0..<600).map { KeyedRecord(key: "key-\($0 % 40)", value: "v\($0)") })
+        try log.flush()  // the cleaner stops at the recovery point
         log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
         let atSync = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)

@@ -34,6 +34,7 @@ final class LogCleanerTests: XCTestCase {
         log.update(config: LogConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 256))
 
         let map = OffsetMap(bufferBytes: 1 << 20)
+        try log.flush()  // the cleaner stops at the recovery point
         let result = try XCTUnwrap(log.clean(using: map, options: CleaningOptions(deleteRetentionMs: 0, nowMs: 0)))
         let after = try allRecords(log)
         XCTAssertEqual(after, expectedAfterCleaning(before, activeBase: activeBase))
@@ -68,6 +69,7 @@ final class LogCleanerTests: XCTestCase {
         try appendKeyed(log, records, perBatch: 7)
         try log.roll()
         let before = try allRecords(log)
+        try log.flush()  // the cleaner stops at the recovery point
         _ = try XCTUnwrap(log.clean(using: OffsetMap(bufferBytes: 1 << 16), options: .init(deleteRetentionMs: 0, nowMs: 0)))
         let after = try allRecords(log)
         XCTAssertEqual(after, expectedAfterCleaning(before, activeBase: Int64(before.count)))
@@ -91,6 +93,7 @@ final class LogCleanerTests: XCTestCase {
         try appendKeyed(log, versionedRecords(keys: 30, versions: 10), perBatch: 15, compression: .gzip)
         try log.roll()
         let before = try allRecords(log)
+        try log.flush()  // the cleaner stops at the recovery point
         _ = try XCTUnwrap(log.clean(using: OffsetMap(bufferBytes: 1 << 16), options: .init(deleteRetentionMs: 0, nowMs: 0)))
         XCTAssertEqual(try allRecords(log), expectedAfterCleaning(before, activeBase: Int64(before.count)))
         let headers = try batchHeaders(log.read(from: 0, maxBytes: 1 << 20, maxOffset: .max))
@@ -109,6 +112,7 @@ final class LogCleanerTests: XCTestCase {
         let map = OffsetMap(bufferBytes: 112 * OffsetMap.slotSize)
         XCTAssertEqual(map.maxEntries, 100)
 
+        try log.flush()  // the cleaner stops at the recovery point
         let first = try XCTUnwrap(log.clean(using: map, options: .init(deleteRetentionMs: 0, nowMs: 0)))
         XCTAssertTrue(first.mapFilled)
         XCTAssertGreaterThan(first.firstDirtyOffset, 0)
@@ -138,6 +142,7 @@ final class LogCleanerTests: XCTestCase {
 
         // One hour of delete retention, one minute after the writes: tombstones stay.
         let hour: Int64 = 3_600_000
+        try log.flush()  // the cleaner stops at the recovery point
         _ = try XCTUnwrap(log.clean(using: map, options: .init(deleteRetentionMs: hour, nowMs: newest + 60_000)))
         let kept = try allRecords(log)
         XCTAssertEqual(kept, expectedAfterCleaning(before, activeBase: 105))
@@ -160,6 +165,7 @@ final class LogCleanerTests: XCTestCase {
         try appendKeyed(log, versionedRecords())
         let planned = try log.read(from: 0, maxBytes: 256 << 20, maxOffset: .max)
         let before = try recordsOf(planned)
+        try log.flush()  // the cleaner stops at the recovery point
         _ = try XCTUnwrap(log.clean(using: OffsetMap(bufferBytes: 1 << 16), options: .init(deleteRetentionMs: 0, nowMs: 0)))
         XCTAssertNotEqual(try allRecords(log), before)
         // The slices hold the replaced (now deleted) files open: they read what they planned.
@@ -196,6 +202,7 @@ final class LogCleanerTests: XCTestCase {
         }
         reader.start()
         let map = OffsetMap(bufferBytes: 40 * OffsetMap.slotSize)  // many small passes
+        try log.flush()  // the cleaner stops at the recovery point
         while try log.clean(using: map, options: .init(deleteRetentionMs: 0, nowMs: 0)) != nil {}
         let deadline = Date().addingTimeInterval(30)
         while reads.value < 3 && Date() < deadline { usleep(1000) }
@@ -205,11 +212,64 @@ final class LogCleanerTests: XCTestCase {
         XCTAssertGreaterThan(reads.value, 0)
     }
 
+    func testTheCleanerLeavesSegmentsAboveTheRecoveryPointAlone() throws {
+        let fixture = try StorageFixture(flushMode: .interval(milliseconds: 3_600_000))
+        // Nothing syncs the rolled segments behind the test's back.
+        fixture.manager.backgroundFlusher.stop()
+        let log = try fixture.log(config)
+        try appendKeyed(log, versionedRecords())
+        try log.flush()
+        let synced = log.recoveryPoint
+        // More versions of the same keys, not yet synced: they supersede the synced records.
+        try appendKeyed(log, versionedRecords(versions: 6))
+        let activeBase = log.segmentBaseOffsets.last ?? 0
+        XCTAssertEqual(log.recoveryPoint, synced)
+        XCTAssertLessThan(synced, activeBase, "the later rolled segments are not synced")
+        let before = try allRecords(log)
+        /// Offset and value of each record (compact failure messages).
+        func summary(_ records: [Record]) -> [String] { records.map { "\($0.offset)=\(string($0.value) ?? "nil")" } }
+        let bases = log.segmentBaseOffsets
+        // Segments holding records past the recovery point, with their file sizes.
+        let unsynced = try zip(bases, bases.dropFirst()).filter { $0.1 > synced }.map { pair in
+            (pair.0, try DiskSurgery.contents(fixture.segmentPath(pair.0)).count)
+        }
+        XCTAssertGreaterThan(unsynced.count, 1)
+        // The first segment not wholly synced (the one active at the flush).
+        let bound = try XCTUnwrap(unsynced.first?.0)
+        XCTAssertGreaterThan(bound, 0)
+
+        // Only what lies below the recovery point is cleaned: the records a crash can still take
+        // back are not used to remove older ones, and their segments are not rewritten.
+        let map = OffsetMap(bufferBytes: 1 << 20)
+        let options = CleaningOptions(deleteRetentionMs: 0, nowMs: 0)
+        while try log.clean(using: map, options: options) != nil {}
+        XCTAssertEqual(log.firstDirtyOffset, bound)
+        for (base, size) in unsynced {
+            XCTAssertTrue(log.segmentBaseOffsets.contains(base), "segment \(base) above the recovery point was replaced")
+            XCTAssertEqual(
+                try DiskSurgery.contents(fixture.segmentPath(base)).count, size,
+                "segment \(base) above the recovery point \(synced) was rewritten")
+        }
+        XCTAssertEqual(
+            summary(try allRecords(log).filter { $0.offset >= bound }), summary(before.filter { $0.offset >= bound }))
+        XCTAssertEqual(
+            summary(try allRecords(log).filter { $0.offset < bound }),
+            summary(expectedAfterCleaning(before.filter { $0.offset < bound }, activeBase: bound)))
+
+        // Once synced, everything below the active segment is cleaned.
+        try log.flush()
+        XCTAssertGreaterThanOrEqual(log.recoveryPoint, activeBase)
+        while try log.clean(using: map, options: options) != nil {}
+        XCTAssertEqual(log.firstDirtyOffset, activeBase)
+        XCTAssertEqual(summary(try allRecords(log)), summary(expectedAfterCleaning(before, activeBase: activeBase)))
+    }
+
     func testTheCheckpointSurvivesARestart() throws {
         let fixture = try StorageFixture()
         let log = try fixture.log(config)
         try appendKeyed(log, versionedRecords())
         let activeBase = log.segmentBaseOffsets.last ?? 0
+        try log.flush()  // the cleaner stops at the recovery point
         _ = try XCTUnwrap(log.clean(using: OffsetMap(bufferBytes: 1 << 16), options: .init(deleteRetentionMs: 0, nowMs: 0)))
         let cleaned = try allRecords(log)
         try fixture.manager.shutdown()
@@ -237,6 +297,8 @@ final class LogCleanerTests: XCTestCase {
             logManager: fixture.manager, settings: CleanerSettings(), logger: fixture.capture.logger(),
             policy: { _ in CompactionPolicy(minCleanableRatio: 0.5, deleteRetentionMs: 0) }, clock: { 0 })
         let map = OffsetMap(bufferBytes: 1 << 16)
+        try healthy.flush()  // the cleaner stops at the recovery point
+        try broken.flush()  // the cleaner stops at the recovery point
         var cleaned: [TopicPartition] = []
         for _ in 0..<4 {
             if let (tp, _) = cleaner.cleanDirtiest(using: map) { cleaned.append(tp) }
@@ -254,6 +316,7 @@ final class LogCleanerTests: XCTestCase {
         let fixture = try StorageFixture()
         let log = try fixture.log(config)
         try appendKeyed(log, versionedRecords())
+        try log.flush()  // the cleaner stops at the recovery point
         let activeBase = log.segmentBaseOffsets.last ?? 0
         let cleaner = LogCleaner(
             logManager: fixture.manager, settings: CleanerSettings(threads: 2, dedupeBufferBytes: 1 << 20, backoffMs: 10),

@@ -134,6 +134,34 @@ final class SalvageTests: XCTestCase {
         }
     }
 
+    /// `baseOffset` lies outside the CRC: a flipped bit moves a batch forward, leaving a gap that
+    /// the next good batch fills. Only the moved batch is set aside; the batches after it keep
+    /// their offsets (before, they all seemed to go backwards and were lost).
+    func testABitFlippedForwardInABaseOffsetLosesOnlyThatBatch() throws {
+        for segment in [0, -1] {  // an older segment, the last one
+            let fixture = try StorageFixture()
+            var victim: (path: String, position: Int, header: RecordBatchHeader)?
+            let (appended, log) = try crash(fixture) { paths in
+                let path = paths[segment < 0 ? paths.count - 1 : segment]
+                let batches = try DiskSurgery.batchPositions(path)
+                XCTAssertGreaterThan(batches.count, 2)
+                let batch = batches[batches.count / 2]
+                victim = (path, batch.position, batch.header)
+                var bytes = try DiskSurgery.contents(path)
+                // The lowest byte of the big-endian baseOffset: set a clear bit, so the batch moves forward.
+                let low = batch.position + 7
+                let bit = try XCTUnwrap([UInt8(0x10), 0x20, 0x40, 0x08].first { bytes[low] & $0 == 0 })
+                bytes[low] |= bit
+                try DiskSurgery.write(bytes, to: path)
+            }
+            let bad = try XCTUnwrap(victim)
+            try assertKept(fixture, log, appended, lost: [bad.header.baseOffset])
+            let expectedName = (bad.path as NSString).lastPathComponent + ".\(bad.position).corrupt"
+            XCTAssertEqual(try corruptFiles(fixture), [expectedName], "segment \(segment)")
+            assertReported(fixture, [(bad.path, bad.position, bad.header.baseOffset..<(bad.header.lastOffset + 1))])
+        }
+    }
+
     func testDamagedLengthFieldsResynchroniseOnTheNextGoodBatch() throws {
         let lengths: [[UInt8]] = [
             [0x7F, 0xFF, 0xFF, 0xFF], [0, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xF0], [0, 0, 0, 70], [0, 0, 3, 0],

@@ -38,7 +38,11 @@ public final class ClusterProcesses: @unchecked Sendable {
     /// - Parameters:
     ///   - settings: extra `--set` overrides for every node (timeouts, for example).
     ///   - roles: `process.roles` of node i at index i − 1 (default `broker,controller` for all).
-    public init(count: Int, directory: String, settings: [String: String] = [:], roles: [String] = []) throws {
+    ///   - deferred: nodes not started now (``start(_:)`` them later).
+    public init(
+        count: Int, directory: String, settings: [String: String] = [:], roles: [String] = [],
+        deferred: Set<Int32> = []
+    ) throws {
         var nodes: [Node] = []
         for i in 1...count {
             nodes.append(
@@ -51,7 +55,7 @@ public final class ClusterProcesses: @unchecked Sendable {
         voters = nodes.filter(\.isVoter).map { "\($0.nodeId)@127.0.0.1:\($0.controllerPort)" }
             .joined(separator: ",")
         self.settings = settings
-        for node in nodes { try start(node.nodeId) }
+        for node in nodes where !deferred.contains(node.nodeId) { try start(node.nodeId) }
     }
 
     /// The node with `nodeId`.

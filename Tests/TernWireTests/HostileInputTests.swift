@@ -144,6 +144,8 @@ final class HostileInputTests: XCTestCase {
                 [UInt8](repeating: 0, count: 28) + ff, [UInt8](repeating: 0, count: 28) + count1 + empty + ff,
             ],
             "FetchResponse": [ff, count1 + empty + ff],
+            "OffsetForLeaderEpochRequest": [[0, 0, 0, 0] + ff, [0, 0, 0, 0] + count1 + empty + ff],
+            "OffsetForLeaderEpochResponse": [ff, count1 + empty + ff],
             "ListOffsetsRequest": [ff, count1 + empty + ff],
             "ListOffsetsResponse": [ff, count1 + empty + ff],
             "AlterConfigsRequest": [ff, count1 + [2] + empty + ff],

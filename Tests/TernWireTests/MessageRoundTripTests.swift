@@ -26,7 +26,7 @@ final class MessageRoundTripTests: XCTestCase {
             "DescribeUserScramCredentialsRequest", "DescribeUserScramCredentialsResponse",
             "AlterUserScramCredentialsRequest", "AlterUserScramCredentialsResponse",
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
-            "DeleteAclsRequest", "DeleteAclsResponse",
+            "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
         ]
         XCTAssertEqual(names, expected)
     }

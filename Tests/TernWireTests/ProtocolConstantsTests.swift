@@ -21,6 +21,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.alterUserScramCredentials, 51, "AlterUserScramCredentials"),
             (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
             (.initProducerId, 22, "InitProducerId"),
+            (.offsetForLeaderEpoch, 23, "OffsetForLeaderEpoch"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -28,8 +29,10 @@ final class ProtocolConstantsTests: XCTestCase {
             let supported = ApiKey.supported.first { $0.key == key }
             // SaslHandshake is spoken at version 1 only (version 0 sent raw tokens).
             XCTAssertEqual(supported?.minVersion, key == .saslHandshake ? 1 : 0, name)
-            // Fetch v1 adds fetch sessions, Produce v1 conditions; every other API has one version.
-            XCTAssertEqual(supported?.maxVersion, key == .fetch || key == .produce || key == .saslHandshake ? 1 : 0, name)
+            // Fetch v1 adds fetch sessions and v2 leader epochs, Produce v1 conditions; every other
+            // API has one version.
+            XCTAssertEqual(
+                supported?.maxVersion, key == .fetch ? 2 : key == .produce || key == .saslHandshake ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
@@ -107,6 +110,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.fetchSessionIdNotFound, 70, "FETCH_SESSION_ID_NOT_FOUND", false),
             (.invalidFetchSessionEpoch, 71, "INVALID_FETCH_SESSION_EPOCH", false),
             (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
+            (.fencedLeaderEpoch, 74, "FENCED_LEADER_EPOCH", true), (.unknownLeaderEpoch, 75, "UNKNOWN_LEADER_EPOCH", true),
             (.invalidRecord, 87, "INVALID_RECORD", false),
             (.coordinatorLoadInProgress, 14, "COORDINATOR_LOAD_IN_PROGRESS", true),
             (.coordinatorNotAvailable, 15, "COORDINATOR_NOT_AVAILABLE", true),

@@ -300,6 +300,57 @@ enum WireSamples {
                 "session", version: 1),
 
             .request(
+                FetchRequest(
+                    replicaId: 3, maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [
+                                .init(
+                                    partition: 1, fetchOffset: 9, maxBytes: 4096, currentLeaderEpoch: 7,
+                                    lastFetchedEpoch: 6),
+                                .init(partition: 2, fetchOffset: 0, maxBytes: 4096),
+                            ])
+                    ],
+                    sessionId: 7, sessionEpoch: 3, version: 2),
+                "v2 epochs"),
+            .response(
+                FetchResponse(
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [
+                                .init(
+                                    partition: 1, highWatermark: 12, logStartOffset: 0, divergingEpoch: 4,
+                                    divergingEndOffset: 10),
+                                .init(partition: 2, errorCode: .fencedLeaderEpoch, errorMessage: str("epoch 3 is not 5")),
+                                .init(partition: 3, highWatermark: 12, logStartOffset: 0, records: twoBatches),
+                            ])
+                    ], sessionId: 7),
+                "v2 diverging", version: 2),
+            .request(
+                OffsetForLeaderEpochRequest(
+                    replicaId: 2,
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [
+                                .init(partition: 0, currentLeaderEpoch: 5, leaderEpoch: 3),
+                                .init(partition: 1, leaderEpoch: 0),
+                            ])
+                    ])),
+            .response(
+                OffsetForLeaderEpochResponse(topics: [
+                    .init(
+                        name: str("orders"),
+                        partitions: [
+                            .init(partition: 0, leaderEpoch: 2, endOffset: 100),
+                            .init(partition: 1, errorCode: .unknownLeaderEpoch),
+                            .init(partition: 2, errorCode: .fencedLeaderEpoch),
+                        ])
+                ])),
+
+            .request(
                 ListOffsetsRequest(topics: [
                     .init(
                         name: str("orders"),

@@ -37,6 +37,8 @@ public struct BrokerConfig: Sendable {
     public let checkpointIntervalMs: Int64
     public let maxRequestBytes: Int
     public let idleTimeoutMs: Int64
+    /// `connections.max.partial.request.ms`: a request frame incomplete this long closes its connection.
+    public let partialRequestTimeoutMs: Int64
     public let networkThreads: Int
     public let shutdownTimeoutMs: Int64
     public let logLevel: String
@@ -214,6 +216,7 @@ public struct BrokerConfig: Sendable {
         checkpointIntervalMs = int("log.flush.offset.checkpoint.interval.ms")
         maxRequestBytes = Int(int("socket.request.max.bytes"))
         idleTimeoutMs = int("connections.max.idle.ms")
+        partialRequestTimeoutMs = int("connections.max.partial.request.ms")
         networkThreads = Int(int("num.network.threads"))
         shutdownTimeoutMs = int("shutdown.timeout.ms")
         logLevel = values["log.level"] ?? "info"

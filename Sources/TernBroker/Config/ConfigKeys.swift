@@ -153,6 +153,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "connections.max.idle.ms", "600000", .int(min: 1, max: Int64.max), "Close connections idle this long."),
         ConfigDefinition(
+            "connections.max.partial.request.ms", "30000", .int(min: 1, max: Int64.max),
+            "Close connections that hold part of a request frame this long while the broker reads them (stalled or trickling senders)."),
+        ConfigDefinition(
             "queued.max.request.bytes", "104857600", .int(min: -1, max: Int64(1) << 40),
             "Bytes of received, unhandled requests (partial frames included) over all connections; reading pauses above it (-1: unbounded)."),
         ConfigDefinition(

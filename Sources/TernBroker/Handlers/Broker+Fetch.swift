@@ -108,6 +108,36 @@ extension Broker {
                 let highWatermark = log.logEndOffset
                 out.highWatermark = highWatermark
                 out.logStartOffset = log.logStartOffset
+                // Fetch v2 (KIP-320, KIP-595): a stale or future leader epoch, or a follower whose
+                // log diverges from this one, is answered at once, without records.
+                let tp = TopicPartition(topic.name, p.partition)
+                let epochError = Self.leaderEpochError(
+                    requested: p.currentLeaderEpoch, current: partitionLeaderEpoch(tp))
+                if epochError != .none {
+                    out.errorCode = epochError
+                    out.errorMessage =
+                        "\(tp): current leader epoch \(p.currentLeaderEpoch) is not \(partitionLeaderEpoch(tp))"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
+                if p.lastFetchedEpoch >= 0,
+                    let diverging = log.divergingEpoch(lastFetchedEpoch: p.lastFetchedEpoch, fetchOffset: p.fetchOffset)
+                {
+                    if diverging == .undefined {
+                        // The fetcher knows a newer epoch than this log's history: on the wire
+                        // (-1, -1) means "no divergence", so say that this leader is behind.
+                        out.errorCode = .unknownLeaderEpoch
+                        out.errorMessage =
+                            "\(tp): last fetched epoch \(p.lastFetchedEpoch) is newer than this log's epochs"
+                    } else {
+                        out.divergingEpoch = diverging.epoch
+                        out.divergingEndOffset = diverging.endOffset
+                    }
+                    hasError = true  // answered now: the follower must truncate first
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
                 // The first partition always gets at least one whole batch so consumers progress;
                 // later ones only what fits in the response's remaining budget.
                 let budget = min(Int(max(p.maxBytes, 0)), remaining)
@@ -129,6 +159,12 @@ extension Broker {
                     out.errorCode = .offsetOutOfRange
                     out.errorMessage =
                         "offset \(p.fetchOffset) is outside \(log.logStartOffset)...\(highWatermark) of \(topic.name)-\(p.partition)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                } catch let error as StorageError where error.code == .logTruncated {
+                    // Truncated while being read (leadership moved): retriable, with fresh metadata.
+                    out.errorCode = .notLeaderOrFollower
+                    out.errorMessage = "\(topic.name)-\(p.partition): \(error.message)"
                     hasError = true
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                 } catch {
@@ -172,14 +208,16 @@ struct FetchRead: Sendable {
         for topic in topics {
             FetchResponse.writeTopicHeader(&writer, name: topic.name, partitionCount: topic.partitions.count)
             for partition in topic.partitions {
-                FetchResponse.writePartitionHeader(&writer, partition.header, recordsLength: partition.byteCount)
+                FetchResponse.writePartitionHeader(
+                    &writer, partition.header, recordsLength: partition.byteCount, version: version)
                 for slice in partition.slices {
                     chunks.append(.bytes(writer.take()))
+                    // The fence: a truncation after this read was planned stops the send.
                     chunks.append(
                         .file(
                             FileRegion(
                                 descriptor: slice.file.descriptor, offset: slice.position, count: slice.count,
-                                owner: slice.file)))
+                                owner: slice.file, isCurrent: { slice.isCurrent })))
                     fileBytes += slice.count
                 }
             }

@@ -38,6 +38,9 @@ extension Broker {
                 error: ResponseStatus(
                     .offsetOutOfRange,
                     "offset \(request.fetchOffset) is past the high watermark \(highWatermark) of \(name)"))
+        } catch let error as StorageError where error.code == .logTruncated {
+            // Truncated while being read (leadership moved): retriable, with fresh metadata.
+            return context.respond(error: ResponseStatus(.notLeaderOrFollower, "\(name): \(error.message)"))
         } catch {
             return context.respond(error: ResponseStatus(.kafkaStorageError, "\(name): \(error)"))
         }
@@ -63,7 +66,7 @@ extension Broker {
                 .file(
                     FileRegion(
                         descriptor: slice.file.descriptor, offset: slice.position, count: slice.count,
-                        owner: slice.file)))
+                        owner: slice.file, isCurrent: { slice.isCurrent })))
         }
         return chunks
     }

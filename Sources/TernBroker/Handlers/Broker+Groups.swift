@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 import TernNet
@@ -167,7 +168,16 @@ extension Broker: GroupLogs {
         }
     }
 
+    /// ResetGroupOffsets. By timestamp, each partition's offset is found by reading its segment
+    /// files (``PartitionLog/offsetForTimestamp(_:)`` opens them and reads batches), so that runs
+    /// on the admin worker (``adminQueue``), as CreateTopics and AlterConfigs do, never on the
+    /// connection's network queue; the other strategies need only in-memory log bounds.
     func handleResetGroupOffsets(_ request: ResetGroupOffsetsRequest, _ context: RequestContext) {
+        guard request.strategy == .timestamp else { return resetGroupOffsets(request, context) }
+        adminQueue.async { self.resetGroupOffsets(request, context) }
+    }
+
+    private func resetGroupOffsets(_ request: ResetGroupOffsetsRequest, _ context: RequestContext) {
         @Sendable func fail(_ code: ErrorCode, _ message: String) -> ResetGroupOffsetsResponse {
             ResetGroupOffsetsResponse(errorCode: code, errorMessage: message, partitions: [])
         }
@@ -194,6 +204,7 @@ extension Broker: GroupLogs {
                 guard request.value >= 0 else {
                     return context.respond(fail(.invalidRequest, "timestamp must be >= 0"))
                 }
+                dispatchPrecondition(condition: .onQueue(adminQueue))
                 do {
                     offsets[tp] = try log.offsetForTimestamp(request.value)?.offset ?? end
                 } catch {

@@ -25,6 +25,14 @@ public enum RequestAuthorization {
             return topics(fetch.topics.map(\.name), .read)
         case .listOffsets(let list):
             return topics(list.topics.map(\.name), .describe)
+        case .offsetForLeaderEpoch(let epochs):
+            // Kafka: a follower's request needs CLUSTER_ACTION, a consumer's DESCRIBE per topic.
+            if epochs.replicaId >= 0 {
+                return RequiredAuthorization(checks: [
+                    AuthorizationCheck(.clusterAction, .cluster, .topicAuthorizationFailed, .request)
+                ])
+            }
+            return topics(epochs.topics.map(\.name), .describe)
         case .metadata(let metadata):
             guard let names = metadata.topics else {
                 // All topics: list only those the principal may describe.

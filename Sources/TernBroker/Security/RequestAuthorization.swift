@@ -90,6 +90,7 @@ public enum AuthorizableRequest: Sendable {
     case produce(ProduceRequest)
     case fetch(FetchRequest)
     case listOffsets(ListOffsetsRequest)
+    case offsetForLeaderEpoch(OffsetForLeaderEpochRequest)
     case metadata(MetadataRequest)
     case apiVersions
     case createTopics(CreateTopicsRequest)
@@ -127,6 +128,7 @@ public enum AuthorizableRequest: Sendable {
         case .produce: .produce
         case .fetch: .fetch
         case .listOffsets: .listOffsets
+        case .offsetForLeaderEpoch: .offsetForLeaderEpoch
         case .metadata: .metadata
         case .apiVersions: .apiVersions
         case .createTopics: .createTopics

@@ -15,6 +15,9 @@ final class FetchSessionCache: Sendable {
     struct Entry: Sendable {
         var fetchOffset: Int64
         var maxBytes: Int32
+        /// Fetch v2's leader epochs, as last sent by the client (-1: none).
+        var currentLeaderEpoch: Int32 = -1
+        var lastFetchedEpoch: Int32 = -1
         /// As last sent to the client; -2 before the first response, so it is always included.
         var highWatermark: Int64 = -2
         var logStartOffset: Int64 = -2
@@ -165,9 +168,13 @@ final class FetchSessionCache: Sendable {
                 if var entry = session.entries[tp] {
                     entry.fetchOffset = p.fetchOffset
                     entry.maxBytes = p.maxBytes
+                    entry.currentLeaderEpoch = p.currentLeaderEpoch
+                    entry.lastFetchedEpoch = p.lastFetchedEpoch
                     session.entries[tp] = entry
                 } else {
-                    session.entries[tp] = Entry(fetchOffset: p.fetchOffset, maxBytes: p.maxBytes)
+                    session.entries[tp] = Entry(
+                        fetchOffset: p.fetchOffset, maxBytes: p.maxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
+                        lastFetchedEpoch: p.lastFetchedEpoch)
                     session.order.append(tp)
                 }
             }
@@ -179,7 +186,12 @@ final class FetchSessionCache: Sendable {
         FetchRequest.Topic.grouped(
             session.order.lazy.compactMap { tp in
                 session.entries[tp].map {
-                    (tp.topic, FetchRequest.Partition(partition: tp.partition, fetchOffset: $0.fetchOffset, maxBytes: $0.maxBytes))
+                    (
+                        tp.topic,
+                        FetchRequest.Partition(
+                            partition: tp.partition, fetchOffset: $0.fetchOffset, maxBytes: $0.maxBytes,
+                            currentLeaderEpoch: $0.currentLeaderEpoch, lastFetchedEpoch: $0.lastFetchedEpoch)
+                    )
                 }
             })
     }

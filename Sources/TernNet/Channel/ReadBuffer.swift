@@ -3,7 +3,10 @@
 ///
 /// It is allocated once per connection (64 KiB) and reused for every read. It grows only when a
 /// single frame is larger than it (never past the frame limit), compacting first, and shrinks
-/// back once emptied if it grew past 1 MiB. Not thread-safe: it belongs to one ``SocketChannel`` on one loop.
+/// back once emptied if it grew past 1 MiB. A large frame's buffer grows as its bytes arrive
+/// (doubling), not to the size its prefix announces: a peer that sends the prefix of a 100 MiB
+/// frame and then trickles holds only about twice what it sent. Not thread-safe: it belongs to
+/// one ``SocketChannel`` on one loop.
 final class ReadBuffer {
     /// What the bytes at the front of the buffer hold.
     enum Frame {
@@ -75,6 +78,13 @@ final class ReadBuffer {
         return writeIndex - readIndex < total ? total : nil
     }
 
+    /// The capacity the next ``read(from:)`` will read into (after growing for the frame at the
+    /// front); what a ``RequestMemoryPool`` must cover before that read.
+    var capacityForNextRead: Int {
+        let (_, grown) = layoutForNextRead()
+        return grown
+    }
+
     /// Whether ``nextFrame()`` would return something other than `.incomplete`.
     var hasFrame: Bool {
         if let decoder {
@@ -139,24 +149,39 @@ final class ReadBuffer {
             // over 64 KiB would otherwise reallocate on every read.
             if capacity > max(initialCapacity, Self.retainedCapacity) { reallocate(capacity: initialCapacity) }
         }
-        var needed = Self.frameHeaderBytes
-        if decoder != nil {
-            // The decoder has not found a boundary: room for at least one more byte.
-            needed = writeIndex - readIndex + 1
-        } else if let size = frameSizeAtFront(), size <= maxFrameBytes {
-            needed = Self.frameHeaderBytes + size
-        }
-        let minimumRead = min(8 * 1024, capacity / 8)
-        if readIndex > 0 && (capacity - readIndex < needed || capacity - writeIndex < minimumRead) {
+        let (compact, grown) = layoutForNextRead()
+        if compact {
             let count = writeIndex - readIndex
             storage.copyMemory(from: storage + readIndex, byteCount: count)
             readIndex = 0
             writeIndex = count
         }
-        if capacity < needed {
-            let maxCapacity = Self.frameHeaderBytes + maxFrameBytes
-            reallocate(capacity: min(max(needed, capacity * 2), maxCapacity))
+        if grown > capacity { reallocate(capacity: grown) }
+    }
+
+    /// What ``prepareForRead()`` will do, without doing it: whether it compacts, and the capacity
+    /// after it. A frame larger than the buffer grows it only once the buffer is nearly full of
+    /// that frame's bytes, to twice the size (at most the frame), so memory follows the bytes
+    /// that arrived rather than the size announced.
+    private func layoutForNextRead() -> (compact: Bool, capacity: Int) {
+        let buffered = writeIndex - readIndex
+        // An empty buffer restarts at the front (after shrinking, in prepareForRead); no growth.
+        guard buffered > 0 else { return (false, capacity) }
+        var needed = Self.frameHeaderBytes
+        if decoder != nil {
+            // The decoder has not found a boundary: room for at least one more byte.
+            needed = buffered + 1
+        } else if let size = frameSizeAtFront(), size <= maxFrameBytes {
+            needed = Self.frameHeaderBytes + size
         }
+        let minimumRead = min(8 * 1024, capacity / 8)
+        let compact = readIndex > 0 && (capacity - readIndex < needed || capacity - writeIndex < minimumRead)
+        guard capacity < needed else { return (compact, capacity) }
+        let freeAfterCompaction = capacity - (compact ? buffered : writeIndex)
+        guard freeAfterCompaction < minimumRead || decoder != nil else { return (compact, capacity) }
+        let maxCapacity = Self.frameHeaderBytes + maxFrameBytes
+        let grown = decoder != nil ? max(needed, capacity * 2) : min(needed, capacity * 2)
+        return (compact, min(grown, maxCapacity))
     }
 
     private func reallocate(capacity newCapacity: Int) {

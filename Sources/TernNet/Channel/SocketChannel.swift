@@ -72,7 +72,8 @@ final class SocketChannel: @unchecked Sendable {
 
     /// The process-wide budget for frames larger than the resident read buffer; nil for none.
     private let memoryPool: RequestMemoryPool?
-    /// Bytes of `memoryPool` held for the frame at the front of the read buffer.
+    /// Bytes of `memoryPool` held for the frame at the front of the read buffer (its buffer's
+    /// capacity, grown with the bytes that arrived).
     private var reservedBytes = 0
     /// Reading waits until `memoryPool` has room for the frame at the front.
     private var waitingForMemory = false
@@ -84,6 +85,10 @@ final class SocketChannel: @unchecked Sendable {
 
     /// When bytes were last read or written (`DispatchTime` uptime nanoseconds).
     private(set) var lastActivity: UInt64 = DispatchTime.now().uptimeNanoseconds
+    /// Since when the read buffer has held part of a frame while the channel was reading
+    /// (uptime nanoseconds); nil without a partial frame. Restarted when reading resumes after
+    /// backpressure, so time the channel itself refused to read is not held against the peer.
+    private(set) var partialFrameSince: UInt64?
 
     /// Counts of what the channel did, for diagnostics and tests.
     struct Statistics {
@@ -273,6 +278,7 @@ final class SocketChannel: @unchecked Sendable {
             }
         }
         if bytesRead { touch() }
+        notePartialFrame()
         delegate.channelDidDeliverFrames(self)
         if endOfInput && state == .active {
             inputClosed = true
@@ -364,6 +370,7 @@ final class SocketChannel: @unchecked Sendable {
                 delegate.channel(self, didReceiveFrame: payload)
                 // Handled, or copied by the handler (which charges the pool for what it keeps).
                 releaseReservedMemory()
+                partialFrameSince = nil
             case .tooLarge(let size):
                 LogRateLimiter.peerWarnings.warning(
                     logger, "closing connection: frame larger than the limit",
@@ -388,19 +395,22 @@ final class SocketChannel: @unchecked Sendable {
 
     // MARK: Request memory
 
-    /// Before a read: a frame too large for the resident buffer must hold its size in the memory
-    /// pool (partial frames count in full). When the pool is exhausted, reading stops until it
-    /// has room; a frame that holds its memory is always read to its end.
+    /// Before a read: a frame too large for the resident buffer must hold the capacity it is read
+    /// into in the memory pool, which grows with the bytes that arrive (a size prefix alone does
+    /// not reserve the frame). When the pool refuses, reading stops until it has room.
     private func reserveMemoryForFrame() -> Bool {
-        guard let pool = memoryPool, reservedBytes == 0, let bytes = readBuffer.incompleteFrameBytes,
-            bytes > readBuffer.initialCapacity
+        guard let pool = memoryPool, let bytes = readBuffer.incompleteFrameBytes, bytes > readBuffer.initialCapacity
         else { return true }
-        let granted = pool.reserve(bytes, waiter: ObjectIdentifier(self)) { [weak self] in
+        let needed = readBuffer.capacityForNextRead
+        guard needed > reservedBytes else { return true }
+        let granted = pool.reserve(
+            needed - reservedBytes, waiter: ObjectIdentifier(self), frameInProgress: reservedBytes > 0
+        ) { [weak self] in
             guard let self else { return }
             self.loop.execute { self.memoryDidFree() }
         }
         if granted {
-            reservedBytes = bytes
+            reservedBytes = needed
         } else {
             waitingForMemory = true
         }
@@ -409,8 +419,25 @@ final class SocketChannel: @unchecked Sendable {
 
     private func releaseReservedMemory() {
         guard reservedBytes > 0 else { return }
-        memoryPool?.release(reservedBytes)
+        memoryPool?.releaseFrame(reservedBytes, holder: ObjectIdentifier(self))
         reservedBytes = 0
+    }
+
+    /// After a read event: starts the partial-frame clock when part of a frame waits in the
+    /// buffer, stops it when none does.
+    private func notePartialFrame() {
+        if readBuffer.unconsumedBytes == 0 || readBuffer.hasFrame {
+            partialFrameSince = nil
+        } else if partialFrameSince == nil {
+            partialFrameSince = DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    /// Whether part of a frame has waited `timeoutNanoseconds` while the channel was reading
+    /// (a peer that announced a frame and stalls or trickles); on the loop.
+    func hasStalledPartialFrame(now: UInt64, timeoutNanoseconds: UInt64) -> Bool {
+        guard state == .active, !readSuspended, !readingStopped, let since = partialFrameSince else { return false }
+        return now &- since >= timeoutNanoseconds
     }
 
     /// The pool has room again: read (and retry the reservation) when the socket is readable.
@@ -438,6 +465,7 @@ final class SocketChannel: @unchecked Sendable {
         if wantsRead == readSuspended {
             readSuspended = !wantsRead
             if wantsRead { source.resume() } else { source.suspend() }
+            if wantsRead && partialFrameSince != nil { partialFrameSince = DispatchTime.now().uptimeNanoseconds }
         }
         // TLS may hold decrypted or undecrypted input the socket will not signal again.
         let tlsBuffered = wantsRead && tls.map { $0.isHandshakeComplete && $0.hasBufferedInput } == true
@@ -448,6 +476,36 @@ final class SocketChannel: @unchecked Sendable {
                 self.handleReadable()
             }
         }
+    }
+
+    /// For a channel whose reads are suspended (backpressure, waiting for request memory): a
+    /// suspended read source reports nothing, not even end of input, so this looks at the socket
+    /// without reading. A peer that failed or hung up closes the channel now. A peer that shut its
+    /// sending side ends the input when no further frame can be made of what is left — nothing
+    /// unread and no complete frame buffered, or a partial frame the unread bytes cannot complete
+    /// — so the delegate hears ``SocketChannelDelegate/channelDidReachEndOfInput(_:)`` (and long
+    /// polls are answered) instead of waiting on a peer that is gone. Frames the peer sent before
+    /// it shut its side are still answered. On the loop; called periodically by the server.
+    func checkPeerWhileSuspended() {
+        loop.assertOnLoop()
+        guard state == .active, readSuspended, !inputClosed, !readingStopped, let delegate else { return }
+        let fd = socket.rawValue
+        guard let peer = Syscall.peerState(fd), peer.inputShutDown || peer.failed else { return }
+        if peer.failed && !peer.inputShutDown {
+            close(error: NetError(.closed, "connection to \(self.peer) failed while reading was suspended"))
+            return
+        }
+        guard !readBuffer.hasFrame, tls?.hasBufferedInput != true, let unread = Syscall.unreadBytes(fd) else { return }
+        if tls != nil || readBuffer.incompleteFrameBytes == nil {
+            // Ciphertext, or bytes not yet known to belong to a frame: only nothing left is final.
+            guard unread == 0 else { return }
+        } else if let frameBytes = readBuffer.incompleteFrameBytes, readBuffer.unconsumedBytes + unread >= frameBytes {
+            return
+        }
+        logger.trace("peer closed its side while reading was suspended")
+        inputClosed = true
+        updateReadInterest()
+        delegate.channelDidReachEndOfInput(self)
     }
 
     /// Whether reading is suspended now (for tests and diagnostics).

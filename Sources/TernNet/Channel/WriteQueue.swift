@@ -110,6 +110,7 @@ struct WriteQueue {
                 var offset = region.offset + Int64(headOffset)
                 // sendfile moves at most 0x7ffff000 bytes per call.
                 let count = min(region.count - headOffset, 0x7fff_f000)
+                if let changed = region.changedError() { return .failed(changed) }
                 sendfileCalls += 1
                 result = Syscall.sendfile(to: fd, from: region.descriptor, offset: &offset, count: count)
                 if case .processed(0) = result {
@@ -118,6 +119,8 @@ struct WriteQueue {
                             .ioError,
                             "sendfile: file ended \(region.count - headOffset) bytes before the end of its region"))
                 }
+                // A truncation during the call may have let other bytes out: stop the stream there.
+                if case .processed = result, let changed = region.changedError() { return .failed(changed) }
             case .bytes:
                 writevCalls += 1
                 result = writeGathered(to: fd)
@@ -161,6 +164,9 @@ struct WriteQueue {
                     return NetError(
                         .ioError, "file ended \(region.count - headOffset) bytes before the end of its region")
                 case .processed(let count):
+                    // Checked after the read (a truncation bumps its fence before cutting), so
+                    // bytes of another batch are never encrypted and sent.
+                    if let changed = region.changedError() { return changed }
                     guard body(UnsafeRawBufferPointer(start: base, count: count)) else { return nil }
                     consume(count)
                     remaining -= count

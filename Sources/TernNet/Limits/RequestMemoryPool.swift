@@ -3,21 +3,28 @@ import Synchronization
 /// The process-wide budget for request bytes received but not yet handled
 /// (`queued.max.request.bytes`), shared by every connection of the servers given it.
 ///
-/// What is counted: every frame too large for a connection's resident 64 KiB read buffer, from
-/// the moment its size prefix is read (so partial frames count in full) until it is handed to
-/// the handler; and what handlers charge for requests they hold for later (a produce queued
-/// for validation). A connection whose next frame needs memory while the pool is exhausted
-/// stops reading (its read source is suspended; the kernel's socket buffer and TCP flow control
-/// hold the peer back) until memory is released.
+/// What is counted: the read buffer of every frame too large for a connection's resident 64 KiB
+/// buffer, as it grows with the bytes that arrive (about twice what arrived, at most the frame)
+/// until the frame is handed to the handler; and what handlers charge for requests they hold for
+/// later (a produce queued for validation). A frame's size prefix alone reserves nothing more
+/// than the resident buffer: a peer that announces a large frame and then trickles holds only
+/// what it sent, so slow peers cannot pin the budget (and `connections.max.partial.request.ms`
+/// closes them). A connection whose frame needs more memory while the pool is exhausted stops
+/// reading (its read source is suspended; the kernel's socket buffer and TCP flow control hold
+/// the peer back) until memory is released.
 ///
-/// As Kafka's memory pool, a reservation is granted whenever the pool is not yet exhausted, even
-/// if it takes the pool past its limit: a frame larger than the whole pool can still be read,
-/// and a connection that holds a reservation always completes its frame, so nothing deadlocks;
-/// the pool overshoots by at most one frame per reservation granted while below the limit.
+/// A reservation is granted whenever the pool is not yet exhausted, even if it takes the pool
+/// past its limit (each step is at most the size of the buffer it doubles). When it is
+/// exhausted, one connection already part-way through a frame is let through to the end of that
+/// frame (the "finisher"), so frames that wait for each other to finish cannot deadlock, and a
+/// frame larger than the whole pool can still be read; the pool overshoots by at most that frame
+/// and one step per connection.
 public final class RequestMemoryPool: Sendable {
     private struct State {
         var used = 0
         var waiters: [ObjectIdentifier: @Sendable () -> Void] = [:]
+        /// The connection let past an exhausted pool to finish its frame.
+        var finisher: ObjectIdentifier?
     }
 
     /// The budget in bytes.
@@ -35,12 +42,18 @@ public final class RequestMemoryPool: Sendable {
     /// Connections waiting for memory now.
     public var waitingCount: Int { state.withLock { $0.waiters.count } }
 
-    /// Takes `bytes` if the pool is not exhausted. Otherwise registers `wake` under `waiter`
-    /// (replacing an earlier registration), to be called once, from the thread that releases
-    /// memory, when the pool has room again; returns false.
-    func reserve(_ bytes: Int, waiter: ObjectIdentifier, wake: @escaping @Sendable () -> Void) -> Bool {
+    /// Takes `bytes` if the pool is not exhausted, or if `waiter` is part-way through a frame
+    /// (`frameInProgress`) and no other connection is already finishing one past the limit.
+    /// Otherwise registers `wake` under `waiter` (replacing an earlier registration), to be
+    /// called once, from the thread that releases memory, when the pool has room again; returns
+    /// false.
+    func reserve(
+        _ bytes: Int, waiter: ObjectIdentifier, frameInProgress: Bool, wake: @escaping @Sendable () -> Void
+    ) -> Bool {
         state.withLock { state in
-            guard state.used >= limit else {
+            let mayFinish = frameInProgress && (state.finisher == nil || state.finisher == waiter)
+            guard state.used >= limit && !mayFinish else {
+                if state.used >= limit { state.finisher = waiter }
                 state.used += bytes
                 state.waiters[waiter] = nil
                 return true
@@ -50,9 +63,34 @@ public final class RequestMemoryPool: Sendable {
         }
     }
 
+    /// Gives back the memory of `holder`'s frame (handed over, or dropped with its connection).
+    func releaseFrame(_ bytes: Int, holder: ObjectIdentifier) {
+        let woken: [@Sendable () -> Void] = state.withLock { state in
+            state.used -= bytes
+            precondition(state.used >= 0, "request memory pool released more than it gave")
+            var wakeAll = state.used < limit
+            if state.finisher == holder {
+                // Another waiting frame may now be let through to its end.
+                state.finisher = nil
+                wakeAll = true
+            }
+            guard wakeAll, !state.waiters.isEmpty else { return [] }
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for wake in woken { wake() }
+    }
+
     /// Forgets `waiter`'s registration (its connection closed).
     func cancelWait(_ waiter: ObjectIdentifier) {
-        _ = state.withLock { $0.waiters.removeValue(forKey: waiter) }
+        let woken: [@Sendable () -> Void] = state.withLock { state in
+            state.waiters.removeValue(forKey: waiter)
+            guard state.finisher == waiter else { return [] }
+            state.finisher = nil
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for wake in woken { wake() }
     }
 
     /// Counts `bytes` that are already allocated (a request a handler keeps for later), even past

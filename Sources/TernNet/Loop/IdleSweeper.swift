@@ -1,27 +1,37 @@
 import Dispatch
 
-/// Closes one loop's idle server connections: a single repeating timer per loop sweeps them,
-/// rather than a timer per connection re-armed on every read.
+/// Closes one loop's idle server connections and those stalled part-way through a request
+/// frame, and notices peers that closed while their connection's reads were suspended: a single
+/// repeating timer per loop sweeps them, rather than a timer per connection re-armed on every read.
 final class IdleSweeper: @unchecked Sendable {
     // `@unchecked Sendable`: `connections` and `timer` are touched only on `loop.queue`
     // (every method hops there).
 
     private let loop: EventLoop
-    private let timeout: Duration
-    private let timeoutNanoseconds: UInt64
+    private let idleTimeout: Duration?
+    private let partialRequestTimeout: Duration?
     private var connections: [UInt64: ServerConnection] = [:]
     private var timer: (any DispatchSourceTimer)?
 
-    init(loop: EventLoop, timeout: Duration) {
+    /// - Parameters:
+    ///   - idleTimeout: closes connections that move no byte this long with nothing in flight.
+    ///   - partialRequestTimeout: closes connections holding part of a frame this long.
+    init(loop: EventLoop, idleTimeout: Duration?, partialRequestTimeout: Duration?) {
         self.loop = loop
-        self.timeout = timeout
-        self.timeoutNanoseconds = UInt64(max(timeout.clampedNanoseconds, 1))
+        self.idleTimeout = idleTimeout
+        self.partialRequestTimeout = partialRequestTimeout
     }
 
-    /// Starts sweeping every quarter of the timeout (between 10 ms and 1 s), so a connection is
-    /// closed at most a quarter late.
+    private static func nanoseconds(_ timeout: Duration?) -> UInt64? {
+        timeout.map { UInt64(max($0.clampedNanoseconds, 1)) }
+    }
+
+    /// Starts sweeping every quarter of the shorter timeout (between 10 ms and 1 s), so a
+    /// connection is closed at most a quarter late.
     func start() {
-        let interval = min(max(timeoutNanoseconds / 4, 10_000_000), 1_000_000_000)
+        let shortest = [Self.nanoseconds(idleTimeout), Self.nanoseconds(partialRequestTimeout)].compactMap { $0 }.min()
+        guard let shortest else { return }
+        let interval = min(max(shortest / 4, 10_000_000), 1_000_000_000)
         loop.execute {
             let timer = DispatchSource.makeTimerSource(queue: self.loop.queue)
             timer.schedule(
@@ -56,8 +66,17 @@ final class IdleSweeper: @unchecked Sendable {
 
     private func sweep() {
         let now = DispatchTime.now().uptimeNanoseconds
-        for connection in connections.values where connection.isIdle(now: now, timeoutNanoseconds: timeoutNanoseconds) {
-            connection.closeIdle(timeout: timeout)
+        let idle = Self.nanoseconds(idleTimeout)
+        let partial = Self.nanoseconds(partialRequestTimeout)
+        for connection in connections.values {
+            connection.checkPeerWhileSuspended()
+            if let idle, let idleTimeout, connection.isIdle(now: now, timeoutNanoseconds: idle) {
+                connection.closeIdle(timeout: idleTimeout)
+            } else if let partial, let partialRequestTimeout,
+                connection.hasStalledPartialRequest(now: now, timeoutNanoseconds: partial)
+            {
+                connection.closeStalled(timeout: partialRequestTimeout)
+            }
         }
     }
 }

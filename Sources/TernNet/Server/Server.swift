@@ -35,8 +35,12 @@ public final class Server: Sendable {
         self.logger = logger
         let loops = EventLoopGroup(count: configuration.eventLoopCount, label: "tern.net.server")
         self.loops = loops
-        if let timeout = configuration.idleTimeout {
-            self.sweepers = loops.loops.map { IdleSweeper(loop: $0, timeout: timeout) }
+        if configuration.idleTimeout != nil || configuration.partialRequestTimeout != nil {
+            self.sweepers = loops.loops.map {
+                IdleSweeper(
+                    loop: $0, idleTimeout: configuration.idleTimeout,
+                    partialRequestTimeout: configuration.partialRequestTimeout)
+            }
         } else {
             self.sweepers = []
         }

@@ -12,6 +12,11 @@ public struct ServerConfiguration: Sendable {
     /// A connection that reads and writes nothing for this long, with no request in flight, is
     /// closed (`connections.max.idle.ms`, default 10 minutes); nil never closes one.
     public var idleTimeout: Duration?
+    /// A connection holding part of a request frame for this long while the server reads from it
+    /// (a peer that announced a frame, then stalled or trickles it) is closed
+    /// (`connections.max.partial.request.ms`, default 30 s, a client's usual request timeout);
+    /// time the server stopped reading for backpressure does not count. Nil never closes one.
+    public var partialRequestTimeout: Duration? = .seconds(30)
     /// Reading from a connection is suspended while more than this many response bytes wait to
     /// be written (default 4 MiB).
     public var maxPendingResponseBytes: Int

@@ -195,6 +195,25 @@ public final class ServerConnection: @unchecked Sendable {
         channel.close(error: NetError(.timedOut, "connection from \(peer) idle for \(timeout)"))
     }
 
+    /// Whether part of a request frame has waited `timeoutNanoseconds` while the connection read.
+    func hasStalledPartialRequest(now: UInt64, timeoutNanoseconds: UInt64) -> Bool {
+        channel.hasStalledPartialFrame(now: now, timeoutNanoseconds: timeoutNanoseconds)
+    }
+
+    /// Closes a connection whose peer stalled part-way through a request frame.
+    func closeStalled(timeout: Duration) {
+        LogRateLimiter.peerWarnings.warning(
+            channel.logger, "closing connection: a request frame stayed incomplete too long",
+            metadata: ["tern_partial_request_timeout": "\(timeout)"])
+        channel.close(error: NetError(.timedOut, "request frame from \(peer) incomplete after \(timeout)"))
+    }
+
+    /// Notices a peer that closed while reading is suspended (see
+    /// ``SocketChannel/checkPeerWhileSuspended()``); on the loop.
+    func checkPeerWhileSuspended() {
+        channel.checkPeerWhileSuspended()
+    }
+
     /// Whether reading is suspended by backpressure now; on the loop (tests and diagnostics).
     var isReadSuspended: Bool { channel.isReadSuspended }
 

@@ -143,6 +143,26 @@ enum Syscall {
         return ready == 0 ? 0 : descriptor.revents
     }
 
+    /// `POLLRDHUP` (Linux): the peer shut down its sending side. Glibc declares it only under
+    /// `_GNU_SOURCE`, so Swift does not import it.
+    static let pollReadHangUp: Int16 = 0x2000
+
+    /// What a socket's peer has done, seen without reading and without waiting: whether it shut
+    /// down its sending side (end of input is queued behind any unread bytes) and whether the
+    /// connection failed or hung up entirely (`POLLERR`/`POLLHUP`, e.g. after a reset). Nil when
+    /// `poll` itself fails.
+    static func peerState(_ fd: Int32) -> (inputShutDown: Bool, failed: Bool)? {
+        guard let events = try? poll(fd, events: pollReadHangUp, timeoutMilliseconds: 0) else { return nil }
+        return (events & pollReadHangUp != 0, events & Int16(POLLERR | POLLHUP | POLLNVAL) != 0)
+    }
+
+    /// Bytes the socket holds unread (`FIONREAD`); nil when `ioctl` fails.
+    static func unreadBytes(_ fd: Int32) -> Int? {
+        var count: Int32 = 0
+        let result = withUnsafeMutablePointer(to: &count) { ioctl(fd, UInt(FIONREAD), UnsafeMutableRawPointer($0)) }
+        return result == 0 ? Int(count) : nil
+    }
+
     /// The local address a socket is bound to.
     static func localAddress(_ fd: Int32) throws(NetError) -> SocketAddress {
         var address = SocketAddress()

@@ -17,7 +17,7 @@ extension PartitionLog {
     public func cleanableStats(upperBound: Int64 = .max, nowMs: Int64 = 0) -> CleanableStats {
         state.withLock { state in
             let firstDirty = max(state.firstDirtyOffset, state.logStartOffset)
-            let bound = min(state.segments[state.activeIndex].baseOffset, upperBound)
+            let bound = Self.cleanableBound(state, upperBound: upperBound)
             var clean: Int64 = 0
             var dirty: Int64 = 0
             for segment in state.segments.dropLast() {
@@ -34,7 +34,8 @@ extension PartitionLog {
     }
 
     /// Compacts the log: maps each key of the dirty section (from the cleaner checkpoint up to
-    /// the active segment or `options.upperBound`) to its latest offset in `map`, then rewrites
+    /// the active segment, the recovery point or `options.upperBound`, whichever is lowest) to
+    /// its latest offset in `map`, then rewrites
     /// every segment from the log start up to where the map ends, keeping only records that no
     /// later record of the same key supersedes, and dropping tombstones older than
     /// `options.deleteRetentionMs`. Kept records keep their offsets, timestamps and headers;
@@ -174,6 +175,16 @@ extension PartitionLog {
         return true
     }
 
+    /// Where cleaning stops: the active segment's base, the caller's bound, and the recovery
+    /// point. Below the recovery point every byte is fsynced; above it a crash can take records
+    /// back, and a cleaning that used them (a record removed because a later one of its key
+    /// supersedes it, in a group swapped in durably while the later record's segment was not yet
+    /// synced) would lose both. A rolled segment is synced by the background flusher soon after
+    /// the roll, so this holds cleaning back only briefly.
+    static func cleanableBound(_ state: State, upperBound: Int64) -> Int64 {
+        min(state.segments[state.activeIndex].baseOffset, upperBound, state.recoveryPoint)
+    }
+
     /// What a cleaning will rewrite: the map is built, the segments are chosen.
     struct CleaningPlan {
         /// The segments to rewrite, oldest first (grouped as they are cleaned).
@@ -189,7 +200,7 @@ extension PartitionLog {
     func planCleaning(using map: OffsetMap, options: CleaningOptions, shouldStop: () -> Bool) throws -> CleaningPlan? {
         let (sources, start, config) = try state.withLock { state -> ([CleanSource], Int64, LogConfig) in
             try checkUsable(state)
-            let bound = min(state.segments[state.activeIndex].baseOffset, options.upperBound)
+            let bound = Self.cleanableBound(state, upperBound: options.upperBound)
             let sources = state.segments.dropLast().filter { $0.nextOffset <= bound }.map {
                 CleanSource(
                     baseOffset: $0.baseOffset, handle: $0.handle, size: $0.size, nextOffset: $0.nextOffset,

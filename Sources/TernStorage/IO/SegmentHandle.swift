@@ -33,6 +33,10 @@ final class SegmentHandle: Sendable {
     /// The generation the cache holds, 0 while it holds none (read by the cache without the
     /// handle's lock, to skip stale entries; the handle's lock decides).
     let cachedGeneration = Atomic<UInt64>(0)
+    /// The read fence: bumped (under the log's lock) before a truncation cuts or deletes the
+    /// file, so reads planned before can tell that the bytes at their positions may have changed
+    /// (``LogSlice/isCurrent``). Sequentially consistent: the bump precedes the `ftruncate`.
+    let truncations = Atomic<UInt64>(0)
 
     /// A handle for the file at `path`, holding `file` (just opened or created there) when given.
     init(path: String, file: SegmentFile?, cache: SegmentFileCache = .shared) {

@@ -95,6 +95,9 @@ extension PartitionLog {
             var file: SegmentFile
             var size: Int64
             var candidates: [KeyIndexRecords.Candidate]
+            /// The segment's truncation fence and its value under the lock (PartitionLog+Truncate).
+            var fence: SegmentHandle
+            var fenceValue: UInt64
         }
         let limit = max(maxBytes, 1)
         let (plans, start, end, bound) = try state.withLock { state -> ([Plan], Int64, Int64, Int64) in
@@ -126,7 +129,9 @@ extension PartitionLog {
                 plans.append(
                     Plan(
                         file: try segment.file, size: segment.size,
-                        candidates: list.map { .init(offset: $0, from: segment.scanStart(for: $0)) }))
+                        candidates: list.map { .init(offset: $0, from: segment.scanStart(for: $0)) },
+                        fence: segment.handle,
+                        fenceValue: segment.handle.truncations.load(ordering: .sequentiallyConsistent)))
             }
             return (plans, start, end, bound)
         }
@@ -142,11 +147,18 @@ extension PartitionLog {
                     full = true
                     return false
                 }
-                slices.append(LogSlice(file: plan.file, position: batch.position, count: batch.size))
+                slices.append(
+                    LogSlice(
+                        file: plan.file, position: batch.position, count: batch.size, fence: plan.fence,
+                        fenceValue: plan.fenceValue))
                 offsets += batch.offsets
                 total += batch.size
                 resume = batch.header.lastOffset + 1
                 return true
+            }
+            // What was confirmed may be other batches if a truncation cut the file meanwhile.
+            guard plan.fence.truncations.load(ordering: .sequentiallyConsistent) == plan.fenceValue else {
+                throw StorageError(.logTruncated, "\(topicPartition): truncated while key offsets were read")
             }
         }
         let next = full ? resume : bound

@@ -104,11 +104,12 @@ struct LogLoader {
         stats.producerBatchesReplayed += producers.batchesReplayed
         let first = segments[0].baseOffset
         let start = min(max(logStartOffset ?? first, first), end)
+        let epochs = try loadEpochs(segments, start: start, end: end, logger: logger)
         return PartitionLog(
             topicPartition: topicPartition, directory: directory, segments: segments, logStartOffset: start,
             recoveryPoint: end, config: config, logger: self.logger, syncCounter: syncCounter,
             firstDirtyOffset: min(max(cleanerCheckpoint ?? 0, start), end), flushRequests: flushRequests,
-            producers: producers.table)
+            producers: producers.table, epochs: epochs)
     }
 
     /// Logs a salvaged region at error level (file, position, offsets lost, where its bytes went)

@@ -37,6 +37,7 @@ extension PartitionLog {
         if let duplicate = try checkProducers(state, batches) { return duplicate }
         let keys = try resolveKeys(precomputed, bytes, batches, assigned: true, state: state)
         let base = state.logEndOffset
+        try noteEpoch(&state, leaderEpoch, startOffset: base)
         var next = base
         bytes.withUnsafeMutableBytes { raw in
             for batch in batches {
@@ -88,6 +89,9 @@ extension PartitionLog {
                     )
                 }
                 expected = batch.header.lastOffset + 1
+            }
+            for batch in batches {
+                try noteEpoch(&state, batch.header.partitionLeaderEpoch, startOffset: batch.header.baseOffset)
             }
             try writeRolling(&state, bytes, batches: batches, assignedFrom: nil)
             indexKeys(&state, keys, base: 0)

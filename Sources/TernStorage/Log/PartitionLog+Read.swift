@@ -9,7 +9,13 @@ extension PartitionLog {
         var file: SegmentFile
         var start: Int64
         var size: Int64
+        /// The segment's read fence and its value under the lock (PartitionLog+Truncate).
+        var fence: SegmentHandle
+        var fenceValue: UInt64
     }
+
+    /// How many times a read planned across a truncation is planned again before giving up.
+    private static let readAttempts = 3
 
     /// Whole batches starting with the one holding `offset`, up to about `maxBytes`: at least the
     /// first batch even when it alone is larger (so consumers always progress), and never a batch
@@ -20,6 +26,20 @@ extension PartitionLog {
     /// - Throws: `offsetOutOfRange` when `offset` is below the log start or above the log end
     ///   (at the log end the result is empty); `corruptLog` when the data there cannot be read.
     public func read(from offset: Int64, maxBytes: Int, maxOffset: Int64) throws -> ReadResult {
+        var attempt = 1
+        while true {
+            do {
+                return try readOnce(from: offset, maxBytes: maxBytes, maxOffset: maxOffset)
+            } catch let error as StorageError where error.code == .logTruncated && attempt < Self.readAttempts {
+                attempt += 1
+            }
+        }
+    }
+
+    /// One planned read. The scan runs unlocked over files a truncation may cut meanwhile: a
+    /// fence that moved during it means what it found may be other batches, so it throws
+    /// `logTruncated` (``read`` plans again, under the lock, from the new state).
+    private func readOnce(from offset: Int64, maxBytes: Int, maxOffset: Int64) throws -> ReadResult {
         let limit = max(maxBytes, 1)
         let (plans, start, end) = try state.withLock { state -> ([ReadPlan], Int64, Int64) in
             let start = state.logStartOffset
@@ -39,7 +59,10 @@ extension PartitionLog {
                     position = segment.offsetIndex.lookup(UInt32(clamping: offset - segment.baseOffset))?.position ?? 0
                 }
                 if segment.size > position {
-                    plans.append(ReadPlan(file: try segment.file, start: position, size: segment.size))
+                    plans.append(
+                        ReadPlan(
+                            file: try segment.file, start: position, size: segment.size, fence: segment.handle,
+                            fenceValue: segment.handle.truncations.load(ordering: .sequentiallyConsistent)))
                     available += segment.size - position
                 }
                 // Enough to fill the read, with one more segment in case the first ends in a gap.
@@ -68,8 +91,14 @@ extension PartitionLog {
                 total += header.totalSize
                 records += Int(max(header.recordCount, 0))
             }
+            guard plan.fence.truncations.load(ordering: .sequentiallyConsistent) == plan.fenceValue else {
+                throw StorageError(.logTruncated, "\(topicPartition): truncated while offset \(offset) was read")
+            }
             if let sliceStart {
-                slices.append(LogSlice(file: plan.file, position: sliceStart, count: Int(sliceEnd - sliceStart)))
+                slices.append(
+                    LogSlice(
+                        file: plan.file, position: sliceStart, count: Int(sliceEnd - sliceStart), fence: plan.fence,
+                        fenceValue: plan.fenceValue))
             }
             if full { break scan }
             if let stop = scanner.stop {

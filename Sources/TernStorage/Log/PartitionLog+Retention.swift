@@ -43,6 +43,7 @@ extension PartitionLog {
             }
             if deleted > 0 {
                 state.logStartOffset = max(state.logStartOffset, state.segments[0].baseOffset)
+                truncateEpochsFromStart(&state)
                 logger.info(
                     "retention deleted segments",
                     metadata: [

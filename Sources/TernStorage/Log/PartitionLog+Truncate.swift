@@ -7,6 +7,20 @@ extension PartitionLog {
     /// at all, so the log end becomes the base offset of the batch holding `offset`), deleting
     /// segments that start past it. For replication and recovery. Below the log start, the log is
     /// emptied and restarts at `offset`. Nothing happens when `offset` is at or past the log end.
+    ///
+    /// The contract (docs/architecture.md, "Truncation"): storage truncates wherever it is told;
+    /// the caller — a follower acting on its leader's diverging epoch — must never ask to cut
+    /// below its high watermark (what consumers may have read). When this returns the truncation
+    /// is durable: the cut segment, its index files and the directory are synced, then the
+    /// leader-epoch checkpoint is rewritten without the removed epochs, and the key index trimmed.
+    /// A crash at any step leaves a log that opening makes consistent: newest segments are deleted
+    /// first (a crash leaves a shorter prefix of them), a cut is one `ftruncate`, and an epoch
+    /// checkpoint reaching past the log end is trimmed when the log is opened.
+    ///
+    /// Reads planned before the truncation never return bytes written after it at the same
+    /// positions: each segment's read fence is bumped before its file is cut or deleted, and a
+    /// ``LogSlice`` planned under an older fence reports ``LogSlice/isCurrent`` false (``read``
+    /// retries; ``ReadResult/readBytes()`` and the broker's `sendfile` fail instead of sending).
     /// - Throws: `closed`, `ioError`, or `corruptLog` when the batches at the cut cannot be read.
     public func truncate(to offset: Int64) throws {
         try maintenanceLock.withLock { _ in try truncateHoldingMaintenanceLock(to: offset) }
@@ -22,21 +36,49 @@ extension PartitionLog {
                 try restart(&state, at: max(offset, 0))
             } else {
                 while state.segments.count > 1, state.segments[state.activeIndex].baseOffset >= offset {
-                    try state.segments.removeLast().deleteFiles()
+                    let removed = state.segments.removeLast()
+                    removed.fenceReads()
+                    try removed.deleteFiles()
                     state.directoryDirty = true
                 }
                 try cut(&state.segments[state.activeIndex], at: offset)
             }
+            try syncTruncation(&state)
             try truncateKeyIndex(&state)
             // Batches the producer state recorded may be gone: rebuild it (snapshots past the new
             // end are deleted by the rebuild).
             try rebuildProducers(&state)
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
             state.firstDirtyOffset = min(state.firstDirtyOffset, state.logEndOffset)
+            try truncateEpochsFromEnd(&state)
             logger.info(
                 "truncated the log to offset \(state.logEndOffset) (it ended at \(oldEnd))",
                 metadata: ["tern_offset": "\(offset)"])
         }
+    }
+
+    /// Makes a truncation durable before anything records it elsewhere (the epoch checkpoint):
+    /// the active segment's size and index files, and the directory when files went. Rare (a
+    /// follower after a failover), so it runs under the lock. A failure takes the log offline,
+    /// as a failed flush does.
+    private func syncTruncation(_ state: inout State) throws {
+        let active = state.segments[state.activeIndex]
+        do {
+            let file = try active.file
+            try FileSystem.fdatasync(file.fd, path: file.path)
+            try Segment.syncIndexFiles(directory: directory, baseOffset: active.baseOffset)
+            var syncs = 1
+            if state.directoryDirty {
+                try FileSystem.fsyncDirectory(directory)
+                state.directoryDirty = false
+                syncs += 1
+            }
+            syncCounter.add(syncs)
+        } catch let error as StorageError {
+            state.failure = error
+            throw error
+        }
+        state.segments[state.activeIndex].flushedSize = active.size
     }
 
     /// Cuts `segment` before the first batch holding an offset at or after `offset`.
@@ -45,6 +87,7 @@ extension PartitionLog {
         var scanner = BatchScanner(file: try segment.file, limit: segment.size, from: from, verifyCRC: false)
         while let entry = try scanner.next() {
             guard entry.header.lastOffset >= offset else { continue }
+            segment.fenceReads()
             try segment.truncate(toPosition: entry.position, droppedOffset: entry.header.baseOffset)
             return
         }
@@ -58,7 +101,10 @@ extension PartitionLog {
     private func restart(_ state: inout State, at offset: Int64) throws {
         state.directoryDirty = true
         do {
-            for segment in state.segments { try segment.deleteFiles() }
+            for segment in state.segments {
+                segment.fenceReads()
+                try segment.deleteFiles()
+            }
             // Nothing the producer snapshots describe is left (Kafka clears producer state too).
             for old in try ProducerStateLoader.snapshotOffsets(in: directory) {
                 try FileSystem.unlink(directory + "/" + ProducerSnapshot.fileName(old))
@@ -92,6 +138,7 @@ extension PartitionLog {
                 try state.segments.removeFirst().deleteFiles()
                 state.directoryDirty = true
             }
+            truncateEpochsFromStart(&state)
         }
     }
 }

@@ -45,6 +45,8 @@ public final class PartitionLog: Sendable {
         var producers: ProducerStateTable
         /// A snapshot of ``producers`` taken at a roll, written by the next flush (off the append path).
         var pendingProducerSnapshot: (offset: Int64, table: ProducerStateTable)?
+        /// The leader-epoch history, as `leader-epoch-checkpoint` holds it (PartitionLog+LeaderEpoch).
+        var epochs = LeaderEpochCache()
 
         var activeIndex: Int { segments.count - 1 }
         var logEndOffset: Int64 { segments[segments.count - 1].nextOffset }
@@ -74,7 +76,8 @@ public final class PartitionLog: Sendable {
     init(
         topicPartition: TopicPartition, directory: String, segments: [Segment], logStartOffset: Int64,
         recoveryPoint: Int64, config: LogConfig, logger: Logger, syncCounter: SyncCounter, firstDirtyOffset: Int64 = 0,
-        flushRequests: FlushRequests? = nil, producers: ProducerStateTable = ProducerStateTable()
+        flushRequests: FlushRequests? = nil, producers: ProducerStateTable = ProducerStateTable(),
+        epochs: LeaderEpochCache = LeaderEpochCache()
     ) {
         precondition(!segments.isEmpty, "a log has at least one segment")
         self.topicPartition = topicPartition
@@ -89,7 +92,7 @@ public final class PartitionLog: Sendable {
         state = Mutex(
             State(
                 segments: segments, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint, config: config,
-                firstDirtyOffset: firstDirtyOffset, producers: producers))
+                firstDirtyOffset: firstDirtyOffset, producers: producers, epochs: epochs))
     }
 
     /// The first offset still in the log.

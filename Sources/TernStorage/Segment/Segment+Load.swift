@@ -177,6 +177,19 @@ extension Segment {
                     )
                     break
                 }
+                if header.baseOffset > segment.nextOffset,
+                    try Self.batchFollows(
+                        file: file, limit: size, at: entry.position + Int64(header.totalSize),
+                        baseOffset: segment.nextOffset + (header.lastOffset - header.baseOffset + 1))
+                {
+                    bad = .init(
+                        position: entry.position,
+                        reason:
+                            "batch offsets \(header.baseOffset)...\(header.lastOffset) leave a gap after \(segment.nextOffset - 1) "
+                            + "that the next batch fills exactly: its baseOffset (outside the CRC) is corrupt"
+                    )
+                    break
+                }
                 segment.didAppend(
                     baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp,
                     at: position, size: header.totalSize, indexIntervalBytes: indexIntervalBytes)
@@ -220,6 +233,20 @@ extension Segment {
         return LoadOutcome(
             segment: segment, truncation: truncation, salvaged: regions, scannedFully: true, batchesChecked: checked,
             bytesRead: bytesRead)
+    }
+
+    /// Whether a valid batch starting at `baseOffset` lies at `position`. A batch that opens a
+    /// gap in the offsets is checked this way: `baseOffset` lies outside the CRC, so one flipped
+    /// bit moves a whole batch forward, and the good batches after it would then seem to go
+    /// backwards (and be lost). When the next batch starts exactly where this one would have
+    /// ended without the gap, this one's baseOffset is the corrupt field. Legitimate gaps
+    /// (compaction) never look like that: the next batch would overlap this one.
+    private static func batchFollows(file: SegmentFile, limit: Int64, at position: Int64, baseOffset: Int64) throws
+        -> Bool
+    {
+        guard position < limit else { return false }
+        var scanner = BatchScanner(file: file, limit: limit, from: position, verifyCRC: true)
+        return try scanner.next()?.header.baseOffset == baseOffset
     }
 
     /// The segment with its index entries below `recoveryPoint` loaded from the files, minus the

@@ -1,3 +1,4 @@
+import Synchronization
 import SystemPackage
 import TernWire
 
@@ -216,6 +217,9 @@ struct Segment: Sendable {
         bytesSinceIndexEntry = Int(cut - from)
         try trimIndexFiles()
     }
+
+    /// Invalidates reads planned over the file's current bytes (before a truncation changes them).
+    func fenceReads() { handle.truncations.add(1, ordering: .sequentiallyConsistent) }
 
     /// Removes the segment's files (the segment leaves its log: its handle is retired, and its
     /// descriptor closes once no read uses it).

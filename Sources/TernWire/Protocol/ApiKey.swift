@@ -8,6 +8,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let fetch = ApiKey(rawValue: 1)
     public static let listOffsets = ApiKey(rawValue: 2)
     public static let metadata = ApiKey(rawValue: 3)
+    /// The end offset of a leader epoch in a partition's log (KIP-101/279), for followers and
+    /// for consumers checking their position after a leader change.
+    public static let offsetForLeaderEpoch = ApiKey(rawValue: 23)
     public static let apiVersions = ApiKey(rawValue: 18)
     /// SASL authentication (served before any other request on SASL listeners).
     public static let saslHandshake = ApiKey(rawValue: 17)
@@ -70,7 +73,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
-        (.produce, 0, 1), (.fetch, 0, 1), (.listOffsets, 0, 0), (.metadata, 0, 0),
+        (.produce, 0, 1), (.fetch, 0, 2), (.listOffsets, 0, 0), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
@@ -79,6 +82,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.describeUserScramCredentials, 0, 0), (.alterUserScramCredentials, 0, 0),
         (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
         (.initProducerId, 0, 0),
+        (.offsetForLeaderEpoch, 0, 0),
     ]
 
     public var name: String {
@@ -87,6 +91,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .fetch: "Fetch"
         case .listOffsets: "ListOffsets"
         case .metadata: "Metadata"
+        case .offsetForLeaderEpoch: "OffsetForLeaderEpoch"
         case .apiVersions: "ApiVersions"
         case .saslHandshake: "SaslHandshake"
         case .saslAuthenticate: "SaslAuthenticate"

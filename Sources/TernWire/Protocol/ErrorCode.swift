@@ -36,6 +36,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let fetchSessionIdNotFound = ErrorCode(rawValue: 70)
     public static let invalidFetchSessionEpoch = ErrorCode(rawValue: 71)
     public static let unsupportedCompressionType = ErrorCode(rawValue: 76)
+    /// The request's current leader epoch is older than the partition's (KIP-320): the sender's
+    /// metadata is stale; refresh it and retry.
+    public static let fencedLeaderEpoch = ErrorCode(rawValue: 74)
+    /// The request's current leader epoch is newer than the partition's here: this broker has not
+    /// learnt of the new leadership yet; retry.
+    public static let unknownLeaderEpoch = ErrorCode(rawValue: 75)
     public static let invalidRecord = ErrorCode(rawValue: 87)
     public static let coordinatorLoadInProgress = ErrorCode(rawValue: 14)
     public static let coordinatorNotAvailable = ErrorCode(rawValue: 15)
@@ -89,6 +95,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         switch self {
         case .corruptMessage, .unknownTopicOrPartition, .leaderNotAvailable, .notLeaderOrFollower,
             .requestTimedOut, .notEnoughReplicas, .kafkaStorageError, .coordinatorLoadInProgress,
+            .fencedLeaderEpoch, .unknownLeaderEpoch,
             .coordinatorNotAvailable, .notCoordinator, .staleMemberEpoch, .notController:
             true
         default: false
@@ -123,6 +130,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .fetchSessionIdNotFound: "FETCH_SESSION_ID_NOT_FOUND"
         case .invalidFetchSessionEpoch: "INVALID_FETCH_SESSION_EPOCH"
         case .unsupportedCompressionType: "UNSUPPORTED_COMPRESSION_TYPE"
+        case .fencedLeaderEpoch: "FENCED_LEADER_EPOCH"
+        case .unknownLeaderEpoch: "UNKNOWN_LEADER_EPOCH"
         case .invalidRecord: "INVALID_RECORD"
         case .coordinatorLoadInProgress: "COORDINATOR_LOAD_IN_PROGRESS"
         case .coordinatorNotAvailable: "COORDINATOR_NOT_AVAILABLE"

@@ -65,7 +65,34 @@ enum RequestTarget {
                         topics: [
                             .init(name: "orders", partitions: [.init(partition: 1, fetchOffset: 7, maxBytes: 4096)])
                         ],
-                        sessionId: 3, sessionEpoch: 2, forgottenTopics: [.init(name: "old", partitions: [2])]))
+                        sessionId: 3, sessionEpoch: 2, forgottenTopics: [.init(name: "old", partitions: [2])],
+                        version: 1))
+            ),
+            (
+                "fetch-v2",
+                payload(
+                    FetchRequest(
+                        replicaId: 2, maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [
+                                    .init(
+                                        partition: 1, fetchOffset: 7, maxBytes: 4096, currentLeaderEpoch: 3,
+                                        lastFetchedEpoch: 2)
+                                ])
+                        ],
+                        sessionId: 3, sessionEpoch: 2, version: 2))
+            ),
+            (
+                "offset-for-leader-epoch",
+                payload(
+                    OffsetForLeaderEpochRequest(
+                        replicaId: 2,
+                        topics: [
+                            .init(
+                                name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])
+                        ]))
             ),
             (
                 "list-offsets",

@@ -79,6 +79,19 @@ enum ResponseTarget {
                         ], sessionId: 5), version: 1)
             ),
             (
+                "offset-for-leader-epoch",
+                seed(
+                    .offsetForLeaderEpoch,
+                    OffsetForLeaderEpochResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0, leaderEpoch: 2, endOffset: 12),
+                                .init(partition: 1, errorCode: .fencedLeaderEpoch),
+                            ])
+                    ]))
+            ),
+            (
                 "list-offsets",
                 seed(
                     .listOffsets,

@@ -22,6 +22,7 @@ enum WireRoundTrip {
         case .produce: ProduceRequest.self
         case .fetch: FetchRequest.self
         case .listOffsets: ListOffsetsRequest.self
+        case .offsetForLeaderEpoch: OffsetForLeaderEpochRequest.self
         case .metadata: MetadataRequest.self
         case .apiVersions: ApiVersionsRequest.self
         case .createTopics: CreateTopicsRequest.self

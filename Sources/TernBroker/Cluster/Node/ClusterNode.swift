@@ -139,8 +139,7 @@ public final class ClusterNode: Sendable {
                 // cannot read what another build wrote. The image stays as it was (stale, not
                 // wrong); the operator must upgrade this node.
                 nodeLogger.critical(
-                    "metadata snapshot cannot be applied",
-                    metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
+                    "metadata snapshot cannot be applied", metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
             }
         }
         driverBox.value.withLock { $0 = driver }

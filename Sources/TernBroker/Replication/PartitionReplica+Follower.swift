@@ -1,0 +1,62 @@
+import TernRaft
+
+extension PartitionReplica {
+    /// Sends the next fetch when none is outstanding (or the last one timed out) and the
+    /// backoff has passed.
+    mutating func maybeFetch(now: Tick, _ effects: inout [ReplicationEffect]) {
+        guard case .follower(let leader) = role, let p = partition else { return }
+        if let f = inFlight, now - f.sentAt < config.fetchTimeoutMs { return }
+        guard now >= nextFetchAt else { return }
+        fetchSequence += 1
+        inFlight = (fetchSequence, now)
+        effects.append(
+            .sendFetch(
+                to: leader,
+                ReplicaFetch(
+                    leaderEpoch: p.leaderEpoch, fetchOffset: logEnd, lastFetchedEpoch: history.latestEpoch,
+                    durableOffset: durableEnd, incarnation: incarnation, sequence: fetchSequence)))
+    }
+
+    mutating func handleFetchReply(
+        from leader: Int32, _ r: ReplicaFetchReply, now: Tick, _ effects: inout [ReplicationEffect]
+    ) {
+        // Only the answer to the outstanding fetch, from the current leader in the current
+        // epoch: a duplicated or late reply must not truncate or append a second time.
+        guard role == .follower(leader: leader), r.leaderEpoch == leaderEpoch, r.incarnation == incarnation,
+            let f = inFlight, f.sequence == r.sequence
+        else { return }
+        inFlight = nil
+        switch r.body {
+        case .records(let from, let to, let batchEpochs):
+            guard from == logEnd, to >= from else {
+                nextFetchAt = now
+                break
+            }
+            if to > from {
+                for e in batchEpochs { history.assign(epoch: e.epoch, startOffset: e.startOffset) }
+                logEnd = to
+                effects.append(.appendFetched(from: from, to: to))
+                nextFetchAt = now
+            } else {
+                nextFetchAt = now + config.fetchBackoffMs
+            }
+            highWatermark = max(highWatermark, min(r.highWatermark, logEnd))
+        case .diverging(let epoch, let endOffset):
+            // Truncate to where both logs still agree: the leader's end of that epoch, or this
+            // log's end of it when this log holds less of it (KIP-279: fetch again from there).
+            let (_, mine) = history.endOffset(for: epoch, logEnd: logEnd)
+            let point = min(endOffset, mine, logEnd)
+            if point < logEnd {
+                logEnd = point
+                durableEnd = min(durableEnd, point)
+                highWatermark = min(highWatermark, point)
+                history.truncate(fromOffset: point)
+                effects.append(.truncate(to: point))
+            }
+            nextFetchAt = now
+        case .refused:
+            nextFetchAt = now + config.fetchBackoffMs
+        }
+        maybeFetch(now: now, &effects)
+    }
+}
