@@ -13,7 +13,7 @@ import Glibc
 /// SASL on a three-node cluster of real `ternd` processes: every node carries the same bootstrap
 /// users file and opens its client listeners only once the users are committed (through the
 /// active controller, over the controller listener for the nodes that are not it); users created
-/// with `tern user` at any node log in at every node.
+/// through any node (forwarded to the active controller) log in at every node.
 final class SaslClusterTests: XCTestCase {
     func testBootstrapUsersAndUserChangesReachEveryNode() async throws {
         let directory = TemporaryDirectory("tern-sasl-cluster")
@@ -65,7 +65,8 @@ final class SaslClusterTests: XCTestCase {
         // Listening means committed and applied on that node: the first login works everywhere.
         for node in nodes { let ok = await login(node, "admin", "admin-secret"); XCTAssertTrue(ok, "node \(node.id)") }
 
-        // A user created through node 3 (the SDK sends the change to the active controller).
+        // A user created through node 3 (the SDK sends the change to the active controller when
+        // its metadata names one; any broker would forward it).
         var configuration = ClientConfiguration(
             bootstrap: ["127.0.0.1:\(nodes[2].client)"], requestTimeout: .seconds(10))
         configuration.sasl = ClientSASL(mechanism: .scramSHA256, username: "admin", password: "admin-secret")
@@ -83,15 +84,29 @@ final class SaslClusterTests: XCTestCase {
             XCTAssertTrue(ok, "carol cannot log in at node \(node.id)")
         }
 
-        // A node that is not the controller answers a direct AlterUserScramCredentials with
-        // NOT_CONTROLLER naming the controller (forwarding is not built yet).
+        // Any node takes AlterUserScramCredentials: one that is not the controller forwards it and
+        // answers once it has applied the commit, so the user logs in there at once, and at every
+        // other node once it has applied the same entry.
         let other = try XCTUnwrap(nodes.first { Int32($0.id) != controllerId })
         let raw = try RawConnection(port: other.plain)
         let answer = try raw.roundTrip(
-            AlterUserScramCredentialsRequest(deletions: [.init(user: "carol", mechanism: .sha512)]))
+            AlterUserScramCredentialsRequest(upsertions: [
+                .init(user: "dave", mechanism: .sha512, password: "dave pw", iterations: 4096)
+            ]))
+        XCTAssertEqual(answer.status.errorCode, ErrorCode.none, "\(answer.status)")
         let result = try XCTUnwrap(answer.response?.results.first)
-        XCTAssertEqual(result.errorCode, .notController)
-        XCTAssertTrue(result.errorMessage?.contains("node \(controllerId ?? -1) is") == true, "\(result)")
+        XCTAssertEqual(result.errorCode, ErrorCode.none, "\(result)")
+        let atOnce = await login(other, "dave", "dave pw")
+        XCTAssertTrue(atOnce, "dave cannot log in at node \(other.id) right after the change returned")
+        for node in nodes where node.id != other.id {
+            let deadline = Date().addingTimeInterval(10)
+            var ok = false
+            while !ok && Date() < deadline {
+                ok = await login(node, "dave", "dave pw")
+                if !ok { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            XCTAssertTrue(ok, "dave cannot log in at node \(node.id)")
+        }
         // SASL requests on a listener without SASL: ILLEGAL_SASL_STATE, as Kafka answers.
         let handshake = try raw.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), correlationId: 2)
         XCTAssertEqual(handshake.response?.errorCode, .illegalSaslState)

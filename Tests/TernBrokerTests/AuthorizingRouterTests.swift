@@ -50,16 +50,16 @@ final class AuthorizingRouterTests: XCTestCase {
     /// Proposes `bindings` through the node's active controller and waits for the commit.
     private func grant(_ bindings: [AclBinding]) throws {
         let controller = broker.cluster.controller
-        let result = Mutex<Result<CreateAclsResponse, ControllerError>?>(nil)
+        let result = Mutex<CreateAclsResponse?>(nil)
         let done = DispatchSemaphore(value: 0)
         controller.queue.async {
-            controller.createAcls(CreateAclsRequest(creations: bindings)) { answer in
+            controller.createAcls(CreateAclsRequest(creations: bindings)) { answer, _ in
                 result.withLock { $0 = answer }
                 done.signal()
             }
         }
         XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
-        let response = try XCTUnwrap(result.withLock { $0 }).get()
+        let response = try XCTUnwrap(result.withLock { $0 })
         XCTAssertEqual(response.results.map(\.errorCode), bindings.map { _ in ErrorCode.none })
     }
 
@@ -67,7 +67,7 @@ final class AuthorizingRouterTests: XCTestCase {
         let controller = broker.cluster.controller
         let done = DispatchSemaphore(value: 0)
         controller.queue.async {
-            controller.deleteAcls(DeleteAclsRequest(filters: bindings.map(AclBindingFilter.init(exactly:)))) { _ in
+            controller.deleteAcls(DeleteAclsRequest(filters: bindings.map(AclBindingFilter.init(exactly:)))) { _, _ in
                 done.signal()
             }
         }
@@ -197,6 +197,15 @@ final class AuthorizingRouterTests: XCTestCase {
         XCTAssertEqual(
             try status(CreateAclsRequest(creations: [binding(.all, .topic, "*")])), .clusterAuthorizationFailed)
         XCTAssertEqual(broker.cluster.image.acls, [], "a refused CreateAcls adds nothing")
+        // SCRAM users: DESCRIBE / ALTER on the cluster, checked before anything reaches the
+        // controller (a principal without ACLs must not set anyone's password).
+        XCTAssertEqual(try status(DescribeUserScramCredentialsRequest(users: nil)), .clusterAuthorizationFailed)
+        XCTAssertEqual(
+            try status(
+                AlterUserScramCredentialsRequest(upsertions: [
+                    .init(user: "mallory", mechanism: .sha256, password: "pw", iterations: 4096)
+                ])), .clusterAuthorizationFailed)
+        XCTAssertNil(broker.cluster.image.scramCredentials["mallory"], "a refused change adds no user")
         XCTAssertEqual(
             try status(
                 ResetGroupOffsetsRequest(

@@ -175,7 +175,10 @@ final class RequestAuthorizationTests: XCTestCase {
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
         ]
-        + [ApiKey.brokerRegistration, .brokerHeartbeat, .vote, .beginQuorumEpoch, .quorumFetch].map {
+        + [
+            ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,
+            .quorumFetch,
+        ].map {
             (
                 AuthorizableRequest.interBroker($0),
                 RequiredAuthorization(checks: [Check(.clusterAction, .cluster, .clusterAuthorizationFailed, .request)])
@@ -192,7 +195,7 @@ final class RequestAuthorizationTests: XCTestCase {
     func testEveryServedApiIsCovered() {
         let covered = Set(Self.table.map(\.0.apiKey))
         for (key, _, _) in ApiKey.supported { XCTAssertTrue(covered.contains(key), "\(key) has no mapping test") }
-        for key in [ApiKey.describeCluster, .describeQuorum, .createAcls, .deleteAcls, .describeAcls] {
+        for key in [ApiKey.describeCluster, .describeQuorum, .createAcls, .deleteAcls, .describeAcls, .envelope] {
             XCTAssertTrue(covered.contains(key), "\(key)")
         }
     }

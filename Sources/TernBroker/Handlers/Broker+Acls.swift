@@ -1,34 +1,22 @@
-import Dispatch
 import TernWire
 
 extension Broker {
-    /// CreateAcls: decided and proposed by this node's controller, answered once committed.
-    /// A node that is not the active controller answers NOT_CONTROLLER (clients retry against
-    /// the controller that Metadata names).
+    /// CreateAcls: forwarded to the active controller (``forward(_:_:timeoutMs:)``), which
+    /// decides and commits the bindings; answered once this broker has applied the commit, so
+    /// the new bindings are enforced here when the client gets the answer (and on every other
+    /// broker once it has applied the same entry). Authorization (ALTER on the cluster) is
+    /// checked here, by the router, before forwarding.
     func handleCreateAcls(_ request: CreateAclsRequest, _ context: RequestContext) {
-        let controller = cluster.controller
-        controller.queue.async {
-            controller.createAcls(request) { Self.respond($0, context) }
-        }
+        forward(request, context, timeoutMs: nil)
     }
 
     /// DeleteAcls: as CreateAcls.
     func handleDeleteAcls(_ request: DeleteAclsRequest, _ context: RequestContext) {
-        let controller = cluster.controller
-        controller.queue.async {
-            controller.deleteAcls(request) { Self.respond($0, context) }
-        }
+        forward(request, context, timeoutMs: nil)
     }
 
     /// DescribeAcls: from this node's committed image (every broker has it).
     func handleDescribeAcls(_ request: DescribeAclsRequest) -> DescribeAclsResponse {
         ControllerDecisions.describeAcls(cluster.image, request)
-    }
-
-    private static func respond<R: WireResponse>(_ result: Result<R, ControllerError>, _ context: RequestContext) {
-        switch result {
-        case .success(let response): context.respond(response)
-        case .failure(let error): context.respond(error: ResponseStatus(error.code, error.message))
-        }
     }
 }

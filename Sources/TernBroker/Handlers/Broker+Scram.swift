@@ -17,24 +17,13 @@ extension Broker {
         ControllerDecisions.describeScramCredentials(cluster.image, request)
     }
 
-    /// AlterUserScramCredentials: a proposal of the active controller, answered once committed.
-    /// A broker that is not the active controller answers NOT_CONTROLLER naming the one that is
-    /// (the SDK sends this request to the controller; forwarding from other brokers comes with
-    /// the generic admin forwarding).
+    /// AlterUserScramCredentials: forwarded to the active controller
+    /// (``forward(_:_:timeoutMs:)``), which decides and commits the change; answered once this
+    /// broker has applied the commit, so a created user can log in here as soon as the client
+    /// has the answer. Authorization (ALTER on the cluster) is checked here, by the router,
+    /// before forwarding.
     func handleAlterUserScramCredentials(_ request: AlterUserScramCredentialsRequest, _ context: RequestContext) {
-        let controller = cluster.controller
-        guard controller.isActive else {
-            let controllerHint =
-                cluster.controllerId.map { "node \($0) is; send AlterUserScramCredentials there" }
-                ?? "no controller is elected yet"
-            let message = "node \(config.nodeId) is not the active controller (\(controllerHint))"
-            return context.respond(
-                AlterUserScramCredentialsResponse(
-                    results: ActiveController.usersNamed(in: request).map {
-                        .init(user: $0, errorCode: .notController, errorMessage: message)
-                    }))
-        }
-        controller.queue.async { controller.alterScramCredentials(request) { context.respond($0) } }
+        forward(request, context, timeoutMs: nil)
     }
 
     /// Commits the users of `sasl.bootstrap.users.file` that do not exist yet, before any client

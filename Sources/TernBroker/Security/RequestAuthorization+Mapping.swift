@@ -125,6 +125,10 @@ public enum RequestAuthorization {
             // Kafka: ALTER on the cluster for ACL and SCRAM credential changes.
             return cluster(.alter)
         case .interBroker:
+            // Kafka: CLUSTER_ACTION for what brokers and controllers send each other, Envelope
+            // (KIP-590 forwarding) included. Tern serves these only on the controller listener,
+            // which clients cannot reach: the forwarded request was checked, with the client's
+            // principal, by the broker that received it.
             return cluster(.clusterAction)
         }
     }

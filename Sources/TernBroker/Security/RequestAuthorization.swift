@@ -117,8 +117,9 @@ public enum AuthorizableRequest: Sendable {
     case describeUserScramCredentials
     case alterUserScramCredentials
     case initProducerId(InitProducerIdRequest)
-    /// BrokerRegistration, BrokerHeartbeat, Vote, BeginQuorumEpoch, QuorumFetch: what nodes of
-    /// the cluster send each other.
+    /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, Envelope (a forwarded request),
+    /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
+    /// on the controller listener (CLUSTER_ACTION).
     case interBroker(ApiKey)
 
     /// The request's API key.

@@ -203,7 +203,9 @@ extension RequestRouter {
             broker.handleDeleteGroups(served, context)
         default:
             // Checked as a whole (ResetGroupOffsets, FetchKey, DescribeLogDirs, DescribeCluster,
-            // DescribeQuorum and the ACL APIs), then routed as without the authorizer.
+            // DescribeQuorum, the ACL and SCRAM-credential APIs), then routed as without the
+            // authorizer; the receiving broker checks before it forwards anything to the
+            // controller, which trusts the forwarding broker's check.
             let start = reader
             guard let request = try Self.decodeWhole(key, &reader) else {
                 return try route(key, version, &reader, context)
@@ -287,6 +289,10 @@ extension RequestRouter {
         case .createAcls: .createAcls(try CreateAclsRequest(from: &reader))
         case .deleteAcls: .deleteAcls(try DeleteAclsRequest(from: &reader))
         case .describeAcls: .describeAcls(try DescribeAclsRequest(from: &reader))
+        // DESCRIBE / ALTER on the cluster: without these a principal with no ACL at all could
+        // list users or set any user's password (including a super user's).
+        case .describeUserScramCredentials: .describeUserScramCredentials
+        case .alterUserScramCredentials: .alterUserScramCredentials
         default: nil
         }
     }

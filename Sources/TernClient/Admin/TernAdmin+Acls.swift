@@ -1,13 +1,14 @@
 import TernWire
 
 extension TernAdmin {
-    /// Adds ACL bindings (Kafka's CreateAcls), through the active controller; they take effect on
-    /// each broker once it has applied the change (at once on the controller that answered).
+    /// Adds ACL bindings (Kafka's CreateAcls), through the active controller (any broker takes the
+    /// request and forwards it); they take effect on each broker once it has applied the change,
+    /// on the broker that answered before this returns.
     /// A binding that already exists is not an error.
     /// - Throws: ``TernError`` `.broker` with the first failed binding's code and reason
     ///   (`INVALID_REQUEST` for a malformed binding, `CLUSTER_AUTHORIZATION_FAILED` without ALTER
-    ///   on the cluster, `NOT_CONTROLLER` when the controller moved); bindings before it in the
-    ///   list may have been added.
+    ///   on the cluster, `REQUEST_TIMED_OUT` or `NOT_CONTROLLER` naming the lost metadata quorum);
+    ///   bindings before it in the list may have been added.
     public func createAcls(_ bindings: [AclBinding]) async throws {
         guard !bindings.isEmpty else { return }
         let response = try await sendToController(CreateAclsRequest(creations: bindings))

@@ -1,4 +1,3 @@
-import Logging
 import TernWire
 
 /// A SCRAM user as the cluster stores it: the mechanisms it has a credential for and their
@@ -19,8 +18,11 @@ extension TernAdmin {
     /// Creates `name`'s credential for `mechanism`, or replaces it (a password change). The
     /// password is salted and hashed here (`iterations` rounds of PBKDF2, a random 32-byte salt):
     /// only the salted password crosses the network, and the broker keeps StoredKey and ServerKey.
+    /// Any broker takes the request (it forwards it to the active controller); it returns once
+    /// the broker that answered has applied the commit, so the user can log in there at once.
     /// - Throws: ``TernError`` with the broker's code: UNACCEPTABLE_CREDENTIAL (iterations outside
-    ///   4096...16384, empty name), CLUSTER_AUTHORIZATION_FAILED, NOT_CONTROLLER.
+    ///   4096...16384, empty name), CLUSTER_AUTHORIZATION_FAILED, REQUEST_TIMED_OUT or
+    ///   NOT_CONTROLLER naming the lost metadata quorum.
     public func createUser(
         name: String, password: String, mechanism: ScramMechanism = .sha256,
         iterations: Int = ScramMechanism.minIterations
@@ -37,7 +39,7 @@ extension TernAdmin {
         let request = AlterUserScramCredentialsRequest(upsertions: [
             .init(user: name, mechanism: mechanism, password: password, iterations: iterations)
         ])
-        try Self.check(try await sendToActiveController(request), user: name, action: "create user")
+        try Self.check(try await sendToController(request), user: name, action: "create user")
     }
 
     /// Deletes `name`'s credentials: those of `mechanisms`, or every one it has when nil (the
@@ -56,7 +58,7 @@ extension TernAdmin {
             chosen = user.credentials.map(\.mechanism)
         }
         let request = AlterUserScramCredentialsRequest(deletions: chosen.map { .init(user: name, mechanism: $0) })
-        try Self.check(try await sendToActiveController(request), user: name, action: "delete user")
+        try Self.check(try await sendToController(request), user: name, action: "delete user")
     }
 
     /// Every SCRAM user, sorted by name.
@@ -76,27 +78,6 @@ extension TernAdmin {
                 name: result.user,
                 credentials: result.credentials.map { .init(mechanism: $0.mechanism, iterations: Int($0.iterations)) })
         }
-    }
-
-    /// Credential changes are proposals of the active controller: sent to the node
-    /// DescribeCluster names (fresh, not cached metadata), at its listener for this client's
-    /// security protocol (Tern names client listeners by it); else to any broker (which answers
-    /// NOT_CONTROLLER when it is not the controller).
-    private func sendToActiveController<R: WireRequest>(_ request: R) async throws -> R.Response {
-        if let membership = try? await describeClusterMembership(), let controller = membership.controllerId {
-            let name = client.configuration.securityProtocolName
-            if let listener = membership.nodes.first(where: { $0.nodeId == controller })?.listeners.first(where: {
-                $0.name == name
-            }) {
-                client.pool.updateBrokers([controller: BrokerAddress(host: listener.host, port: listener.port)])
-            }
-            do {
-                return try await client.send(request, to: controller)
-            } catch let error as TernError where error.code == .connectionFailed {
-                client.logger.debug("controller unreachable, trying another broker", metadata: ["error": "\(error)"])
-            }
-        }
-        return try await client.sendToAnyBroker(request)
     }
 
     static func check(_ response: AlterUserScramCredentialsResponse, user: String, action: String) throws {

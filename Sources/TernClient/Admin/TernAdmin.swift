@@ -154,7 +154,8 @@ public struct TernAdmin: Sendable {
         return result.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
     }
 
-    /// Sends to the controller when metadata names one, else to any broker.
+    /// Sends to the controller when metadata names one (saving the broker a forwarding hop),
+    /// else to any broker: every broker forwards the controller's APIs to it.
     func sendToController<R: WireRequest>(_ request: R) async throws -> R.Response {
         let controller = client.metadata.current.controllerId
         if controller >= 0, client.metadata.current.brokers[controller] != nil {

@@ -50,16 +50,3 @@ public struct ClientConfiguration: Sendable {
         self.logger = logger
     }
 }
-
-extension ClientConfiguration {
-    /// Kafka's `security.protocol` for these settings (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`,
-    /// `SASL_SSL`): also the name of the broker listeners that serve it.
-    public var securityProtocolName: String {
-        switch (tls != nil, sasl != nil) {
-        case (false, false): "PLAINTEXT"
-        case (true, false): "SSL"
-        case (false, true): "SASL_PLAINTEXT"
-        case (true, true): "SASL_SSL"
-        }
-    }
-}

@@ -32,6 +32,12 @@ enum RequestTarget {
         func payload<R: WireRequest>(_ request: R) -> [UInt8] {
             Array(Frame.request(request, correlationId: 7, clientId: "fuzz-seed").dropFirst(Frame.prefixSize))
         }
+        /// A request's body alone, as an Envelope carries it.
+        func payloadBody<R: WireRequest>(_ request: R) -> [UInt8] {
+            var writer = ByteWriter(capacity: 64)
+            request.encode(into: &writer)
+            return writer.take()
+        }
         let records = SeedData.batch(count: 2)
         var seeds: [(String, [UInt8])] = [
             (
@@ -188,6 +194,18 @@ enum RequestTarget {
             ("init-producer-id", payload(InitProducerIdRequest())),
             ("allocate-producer-ids", payload(AllocateProducerIdsRequest(brokerId: 2, brokerEpoch: 17))),
             (
+                "envelope",
+                payload(
+                    EnvelopeRequest(
+                        requestApiKey: .createAcls, requestApiVersion: 0, clientId: "tern-cli", principal: "User:admin",
+                        requestData: payloadBody(
+                            CreateAclsRequest(creations: [
+                                AclBinding(
+                                    resourceType: .topic, resourceName: "orders", principal: "User:alice",
+                                    operation: .read)
+                            ]))))
+            ),
+            (
                 "broker-registration",
                 payload(
                     BrokerRegistrationRequest(
@@ -208,7 +226,8 @@ enum RequestTarget {
                         upsertions: [
                             .init(
                                 user: "alice", mechanism: .sha256, iterations: 4096,
-                                salt: [UInt8](repeating: 1, count: 32), saltedPassword: [UInt8](repeating: 2, count: 32))
+                                salt: [UInt8](repeating: 1, count: 32), saltedPassword: [UInt8](repeating: 2, count: 32)
+                            )
                         ]))
             ),
             (

@@ -284,6 +284,26 @@ enum ResponseTarget {
                 seed(.allocateProducerIds, AllocateProducerIdsResponse(producerIdStart: 1000, producerIdLength: 1000))
             ),
             (
+                "envelope",
+                seed(
+                    .envelope,
+                    EnvelopeResponse(
+                        metadataOffset: 41,
+                        responseData: {
+                            var writer = ByteWriter(capacity: 16)
+                            CreateAclsResponse(results: [.init()]).encode(into: &writer, version: 0)
+                            return writer.take()
+                        }()))
+            ),
+            (
+                "envelope-not-controller",
+                seed(
+                    .envelope,
+                    EnvelopeResponse(
+                        errorCode: .notController, errorMessage: "no metadata quorum", metadataOffset: -1,
+                        responseData: []))
+            ),
+            (
                 "broker-heartbeat",
                 seed(
                     .brokerHeartbeat,
@@ -293,7 +313,8 @@ enum ResponseTarget {
                 "sasl-handshake",
                 seed(
                     .saslHandshake,
-                    SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["SCRAM-SHA-256", "PLAIN"]),
+                    SaslHandshakeResponse(
+                        errorCode: .unsupportedSaslMechanism, mechanisms: ["SCRAM-SHA-256", "PLAIN"]),
                     version: 1)
             ),
             (

@@ -6,13 +6,14 @@ import TernWire
 enum WireRoundTrip {
     /// Every API whose bodies come from outside: the client APIs of ``ApiKey/supported``, then
     /// those the broker answers outside that table (SASL before authentication, the controller's
-    /// broker registration, heartbeat and producer-id allocation, the ACL administration), all at version 0. Appended
-    /// after `supported` so that the response corpus's first byte (an index here) keeps its meaning.
+    /// broker registration, heartbeat, producer-id allocation and forwarded requests (Envelope),
+    /// the ACL administration), all at version 0. Appended after `supported`, and new ones at the
+    /// end, so that the response corpus's first byte (an index here) keeps its meaning.
     static let apis: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] =
         ApiKey.supported
         + [
             ApiKey.saslHandshake, .saslAuthenticate, .brokerRegistration, .brokerHeartbeat, .describeAcls, .createAcls,
-            .deleteAcls, .allocateProducerIds,
+            .deleteAcls, .allocateProducerIds, .envelope,
         ]
         .filter { key in !ApiKey.supported.contains { $0.key == key } }.map { (key: $0, minVersion: 0, maxVersion: 0) }
 
@@ -51,6 +52,7 @@ enum WireRoundTrip {
         case .describeAcls: DescribeAclsRequest.self
         case .initProducerId: InitProducerIdRequest.self
         case .allocateProducerIds: AllocateProducerIdsRequest.self
+        case .envelope: EnvelopeRequest.self
         default: nil
         }
     }

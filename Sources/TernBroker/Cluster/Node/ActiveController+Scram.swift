@@ -4,24 +4,29 @@ import TernWire
 extension ActiveController {
     /// AlterUserScramCredentials, on the queue: decided against the working image
     /// (``ControllerDecisions/alterScramCredentials(_:_:)``), proposed, and answered once
-    /// committed, so a created user can log in on every broker that has applied the entry. The
-    /// one entry point for this API on the controller: a broker's own request and one forwarded
-    /// from another broker both end here.
+    /// committed with the entry's offset (-1 when nothing was proposed), so a created user can
+    /// log in on every broker that has applied the entry. The one entry point for this API on the
+    /// controller: a client's request forwarded by any broker (``ForwardedApis``) and a node's
+    /// bootstrap users both end here.
     func alterScramCredentials(
         _ request: AlterUserScramCredentialsRequest,
-        reply: @escaping @Sendable (AlterUserScramCredentialsResponse) -> Void
+        reply: @escaping @Sendable (AlterUserScramCredentialsResponse, Int64) -> Void
     ) {
         let users = Self.usersNamed(in: request)
         switch decide({ ControllerDecisions.alterScramCredentials($0, request) }) {
         case .failure(let error):
-            reply(.init(results: users.map { .init(user: $0, errorCode: error.code, errorMessage: error.message) }))
+            reply(
+                .init(results: users.map { .init(user: $0, errorCode: error.code, errorMessage: error.message) }), -1)
         case .success(let change) where change.records.isEmpty:
-            reply(change.response)
+            reply(change.response, -1)
         case .success(let change):
             propose(change.records, what: "SCRAM credentials of \(change.changedUsers.sorted())") { result in
-                guard case .failure(let error) = result else {
+                let error: QuorumError
+                switch result {
+                case .success(let offset):
                     self.logScramChange(change)
-                    return reply(change.response)
+                    return reply(change.response, offset)
+                case .failure(let failure): error = failure
                 }
                 let failed = Self.failure(error, AlterUserScramCredentialsResponse.Result.self) { code, message in
                     AlterUserScramCredentialsResponse.Result(user: "", errorCode: code, errorMessage: message)
@@ -32,7 +37,7 @@ extension ActiveController {
                             guard change.changedUsers.contains(result.user) else { return result }
                             return .init(
                                 user: result.user, errorCode: failed.errorCode, errorMessage: failed.errorMessage)
-                        }))
+                        }), -1)
             }
         }
     }

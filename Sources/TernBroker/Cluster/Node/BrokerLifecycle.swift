@@ -218,7 +218,9 @@ final class BrokerLifecycle: Sendable {
             return completion(.failure(ControllerChannelError("the metadata quorum has no leader")))
         }
         if leader == nodeId, let controller = localController {
-            controller.queue.async { controller.alterScramCredentials(request) { completion(.success($0)) } }
+            controller.queue.async {
+                controller.alterScramCredentials(request) { response, _ in completion(.success(response)) }
+            }
         } else {
             remote(request, to: leader, completion: completion)
         }
@@ -227,7 +229,8 @@ final class BrokerLifecycle: Sendable {
     /// AllocateProducerIds to the active controller with this process's registration; any thread.
     func allocateProducerIds(completion: @escaping @Sendable (Result<AllocateProducerIdsResponse, any Error>) -> Void) {
         guard let epoch = state.withLock({ $0.brokerEpoch }) else {
-            return completion(.failure(ControllerChannelError("broker \(nodeId) is not registered with a controller yet")))
+            return completion(
+                .failure(ControllerChannelError("broker \(nodeId) is not registered with a controller yet")))
         }
         guard let leader = leader() else {
             return completion(.failure(ControllerChannelError("no metadata quorum leader known")))

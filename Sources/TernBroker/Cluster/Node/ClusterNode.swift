@@ -369,15 +369,17 @@ public final class ClusterNode: Sendable {
                 let request = try AlterUserScramCredentialsRequest(from: &reader)
                 try Self.checkAtEnd(reader)
                 controller.queue.async {
-                    controller.alterScramCredentials(request) {
-                        respond(Frame.response($0, correlationId: correlationId))
+                    controller.alterScramCredentials(request) { response, _ in
+                        respond(Frame.response(response, correlationId: correlationId))
                     }
                 }
             case .allocateProducerIds:
                 let request = try AllocateProducerIdsRequest(from: &reader)
                 try Self.checkAtEnd(reader)
                 controller.queue.async {
-                    controller.allocateProducerIds(request) { respond(Frame.response($0, correlationId: correlationId)) }
+                    controller.allocateProducerIds(request) {
+                        respond(Frame.response($0, correlationId: correlationId))
+                    }
                 }
             default:
                 respond(

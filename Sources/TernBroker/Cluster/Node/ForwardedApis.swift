@@ -29,6 +29,11 @@ enum ForwardedApis {
         },
         .deleteTopics: entry(DeleteTopicsRequest.self) { $0.deleteTopics($1, reply: $3) },
         .alterConfigs: entry(AlterConfigsRequest.self) { $0.alterConfigs($1, reply: $3) },
+        .createAcls: entry(CreateAclsRequest.self) { $0.createAcls($1, reply: $3) },
+        .deleteAcls: entry(DeleteAclsRequest.self) { $0.deleteAcls($1, reply: $3) },
+        .alterUserScramCredentials: entry(AlterUserScramCredentialsRequest.self) {
+            $0.alterScramCredentials($1, reply: $3)
+        },
     ]
 
     /// An entry for request type `R`, decided by `decide(controller, request, envelope, reply)`.
@@ -108,6 +113,27 @@ extension AlterConfigsRequest: ForwardableRequest {
         AlterConfigsResponse(
             resources: resources.map {
                 .init(errorCode: code, errorMessage: message, type: $0.type, name: $0.name)
+            })
+    }
+}
+
+extension CreateAclsRequest: ForwardableRequest {
+    func failed(_ code: ErrorCode, _ message: String) -> CreateAclsResponse {
+        CreateAclsResponse(results: creations.map { _ in AclResult(errorCode: code, errorMessage: message) })
+    }
+}
+
+extension DeleteAclsRequest: ForwardableRequest {
+    func failed(_ code: ErrorCode, _ message: String) -> DeleteAclsResponse {
+        DeleteAclsResponse(results: filters.map { _ in .init(errorCode: code, errorMessage: message, deleted: []) })
+    }
+}
+
+extension AlterUserScramCredentialsRequest: ForwardableRequest {
+    func failed(_ code: ErrorCode, _ message: String) -> AlterUserScramCredentialsResponse {
+        AlterUserScramCredentialsResponse(
+            results: ActiveController.usersNamed(in: self).map {
+                .init(user: $0, errorCode: code, errorMessage: message)
             })
     }
 }
