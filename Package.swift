@@ -108,7 +108,9 @@ let package = Package(
         .testTarget(name: "TernNetTests", dependencies: ["TernNet", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernBrokerTests",
-            dependencies: ["TernBroker", "TernRaft", "TernNet", "TernWire", "TernTestSupport", "TernReplicationSimulator"],
+            dependencies: [
+                "TernBroker", "TernRaft", "TernNet", "TernStorage", "TernWire", "TernTestSupport", "TernReplicationSimulator",
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "TernRaftSimulator", dependencies: ["TernRaft"], path: "Tests/TernRaftSimulator",
@@ -116,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "raft-sim", dependencies: ["TernRaftSimulator"], path: "Tests/raft-sim", swiftSettings: swiftSettings),
         .target(
-            name: "TernReplicationSimulator", dependencies: ["TernBroker", "TernRaft", "TernRaftSimulator", "TernWire"],
+            name: "TernReplicationSimulator", dependencies: ["TernBroker", "TernRaft", "TernRaftSimulator", "TernStorage", "TernWire"],
             path: "Tests/TernReplicationSimulator", swiftSettings: swiftSettings),
         .executableTarget(
             name: "replication-sim", dependencies: ["TernReplicationSimulator"], path: "Tests/replication-sim",

@@ -1,3 +1,4 @@
+import TernStorage
 import TernWire
 import XCTest
 
@@ -11,7 +12,7 @@ final class PartitionReplicaTests: XCTestCase {
             partitionEpoch: partitionEpoch)
     }
 
-    func replica(_ id: Int32, minIsr: Int = 2, logEnd: Int64 = 0, history: LeaderEpochHistory = .init())
+    func replica(_ id: Int32, minIsr: Int = 2, logEnd: Int64 = 0, history: LeaderEpochCache = .init())
         -> PartitionReplica
     {
         PartitionReplica(
@@ -65,11 +66,11 @@ final class PartitionReplicaTests: XCTestCase {
         // Leader: epoch 1 at 0, 2 at 4, 4 at 6, log end 8. Follower: epoch 1 at 0, 3 at 5, log end 8.
         var leader = replica(
             1, logEnd: 8,
-            history: .init(entries: [
+            history: LeaderEpochCache([
                 .init(epoch: 1, startOffset: 0), .init(epoch: 2, startOffset: 4), .init(epoch: 4, startOffset: 6),
             ]))
         var follower = replica(
-            2, logEnd: 8, history: .init(entries: [.init(epoch: 1, startOffset: 0), .init(epoch: 3, startOffset: 5)]))
+            2, logEnd: 8, history: LeaderEpochCache([.init(epoch: 1, startOffset: 0), .init(epoch: 3, startOffset: 5)]))
         let s = state(leader: 1, epoch: 5, partitionEpoch: 9, isr: [1, 2])
         _ = leader.step(.partitionState(s), now: 0)
         var toLeader = follower.step(.partitionState(s), now: 0)

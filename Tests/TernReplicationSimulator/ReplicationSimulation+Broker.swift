@@ -1,6 +1,7 @@
 import TernBroker
 import TernRaft
 import TernRaftSimulator
+import TernStorage
 import TernWire
 
 /// What a simulated broker host does: registration, heartbeats, metadata, the replicas'

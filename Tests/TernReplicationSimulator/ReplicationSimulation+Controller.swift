@@ -1,6 +1,7 @@
 import TernBroker
 import TernRaft
 import TernRaftSimulator
+import TernStorage
 import TernWire
 
 /// The controller: one reliable sequencer of ``ControllerDecisions`` over a ``MetadataImage``,
@@ -46,7 +47,7 @@ extension ReplicationSimulation {
 
     func makeReplica(_ id: Int32, incarnation: UInt64, log: SimLog) -> PartitionReplica {
         // The epoch history a restart rebuilds from the log's batches.
-        var history = LeaderEpochHistory()
+        var history = LeaderEpochCache()
         for (o, r) in log.records.enumerated() { history.assign(epoch: r.epoch, startOffset: Int64(o)) }
         return PartitionReplica(
             config: .init(

@@ -57,6 +57,26 @@ final class LeaderEpochCacheTests: XCTestCase {
         XCTAssertEqual(LeaderEpochCache().endOffset(for: 0, logEndOffset: 0), .undefined)
     }
 
+    func testEpochAtOffsetIsTheEpochOfThatRecord() {
+        let cache = LeaderEpochCache(entries([(1, 0), (2, 4), (4, 6)]))
+        XCTAssertEqual(cache.epoch(at: 0), 1)
+        XCTAssertEqual(cache.epoch(at: 3), 1)
+        XCTAssertEqual(cache.epoch(at: 4), 2, "an epoch's first offset is its own")
+        XCTAssertEqual(cache.epoch(at: 5), 2)
+        XCTAssertEqual(cache.epoch(at: 6), 4)
+        XCTAssertEqual(cache.epoch(at: 100), 4)
+        XCTAssertEqual(LeaderEpochCache(entries([(3, 10)])).epoch(at: 9), -1, "below the history: unknown")
+        XCTAssertEqual(LeaderEpochCache().epoch(at: 0), -1)
+        // After a truncation the dropped epoch's offsets fall back to the one before it.
+        var truncated = cache
+        truncated.truncateFromEnd(endOffset: 5)
+        XCTAssertEqual(truncated.entries, entries([(1, 0), (2, 4)]))
+        XCTAssertEqual(truncated.epoch(at: 4), 2)
+        XCTAssertEqual(truncated.epoch(at: 3), 1)
+        truncated.truncateFromEnd(endOffset: 0)
+        XCTAssertEqual(truncated.entries, [])
+    }
+
     func testTruncateFromEndAndStart() {
         var cache = LeaderEpochCache(entries([(1, 0), (3, 10), (5, 20)]))
         XCTAssertFalse(cache.truncateFromEnd(endOffset: 25))

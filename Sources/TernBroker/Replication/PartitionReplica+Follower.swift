@@ -1,4 +1,5 @@
 import TernRaft
+import TernStorage
 
 extension PartitionReplica {
     /// Sends the next fetch when none is outstanding (or the last one timed out) and the
@@ -13,7 +14,7 @@ extension PartitionReplica {
             .sendFetch(
                 to: leader,
                 ReplicaFetch(
-                    leaderEpoch: p.leaderEpoch, fetchOffset: logEnd, lastFetchedEpoch: history.latestEpoch,
+                    leaderEpoch: p.leaderEpoch, fetchOffset: logEnd, lastFetchedEpoch: history.latestEpoch ?? -1,
                     durableOffset: durableEnd, incarnation: incarnation, sequence: fetchSequence)))
     }
 
@@ -42,15 +43,18 @@ extension PartitionReplica {
             }
             highWatermark = max(highWatermark, min(r.highWatermark, logEnd))
         case .diverging(let epoch, let endOffset):
-            // Truncate to where both logs still agree: the leader's end of that epoch, or this
-            // log's end of it when this log holds less of it (KIP-279: fetch again from there).
-            let (_, mine) = history.endOffset(for: epoch, logEnd: logEnd)
-            let point = min(endOffset, mine, logEnd)
+            // Truncate to where both logs still agree (KIP-279): the smaller end of that epoch
+            // when this log holds it; else the end of this log's largest epoch below it, and the
+            // next fetch asks again (the machine always fetches again after a diverging answer).
+            let point = history.truncationTarget(
+                leader: EpochEndOffset(epoch: epoch, endOffset: endOffset), logEndOffset: logEnd,
+                highWatermark: highWatermark
+            ).offset
             if point < logEnd {
                 logEnd = point
                 durableEnd = min(durableEnd, point)
                 highWatermark = min(highWatermark, point)
-                history.truncate(fromOffset: point)
+                history.truncateFromEnd(endOffset: point)
                 effects.append(.truncate(to: point))
             }
             nextFetchAt = now

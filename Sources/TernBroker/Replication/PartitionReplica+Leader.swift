@@ -1,4 +1,5 @@
 import TernRaft
+import TernStorage
 
 extension PartitionReplica {
     // MARK: Produce
@@ -46,13 +47,21 @@ extension PartitionReplica {
         }
         // The follower's log matches this one below fetchOffset only if its last epoch ends
         // here no earlier than its log does; otherwise name where it diverges.
-        if f.fetchOffset > 0 || f.lastFetchedEpoch >= 0 {
-            let (epoch, end) = history.endOffset(for: f.lastFetchedEpoch, logEnd: logEnd)
-            if epoch != f.lastFetchedEpoch || end < f.fetchOffset {
-                return reply(.diverging(epoch: epoch, endOffset: min(end, f.fetchOffset)))
-            }
+        if let d = history.divergingEpoch(
+            lastFetchedEpoch: f.lastFetchedEpoch, fetchOffset: f.fetchOffset, logEndOffset: logEnd)
+        {
+            return reply(.diverging(epoch: d.epoch, endOffset: min(d.endOffset, f.fetchOffset)))
         }
-        guard f.fetchOffset <= logEnd else { return reply(.diverging(epoch: history.latestEpoch, endOffset: logEnd)) }
+        // A follower holding records but no epoch cannot be matched: nothing after the start
+        // of this log's history is known to be shared.
+        if f.lastFetchedEpoch < 0, f.fetchOffset > 0, let first = history.entries.first,
+            first.startOffset < f.fetchOffset
+        {
+            return reply(.diverging(epoch: -1, endOffset: first.startOffset))
+        }
+        guard f.fetchOffset <= logEnd else {
+            return reply(.diverging(epoch: history.latestEpoch ?? -1, endOffset: logEnd))
+        }
         var progress = followers[replica] ?? FollowerProgress(lastCaughtUpMs: now)
         progress.durable = max(progress.durable, min(f.durableOffset, f.fetchOffset))
         if f.fetchOffset >= logEnd {
@@ -70,9 +79,9 @@ extension PartitionReplica {
 
     /// The epochs of the records from `offset` to the log end, each with its first offset in
     /// that range.
-    func epochs(from offset: Int64) -> [LeaderEpochHistory.Entry] {
+    func epochs(from offset: Int64) -> [EpochEntry] {
         guard offset < logEnd else { return [] }
-        var out: [LeaderEpochHistory.Entry] = []
+        var out: [EpochEntry] = []
         for e in history.entries.reversed() {
             if e.startOffset >= logEnd { continue }
             out.append(.init(epoch: e.epoch, startOffset: max(e.startOffset, offset)))

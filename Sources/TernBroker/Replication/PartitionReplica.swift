@@ -1,4 +1,5 @@
 import TernRaft
+import TernStorage
 
 /// One replica of one partition — leader or follower — as an I/O-free state machine
 /// (DESIGN.md section 6): ``step(_:now:)`` takes a ``ReplicationInput`` and returns the
@@ -74,7 +75,8 @@ public struct PartitionReplica: Sendable {
     public internal(set) var logEnd: Int64
     public internal(set) var durableEnd: Int64
     public internal(set) var highWatermark: Int64
-    public internal(set) var history: LeaderEpochHistory
+    /// The log's leader-epoch table (the storage's own type, so the machine and the log agree).
+    public internal(set) var history: LeaderEpochCache
 
     // Leader state.
     /// Log end when this replica became leader: consumers see the high watermark only once it
@@ -95,7 +97,7 @@ public struct PartitionReplica: Sendable {
 
     /// A replica over a log recovered up to `logEnd`, all of it durable, with its epoch history.
     public init(
-        config: Config, incarnation: UInt64, logEnd: Int64, history: LeaderEpochHistory, highWatermark: Int64 = 0
+        config: Config, incarnation: UInt64, logEnd: Int64, history: LeaderEpochCache, highWatermark: Int64 = 0
     ) {
         self.config = config
         self.incarnation = incarnation
@@ -195,7 +197,7 @@ public struct PartitionReplica: Sendable {
         role = .follower(leader: leader)
         // An epoch this replica led without writing holds no record: forget it so the last
         // fetched epoch is the epoch of the last record.
-        history.truncate(fromOffset: logEnd)
+        history.truncateFromEnd(endOffset: logEnd)
         followers = [:]
         waiting = []
         inFlight = nil

@@ -1,3 +1,4 @@
+import TernStorage
 import TernWire
 
 /// Why a replica refuses a produce, a fetch or a read.
@@ -56,7 +57,7 @@ public struct ReplicaFetchReply: Hashable, Sendable {
     public enum Body: Hashable, Sendable {
         /// Records `[from, to)` follow (possibly none); the host reads them from the log and may
         /// send fewer (a size limit), fixing `to` and `batchEpochs` to what it sends.
-        case records(from: Int64, to: Int64, batchEpochs: [LeaderEpochHistory.Entry])
+        case records(from: Int64, to: Int64, batchEpochs: [EpochEntry])
         /// The follower's last fetched epoch ends at `endOffset` on the leader, in the leader's
         /// epoch `epoch` (the largest not above it): truncate before appending.
         case diverging(epoch: Int32, endOffset: Int64)

@@ -95,6 +95,20 @@ public struct LeaderEpochCache: Sendable, Hashable {
         return true
     }
 
+    /// The epoch of the record at `offset`: that of the last entry starting at or before it, or
+    /// -1 when `offset` is below every entry (or there is none). `offset` is not checked against
+    /// the log end: an offset past it answers the latest epoch.
+    public func epoch(at offset: Int64) -> Int32 {
+        // Binary search for the last entry starting at or before `offset`.
+        var lo = 0
+        var hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].startOffset <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? -1 : entries[lo - 1].epoch
+    }
+
     /// OffsetsForLeaderEpoch (KIP-101, KIP-279): the largest epoch at or below `requested` and
     /// the offset where it ends — the start of the next epoch, or `logEndOffset` for the latest.
     /// A request below every known epoch (their history was deleted) gets `requested` back with
