@@ -143,6 +143,14 @@ final class ClusterTopicsTests: XCTestCase {
                         .init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 1 << 20)])
                     ]))
             XCTAssertEqual(fetch?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
+            // Nor does a follower's (empty) log answer ListOffsets: a consumer asking it for the
+            // latest offset would start at 0 instead of 1.
+            let latest = ListOffsetsRequest(topics: [.init(name: "orders", partitions: [.init(partition: 0, timestamp: -1)])])
+            XCTAssertEqual(
+                send(follower, latest)?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
+            let fromLeader = send(leader, latest)?.topics.first?.partitions.first
+            XCTAssertEqual(fromLeader?.errorCode, ErrorCode.none)
+            XCTAssertEqual(fromLeader?.offset, 1)
         }
 
         // Configs altered through a non-controller are seen by every node.

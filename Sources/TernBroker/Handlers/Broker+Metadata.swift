@@ -100,6 +100,11 @@ extension Broker {
                         guard let info, info.holds(p.partition),
                             let log = logManager.log(for: TopicPartition(topic.name, p.partition))
                         else { return .init(partition: p.partition, errorCode: .unknownTopicOrPartition) }
+                        // A replica that does not lead has no (or stale) data: its offsets would
+                        // send a consumer to the wrong place, so it answers as Fetch does.
+                        guard leads(topic.name, p.partition) else {
+                            return .init(partition: p.partition, errorCode: .notLeaderOrFollower)
+                        }
                         switch p.timestamp {
                         case ListOffsetsRequest.earliest: return .init(partition: p.partition, offset: log.logStartOffset)
                         case ListOffsetsRequest.latest: return .init(partition: p.partition, offset: log.logEndOffset)
