@@ -113,7 +113,7 @@ final class BrokerLifecycle: Sendable {
         if let epoch {
             let request = BrokerHeartbeatRequest(
                 nodeId: nodeId, brokerEpoch: epoch, metadataOffset: appliedOffset() - 1)
-            send(request, to: leader) { [self] result in
+            send(request, to: leader, serve: { $0.heartbeat($1, reply: $2) }) { [self] result in
                 switch result {
                 case .success(let response) where response.errorCode == .none:
                     state.withLock { state in
@@ -139,7 +139,7 @@ final class BrokerLifecycle: Sendable {
             let request = BrokerRegistrationRequest(
                 nodeId: nodeId, clusterId: clusterId(), incarnationId: incarnationId, listeners: listeners(),
                 roles: roles)
-            send(request, to: leader) { [self] result in
+            send(request, to: leader, serve: { $0.register($1, reply: $2) }) { [self] result in
                 switch result {
                 case .success(let response) where response.errorCode == .none:
                     state.withLock { $0.brokerEpoch = response.brokerEpoch }
@@ -175,25 +175,15 @@ final class BrokerLifecycle: Sendable {
         if report, let error { logger.warning("broker membership", metadata: ["tern_reason": "\(error)"]) }
     }
 
-    /// Sends to the controller on `leader`: in-process when it is this node, else over its
-    /// controller listener.
-    private func send(
-        _ request: BrokerRegistrationRequest, to leader: Int32,
-        completion: @escaping @Sendable (Result<BrokerRegistrationResponse, any Error>) -> Void
+    /// Sends `request` to the controller on `leader`: in-process on the controller's queue, with
+    /// `serve`, when that is this node; else over its controller listener.
+    private func send<R: WireRequest>(
+        _ request: R, to leader: Int32,
+        serve: @escaping @Sendable (ActiveController, R, @escaping @Sendable (R.Response) -> Void) -> Void,
+        completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) {
         if leader == nodeId, let controller = localController {
-            controller.queue.async { controller.register(request) { completion(.success($0)) } }
-        } else {
-            remote(request, to: leader, completion: completion)
-        }
-    }
-
-    private func send(
-        _ request: BrokerHeartbeatRequest, to leader: Int32,
-        completion: @escaping @Sendable (Result<BrokerHeartbeatResponse, any Error>) -> Void
-    ) {
-        if leader == nodeId, let controller = localController {
-            controller.queue.async { controller.heartbeat(request) { completion(.success($0)) } }
+            controller.queue.async { serve(controller, request) { completion(.success($0)) } }
         } else {
             remote(request, to: leader, completion: completion)
         }
@@ -217,13 +207,11 @@ final class BrokerLifecycle: Sendable {
         guard let leader = leader() else {
             return completion(.failure(ControllerChannelError("the metadata quorum has no leader")))
         }
-        if leader == nodeId, let controller = localController {
-            controller.queue.async {
-                controller.alterScramCredentials(request) { response, _ in completion(.success(response)) }
-            }
-        } else {
-            remote(request, to: leader, completion: completion)
-        }
+        send(
+            request, to: leader,
+            serve: { controller, request, reply in
+                controller.alterScramCredentials(request) { response, _ in reply(response) }
+            }, completion: completion)
     }
 
     /// AllocateProducerIds to the active controller with this process's registration; any thread.
@@ -236,11 +224,9 @@ final class BrokerLifecycle: Sendable {
             return completion(.failure(ControllerChannelError("no metadata quorum leader known")))
         }
         let request = AllocateProducerIdsRequest(brokerId: nodeId, brokerEpoch: epoch)
-        if leader == nodeId, let controller = localController {
-            controller.queue.async { controller.allocateProducerIds(request) { completion(.success($0)) } }
-        } else {
-            // The channel's connect may block up to its timeout: never on the caller's thread.
-            queue.async { self.remote(request, to: leader, completion: completion) }
+        // The channel's connect may block up to its timeout: never on the caller's thread.
+        queue.async {
+            self.send(request, to: leader, serve: { $0.allocateProducerIds($1, reply: $2) }, completion: completion)
         }
     }
 

@@ -139,7 +139,8 @@ public final class ClusterNode: Sendable {
                 // cannot read what another build wrote. The image stays as it was (stale, not
                 // wrong); the operator must upgrade this node.
                 nodeLogger.critical(
-                    "metadata snapshot cannot be applied", metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
+                    "metadata snapshot cannot be applied",
+                    metadata: ["tern_metadata_offset": "\(endOffset)", "error": "\(error)"])
             }
         }
         driverBox.value.withLock { $0 = driver }
@@ -342,45 +343,27 @@ public final class ClusterNode: Sendable {
     ) {
         let correlationId = header.correlationId
         var reader = ByteReader(body)
+        /// Decodes the whole body as `R`, then decides it on the controller's queue with `decide`.
+        func decode<R: WireRequest>(
+            _: R.Type, _ decide: @escaping @Sendable (R, @escaping @Sendable (R.Response) -> Void) -> Void
+        ) throws {
+            let request = try R(from: &reader)
+            try Self.checkAtEnd(reader)
+            controller.queue.async { decide(request) { respond(Frame.response($0, correlationId: correlationId)) } }
+        }
         do {
             switch header.apiKey {
-            case .brokerRegistration:
-                let request = try BrokerRegistrationRequest(from: &reader)
-                try Self.checkAtEnd(reader)
-                controller.queue.async {
-                    controller.register(request) { respond(Frame.response($0, correlationId: correlationId)) }
-                }
-            case .brokerHeartbeat:
-                let request = try BrokerHeartbeatRequest(from: &reader)
-                try Self.checkAtEnd(reader)
-                controller.queue.async {
-                    controller.heartbeat(request) { respond(Frame.response($0, correlationId: correlationId)) }
-                }
+            case .brokerRegistration: try decode(BrokerRegistrationRequest.self) { controller.register($0, reply: $1) }
+            case .brokerHeartbeat: try decode(BrokerHeartbeatRequest.self) { controller.heartbeat($0, reply: $1) }
             case .envelope:
-                let envelope = try EnvelopeRequest(from: &reader)
-                try Self.checkAtEnd(reader)
-                controller.queue.async {
-                    ForwardedApis.serve(envelope, on: controller) {
-                        respond(Frame.response($0, correlationId: correlationId))
-                    }
-                }
+                try decode(EnvelopeRequest.self) { ForwardedApis.serve($0, on: controller, reply: $1) }
             case .alterUserScramCredentials:
                 // Another node's bootstrap users (only voters reach the controller listener).
-                let request = try AlterUserScramCredentialsRequest(from: &reader)
-                try Self.checkAtEnd(reader)
-                controller.queue.async {
-                    controller.alterScramCredentials(request) { response, _ in
-                        respond(Frame.response(response, correlationId: correlationId))
-                    }
+                try decode(AlterUserScramCredentialsRequest.self) { request, reply in
+                    controller.alterScramCredentials(request) { response, _ in reply(response) }
                 }
             case .allocateProducerIds:
-                let request = try AllocateProducerIdsRequest(from: &reader)
-                try Self.checkAtEnd(reader)
-                controller.queue.async {
-                    controller.allocateProducerIds(request) {
-                        respond(Frame.response($0, correlationId: correlationId))
-                    }
-                }
+                try decode(AllocateProducerIdsRequest.self) { controller.allocateProducerIds($0, reply: $1) }
             default:
                 respond(
                     Frame.errorResponse(
