@@ -108,8 +108,13 @@ public final class Broker: Sendable {
         }
         // Credentials come from the committed metadata image at each exchange, so a user created,
         // changed or deleted through the controller counts from the next connection on.
-        sasl = SaslSessions(config: config, logger: logger) { user, mechanism in
+        let sasl = SaslSessions(config: config, logger: logger) { user, mechanism in
             cluster.image.scramCredential(user: user, mechanism: mechanism)
+        }
+        self.sasl = sasl
+        // A deleted or changed credential closes the connections that authenticated with it.
+        if sasl.isEnabled {
+            cluster.observeImage { before, after in sasl.credentialsChanged(before: before, after: after) }
         }
         // The topics this broker has materialized from the metadata image. The first start on a
         // single-node data directory of an earlier version takes them from its
