@@ -48,6 +48,10 @@ public final class Broker: Sendable {
     /// because they do disk work (directories, segments, fsyncs) that must not hold up a
     /// network queue. Serial, so at most one thread.
     let adminQueue = DispatchQueue(label: "tern.admin")
+    /// The log-read worker: requests that read segment files or walk every log (ListOffsets by
+    /// timestamp, DescribeLogDirs; Broker+LogReads.swift) run here, off the network queues.
+    /// Serial, so at most one thread.
+    let logReadQueue = DispatchQueue(label: "tern.log-reads")
     private let servers: Mutex<[Server]> = Mutex([])
     /// When the broker finished opening its logs.
     let startedAt = ContinuousClock.now
@@ -337,6 +341,7 @@ public final class Broker: Sendable {
         // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
         // it so that it does not race the logs' closing.
         adminQueue.sync {}
+        logReadQueue.sync {}
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }
