@@ -94,8 +94,18 @@ final class SaslRevocationTests: XCTestCase {
         try await producer.flush()
         await producer.close()
 
+        // alice's second connection waits in a long poll (30 s, for more bytes than there are).
+        try aliceAgain.write(
+            Frame.request(
+                FetchRequest(
+                    maxWaitMs: 30_000, minBytes: 10 << 20, maxBytes: 20 << 20,
+                    topics: [
+                        .init(name: "events", partitions: [.init(partition: 0, fetchOffset: 0, maxBytes: 20 << 20)])
+                    ]
+                ), correlationId: 5, clientId: "alice"))
+
         // Deleted through the CLI: the broker applied the commit before the command returned,
-        // and closed alice's connections as it applied it.
+        // and closed alice's connections as it applied it (the long poll answered first).
         let deleted = try runCommand(
             Binaries.path("tern"),
             [
