@@ -46,6 +46,8 @@ enum MetricHelp {
         "tern_connections_open": "Open client connections, per broker listener.",
         "tern_sasl_authentications_total":
             "SASL authentications on SASL listeners, per mechanism and result (success or failure; mechanism none: a request before authentication, unsupported: a mechanism not offered).",
+        "tern_sasl_connections_revoked_total":
+            "SASL-authenticated connections closed because the credential they authenticated with was deleted or changed, per reason (credential_deleted, credential_changed).",
         "tern_authorization_denied_total":
             "Authorization checks denied (authorizer.enable), per resource type of the denied resource (topic, group, cluster).",
         "tern_connections_refused_total":
