@@ -395,7 +395,7 @@ extension Broker {
                 if broker.roles.contains(.controller) { roles.append("controller") }
                 return .init(
                     nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
-                    fenced: broker.fenced)
+                    fenced: broker.fenced, brokerEpoch: broker.brokerEpoch)
             },
             topicCount: image.topicsById.count,
             partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count })

@@ -9,6 +9,9 @@ struct ClusterSummary: Codable, Sendable, Equatable {
         /// `broker`, `controller`.
         var roles: [String]
         var fenced: Bool
+        /// The epoch of the broker's current registration (what its broker-to-controller
+        /// requests carry).
+        var brokerEpoch: Int64
     }
 
     /// The metadata quorum as this node sees it.
