@@ -25,16 +25,16 @@ final class ClusterAlterPartitionTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func metadata(_ nodeId: Int32, _ topics: [String]? = nil) -> MetadataResponse? {
+    private func partition(_ nodeId: Int32, _ topic: String) -> MetadataResponse.Partition? {
+        cluster.metadataPartition(nodeId, topic)
+    }
+
+    private func metadata(_ nodeId: Int32) -> MetadataResponse? {
         guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: 5),
-            let (status, response) = try? connection.roundTrip(MetadataRequest(topics: topics)),
+            let (status, response) = try? connection.roundTrip(MetadataRequest(topics: nil)),
             status.errorCode == .none
         else { return nil }
         return response
-    }
-
-    private func partition(_ nodeId: Int32, _ topic: String) -> MetadataResponse.Partition? {
-        metadata(nodeId, [topic])?.topics.first { $0.name == topic && $0.errorCode == .none }?.partitions.first
     }
 
     private func waitUntil(
@@ -49,49 +49,12 @@ final class ClusterAlterPartitionTests: XCTestCase {
         XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
     }
 
-    /// AlterPartition to `nodeId`'s controller listener, retried while that node is not (yet)
-    /// the active controller or does not answer.
-    private func alter(
-        _ request: AlterPartitionRequest, askingNodes nodes: [Int32], seconds: Double = 60
-    ) -> AlterPartitionResponse? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            for node in nodes {
-                guard let connection = try? RawConnection(port: cluster.node(node).controllerPort, timeout: 10),
-                    let (status, response) = try? connection.roundTrip(request), status.errorCode == .none,
-                    let response, response.errorCode != .notController
-                else { continue }
-                return response
-            }
-            usleep(200_000)
+    private func alter(_ request: AlterPartitionRequest, askingNodes nodes: [Int32]) -> AlterPartitionResponse? {
+        guard let response = cluster.alterPartition(request, askingNodes: nodes) else {
+            XCTFail("no active controller answered AlterPartition\n\(cluster.logs)")
+            return nil
         }
-        XCTFail("no active controller answered AlterPartition\n\(cluster.logs)")
-        return nil
-    }
-
-    /// Every registered broker's epoch, from `nodeId`'s `/v1/cluster`.
-    private func brokerEpochs(askingNode nodeId: Int32) throws -> [Int32: Int64] {
-        let body = try httpGet(port: cluster.node(nodeId).adminPort, "/v1/cluster").body
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
-        var epochs: [Int32: Int64] = [:]
-        for broker in try XCTUnwrap(json["brokers"] as? [[String: Any]]) {
-            let id = try XCTUnwrap(broker["nodeId"] as? Int)
-            epochs[Int32(id)] = Int64(try XCTUnwrap(broker["brokerEpoch"] as? Int))
-        }
-        return epochs
-    }
-
-    /// The topic's id as a node recorded it when it materialized the topic (the Metadata API
-    /// does not carry topic ids).
-    private func topicId(_ nodeId: Int32, _ topic: String) -> MetadataUUID? {
-        let path = cluster.node(nodeId).dataDirectory + "/__tern_local_topics.json"
-        guard let data = FileManager.default.contents(atPath: path),
-            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let topics = json["topics"] as? [[String: Any]],
-            let hex = topics.first(where: { $0["name"] as? String == topic })?["id"] as? String, hex.count == 32,
-            let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16)
-        else { return nil }
-        return MetadataUUID(high: high, low: low)
+        return response
     }
 
     // MARK: Tests
@@ -118,11 +81,11 @@ final class ClusterAlterPartitionTests: XCTestCase {
         let follower = try XCTUnwrap(initial.replicas.first { $0 != leader })
         var id: MetadataUUID?
         waitUntil(30, "the leader records the topic id") {
-            id = topicId(leader, "isr")
+            id = cluster.topicId(leader, "isr")
             return id != nil
         }
         let topic = try XCTUnwrap(id)
-        let epochs = try brokerEpochs(askingNode: leader)
+        let epochs = try cluster.brokerEpochs(askingNode: leader)
         let leaderEpoch = try XCTUnwrap(epochs[leader])
         let shrunkIsr = initial.replicas.filter { $0 != follower }
 

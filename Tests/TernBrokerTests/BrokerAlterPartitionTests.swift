@@ -73,6 +73,24 @@ final class BrokerAlterPartitionTests: XCTestCase {
     }
 }
 
+extension BrokerAlterPartitionTests {
+    /// What `tern_isr_shrinks_total` and `tern_isr_expands_total` count for a committed change.
+    func testIsrChangesAreCountedAsShrinksOrExpands() {
+        let before = MetadataImage.Partition(
+            partition: 0, replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1, leaderEpoch: 4, partitionEpoch: 7)
+        var after = before
+        after.isr = [1, 3]
+        after.partitionEpoch = 8
+        XCTAssertTrue(IsrChangeMetrics.kind(before: before, after: after) == (true, false))
+        XCTAssertTrue(IsrChangeMetrics.kind(before: after, after: before) == (false, true), "epochs only differ")
+        var swapped = after
+        swapped.isr = [1, 2]
+        swapped.partitionEpoch = 9
+        XCTAssertTrue(IsrChangeMetrics.kind(before: after, after: swapped) == (true, true))
+        XCTAssertTrue(IsrChangeMetrics.kind(before: before, after: before) == (false, false), "unchanged: not counted")
+    }
+}
+
 extension Result {
     fileprivate var failure: Failure? {
         if case .failure(let error) = self { return error }

@@ -7,6 +7,19 @@ enum IsrChangeMetrics {
     static let shrinks = Counter(label: "tern_isr_shrinks_total")
     /// Committed changes that added at least one replica to an ISR.
     static let expands = Counter(label: "tern_isr_expands_total")
+
+    /// What a committed change from `before` to `after` was: a shrink when it removed a replica
+    /// from the ISR, an expand when it added one (both when it swapped one for another); neither
+    /// when the partition epoch did not move (the ISR already was the requested one).
+    static func kind(
+        before: MetadataImage.Partition, after: MetadataImage.Partition
+    ) -> (shrink: Bool, expand: Bool) {
+        guard after.partitionEpoch != before.partitionEpoch else { return (false, false) }
+        return (
+            before.isr.contains { !after.isr.contains($0) },
+            after.isr.contains { !before.isr.contains($0) }
+        )
+    }
 }
 
 extension Broker {
@@ -68,10 +81,9 @@ extension Broker {
             committed.leaderEpoch = answer.leaderEpoch
             committed.partitionEpoch = answer.partitionEpoch
             committed.isr = answer.isr
-            if committed.partitionEpoch != current.partitionEpoch {
-                if current.isr.contains(where: { !committed.isr.contains($0) }) { IsrChangeMetrics.shrinks.increment() }
-                if committed.isr.contains(where: { !current.isr.contains($0) }) { IsrChangeMetrics.expands.increment() }
-            }
+            let kind = IsrChangeMetrics.kind(before: current, after: committed)
+            if kind.shrink { IsrChangeMetrics.shrinks.increment() }
+            if kind.expand { IsrChangeMetrics.expands.increment() }
             completion(.success(committed))
         }
     }
