@@ -246,12 +246,14 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
 struct ClusterHealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Exit 0 when the cluster serves requests; non-zero with the reason otherwise.",
+        abstract:
+            "Exit 0 when the cluster serves requests with every partition led and fully in sync; non-zero with the reason otherwise.",
         discussion: """
             Fails when no broker answers, when the metadata quorum has no leader, when a broker is \
             fenced, or when a partition is offline (no live leader) or under-replicated (fewer in-sync \
-            replicas than replicas), naming up to 5 of them. The whole check is bounded by --timeout-ms (default 5000), so a broker that accepts \
-            connections but does not answer (stopped, overloaded) fails the check in that time.
+            replicas than replicas), naming up to 5 of them. The whole check is bounded by --timeout-ms \
+            (default 5000), so a broker that accepts connections but does not answer (stopped, \
+            overloaded) fails the check in that time.
             """)
 
     @OptionGroup var global: GlobalOptions
