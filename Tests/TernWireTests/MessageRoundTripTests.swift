@@ -28,6 +28,7 @@ final class MessageRoundTripTests: XCTestCase {
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
             "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
             "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
+            "ElectLeadersRequest", "ElectLeadersResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -1,0 +1,221 @@
+import Foundation
+import TernClient
+import TernTestSupport
+import TernWire
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Controlled shutdown and preferred leaders with three real `ternd` processes: SIGTERM of a
+/// broker first moves its partition leadership to the other in-sync replicas (committed, seen in
+/// another broker's Metadata) and only then does the process stop, exiting 0; the controller
+/// fences it, so nothing is elected onto it until it registers again. `tern topic elect-leaders`
+/// answers for every partition through any broker.
+///
+/// The session timeout is long (30 s) on purpose: a fenced-by-timeout broker would move
+/// leadership too, but only after that, so a new leader seen within a few seconds of SIGTERM
+/// can only be the controlled shutdown's doing.
+final class ControlledShutdownTests: XCTestCase {
+    var directory: TemporaryDirectory!
+    var cluster: ClusterProcesses!
+
+    static let settings = [
+        "broker.session.timeout.ms": "30000", "broker.heartbeat.interval.ms": "300",
+        "controller.quorum.election.timeout.ms": "500", "controller.quorum.fetch.timeout.ms": "1000",
+        "controlled.shutdown.timeout.ms": "15000", "auto.leader.rebalance.enable": "false",
+    ]
+
+    override func setUpWithError() throws {
+        directory = TemporaryDirectory("tern-controlled-shutdown")
+        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: Self.settings)
+    }
+
+    override func tearDown() {
+        cluster?.stopAll()
+        cluster = nil
+        directory?.remove()
+    }
+
+    // MARK: Helpers
+
+    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 20) -> R.Response? {
+        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
+            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
+        else { return nil }
+        return response
+    }
+
+    private func metadata(_ nodeId: Int32, _ topics: [String]? = nil) -> MetadataResponse? {
+        send(nodeId, MetadataRequest(topics: topics), timeout: 5)
+    }
+
+    private func waitUntil(
+        _ seconds: Double, _ message: String, every interval: useconds_t = 100_000, file: StaticString = #filePath,
+        line: UInt = #line, _ condition: () -> Bool
+    ) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return }
+            usleep(interval)
+        }
+        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
+    }
+
+    /// Waits until every node reports three unfenced brokers; returns the controller's id.
+    @discardableResult
+    private func waitForThreeBrokers() -> Int32 {
+        var controller: Int32 = -1
+        for id in [Int32(1), 2, 3] {
+            waitUntil(60, "node \(id) sees 3 unfenced brokers and a controller") {
+                guard let answer = metadata(id), answer.brokers.count == 3, answer.controllerId >= 0 else {
+                    return false
+                }
+                controller = answer.controllerId
+                return true
+            }
+        }
+        return controller
+    }
+
+    /// Creates `name` (6 partitions, replication factor 3) and returns its partitions as node 1 sees them.
+    private func createTopic(_ name: String) throws -> [MetadataResponse.Partition] {
+        let created = send(1, CreateTopicsRequest(topics: [.init(name: name, numPartitions: 6, replicationFactor: 3)]))
+        XCTAssertEqual(created?.topics.map(\.errorCode), [ErrorCode.none], "\(String(describing: created))")
+        let topic = try XCTUnwrap(metadata(1, [name])?.topics.first)
+        XCTAssertEqual(topic.partitions.count, 6)
+        return topic.partitions
+    }
+
+    private func tern(_ arguments: [String], node: Int32) throws -> CommandResult {
+        try runCommand(Binaries.path("tern"), ["--bootstrap", cluster.node(node).bootstrap] + arguments, timeout: 60)
+    }
+
+    struct Election: Decodable, Equatable {
+        var topic: String
+        var partition: Int32
+        var result: String
+    }
+
+    // MARK: Tests
+
+    func testSIGTERMMovesLeadershipAwayBeforeTheBrokerExits() throws {
+        waitForThreeBrokers()
+        let before = try createTopic("orders")
+        // The broker leading partition 0 (each of the three leads two of the six partitions).
+        let victim = before[0].leader
+        let led = Set(before.filter { $0.leader == victim }.map(\.partition))
+        let observer = [Int32(1), 2, 3].first { $0 != victim }!
+        let process = try XCTUnwrap(cluster.process(victim))
+
+        let sent = Date()
+        kill(process.pid, SIGTERM)
+        var movedAfter: TimeInterval?
+        var runningWhenMoved = false
+        waitUntil(
+            10, "node \(observer) shows new leaders for \(led) (well before the 30 s session timeout)", every: 5_000
+        ) {
+            guard let answer = metadata(observer, ["orders"]), let topic = answer.topics.first,
+                topic.partitions.count == 6
+            else { return false }
+            guard topic.partitions.allSatisfy({ $0.leader != victim && $0.leader >= 0 }) else { return false }
+            runningWhenMoved = process.isRunning
+            movedAfter = Date().timeIntervalSince(sent)
+            // Each moved partition went to another replica of the old in-sync set, in a new epoch,
+            // and the stopping broker left the in-sync sets.
+            for partition in topic.partitions {
+                let old = before.first { $0.partition == partition.partition }!
+                XCTAssertTrue(old.isr.contains(partition.leader), "\(partition) vs \(old)")
+                XCTAssertFalse(partition.isr.contains(victim), "\(partition)")
+                if led.contains(partition.partition) { XCTAssertGreaterThan(partition.leaderEpoch, old.leaderEpoch) }
+            }
+            return true
+        }
+        if let movedAfter {
+            print(
+                "controlled shutdown: new leaders visible on node \(observer) \(Int(movedAfter * 1000)) ms after SIGTERM"
+            )
+        }
+        // Then fenced (the second step, once nothing is left to move): no longer a live broker.
+        waitUntil(10, "node \(observer) no longer lists broker \(victim) as live") {
+            metadata(observer)?.brokers.contains { $0.nodeId == victim } == false
+        }
+
+        // The process then exits cleanly, well within controlled.shutdown.timeout.ms.
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(process.isRunning, "still running 30 s after SIGTERM\n\(cluster.log(victim))")
+        XCTAssertEqual(process.stop(), 0, cluster.log(victim))
+        // In its own words, in this order: leadership moved (committed), then the clean stop.
+        let log = cluster.log(victim)
+        let moved = try XCTUnwrap(log.range(of: "controlled shutdown: leadership moved"), log)
+        let stopped = try XCTUnwrap(log.range(of: "shut down cleanly"), log)
+        XCTAssertLessThan(moved.lowerBound, stopped.lowerBound)
+        _ = runningWhenMoved  // usually true; not asserted (the exit can follow within milliseconds)
+
+        // Back again: registered anew and unfenced, but out of the in-sync sets until it has
+        // caught up, so it leads nothing yet; asking for preferred leaders says why per partition.
+        try cluster.start(victim)
+        waitForThreeBrokers()
+        let after = try XCTUnwrap(metadata(observer, ["orders"])?.topics.first?.partitions)
+        XCTAssertFalse(after.contains { $0.leader == victim }, "\(after)")
+        if !after.contains(where: { $0.isr.contains(victim) }) {
+            let asked = try tern(["topic", "elect-leaders", "orders", "--json"], node: observer)
+            XCTAssertEqual(asked.status, 1, asked.stdout + asked.stderr)
+            let results = try JSONDecoder().decode([Election].self, from: Data(asked.stdout.utf8))
+            XCTAssertEqual(results.map(\.partition), [0, 1, 2, 3, 4, 5])
+            for result in results {
+                let preferred = before.first { $0.partition == result.partition }!.replicas.first!
+                XCTAssertEqual(
+                    result.result, preferred == victim ? "PREFERRED_LEADER_NOT_AVAILABLE" : "ELECTION_NOT_NEEDED",
+                    "\(result)")
+            }
+        }
+    }
+
+    func testTheLastBrokerStopsAtOnce() throws {
+        waitForThreeBrokers()
+        _ = try createTopic("orders")
+        // Two brokers stop with a controlled shutdown each; the last one has nobody to hand its
+        // partitions to (both others fenced) and does not wait for the quorum it lost.
+        for id in [Int32(1), 2] {
+            XCTAssertEqual(cluster.process(id)?.stop(timeout: 30), 0, cluster.log(id))
+        }
+        let last = try XCTUnwrap(cluster.process(3))
+        let started = Date()
+        XCTAssertEqual(last.stop(timeout: 30), 0, cluster.log(3))
+        let took = Date().timeIntervalSince(started)
+        XCTAssertLessThan(took, 10, "the last broker took \(took) s to stop\n\(cluster.log(3))")
+        XCTAssertFalse(cluster.log(3).contains("controlled shutdown timed out"), cluster.log(3))
+    }
+
+    func testElectLeadersThroughAnyBroker() throws {
+        waitForThreeBrokers()
+        let before = try createTopic("orders")
+        // Everything is led by its preferred replica: nothing to do, from a non-controller too.
+        for node in [Int32(1), 2, 3] {
+            let all = try tern(["topic", "elect-leaders", "--json"], node: node)
+            XCTAssertEqual(all.status, 0, all.stderr)
+            XCTAssertEqual(try JSONDecoder().decode([Election].self, from: Data(all.stdout.utf8)), [])
+        }
+        let one = try tern(["topic", "elect-leaders", "orders", "--partition", "2", "--json"], node: 2)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(
+            try JSONDecoder().decode([Election].self, from: Data(one.stdout.utf8)),
+            [Election(topic: "orders", partition: 2, result: "ELECTION_NOT_NEEDED")])
+        let text = try tern(["topic", "elect-leaders", "orders"], node: 3)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("ELECTION_NOT_NEEDED"), text.stdout)
+        // Unknown topics and partitions are refused by name.
+        let missing = try tern(["topic", "elect-leaders", "nope"], node: 1)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("nope"), missing.stderr)
+        let wrong = try tern(["topic", "elect-leaders", "orders", "--partition", "9", "--json"], node: 1)
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertEqual(
+            try JSONDecoder().decode([Election].self, from: Data(wrong.stdout.utf8)),
+            [Election(topic: "orders", partition: 9, result: "UNKNOWN_TOPIC_OR_PARTITION")])
+        XCTAssertEqual(metadata(1, ["orders"])?.topics.first?.partitions, before)
+    }
+}
