@@ -29,7 +29,12 @@ final class ControlledShutdownTests: XCTestCase {
 
     override func setUpWithError() throws {
         directory = TemporaryDirectory("tern-controlled-shutdown")
-        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: Self.settings)
+        var settings = Self.settings
+        if name.contains("testAutoRebalance") {
+            settings["auto.leader.rebalance.enable"] = "true"
+            settings["leader.imbalance.check.interval.seconds"] = "1"
+        }
+        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: settings)
     }
 
     override func tearDown() {
@@ -154,23 +159,59 @@ final class ControlledShutdownTests: XCTestCase {
         XCTAssertLessThan(moved.lowerBound, stopped.lowerBound)
         _ = runningWhenMoved  // usually true; not asserted (the exit can follow within milliseconds)
 
-        // Back again: registered anew and unfenced, but out of the in-sync sets until it has
-        // caught up, so it leads nothing yet; asking for preferred leaders says why per partition.
+        // Back again: registered anew and unfenced, but it leads nothing until it is in sync
+        // again and a preferred election (asked for here; automatic rebalance is off in this
+        // class) gives it back its partitions. Each partition says what happened to it.
         try cluster.start(victim)
         waitForThreeBrokers()
-        let after = try XCTUnwrap(metadata(observer, ["orders"])?.topics.first?.partitions)
-        XCTAssertFalse(after.contains { $0.leader == victim }, "\(after)")
-        if !after.contains(where: { $0.isr.contains(victim) }) {
-            let asked = try tern(["topic", "elect-leaders", "orders", "--json"], node: observer)
-            XCTAssertEqual(asked.status, 1, asked.stdout + asked.stderr)
-            let results = try JSONDecoder().decode([Election].self, from: Data(asked.stdout.utf8))
-            XCTAssertEqual(results.map(\.partition), [0, 1, 2, 3, 4, 5])
-            for result in results {
-                let preferred = before.first { $0.partition == result.partition }!.replicas.first!
-                XCTAssertEqual(
-                    result.result, preferred == victim ? "PREFERRED_LEADER_NOT_AVAILABLE" : "ELECTION_NOT_NEEDED",
-                    "\(result)")
+        XCTAssertFalse(
+            metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
+        let asked = try tern(["topic", "elect-leaders", "orders", "--json"], node: observer)
+        let results = try JSONDecoder().decode([Election].self, from: Data(asked.stdout.utf8))
+        XCTAssertEqual(results.map(\.partition), [0, 1, 2, 3, 4, 5], asked.stdout + asked.stderr)
+        let now = try XCTUnwrap(metadata(observer, ["orders"])?.topics.first?.partitions)
+        for result in results {
+            let partition = try XCTUnwrap(now.first { $0.partition == result.partition })
+            if partition.replicas.first != victim {
+                XCTAssertEqual(result.result, "ELECTION_NOT_NEEDED", "\(result)")
+            } else if result.result == "NONE" {
+                // In sync again (replication lets it back): the election moved leadership home.
+                XCTAssertEqual(partition.leader, victim, "\(partition)")
+            } else {
+                // Not yet in sync (or, before replication, never: nothing lets it back yet).
+                XCTAssertEqual(result.result, "PREFERRED_LEADER_NOT_AVAILABLE", "\(result)")
+                XCTAssertNotEqual(partition.leader, victim)
             }
+        }
+        let refused = results.contains { $0.result == "PREFERRED_LEADER_NOT_AVAILABLE" }
+        XCTAssertEqual(asked.status, refused ? 1 : 0, asked.stderr)
+    }
+
+    /// Automatic rebalance (1 s checks) gives a restarted broker its preferred partitions back once
+    /// it is in the in-sync sets again. Letting a returning replica back in needs replication
+    /// (the leader's AlterPartition once the follower caught up): without it the test skips,
+    /// saying so.
+    func testAutoRebalanceGivesARestartedBrokerItsPartitionsBack() throws {
+        waitForThreeBrokers()
+        let before = try createTopic("orders")
+        let victim = before[0].leader
+        XCTAssertEqual(cluster.process(victim)?.stop(timeout: 30), 0, cluster.log(victim))
+        let observer = [Int32(1), 2, 3].first { $0 != victim }!
+        XCTAssertFalse(
+            metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
+        try cluster.start(victim)
+        waitForThreeBrokers()
+        let deadline = Date().addingTimeInterval(20)
+        func inSync() -> Bool {
+            metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy { $0.isr.contains(victim) } == true
+        }
+        while !inSync() && Date() < deadline { usleep(100_000) }
+        try XCTSkipUnless(
+            inSync(), "broker \(victim) did not rejoin the in-sync sets within 20 s: needs replication (AlterPartition)"
+        )
+        waitUntil(10, "every partition led by its preferred replica again") {
+            metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy { $0.leader == $0.replicas.first }
+                == true
         }
     }
 
