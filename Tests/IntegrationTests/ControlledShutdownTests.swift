@@ -215,6 +215,61 @@ final class ControlledShutdownTests: XCTestCase {
         }
     }
 
+    /// A producer writing to a partition whose leader gets SIGTERM is acknowledged again by the
+    /// new leader soon after: the gap is the controlled shutdown's hand-over plus one metadata
+    /// refresh, not `broker.session.timeout.ms` (30 s here). Until replication, the new leader's
+    /// log of the partition is empty, so its first acknowledgement is offset 0 again: that is how
+    /// the test tells the two leaders apart (idempotence is off: producer state does not move
+    /// with leadership yet).
+    func testAProducerIsAcknowledgedByTheNewLeaderSoonAfterSIGTERM() async throws {
+        waitForThreeBrokers()
+        let before = try createTopic("orders")
+        let victim = before[0].leader
+        let others = [Int32(1), 2, 3].filter { $0 != victim }
+        let client = try await TernClient(
+            configuration: ClientConfiguration(
+                bootstrap: others.map { cluster.node($0).bootstrap }, requestTimeout: .seconds(5)))
+        let producer = client.producer(
+            configuration: ProducerConfiguration(
+                acks: .leader, linger: .zero, retryBackoff: .milliseconds(20), deliveryTimeout: .seconds(20),
+                enableIdempotence: false))
+        var last: Int64 = -1
+        for i in 0..<20 {
+            last = try await producer.send(topic: "orders", value: Array("before-\(i)".utf8), partition: 0).offset
+        }
+        XCTAssertEqual(last, 19)
+        let process = try XCTUnwrap(cluster.process(victim))
+        let clock = ContinuousClock()
+        let sent = clock.now
+        kill(process.pid, SIGTERM)
+        var previousAck = sent
+        var longestGap = Duration.zero
+        var newLeaderAfter: Duration?
+        var i = 0
+        while newLeaderAfter == nil && clock.now - sent < .seconds(15) {
+            let metadata = try await producer.send(topic: "orders", value: Array("after-\(i)".utf8), partition: 0)
+            let now = clock.now
+            longestGap = max(longestGap, now - previousAck)
+            previousAck = now
+            if metadata.offset < last { newLeaderAfter = now - sent }
+            last = metadata.offset
+            i += 1
+        }
+        await producer.close()
+        await client.close()
+        let after = try XCTUnwrap(newLeaderAfter, "no acknowledgement from a new leader within 15 s of SIGTERM")
+        print(
+            "controlled shutdown: first acknowledgement by the new leader \(after.milliseconds) ms after SIGTERM; "
+                + "longest gap between acknowledgements \(longestGap.milliseconds) ms")
+        XCTAssertLessThan(
+            after, .seconds(10), "the session timeout is 30 s: only the controlled shutdown explains this")
+        // The stop goes on by itself (a second SIGTERM would exit at once): wait for it.
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(process.isRunning, cluster.log(victim))
+        XCTAssertEqual(process.stop(), 0, cluster.log(victim))
+    }
+
     func testTheLastBrokerStopsAtOnce() throws {
         waitForThreeBrokers()
         _ = try createTopic("orders")
@@ -259,4 +314,9 @@ final class ControlledShutdownTests: XCTestCase {
             [Election(topic: "orders", partition: 9, result: "UNKNOWN_TOPIC_OR_PARTITION")])
         XCTAssertEqual(metadata(1, ["orders"])?.topics.first?.partitions, before)
     }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
