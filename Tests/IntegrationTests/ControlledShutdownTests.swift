@@ -117,7 +117,6 @@ final class ControlledShutdownTests: XCTestCase {
         let sent = Date()
         kill(process.pid, SIGTERM)
         var movedAfter: TimeInterval?
-        var runningWhenMoved = false
         waitUntil(
             10, "node \(observer) shows new leaders for \(led) (well before the 30 s session timeout)", every: 5_000
         ) {
@@ -125,7 +124,6 @@ final class ControlledShutdownTests: XCTestCase {
                 topic.partitions.count == 6
             else { return false }
             guard topic.partitions.allSatisfy({ $0.leader != victim && $0.leader >= 0 }) else { return false }
-            runningWhenMoved = process.isRunning
             movedAfter = Date().timeIntervalSince(sent)
             // Each moved partition went to another replica of the old in-sync set, in a new epoch,
             // and the stopping broker left the in-sync sets.
@@ -157,7 +155,6 @@ final class ControlledShutdownTests: XCTestCase {
         let moved = try XCTUnwrap(log.range(of: "controlled shutdown: leadership moved"), log)
         let stopped = try XCTUnwrap(log.range(of: "shut down cleanly"), log)
         XCTAssertLessThan(moved.lowerBound, stopped.lowerBound)
-        _ = runningWhenMoved  // usually true; not asserted (the exit can follow within milliseconds)
 
         // Back again: registered anew and unfenced, but it leads nothing until it is in sync
         // again and a preferred election (asked for here; automatic rebalance is off in this
