@@ -283,6 +283,22 @@ final class ControlledShutdownTests: XCTestCase {
         XCTAssertFalse(cluster.log(3).contains("controlled shutdown timed out"), cluster.log(3))
     }
 
+    /// The quorum is gone (two nodes killed, still unfenced in the survivor's image: the 30 s
+    /// session has not passed): the survivor's controlled shutdown finds no leader and gives up
+    /// after 2 × (fetch + election timeout) = 3 s, well before controlled.shutdown.timeout.ms (15 s).
+    func testSIGTERMWithoutAQuorumDoesNotWaitForTheTimeout() throws {
+        waitForThreeBrokers()
+        _ = try createTopic("orders")
+        cluster.kill9(1)
+        cluster.kill9(2)
+        let survivor = try XCTUnwrap(cluster.process(3))
+        let started = Date()
+        XCTAssertEqual(survivor.stop(timeout: 30), 0, cluster.log(3))
+        let took = Date().timeIntervalSince(started)
+        XCTAssertLessThan(took, 12, "took \(took) s\n\(cluster.log(3))")
+        XCTAssertTrue(cluster.log(3).contains("controlled shutdown timed out"), cluster.log(3))
+    }
+
     func testElectLeadersThroughAnyBroker() throws {
         waitForThreeBrokers()
         let before = try createTopic("orders")
