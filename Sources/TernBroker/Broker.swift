@@ -323,10 +323,13 @@ public final class Broker: Sendable {
     /// The ports the listeners are bound to, in `listeners` order.
     public var boundPorts: [Int] { servers.withLock { $0.map(\.boundPort) } }
 
-    /// Stops accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes
-    /// every log and writes clean-shutdown markers.
+    /// In a cluster first hands its partition leadership over (Broker+ControlledShutdown.swift,
+    /// bounded by `controlled.shutdown.timeout.ms`), still serving meanwhile; then stops
+    /// accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes every
+    /// log and writes clean-shutdown markers.
     public func shutdown() throws {
         beginShutdown()
+        controlledShutdown()
         let servers = servers.withLock { servers in
             defer { servers = [] }
             return servers

@@ -106,6 +106,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteAcls: broker.handleDeleteAcls(try decode(&reader), context)
         case .describeAcls: context.respond(broker.handleDescribeAcls(try decode(&reader)))
         case .initProducerId: broker.handleInitProducerId(try decode(&reader), context)
+        case .electLeaders: broker.handleElectLeaders(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }
