@@ -5,6 +5,10 @@ import TernNet
 import TernStorage
 import TernWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Broker: GroupLogs {
     /// A topic's partition count from the metadata image (the coordinator need not hold a
     /// replica of a topic its members read).
@@ -32,6 +36,13 @@ extension Broker: GroupLogs {
             logger.info(
                 "created the consumer offsets topic",
                 metadata: ["partitions": "\(partitions)", "tern_replication_factor": "\(factor)"])
+            return
+        }
+        // Another broker created it and this broker's image has not caught up yet: wait for it
+        // (bounded), so the answer names its leaders rather than "does not exist".
+        let deadline = ContinuousClock.now + .seconds(5)
+        while cluster.image.topic(named: GroupCoordinator.topicName) == nil && ContinuousClock.now < deadline {
+            usleep(5000)
         }
     }
 
