@@ -254,7 +254,7 @@ public final class Broker: Sendable {
                 logger.warning("the partition logs do not match the metadata image yet")
             }
             // Its groups are loaded (it leads every __consumer_offsets partition) before it is.
-            if !groupCoordinator.waitUntilLoaded(timeout: .seconds(60)) {
+            if !waitUntilGroupsLoaded(timeout: .seconds(60)) {
                 logger.warning("the consumer groups are not loaded yet")
             }
         }

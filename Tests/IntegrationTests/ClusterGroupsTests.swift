@@ -72,6 +72,12 @@ final class ClusterGroupsTests: XCTestCase {
         }
     }
 
+    /// `__consumer_offsets` once every live node's image has it, as node `nodeId` describes it.
+    func offsetsTopicEverywhere(_ nodeId: Int32, live: [Int32] = [1, 2, 3]) -> MetadataResponse.Topic? {
+        waitUntil(30, "every node knows __consumer_offsets") { live.allSatisfy { offsetsTopic($0) != nil } }
+        return offsetsTopic(nodeId)
+    }
+
     func findCoordinator(_ nodeId: Int32, _ group: String) -> FindCoordinatorResponse? {
         send(nodeId, FindCoordinatorRequest(key: group))
     }
@@ -123,7 +129,7 @@ final class ClusterGroupsTests: XCTestCase {
         // The first FindCoordinator creates __consumer_offsets, with 3 replicas (3 live brokers).
         let first = try XCTUnwrap(findCoordinator(2, "warm-up"))
         XCTAssertEqual(first.errorCode, .none, first.errorMessage ?? "")
-        let offsets = try XCTUnwrap(offsetsTopic(1))
+        let offsets = try XCTUnwrap(offsetsTopicEverywhere(1))
         XCTAssertEqual(offsets.partitions.count, Int(Self.offsetsPartitions))
         for partition in offsets.partitions {
             XCTAssertEqual(partition.replicas.count, 3, "offsets.topic.replication.factor 3 with 3 live brokers")
@@ -193,7 +199,7 @@ final class ClusterGroupsTests: XCTestCase {
         for id in [Int32(1), 2, 3] { waitForBrokers(3, askingNode: id) }
         createTopic("orders", partitions: 2)
         XCTAssertEqual(findCoordinator(1, "warm-up")?.errorCode, ErrorCode.none)
-        let offsets = try XCTUnwrap(offsetsTopic(1))
+        let offsets = try XCTUnwrap(offsetsTopicEverywhere(1))
         XCTAssertTrue(offsets.partitions.allSatisfy { $0.replicas.count == 1 })
         // A group coordinated by a broker other than node 1 (node 1 stays up to be asked).
         let group = try XCTUnwrap(
@@ -232,7 +238,7 @@ final class ClusterGroupsTests: XCTestCase {
         XCTAssertEqual(findCoordinator(1, "warm-up")?.errorCode, ErrorCode.none)
         let dataLeader = try XCTUnwrap(
             send(1, MetadataRequest(topics: ["events"]))?.topics.first?.partitions.first?.leader)
-        let offsets = try XCTUnwrap(offsetsTopic(1))
+        let offsets = try XCTUnwrap(offsetsTopicEverywhere(1))
         // A group whose coordinator does not hold the data: killing it loses no records.
         let group = try XCTUnwrap(
             (0..<100).map { "consumers-\($0)" }.first { g in

@@ -2,6 +2,10 @@ import Synchronization
 import TernStorage
 import TernWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The group coordinator on a cluster (DESIGN.md section 7): a group's coordinator is the leader
 /// of partition `murmur2(group) % partitions` of `__consumer_offsets` in the metadata image. Each
 /// broker serves the groups of the partitions it leads, loading them from its own log when it
@@ -35,6 +39,24 @@ extension Broker {
     /// exists or who leads it cannot be told from it.
     var imageIsCurrent: Bool {
         reconcileState.withLock { $0.reconciledThrough >= 0 }
+    }
+
+    /// Waits (bounded) until the logs match the image as it is now and the `__consumer_offsets`
+    /// partitions that image makes this broker lead are loaded: a single node, once unfenced
+    /// (its restart's registration took its leaderships away; the unfencing gave them back),
+    /// serves its groups from its first request on.
+    func waitUntilGroupsLoaded(timeout: Duration) -> Bool {
+        let target = cluster.publisher.current.nextOffset
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if reconcileState.withLock({ $0.reconciledThrough >= target }),
+                groupCoordinator.read({ $0.loadingPartitions.isEmpty })
+            {
+                return true
+            }
+            usleep(2000)
+        }
+        return false
     }
 
     /// FindCoordinator's answer from `image`: the leader of the group's `__consumer_offsets`
