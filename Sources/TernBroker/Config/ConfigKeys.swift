@@ -189,6 +189,9 @@ public enum BrokerConfigKeys {
             "offsets.topic.num.partitions", "50", .int(min: 1, max: 1000),
             "Partitions of __consumer_offsets, fixed when it is first created."),
         ConfigDefinition(
+            "offsets.topic.replication.factor", "3", .int(min: 1, max: 32767),
+            "Replicas of each __consumer_offsets partition when it is created (fewer when fewer brokers are live)."),
+        ConfigDefinition(
             "offsets.topic.segment.bytes", "104857600", .int(min: 1024, max: Int64(Int32.max)),
             "segment.bytes of __consumer_offsets when it is created: small, so the cleaner can compact it."),
         ConfigDefinition(
