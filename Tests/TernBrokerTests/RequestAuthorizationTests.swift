@@ -174,6 +174,11 @@ final class RequestAuthorizationTests: XCTestCase {
                 .alterUserScramCredentials,
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
+            (
+                .alterPartitionReassignments,
+                RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
+            ),
+            (.listPartitionReassignments, RequiredAuthorization(checks: clusterDescribe)),
         ]
         + [
             ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,

@@ -22,6 +22,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
             (.initProducerId, 22, "InitProducerId"),
             (.offsetForLeaderEpoch, 23, "OffsetForLeaderEpoch"),
+            (.alterPartitionReassignments, 45, "AlterPartitionReassignments"),
+            (.listPartitionReassignments, 46, "ListPartitionReassignments"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -133,6 +135,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.invalidProducerEpoch, 47, "INVALID_PRODUCER_EPOCH", false),
             (.unknownProducerId, 59, "UNKNOWN_PRODUCER_ID", false),
             (.producerFenced, 90, "PRODUCER_FENCED", false),
+            (.invalidReplicaAssignment, 39, "INVALID_REPLICA_ASSIGNMENT", false),
+            (.noReassignmentInProgress, 85, "NO_REASSIGNMENT_IN_PROGRESS", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

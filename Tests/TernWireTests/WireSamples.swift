@@ -387,5 +387,6 @@ enum WireSamples {
                     errorCode: .staleBrokerEpoch, errorMessage: str("stale"), producerIdStart: -1, producerIdLength: 0),
                 "error"),
         ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
+            + reassignmentSamples(str)
     }
 }

@@ -117,6 +117,9 @@ public enum AuthorizableRequest: Sendable {
     case describeUserScramCredentials
     case alterUserScramCredentials
     case initProducerId(InitProducerIdRequest)
+    /// Partition reassignment: ALTER (start, cancel) and DESCRIBE (list) on the cluster.
+    case alterPartitionReassignments
+    case listPartitionReassignments
     /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
@@ -154,6 +157,8 @@ public enum AuthorizableRequest: Sendable {
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
         case .initProducerId: .initProducerId
+        case .alterPartitionReassignments: .alterPartitionReassignments
+        case .listPartitionReassignments: .listPartitionReassignments
         case .interBroker(let key): key
         }
     }

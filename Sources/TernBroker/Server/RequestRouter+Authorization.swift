@@ -293,6 +293,8 @@ extension RequestRouter {
         // list users or set any user's password (including a super user's).
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
+        case .alterPartitionReassignments: .alterPartitionReassignments
+        case .listPartitionReassignments: .listPartitionReassignments
         default: nil
         }
     }

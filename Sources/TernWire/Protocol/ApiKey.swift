@@ -53,6 +53,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let describeAcls = ApiKey(rawValue: 29)
     public static let createAcls = ApiKey(rawValue: 30)
     public static let deleteAcls = ApiKey(rawValue: 31)
+    /// Partition reassignment (Kafka's keys, KIP-455): starting or cancelling one through the
+    /// active controller, and listing those in progress from the image.
+    public static let alterPartitionReassignments = ApiKey(rawValue: 45)
+    public static let listPartitionReassignments = ApiKey(rawValue: 46)
 
     // The metadata quorum's APIs, served on the controller listener only (never listed by
     // ApiVersions on a broker listener). Kafka's numbers where Kafka has the API (KIP-595).
@@ -83,6 +87,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
         (.initProducerId, 0, 0),
         (.offsetForLeaderEpoch, 0, 0),
+        (.alterPartitionReassignments, 0, 0), (.listPartitionReassignments, 0, 0),
     ]
 
     public var name: String {
@@ -126,6 +131,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteAcls: "DeleteAcls"
         case .initProducerId: "InitProducerId"
         case .allocateProducerIds: "AllocateProducerIds"
+        case .alterPartitionReassignments: "AlterPartitionReassignments"
+        case .listPartitionReassignments: "ListPartitionReassignments"
         default: "Api\(rawValue)"
         }
     }

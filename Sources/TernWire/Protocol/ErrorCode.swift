@@ -84,6 +84,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A newer producer instance holds the producer id (Kafka's transactional fencing; reserved:
     /// Tern's broker answers a stale epoch on Produce with INVALID_PRODUCER_EPOCH).
     public static let producerFenced = ErrorCode(rawValue: 90)
+    /// A reassignment's target replicas are invalid: empty, repeating a broker, or naming a broker
+    /// that is not registered and unfenced (partition reassignment).
+    public static let invalidReplicaAssignment = ErrorCode(rawValue: 39)
+    /// A cancellation named a partition that is not being reassigned.
+    public static let noReassignmentInProgress = ErrorCode(rawValue: 85)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
@@ -162,6 +167,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .invalidProducerEpoch: "INVALID_PRODUCER_EPOCH"
         case .unknownProducerId: "UNKNOWN_PRODUCER_ID"
         case .producerFenced: "PRODUCER_FENCED"
+        case .invalidReplicaAssignment: "INVALID_REPLICA_ASSIGNMENT"
+        case .noReassignmentInProgress: "NO_REASSIGNMENT_IN_PROGRESS"
         default: "ERROR_\(rawValue)"
         }
     }

@@ -53,6 +53,8 @@ enum WireRoundTrip {
         case .initProducerId: InitProducerIdRequest.self
         case .allocateProducerIds: AllocateProducerIdsRequest.self
         case .envelope: EnvelopeRequest.self
+        case .alterPartitionReassignments: AlterPartitionReassignmentsRequest.self
+        case .listPartitionReassignments: ListPartitionReassignmentsRequest.self
         default: nil
         }
     }

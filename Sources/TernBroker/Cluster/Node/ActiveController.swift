@@ -25,13 +25,15 @@ final class ActiveController: Sendable {
         var nextOffset: Int64 = 0
         /// Proposals not yet answered.
         var inFlight = 0
+        /// The committed offset after which ``reactToCommits()`` last looked (-1: not yet).
+        var reactedThrough: Int64 = -1
     }
 
     let nodeId: Int32
     let queue: DispatchQueue
     let state: Mutex<State>
     private let driver: QuorumDriver
-    private let publisher: MetadataPublisher
+    let publisher: MetadataPublisher
     let logger: Logger
     /// The longest a proposal may wait for its commit; a request's own timeout can only shorten it.
     let proposalTimeout: Duration
@@ -76,6 +78,7 @@ final class ActiveController: Sendable {
         }
         if let active, active == status.epoch {
             expireSessions()
+            reactToCommits()
             return
         }
         if active != nil { deactivate("a new epoch began") }
@@ -91,6 +94,7 @@ final class ActiveController: Sendable {
             state.working = applied.image
             state.nextOffset = status.logEndOffset
             state.inFlight = 0
+            state.reactedThrough = -1
             state.registry.becameActive(applied.image, nowMs: now)
         }
         logger.info(

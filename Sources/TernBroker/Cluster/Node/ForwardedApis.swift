@@ -34,6 +34,9 @@ enum ForwardedApis {
         .alterUserScramCredentials: entry(AlterUserScramCredentialsRequest.self) {
             $0.alterScramCredentials($1, reply: $3)
         },
+        .alterPartitionReassignments: entry(AlterPartitionReassignmentsRequest.self) {
+            $0.alterPartitionReassignments($1, reply: $3)
+        },
     ]
 
     /// An entry for request type `R`, decided by `decide(controller, request, envelope, reply)`.
