@@ -101,7 +101,8 @@ final class ClusterReassignTests: XCTestCase {
         let started = try tern(
             other,
             [
-                "topic", "reassign", "moving", "--partition", "0", "--replicas", target.map(String.init).joined(separator: ","),
+                "topic", "reassign", "moving", "--partition", "0", "--replicas",
+                target.map(String.init).joined(separator: ","),
                 "--throttle", "1048576",
             ])
         XCTAssertEqual(started.status, 0, started.stderr)

@@ -267,7 +267,8 @@ final class ControllerReassignDecisionsTests: XCTestCase {
             XCTAssertEqual(p.removingReplicas, [])
             XCTAssertEqual(p.leader, 1)
         }
-        XCTAssertEqual(try D.widenOffsetsTopic(image, replicationFactor: 3), [], "reassigning partitions are left alone")
+        XCTAssertEqual(
+            try D.widenOffsetsTopic(image, replicationFactor: 3), [], "reassigning partitions are left alone")
         // Completed once caught up: three in-sync replicas, leader unchanged.
         for p in topic.sortedPartitions {
             image = try grow(image, "__consumer_offsets", p.partition, adding: 2)

@@ -38,7 +38,10 @@ struct TopicReassignCommand: AsyncParsableCommand {
     @Flag(help: "List the moves in progress.")
     var list = false
 
-    @Flag(help: "With --list: print JSON, [{topic, partition, replicas, addingReplicas, removingReplicas, targetReplicas}].")
+    @Flag(
+        help:
+            "With --list: print JSON, [{topic, partition, replicas, addingReplicas, removingReplicas, targetReplicas}]."
+    )
     var json = false
 
     struct Output: Encodable {
@@ -141,6 +144,7 @@ struct TopicReassignCommand: AsyncParsableCommand {
         }
         await client.close()
         let ids = target.map { "\($0)" }.joined(separator: ",")
-        print("Reassigning \(name)-\(partition) to replicas \(ids)\(throttle.map { " (throttled to \($0) B/s)" } ?? "").")
+        print(
+            "Reassigning \(name)-\(partition) to replicas \(ids)\(throttle.map { " (throttled to \($0) B/s)" } ?? "").")
     }
 }

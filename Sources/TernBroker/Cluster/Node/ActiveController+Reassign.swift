@@ -46,14 +46,16 @@ extension ActiveController {
             result in
             switch result {
             case .success(let offset):
-                self.logger.info("partition reassignments changed", metadata: ["tern_records": "\(decision.records.count)"])
+                self.logger.info(
+                    "partition reassignments changed", metadata: ["tern_records": "\(decision.records.count)"])
                 reply(decision.answer, offset)
             case .failure(let error):
                 let (code, message) = Self.quorumFailure(error)
                 // Partitions refused by the decision keep their own error.
                 var answer = decision.answer
                 for t in answer.topics.indices {
-                    for p in answer.topics[t].partitions.indices where answer.topics[t].partitions[p].errorCode == .none {
+                    for p in answer.topics[t].partitions.indices where answer.topics[t].partitions[p].errorCode == .none
+                    {
                         answer.topics[t].partitions[p].errorCode = code
                         answer.topics[t].partitions[p].errorMessage = message
                     }
