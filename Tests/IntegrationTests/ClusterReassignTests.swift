@@ -10,8 +10,9 @@ import XCTest
 /// the partition back (dropping the logs it had added). `__consumer_offsets` is created as wide
 /// as the live brokers allow and widened when a broker joins.
 ///
-/// Completion (the target in the ISR, leadership moved, old replicas dropped) needs the leader's
-/// replica fetchers and AlterPartition, which this build does not have yet: it is covered by
+/// A move to replicas already in sync completes at once, with leadership moved and the old
+/// replicas' logs dropped. Completion after new replicas catch up needs the leader's replica
+/// fetchers and AlterPartition, which this build does not have yet: it is covered by
 /// ControllerReassignDecisionsTests.
 final class ClusterReassignTests: XCTestCase {
     var directory: TemporaryDirectory!
@@ -163,6 +164,31 @@ final class ClusterReassignTests: XCTestCase {
         XCTAssertTrue(again.stderr.contains("NO_REASSIGNMENT_IN_PROGRESS"), again.stderr)
         let empty = try tern(3, ["topic", "reassign", "--list"])
         XCTAssertTrue(empty.stdout.contains("No reassignments in progress."), empty.stdout)
+    }
+
+    func testAMoveToReplicasAlreadyInSyncCompletesWithTheLeaderMovedAndTheOldReplicasDropped() throws {
+        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        let created = try tern(1, ["topic", "create", "shrinking", "--partitions", "1", "--replication-factor", "3"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let before = try XCTUnwrap(partition(1, "shrinking"))
+        XCTAssertEqual(Set(before.isr), [1, 2, 3])
+        waitUntil(10, "every replica has the log") { [Int32(1), 2, 3].allSatisfy { hasLog($0, "shrinking-0") } }
+        // The leader is not in the target: completion must move leadership.
+        let target = before.replicas.filter { $0 != before.leader }.prefix(1).map { $0 }
+        let moved = try tern(2, ["topic", "reassign", "shrinking", "--partition", "0", "--replicas", "\(target[0])"])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        waitUntil(10, "every node shows the partition on its one new replica, leading at the next epoch") {
+            [Int32(1), 2, 3].allSatisfy { id in
+                guard let seen = partition(id, "shrinking") else { return false }
+                return seen.replicas == target && seen.isr == target && seen.leader == target[0]
+                    && seen.leaderEpoch == before.leaderEpoch + 1 && moves(id) == []
+            }
+        }
+        let dropped = [Int32(1), 2, 3].filter { $0 != target[0] }
+        waitUntil(10, "the removed replicas' brokers drop the log") {
+            dropped.allSatisfy { !hasLog($0, "shrinking-0") }
+        }
+        XCTAssertTrue(hasLog(target[0], "shrinking-0"))
     }
 
     func testTheOffsetsTopicIsAsWideAsTheLiveBrokersAndWidensWhenOneJoins() throws {
