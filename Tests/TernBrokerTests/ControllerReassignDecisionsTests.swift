@@ -310,3 +310,22 @@ final class ControllerReassignDecisionsTests: XCTestCase {
             })
     }
 }
+
+extension ControllerReassignDecisionsTests {
+    func testTheThrottleAppliesToTheReplicasBeingAddedOnly() throws {
+        var image = try T.create(T.cluster([1, 2, 3]), "t", partitions: 1, rf: 1)
+        let id = try XCTUnwrap(image.topic(named: "t")?.id)
+        let old = try partition(image, "t").leader
+        let target = [Int32(1), 2, 3].filter { $0 != old }
+        image = try image.applying(D.alterTopicConfigs(image, name: "t", set: [D.reassignmentThrottleConfig: "4096"]))
+        XCTAssertNil(image.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]), "no move yet")
+        image = try image.applying(D.reassign(image, topic: "t", partition: 0, target: target))
+        XCTAssertEqual(image.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]), 4096)
+        XCTAssertEqual(image.reassignmentThrottle(topicId: id, partition: 0, replica: target[1]), 4096)
+        XCTAssertNil(image.reassignmentThrottle(topicId: id, partition: 0, replica: old), "the original replica")
+        XCTAssertNil(image.reassignmentThrottle(topicId: id, partition: 7, replica: target[0]))
+        let unthrottled = try image.applying(
+            D.alterTopicConfigs(image, name: "t", set: [D.reassignmentThrottleConfig: "-1"]))
+        XCTAssertNil(unthrottled.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]))
+    }
+}

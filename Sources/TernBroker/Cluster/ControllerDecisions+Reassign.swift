@@ -26,7 +26,7 @@ extension ControllerDecisions {
     public static let reassignmentThrottleConfig = "replication.throttled.rate"
 
     /// The internal topic whose replication ``widenOffsetsTopic(_:replicationFactor:)`` keeps up.
-    static let offsetsTopicName = "__consumer_offsets"
+    static let offsetsTopicName = GroupCoordinator.topicName
 
     /// Starts, replaces or (with a nil `target`) cancels the reassignment of one partition.
     ///
