@@ -11,9 +11,9 @@ import XCTest
 /// as the live brokers allow and widened when a broker joins.
 ///
 /// A move to replicas already in sync completes at once, with leadership moved and the old
-/// replicas' logs dropped. Completion after new replicas catch up needs the leader's replica
-/// fetchers and AlterPartition, which this build does not have yet: it is covered by
-/// ControllerReassignDecisionsTests.
+/// replicas' logs dropped; a move to new replicas completes by itself once AlterPartition (sent
+/// here as the leader would) brings them into the ISR. The data the new replicas hold depends on
+/// the replica fetchers, which this build does not have yet.
 final class ClusterReassignTests: XCTestCase {
     var directory: TemporaryDirectory!
     var cluster: ClusterProcesses!
@@ -44,6 +44,13 @@ final class ClusterReassignTests: XCTestCase {
         send(nodeId, MetadataRequest(topics: [topic]), timeout: 5)?.topics.first?.partitions.first {
             $0.partition == index
         }
+    }
+
+    /// Partition 0 of `topic` once every node's Metadata shows it (the CLI's creation went to the
+    /// controller, which other nodes apply a moment later).
+    private func visiblePartition(_ topic: String) throws -> MetadataResponse.Partition {
+        waitUntil(10, "every node shows \(topic)") { [Int32(1), 2, 3].allSatisfy { partition($0, topic) != nil } }
+        return try XCTUnwrap(partition(1, topic))
     }
 
     private func moves(_ nodeId: Int32) -> [ListPartitionReassignmentsResponse.Topic]? {
@@ -84,7 +91,7 @@ final class ClusterReassignTests: XCTestCase {
         for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
         let created = try tern(1, ["topic", "create", "moving", "--partitions", "1", "--replication-factor", "1"])
         XCTAssertEqual(created.status, 0, created.stderr)
-        let before = try XCTUnwrap(partition(1, "moving"))
+        let before = try visiblePartition("moving")
         let old = try XCTUnwrap(before.replicas.first)
         let target = [Int32(1), 2, 3].filter { $0 != old }
         let other = target[0]
@@ -170,7 +177,7 @@ final class ClusterReassignTests: XCTestCase {
         for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
         let created = try tern(1, ["topic", "create", "shrinking", "--partitions", "1", "--replication-factor", "3"])
         XCTAssertEqual(created.status, 0, created.stderr)
-        let before = try XCTUnwrap(partition(1, "shrinking"))
+        let before = try visiblePartition("shrinking")
         XCTAssertEqual(Set(before.isr), [1, 2, 3])
         waitUntil(10, "every replica has the log") { [Int32(1), 2, 3].allSatisfy { hasLog($0, "shrinking-0") } }
         // The leader is not in the target: completion must move leadership.
@@ -189,6 +196,70 @@ final class ClusterReassignTests: XCTestCase {
             dropped.allSatisfy { !hasLog($0, "shrinking-0") }
         }
         XCTAssertTrue(hasLog(target[0], "shrinking-0"))
+    }
+
+    /// The leader's side of catching up is impersonated: AlterPartition, as the leader sends it
+    /// once a new replica caught up, grows the ISR; the controller then completes the move by
+    /// itself (its reaction to the commit), moving leadership and dropping the old replica.
+    func testTheControllerCompletesAMoveOnceTheLeaderAddsTheNewReplicasToTheIsr() throws {
+        let all: [Int32] = [1, 2, 3]
+        for id in all { waitForBrokers(3, askingNode: id) }
+        let created = try tern(1, ["topic", "create", "growing", "--partitions", "1", "--replication-factor", "1"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let before = try visiblePartition("growing")
+        let old = before.leader
+        let target = all.filter { $0 != old }
+        var topicId: MetadataUUID?
+        waitUntil(30, "the leader records the topic id") {
+            topicId = cluster.topicId(old, "growing")
+            return topicId != nil
+        }
+        let id = try XCTUnwrap(topicId)
+        let moved = try tern(
+            2,
+            [
+                "topic", "reassign", "growing", "--partition", "0", "--replicas",
+                target.map(String.init).joined(separator: ","),
+            ])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        waitUntil(10, "every replica's broker has the log") { all.allSatisfy { hasLog($0, "growing-0") } }
+
+        let brokerEpoch = try XCTUnwrap(try cluster.brokerEpochs(askingNode: old)[old])
+        var partitionEpoch: Int32 = 1  // created at 0, the start of the move made 1
+        func grow(_ isr: [Int32]) throws {
+            for _ in 0..<2 {
+                let response = try XCTUnwrap(
+                    cluster.alterPartition(
+                        AlterPartitionRequest(
+                            brokerId: old, brokerEpoch: brokerEpoch,
+                            partitions: [
+                                .init(
+                                    topicId: id, partition: 0, leaderEpoch: before.leaderEpoch,
+                                    partitionEpoch: partitionEpoch, newIsr: isr)
+                            ]), askingNodes: all), "no active controller answered\n\(cluster.logs)")
+                let answer = try XCTUnwrap(response.partitions.first, "\(response)")
+                partitionEpoch = answer.partitionEpoch
+                if answer.errorCode == .invalidUpdateVersion { continue }
+                XCTAssertEqual(answer.errorCode, ErrorCode.none, answer.errorMessage ?? "")
+                return
+            }
+            XCTFail("AlterPartition kept answering INVALID_UPDATE_VERSION")
+        }
+        // One new replica in sync: still moving.
+        try grow([old, target[0]])
+        waitUntil(10, "the ISR grew") { partition(1, "growing")?.isr.count == 2 }
+        XCTAssertEqual(moves(1)?.first?.partitions.first?.addingReplicas, target)
+        // Both: the controller completes the move on its own.
+        try grow([old] + target)
+        waitUntil(10, "every node shows the move completed, led by the target's first replica at the next epoch") {
+            all.allSatisfy { node in
+                guard let seen = partition(node, "growing") else { return false }
+                return seen.replicas == target && seen.isr == target && seen.leader == target[0]
+                    && seen.leaderEpoch == before.leaderEpoch + 1 && moves(node) == []
+            }
+        }
+        waitUntil(10, "the old replica's broker drops the log") { !hasLog(old, "growing-0") }
+        XCTAssertTrue(target.allSatisfy { hasLog($0, "growing-0") })
     }
 
     func testTheOffsetsTopicIsAsWideAsTheLiveBrokersAndWidensWhenOneJoins() throws {

@@ -30,6 +30,7 @@ final class MessageRoundTripTests: XCTestCase {
             "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
             "AlterPartitionReassignmentsRequest", "AlterPartitionReassignmentsResponse",
             "ListPartitionReassignmentsRequest", "ListPartitionReassignmentsResponse",
+            "AlterPartitionRequest", "AlterPartitionResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -42,7 +42,7 @@ final class ProtocolConstantsTests: XCTestCase {
         let quorum: [(ApiKey, UInt16, String)] = [
             (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
             (.fetchSnapshot, 59, "FetchSnapshot"), (.quorumFetch, 1001, "QuorumFetch"),
-            (.allocateProducerIds, 67, "AllocateProducerIds"),
+            (.allocateProducerIds, 67, "AllocateProducerIds"), (.alterPartition, 56, "AlterPartition"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
@@ -86,6 +86,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DescribeQuorumRequest.apiKey, .describeQuorum)
         XCTAssertEqual(BrokerRegistrationRequest.apiKey, .brokerRegistration)
         XCTAssertEqual(BrokerHeartbeatRequest.apiKey, .brokerHeartbeat)
+        XCTAssertEqual(AlterPartitionRequest.apiKey, .alterPartition)
     }
 
     func testErrorCodeTable() {
@@ -137,6 +138,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.producerFenced, 90, "PRODUCER_FENCED", false),
             (.invalidReplicaAssignment, 39, "INVALID_REPLICA_ASSIGNMENT", false),
             (.noReassignmentInProgress, 85, "NO_REASSIGNMENT_IN_PROGRESS", false),
+            (.invalidUpdateVersion, 95, "INVALID_UPDATE_VERSION", false),
+            (.ineligibleReplica, 107, "INELIGIBLE_REPLICA", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

@@ -120,7 +120,7 @@ public enum AuthorizableRequest: Sendable {
     /// Partition reassignment: ALTER (start, cancel) and DESCRIBE (list) on the cluster.
     case alterPartitionReassignments
     case listPartitionReassignments
-    /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, Envelope (a forwarded request),
+    /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, AlterPartition, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
     case interBroker(ApiKey)
