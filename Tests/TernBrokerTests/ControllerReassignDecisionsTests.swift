@@ -329,3 +329,24 @@ extension ControllerReassignDecisionsTests {
         XCTAssertNil(unthrottled.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]))
     }
 }
+
+extension ControllerReassignDecisionsTests {
+    func testReplicasBeingAddedDoNotMakeAPartitionUnderReplicated() throws {
+        var image = try T.create(T.cluster([1, 2, 3]), "t", partitions: 1, rf: 1)
+        let old = try partition(image, "t").leader
+        let target = [Int32(1), 2, 3].filter { $0 != old }
+        image = try image.applying(D.reassign(image, topic: "t", partition: 0, target: target))
+        XCTAssertEqual(image.partitionHealth(nodeId: old).underReplicated, 0, "a move is not a fault")
+        // The original replica out of sync still counts: fence it and bring a new one in.
+        image = try grow(image, "t", adding: target[0])
+        image = try image.applying(D.fenceBroker(image, nodeId: target[0]))
+        XCTAssertEqual(image.partitionHealth(nodeId: old).underReplicated, 0, "one original in sync of one")
+        var shrunk = try T.create(T.cluster([1, 2, 3]), "u", partitions: 1, rf: 2)
+        let p = try partition(shrunk, "u")
+        let outsider = try XCTUnwrap([Int32(1), 2, 3].first { !p.replicas.contains($0) })
+        shrunk = try shrunk.applying(D.reassign(shrunk, topic: "u", partition: 0, target: [p.leader, outsider]))
+        let follower = try XCTUnwrap(p.replicas.first { $0 != p.leader })
+        shrunk = try shrunk.applying(D.fenceBroker(shrunk, nodeId: follower))
+        XCTAssertEqual(shrunk.partitionHealth(nodeId: p.leader).underReplicated, 1, "an original replica fell out")
+    }
+}
