@@ -100,7 +100,8 @@ public final class Broker: Sendable {
             topicDefaults: ControllerTopicDefaults(
                 numPartitions: config.numPartitions,
                 replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
-                maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000))
+                maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000,
+                offsetsTopicReplicationFactor: Int16(config["offsets.topic.replication.factor"] ?? "") ?? 3))
         self.cluster = cluster
         producerIds = ProducerIdManager(allocate: { cluster.allocateProducerIds(completion: $0) })
         // A super.users value that does not parse stops the broker: starting without the

@@ -178,6 +178,11 @@ final class RequestAuthorizationTests: XCTestCase {
                 .electLeaders,
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
+            (
+                .alterPartitionReassignments,
+                RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
+            ),
+            (.listPartitionReassignments, RequiredAuthorization(checks: clusterDescribe)),
         ]
         + [
             ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,

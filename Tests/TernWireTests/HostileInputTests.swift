@@ -188,6 +188,16 @@ final class HostileInputTests: XCTestCase {
                 [0, 0] + null + null + [0, 0, 0, 0] + ff,
                 [0, 0] + null + null + [0, 0, 0, 0] + count1 + [0, 0, 0, 1, 3, 0] + ff,
             ],
+            // timeout, then hostile topic / partition / replica counts.
+            "AlterPartitionReassignmentsRequest": [
+                [0, 0, 0, 0] + ff, [0, 0, 0, 0] + count1 + empty + ff,
+                [0, 0, 0, 0] + count1 + empty + count1 + [0, 0, 0, 0, 0] + ff,
+            ],
+            "AlterPartitionReassignmentsResponse": [ff, count1 + empty + ff],
+            "ListPartitionReassignmentsRequest": [[0] + ff, [0] + count1 + empty + ff],
+            "ListPartitionReassignmentsResponse": [
+                ff, count1 + empty + ff, count1 + empty + count1 + [0, 0, 0, 0] + ff,
+            ],
             // nodeId, role "", leaderId, epoch, highWatermark, logEndOffset, then a hostile voter count.
             // brokerId, brokerEpoch, then a hostile partition count; one partition with a hostile ISR count.
             "AlterPartitionRequest": [

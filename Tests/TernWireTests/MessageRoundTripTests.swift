@@ -28,6 +28,8 @@ final class MessageRoundTripTests: XCTestCase {
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
             "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
             "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
+            "AlterPartitionReassignmentsRequest", "AlterPartitionReassignmentsResponse",
+            "ListPartitionReassignmentsRequest", "ListPartitionReassignmentsResponse",
             "AlterPartitionRequest", "AlterPartitionResponse",
             "ElectLeadersRequest", "ElectLeadersResponse",
         ]

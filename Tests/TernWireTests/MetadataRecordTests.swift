@@ -33,6 +33,19 @@ final class MetadataRecordTests: XCTestCase {
         .partition(.init(topicId: topicId, partition: 0, replicas: [], isr: [], leader: -1)),
         .partitionChange(
             .init(topicId: topicId, partition: 7, leader: -1, isr: [2], leaderEpoch: 5, partitionEpoch: 10)),
+        // Version 1: a reassignment's replica sets (partially present, and all present but empty).
+        .partition(
+            .init(
+                topicId: topicId, partition: 2, replicas: [4, 5, 1], isr: [1], leader: 1, leaderEpoch: 3,
+                partitionEpoch: 6, addingReplicas: [4, 5], removingReplicas: [1])),
+        .partitionChange(
+            .init(
+                topicId: topicId, partition: 2, leader: 1, isr: [1, 4], leaderEpoch: 3, partitionEpoch: 7,
+                replicas: [4, 5, 1], addingReplicas: [4, 5], removingReplicas: nil)),
+        .partitionChange(
+            .init(
+                topicId: topicId, partition: 2, leader: 4, isr: [4, 5], leaderEpoch: 4, partitionEpoch: 8,
+                replicas: [4, 5], addingReplicas: [], removingReplicas: [])),
         .config(.init(resourceType: .topic, resourceName: "orders", key: "retention.ms", value: "5")),
         .config(.init(resourceType: .broker, resourceName: "", key: "log.retention.ms", value: nil)),
         .removeTopic(.init(topicId: topicId)),

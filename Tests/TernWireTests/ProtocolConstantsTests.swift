@@ -23,6 +23,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.initProducerId, 22, "InitProducerId"),
             (.offsetForLeaderEpoch, 23, "OffsetForLeaderEpoch"),
             (.electLeaders, 43, "ElectLeaders"),
+            (.alterPartitionReassignments, 45, "AlterPartitionReassignments"),
+            (.listPartitionReassignments, 46, "ListPartitionReassignments"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -135,6 +137,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.invalidProducerEpoch, 47, "INVALID_PRODUCER_EPOCH", false),
             (.unknownProducerId, 59, "UNKNOWN_PRODUCER_ID", false),
             (.producerFenced, 90, "PRODUCER_FENCED", false),
+            (.invalidReplicaAssignment, 39, "INVALID_REPLICA_ASSIGNMENT", false),
+            (.noReassignmentInProgress, 85, "NO_REASSIGNMENT_IN_PROGRESS", false),
             (.invalidUpdateVersion, 95, "INVALID_UPDATE_VERSION", false),
             (.ineligibleReplica, 107, "INELIGIBLE_REPLICA", false),
         ]

@@ -8,7 +8,8 @@ public struct PartitionHealth: Hashable, Sendable {
     /// set (Kafka's `UnderReplicatedPartitions`: each broker counts those it leads, so a sum over
     /// the brokers counts each partition once).
     public var underReplicatedLed = 0
-    /// Every partition of the cluster whose in-sync set is smaller than its replica set.
+    /// Every partition of the cluster whose in-sync set is smaller than its replica set (the
+    /// replicas a reassignment is adding left out, as Kafka counts).
     public var underReplicated = 0
     /// Every partition of the cluster without a leader that can serve: none elected (-1, no
     /// eligible in-sync replica), or one that is fenced or no longer registered (the controller
@@ -26,7 +27,9 @@ extension MetadataImage {
                 if partition.leader < 0 || !isUnfenced(partition.leader) {
                     health.offline += 1
                 }
-                if partition.isr.count < partition.replicas.count {
+                // Replicas a reassignment is adding do not count until it completes (Kafka's
+                // KIP-455 rule): a move or the widening of `__consumer_offsets` is not a fault.
+                if partition.isr.count < partition.replicas.count - partition.addingReplicas.count {
                     health.underReplicated += 1
                     if partition.leader == nodeId { health.underReplicatedLed += 1 }
                 }

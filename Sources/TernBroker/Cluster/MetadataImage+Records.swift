@@ -24,7 +24,8 @@ extension MetadataImage {
                         .init(
                             topicId: topic.id, partition: partition.partition, replicas: partition.replicas,
                             isr: partition.isr, leader: partition.leader, leaderEpoch: partition.leaderEpoch,
-                            partitionEpoch: partition.partitionEpoch)))
+                            partitionEpoch: partition.partitionEpoch, addingReplicas: partition.addingReplicas,
+                            removingReplicas: partition.removingReplicas)))
             }
         }
         for (resource, configs) in brokerConfigs.sorted(by: { $0.key < $1.key }) {

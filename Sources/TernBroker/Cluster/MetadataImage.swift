@@ -30,9 +30,19 @@ public struct MetadataImage: Hashable, Sendable {
         public var leader: Int32
         public var leaderEpoch: Int32
         public var partitionEpoch: Int32
+        /// Replicas a reassignment in progress adds; empty when none is (Kafka's `addingReplicas`).
+        public var addingReplicas: [Int32] = []
+        /// Replicas a reassignment in progress will drop; empty when none is.
+        public var removingReplicas: [Int32] = []
 
         /// The replica that should lead when it can: the first assigned one.
         public var preferredLeader: Int32 { replicas.first ?? -1 }
+        /// True while a reassignment is in progress.
+        public var isReassigning: Bool { !addingReplicas.isEmpty || !removingReplicas.isEmpty }
+        /// The replica set a reassignment in progress ends with (the replicas otherwise).
+        public var targetReplicas: [Int32] { replicas.filter { !removingReplicas.contains($0) } }
+        /// The replica set before the reassignment in progress (the replicas otherwise).
+        public var originalReplicas: [Int32] { replicas.filter { !addingReplicas.contains($0) } }
     }
 
     /// A topic and its partitions.
@@ -200,12 +210,15 @@ public struct MetadataImage: Hashable, Sendable {
             throw MetadataImageError(.unknownEntity, "\(what): replica \(replica) is not a registered broker")
         }
         try Self.checkLeadership(what, replicas: record.replicas, isr: record.isr, leader: record.leader)
+        try Self.checkReassignment(
+            what, replicas: record.replicas, adding: record.addingReplicas, removing: record.removingReplicas)
         guard record.leaderEpoch >= 0, record.partitionEpoch >= 0 else {
             throw MetadataImageError(.invalid, "\(what): negative epoch")
         }
         topicsById[record.topicId]?.partitions[record.partition] = Partition(
             partition: record.partition, replicas: record.replicas, isr: record.isr, leader: record.leader,
-            leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch)
+            leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch,
+            addingReplicas: record.addingReplicas, removingReplicas: record.removingReplicas)
     }
 
     private mutating func applyPartitionChange(_ record: PartitionChangeRecord) throws {
@@ -229,10 +242,39 @@ public struct MetadataImage: Hashable, Sendable {
                 "\(what): leader epoch \(record.leaderEpoch) after \(current.leaderEpoch) "
                     + (leaderChanged ? "(a new leader needs exactly the next epoch)" : "(same leader keeps its epoch)"))
         }
-        try Self.checkLeadership(what, replicas: current.replicas, isr: record.isr, leader: record.leader)
+        let replicas = record.replicas ?? current.replicas
+        let adding = record.addingReplicas ?? current.addingReplicas
+        let removing = record.removingReplicas ?? current.removingReplicas
+        if let changed = record.replicas {
+            guard !changed.isEmpty, Set(changed).count == changed.count else {
+                throw MetadataImageError(.invalid, "\(what): replicas \(changed) are empty or repeat a broker")
+            }
+            for replica in changed where brokers[replica] == nil {
+                throw MetadataImageError(.unknownEntity, "\(what): replica \(replica) is not a registered broker")
+            }
+        }
+        try Self.checkLeadership(what, replicas: replicas, isr: record.isr, leader: record.leader)
+        try Self.checkReassignment(what, replicas: replicas, adding: adding, removing: removing)
         topicsById[record.topicId]?.partitions[record.partition] = Partition(
-            partition: record.partition, replicas: current.replicas, isr: record.isr, leader: record.leader,
-            leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch)
+            partition: record.partition, replicas: replicas, isr: record.isr, leader: record.leader,
+            leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch, addingReplicas: adding,
+            removingReplicas: removing)
+    }
+
+    /// A reassignment's adding and removing sets: repeat-free, disjoint, within the replicas, and
+    /// leaving at least one replica once the removing ones go.
+    private static func checkReassignment(_ what: String, replicas: [Int32], adding: [Int32], removing: [Int32])
+        throws
+    {
+        guard Set(adding).count == adding.count, Set(removing).count == removing.count,
+            Set(adding).isSubset(of: replicas), Set(removing).isSubset(of: replicas),
+            Set(adding).isDisjoint(with: removing), removing.count < replicas.count
+        else {
+            throw MetadataImageError(
+                .invalid,
+                "\(what): adding \(adding) and removing \(removing) replicas must be disjoint, repeat-free parts of "
+                    + "replicas \(replicas) that leave one replica")
+        }
     }
 
     /// ISR a non-empty, repeat-free subset of replicas; leader in the ISR or -1.

@@ -64,4 +64,21 @@ struct ReplicaPlacement {
         }
         return result
     }
+
+    /// `replicas` followed by live brokers not among them until there are `factor` (fewer when
+    /// not enough brokers are live): those holding the fewest replicas first, ties broken round
+    /// the ring from `rotation`, so successive partitions spread over different brokers. The
+    /// additions count as load for later calls.
+    mutating func extend(_ replicas: [Int32], to factor: Int, rotation: Int) -> [Int32] {
+        let n = brokers.count
+        guard n > 0 else { return replicas }
+        let ring = (0..<n).map { brokers[(rotation + $0) % n] }
+        let candidates = ring.enumerated().filter { !replicas.contains($0.element) }.sorted {
+            let (a, b) = (replicaCounts[$0.element]!, replicaCounts[$1.element]!)
+            return a != b ? a < b : $0.offset < $1.offset
+        }.map(\.element)
+        let added = Array(candidates.prefix(max(0, factor - replicas.count)))
+        for broker in added { replicaCounts[broker]! += 1 }
+        return replicas + added
+    }
 }

@@ -189,8 +189,8 @@ public enum BrokerConfigKeys {
             "offsets.topic.num.partitions", "50", .int(min: 1, max: 1000),
             "Partitions of __consumer_offsets, fixed when it is first created."),
         ConfigDefinition(
-            "offsets.topic.replication.factor", "3", .int(min: 1, max: 32767),
-            "Replicas of each __consumer_offsets partition when it is created (fewer when fewer brokers are live)."),
+            "offsets.topic.replication.factor", "3", .int(min: 1, max: 32_767),
+            "Replicas of __consumer_offsets partitions: as many live brokers as there are, up to this; widened by reassignment as brokers join."),
         ConfigDefinition(
             "offsets.topic.segment.bytes", "104857600", .int(min: 1024, max: Int64(Int32.max)),
             "segment.bytes of __consumer_offsets when it is created: small, so the cleaner can compact it."),
@@ -265,6 +265,11 @@ public enum TopicConfigKeys {
             definition: ConfigDefinition(
                 "index.interval.bytes", "4096", .int(min: 0, max: Int64(Int32.max)), "Bytes between index entries."),
             brokerDefault: "log.index.interval.bytes"),
+        Key(
+            definition: ConfigDefinition(
+                "replication.throttled.rate", "-1", .int(min: -1, max: Int64.max),
+                "Bytes per second for replication of this topic's partitions while they are reassigned (-1: unthrottled); removed when the last reassignment ends."),
+            brokerDefault: nil),
         Key(
             definition: ConfigDefinition(
                 "key.index.enable", "false", .bool,

@@ -119,10 +119,11 @@ public enum RequestAuthorization {
             return RequiredAuthorization(checks: [
                 AuthorizationCheck(.read, .topic(fetch.topic), .topicAuthorizationFailed, .request)
             ])
-        case .describeCluster, .describeQuorum, .describeAcls, .describeUserScramCredentials:
+        case .describeCluster, .describeQuorum, .describeAcls, .describeUserScramCredentials,
+            .listPartitionReassignments:
             return cluster(.describe)
-        case .createAcls, .deleteAcls, .alterUserScramCredentials, .electLeaders:
-            // Kafka: ALTER on the cluster for ACL and SCRAM credential changes.
+        case .createAcls, .deleteAcls, .alterUserScramCredentials, .electLeaders, .alterPartitionReassignments:
+            // Kafka: ALTER on the cluster for ACL, SCRAM credential, leader election and reassignment changes.
             return cluster(.alter)
         case .interBroker:
             // Kafka: CLUSTER_ACTION for what brokers and controllers send each other, Envelope

@@ -119,6 +119,9 @@ public enum AuthorizableRequest: Sendable {
     case initProducerId(InitProducerIdRequest)
     /// ElectLeaders: leadership of any partition moves (ALTER on the cluster, as Kafka).
     case electLeaders
+    /// Partition reassignment: ALTER (start, cancel) and DESCRIBE (list) on the cluster.
+    case alterPartitionReassignments
+    case listPartitionReassignments
     /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, AlterPartition, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
@@ -157,6 +160,8 @@ public enum AuthorizableRequest: Sendable {
         case .alterUserScramCredentials: .alterUserScramCredentials
         case .initProducerId: .initProducerId
         case .electLeaders: .electLeaders
+        case .alterPartitionReassignments: .alterPartitionReassignments
+        case .listPartitionReassignments: .listPartitionReassignments
         case .interBroker(let key): key
         }
     }

@@ -297,6 +297,8 @@ extension RequestRouter {
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
         case .electLeaders: .electLeaders
+        case .alterPartitionReassignments: .alterPartitionReassignments
+        case .listPartitionReassignments: .listPartitionReassignments
         default: nil
         }
     }

@@ -114,6 +114,9 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeAcls: context.respond(broker.handleDescribeAcls(try decode(&reader)))
         case .initProducerId: broker.handleInitProducerId(try decode(&reader), context)
         case .electLeaders: broker.handleElectLeaders(try decode(&reader), context)
+        case .alterPartitionReassignments: broker.handleAlterPartitionReassignments(try decode(&reader), context)
+        case .listPartitionReassignments:
+            context.respond(broker.handleListPartitionReassignments(try decode(&reader)))
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

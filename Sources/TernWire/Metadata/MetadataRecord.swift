@@ -1,7 +1,9 @@
 /// One entry of the `__cluster_metadata` log (DESIGN.md section 6).
 ///
 /// Encoding: `u16 type`, `u16 version`, then the record's fields (big-endian integers, `str16`
-/// strings, u32-counted arrays). Every type is at version 0 today; a decoder refuses a type or
+/// strings, u32-counted arrays). Every type is at version 0 but the partition and partition-change
+/// records, which have a version 1 carrying a reassignment's replica sets (written only when a
+/// reassignment is involved, so other logs keep version-0 bytes); a decoder refuses a type or
 /// version it does not know with `.unsupportedVersion` rather than guessing, because applying a
 /// half-understood metadata record would silently diverge this broker from the others. The
 /// record must fill the bytes exactly: trailing bytes are `.malformed`.
@@ -61,14 +63,31 @@ public enum MetadataRecord: Hashable, Sendable {
         }
     }
 
-    /// The newest version of each type this build writes and reads.
+    /// The newest version of every type but the partition records, which this build writes and reads.
     public static let currentVersion: UInt16 = 0
+
+    /// The newest version of `type` this build reads (it reads every version up to it).
+    public static func maxVersion(_ type: TypeCode) -> UInt16 {
+        switch type {
+        case .partition, .partitionChange: 1
+        default: currentVersion
+        }
+    }
+
+    /// The version this record is written at: the oldest that holds all of it.
+    public var version: UInt16 {
+        switch self {
+        case .partition(let record): record.version
+        case .partitionChange(let record): record.version
+        default: Self.currentVersion
+        }
+    }
 
     /// Encodes the record, header included.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         writer.write(typeCode.rawValue)
-        writer.write(Self.currentVersion)
+        writer.write(version)
         switch self {
         case .clusterId(let id): writer.writeString(id)
         case .registerBroker(let record): record.encode(into: &writer)
@@ -105,10 +124,10 @@ public enum MetadataRecord: Hashable, Sendable {
         guard let type = TypeCode(rawValue: rawType) else {
             throw WireError(.unsupportedVersion, "unknown metadata record type \(rawType)")
         }
-        guard version == currentVersion else {
+        guard version <= maxVersion(type) else {
             throw WireError(
                 .unsupportedVersion,
-                "metadata record \(type) version \(version); this build reads version \(currentVersion)")
+                "metadata record \(type) version \(version); this build reads versions up to \(maxVersion(type))")
         }
         switch type {
         case .clusterId: return .clusterId(try reader.readString("cluster id"))
@@ -116,8 +135,8 @@ public enum MetadataRecord: Hashable, Sendable {
         case .fenceBroker: return .brokerFencing(try .decode(from: &reader, fenced: true))
         case .unfenceBroker: return .brokerFencing(try .decode(from: &reader, fenced: false))
         case .topic: return .topic(try .decode(from: &reader))
-        case .partition: return .partition(try .decode(from: &reader))
-        case .partitionChange: return .partitionChange(try .decode(from: &reader))
+        case .partition: return .partition(try .decode(from: &reader, version: version))
+        case .partitionChange: return .partitionChange(try .decode(from: &reader, version: version))
         case .config: return .config(try .decode(from: &reader))
         case .removeTopic: return .removeTopic(try .decode(from: &reader))
         case .userScramCredential: return .userScramCredential(try .decode(from: &reader))

@@ -58,6 +58,10 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let deleteAcls = ApiKey(rawValue: 31)
     /// Preferred (or unclean) leader elections, decided by the active controller.
     public static let electLeaders = ApiKey(rawValue: 43)
+    /// Partition reassignment (Kafka's keys, KIP-455): starting or cancelling one through the
+    /// active controller, and listing those in progress from the image.
+    public static let alterPartitionReassignments = ApiKey(rawValue: 45)
+    public static let listPartitionReassignments = ApiKey(rawValue: 46)
 
     // The metadata quorum's APIs, served on the controller listener only (never listed by
     // ApiVersions on a broker listener). Kafka's numbers where Kafka has the API (KIP-595).
@@ -89,6 +93,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.initProducerId, 0, 0),
         (.offsetForLeaderEpoch, 0, 0),
         (.electLeaders, 0, 0),
+        (.alterPartitionReassignments, 0, 0), (.listPartitionReassignments, 0, 0),
     ]
 
     public var name: String {
@@ -132,6 +137,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteAcls: "DeleteAcls"
         case .initProducerId: "InitProducerId"
         case .allocateProducerIds: "AllocateProducerIds"
+        case .alterPartitionReassignments: "AlterPartitionReassignments"
+        case .listPartitionReassignments: "ListPartitionReassignments"
         case .alterPartition: "AlterPartition"
         case .electLeaders: "ElectLeaders"
         default: "Api\(rawValue)"

@@ -89,6 +89,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let invalidUpdateVersion = ErrorCode(rawValue: 95)
     /// AlterPartition: the new ISR adds a replica that may not join it (fenced, not registered).
     public static let ineligibleReplica = ErrorCode(rawValue: 107)
+    /// A reassignment's target replicas are invalid: empty, repeating a broker, or naming a broker
+    /// that is not registered and unfenced (partition reassignment).
+    public static let invalidReplicaAssignment = ErrorCode(rawValue: 39)
+    /// A cancellation named a partition that is not being reassigned.
+    public static let noReassignmentInProgress = ErrorCode(rawValue: 85)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
@@ -179,6 +184,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .invalidProducerEpoch: "INVALID_PRODUCER_EPOCH"
         case .unknownProducerId: "UNKNOWN_PRODUCER_ID"
         case .producerFenced: "PRODUCER_FENCED"
+        case .invalidReplicaAssignment: "INVALID_REPLICA_ASSIGNMENT"
+        case .noReassignmentInProgress: "NO_REASSIGNMENT_IN_PROGRESS"
         default: "ERROR_\(rawValue)"
         }
     }

@@ -57,6 +57,20 @@ enum MetadataRecordTarget {
                         topicId: topicId, partition: 0, leader: 2, isr: [2, 3], leaderEpoch: 4, partitionEpoch: 5))
             ),
             (
+                "partition-reassigning",
+                .partition(
+                    PartitionRecord(
+                        topicId: topicId, partition: 1, replicas: [4, 5, 1], isr: [1], leader: 1, leaderEpoch: 2,
+                        partitionEpoch: 3, addingReplicas: [4, 5], removingReplicas: [1]))
+            ),
+            (
+                "partition-change-reassign",
+                .partitionChange(
+                    PartitionChangeRecord(
+                        topicId: topicId, partition: 1, leader: 1, isr: [1, 4], leaderEpoch: 2, partitionEpoch: 4,
+                        replicas: [4, 5, 1], addingReplicas: [4, 5], removingReplicas: nil))
+            ),
+            (
                 "config",
                 .config(ConfigRecord(resourceType: .topic, resourceName: "orders", key: "retention.ms", value: "1000"))
             ),

@@ -270,6 +270,19 @@ enum RequestTarget {
                 "describe-acls",
                 payload(DescribeAclsRequest(filter: AclBindingFilter(resourceType: .group, operation: .read)))
             ),
+            (
+                "alter-partition-reassignments",
+                payload(
+                    AlterPartitionReassignmentsRequest(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [.init(partition: 0, replicas: [2, 3]), .init(partition: 1, replicas: nil)])
+                    ]))
+            ),
+            (
+                "list-partition-reassignments",
+                payload(ListPartitionReassignmentsRequest(topics: [.init(name: "orders", partitions: [0, 1])]))
+            ),
         ]
         // Every supported API has a seed (a new API without one fails here, at seed time).
         for api in WireRoundTrip.apis {

@@ -389,6 +389,31 @@ enum ResponseTarget {
                     ]))
             ),
             (
+                "alter-partition-reassignments",
+                seed(
+                    .alterPartitionReassignments,
+                    AlterPartitionReassignmentsResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0),
+                                .init(partition: 1, errorCode: .invalidReplicaAssignment, errorMessage: "broker 9"),
+                            ])
+                    ]))
+            ),
+            (
+                "list-partition-reassignments",
+                seed(
+                    .listPartitionReassignments,
+                    ListPartitionReassignmentsResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0, replicas: [2, 3, 1], addingReplicas: [2, 3], removingReplicas: [1])
+                            ])
+                    ]))
+            ),
+            (
                 "error-status",
                 [0, 0]
                     + Frame.errorResponse(

@@ -54,6 +54,8 @@ enum WireRoundTrip {
         case .electLeaders: ElectLeadersRequest.self
         case .allocateProducerIds: AllocateProducerIdsRequest.self
         case .envelope: EnvelopeRequest.self
+        case .alterPartitionReassignments: AlterPartitionReassignmentsRequest.self
+        case .listPartitionReassignments: ListPartitionReassignmentsRequest.self
         case .alterPartition: AlterPartitionRequest.self
         default: nil
         }

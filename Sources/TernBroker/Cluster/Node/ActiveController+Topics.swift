@@ -11,6 +11,9 @@ struct ControllerTopicDefaults: Sendable {
     var numPartitions: Int32 = 1
     var replicationFactor: Int16 = 1
     var maxPartitions: Int = 100_000
+    /// `offsets.topic.replication.factor`: `__consumer_offsets` gets this many replicas, or as
+    /// many as there are live brokers when fewer, and is widened as brokers join.
+    var offsetsTopicReplicationFactor: Int16 = 3
 }
 
 /// Collects the answers of several proposals made for one request and calls `done` once, with
@@ -119,8 +122,13 @@ extension ActiveController {
             configs[entry.name] = entry.value.trimmingWhitespace()
         }
         let partitions = topic.numPartitions == -1 ? topicDefaults.numPartitions : topic.numPartitions
-        let factor = topic.replicationFactor == -1 ? topicDefaults.replicationFactor : topic.replicationFactor
+        var factor = topic.replicationFactor == -1 ? topicDefaults.replicationFactor : topic.replicationFactor
         return state.withLock { state in
+            if internalTopic, topic.name == ControllerDecisions.offsetsTopicName, topic.replicationFactor == -1 {
+                // As many replicas as live brokers, up to the setting; widened later as more join.
+                let live = Int16(clamping: state.working.unfencedBrokerIds.count)
+                factor = max(1, min(topicDefaults.offsetsTopicReplicationFactor, live))
+            }
             guard state.activeEpoch != nil else {
                 return .failure(
                     ControllerError(.notController, "no metadata quorum: node \(nodeId) is not the active controller"))

@@ -27,6 +27,8 @@ final class ActiveController: Sendable {
         var inFlight = 0
         /// When (controller clock, ms) the preferred leaders were last checked.
         var lastRebalanceMs: Int64 = 0
+        /// The committed offset after which ``reactToCommits()`` last looked (-1: not yet).
+        var reactedThrough: Int64 = -1
     }
 
     let nodeId: Int32
@@ -84,6 +86,7 @@ final class ActiveController: Sendable {
         if let active, active == status.epoch {
             expireSessions()
             rebalanceIfDue()
+            reactToCommits()
             return
         }
         if active != nil { deactivate("a new epoch began") }
@@ -99,6 +102,7 @@ final class ActiveController: Sendable {
             state.working = applied.image
             state.nextOffset = status.logEndOffset
             state.inFlight = 0
+            state.reactedThrough = -1
             state.registry.becameActive(applied.image, nowMs: now)
             state.lastRebalanceMs = now
         }

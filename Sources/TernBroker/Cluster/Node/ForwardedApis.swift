@@ -35,6 +35,9 @@ enum ForwardedApis {
             $0.alterScramCredentials($1, reply: $3)
         },
         .electLeaders: entry(ElectLeadersRequest.self) { $0.electLeaders($1, reply: $3) },
+        .alterPartitionReassignments: entry(AlterPartitionReassignmentsRequest.self) {
+            $0.alterPartitionReassignments($1, reply: $3)
+        },
     ]
 
     /// An entry for request type `R`, decided by `decide(controller, request, envelope, reply)`.

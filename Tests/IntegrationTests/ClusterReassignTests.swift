@@ -1,0 +1,297 @@
+import Foundation
+import TernClient
+import TernTestSupport
+import TernWire
+import XCTest
+
+/// Partition reassignment with three real `ternd` processes: `tern topic reassign` starts a move
+/// through any node, every node's image shows the adding and removing replicas, the new
+/// replicas' brokers create the partition's log, `--list` shows the move, and `--cancel` puts
+/// the partition back (dropping the logs it had added). `__consumer_offsets` is created as wide
+/// as the live brokers allow and widened when a broker joins.
+///
+/// A move to replicas already in sync completes at once, with leadership moved and the old
+/// replicas' logs dropped; a move to new replicas completes by itself once AlterPartition (sent
+/// here as the leader would) brings them into the ISR. The data the new replicas hold depends on
+/// the replica fetchers, which this build does not have yet.
+final class ClusterReassignTests: XCTestCase {
+    var directory: TemporaryDirectory!
+    var cluster: ClusterProcesses!
+
+    static let settings = ClusterQuorumTests.settings.merging(["offsets.topic.num.partitions": "3"]) { $1 }
+
+    override func setUpWithError() throws {
+        directory = TemporaryDirectory("tern-cluster-reassign")
+        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: Self.settings)
+    }
+
+    override func tearDown() {
+        cluster?.stopAll()
+        cluster = nil
+        directory?.remove()
+    }
+
+    // MARK: Helpers
+
+    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 20) -> R.Response? {
+        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
+            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
+        else { return nil }
+        return response
+    }
+
+    private func partition(_ nodeId: Int32, _ topic: String, _ index: Int32 = 0) -> MetadataResponse.Partition? {
+        send(nodeId, MetadataRequest(topics: [topic]), timeout: 5)?.topics.first?.partitions.first {
+            $0.partition == index
+        }
+    }
+
+    /// Partition 0 of `topic` once every node's Metadata shows it (the CLI's creation went to the
+    /// controller, which other nodes apply a moment later).
+    private func visiblePartition(_ topic: String) throws -> MetadataResponse.Partition {
+        waitUntil(10, "every node shows \(topic)") { [Int32(1), 2, 3].allSatisfy { partition($0, topic) != nil } }
+        return try XCTUnwrap(partition(1, topic))
+    }
+
+    private func moves(_ nodeId: Int32) -> [ListPartitionReassignmentsResponse.Topic]? {
+        send(nodeId, ListPartitionReassignmentsRequest(), timeout: 5)?.topics
+    }
+
+    private func waitUntil(
+        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
+        _ condition: () -> Bool
+    ) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return }
+            usleep(100_000)
+        }
+        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
+    }
+
+    private func waitForBrokers(_ count: Int, askingNode nodeId: Int32, seconds: Double = 60) {
+        waitUntil(seconds, "node \(nodeId) sees \(count) unfenced brokers and a controller") {
+            guard let answer = send(nodeId, MetadataRequest(topics: []), timeout: 5) else { return false }
+            return answer.brokers.count == count && answer.controllerId >= 0
+        }
+    }
+
+    private func tern(_ nodeId: Int32, _ arguments: [String]) throws -> CommandResult {
+        try runCommand(
+            Binaries.path("tern"), ["--bootstrap", cluster.node(nodeId).bootstrap] + arguments, timeout: 60)
+    }
+
+    private func hasLog(_ nodeId: Int32, _ directoryName: String) -> Bool {
+        FileManager.default.fileExists(atPath: cluster.node(nodeId).dataDirectory + "/" + directoryName)
+    }
+
+    // MARK: Tests
+
+    func testReassignStartsEverywhereIsListedAndCancels() throws {
+        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        let created = try tern(1, ["topic", "create", "moving", "--partitions", "1", "--replication-factor", "1"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let before = try visiblePartition("moving")
+        let old = try XCTUnwrap(before.replicas.first)
+        let target = [Int32(1), 2, 3].filter { $0 != old }
+        let other = target[0]
+
+        // Refused targets: a broker that does not exist, a repeated one.
+        let unknown = try tern(other, ["topic", "reassign", "moving", "--partition", "0", "--replicas", "\(old),9"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("INVALID_REPLICA_ASSIGNMENT"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("broker 9"), unknown.stderr)
+        let repeated = try tern(other, ["topic", "reassign", "moving", "--partition", "0", "--replicas", "2,2"])
+        XCTAssertNotEqual(repeated.status, 0)
+        XCTAssertEqual(try XCTUnwrap(moves(1)), [], "nothing started")
+
+        // Started through a node that is neither the replica nor (necessarily) the controller.
+        let started = try tern(
+            other,
+            [
+                "topic", "reassign", "moving", "--partition", "0", "--replicas",
+                target.map(String.init).joined(separator: ","),
+                "--throttle", "1048576",
+            ])
+        XCTAssertEqual(started.status, 0, started.stderr)
+        XCTAssertTrue(started.stdout.contains("Reassigning moving-0"), started.stdout)
+
+        let expected = ListPartitionReassignmentsResponse.Topic(
+            name: "moving",
+            partitions: [
+                .init(partition: 0, replicas: target + [old], addingReplicas: target, removingReplicas: [old])
+            ])
+        waitUntil(10, "every node's image shows the move") {
+            [Int32(1), 2, 3].allSatisfy { moves($0) == [expected] }
+        }
+        for id: Int32 in [1, 2, 3] {
+            let seen = try XCTUnwrap(partition(id, "moving"))
+            XCTAssertEqual(seen.replicas, target + [old], "node \(id)")
+            XCTAssertEqual(seen.isr, [old], "the new replicas are not in sync yet")
+            XCTAssertEqual(seen.leader, old, "leadership stays until the target is in sync")
+            XCTAssertEqual(seen.leaderEpoch, before.leaderEpoch)
+        }
+        waitUntil(10, "the new replicas' brokers create the partition's log") {
+            target.allSatisfy { hasLog($0, "moving-0") } && hasLog(old, "moving-0")
+        }
+
+        // --list, as text and JSON.
+        let listed = try tern(1, ["topic", "reassign", "--list", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let json = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], listed.stdout)
+        XCTAssertEqual(json.count, 1)
+        XCTAssertEqual(json.first?["topic"] as? String, "moving")
+        XCTAssertEqual(json.first?["addingReplicas"] as? [Int], target.map(Int.init))
+        XCTAssertEqual(json.first?["removingReplicas"] as? [Int], [Int(old)])
+        XCTAssertEqual(json.first?["targetReplicas"] as? [Int], target.map(Int.init))
+        let text = try tern(2, ["topic", "reassign", "--list"])
+        XCTAssertTrue(text.stdout.contains("moving"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("ADDING"), text.stdout)
+
+        // The throttle is a topic config for the move.
+        let configs = send(1, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
+        XCTAssertEqual(
+            configs?.resources.first?.entries.first { $0.name == "replication.throttled.rate" }?.value, "1048576")
+
+        // Cancelled: back to the old replica, the added logs dropped, the throttle gone.
+        let cancelled = try tern(other, ["topic", "reassign", "moving", "--partition", "0", "--cancel"])
+        XCTAssertEqual(cancelled.status, 0, cancelled.stderr)
+        waitUntil(10, "every node's image shows the partition back on its replica") {
+            [Int32(1), 2, 3].allSatisfy { moves($0) == [] && partition($0, "moving")?.replicas == [old] }
+        }
+        waitUntil(10, "the added replicas' logs are removed") { target.allSatisfy { !hasLog($0, "moving-0") } }
+        XCTAssertTrue(hasLog(old, "moving-0"))
+        let after = send(1, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
+        XCTAssertNotEqual(
+            after?.resources.first?.entries.first { $0.name == "replication.throttled.rate" }?.source, .topic,
+            "the throttle went with the move")
+        let again = try tern(other, ["topic", "reassign", "moving", "--partition", "0", "--cancel"])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("NO_REASSIGNMENT_IN_PROGRESS"), again.stderr)
+        let empty = try tern(3, ["topic", "reassign", "--list"])
+        XCTAssertTrue(empty.stdout.contains("No reassignments in progress."), empty.stdout)
+    }
+
+    func testAMoveToReplicasAlreadyInSyncCompletesWithTheLeaderMovedAndTheOldReplicasDropped() throws {
+        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        let created = try tern(1, ["topic", "create", "shrinking", "--partitions", "1", "--replication-factor", "3"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let before = try visiblePartition("shrinking")
+        XCTAssertEqual(Set(before.isr), [1, 2, 3])
+        waitUntil(10, "every replica has the log") { [Int32(1), 2, 3].allSatisfy { hasLog($0, "shrinking-0") } }
+        // The leader is not in the target: completion must move leadership.
+        let target = before.replicas.filter { $0 != before.leader }.prefix(1).map { $0 }
+        let moved = try tern(2, ["topic", "reassign", "shrinking", "--partition", "0", "--replicas", "\(target[0])"])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        waitUntil(10, "every node shows the partition on its one new replica, leading at the next epoch") {
+            [Int32(1), 2, 3].allSatisfy { id in
+                guard let seen = partition(id, "shrinking") else { return false }
+                return seen.replicas == target && seen.isr == target && seen.leader == target[0]
+                    && seen.leaderEpoch == before.leaderEpoch + 1 && moves(id) == []
+            }
+        }
+        let dropped = [Int32(1), 2, 3].filter { $0 != target[0] }
+        waitUntil(10, "the removed replicas' brokers drop the log") {
+            dropped.allSatisfy { !hasLog($0, "shrinking-0") }
+        }
+        XCTAssertTrue(hasLog(target[0], "shrinking-0"))
+    }
+
+    /// The leader's side of catching up is impersonated: AlterPartition, as the leader sends it
+    /// once a new replica caught up, grows the ISR; the controller then completes the move by
+    /// itself (its reaction to the commit), moving leadership and dropping the old replica.
+    func testTheControllerCompletesAMoveOnceTheLeaderAddsTheNewReplicasToTheIsr() throws {
+        let all: [Int32] = [1, 2, 3]
+        for id in all { waitForBrokers(3, askingNode: id) }
+        let created = try tern(1, ["topic", "create", "growing", "--partitions", "1", "--replication-factor", "1"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let before = try visiblePartition("growing")
+        let old = before.leader
+        let target = all.filter { $0 != old }
+        var topicId: MetadataUUID?
+        waitUntil(30, "the leader records the topic id") {
+            topicId = cluster.topicId(old, "growing")
+            return topicId != nil
+        }
+        let id = try XCTUnwrap(topicId)
+        let moved = try tern(
+            2,
+            [
+                "topic", "reassign", "growing", "--partition", "0", "--replicas",
+                target.map(String.init).joined(separator: ","),
+            ])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        waitUntil(10, "every replica's broker has the log") { all.allSatisfy { hasLog($0, "growing-0") } }
+
+        let brokerEpoch = try XCTUnwrap(try cluster.brokerEpochs(askingNode: old)[old])
+        var partitionEpoch: Int32 = 1  // created at 0, the start of the move made 1
+        func grow(_ isr: [Int32]) throws {
+            for _ in 0..<2 {
+                let response = try XCTUnwrap(
+                    cluster.alterPartition(
+                        AlterPartitionRequest(
+                            brokerId: old, brokerEpoch: brokerEpoch,
+                            partitions: [
+                                .init(
+                                    topicId: id, partition: 0, leaderEpoch: before.leaderEpoch,
+                                    partitionEpoch: partitionEpoch, newIsr: isr)
+                            ]), askingNodes: all), "no active controller answered\n\(cluster.logs)")
+                let answer = try XCTUnwrap(response.partitions.first, "\(response)")
+                partitionEpoch = answer.partitionEpoch
+                if answer.errorCode == .invalidUpdateVersion { continue }
+                XCTAssertEqual(answer.errorCode, ErrorCode.none, answer.errorMessage ?? "")
+                return
+            }
+            XCTFail("AlterPartition kept answering INVALID_UPDATE_VERSION")
+        }
+        // One new replica in sync: still moving.
+        try grow([old, target[0]])
+        waitUntil(10, "the ISR grew") { partition(1, "growing")?.isr.count == 2 }
+        XCTAssertEqual(moves(1)?.first?.partitions.first?.addingReplicas, target)
+        // Both: the controller completes the move on its own.
+        try grow([old] + target)
+        waitUntil(10, "every node shows the move completed, led by the target's first replica at the next epoch") {
+            all.allSatisfy { node in
+                guard let seen = partition(node, "growing") else { return false }
+                return seen.replicas == target && seen.isr == target && seen.leader == target[0]
+                    && seen.leaderEpoch == before.leaderEpoch + 1 && moves(node) == []
+            }
+        }
+        waitUntil(10, "the old replica's broker drops the log") { !hasLog(old, "growing-0") }
+        XCTAssertTrue(target.allSatisfy { hasLog($0, "growing-0") })
+    }
+
+    func testTheOffsetsTopicIsAsWideAsTheLiveBrokersAndWidensWhenOneJoins() throws {
+        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        cluster.kill9(3)
+        // Fenced once its session (3 s) expires.
+        waitForBrokers(2, askingNode: 1)
+        let found = send(1, FindCoordinatorRequest(key: "g1"))
+        XCTAssertEqual(found?.errorCode, ErrorCode.none, "\(String(describing: found))")
+        waitUntil(10, "__consumer_offsets exists with two replicas per partition") {
+            let topic = send(1, MetadataRequest(topics: ["__consumer_offsets"]), timeout: 5)?.topics.first
+            return topic?.partitions.count == 3
+                && topic?.partitions.allSatisfy { Set($0.replicas) == [1, 2] } == true
+        }
+
+        try cluster.start(3)
+        waitForBrokers(3, askingNode: 1)
+        // Widened by reassignment: node 3 is added to every partition, which it now replicates.
+        waitUntil(20, "every __consumer_offsets partition is being widened to node 3") {
+            guard let listed = moves(1), let topic = listed.first(where: { $0.name == "__consumer_offsets" }) else {
+                return false
+            }
+            return topic.partitions.count == 3
+                && topic.partitions.allSatisfy { $0.addingReplicas == [3] && $0.removingReplicas == [] }
+        }
+        waitUntil(10, "node 3 creates the logs of the partitions it joins") {
+            (0..<3).allSatisfy { hasLog(3, "__consumer_offsets-\($0)") }
+        }
+        for index: Int32 in 0..<3 {
+            let seen = try XCTUnwrap(partition(2, "__consumer_offsets", index))
+            XCTAssertEqual(Set(seen.replicas), [1, 2, 3])
+            XCTAssertEqual(Set(seen.isr), [1, 2], "node 3 joins the ISR only once caught up")
+        }
+    }
+}
