@@ -72,7 +72,7 @@ struct RequestRouter: ServerConnectionHandler {
         switch key {
         case .produce: broker.handleProduce(try decode(&reader, version: version), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
-        case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader)))
+        case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader, version: version)))
         case .offsetForLeaderEpoch: context.respond(broker.handleOffsetForLeaderEpoch(try decode(&reader)))
         case .metadata: broker.handleMetadata(try decode(&reader), context)
         case .apiVersions:
