@@ -111,7 +111,8 @@ final class ClusterLeaderEpochTests: XCTestCase {
     func testBatchesCarryTheImagesLeaderEpochAndStaleEpochsAreFencedAfterFailover() throws {
         waitUntil(60, "node 1 sees 3 brokers") { send(1, MetadataRequest(topics: []))?.brokers.count == 3 }
         let created = send(
-            1, CreateTopicsRequest(topics: [.init(name: "epochs", numPartitions: 1, replicationFactor: 3)]), timeout: 20)
+            1, CreateTopicsRequest(topics: [.init(name: "epochs", numPartitions: 1, replicationFactor: 3)]), timeout: 20
+        )
         XCTAssertEqual(created?.topics.map(\.errorCode), [ErrorCode.none])
         var first: MetadataResponse.Partition?
         waitUntil(20, "a leader for epochs-0") {
@@ -121,7 +122,9 @@ final class ClusterLeaderEpochTests: XCTestCase {
         let before = try XCTUnwrap(first)
         XCTAssertEqual(before.leaderEpoch, 0)
         let oldLeader = before.leader
-        waitUntil(20, "the leader accepts records") { produce(oldLeader, "epochs", count: 2)?.errorCode == ErrorCode.none }
+        waitUntil(20, "the leader accepts records") {
+            produce(oldLeader, "epochs", count: 2)?.errorCode == ErrorCode.none
+        }
         let read = try XCTUnwrap(fetch(oldLeader, "epochs", offset: 0, current: 0))
         XCTAssertEqual(read.errorCode, ErrorCode.none)
         XCTAssertEqual(batchEpochs(read.records), [0])

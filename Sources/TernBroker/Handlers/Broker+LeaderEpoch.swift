@@ -67,9 +67,21 @@ extension Broker {
                         }
                         let error = Self.leaderEpochError(requested: p.currentLeaderEpoch, current: current)
                         guard error == .none else { return .init(partition: p.partition, errorCode: error) }
-                        let end = log.endOffset(for: p.leaderEpoch)
+                        let end = Self.epochEnd(log, asked: p.leaderEpoch, current: current)
                         return .init(partition: p.partition, leaderEpoch: end.epoch, endOffset: end.endOffset)
                     })
             })
+    }
+
+    /// Where `asked` ends in `log`, for its leader in epoch `current`. Until the reconcile pass
+    /// records the new epoch's start (``startLeaderEpochs()``), the answer is computed as if it
+    /// had — the epoch starts at the log end — so a consumer validating its position right after
+    /// a leader change is not told "unknown epoch" by a leader that simply has not written it yet.
+    static func epochEnd(_ log: PartitionLog, asked: Int32, current: Int32) -> EpochEndOffset {
+        guard (log.latestEpoch ?? -1) < current else { return log.endOffset(for: asked) }
+        var history = LeaderEpochCache(log.leaderEpochs)
+        let end = log.logEndOffset
+        history.assign(epoch: current, startOffset: end)
+        return history.endOffset(for: asked, logEndOffset: end)
     }
 }
