@@ -142,6 +142,22 @@ final class ClusterClientFailoverTests: XCTestCase {
         let lateRecords = try await poll(consumer, count: 1, seconds: 20)
         XCTAssertEqual(lateRecords.map { string($0.value) }, ["late"])
 
+        // The CLI is the SDK: with the dead broker first in its bootstrap list it produces to and
+        // consumes from the new leader.
+        let bootstrap = ([oldLeader] + all.filter { $0 != oldLeader }).map { cluster.node($0).bootstrap }
+            .joined(separator: ",")
+        let produced = try runCommand(
+            Binaries.path("tern"), ["--bootstrap", bootstrap, "produce", "failover", "--partition", "0"],
+            stdin: "cli\n", timeout: 30)
+        XCTAssertEqual(produced.status, 0, produced.stderr)
+        let consumed = try runCommand(
+            Binaries.path("tern"),
+            [
+                "--bootstrap", bootstrap, "consume", "failover", "--partition", "0", "--from-beginning",
+                "--max-messages", "5", "--timeout-ms", "20000",
+            ], timeout: 30)
+        XCTAssertEqual(consumed.stdout, "after-0\nafter-1\nafter-2\nlate\ncli\n", consumed.stderr)
+
         await consumer.close()
         await producer.close()
         await lateProducer.close()
