@@ -48,6 +48,10 @@ public final class Broker: Sendable {
     /// because they do disk work (directories, segments, fsyncs) that must not hold up a
     /// network queue. Serial, so at most one thread.
     let adminQueue = DispatchQueue(label: "tern.admin")
+    /// The log-read worker: requests that read segment files or walk every log (ListOffsets by
+    /// timestamp, DescribeLogDirs; Broker+LogReads.swift) run here, off the network queues.
+    /// Serial, so at most one thread.
+    let logReadQueue = DispatchQueue(label: "tern.log-reads")
     private let servers: Mutex<[Server]> = Mutex([])
     /// When the broker finished opening its logs.
     let startedAt = ContinuousClock.now
@@ -108,8 +112,13 @@ public final class Broker: Sendable {
         }
         // Credentials come from the committed metadata image at each exchange, so a user created,
         // changed or deleted through the controller counts from the next connection on.
-        sasl = SaslSessions(config: config, logger: logger) { user, mechanism in
+        let sasl = SaslSessions(config: config, logger: logger) { user, mechanism in
             cluster.image.scramCredential(user: user, mechanism: mechanism)
+        }
+        self.sasl = sasl
+        // A deleted or changed credential closes the connections that authenticated with it.
+        if sasl.isEnabled {
+            cluster.observeImage { before, after in sasl.credentialsChanged(before: before, after: after) }
         }
         // The topics this broker has materialized from the metadata image. The first start on a
         // single-node data directory of an earlier version takes them from its
@@ -332,6 +341,7 @@ public final class Broker: Sendable {
         // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
         // it so that it does not race the logs' closing.
         adminQueue.sync {}
+        logReadQueue.sync {}
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }
@@ -374,6 +384,7 @@ extension Broker {
         let image = cluster.image
         let status = cluster.quorumStatus
         let problem = readinessProblem
+        let partitions = image.partitionHealth(nodeId: config.nodeId)
         return ClusterSummary(
             clusterMode: config.cluster.isSingleNodeQuorum ? "single-node" : "cluster", clusterId: image.clusterId,
             nodeId: config.nodeId, controllerId: status.leaderId ?? -1, version: Broker.version,
@@ -395,10 +406,12 @@ extension Broker {
                 if broker.roles.contains(.controller) { roles.append("controller") }
                 return .init(
                     nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
-                    fenced: broker.fenced)
+                    fenced: broker.fenced, brokerEpoch: broker.brokerEpoch)
             },
             topicCount: image.topicsById.count,
-            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count })
+            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count },
+            underReplicatedPartitions: partitions.underReplicatedLed,
+            clusterUnderReplicatedPartitions: partitions.underReplicated, offlinePartitions: partitions.offline)
     }
 
     /// Why `/health/ready` fails, or nil: the broker must be serving and the metadata quorum

@@ -52,6 +52,9 @@ final class SaslAuthenticatorTests: XCTestCase {
             guard case .authenticate(let reply, 0, false) = last else { return XCTFail("\(last)") }
             XCTAssertEqual(reply.errorCode, .none)
             XCTAssertEqual(auth.principal, "User:alice")
+            // The credential the session rests on: deleting or replacing it ends the session.
+            XCTAssertEqual(auth.session?.user, "alice")
+            XCTAssertEqual(auth.session?.credential, lookup("alice", mechanism))
             XCTAssertEqual(auth.handle(.other(.produce), lookup: lookup), .forward)
             XCTAssertEqual(auth.handle(.apiVersions, lookup: lookup), .forward)
         }
@@ -120,6 +123,8 @@ final class SaslAuthenticatorTests: XCTestCase {
                 auth.handle(.authenticate(.init(authBytes: plain)), lookup: lookup),
                 .authenticate(.init(authBytes: []), delayMs: 0, thenClose: false))
             XCTAssertEqual(auth.principal, "User:alice")
+            // PLAIN rests on the SCRAM credential the password was checked against.
+            XCTAssertEqual(auth.session?.credential, Self.alice256)
         }
         var wrong = authenticator(tls: true)
         _ = wrong.handle(.handshake(.init(mechanism: "PLAIN")), lookup: lookup)
@@ -129,6 +134,7 @@ final class SaslAuthenticatorTests: XCTestCase {
                 lookup: lookup)
         else { return XCTFail() }
         XCTAssertEqual(reply.errorMessage, SaslFailure.clientMessage)
+        XCTAssertNil(wrong.session)
     }
 
     func testGarbageAuthBytesFailWithoutTrapping() {

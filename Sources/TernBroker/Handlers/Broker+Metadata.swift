@@ -111,6 +111,8 @@ extension Broker {
                         case ListOffsetsRequest.earliest: return .init(partition: p.partition, offset: log.logStartOffset)
                         case ListOffsetsRequest.latest: return .init(partition: p.partition, offset: log.logEndOffset)
                         default:
+                            // Reads the disk: only on the log-read worker (``listOffsets(_:reply:)``).
+                            dispatchPrecondition(condition: .onQueue(logReadQueue))
                             do {
                                 guard let found = try log.offsetForTimestamp(p.timestamp) else {
                                     return .init(partition: p.partition)

@@ -70,7 +70,7 @@ public struct SaslAuthenticator: Sendable {
         case awaitingHandshake
         case awaitingAuthenticate(mechanism: String)
         case scram(ScramServer)
-        case authenticated(user: String)
+        case authenticated(user: String, credential: ScramCredential)
         case closed
     }
 
@@ -94,7 +94,14 @@ public struct SaslAuthenticator: Sendable {
 
     /// `User:NAME` once authenticated.
     public var principal: String? {
-        if case .authenticated(let user) = state { return "User:\(user)" }
+        if case .authenticated(let user, _) = state { return "User:\(user)" }
+        return nil
+    }
+
+    /// The user name and the stored credential the authentication succeeded with (for PLAIN, the
+    /// SCRAM credential the password was checked against), once authenticated.
+    public var session: (user: String, credential: ScramCredential)? {
+        if case .authenticated(let user, let credential) = state { return (user, credential) }
         return nil
     }
 
@@ -145,8 +152,10 @@ public struct SaslAuthenticator: Sendable {
             do {
                 let reply = try server.receiveClientFinal(request.authBytes)
                 // The server machine sets the user only on success.
-                guard let user = server.authenticatedUser else { return fail(SaslFailure("no user after success")) }
-                state = .authenticated(user: user)
+                guard let user = server.authenticatedUser, let credential = server.authenticatedCredential else {
+                    return fail(SaslFailure("no user after success"))
+                }
+                state = .authenticated(user: user, credential: credential)
                 return .authenticate(.init(authBytes: reply), delayMs: 0, thenClose: false)
             } catch {
                 return fail(error)
@@ -163,7 +172,7 @@ public struct SaslAuthenticator: Sendable {
         guard let credential, credential.invalidReason == nil, credential.verifies(password: message.password) else {
             return fail(SaslFailure("wrong PLAIN password or unknown user \(message.username)"))
         }
-        state = .authenticated(user: message.username)
+        state = .authenticated(user: message.username, credential: credential)
         return .authenticate(.init(authBytes: []), delayMs: 0, thenClose: false)
     }
 

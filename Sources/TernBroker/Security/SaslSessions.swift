@@ -14,6 +14,10 @@ import TernWire
 /// Once a connection authenticates, its principal (`User:NAME`) is kept on the
 /// ``ServerConnection`` and its authenticator is dropped, so an authenticated request costs one
 /// lock on the connection and nothing here.
+///
+/// A session lasts as long as the credential it authenticated with: when a committed metadata
+/// change deletes or replaces it (``credentialsChanged(before:after:)``), the user's connections
+/// that used it are closed (``SaslSessionRegistry`` finds them by user).
 final class SaslSessions: Sendable {
     /// The settings of each listener (by index in `listeners`); nil for a listener without SASL.
     private let settings: [SaslAuthenticator.Settings?]
@@ -23,6 +27,13 @@ final class SaslSessions: Sendable {
     private let credentials: @Sendable (String, ScramMechanism) -> ScramCredential?
     private let logger: Logger
     private let timers = DispatchQueue(label: "tern.sasl.delay")
+    /// The authenticated connections, by user.
+    let registry = SaslSessionRegistry()
+    /// `tern_sasl_connections_revoked_total{reason}`.
+    private let revokedDeleted = Counter(
+        label: "tern_sasl_connections_revoked_total", dimensions: [("reason", "credential_deleted")])
+    private let revokedChanged = Counter(
+        label: "tern_sasl_connections_revoked_total", dimensions: [("reason", "credential_changed")])
 
     /// - Parameter credentials: a user's stored credential for a mechanism (the committed image).
     init(
@@ -36,6 +47,9 @@ final class SaslSessions: Sendable {
         self.credentials = credentials
         self.logger = logger
     }
+
+    /// Whether any listener uses SASL.
+    var isEnabled: Bool { settings.contains { $0 != nil } }
 
     /// Whether connections of listener `index` must authenticate first.
     func requiresAuthentication(listener index: Int) -> Bool {
@@ -68,7 +82,7 @@ final class SaslSessions: Sendable {
             return false
         }
         let credentials = self.credentials
-        let (action, failure, mechanism, principal) = sessions.withLock { sessions in
+        let (action, failure, mechanism, principal, session) = sessions.withLock { sessions in
             var authenticator =
                 sessions[connection.id]
                 ?? SaslAuthenticator(
@@ -79,7 +93,7 @@ final class SaslSessions: Sendable {
             // Kept only while the exchange goes on: success moves the principal to the
             // connection, and every failure closes it.
             sessions[connection.id] = principal == nil && !action.closes ? authenticator : nil
-            return (action, authenticator.lastFailure, authenticator.mechanism, principal)
+            return (action, authenticator.lastFailure, authenticator.mechanism, principal, authenticator.session)
         }
         switch action {
         case .forward:
@@ -102,6 +116,14 @@ final class SaslSessions: Sendable {
                 var logger = logger
                 logger[metadataKey: "tern_peer"] = "\(connection.peer)"
                 logger.debug("SASL authentication succeeded", metadata: ["tern_principal": "\(principal)"])
+                if let session {
+                    registry.add(
+                        user: session.user,
+                        .init(connection: connection, mechanism: mechanism, credential: session.credential))
+                    // A change committed since the credential was looked up was scanned before
+                    // this connection was registered: check against the image now.
+                    revokeStaleSessions(of: session.user)
+                }
             }
             if thenClose {
                 count(mechanism: mechanism, success: false)
@@ -139,9 +161,60 @@ final class SaslSessions: Sendable {
         }
     }
 
-    /// Forgets a closed connection's exchange.
+    /// Forgets a closed connection's exchange or session.
     func forget(_ connectionId: UInt64) {
         _ = sessions.withLock { $0.removeValue(forKey: connectionId) }
+        registry.remove(connectionId)
+    }
+
+    /// Called with each newly committed image: closes the connections whose user's credential
+    /// was deleted or replaced since (a password change ends sessions too: they were
+    /// authenticated by a secret that is no longer valid, and Tern has no re-authentication to
+    /// end them later). Costs one comparison when the credentials did not change.
+    func credentialsChanged(before: MetadataImage, after: MetadataImage) {
+        guard before.scramCredentials != after.scramCredentials else { return }
+        var users = Set<String>()
+        for (user, credentials) in before.scramCredentials where after.scramCredentials[user] != credentials {
+            users.insert(user)
+        }
+        for (user, credentials) in after.scramCredentials where before.scramCredentials[user] != credentials {
+            users.insert(user)
+        }
+        for user in users.sorted() { revokeStaleSessions(of: user) }
+    }
+
+    /// Closes `user`'s connections whose credential is not the one the committed image holds now
+    /// for its mechanism, with a log line per reason (principal, mechanism, count).
+    private func revokeStaleSessions(of user: String) {
+        // Looked up before the registry's lock is taken, and after the caller's change was
+        // published or its session registered: one of the two always sees the other.
+        let current = ScramMechanism.all.compactMap { credentials(user, $0) }
+        let revoked = registry.revoke(user: user) { current.contains($0) }
+        guard !revoked.isEmpty else { return }
+        // One line per mechanism used and outcome: deleted (no credential left for it) or changed.
+        struct Group: Hashable, Comparable {
+            var deleted: Bool
+            var mechanism: String
+            static func < (a: Group, b: Group) -> Bool {
+                (a.mechanism, a.deleted ? 0 : 1) < (b.mechanism, b.deleted ? 0 : 1)
+            }
+        }
+        var groups: [Group: [ServerConnection]] = [:]
+        for session in revoked {
+            let deleted = !current.contains { $0.mechanism == session.credential.mechanism }
+            groups[Group(deleted: deleted, mechanism: session.mechanism), default: []].append(session.connection)
+        }
+        for (group, connections) in groups.sorted(by: { $0.key < $1.key }) {
+            let reason = group.deleted ? "deleted" : "changed"
+            (group.deleted ? revokedDeleted : revokedChanged).increment(by: connections.count)
+            logger.info(
+                "closing connections of User:\(user): the credential they authenticated with was \(reason)",
+                metadata: [
+                    "tern_principal": "User:\(user)", "tern_mechanism": "\(group.mechanism)",
+                    "tern_connections": "\(connections.count)", "tern_reason": "\(reason)",
+                ])
+            for connection in connections { connection.close() }
+        }
     }
 
     private func refuse(_ context: RequestContext, log: String) {

@@ -54,14 +54,17 @@ extension RequestRouter {
             guard let denied = authorize(.listOffsets(request), context) else { return }
             var served = request
             served.topics.removeAll { denied[.topic($0.name)] != nil }
-            var response = broker.handleListOffsets(served)
-            response.topics = Self.interleave(request.topics, response.topics, denied: { denied[.topic($0.name)] }) {
-                topic, code in
-                ListOffsetsResponse.Topic(
-                    name: topic.name,
-                    partitions: topic.partitions.map { .init(partition: $0.partition, errorCode: code) })
+            broker.listOffsets(served) { [context] answer in
+                var response = answer
+                response.topics = Self.interleave(request.topics, response.topics, denied: { denied[.topic($0.name)] })
+                {
+                    topic, code in
+                    ListOffsetsResponse.Topic(
+                        name: topic.name,
+                        partitions: topic.partitions.map { .init(partition: $0.partition, errorCode: code) })
+                }
+                context.respond(response)
             }
-            context.respond(response)
         case .metadata:
             try routeMetadata(try decode(&reader), context, access)
         case .apiVersions:

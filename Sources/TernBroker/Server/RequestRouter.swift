@@ -72,7 +72,7 @@ struct RequestRouter: ServerConnectionHandler {
         switch key {
         case .produce: broker.handleProduce(try decode(&reader, version: version), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
-        case .listOffsets: context.respond(broker.handleListOffsets(try decode(&reader, version: version)))
+        case .listOffsets: broker.listOffsets(try decode(&reader, version: version)) { context.respond($0) }
         case .offsetForLeaderEpoch: context.respond(broker.handleOffsetForLeaderEpoch(try decode(&reader)))
         case .metadata: broker.handleMetadata(try decode(&reader), context)
         case .apiVersions:
@@ -92,7 +92,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .describeGroups: context.respond(broker.handleDescribeGroups(try decode(&reader)))
         case .deleteGroups: broker.handleDeleteGroups(try decode(&reader), context)
         case .resetGroupOffsets: broker.handleResetGroupOffsets(try decode(&reader), context)
-        case .describeLogDirs: context.respond(broker.handleDescribeLogDirs(try decode(&reader)))
+        case .describeLogDirs: broker.describeLogDirs(try decode(&reader)) { context.respond($0) }
         case .fetchKey: broker.handleFetchKey(try decode(&reader), context)
         case .describeCluster: context.respond(broker.handleDescribeCluster(try decode(&reader)))
         case .describeQuorum:

@@ -12,7 +12,7 @@ public struct ScramServer: Sendable {
         case awaitingClientFinal(
             first: ScramMessages.ClientFirst, credential: ScramCredential, known: Bool, serverFirst: String,
             nonce: String)
-        case succeeded(username: String)
+        case succeeded(username: String, credential: ScramCredential)
         case failed
     }
 
@@ -33,7 +33,14 @@ public struct ScramServer: Sendable {
 
     /// The authenticated user, once the exchange succeeded.
     public var authenticatedUser: String? {
-        if case .succeeded(let name) = state { return name }
+        if case .succeeded(let name, _) = state { return name }
+        return nil
+    }
+
+    /// The stored credential the exchange succeeded with: a session lasts only while the store
+    /// still holds it (the broker closes connections whose credential was deleted or replaced).
+    public var authenticatedCredential: ScramCredential? {
+        if case .succeeded(_, let credential) = state { return credential }
         return nil
     }
 
@@ -90,7 +97,7 @@ public struct ScramServer: Sendable {
         let clientKey = zip(final.proof, clientSignature).map { $0 ^ $1 }
         let proofMatches = ScramMechanism.constantTimeEqual(mechanism.hash(clientKey), credential.storedKey)
         guard proofMatches, known else { throw SaslFailure("wrong proof for user \(first.username)") }
-        state = .succeeded(username: first.username)
+        state = .succeeded(username: first.username, credential: credential)
         let signature = mechanism.hmac(key: credential.serverKey, authMessage)
         return Array("v=\(Base64.encode(signature))".utf8)
     }
