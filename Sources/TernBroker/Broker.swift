@@ -166,22 +166,18 @@ public final class Broker: Sendable {
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
         func setting(_ key: String, _ fallback: Int32) -> Int32 { Int32(config[key] ?? "") ?? fallback }
+        // No group is served until the metadata image says which `__consumer_offsets` partitions
+        // this broker leads (Broker+GroupLeadership.swift); each is loaded from its log then.
         groupCoordinator = GroupCoordinator(
             settings: .init(
-                offsetsPartitions: topics.topic(GroupCoordinator.topicName)?.partitionCount
-                    ?? setting("offsets.topic.num.partitions", 50),
-                ledPartitions: nil, heartbeatIntervalMs: setting("group.consumer.heartbeat.interval.ms", 5000),
+                offsetsPartitions: setting("offsets.topic.num.partitions", 50),
+                ledPartitions: [], heartbeatIntervalMs: setting("group.consumer.heartbeat.interval.ms", 5000),
                 minSessionTimeoutMs: setting("group.min.session.timeout.ms", 6000),
                 maxSessionTimeoutMs: setting("group.max.session.timeout.ms", 1_800_000)),
             logger: logger)
+        groupCoordinator.withState { $0.loadingPartitions = Set(0..<$0.settings.offsetsPartitions) }
         cleaner = Self.makeCleaner(config: config, logManager: logManager, topics: topics, resolver: resolver, logger: logger)
         try reconcileLogs()
-        if let offsets = topics.topic(GroupCoordinator.topicName) {
-            groupCoordinator.load(
-                from: offsets.localPartitions.compactMap {
-                    logManager.log(for: TopicPartition(GroupCoordinator.topicName, $0))
-                })
-        }
         // Before the voter starts (in `start`): every committed change, replayed or new, reaches
         // the reconcile.
         cluster.changeObserver.value.withLock { observer in
@@ -266,6 +262,10 @@ public final class Broker: Sendable {
             if !waitUntilReconciled(timeout: .seconds(30)) {
                 logger.warning("the partition logs do not match the metadata image yet")
             }
+            // Its groups are loaded (it leads every __consumer_offsets partition) before it is.
+            if !waitUntilGroupsLoaded(timeout: .seconds(60)) {
+                logger.warning("the consumer groups are not loaded yet")
+            }
         }
         retention.start(self)
         groupCoordinator.start(self)
@@ -323,10 +323,13 @@ public final class Broker: Sendable {
     /// The ports the listeners are bound to, in `listeners` order.
     public var boundPorts: [Int] { servers.withLock { $0.map(\.boundPort) } }
 
-    /// Stops accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes
-    /// every log and writes clean-shutdown markers.
+    /// In a cluster first hands its partition leadership over (Broker+ControlledShutdown.swift,
+    /// bounded by `controlled.shutdown.timeout.ms`), still serving meanwhile; then stops
+    /// accepting, waits (bounded by `shutdown.timeout.ms`) for in-flight requests, flushes every
+    /// log and writes clean-shutdown markers.
     public func shutdown() throws {
         beginShutdown()
+        controlledShutdown()
         let servers = servers.withLock { servers in
             defer { servers = [] }
             return servers

@@ -14,10 +14,10 @@ import Glibc
 /// the admin listener, report readiness, then run them as a `ServiceGroup` until SIGTERM/SIGINT
 /// stops them gracefully (reverse order: watchdog, broker, admin).
 ///
-/// The signals are handled by Dispatch sources of our own rather than by the group's
-/// `gracefulShutdownSignals`: ours are installed before any listener binds (a SIGTERM right after
-/// the port accepts is never lost), and a second signal must exit at once even while the first
-/// shutdown is flushing. The first signal triggers the group's graceful shutdown.
+/// The signals are handled by ``StopSignals`` rather than by the group's
+/// `gracefulShutdownSignals`: its handler is installed before any listener binds (a SIGTERM right
+/// after the port accepts is never lost), and a second signal must exit at once even while the
+/// first shutdown is flushing. The first signal triggers the group's graceful shutdown.
 final class Daemon: Sendable {
     private let config: BrokerConfig
     private let tls: ListenerTLS?
@@ -81,23 +81,21 @@ final class Daemon: Sendable {
                 ],
                 logger: logger))
 
-        // Signal handling is in place before any listener accepts; starting runs on the signal
-        // queue, so a stop requested while listeners are still being bound waits until they are up.
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-            source.setEventHandler { [self] in self.handleSignal(signalNumber, broker: broker, group: group) }
-            source.resume()
-            sources.append(source)
+        // Signal handling is in place before any listener accepts (StopSignals.swift: installed
+        // synchronously, so a SIGTERM right after the port accepts is never lost); starting runs
+        // on the signal queue, so a stop requested while listeners are still being bound waits
+        // until they are up. SIGHUP reloads the SSL listeners' certificates (and is otherwise
+        // ignored rather than ending the process, its default).
+        let signals = StopSignals.install(queue: signalQueue) { [self] signalNumber in
+            if signalNumber == SIGHUP {
+                self.reloadCertificates()
+            } else {
+                self.handleSignal(signalNumber, broker: broker, group: group)
+            }
         }
-        // SIGHUP reloads the SSL listeners' certificates (and is otherwise ignored rather than
-        // ending the process, its default).
-        signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signalQueue)
-        hangup.setEventHandler { [self] in self.reloadCertificates() }
-        hangup.resume()
-        sources.append(hangup)
+        if signals == nil {
+            TerndCommand.fail("cannot create the signal pipe", code: TerndExit.software)
+        }
         signalQueue.sync { start(broker, admin, startedAt: started) }
         tls?.startWatching(intervalMs: Int64(config["ssl.reload.check.interval.ms"] ?? "") ?? 30_000)
 
@@ -107,7 +105,7 @@ final class Daemon: Sendable {
             logger.error("shutdown failed", metadata: ["error": "\(error)"])
             exit(TerndExit.software)
         }
-        withExtendedLifetime(sources) {}
+        withExtendedLifetime(signals) {}
         exit(TerndExit.ok)
     }
 

@@ -117,6 +117,19 @@ final class ClusterAclForwardingTests: XCTestCase {
         XCTAssertEqual(
             send(second, DescribeClusterRequest(includeFencedBrokers: false))?.status.errorCode, ErrorCode.none,
             "node \(second) right after DeleteAcls returned")
+
+        // ElectLeaders needs ALTER on the cluster: allowed now, refused on every node once denied
+        // (the last change here: a DENY of ALTER also stops further ACL changes).
+        XCTAssertEqual(send(second, ElectLeadersRequest())?.status.errorCode, ErrorCode.none)
+        let denyAlter = AclBinding(
+            resourceType: .cluster, resourceName: AclBinding.clusterResourceName, principal: "User:ANONYMOUS",
+            operation: .alter, permission: .deny)
+        XCTAssertEqual(send(second, CreateAclsRequest(creations: [denyAlter]))?.status.errorCode, ErrorCode.none)
+        for node in nodes {
+            waitUntil(10, "node \(node) refuses ElectLeaders without ALTER on the cluster") {
+                send(node, ElectLeadersRequest(), timeout: 5)?.status.errorCode == .clusterAuthorizationFailed
+            }
+        }
     }
 
     func testAclChangesWithoutAMajorityFailNamingTheLostQuorum() throws {

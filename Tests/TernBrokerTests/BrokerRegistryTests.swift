@@ -172,14 +172,23 @@ final class BrokerRegistryTests: XCTestCase {
         }
         XCTAssertGreaterThan(ledByOne(controller.image), 0)
 
-        // Controlled shutdown: the first heartbeat moves leadership, the next one may shut down.
+        // Controlled shutdown: the first heartbeat moves leadership, the next one fences the
+        // broker (no election picks it again before it registers anew) and lets it shut down.
         var reply = try controller.heartbeat(1, epoch: one, wantShutDown: true)
         XCTAssertFalse(reply.shouldShutDown)
         XCTAssertFalse(reply.records.isEmpty)
         XCTAssertEqual(ledByOne(controller.image), 0)
+        XCTAssertEqual(controller.image.broker(1)?.fenced, false)
         reply = try controller.heartbeat(1, epoch: one, wantShutDown: true)
         XCTAssertTrue(reply.shouldShutDown)
-        XCTAssertEqual(reply.records, [])
+        XCTAssertTrue(reply.isFenced)
+        XCTAssertEqual(reply.records.first, .brokerFencing(.init(nodeId: 1, brokerEpoch: one, fenced: true)))
+        XCTAssertEqual(controller.image.broker(1)?.fenced, true)
+        // Still asking to shut down: stays fenced, nothing more to propose.
+        reply = try controller.heartbeat(1, epoch: one, wantShutDown: true)
+        XCTAssertEqual(reply, .init(isCaughtUp: true, isFenced: true, shouldShutDown: true, records: []))
+        // The controller's other decisions no longer pick it: a rebalance leaves its partitions.
+        XCTAssertEqual(try ControllerDecisions.rebalancePreferredLeaders(controller.image), [])
 
         // wantFence fences at once; a later ordinary heartbeat, caught up, unfences.
         reply = try controller.heartbeat(2, epoch: two, wantFence: true)

@@ -49,6 +49,24 @@ final class ClusterConfigTests: XCTestCase {
         XCTAssertEqual(config.listeners, [Listener(host: "127.0.0.1", port: 9092)])
         XCTAssertEqual(config.advertisedListener, Listener(host: "127.0.0.1", port: 9092))
         XCTAssertEqual(config.listeners.map(\.description), ["PLAINTEXT://127.0.0.1:9092"])
+        XCTAssertTrue(cluster.controlledShutdownEnable)
+        XCTAssertEqual(cluster.controlledShutdownTimeoutMs, 30_000)
+        XCTAssertTrue(cluster.autoLeaderRebalanceEnable)
+        XCTAssertEqual(cluster.leaderImbalanceCheckIntervalSeconds, 300)
+    }
+
+    func testControlledShutdownAndRebalanceKeys() throws {
+        let cluster = try load([
+            "controlled.shutdown.enable": "false", "controlled.shutdown.timeout.ms": "1500",
+            "auto.leader.rebalance.enable": "false", "leader.imbalance.check.interval.seconds": "7",
+        ]).cluster
+        XCTAssertFalse(cluster.controlledShutdownEnable)
+        XCTAssertEqual(cluster.controlledShutdownTimeoutMs, 1500)
+        XCTAssertFalse(cluster.autoLeaderRebalanceEnable)
+        XCTAssertEqual(cluster.leaderImbalanceCheckIntervalSeconds, 7)
+        assertRefused(["leader.imbalance.check.interval.seconds": "0"], "leader.imbalance.check.interval.seconds")
+        assertRefused(["controlled.shutdown.timeout.ms": "-1"], "controlled.shutdown.timeout.ms")
+        assertRefused(["auto.leader.rebalance.enable": "sometimes"], "auto.leader.rebalance.enable")
     }
 
     func testAThreeVoterControllerSeparatesItsControllerListener() throws {

@@ -174,6 +174,10 @@ final class RequestAuthorizationTests: XCTestCase {
                 .alterUserScramCredentials,
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
+            (
+                .electLeaders,
+                RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
+            ),
         ]
         + [
             ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,

@@ -97,4 +97,26 @@ final class GroupConsumerTests: XCTestCase {
         XCTAssertEqual(consumer.memberEpoch, 0)
         await client.close()
     }
+
+    /// A commit follows its coordinator: NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE look it up
+    /// again, COORDINATOR_LOAD_IN_PROGRESS asks the same one again, and the commit lands.
+    func testACommitLooksTheCoordinatorUpAgainWhenItMovedOrIsUnavailableAndWaitsOutALoad() async throws {
+        let broker = FakeBroker()
+        broker.createTopic("t", partitions: 1)
+        let client = try await TernClient(configuration: broker.configuration())
+        let consumer = client.consumer(
+            configuration: ConsumerConfiguration(
+                retryBackoff: .milliseconds(10), groupId: "g", enableAutoCommit: false))
+        let tp = TopicPartition(topic: "t", partition: 0)
+        broker.state.withLock {
+            $0.group.commitErrors = [.notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress]
+        }
+        try await consumer.commitSync([tp: 5])
+        let (offsets, finds, left) = broker.state.withLock { ($0.group.offsets, $0.group.finds, $0.group.commitErrors) }
+        XCTAssertEqual(offsets[tp], 5)
+        XCTAssertEqual(left, [])
+        XCTAssertEqual(finds, 3, "a lookup before the first try and after each of the two moves, none after the load")
+        await consumer.close()
+        await client.close()
+    }
 }

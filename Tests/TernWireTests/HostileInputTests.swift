@@ -146,6 +146,9 @@ final class HostileInputTests: XCTestCase {
             "FetchResponse": [ff, count1 + empty + ff],
             "OffsetForLeaderEpochRequest": [[0, 0, 0, 0] + ff, [0, 0, 0, 0] + count1 + empty + ff],
             "OffsetForLeaderEpochResponse": [ff, count1 + empty + ff],
+            // election type, then a hostile topic count; one topic with a hostile partition count.
+            "ElectLeadersRequest": [[0] + ff, [0] + count1 + empty + ff],
+            "ElectLeadersResponse": [[0, 0] + null + ff, [0, 0] + null + count1 + empty + ff],
             "ListOffsetsRequest": [ff, count1 + empty + ff],
             "ListOffsetsResponse": [ff, count1 + empty + ff],
             "AlterConfigsRequest": [ff, count1 + [2] + empty + ff],

@@ -29,6 +29,7 @@ final class MessageRoundTripTests: XCTestCase {
             "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
             "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
             "AlterPartitionRequest", "AlterPartitionResponse",
+            "ElectLeadersRequest", "ElectLeadersResponse",
         ]
         XCTAssertEqual(names, expected)
     }

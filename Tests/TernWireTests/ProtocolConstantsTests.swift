@@ -22,6 +22,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.describeAcls, 29, "DescribeAcls"), (.createAcls, 30, "CreateAcls"), (.deleteAcls, 31, "DeleteAcls"),
             (.initProducerId, 22, "InitProducerId"),
             (.offsetForLeaderEpoch, 23, "OffsetForLeaderEpoch"),
+            (.electLeaders, 43, "ElectLeaders"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)

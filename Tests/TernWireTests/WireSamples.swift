@@ -421,6 +421,25 @@ enum WireSamples {
             .response(
                 AlterPartitionResponse(errorCode: .staleBrokerEpoch, errorMessage: str("stale"), partitions: []),
                 "error"),
+            .request(ElectLeadersRequest(), "every partition"),
+            .request(
+                ElectLeadersRequest(
+                    electionType: .unclean, topics: [.init(name: str("orders"), partitions: [0, 2, .max])],
+                    timeoutMs: .max)),
+            .response(ElectLeadersResponse(topics: []), "nothing to do"),
+            .response(
+                ElectLeadersResponse(topics: [
+                    .init(
+                        name: str("orders"),
+                        partitions: [
+                            .init(partition: 0),
+                            .init(partition: 1, errorCode: .electionNotNeeded, errorMessage: str("already led")),
+                            .init(partition: 2, errorCode: .preferredLeaderNotAvailable, errorMessage: str("fenced")),
+                        ])
+                ])),
+            .response(
+                ElectLeadersResponse(errorCode: .clusterAuthorizationFailed, errorMessage: str("denied"), topics: []),
+                "error"),
         ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
     }
 }

@@ -36,7 +36,8 @@ public struct BrokerRegistry: Hashable, Sendable {
         public var isCaughtUp: Bool
         /// Whether the broker is fenced once `records` are applied.
         public var isFenced: Bool
-        /// A controlled shutdown may complete: nothing more needs to move off the broker.
+        /// A controlled shutdown may complete: nothing more needs to move off the broker, and it is
+        /// fenced once `records` are applied.
         public var shouldShutDown: Bool
         /// To propose, in order.
         public var records: [MetadataRecord]
@@ -100,8 +101,9 @@ public struct BrokerRegistry: Hashable, Sendable {
     /// Refused (and nothing changes, the session included) for an unregistered node or a broker
     /// epoch other than the current registration's. Otherwise the session is renewed and:
     /// `wantFence` fences an unfenced broker; `wantShutDown` moves leadership off it (a controlled
-    /// shutdown, complete once nothing is left to move); a fenced broker whose `metadataOffset`
-    /// is at or past `committedOffset` is unfenced.
+    /// shutdown: complete once nothing is left to move, when the broker is fenced and told it
+    /// should shut down); a fenced broker whose `metadataOffset` is at or past `committedOffset`
+    /// is unfenced (unless it asks to shut down).
     /// - Parameters:
     ///   - metadataOffset: offset of the last metadata record the broker has applied (−1: none).
     ///   - committedOffset: offset of the last committed metadata record (−1: none).
@@ -124,7 +126,13 @@ public struct BrokerRegistry: Hashable, Sendable {
             records =
                 broker.fenced
                 ? [] : try ControllerDecisions.controlledShutdown(image, nodeId: nodeId, brokerEpoch: brokerEpoch)
-            shouldShutDown = records.isEmpty
+            if records.isEmpty {
+                // Nothing left to move: fence it, so that no election picks it again before it
+                // registers anew (Kafka's SHUTDOWN_NOW). Partitions only it could lead go
+                // leaderless now rather than when its session would have expired.
+                records = try ControllerDecisions.fenceBroker(image, nodeId: nodeId)
+                shouldShutDown = true
+            }
         } else if broker.fenced && caughtUp {
             records = try ControllerDecisions.unfenceBroker(
                 image, nodeId: nodeId, brokerEpoch: brokerEpoch, metadataOffset: metadataOffset,

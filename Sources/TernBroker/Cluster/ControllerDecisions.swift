@@ -119,8 +119,8 @@ public enum ControllerDecisions {
     /// in-sync replica it keeps leading: the partition goes offline when the broker is fenced, not
     /// before.
     ///
-    /// The broker itself stays unfenced until its heartbeats stop; a later election may pick it
-    /// again until then (a controlled-shutdown flag in the registration is future work).
+    /// The broker itself stays unfenced; once this proposes nothing more, ``BrokerRegistry``
+    /// fences it (so no later election picks it) and tells it to shut down.
     public static func controlledShutdown(
         _ image: MetadataImage, nodeId: Int32, brokerEpoch: Int64
     ) throws(ControllerError) -> [MetadataRecord] {

@@ -46,6 +46,14 @@ public struct ClusterConfig: Sendable, Hashable {
     public var brokerHeartbeatIntervalMs: Int64
     /// `controller.quorum.election.timeout.ms`: how long a candidate waits before a new election.
     public var electionTimeoutMs: Int64
+    /// `controlled.shutdown.enable`: a stopping broker first has its leadership moved away.
+    public var controlledShutdownEnable = true
+    /// `controlled.shutdown.timeout.ms`: the longest a controlled shutdown waits for the controller.
+    public var controlledShutdownTimeoutMs: Int64 = 30_000
+    /// `auto.leader.rebalance.enable`: the active controller moves leadership back to preferred replicas.
+    public var autoLeaderRebalanceEnable = true
+    /// `leader.imbalance.check.interval.seconds`: how often it looks for partitions to move back.
+    public var leaderImbalanceCheckIntervalSeconds: Int64 = 300
     /// `controller.quorum.fetch.timeout.ms`: a follower without a fetch answered by the leader this
     /// long starts an election (KIP-595).
     public var fetchTimeoutMs: Int64
@@ -80,6 +88,10 @@ public struct ClusterConfig: Sendable, Hashable {
         brokerSessionTimeoutMs = int("broker.session.timeout.ms")
         brokerHeartbeatIntervalMs = int("broker.heartbeat.interval.ms")
         electionTimeoutMs = int("controller.quorum.election.timeout.ms")
+        controlledShutdownEnable = values["controlled.shutdown.enable"] != "false"
+        controlledShutdownTimeoutMs = int("controlled.shutdown.timeout.ms")
+        autoLeaderRebalanceEnable = values["auto.leader.rebalance.enable"] != "false"
+        leaderImbalanceCheckIntervalSeconds = max(1, int("leader.imbalance.check.interval.seconds"))
         fetchTimeoutMs = int("controller.quorum.fetch.timeout.ms")
         maxSnapshotIntervalMs = int("metadata.log.max.snapshot.interval.ms")
         maxRecordBytesBetweenSnapshots = int("metadata.log.max.record.bytes.between.snapshots")

@@ -27,6 +27,18 @@ public enum BrokerConfigKeys {
             "broker.heartbeat.interval.ms", "2000", .int(min: 1, max: maxInt),
             "How often a broker heartbeats to the active controller (below broker.session.timeout.ms)."),
         ConfigDefinition(
+            "controlled.shutdown.enable", "true", .bool,
+            "On SIGTERM a broker of a multi-node cluster first has the controller move its partition leadership away."),
+        ConfigDefinition(
+            "controlled.shutdown.timeout.ms", "30000", .int(min: 0, max: maxInt),
+            "Longest a controlled shutdown waits for the controller before the broker stops anyway."),
+        ConfigDefinition(
+            "auto.leader.rebalance.enable", "true", .bool,
+            "The active controller periodically moves leadership back to each partition's preferred replica."),
+        ConfigDefinition(
+            "leader.imbalance.check.interval.seconds", "300", .int(min: 1, max: maxInt),
+            "How often the active controller looks for partitions not led by their preferred replica."),
+        ConfigDefinition(
             "controller.quorum.election.timeout.ms", "1000", .int(min: 1, max: maxInt),
             "How long a voter waits for votes before it starts a new election."),
         ConfigDefinition(
@@ -176,6 +188,9 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "offsets.topic.num.partitions", "50", .int(min: 1, max: 1000),
             "Partitions of __consumer_offsets, fixed when it is first created."),
+        ConfigDefinition(
+            "offsets.topic.replication.factor", "3", .int(min: 1, max: 32767),
+            "Replicas of each __consumer_offsets partition when it is created (fewer when fewer brokers are live)."),
         ConfigDefinition(
             "offsets.topic.segment.bytes", "104857600", .int(min: 1024, max: Int64(Int32.max)),
             "segment.bytes of __consumer_offsets when it is created: small, so the cleaner can compact it."),

@@ -61,6 +61,9 @@ final class GroupCoordinator: Sendable {
         let job: Job
         let planned: Planned
         let change: GroupChange
+        /// The leadership term of the change's partition it was decided in: a change that
+        /// outlives it is neither appended nor applied (``Leadership``).
+        let term: UInt64
     }
 
     /// The machine and the per-group queues, under one lock.
@@ -68,11 +71,14 @@ final class GroupCoordinator: Sendable {
         var machine: GroupCoordinatorState
         /// Groups with a change being persisted, and the requests that arrived for them since.
         var busy: [String: Deque<Job>] = [:]
+        /// Which `__consumer_offsets` partitions are led, and in which term.
+        var leadership = Leadership()
     }
 
-    private let shared: Mutex<Shared>
+    let shared: Mutex<Shared>
     /// Appends, and `__consumer_offsets` creation: disk work, off the network queues.
-    private let io = DispatchQueue(label: "tern.groups.io", target: .global())
+    /// Loads of led partitions run here too, so a load reads everything appended before it.
+    let io = DispatchQueue(label: "tern.groups.io", target: .global())
     private let timer = DispatchQueue(label: "tern.groups", target: .global())
     private let stopped = Atomic<Bool>(false)
     let logger: Logger
@@ -141,7 +147,7 @@ final class GroupCoordinator: Sendable {
                 shared.busy[groupId]?.append(job)
                 return (nil, nil)
             }
-            switch Self.decide(job, groupId, &shared.machine) {
+            switch Self.decide(job, groupId, &shared) {
             case .persist(let persisting):
                 shared.busy[groupId] = []
                 return (persisting, nil)
@@ -161,12 +167,16 @@ final class GroupCoordinator: Sendable {
     }
 
     /// Under the lock: decides one job, applying its change at once when it has no records.
-    private static func decide(_ job: Job, _ groupId: String, _ machine: inout GroupCoordinatorState) -> Decided {
-        let planned = job.decide(machine)
+    private static func decide(_ job: Job, _ groupId: String, _ shared: inout Shared) -> Decided {
+        let planned = job.decide(shared.machine)
         guard let change = planned.change else { return .applied(planned) }
         precondition(change.groupId == groupId, "a request for \(groupId) changed \(change.groupId)")
-        if !change.records.isEmpty { return .persist(Persisting(job: job, planned: planned, change: change)) }
-        machine.apply(change)
+        if !change.records.isEmpty {
+            return .persist(
+                Persisting(
+                    job: job, planned: planned, change: change, term: shared.leadership.term(of: change.partition)))
+        }
+        shared.machine.apply(change)
         return .applied(planned)
     }
 
@@ -175,7 +185,7 @@ final class GroupCoordinator: Sendable {
     /// group is free). `ready` collects those answered without persisting.
     private static func advance(_ groupId: String, _ shared: inout Shared, _ ready: inout [Planned]) -> Persisting? {
         while let job = shared.busy[groupId]?.popFirst() {
-            switch decide(job, groupId, &shared.machine) {
+            switch decide(job, groupId, &shared) {
             case .persist(let persisting): return persisting
             case .applied(let planned): ready.append(planned)
             }
@@ -187,6 +197,9 @@ final class GroupCoordinator: Sendable {
     /// On the I/O queue: appends the change's records as one batch and waits for the flush.
     private func persist(_ work: Persisting) {
         let change = work.change
+        // Leadership moved since the decision: the partition is another broker's now (or is
+        // being reloaded), so nothing is appended to it from this term.
+        if let moved = movedFailure(work) { return finish(work, moved) }
         let log: PartitionLog
         do {
             log = try work.job.logs.offsetsLog(change.partition)
@@ -231,15 +244,23 @@ final class GroupCoordinator: Sendable {
                 ])
         }
         var ready: [Planned] = []
-        let next = shared.withLock { shared -> Persisting? in
-            switch failure {
+        let (next, outcome) = shared.withLock { shared -> (Persisting?, GroupStorageFailure?) in
+            var outcome = failure
+            // Durable, but the partition's leadership moved meanwhile: its groups were dropped
+            // (or reloaded from the log, this batch included), so memory is not changed and the
+            // client, told NOT_COORDINATOR, finds the new coordinator and retries.
+            if outcome == nil, shared.leadership.term(of: change.partition) != work.term {
+                outcome = GroupStorageFailure(
+                    .notCoordinator, "the leadership of \(Self.topicName)-\(change.partition) moved during the change")
+            }
+            switch outcome {
             case nil: shared.machine.apply(change)
             case let failure? where failure.written: shared.machine.unavailablePartitions.insert(change.partition)
             case _?: break
             }
-            return Self.advance(change.groupId, &shared, &ready)
+            return (Self.advance(change.groupId, &shared, &ready), outcome)
         }
-        work.planned.finish(failure)
+        work.planned.finish(outcome)
         for planned in ready { planned.finish(nil) }
         if let next { io.async { self.persist(next) } }
     }

@@ -28,8 +28,13 @@ struct GroupCoordinatorState: Sendable {
     /// The partition count of a topic, nil when it does not exist.
     typealias PartitionCounts = @Sendable (String) -> Int32?
 
-    let settings: Settings
+    /// Mutable only for leadership (``Settings/ledPartitions`` and the partition count follow
+    /// the metadata image: `GroupCoordinatorState+Leadership.swift`).
+    var settings: Settings
     var groups: [String: ConsumerGroup] = [:]
+    /// Led `__consumer_offsets` partitions whose groups are being read from the log: their
+    /// groups answer COORDINATOR_LOAD_IN_PROGRESS until then.
+    var loadingPartitions: Set<Int32> = []
     /// `__consumer_offsets` partitions whose flush failed: a batch that was written but maybe not
     /// kept, so what a restart replays for their groups is unknown until then. Their groups are
     /// not served (COORDINATOR_NOT_AVAILABLE) rather than served from a state the log may
@@ -52,11 +57,15 @@ struct GroupCoordinatorState: Sendable {
         Self.coordinatorPartition(groupId, partitions: settings.offsetsPartitions)
     }
 
-    /// INVALID_GROUP_ID, NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE for a group this broker
-    /// cannot serve.
+    /// INVALID_GROUP_ID, COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR or
+    /// COORDINATOR_NOT_AVAILABLE for a group this broker cannot serve.
     func check(group groupId: String) -> (ErrorCode, String)? {
-        if groupId.isEmpty || groupId.utf8.count > 255 {
-            return (.invalidGroupId, "group id must be 1-255 bytes of UTF-8")
+        if let invalid = Self.checkId(groupId) { return invalid }
+        if !loadingPartitions.isEmpty, loadingPartitions.contains(partition(of: groupId)) {
+            return (
+                .coordinatorLoadInProgress,
+                "this broker is loading __consumer_offsets-\(partition(of: groupId)), which holds group '\(groupId)'"
+            )
         }
         if let led = settings.ledPartitions, !led.contains(partition(of: groupId)) {
             return (
@@ -70,6 +79,14 @@ struct GroupCoordinatorState: Sendable {
                 "__consumer_offsets-\(partition(of: groupId)), which holds group '\(groupId)', failed to flush; "
                     + "its groups are unavailable until the broker restarts"
             )
+        }
+        return nil
+    }
+
+    /// INVALID_GROUP_ID for an id no group may have.
+    static func checkId(_ groupId: String) -> (ErrorCode, String)? {
+        if groupId.isEmpty || groupId.utf8.count > 255 {
+            return (.invalidGroupId, "group id must be 1-255 bytes of UTF-8")
         }
         return nil
     }

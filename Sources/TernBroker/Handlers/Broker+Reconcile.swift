@@ -119,6 +119,9 @@ extension Broker {
             }
         }
         if !isStopping { startLeaderEpochs() }
+        // Before the pass is recorded: a request that waited for it (the creation of
+        // `__consumer_offsets`) finds the loads of the partitions this broker now leads queued.
+        followOffsetsLeadership(image)
         let newFailures = reconcileState.withLock { state -> [String: String] in
             defer {
                 state.failures = failures

@@ -6,7 +6,8 @@ extension Broker {
     /// Creates a topic through the active controller and blocks until this broker has applied
     /// it (its logs exist when it replicates any partition): the broker's own internal topics
     /// (`__consumer_offsets`, created with `by: .broker`) and in-process tests. Returns the
-    /// topic as this broker holds it, or nil when it already existed.
+    /// topic as this broker holds it, or nil when it already existed. `replicationFactor` -1:
+    /// `default.replication.factor`.
     ///
     /// Blocks the calling thread for up to the forwarding timeout: never call it on a network
     /// queue or on the admin worker (which applies the change it waits for).
@@ -14,13 +15,14 @@ extension Broker {
     ///   INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_CONFIG) or the lost quorum's
     ///   (REQUEST_TIMED_OUT, NOT_CONTROLLER).
     func createTopic(
-        name: String, partitions: Int32, configs: [String: String], by creator: TopicCreator = .broker
+        name: String, partitions: Int32, replicationFactor: Int16 = -1, configs: [String: String],
+        by creator: TopicCreator = .broker
     ) throws -> TopicInfo? {
         if let refused = TopicInfo.validateNew(name: name, partitions: partitions, by: creator) { throw refused }
         let request = CreateTopicsRequest(
             topics: [
                 .init(
-                    name: name, numPartitions: partitions,
+                    name: name, numPartitions: partitions, replicationFactor: replicationFactor,
                     configs: configs.sorted { $0.key < $1.key }.map { ConfigEntry(name: $0.key, value: $0.value) })
             ])
         let response = forwardAndWait(request, timeoutMs: nil, brokerInternal: creator == .broker)

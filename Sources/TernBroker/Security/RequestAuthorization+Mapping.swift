@@ -121,7 +121,7 @@ public enum RequestAuthorization {
             ])
         case .describeCluster, .describeQuorum, .describeAcls, .describeUserScramCredentials:
             return cluster(.describe)
-        case .createAcls, .deleteAcls, .alterUserScramCredentials:
+        case .createAcls, .deleteAcls, .alterUserScramCredentials, .electLeaders:
             // Kafka: ALTER on the cluster for ACL and SCRAM credential changes.
             return cluster(.alter)
         case .interBroker:

@@ -117,6 +117,8 @@ public enum AuthorizableRequest: Sendable {
     case describeUserScramCredentials
     case alterUserScramCredentials
     case initProducerId(InitProducerIdRequest)
+    /// ElectLeaders: leadership of any partition moves (ALTER on the cluster, as Kafka).
+    case electLeaders
     /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, AlterPartition, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
@@ -154,6 +156,7 @@ public enum AuthorizableRequest: Sendable {
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
         case .initProducerId: .initProducerId
+        case .electLeaders: .electLeaders
         case .interBroker(let key): key
         }
     }

@@ -296,6 +296,7 @@ extension RequestRouter {
         // list users or set any user's password (including a super user's).
         case .describeUserScramCredentials: .describeUserScramCredentials
         case .alterUserScramCredentials: .alterUserScramCredentials
+        case .electLeaders: .electLeaders
         default: nil
         }
     }

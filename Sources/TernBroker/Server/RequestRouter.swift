@@ -50,6 +50,13 @@ struct RequestRouter: ServerConnectionHandler {
         {
             return
         }
+        if deferredWhileStarting(header.apiKey, bytes, context) { return }
+        dispatch(header, &reader, context)
+    }
+
+    /// Routes a request whose header was read, answering a malformed body or a failed handler.
+    func dispatch(_ header: RequestHeader, _ reader: inout ByteReader, _ context: RequestContext) {
+        let connection = context.connection
         do {
             // The one test the hot path pays with the authorizer off.
             if broker.authorization.enabled {
@@ -106,6 +113,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .deleteAcls: broker.handleDeleteAcls(try decode(&reader), context)
         case .describeAcls: context.respond(broker.handleDescribeAcls(try decode(&reader)))
         case .initProducerId: broker.handleInitProducerId(try decode(&reader), context)
+        case .electLeaders: broker.handleElectLeaders(try decode(&reader), context)
         default:
             context.respond(error: ResponseStatus(.unsupportedVersion, "unknown API key \(key.rawValue)"))
         }

@@ -1,19 +1,40 @@
+import Logging
 import TernWire
 
 extension TernAdmin {
-    /// Every consumer group.
-    /// - Throws: ``TernError`` when no broker answers.
+    /// Every consumer group, sorted by id. Each broker lists the groups it coordinates, so every
+    /// live broker of the cluster is asked (as Kafka's admin does).
+    /// - Throws: ``TernError`` when a broker does not answer: a listing without its groups would
+    ///   look complete.
     public func listGroups() async throws -> [GroupListing] {
-        let response = try await client.sendToAnyBroker(ListGroupsRequest())
-        return response.groups.map {
-            GroupListing(groupId: $0.groupId, state: $0.state, memberCount: Int($0.memberCount))
+        let brokers = try await client.metadata.refresh().brokers.keys.sorted()
+        var groups: [String: GroupListing] = [:]
+        try await withThrowingTaskGroup(of: ListGroupsResponse.self) { tasks in
+            for node in brokers {
+                tasks.addTask {
+                    do {
+                        return try await self.client.send(ListGroupsRequest(), to: node)
+                    } catch let error as TernError {
+                        throw TernError(error.code, "listing the groups of broker \(node): \(error.message)")
+                    }
+                }
+            }
+            for try await response in tasks {
+                for group in response.groups where groups[group.groupId] == nil {
+                    groups[group.groupId] = GroupListing(
+                        groupId: group.groupId, state: group.state, memberCount: Int(group.memberCount))
+                }
+            }
         }
+        return groups.values.sorted { $0.groupId < $1.groupId }
     }
 
     /// A group's state, members with their assignments, and committed offsets with lag.
     /// - Throws: ``TernError`` `.broker` with GROUP_ID_NOT_FOUND when there is no such group.
     public func describeGroup(_ groupId: String) async throws -> GroupDescription {
-        let response = try await sendToCoordinator(groupId, DescribeGroupsRequest(groupIds: [groupId]))
+        let response = try await sendToCoordinator(groupId, DescribeGroupsRequest(groupIds: [groupId])) {
+            $0.groups.first { $0.groupId == groupId }?.errorCode
+        }
         guard let group = response.groups.first(where: { $0.groupId == groupId }) else {
             throw TernError(.protocolError, "describe group '\(groupId)': the response does not mention it")
         }
@@ -47,7 +68,9 @@ extension TernAdmin {
     /// Deletes a group without members and its committed offsets.
     /// - Throws: ``TernError`` `.broker` with GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP.
     public func deleteGroup(_ groupId: String) async throws {
-        let response = try await sendToCoordinator(groupId, DeleteGroupsRequest(groupIds: [groupId]))
+        let response = try await sendToCoordinator(groupId, DeleteGroupsRequest(groupIds: [groupId])) {
+            $0.results.first { $0.groupId == groupId }?.errorCode
+        }
         if let result = response.results.first(where: { $0.groupId == groupId }), result.errorCode != .none {
             throw TernError.broker(result.errorCode, result.errorMessage, context: "delete group '\(groupId)'")
         }
@@ -76,7 +99,8 @@ extension TernAdmin {
             groupId,
             ResetGroupOffsetsRequest(
                 groupId: groupId, topic: topic, partitions: partitions ?? [], strategy: strategy, value: value,
-                dryRun: dryRun))
+                dryRun: dryRun)
+        ) { $0.errorCode }
         guard response.errorCode == .none else {
             throw TernError.broker(
                 response.errorCode, response.errorMessage, context: "reset offsets of group '\(groupId)' on '\(topic)'")
@@ -86,14 +110,33 @@ extension TernAdmin {
         return result
     }
 
-    /// Sends to the group's coordinator (found with FindCoordinator).
-    func sendToCoordinator<R: WireRequest>(_ groupId: String, _ request: R) async throws -> R.Response {
-        let found = try await client.sendToAnyBroker(FindCoordinatorRequest(key: groupId))
-        guard found.errorCode == .none else {
-            throw TernError.broker(
-                found.errorCode, found.errorMessage, context: "finding the coordinator of '\(groupId)'")
+    /// Sends to the group's coordinator (found with FindCoordinator). While the coordinator
+    /// moves — FindCoordinator answers COORDINATOR_NOT_AVAILABLE, the broker found is unreachable,
+    /// or its answer (`coordinatorError`) is NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or
+    /// COORDINATOR_LOAD_IN_PROGRESS — it looks the coordinator up again and retries, with a
+    /// doubling backoff, for up to 30 s; then the last answer or error is returned or thrown.
+    func sendToCoordinator<R: WireRequest>(
+        _ groupId: String, _ request: R, coordinatorError: @Sendable (R.Response) -> ErrorCode?
+    ) async throws -> R.Response {
+        let retried: Set<ErrorCode> = [.notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress]
+        let deadline = ContinuousClock.now + .seconds(30)
+        var backoff = Duration.milliseconds(100)
+        while true {
+            let last = ContinuousClock.now + backoff >= deadline
+            do {
+                let found = try await client.sendToAnyBroker(FindCoordinatorRequest(key: groupId))
+                guard found.errorCode == .none else {
+                    throw TernError.broker(
+                        found.errorCode, found.errorMessage, context: "finding the coordinator of '\(groupId)'")
+                }
+                if client.metadata.current.brokers[found.nodeId] == nil { _ = try await client.metadata.refresh() }
+                let response = try await client.send(request, to: found.nodeId)
+                guard !last, let code = coordinatorError(response), retried.contains(code) else { return response }
+            } catch let error as TernError where !last && error.isRetriable {
+                client.logger.debug("retrying a group request", metadata: ["group": "\(groupId)", "error": "\(error)"])
+            }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(1))
         }
-        if client.metadata.current.brokers[found.nodeId] == nil { _ = try await client.metadata.refresh() }
-        return try await client.send(request, to: found.nodeId)
     }
 }

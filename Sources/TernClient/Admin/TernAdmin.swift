@@ -9,7 +9,7 @@ public struct TernAdmin: Sendable {
 
     init(client: TernClient) { self.client = client }
 
-    private var timeoutMs: Int32 {
+    var timeoutMs: Int32 {
         Int32(clamping: client.configuration.requestTimeout.components.seconds * 1000)
     }
 

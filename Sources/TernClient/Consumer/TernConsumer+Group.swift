@@ -94,7 +94,9 @@ extension TernConsumer {
         }
     }
 
-    /// Commits `offsets` with the member's identity, retrying retriable failures.
+    /// Commits `offsets` with the member's identity, retrying retriable failures for up to the
+    /// session timeout (at least 10 s: long enough for a coordinator's failover, whose new
+    /// coordinator is looked up again) with a doubling backoff.
     func commit(_ offsets: [TopicPartition: Int64]) async throws {
         guard let groupId = configuration.groupId else {
             throw TernError(.invalidArgument, "committing needs ConsumerConfiguration.groupId")
@@ -106,6 +108,7 @@ extension TernConsumer {
                     .init(partition: $0.key.partition, offset: $0.value)
                 })
         }
+        let deadline = ContinuousClock.now + max(configuration.sessionTimeout, .seconds(10))
         var attempt = 0
         while true {
             attempt += 1
@@ -125,12 +128,12 @@ extension TernConsumer {
                     group.withLock { $0.machine.recordCommitted(offsets) }
                     return
                 }
-                if response.errorCode == .notCoordinator { group.withLock { $0.machine.forgetCoordinator() } }
                 throw TernError.broker(
                     response.errorCode, response.errorMessage, context: "commit for group '\(groupId)'")
-            } catch let error as TernError where error.isRetriable && attempt < 20 {
-                if error.brokerError == nil { group.withLock { $0.machine.forgetCoordinator() } }
-                try await Task.sleep(for: configuration.retryBackoff)
+            } catch let error as TernError where error.isRetriable && ContinuousClock.now < deadline {
+                if Self.coordinatorMoved(error) { group.withLock { $0.machine.forgetCoordinator() } }
+                let delay = group.withLock { $0.machine.retryDelay(failures: attempt) }
+                try await Task.sleep(for: delay)
             }
         }
     }
@@ -147,7 +150,9 @@ extension TernConsumer {
         let response = try await client.pool.connection(to: node).send(
             OffsetFetchRequest(groupId: groupId, memberId: memberId, memberEpoch: epoch, topics: topics))
         guard response.errorCode == .none else {
-            if response.errorCode == .notCoordinator { group.withLock { $0.machine.forgetCoordinator() } }
+            let error = TernError.broker(
+                response.errorCode, response.errorMessage, context: "committed offsets of group '\(groupId)'")
+            if Self.coordinatorMoved(error) { group.withLock { $0.machine.forgetCoordinator() } }
             throw TernError.broker(
                 response.errorCode, response.errorMessage, context: "committed offsets of group '\(groupId)'")
         }
@@ -156,6 +161,14 @@ extension TernConsumer {
             for p in topic.partitions { result[TopicPartition(topic: topic.name, partition: p.partition)] = p.offset }
         }
         return result
+    }
+
+    /// True when `error` means the coordinator must be looked up again: it moved
+    /// (NOT_COORDINATOR), has none (COORDINATOR_NOT_AVAILABLE) or cannot be reached. A
+    /// coordinator still loading (COORDINATOR_LOAD_IN_PROGRESS) is the right one: asked again.
+    static func coordinatorMoved(_ error: TernError) -> Bool {
+        guard let code = error.brokerError else { return error.isRetriable }
+        return code == .notCoordinator || code == .coordinatorNotAvailable
     }
 
     // MARK: Membership

@@ -56,6 +56,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let describeAcls = ApiKey(rawValue: 29)
     public static let createAcls = ApiKey(rawValue: 30)
     public static let deleteAcls = ApiKey(rawValue: 31)
+    /// Preferred (or unclean) leader elections, decided by the active controller.
+    public static let electLeaders = ApiKey(rawValue: 43)
 
     // The metadata quorum's APIs, served on the controller listener only (never listed by
     // ApiVersions on a broker listener). Kafka's numbers where Kafka has the API (KIP-595).
@@ -86,6 +88,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.describeAcls, 0, 0), (.createAcls, 0, 0), (.deleteAcls, 0, 0),
         (.initProducerId, 0, 0),
         (.offsetForLeaderEpoch, 0, 0),
+        (.electLeaders, 0, 0),
     ]
 
     public var name: String {
@@ -130,6 +133,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .initProducerId: "InitProducerId"
         case .allocateProducerIds: "AllocateProducerIds"
         case .alterPartition: "AlterPartition"
+        case .electLeaders: "ElectLeaders"
         default: "Api\(rawValue)"
         }
     }

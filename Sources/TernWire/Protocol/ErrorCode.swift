@@ -95,6 +95,13 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// needs one (FetchKey) cannot be served.
     public static let keyIndexDisabled = ErrorCode(rawValue: 1010)
 
+    /// ElectLeaders: the preferred replica is fenced or out of sync, so it cannot lead.
+    public static let preferredLeaderNotAvailable = ErrorCode(rawValue: 80)
+    /// ElectLeaders: no replica the election may pick is available.
+    public static let eligibleLeadersNotAvailable = ErrorCode(rawValue: 83)
+    /// ElectLeaders: the partition is already led by the replica the election would pick.
+    public static let electionNotNeeded = ErrorCode(rawValue: 84)
+
     /// Whether a client may retry the same request and expect it to succeed later.
     public var isRetriable: Bool {
         switch self {
@@ -111,6 +118,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public var name: String {
         switch self {
         case .keyIndexDisabled: "KEY_INDEX_DISABLED"
+        case .preferredLeaderNotAvailable: "PREFERRED_LEADER_NOT_AVAILABLE"
+        case .eligibleLeadersNotAvailable: "ELIGIBLE_LEADERS_NOT_AVAILABLE"
+        case .electionNotNeeded: "ELECTION_NOT_NEEDED"
         case .unknownServerError: "UNKNOWN_SERVER_ERROR"
         case .none: "NONE"
         case .offsetOutOfRange: "OFFSET_OUT_OF_RANGE"

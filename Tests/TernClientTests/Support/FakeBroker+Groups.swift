@@ -12,6 +12,10 @@ struct FakeGroup {
     var offsets: [TopicPartition: Int64] = [:]
     /// Error codes the next heartbeats get, one each, before the assignment is given again.
     var heartbeatErrors: [ErrorCode] = []
+    /// Error codes the next commits get (top level), one each.
+    var commitErrors: [ErrorCode] = []
+    /// FindCoordinator requests answered.
+    var finds = 0
     /// `heartbeat owned=t-0,t-1`, `commit t-1=3`, …
     var log: [String] = []
 }
@@ -22,6 +26,7 @@ extension FakeBroker {
         switch header.apiKey {
         case .findCoordinator:
             _ = try FindCoordinatorRequest(from: &reader)
+            state.withLock { $0.group.finds += 1 }
             return Frame.response(
                 FindCoordinatorResponse(nodeId: nodeId, host: host, port: Int32(port)), correlationId: id)
         case .consumerGroupHeartbeat:
@@ -50,6 +55,12 @@ extension FakeBroker {
             return Frame.response(response, correlationId: id)
         case .offsetCommit:
             let request = try OffsetCommitRequest(from: &reader)
+            let refused = state.withLock { state -> ErrorCode? in
+                state.group.commitErrors.isEmpty ? nil : state.group.commitErrors.removeFirst()
+            }
+            if let refused {
+                return Frame.response(OffsetCommitResponse(errorCode: refused, topics: []), correlationId: id)
+            }
             state.withLock { state in
                 for t in request.topics {
                     for p in t.partitions {

@@ -192,6 +192,7 @@ enum RequestTarget {
             ("describe-cluster", payload(DescribeClusterRequest(includeFencedBrokers: false))),
             ("describe-quorum", payload(DescribeQuorumRequest())),
             ("init-producer-id", payload(InitProducerIdRequest())),
+            ("elect-leaders", payload(ElectLeadersRequest(topics: [.init(name: "orders", partitions: [0, 1])]))),
             ("allocate-producer-ids", payload(AllocateProducerIdsRequest(brokerId: 2, brokerEpoch: 17))),
             (
                 "alter-partition",

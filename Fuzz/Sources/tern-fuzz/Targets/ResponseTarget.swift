@@ -280,6 +280,16 @@ enum ResponseTarget {
             ("broker-registration", seed(.brokerRegistration, BrokerRegistrationResponse(brokerEpoch: 17))),
             ("init-producer-id", seed(.initProducerId, InitProducerIdResponse(producerId: 4000, producerEpoch: 0))),
             (
+                "elect-leaders",
+                seed(
+                    .electLeaders,
+                    ElectLeadersResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [.init(partition: 0), .init(partition: 1, errorCode: .electionNotNeeded)])
+                    ]))
+            ),
+            (
                 "allocate-producer-ids",
                 seed(.allocateProducerIds, AllocateProducerIdsResponse(producerIdStart: 1000, producerIdLength: 1000))
             ),

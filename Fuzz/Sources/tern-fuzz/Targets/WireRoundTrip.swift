@@ -51,6 +51,7 @@ enum WireRoundTrip {
         case .deleteAcls: DeleteAclsRequest.self
         case .describeAcls: DescribeAclsRequest.self
         case .initProducerId: InitProducerIdRequest.self
+        case .electLeaders: ElectLeadersRequest.self
         case .allocateProducerIds: AllocateProducerIdsRequest.self
         case .envelope: EnvelopeRequest.self
         case .alterPartition: AlterPartitionRequest.self

@@ -25,6 +25,8 @@ final class ActiveController: Sendable {
         var nextOffset: Int64 = 0
         /// Proposals not yet answered.
         var inFlight = 0
+        /// When (controller clock, ms) the preferred leaders were last checked.
+        var lastRebalanceMs: Int64 = 0
     }
 
     let nodeId: Int32
@@ -40,14 +42,19 @@ final class ActiveController: Sendable {
     /// The cluster id to write when the log has none: the one this node's log directories
     /// record, else a new random one.
     private let clusterIdToWrite: @Sendable () -> String
-    private let clock: @Sendable () -> Int64
+    let clock: @Sendable () -> Int64
+    /// `leader.imbalance.check.interval.seconds` in ms; nil when `auto.leader.rebalance.enable`
+    /// is false (ActiveController+Leadership.swift).
+    let rebalanceIntervalMs: Int64?
 
     init(
         nodeId: Int32, sessionTimeoutMs: Int64, driver: QuorumDriver, publisher: MetadataPublisher,
         proposalTimeout: Duration, logger: Logger, clusterIdToWrite: @escaping @Sendable () -> String,
-        clock: @escaping @Sendable () -> Int64, topicDefaults: ControllerTopicDefaults = .init()
+        clock: @escaping @Sendable () -> Int64, topicDefaults: ControllerTopicDefaults = .init(),
+        rebalanceIntervalMs: Int64? = nil
     ) {
         self.topicDefaults = topicDefaults
+        self.rebalanceIntervalMs = rebalanceIntervalMs
         self.nodeId = nodeId
         self.queue = DispatchQueue(label: "tern.controller.\(nodeId)")
         self.state = Mutex(State(registry: BrokerRegistry(sessionTimeoutMs: sessionTimeoutMs)))
@@ -76,6 +83,7 @@ final class ActiveController: Sendable {
         }
         if let active, active == status.epoch {
             expireSessions()
+            rebalanceIfDue()
             return
         }
         if active != nil { deactivate("a new epoch began") }
@@ -92,6 +100,7 @@ final class ActiveController: Sendable {
             state.nextOffset = status.logEndOffset
             state.inFlight = 0
             state.registry.becameActive(applied.image, nowMs: now)
+            state.lastRebalanceMs = now
         }
         logger.info(
             "active controller",

@@ -4,6 +4,10 @@ import Synchronization
 import TernRaft
 import TernWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The broker side of membership: registers with the active controller, then heartbeats every
 /// `broker.heartbeat.interval.ms`, reporting how far it has applied the metadata log. The active
 /// controller is whoever leads the metadata quorum; on this node it is reached in-process, on
@@ -17,6 +21,10 @@ final class BrokerLifecycle: Sendable {
         var requestInFlight = false
         var lastError: String?
         var stopped = false
+        /// A controlled shutdown is under way: every heartbeat says `wantShutDown`.
+        var shuttingDown = false
+        /// The controller answered `shouldShutDown`: leadership moved away, this broker is fenced.
+        var mayShutDown = false
     }
 
     let nodeId: Int32
@@ -74,9 +82,13 @@ final class BrokerLifecycle: Sendable {
         source.setEventHandler { [weak self] in
             guard let self else { return }
             let now = DispatchTime.now().uptimeNanoseconds
-            let (registered, fenced) = self.state.withLock { ($0.brokerEpoch != nil, $0.fenced) }
+            let (registered, fenced, urgent) = self.state.withLock {
+                ($0.brokerEpoch != nil, $0.fenced, $0.shuttingDown)
+            }
             let due = lastSent.withLock { last -> Bool in
-                guard !registered || fenced || now &- last >= UInt64(self.heartbeatIntervalMs) * 1_000_000 else {
+                guard !registered || fenced || urgent
+                    || now &- last >= UInt64(self.heartbeatIntervalMs) * 1_000_000
+                else {
                     return false
                 }
                 last = now
@@ -87,6 +99,35 @@ final class BrokerLifecycle: Sendable {
         let ticker = QuorumDriver.TickTimer(source)
         timer.withLock { $0 = ticker }
         source.resume()
+    }
+
+    /// A controlled shutdown: heartbeats (every tick) ask the active controller to move this
+    /// broker's leadership away, until it answers that the broker may shut down (leadership moved
+    /// and committed, the broker fenced) or `timeout` passes, or no quorum leader has been known
+    /// for `giveUpWithoutLeaderAfter`. Blocks the caller; not on the lifecycle's queue.
+    /// - Returns: true when the controller said the broker may shut down.
+    func controlledShutdown(timeout: Duration, giveUpWithoutLeaderAfter leaderless: Duration) -> Bool {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        let registered = state.withLock { state -> Bool in
+            state.shuttingDown = true
+            return state.brokerEpoch != nil && !state.stopped
+        }
+        // Never registered: no controller knows of this broker, nothing can lead here.
+        guard registered else { return false }
+        let deadline = ContinuousClock.now + timeout
+        // Heartbeat now rather than at the next tick.
+        queue.async { self.tick() }
+        var leaderSeen = ContinuousClock.now
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.mayShutDown }) { return true }
+            if leader() != nil {
+                leaderSeen = ContinuousClock.now
+            } else if ContinuousClock.now - leaderSeen > leaderless {
+                break
+            }
+            usleep(5_000)
+        }
+        return state.withLock { $0.mayShutDown }
     }
 
     func stop() {
@@ -111,8 +152,9 @@ final class BrokerLifecycle: Sendable {
             return finish(error: lastErrorOrNoLeader())
         }
         if let epoch {
+            let shuttingDown = state.withLock { $0.shuttingDown }
             let request = BrokerHeartbeatRequest(
-                nodeId: nodeId, brokerEpoch: epoch, metadataOffset: appliedOffset() - 1)
+                nodeId: nodeId, brokerEpoch: epoch, metadataOffset: appliedOffset() - 1, wantShutDown: shuttingDown)
             send(request, to: leader, serve: { $0.heartbeat($1, reply: $2) }) { [self] result in
                 switch result {
                 case .success(let response) where response.errorCode == .none:
@@ -121,6 +163,7 @@ final class BrokerLifecycle: Sendable {
                             logger.info(response.isFenced ? "this broker is fenced" : "this broker is unfenced")
                         }
                         state.fenced = response.isFenced
+                        if shuttingDown && response.shouldShutDown { state.mayShutDown = true }
                     }
                     finish(error: nil)
                 case .success(let response):

@@ -156,7 +156,9 @@ public final class ClusterNode: Sendable {
                 var generator = SystemRandomNumberGenerator()
                 return ClusterId.random(using: &generator)
             },
-            clock: clock, topicDefaults: topicDefaults)
+            clock: clock, topicDefaults: topicDefaults,
+            rebalanceIntervalMs: config.autoLeaderRebalanceEnable
+                ? config.leaderImbalanceCheckIntervalSeconds * 1000 : nil)
         self.controller = controller
         controllerBox.value.withLock { $0 = controller }
         if config.roles.contains(.broker) {

@@ -34,6 +34,7 @@ enum ForwardedApis {
         .alterUserScramCredentials: entry(AlterUserScramCredentialsRequest.self) {
             $0.alterScramCredentials($1, reply: $3)
         },
+        .electLeaders: entry(ElectLeadersRequest.self) { $0.electLeaders($1, reply: $3) },
     ]
 
     /// An entry for request type `R`, decided by `decide(controller, request, envelope, reply)`.
@@ -135,5 +136,11 @@ extension AlterUserScramCredentialsRequest: ForwardableRequest {
             results: ActiveController.usersNamed(in: self).map {
                 .init(user: $0, errorCode: code, errorMessage: message)
             })
+    }
+}
+
+extension ElectLeadersRequest: ForwardableRequest {
+    func failed(_ code: ErrorCode, _ message: String) -> ElectLeadersResponse {
+        ElectLeadersResponse(errorCode: code, errorMessage: message, topics: [])
     }
 }
