@@ -38,7 +38,11 @@ extension TernClient {
             }
             try await withThrowingTaskGroup(of: ([TopicPartition: Int64], TernError?).self) { group in
                 for (leader, partitions) in byLeader {
-                    group.addTask { try await self.listOffsets(partitions, leader: leader) }
+                    // KIP-320: the leader refuses a stale epoch (FENCED_LEADER_EPOCH, retried
+                    // after a refresh) rather than answer from a log it no longer leads.
+                    let epochs = partitions.keys.map { ($0, snapshot.leaderEpoch(topic: $0.topic, partition: $0.partition)) }
+                    let leaderEpochs = Dictionary(epochs, uniquingKeysWith: { first, _ in first })
+                    group.addTask { try await self.listOffsets(partitions, leaderEpochs: leaderEpochs, leader: leader) }
                 }
                 for try await (found, error) in group {
                     results.merge(found) { _, new in new }
@@ -57,15 +61,19 @@ extension TernClient {
     }
 
     /// One ListOffsets request to `leader`; returns what it answered and the last retriable error.
-    private func listOffsets(_ partitions: [TopicPartition: Int64], leader: Int32) async throws
-        -> ([TopicPartition: Int64], TernError?)
-    {
+    private func listOffsets(
+        _ partitions: [TopicPartition: Int64], leaderEpochs: [TopicPartition: Int32], leader: Int32
+    ) async throws -> ([TopicPartition: Int64], TernError?) {
         let byTopic = Dictionary(grouping: partitions.keys, by: \.topic)
         let request = ListOffsetsRequest(
             topics: byTopic.map { topic, tps in
                 ListOffsetsRequest.Topic(
                     name: topic,
-                    partitions: tps.map { .init(partition: $0.partition, timestamp: partitions[$0] ?? -1) })
+                    partitions: tps.map {
+                        .init(
+                            partition: $0.partition, timestamp: partitions[$0] ?? -1,
+                            currentLeaderEpoch: leaderEpochs[$0] ?? -1)
+                    })
             })
         let response: ListOffsetsResponse
         do {

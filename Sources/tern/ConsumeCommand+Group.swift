@@ -13,6 +13,7 @@ extension ConsumeCommand {
         var configuration = ConsumerConfiguration(
             autoOffsetReset: fromBeginning ? .earliest : .latest, groupId: group, enableAutoCommit: true)
         try ConsumerProperties.apply(properties, to: &configuration)
+        configuration.onLogTruncation = Self.reportTruncation
         return configuration
     }
 

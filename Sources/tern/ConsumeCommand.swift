@@ -111,7 +111,14 @@ struct ConsumeCommand: AsyncParsableCommand {
     func plainConfiguration() throws -> ConsumerConfiguration {
         var configuration = ConsumerConfiguration(autoOffsetReset: fromBeginning ? .earliest : .latest)
         try ConsumerProperties.apply(properties, to: &configuration)
+        configuration.onLogTruncation = Self.reportTruncation
         return configuration
+    }
+
+    /// A partition's log truncated below the consumer's position after a leader change: said on
+    /// stderr (the records printed past the diverging offset are no longer in the log).
+    static let reportTruncation: @Sendable (LogTruncation) -> Void = { truncation in
+        StandardError.writeLine("tern consume: warning: \(truncation)")
     }
 
     func run() async throws {

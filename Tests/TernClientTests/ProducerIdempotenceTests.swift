@@ -155,3 +155,54 @@ final class ProducerIdempotenceTests: XCTestCase {
         XCTAssertEqual(headers(try XCTUnwrap(drained.send[1])[0].1).first?.producerId, -1)
     }
 }
+
+/// UNKNOWN_PRODUCER_ID (a new leader that never stored this producer's batches): the batches are
+/// numbered again from 0 in the same epoch and retried, not failed.
+final class ProducerUnknownProducerTests: XCTestCase {
+    let tp = TopicPartition(topic: "t", partition: 0)
+
+    private func headers(_ batches: [ProducerBatch]) -> [RecordBatchHeader] {
+        batches.compactMap { $0.encoded.flatMap { RecordBatchHeader($0) } }
+    }
+
+    func testAnUnknownProducerRenumbersThePartitionAndRetries() throws {
+        var state = ProducerState(
+            configuration: ProducerConfiguration(batchSize: 200, linger: .zero, retryBackoff: .zero),
+            partitioner: StickyPartitioner(firstPartition: { _ in 0 }))
+        state.metadata = testMetadata(partitions: 1)
+        state.givenProducerId()
+        let collector = ResultCollector()
+        func place(_ count: Int) {
+            for index in 0..<count {
+                _ = state.place(
+                    topic: "t", key: nil, value: Array("value-\(index)".utf8), headers: [], partition: 0,
+                    timestamp: 5_000, completion: .callback(collector.completion), now: .now)
+            }
+        }
+        place(3)
+        let first = try XCTUnwrap(state.drain(now: .now, connectionReady: { _ in true }).send[1])
+        _ = state.apply([tp: .delivered(baseOffset: 0)], sent: first, node: 1, now: .now)
+        place(3)
+        let second = try XCTUnwrap(state.drain(now: .now, connectionReady: { _ in true }).send[1])
+        let numbered = try XCTUnwrap(headers(second[0].1).first)
+        XCTAssertGreaterThan(numbered.baseSequence, 0)
+
+        let unknown = TernError.broker(.unknownProducerId, "no state", context: "produce to t-0")
+        let effects = state.apply([tp: .failed(unknown)], sent: second, node: 2, now: .now)
+        XCTAssertTrue(effects.fail.isEmpty, "retried, not failed")
+        XCTAssertTrue(effects.refreshMetadata)
+        let retried = try XCTUnwrap(state.drain(now: .now + .milliseconds(1), connectionReady: { _ in true }).send[1])
+        let renumbered = headers(retried[0].1)
+        XCTAssertEqual(renumbered.first?.baseSequence, 0, "numbered again from 0")
+        XCTAssertEqual(renumbered.first?.producerEpoch, numbered.producerEpoch, "same epoch")
+        XCTAssertEqual(renumbered.first?.producerId, numbered.producerId)
+        XCTAssertEqual(retried[0].1.reduce(0) { $0 + $1.recordCount }, second[0].1.reduce(0) { $0 + $1.recordCount })
+        for batch in retried[0].1 {
+            let bytes = try XCTUnwrap(batch.encoded)
+            XCTAssertNoThrow(try bytes.withUnsafeBytes { try RecordBatchValidator.validateProduced($0) })
+        }
+        let delivered = state.apply([tp: .delivered(baseOffset: 0)], sent: retried, node: 2, now: .now)
+        XCTAssertEqual(delivered.deliver.count, retried[0].1.count)
+        XCTAssertTrue(delivered.fail.isEmpty)
+    }
+}

@@ -156,7 +156,7 @@ final class TernConsumerTests: XCTestCase {
         batch2.withUnsafeMutableBytes { RecordBatchHeader.assign(baseOffset: 13, partitionLeaderEpoch: 0, in: $0, at: 0) }
         let partial = Array(batch2.prefix(batch2.count - 3))
         let partition = FetchResponse.Partition(partition: 0, highWatermark: 14, records: batch1 + partial)
-        guard case .records(let records, let next, _) = FetchedPartition.decode(partition, topic: "t", fetchOffset: 11, peer: "b")
+        guard case .records(let records, let next, _, _) = FetchedPartition.decode(partition, topic: "t", fetchOffset: 11, peer: "b")
         else { return XCTFail() }
         XCTAssertEqual(records.map(\.offset), [11, 12])
         XCTAssertEqual(records.map { string($0.value) }, ["b", "c"])

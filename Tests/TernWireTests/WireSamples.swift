@@ -360,6 +360,20 @@ enum WireSamples {
                             .init(partition: 2, timestamp: 1_700_000_000_000),
                         ])
                 ])),
+            .request(
+                ListOffsetsRequest(
+                    topics: [
+                        .init(
+                            name: str("orders"),
+                            partitions: [
+                                .init(partition: 0, timestamp: ListOffsetsRequest.latest, currentLeaderEpoch: 4),
+                                .init(partition: 1, timestamp: ListOffsetsRequest.earliest),
+                            ])
+                    ], version: 1), "v1 leader epochs"),
+            .request(
+                ListOffsetsRequest(
+                    topics: [.init(name: str("orders"), partitions: [.init(partition: 3, timestamp: 17)])], version: 0),
+                "v0"),
             .response(
                 ListOffsetsResponse(topics: [
                     .init(

@@ -90,7 +90,8 @@ extension Broker {
             let info = topics.topic(topic.name)
             for p in topic.partitions {
                 var out = FetchResponse.Partition(partition: p.partition)
-                if info?.holds(p.partition) == true, !leads(topic.name, p.partition) {
+                let leaderEpoch = partitionLeaderEpoch(topic.name, p.partition)
+                if info?.holds(p.partition) == true, leaderEpoch == nil {
                     out.errorCode = .notLeaderOrFollower
                     out.errorMessage = "broker \(config.nodeId) does not lead \(topic.name)-\(p.partition)"
                     hasError = true
@@ -111,13 +112,12 @@ extension Broker {
                 out.logStartOffset = log.logStartOffset
                 // Fetch v2 (KIP-320, KIP-595): a stale or future leader epoch, or a follower whose
                 // log diverges from this one, is answered at once, without records.
-                let tp = TopicPartition(topic.name, p.partition)
-                let epochError = Self.leaderEpochError(
-                    requested: p.currentLeaderEpoch, current: partitionLeaderEpoch(tp))
+                let current = leaderEpoch ?? -1
+                let epochError = Self.leaderEpochError(requested: p.currentLeaderEpoch, current: current)
                 if epochError != .none {
                     out.errorCode = epochError
                     out.errorMessage =
-                        "\(tp): current leader epoch \(p.currentLeaderEpoch) is not \(partitionLeaderEpoch(tp))"
+                        "\(topic.name)-\(p.partition): current leader epoch \(p.currentLeaderEpoch) is not \(current)"
                     hasError = true
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                     continue
@@ -130,7 +130,7 @@ extension Broker {
                         // (-1, -1) means "no divergence", so say that this leader is behind.
                         out.errorCode = .unknownLeaderEpoch
                         out.errorMessage =
-                            "\(tp): last fetched epoch \(p.lastFetchedEpoch) is newer than this log's epochs"
+                            "\(topic.name)-\(p.partition): last fetched epoch \(p.lastFetchedEpoch) is newer than this log's epochs"
                     } else {
                         out.divergingEpoch = diverging.epoch
                         out.divergingEndOffset = diverging.endOffset

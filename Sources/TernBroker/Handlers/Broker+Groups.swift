@@ -92,7 +92,9 @@ extension Broker: GroupLogs {
     func appendGroupBatch(_ bytes: inout [UInt8], batches: [ValidatedBatch], to log: PartitionLog) throws
         -> AppendResult
     {
-        let result = try log.append(&bytes, batches: batches, leaderEpoch: 0)
+        let tp = log.topicPartition
+        let result = try log.append(
+            &bytes, batches: batches, leaderEpoch: partitionLeaderEpoch(tp.topic, tp.partition) ?? 0)
         purgatory.didAppend(to: log.topicPartition, bytes: bytes.count)
         return result
     }

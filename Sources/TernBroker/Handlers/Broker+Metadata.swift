@@ -89,7 +89,7 @@ extension Broker {
     }
 
     /// ListOffsets: log start (earliest), high watermark (latest) or the first offset at or after
-    /// a timestamp.
+    /// a timestamp, after the KIP-320 check of the request's current leader epoch (v1).
     func handleListOffsets(_ request: ListOffsetsRequest) -> ListOffsetsResponse {
         ListOffsetsResponse(
             topics: request.topics.map { topic in
@@ -102,9 +102,11 @@ extension Broker {
                         else { return .init(partition: p.partition, errorCode: .unknownTopicOrPartition) }
                         // A replica that does not lead has no (or stale) data: its offsets would
                         // send a consumer to the wrong place, so it answers as Fetch does.
-                        guard leads(topic.name, p.partition) else {
+                        guard let current = partitionLeaderEpoch(topic.name, p.partition) else {
                             return .init(partition: p.partition, errorCode: .notLeaderOrFollower)
                         }
+                        let epochError = Self.leaderEpochError(requested: p.currentLeaderEpoch, current: current)
+                        guard epochError == .none else { return .init(partition: p.partition, errorCode: epochError) }
                         switch p.timestamp {
                         case ListOffsetsRequest.earliest: return .init(partition: p.partition, offset: log.logStartOffset)
                         case ListOffsetsRequest.latest: return .init(partition: p.partition, offset: log.logEndOffset)

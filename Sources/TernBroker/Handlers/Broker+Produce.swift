@@ -64,7 +64,9 @@ extension Broker {
                             errorMessage: "acks must be 0, 1 or -1 (all), got \(acks)"))
                     continue
                 }
-                if info?.holds(partition.partition) == true, !leads(topic.name, partition.partition) {
+                // The image's leader epoch, stamped on the batches (nil: this broker does not lead).
+                let leaderEpoch = partitionLeaderEpoch(topic.name, partition.partition)
+                if info?.holds(partition.partition) == true, leaderEpoch == nil {
                     context.metrics.failed(.notLeaderOrFollower)
                     partitions.append(
                         .init(
@@ -97,7 +99,7 @@ extension Broker {
                 let result = append(
                     &partition.records, to: log, topic: topic.name, partition: partition.partition,
                     requireKeys: requireKeys, condition: request.version >= 1 ? partition.condition : nil,
-                    appendId: partition.appendId)
+                    appendId: partition.appendId, leaderEpoch: leaderEpoch ?? 0)
                 if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
@@ -132,10 +134,11 @@ extension Broker {
 
     /// Validates and appends one partition's record set; `requireKeys` for compacted topics,
     /// which refuse records without a key (INVALID_RECORD), as Kafka does. With a `condition`
-    /// (Produce v1), the append happens only if it holds (``conditionalAppend``).
+    /// (Produce v1), the append happens only if it holds (``conditionalAppend``). The batches are
+    /// stamped with `leaderEpoch` (the image's; the log records a new epoch's start first).
     private func append(
         _ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32, requireKeys: Bool,
-        condition: ProduceCondition?, appendId: [UInt8]?
+        condition: ProduceCondition?, appendId: [UInt8]?, leaderEpoch: Int32
     ) -> AppendOutcome {
         func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
             AppendOutcome(
@@ -160,10 +163,10 @@ extension Broker {
         if let condition {
             return conditionalAppend(
                 &records, batches: batches, to: log, topic: topic, partition: partition, condition: condition,
-                appendId: appendId)
+                appendId: appendId, leaderEpoch: leaderEpoch)
         }
         do {
-            let result = try log.append(&records, batches: batches, leaderEpoch: 0)
+            let result = try log.append(&records, batches: batches, leaderEpoch: leaderEpoch)
             return appended(result, bytes: records.count, batches: batches, to: log, topic: topic, partition: partition)
         } catch {
             return appendFailure(error, topic: topic, partition: partition)

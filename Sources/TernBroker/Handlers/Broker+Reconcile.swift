@@ -19,8 +19,10 @@ struct ReconcileState: Sendable {
     var importInFlight = false
     /// What the last pass was waiting for, logged once per change.
     var waitingFor: String?
-    /// Partitions this broker leads, by topic (from the last applied image).
-    var leaders: [String: Set<Int32>] = [:]
+    /// Partitions this broker leads, by topic, each with its leader epoch (from the last applied
+    /// image): one lookup answers both "do I lead it" and "in which epoch" on the produce and
+    /// fetch paths.
+    var leaders: [String: [Int32: Int32]] = [:]
     /// Topics whose logs the last pass could not make or change, with why (retried each second).
     var failures: [String: String] = [:]
 }
@@ -36,12 +38,15 @@ extension Broker {
         scheduleReconcile()
     }
 
-    /// The partitions `nodeId` leads in `image`, by topic name.
-    static func leaderships(_ image: MetadataImage, nodeId: Int32) -> [String: Set<Int32>] {
-        var leaders: [String: Set<Int32>] = [:]
+    /// The partitions `nodeId` leads in `image`, by topic name, with each one's leader epoch.
+    static func leaderships(_ image: MetadataImage, nodeId: Int32) -> [String: [Int32: Int32]] {
+        var leaders: [String: [Int32: Int32]] = [:]
         for topic in image.topicsById.values {
-            let led = topic.partitions.values.filter { $0.leader == nodeId }.map(\.partition)
-            if !led.isEmpty { leaders[topic.name] = Set(led) }
+            var led: [Int32: Int32] = [:]
+            for partition in topic.partitions.values where partition.leader == nodeId {
+                led[partition.partition] = partition.leaderEpoch
+            }
+            if !led.isEmpty { leaders[topic.name] = led }
         }
         return leaders
     }
@@ -49,7 +54,7 @@ extension Broker {
     /// True when the image makes this broker the leader of the partition: only the leader serves
     /// produce and fetch (followers answer NOT_LEADER_OR_FOLLOWER).
     func leads(_ topic: String, _ partition: Int32) -> Bool {
-        reconcileState.withLock { $0.leaders[topic]?.contains(partition) ?? false }
+        reconcileState.withLock { $0.leaders[topic]?[partition] != nil }
     }
 
     /// Queues one reconcile pass on the admin worker unless one is queued already (passes
@@ -113,6 +118,7 @@ extension Broker {
                 }
             }
         }
+        if !isStopping { startLeaderEpochs() }
         // Before the pass is recorded: a request that waited for it (the creation of
         // `__consumer_offsets`) finds the loads of the partitions this broker now leads queued.
         followOffsetsLeadership(image)

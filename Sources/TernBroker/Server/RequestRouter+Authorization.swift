@@ -50,7 +50,7 @@ extension RequestRouter {
             if request.replicaId >= 0, authorize(.fetch(request), context) == nil { return }
             broker.handleFetch(request, context)
         case .listOffsets:
-            let request: ListOffsetsRequest = try decode(&reader)
+            let request: ListOffsetsRequest = try decode(&reader, version: version)
             guard let denied = authorize(.listOffsets(request), context) else { return }
             var served = request
             served.topics.removeAll { denied[.topic($0.name)] != nil }

@@ -79,7 +79,7 @@ struct RequestRouter: ServerConnectionHandler {
         switch key {
         case .produce: broker.handleProduce(try decode(&reader, version: version), context)
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
-        case .listOffsets: broker.listOffsets(try decode(&reader)) { context.respond($0) }
+        case .listOffsets: broker.listOffsets(try decode(&reader, version: version)) { context.respond($0) }
         case .offsetForLeaderEpoch: context.respond(broker.handleOffsetForLeaderEpoch(try decode(&reader)))
         case .metadata: broker.handleMetadata(try decode(&reader), context)
         case .apiVersions:

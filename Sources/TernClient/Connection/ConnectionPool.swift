@@ -157,6 +157,11 @@ final class ConnectionPool: Sendable {
         }
     }
 
+    /// Throws `.closed` once ``closeAll()`` ran.
+    func checkOpen() throws(TernError) {
+        if state.withLock({ $0.closed }) { throw TernError(.closed, "the client is closed") }
+    }
+
     /// Closes every connection; later requests fail with `.closed`.
     func closeAll() {
         let connections = state.withLock { state -> [BrokerConnection] in

@@ -49,6 +49,12 @@ public struct ConsumerConfiguration: Sendable {
     public var enableAutoCommit: Bool
     /// Period of automatic commits. Default 5 s.
     public var autoCommitInterval: Duration
+    /// Called (on an internal task; keep it short) when a partition's log turns out to have been
+    /// truncated below this consumer's position after a leader change — the new leader's log
+    /// diverged from the records fetched (KIP-320 validation, or a Fetch's diverging epoch) — and
+    /// the consumer resumed at the diverging offset (or reset, or, with `autoOffsetReset` `.none`,
+    /// stopped the partition). Always logged as a warning too. Default nil.
+    public var onLogTruncation: (@Sendable (LogTruncation) -> Void)?
 
     /// Creates a configuration.
     public init(

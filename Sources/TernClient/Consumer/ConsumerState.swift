@@ -16,6 +16,13 @@ struct ConsumerState: Sendable {
         var reset: SeekPosition?
         /// No fetch before this (backoff after an error).
         var retryAt: ContinuousClock.Instant?
+        /// The leader epoch of the last batch fetched before `fetchPosition` (Fetch's
+        /// `lastFetchedEpoch`, KIP-595); -1 when unknown (nothing fetched since the last seek).
+        var lastFetchedEpoch: Int32 = -1
+        /// The partition's leader epoch under which `fetchPosition` was last fetched or validated;
+        /// -1 before the first fetch. Metadata naming a newer one sends the position to be
+        /// validated (OffsetForLeaderEpoch, KIP-320) before the next fetch.
+        var leaderEpoch: Int32 = -1
     }
 
     /// Records of one partition from one fetch, handed out from `next`.
@@ -32,9 +39,24 @@ struct ConsumerState: Sendable {
         var tp: TopicPartition
         var offset: Int64
         var epoch: UInt64
+        /// The partition's leader epoch from the metadata (Fetch's `currentLeaderEpoch`); -1: unknown.
+        var currentLeaderEpoch: Int32 = -1
+        /// ``PartitionState/lastFetchedEpoch``.
+        var lastFetchedEpoch: Int32 = -1
     }
 
-    private(set) var partitions: [TopicPartition: PartitionState] = [:]
+    /// A position to validate with the partition's new leader (OffsetForLeaderEpoch) after its
+    /// leader epoch changed.
+    struct Validation: Sendable, Hashable {
+        var tp: TopicPartition
+        var leader: Int32
+        var currentLeaderEpoch: Int32
+        var lastFetchedEpoch: Int32
+        var offset: Int64
+        var epoch: UInt64
+    }
+
+    var partitions: [TopicPartition: PartitionState] = [:]
     private(set) var buffer = Deque<Chunk>()
     private(set) var bufferedBytes = 0
     /// An error to throw from the next `poll`.
@@ -116,6 +138,15 @@ struct ConsumerState: Sendable {
         return true
     }
 
+    /// Puts `tp` in `newState` under a new epoch: what was fetched or buffered for it is dropped.
+    mutating func replace(_ tp: TopicPartition, with newState: PartitionState) {
+        var newState = newState
+        newState.epoch = newEpoch()
+        partitions[tp] = newState
+        dropBuffered { $0.tp == tp }
+        targetsChanged()
+    }
+
     /// Partitions whose position must be looked up, with what to look up and their epoch.
     var pendingResets: [TopicPartition: (target: SeekPosition, epoch: UInt64)] {
         var result: [TopicPartition: (target: SeekPosition, epoch: UInt64)] = [:]
@@ -142,9 +173,11 @@ struct ConsumerState: Sendable {
     /// The partitions that can be fetched now, by leader, in no particular order (this runs
     /// twice per fetch over every assigned partition, so it does not sort; the broker's fetch
     /// session rotates partitions for fairness).
-    func fetchTargets(now: ContinuousClock.Instant, leader: (TopicPartition) -> Int32?) -> (
-        byLeader: [Int32: [FetchTarget]], leaderless: [TopicPartition]
-    ) {
+    /// Partitions whose position waits for validation (``pendingValidations``) are left out.
+    func fetchTargets(
+        now: ContinuousClock.Instant, leader: (TopicPartition) -> Int32?,
+        leaderEpoch: (TopicPartition) -> Int32 = { _ in -1 }
+    ) -> (byLeader: [Int32: [FetchTarget]], leaderless: [TopicPartition]) {
         var byLeader: [Int32: [FetchTarget]] = [:]
         var leaderless: [TopicPartition] = []
         for (tp, state) in partitions {
@@ -154,15 +187,47 @@ struct ConsumerState: Sendable {
                 leaderless.append(tp)
                 continue
             }
-            byLeader[node, default: []].append(FetchTarget(tp: tp, offset: offset, epoch: state.epoch))
+            let current = leaderEpoch(tp)
+            if Self.needsValidation(state, currentLeaderEpoch: current) { continue }
+            byLeader[node, default: []].append(
+                FetchTarget(
+                    tp: tp, offset: offset, epoch: state.epoch, currentLeaderEpoch: current,
+                    lastFetchedEpoch: state.lastFetchedEpoch))
         }
         return (byLeader, leaderless)
+    }
+
+    /// Whether a position must be checked with the leader before the next fetch: it was fetched
+    /// (its last batch's epoch is known) under an older leader epoch than the metadata's now.
+    static func needsValidation(_ state: PartitionState, currentLeaderEpoch: Int32) -> Bool {
+        state.lastFetchedEpoch >= 0 && state.leaderEpoch >= 0 && currentLeaderEpoch > state.leaderEpoch
+    }
+
+    /// The positions to validate now with their partitions' leaders (KIP-320).
+    func pendingValidations(
+        now: ContinuousClock.Instant, leader: (TopicPartition) -> Int32?, leaderEpoch: (TopicPartition) -> Int32
+    ) -> [Validation] {
+        var validations: [Validation] = []
+        for (tp, state) in partitions {
+            guard let offset = state.fetchPosition, let node = leader(tp) else { continue }
+            if let retryAt = state.retryAt, retryAt > now { continue }
+            let current = leaderEpoch(tp)
+            guard Self.needsValidation(state, currentLeaderEpoch: current) else { continue }
+            validations.append(
+                Validation(
+                    tp: tp, leader: node, currentLeaderEpoch: current, lastFetchedEpoch: state.lastFetchedEpoch,
+                    offset: offset, epoch: state.epoch))
+        }
+        return validations
     }
 
     /// What applying a fetch response asks of the consumer.
     struct FetchEffects: Sendable {
         var refreshMetadata = false
         var resetsAdded = false
+        /// The partition's log was found truncated below the consumer's position: reported by
+        /// the consumer (log and ``ConsumerConfiguration/onLogTruncation``).
+        var truncation: LogTruncation?
     }
 
     /// Applies one partition's fetch result, unless a seek or an earlier result moved it.
@@ -175,9 +240,11 @@ struct ConsumerState: Sendable {
             return effects
         }
         switch result {
-        case .records(let records, let nextOffset, let bytes):
+        case .records(let records, let nextOffset, let bytes, let lastEpoch):
             partitions[target.tp]?.fetchPosition = nextOffset
             partitions[target.tp]?.retryAt = nil
+            if let lastEpoch { partitions[target.tp]?.lastFetchedEpoch = lastEpoch }
+            if target.currentLeaderEpoch >= 0 { partitions[target.tp]?.leaderEpoch = target.currentLeaderEpoch }
             if !records.isEmpty {
                 buffer.append(Chunk(tp: target.tp, epoch: target.epoch, records: records, bytes: bytes))
                 bufferedBytes += bytes
@@ -190,6 +257,10 @@ struct ConsumerState: Sendable {
                 _ = seek(target.tp, to: policy == .earliest ? .earliest : .latest)
                 effects.resetsAdded = true
             }
+        case .diverged(let divergingEpoch, let endOffset):
+            effects.truncation = diverged(
+                target.tp, at: EpochEnd(epoch: divergingEpoch, endOffset: endOffset),
+                currentLeaderEpoch: target.currentLeaderEpoch, policy: policy, now: now, backoff: backoff)
         case .retriable:
             partitions[target.tp]?.retryAt = now + backoff
             effects.refreshMetadata = true

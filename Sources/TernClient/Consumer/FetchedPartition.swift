@@ -2,8 +2,12 @@ import TernWire
 
 /// One partition of a fetch response, decoded for the application.
 enum FetchedPartition: Sendable {
-    /// Records at or after the fetch offset (possibly none) and where the next fetch starts.
-    case records([ConsumerRecord], nextOffset: Int64, bytes: Int)
+    /// Records at or after the fetch offset (possibly none), where the next fetch starts, and the
+    /// leader epoch of the last complete batch (nil when there was none).
+    case records([ConsumerRecord], nextOffset: Int64, bytes: Int, lastEpoch: Int32? = nil)
+    /// The leader's log diverges from what this consumer fetched (KIP-595: its last fetched epoch
+    /// ends at `endOffset` there, or is not in its log): no records.
+    case diverged(epoch: Int32, endOffset: Int64)
     /// The fetch offset is outside the log.
     case offsetOutOfRange(TernError)
     /// An error that may go away after a metadata refresh (leadership moved).
@@ -26,6 +30,9 @@ enum FetchedPartition: Sendable {
             if partition.errorCode == .offsetOutOfRange { return .offsetOutOfRange(error) }
             return partition.errorCode.isRetriable ? .retriable(error) : .failed(error)
         }
+        if partition.divergingEpoch >= 0 || partition.divergingEndOffset >= 0 {
+            return .diverged(epoch: partition.divergingEpoch, endOffset: partition.divergingEndOffset)
+        }
         var records: [ConsumerRecord] = []
         let consumed: Int
         do {
@@ -40,13 +47,15 @@ enum FetchedPartition: Sendable {
             return .failed(TernError(.protocolError, "fetch \(tp) at offset \(fetchOffset) from \(peer): \(error)"))
         }
         var nextOffset = fetchOffset
+        var lastEpoch: Int32?
         partition.records.withUnsafeBytes { raw in
             var position = 0
             while position < consumed, let header = RecordBatchHeader(raw, at: position) {
                 nextOffset = max(nextOffset, header.lastOffset + 1)
+                if header.partitionLeaderEpoch >= 0 { lastEpoch = header.partitionLeaderEpoch }
                 position += header.totalSize
             }
         }
-        return .records(records, nextOffset: nextOffset, bytes: consumed)
+        return .records(records, nextOffset: nextOffset, bytes: consumed, lastEpoch: lastEpoch)
     }
 }

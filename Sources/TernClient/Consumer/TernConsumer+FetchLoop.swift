@@ -26,11 +26,13 @@ extension TernConsumer {
             var lastRefresh: ContinuousClock.Instant?
             while !Task.isCancelled, !state.withLock({ $0.closed }) {
                 await resolvePendingResets()
+                await validatePositions()
                 let now = ContinuousClock.now
                 let snapshot = client.metadata.current
                 let (byLeader, leaderless, version) = state.withLock {
                     let (byLeader, leaderless) = $0.fetchTargets(
-                        now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
+                        now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) },
+                        leaderEpoch: { snapshot.leaderEpoch(topic: $0.topic, partition: $0.partition) })
                     return (byLeader, leaderless, $0.targetsVersion)
                 }
                 if !leaderless.isEmpty, lastRefresh.map({ now - $0 >= configuration.retryBackoff }) ?? true {
@@ -134,8 +136,10 @@ extension TernConsumer {
         let now = ContinuousClock.now
         let snapshot = client.metadata.current
         return state.withLock {
-            let targets = $0.fetchTargets(now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) })
-                .byLeader[leader] ?? []
+            let targets = $0.fetchTargets(
+                now: now, leader: { snapshot.leader(topic: $0.topic, partition: $0.partition) },
+                leaderEpoch: { snapshot.leaderEpoch(topic: $0.topic, partition: $0.partition) }
+            ).byLeader[leader] ?? []
             return FetchConnections.InFlight(targets: targets, version: $0.targetsVersion)
         }
     }
@@ -186,14 +190,17 @@ extension TernConsumer {
                 }
             }
             let policy = configuration.autoOffsetReset
-            let (refresh, wake) = state.withLock { state -> (Bool, Bool) in
+            let (refresh, wake, truncations) = state.withLock { state -> (Bool, Bool, [LogTruncation]) in
                 var refresh = false
+                var truncations: [LogTruncation] = []
                 for (target, result) in results {
-                    refresh = state.apply(result, for: target, policy: policy, now: .now, backoff: backoff).refreshMetadata
-                        || refresh
+                    let effects = state.apply(result, for: target, policy: policy, now: .now, backoff: backoff)
+                    refresh = effects.refreshMetadata || refresh
+                    if let truncation = effects.truncation { truncations.append(truncation) }
                 }
-                return (refresh, state.hasSomethingForPoll)
+                return (refresh, state.hasSomethingForPoll, truncations)
             }
+            for truncation in truncations { report(truncation) }
             if wake { wakeRecordWaiters() }
             if refresh { _ = try? await client.metadata.refresh() }
         } catch let error as TernError
@@ -222,8 +229,15 @@ extension TernConsumer {
 
     private func fetchRequest(for targets: [ConsumerState.FetchTarget], leader: Int32) -> FetchRequest {
         let partitionMax = Int32(clamping: configuration.maxPartitionFetchBytes)
+        // KIP-320 / KIP-595: the leader epoch the metadata names, and that of the last batch
+        // fetched, so that a stale leader refuses and a diverged log is named.
         let partitions = targets.map {
-            ($0.tp, FetchRequest.Partition(partition: $0.tp.partition, fetchOffset: $0.offset, maxBytes: partitionMax))
+            (
+                $0.tp,
+                FetchRequest.Partition(
+                    partition: $0.tp.partition, fetchOffset: $0.offset, maxBytes: partitionMax,
+                    currentLeaderEpoch: $0.currentLeaderEpoch, lastFetchedEpoch: $0.lastFetchedEpoch)
+            )
         }
         let waitMs = configuration.fetchMaxWait.components.seconds * 1000
             + configuration.fetchMaxWait.components.attoseconds / 1_000_000_000_000_000

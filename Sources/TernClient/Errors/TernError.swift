@@ -27,6 +27,10 @@ public struct TernError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let protocolError = Code("protocol error")
         /// A consumer's position is outside the log and `autoOffsetReset` is `.none`.
         public static let offsetOutOfRange = Code("offset out of range")
+        /// A consumer's partition log was truncated below its position after a leader change (the
+        /// new leader's log diverged from what was fetched) and `autoOffsetReset` is `.none`: the
+        /// partition stops until the application seeks. See ``LogTruncation``.
+        public static let logTruncated = Code("log truncated")
         /// A conditional append's condition did not hold: nothing was appended. The error's
         /// ``TernError/actualOffset`` is what the broker saw (log end offset, or the key's latest
         /// offset, -1 for none).

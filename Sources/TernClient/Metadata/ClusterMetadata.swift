@@ -60,4 +60,10 @@ struct ClusterMetadata: Sendable {
         guard let leader = topics[topic]?.partition(partition)?.leader, leader >= 0 else { return nil }
         return leader
     }
+
+    /// The leader epoch of `partition` of `topic` (sent as `currentLeaderEpoch`, KIP-320); -1
+    /// when unknown.
+    func leaderEpoch(topic: String, partition: Int32) -> Int32 {
+        topics[topic]?.partition(partition)?.leaderEpoch ?? -1
+    }
 }

@@ -97,6 +97,13 @@ struct ProducerBatch: Sendable {
         stamp = (producerId, epoch, sequence)
     }
 
+    /// Forgets the batch's number, so that its next send numbers it again (its partition's leader
+    /// has no state for the producer: UNKNOWN_PRODUCER_ID after a failover to a replica that never
+    /// stored the producer's batches); ``stamp(producerId:epoch:sequence:)`` rewrites the header then.
+    mutating func clearStamp() {
+        stamp = nil
+    }
+
     /// Reports success to every record: offsets count up from `baseOffset` (-1 for acks=0).
     func complete(baseOffset: Int64) {
         let tp = topicPartition

@@ -130,6 +130,29 @@ extension ProducerState {
         return effects
     }
 
+    /// UNKNOWN_PRODUCER_ID for numbered batches within their retries: the partition's leader has
+    /// no state for this producer at all — a new leader that never stored its batches (the old
+    /// one's were not replicated, so they are gone, not stored twice), or state expired after
+    /// `producer.id.expiration.ms` — so none of these batches is in its log and none can be
+    /// doubled by sending them again. The partition's numbering restarts at 0 (which the broker
+    /// accepts from an unknown producer) and the batches go back to the front of its queue, to be
+    /// numbered again and retried as Kafka's producer does (KIP-360). True when requeued.
+    mutating func renumberAfterUnknownProducer(
+        _ tp: TopicPartition, _ batches: [ProducerBatch], error: TernError, now: ContinuousClock.Instant
+    ) -> Bool {
+        guard configuration.isIdempotent, error.brokerError == .unknownProducerId, let first = batches.first,
+            batches.allSatisfy({ $0.stamp != nil }), first.attempts <= configuration.retries, now < first.deadline
+        else { return false }
+        idempotence.sequences[tp] = nil
+        var returned = batches
+        for index in returned.indices {
+            returned[index].clearStamp()
+            returned[index].lastError = error
+        }
+        accumulator.requeue(returned, for: tp, retryAt: now + configuration.retryBackoff)
+        return true
+    }
+
     /// After `batches` failed for good: a numbered batch whose fate is unknown, or one refused
     /// for its sequence, bumps the epoch; a fenced producer becomes fatal.
     mutating func noteFailed(_ batches: [ProducerBatch], error: TernError, fateUnknown: Bool) {

@@ -251,6 +251,8 @@ struct ProducerState {
                     for batch in batches { effects.fail.append((batch, failure)) }
                     noteFailed(batches, error: failure, fateUnknown: true)
                 }
+            case .failed(let error) where renumberAfterUnknownProducer(tp, batches, error: error, now: now):
+                effects.refreshMetadata = true
             case .failed(let error):
                 finish(tp, batches)
                 for batch in batches { effects.fail.append((batch, error)) }

@@ -106,7 +106,8 @@ final class FakeBroker: Sendable {
             case .describeConfigs:
                 return Frame.response(describeConfigs(try DescribeConfigsRequest(from: &reader)), correlationId: id)
             case .listOffsets:
-                return Frame.response(listOffsets(try ListOffsetsRequest(from: &reader)), correlationId: id)
+                return Frame.response(
+                    listOffsets(try ListOffsetsRequest(from: &reader, version: header.apiVersion)), correlationId: id)
             case .produce:
                 let request = try ProduceRequest(from: &reader)
                 let response = produce(request)
