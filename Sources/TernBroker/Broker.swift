@@ -410,6 +410,7 @@ extension Broker {
         let image = cluster.image
         let status = cluster.quorumStatus
         let problem = readinessProblem
+        let partitions = image.partitionHealth(nodeId: config.nodeId)
         return ClusterSummary(
             clusterMode: config.cluster.isSingleNodeQuorum ? "single-node" : "cluster", clusterId: image.clusterId,
             nodeId: config.nodeId, controllerId: status.leaderId ?? -1, version: Broker.version,
@@ -431,10 +432,12 @@ extension Broker {
                 if broker.roles.contains(.controller) { roles.append("controller") }
                 return .init(
                     nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
-                    fenced: broker.fenced)
+                    fenced: broker.fenced, brokerEpoch: broker.brokerEpoch)
             },
             topicCount: image.topicsById.count,
-            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count })
+            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count },
+            underReplicatedPartitions: partitions.underReplicatedLed,
+            clusterUnderReplicatedPartitions: partitions.underReplicated, offlinePartitions: partitions.offline)
     }
 
     /// Why `/health/ready` fails, or nil: the broker must be serving and the metadata quorum

@@ -40,6 +40,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// A broker's request for a block of producer ids, to the active controller (controller
     /// listener only, never listed by ApiVersions).
     public static let allocateProducerIds = ApiKey(rawValue: 67)
+    /// A partition leader's change of its in-sync replica set, to the active controller
+    /// (controller listener only, never listed by ApiVersions).
+    public static let alterPartition = ApiKey(rawValue: 56)
     /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
     /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
@@ -126,6 +129,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteAcls: "DeleteAcls"
         case .initProducerId: "InitProducerId"
         case .allocateProducerIds: "AllocateProducerIds"
+        case .alterPartition: "AlterPartition"
         default: "Api\(rawValue)"
         }
     }
