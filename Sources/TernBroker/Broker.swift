@@ -291,6 +291,7 @@ public final class Broker: Sendable {
         }
         retention.start(self)
         scheduleHighWatermarkCheckpoints()
+        scheduleReplicaTicks()
         groupCoordinator.start(self)
         try cleaner?.start()
         _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)

@@ -213,7 +213,8 @@ final class ClusterReplicationTests: XCTestCase {
     }
 
     /// With two of three brokers down the controller shrinks the ISR to the leader: acks=all is
-    /// refused with NOT_ENOUGH_REPLICAS (nothing appended), acks=1 is accepted.
+    /// refused with NOT_ENOUGH_REPLICAS (nothing appended), acks=1 is accepted; once they are
+    /// back and caught up the ISR heals and acks=all is answered again.
     func testTwoOfThreeDownRefusesAcksAll() throws {
         let leader = createTopic()
         XCTAssertEqual(produce(leader, values: ["before"], acks: -1)?.0, ErrorCode.none)
@@ -225,6 +226,11 @@ final class ClusterReplicationTests: XCTestCase {
         waitUntil(10, "the acks=1 record is visible (the ISR is the leader alone)") {
             consume(leader)?.values == ["before", "accepted"]
         }
+        // Back: they catch up, the leader proposes them for the ISR (AlterPartition), acks=all works.
+        for f in followers { try cluster.start(f) }
+        waitUntil(40, "the ISR heals") { partitionState(asking: leader)?.isr.count == 3 }
+        XCTAssertEqual(produce(leader, values: ["after"], acks: -1)?.0, ErrorCode.none)
+        XCTAssertEqual(consume(leader)?.values, ["before", "accepted", "after"])
     }
 
     /// kill -9 of the leader in the middle of an acks=all stream: after failover every
@@ -292,6 +298,7 @@ final class ClusterReplicationTests: XCTestCase {
         waitUntil(40, "the old leader rejoins as a follower and copies the new leader's log") {
             logEnd(first) == end
         }
+        waitUntil(30, "the old leader is back in the ISR") { partitionState(asking: leader)?.isr.count == 3 }
         cluster.process(first)?.stop(timeout: 20)
         let rejoined = try valuesOnDisk(first)
         XCTAssertEqual(

@@ -100,6 +100,9 @@ public enum BrokerConfigKeys {
             "replica.fetch.wait.max.ms", "500", .int(min: 0, max: 30_000),
             "How long a leader holds a follower's fetch that finds nothing new."),
         ConfigDefinition(
+            "replica.lag.time.max.ms", "30000", .int(min: 100, max: maxInt),
+            "A follower not caught up with its leader for this long leaves the in-sync set."),
+        ConfigDefinition(
             "replica.high.watermark.checkpoint.interval.ms", "5000", .int(min: 100, max: maxInt),
             "How often replicated partitions' high watermarks are written to replication-offset-checkpoint."),
         ConfigDefinition(

@@ -16,6 +16,7 @@ extension Broker {
     func applyReplication(_ image: MetadataImage) {
         let (stepped, removed) = replication.apply(
             image, logs: logManager, minInSyncReplicas: { [self] in minInSyncReplicas($0) },
+            lagTimeMaxMs: Int64(config["replica.lag.time.max.ms"] ?? "") ?? 30_000,
             highWatermarks: highWatermarkCheckpoint())
         for replica in removed {
             producePurgatory.fail(replica.topicPartition, .notLeaderOrFollower)
@@ -47,6 +48,9 @@ extension Broker {
     /// What a leader's machine asked for: a high-watermark advance wakes the consumers' parked
     /// fetches and answers the `acks=all` produces it passes.
     func performLeaderEffects(_ replica: HostedReplica, _ effects: [ReplicationEffect]) {
+        for case .proposeIsr(_, let partitionEpoch, let isr) in effects {
+            proposeIsr(replica, partitionEpoch: partitionEpoch, isr: isr)
+        }
         for effect in effects {
             guard case .highWatermark(let hw) = effect else { continue }
             let tp = replica.topicPartition
@@ -56,6 +60,68 @@ extension Broker {
             let enough = setSize >= minInSyncReplicas(tp.topic)
             producePurgatory.advance(tp, highWatermark: hw, code: enough ? .none : .notEnoughReplicas)
             purgatory.didAppend(to: tp, bytes: Int(Int32.max))
+        }
+    }
+
+    /// Sends the machine's ISR proposal to the controller (AlterPartition) and steps the answer:
+    /// the committed state, or — when the change certainly did not commit — a refusal, so the
+    /// replicas it would add stop counting for the high watermark. A proposal that adds a broker
+    /// the image shows fenced is refused here (the controller would refuse it too) without
+    /// holding the high watermark back for a round trip. An answer that leaves the outcome open
+    /// (no controller, a timeout) keeps the proposal pending; the machine proposes again after
+    /// its retry interval.
+    func proposeIsr(_ replica: HostedReplica, partitionEpoch: Int32, isr: [Int32]) {
+        let tp = replica.topicPartition
+        let image = cluster.image
+        let current = replica.state.withLock { $0.machine.partition }
+        @Sendable func refused() {
+            let effects = replica.state.withLock {
+                $0.step(.isrProposalRefused(partitionEpoch: partitionEpoch), now: replicationNow())
+            }
+            performLeaderEffects(replica, effects)
+        }
+        guard let current, current.partitionEpoch == partitionEpoch, let topicId = image.topic(named: tp.topic)?.id,
+            !isr.contains(where: { !current.isr.contains($0) && !image.isUnfenced($0) })
+        else { return refused() }
+        alterPartition(topicId: topicId, from: current, newIsr: isr) { [self] result in
+            switch result {
+            case .success(let committed):
+                logger.info(
+                    "ISR changed",
+                    metadata: [
+                        "tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)", "isr": "\(committed.isr)",
+                        "tern_partition_epoch": "\(committed.partitionEpoch)",
+                    ])
+                let effects = replica.state.withLock { $0.step(.partitionState(committed), now: replicationNow()) }
+                performLeaderEffects(replica, effects)
+            case .failure(let error):
+                let definite: Set<ErrorCode> = [
+                    .ineligibleReplica, .invalidRequest, .invalidUpdateVersion, .fencedLeaderEpoch,
+                    .notLeaderOrFollower,
+                    .unknownTopicOrPartition,
+                ]
+                logger.debug(
+                    "ISR change not made",
+                    metadata: ["tern_topic": "\(tp.topic)", "tern_partition": "\(tp.partition)", "error": "\(error)"])
+                if definite.contains(error.code) { refused() }
+            }
+        }
+    }
+
+    /// Ticks every leader replica's machine (ISR checks: a follower lagging longer than
+    /// `replica.lag.time.max.ms` is proposed out, a caught-up one in) every 250 ms until the
+    /// broker stops.
+    func scheduleReplicaTicks() {
+        adminQueue.asyncAfter(deadline: .now() + .milliseconds(250)) { [weak self] in
+            guard let self, !self.isStopping else { return }
+            let now = replicationNow()
+            for replica in self.replication.all {
+                let effects = replica.state.withLock { state -> [ReplicationEffect] in
+                    state.machine.role == .leader ? state.step(.tick, now: now) : []
+                }
+                if !effects.isEmpty { self.performLeaderEffects(replica, effects) }
+            }
+            self.scheduleReplicaTicks()
         }
     }
 

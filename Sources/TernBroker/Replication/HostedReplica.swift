@@ -47,16 +47,10 @@ final class HostedReplica: Sendable {
 }
 
 extension HostedReplica.State {
-    /// Steps the machine; an ISR proposal it makes is answered as refused at once, since this
-    /// broker does not send AlterPartition yet: the ISR is what the controller committed (it
-    /// shrinks when a broker is fenced), and replicas proposed for it never hold the high
-    /// watermark back.
+    /// Steps the machine. A leader's `.proposeIsr` effects are for the caller to send
+    /// (``Broker/proposeIsr(_:partitionEpoch:isr:)``) once the lock is released.
     mutating func step(_ input: ReplicationInput, now: Tick) -> [ReplicationEffect] {
-        var effects = machine.step(input, now: now)
-        for case .proposeIsr(_, let partitionEpoch, _) in effects {
-            effects += machine.step(.isrProposalRefused(partitionEpoch: partitionEpoch), now: now)
-        }
-        return effects
+        machine.step(input, now: now)
     }
 }
 

@@ -39,7 +39,7 @@ final class ReplicaManager: Sendable {
     /// committed partition state. Returns the replicas whose partition state was stepped, with
     /// their effects and whether they stopped leading (their waiting produces fail).
     func apply(
-        _ image: MetadataImage, logs: LogManager, minInSyncReplicas: (String) -> Int,
+        _ image: MetadataImage, logs: LogManager, minInSyncReplicas: (String) -> Int, lagTimeMaxMs: Int64,
         highWatermarks: [TopicPartition: Int64]
     ) -> (
         stepped: [(HostedReplica, [ReplicationEffect], PartitionReplica.Role, PartitionReplica.Role)],
@@ -70,6 +70,7 @@ final class ReplicaManager: Sendable {
                 let machine = PartitionReplica(
                     config: .init(
                         replicaId: nodeId, minInSyncReplicas: minInSyncReplicas(tp.topic),
+                        replicaLagTimeMaxMs: lagTimeMaxMs,
                         // The fetcher decides when to send: it holds at most one request per
                         // leader, parked there until data arrives, so the machine neither backs
                         // off nor times out on its own.
