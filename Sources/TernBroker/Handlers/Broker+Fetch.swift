@@ -32,6 +32,16 @@ extension Broker {
         ) { [self] in
             respond(readFetch(request), resolved, version: version, context)
         }
+        // A replicated partition's high watermark may have moved between the read and the
+        // parking, waking nobody: check once the fetch is parked.
+        for topic in request.topics {
+            for p in topic.partitions {
+                let tp = TopicPartition(topic.name, p.partition)
+                if let hw = replication.hosted(tp)?.consumerHighWatermark, hw > p.fetchOffset {
+                    purgatory.didAppend(to: tp, bytes: Int(Int32.max))
+                }
+            }
+        }
     }
 
     /// Sends a fetch response (only what changed, for an incremental session) and counts what it

@@ -23,6 +23,16 @@ extension Broker {
                 chunks: readReplicaFetch(request).encode(
                     correlationId: context.header.correlationId, version: request.version))
         }
+        // An append between the read above and the parking found no waiter to wake: without this
+        // check the follower would wait out maxWaitMs while an acks=all producer waits for it.
+        for topic in request.topics {
+            for p in topic.partitions {
+                let tp = TopicPartition(topic.name, p.partition)
+                if let log = replication.hosted(tp)?.log, log.logEndOffset > p.fetchOffset {
+                    replicaPurgatory.didAppend(to: tp, bytes: 1)
+                }
+            }
+        }
     }
 
     /// Steps each partition's machine with the follower's fetch and reads what it answers.
