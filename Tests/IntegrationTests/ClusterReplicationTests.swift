@@ -185,6 +185,13 @@ final class ClusterReplicationTests: XCTestCase {
             cluster.process(follower)?.stop(timeout: 20)
             XCTAssertEqual(try valuesOnDisk(follower), produced, "follower \(follower) holds the leader's log")
         }
+        // The leader writes its high watermark at shutdown (replication-offset-checkpoint), so a
+        // restart does not begin from 0.
+        cluster.process(leader)?.stop(timeout: 20)
+        let checkpoint = try String(
+            contentsOfFile: cluster.node(leader).dataDirectory + "/replication-offset-checkpoint", encoding: .utf8)
+        XCTAssertTrue(
+            checkpoint.split(separator: "\n").contains("\(topic) 0 \(produced.count)"), "checkpoint: \(checkpoint)")
     }
 
     /// A consumer never reads above the high watermark: with both followers frozen an acks=1
