@@ -75,6 +75,17 @@ public final class Broker: Sendable {
     let authorization: BrokerAuthorization
     /// Producer ids for InitProducerId, from blocks the active controller allocates.
     let producerIds: ProducerIdManager
+    /// The replicated partitions' machines (Replication/ReplicaManager.swift).
+    let replication: ReplicaManager
+    /// Fetch the partitions this broker follows from their leaders.
+    let fetchers: ReplicaFetcherManager
+    /// `acks=all` produces of replicated partitions waiting for the high watermark.
+    let producePurgatory = ProducePurgatory()
+    /// Followers' fetches parked until the leader appends (consumers' wait in ``purgatory``, for
+    /// the high watermark).
+    let replicaPurgatory: FetchPurgatory
+    /// Whether the high-watermark checkpoint was read (it seeds only the first machines).
+    let replicationCheckpointRead = Mutex(false)
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -163,6 +174,26 @@ public final class Broker: Sendable {
         validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency, memory: requestMemory)
         purgatory = FetchPurgatory(
             maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
+        replicaPurgatory = FetchPurgatory(
+            maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
+        replication = ReplicaManager(nodeId: config.nodeId, logger: logger)
+        let fetcherSettings = Self.replicaFetcherSettings(config)
+        let logManager = self.logManager
+        fetchers = ReplicaFetcherManager(
+            nodeId: config.nodeId, settings: fetcherSettings,
+            host: ReplicaFetcherHost(
+                address: { [weak cluster] id in
+                    guard let broker = cluster?.image.broker(id) else { return nil }
+                    let listener =
+                        broker.listeners.first { $0.name == fetcherSettings.listenerName } ?? broker.listeners.first
+                    return listener.map { ($0.host, Int($0.port)) }
+                },
+                whenDurable: { log, offset, done in
+                    logManager.whenDurable(log, upTo: offset) { result in
+                        if case .success = result { done(true) } else { done(false) }
+                    }
+                }),
+            logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
@@ -269,6 +300,8 @@ public final class Broker: Sendable {
             }
         }
         retention.start(self)
+        scheduleHighWatermarkCheckpoints()
+        scheduleReplicaTicks()
         groupCoordinator.start(self)
         try cleaner?.start()
         _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
@@ -339,6 +372,9 @@ public final class Broker: Sendable {
         groupCoordinator.stop()
         cleaner?.stop()
         for server in servers { server.stopAccepting() }
+        fetchers.stopAll()
+        producePurgatory.failAll(.notLeaderOrFollower)
+        replicaPurgatory.completeAll()
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
         cluster.shutdown()
@@ -346,6 +382,7 @@ public final class Broker: Sendable {
         // it so that it does not race the logs' closing.
         adminQueue.sync {}
         logReadQueue.sync {}
+        checkpointHighWatermarks()
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }

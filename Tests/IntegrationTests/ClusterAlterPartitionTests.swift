@@ -14,7 +14,10 @@ final class ClusterAlterPartitionTests: XCTestCase {
 
     override func setUpWithError() throws {
         directory = TemporaryDirectory("tern-cluster-alter-partition")
-        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: ClusterQuorumTests.settings)
+        // A session long enough that the follower frozen during the ISR requests is not fenced.
+        cluster = try ClusterProcesses(
+            count: 3, directory: directory.path,
+            settings: ClusterQuorumTests.settings.merging(["broker.session.timeout.ms": "10000"]) { $1 })
     }
 
     override func tearDown() {
@@ -88,6 +91,13 @@ final class ClusterAlterPartitionTests: XCTestCase {
         let epochs = try cluster.brokerEpochs(askingNode: leader)
         let leaderEpoch = try XCTUnwrap(epochs[leader])
         let shrunkIsr = initial.replicas.filter { $0 != follower }
+        // The leader replicates for real: it adds a caught-up follower back to the ISR when that
+        // follower fetches. Frozen, the follower does not fetch, so the ISR stays as these
+        // requests make it until it runs again.
+        cluster.pause(follower)
+        defer { cluster.resume(follower) }
+        // The frozen node answers nothing (it is also a voter: the other two keep the quorum).
+        let running = all.filter { $0 != follower }
 
         // A stale broker epoch: the whole request is refused.
         let staleBroker = alter(
@@ -97,7 +107,7 @@ final class ClusterAlterPartitionTests: XCTestCase {
                     .init(
                         topicId: topic, partition: 0, leaderEpoch: initial.leaderEpoch, partitionEpoch: 0,
                         newIsr: shrunkIsr)
-                ]), askingNodes: all)
+                ]), askingNodes: running)
         XCTAssertEqual(staleBroker?.errorCode, .staleBrokerEpoch, "\(String(describing: staleBroker))")
         XCTAssertEqual(staleBroker?.partitions, [])
 
@@ -111,7 +121,7 @@ final class ClusterAlterPartitionTests: XCTestCase {
                         .init(
                             topicId: topic, partition: 0, leaderEpoch: initial.leaderEpoch,
                             partitionEpoch: partitionEpoch, newIsr: shrunkIsr)
-                    ]), askingNodes: all)
+                    ]), askingNodes: running)
         }
         var shrinkAnswer = try XCTUnwrap(shrink(partitionEpoch: 0)?.partitions.first)
         if shrinkAnswer.errorCode == .invalidUpdateVersion {
@@ -123,7 +133,7 @@ final class ClusterAlterPartitionTests: XCTestCase {
         XCTAssertEqual(shrinkAnswer.leaderEpoch, initial.leaderEpoch, "an ISR change keeps the leader epoch")
         let shrunkEpoch = shrinkAnswer.partitionEpoch
         waitUntil(30, "every node's metadata shows the shrunk ISR") {
-            all.allSatisfy { partition($0, "isr")?.isr == shrunkIsr }
+            running.allSatisfy { partition($0, "isr")?.isr == shrunkIsr }
         }
 
         // A follower cannot change the ISR, nor can the leader from a stale partition epoch.
@@ -134,7 +144,7 @@ final class ClusterAlterPartitionTests: XCTestCase {
                     .init(
                         topicId: topic, partition: 0, leaderEpoch: initial.leaderEpoch, partitionEpoch: shrunkEpoch,
                         newIsr: [follower])
-                ]), askingNodes: all)?.partitions.first
+                ]), askingNodes: running)?.partitions.first
         XCTAssertEqual(fromFollower?.errorCode, .notLeaderOrFollower, fromFollower?.errorMessage ?? "")
         XCTAssertEqual(fromFollower?.leader, leader, "the refusal names the committed state")
         XCTAssertEqual(fromFollower?.isr, shrunkIsr)
@@ -151,13 +161,14 @@ final class ClusterAlterPartitionTests: XCTestCase {
                         .init(
                             topicId: topic, partition: 0, leaderEpoch: initial.leaderEpoch,
                             partitionEpoch: shrunkEpoch, newIsr: shrunkIsr + [follower])
-                    ]), askingNodes: all)?.partitions.first)
+                    ]), askingNodes: running)?.partitions.first)
         XCTAssertEqual(grow.errorCode, ErrorCode.none, grow.errorMessage ?? "")
         XCTAssertEqual(grow.isr, initial.replicas, "replica order")
         XCTAssertEqual(grow.partitionEpoch, shrunkEpoch + 1)
         waitUntil(30, "every node's metadata shows the full ISR again") {
-            all.allSatisfy { partition($0, "isr")?.isr == initial.replicas }
+            running.allSatisfy { partition($0, "isr")?.isr == initial.replicas }
         }
+        cluster.resume(follower)
 
         // The leader dies; once fenced, another in-sync replica leads at the next leader epoch.
         // The old leader's change (its registration is still the current one) is refused.

@@ -108,8 +108,14 @@ extension Broker {
                         let epochError = Self.leaderEpochError(requested: p.currentLeaderEpoch, current: current)
                         guard epochError == .none else { return .init(partition: p.partition, errorCode: epochError) }
                         switch p.timestamp {
-                        case ListOffsetsRequest.earliest: return .init(partition: p.partition, offset: log.logStartOffset)
-                        case ListOffsetsRequest.latest: return .init(partition: p.partition, offset: log.logEndOffset)
+                        case ListOffsetsRequest.earliest:
+                            return .init(partition: p.partition, offset: log.logStartOffset)
+                        case ListOffsetsRequest.latest:
+                            // A replicated partition's latest offset is its high watermark.
+                            guard let end = visibleEnd(TopicPartition(topic.name, p.partition), log) else {
+                                return .init(partition: p.partition, errorCode: .notLeaderOrFollower)
+                            }
+                            return .init(partition: p.partition, offset: end)
                         default:
                             // Reads the disk: only on the log-read worker (``listOffsets(_:reply:)``).
                             dispatchPrecondition(condition: .onQueue(logReadQueue))

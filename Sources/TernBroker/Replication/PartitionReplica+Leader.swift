@@ -74,7 +74,7 @@ extension PartitionReplica {
         followers[replica] = progress
         advanceHighWatermark(&effects)
         reply(.records(from: f.fetchOffset, to: logEnd, batchEpochs: epochs(from: f.fetchOffset)))
-        maybeProposeIsr(now: now, &effects)
+        maybeProposeIsr(now: now, adding: replica, &effects)
     }
 
     /// The epochs of the records from `offset` to the log end, each with its first offset in
@@ -123,16 +123,18 @@ extension PartitionReplica {
     // MARK: ISR changes
 
     /// Proposes dropping followers that lagged longer than `replica.lag.time.max.ms` and adding
-    /// those whose durable offset reached the high watermark and this leader's epoch start —
-    /// one proposal at a time, retried while no newer committed state arrives.
-    mutating func maybeProposeIsr(now: Tick, _ effects: inout [ReplicationEffect]) {
+    /// `adding` — the follower whose fetch is being answered, as Kafka expands the ISR only on a
+    /// fetch — when its durable offset reached the high watermark and this leader's epoch start:
+    /// a follower that stopped fetching is never added back on its old progress. One proposal
+    /// at a time, retried while no newer committed state arrives.
+    mutating func maybeProposeIsr(now: Tick, adding: Int32? = nil, _ effects: inout [ReplicationEffect]) {
         guard role == .leader, let p = partition else { return }
         if let pending = pendingProposal, now - pending.sentAt < config.isrRetryMs { return }
         var isr = p.isr
         for r in p.isr where r != config.replicaId {
             if let f = followers[r], now - f.lastCaughtUpMs > config.replicaLagTimeMaxMs { isr.removeAll { $0 == r } }
         }
-        for r in p.replicas where !isr.contains(r) && r != config.replicaId {
+        for r in p.replicas where !isr.contains(r) && r != config.replicaId && (r == adding || pendingAdds.contains(r)) {
             guard let f = followers[r], f.durable >= highWatermark, f.durable >= epochStartOffset,
                 now - f.lastCaughtUpMs <= config.replicaLagTimeMaxMs
             else { continue }

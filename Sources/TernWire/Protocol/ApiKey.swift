@@ -82,7 +82,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
-        (.produce, 0, 1), (.fetch, 0, 2), (.listOffsets, 0, 1), (.metadata, 0, 0),
+        (.produce, 0, 1), (.fetch, 0, 3), (.listOffsets, 0, 1), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
