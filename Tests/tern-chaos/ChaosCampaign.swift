@@ -1,0 +1,37 @@
+import Foundation
+import TernTestSupport
+
+/// Runs `options.runs` chaos runs one after another and prints a line per run and a total.
+struct ChaosCampaign {
+    let options: ChaosOptions
+
+    /// The process exit status: 0 when every run finished with a valid history.
+    func run() async -> Int32 {
+        print(
+            "tern-chaos: \(options.runs) run(s) from seed \(options.seed), \(options.faultSeconds) s of faults each, "
+                + "3 brokers, \(options.partitions) partitions RF=3 min.insync.replicas=2, acks=all idempotent, "
+                + "\(options.rate) records/s")
+        var total = ChaosVerdict()
+        var failedRuns: [UInt64] = []
+        var faults = 0
+        for index in 0..<options.runs {
+            let seed = options.seed + UInt64(index)
+            let result = await ChaosRun(options: options, seed: seed).run()
+            faults += result.faults.count
+            total.add(result.verdict)
+            let ok = result.error == nil && result.verdict.isValid
+            if !ok { failedRuns.append(seed) }
+            print(
+                "run \(index + 1)/\(options.runs) seed=\(seed) faults=\(result.faults.count) [\(result.faults.map(\.description).joined(separator: "; "))] "
+                    + "\(result.verdict.summary) \(ok ? "OK" : "FAIL")")
+            if let error = result.error { print("  error: \(error)") }
+            for problem in result.verdict.problems { print("  \(problem)") }
+            if let kept = result.keptDirectory { print("  data and logs kept in \(kept)") }
+        }
+        print(
+            "total: \(options.runs) runs, \(faults) faults, \(total.summary), "
+                + "\(failedRuns.count) failing\(failedRuns.isEmpty ? "" : " (seeds \(failedRuns.map(String.init).joined(separator: ",")))")"
+        )
+        return failedRuns.isEmpty ? 0 : 1
+    }
+}
