@@ -22,8 +22,12 @@ struct ChaosFault: CustomStringConvertible, Sendable {
     /// Whether the node was a partition leader when chosen.
     var wasLeader: Bool
     var holdMs: Int
+    /// Seconds from the start of the fault phase to the fault.
+    var at = 0.0
 
-    var description: String { "\(kind.rawValue) n\(node)\(wasLeader ? "(leader)" : "") \(holdMs)ms" }
+    var description: String {
+        "\(kind.rawValue) n\(node)\(wasLeader ? "(leader)" : "") \(holdMs)ms @\((at * 10).rounded() / 10)s"
+    }
 }
 
 /// Injects random faults into a proxied cluster from a seeded generator until a deadline: a calm
@@ -52,11 +56,13 @@ final class ChaosFaultInjector: @unchecked Sendable {
 
     /// Injects faults until `seconds` have passed (a fault under way is finished and undone).
     func run(seconds: Double) {
-        let end = Date().addingTimeInterval(seconds)
+        let start = Date()
+        let end = start.addingTimeInterval(seconds)
         while Date() < end {
             sleepMs(Int.random(in: 500...2000, using: &generator))
             guard Date() < end else { break }
-            let fault = choose()
+            var fault = choose()
+            fault.at = Date().timeIntervalSince(start)
             injected.append(fault)
             apply(fault)
         }

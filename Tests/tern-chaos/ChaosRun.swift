@@ -59,13 +59,23 @@ struct ChaosRun {
         let bootstrap = cluster.nodes.map(\.clientAddress)
         let topic = "chaos-\(seed)"
         let admin = try await ChaosAdmin(bootstrap: bootstrap, topic: topic)
-        defer { Task { await admin.close() } }
+        do {
+            try await drive(cluster, admin, &result)
+            await admin.close()
+        } catch {
+            await admin.close()
+            throw error
+        }
+    }
+
+    private func drive(_ cluster: ClusterProcesses, _ admin: ChaosAdmin, _ result: inout Result) async throws {
+        let bootstrap = cluster.nodes.map(\.clientAddress)
         try await admin.waitForBrokers(3, seconds: 60)
         try await admin.createTopic(partitions: options.partitions, seconds: 30)
         try await admin.waitForLeaders(partitions: options.partitions, seconds: 30)
 
         let workload = ChaosWorkload(
-            topic: topic, tag: "\(seed)", partitions: options.partitions, recordsPerSecond: options.rate,
+            topic: admin.topic, tag: "\(seed)", partitions: options.partitions, recordsPerSecond: options.rate,
             bootstrap: bootstrap)
         let leaders = Mutex<[Int32: Int32]>([:])
         let producing = Task { try await workload.produce() }
