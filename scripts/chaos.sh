@@ -12,7 +12,7 @@
 #   --seed S   the first run's seed (default: from the clock; printed)
 #   --debug    debug build in .build (what CI has built already) instead of release in .build-release
 #   --short    8 s of faults per run instead of 25 (CI: scripts/chaos.sh --runs 2 --debug --short)
-# Other options (--seconds T, --rate R, --partitions P, --keep, --set KEY=VALUE) go to tern-chaos;
+# Other options (--seconds T, --rate R, --partitions P, --no-faults, --keep, --set KEY=VALUE) go to tern-chaos;
 # see `tern-chaos --help`. A failing run keeps its data directories and broker logs (path printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,7 +8,9 @@ struct ChaosCampaign {
     /// The process exit status: 0 when every run finished with a valid history.
     func run() async -> Int32 {
         print(
-            "tern-chaos: \(options.runs) run(s) from seed \(options.seed), \(options.faultSeconds) s of faults each, "
+            "tern-chaos: \(options.runs) run(s) from seed \(options.seed), "
+                + (options.faults
+                    ? "\(options.faultSeconds) s of faults each, " : "no faults (\(options.faultSeconds) s), ")
                 + "3 brokers, \(options.partitions) partitions RF=3 min.insync.replicas=2, acks=all idempotent, "
                 + "\(options.rate) records/s")
         var total = ChaosVerdict()

@@ -10,6 +10,8 @@ struct ChaosOptions: Sendable {
     var partitions: Int32 = 3
     /// Records per second, over all partitions.
     var rate = 300
+    /// False with `--no-faults`: the workload and the check alone (a baseline that must pass).
+    var faults = true
     /// Keep each run's data directories and broker logs (always kept for a failing run).
     var keep = false
     /// Extra `--set KEY=VALUE` for every broker.
@@ -17,12 +19,13 @@ struct ChaosOptions: Sendable {
 
     static let usage = """
         usage: tern-chaos [--runs N] [--seed S] [--short] [--seconds T] [--rate R] [--partitions P] \
-        [--keep] [--set KEY=VALUE]...
+        [--no-faults] [--keep] [--set KEY=VALUE]...
           --runs N       runs, each on a fresh 3-node cluster (default 1)
           --seed S       seed of the first run; run i uses S+i (default: from the clock)
           --short        8 s of faults per run instead of 25 (for CI)
           --seconds T    seconds of faults per run
           --rate R       records per second over all partitions (default 300)
+          --no-faults    inject nothing (a baseline: the workload and the check alone)
           --keep         keep data directories and broker logs of passing runs too
           --set K=V      a broker setting for every node (repeatable)
         """
@@ -49,6 +52,7 @@ struct ChaosOptions: Sendable {
                 case "--rate": options.rate = try number(try value(flag), flag, min: 1)
                 case "--partitions": options.partitions = Int32(try number(try value(flag), flag, min: 1))
                 case "--keep": options.keep = true
+                case "--no-faults": options.faults = false
                 case "--set":
                     let pair = try value(flag)
                     guard let equals = pair.firstIndex(of: "=") else {

@@ -90,8 +90,9 @@ struct ChaosRun {
         let injector = ChaosFaultInjector(
             cluster: cluster, seed: seed, sessionTimeoutMs: Self.sessionTimeoutMs, leaders: { leaders.withLock { $0 } })
         let seconds = options.faultSeconds
+        let faults = options.faults
         await onThread {
-            injector.run(seconds: seconds)
+            if faults { injector.run(seconds: seconds) } else { usleep(useconds_t(seconds * 1_000_000)) }
             injector.recover()
         }
         result.faults = injector.injected
