@@ -55,6 +55,7 @@ public final class ClusterProcesses: @unchecked Sendable {
     public let proxies: [Int32: NodeProxies]
     private var processes: [Int32: BrokerProcess] = [:]
     private var paused: Set<Int32> = []
+    private var earlierLogs: [Int32: String] = [:]
 
     /// Starts `count` nodes (ids 1…count) under `directory` and waits until each listens.
     /// - Parameters:
@@ -127,14 +128,14 @@ public final class ClusterProcesses: @unchecked Sendable {
     public func stop(_ nodeId: Int32, timeout: TimeInterval = 20) {
         resume(nodeId)
         processes[nodeId]?.stop(timeout: timeout)
-        processes[nodeId] = nil
+        retire(nodeId)
     }
 
     /// SIGKILL, reaped.
     public func kill9(_ nodeId: Int32) {
         resume(nodeId)
         processes[nodeId]?.kill9()
-        processes[nodeId] = nil
+        retire(nodeId)
     }
 
     /// SIGSTOP: the process stays, frozen (no heartbeats, no Raft messages).
@@ -150,12 +151,20 @@ public final class ClusterProcesses: @unchecked Sendable {
         kill(process.pid, SIGCONT)
     }
 
-    /// What a node wrote to stderr so far.
-    public func log(_ nodeId: Int32) -> String { processes[nodeId]?.log ?? "" }
+    /// What a node wrote to stderr so far, its earlier processes' output first (after a restart).
+    public func log(_ nodeId: Int32) -> String { (earlierLogs[nodeId] ?? "") + (processes[nodeId]?.log ?? "") }
+
+    /// Forgets a stopped node's process, keeping its log (the process deletes its file).
+    private func retire(_ nodeId: Int32) {
+        if let process = processes[nodeId] {
+            earlierLogs[nodeId, default: ""] += process.log + "--- node \(nodeId) stopped (pid \(process.pid)) ---\n"
+        }
+        processes[nodeId] = nil
+    }
 
     /// Every node's log, for a failure message.
     public var logs: String {
-        processes.keys.sorted().map { "--- node \($0) ---\n\(processes[$0]?.log ?? "")" }.joined(separator: "\n")
+        nodes.map { "--- node \($0.nodeId) ---\n\(log($0.nodeId))" }.joined(separator: "\n")
     }
 
     /// Resumes paused nodes and stops every running one (SIGTERM, then SIGKILL past the timeout).
