@@ -52,6 +52,15 @@ public enum LoopbackSocketOwner {
         }
     }
 
+    /// The parent PID of `pid`, from `/proc/PID/stat` (the field after the parenthesised name).
+    public static func parent(of pid: Int32) -> Int32? {
+        guard let bytes = read("/proc/\(pid)/stat") else { return nil }
+        let stat = String(decoding: bytes, as: UTF8.self)
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
     /// A whole `/proc` file: they report size 0, so read to the end rather than by size.
     private static func read(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -16,9 +16,13 @@ struct ChaosCampaign {
         var total = ChaosVerdict()
         var failedRuns: [UInt64] = []
         var faults = 0
+        let watchdog = ChaosWatchdog()
         for index in 0..<options.runs {
             let seed = options.seed + UInt64(index)
+            // Setup, faults, recovery and the final read are each bounded well below this.
+            watchdog.arm(seed: seed, seconds: options.faultSeconds + 600)
             let result = await ChaosRun(options: options, seed: seed).run()
+            watchdog.disarm()
             faults += result.faults.count
             total.add(result.verdict)
             let ok = result.error == nil && result.verdict.isValid
