@@ -71,6 +71,17 @@ public final class Broker: Sendable {
     let authorization: BrokerAuthorization
     /// Producer ids for InitProducerId, from blocks the active controller allocates.
     let producerIds: ProducerIdManager
+    /// The replicated partitions' machines (Replication/ReplicaManager.swift).
+    let replication: ReplicaManager
+    /// Fetch the partitions this broker follows from their leaders.
+    let fetchers: ReplicaFetcherManager
+    /// `acks=all` produces of replicated partitions waiting for the high watermark.
+    let producePurgatory = ProducePurgatory()
+    /// Followers' fetches parked until the leader appends (consumers' wait in ``purgatory``, for
+    /// the high watermark).
+    let replicaPurgatory: FetchPurgatory
+    /// Whether the high-watermark checkpoint was read (it seeds only the first machines).
+    let replicationCheckpointRead = Mutex(false)
 
     /// The broker's life: logs recovered (after `init`), serving (after `start`), stopping.
     enum Phase: UInt8 {
@@ -153,6 +164,26 @@ public final class Broker: Sendable {
         validationPool = ValidationPool(concurrency: ValidationPool.defaultConcurrency, memory: requestMemory)
         purgatory = FetchPurgatory(
             maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
+        replicaPurgatory = FetchPurgatory(
+            maxWaitCapMs: Int(config["fetch.max.wait.cap.ms"] ?? "") ?? 30_000, logger: logger)
+        replication = ReplicaManager(nodeId: config.nodeId, logger: logger)
+        let fetcherSettings = Self.replicaFetcherSettings(config)
+        let logManager = self.logManager
+        fetchers = ReplicaFetcherManager(
+            nodeId: config.nodeId, settings: fetcherSettings,
+            host: ReplicaFetcherHost(
+                address: { [weak cluster] id in
+                    guard let broker = cluster?.image.broker(id) else { return nil }
+                    let listener =
+                        broker.listeners.first { $0.name == fetcherSettings.listenerName } ?? broker.listeners.first
+                    return listener.map { ($0.host, Int($0.port)) }
+                },
+                whenDurable: { log, offset, done in
+                    logManager.whenDurable(log, upTo: offset) { result in
+                        if case .success = result { done(true) } else { done(false) }
+                    }
+                }),
+            logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(
             intervalMs: Int64(config["log.retention.check.interval.ms"] ?? "") ?? 300_000, logger: logger)
@@ -259,6 +290,7 @@ public final class Broker: Sendable {
             }
         }
         retention.start(self)
+        scheduleHighWatermarkCheckpoints()
         groupCoordinator.start(self)
         try cleaner?.start()
         _ = phase.compareExchange(expected: Phase.recovered.rawValue, desired: Phase.serving.rawValue, ordering: .relaxed)
@@ -326,12 +358,16 @@ public final class Broker: Sendable {
         groupCoordinator.stop()
         cleaner?.stop()
         for server in servers { server.stopAccepting() }
+        fetchers.stopAll()
+        producePurgatory.failAll(.notLeaderOrFollower)
+        replicaPurgatory.completeAll()
         purgatory.completeAll()
         for server in servers { server.shutdown(timeout: .milliseconds(config.shutdownTimeoutMs)) }
         cluster.shutdown()
         // Admin work sees `isStopping` and abandons (a creation removes what it made); wait for
         // it so that it does not race the logs' closing.
         adminQueue.sync {}
+        checkpointHighWatermarks()
         try logManager.shutdown()
         logger.info("shut down cleanly")
     }
@@ -374,6 +410,7 @@ extension Broker {
         let image = cluster.image
         let status = cluster.quorumStatus
         let problem = readinessProblem
+        let partitions = image.partitionHealth(nodeId: config.nodeId)
         return ClusterSummary(
             clusterMode: config.cluster.isSingleNodeQuorum ? "single-node" : "cluster", clusterId: image.clusterId,
             nodeId: config.nodeId, controllerId: status.leaderId ?? -1, version: Broker.version,
@@ -395,10 +432,12 @@ extension Broker {
                 if broker.roles.contains(.controller) { roles.append("controller") }
                 return .init(
                     nodeId: broker.nodeId, host: plaintext?.host ?? "", port: Int32(plaintext?.port ?? 0), roles: roles,
-                    fenced: broker.fenced)
+                    fenced: broker.fenced, brokerEpoch: broker.brokerEpoch)
             },
             topicCount: image.topicsById.count,
-            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count })
+            partitionCount: image.topicsById.values.reduce(0) { $0 + $1.partitions.count },
+            underReplicatedPartitions: partitions.underReplicatedLed,
+            clusterUnderReplicatedPartitions: partitions.underReplicated, offlinePartitions: partitions.offline)
     }
 
     /// Why `/health/ready` fails, or nil: the broker must be serving and the metadata quorum

@@ -12,6 +12,14 @@ enum MetricHelp {
         "tern_quorum_elections_total": "Epoch increases this node has seen since it started (each is an election in the quorum).",
         "tern_cluster_brokers": "Brokers registered in the committed metadata image.",
         "tern_cluster_fenced_brokers": "Registered brokers that are fenced (no heartbeat within broker.session.timeout.ms, or not caught up).",
+        "tern_under_replicated_partitions":
+            "Partitions this broker leads whose in-sync replica set is smaller than their replica set.",
+        "tern_offline_partitions":
+            "Partitions of the whole cluster without a leader that can serve (none elected, or the leader is fenced).",
+        "tern_isr_shrinks_total":
+            "ISR changes this broker proposed as a partition leader that the controller committed and that removed a replica.",
+        "tern_isr_expands_total":
+            "ISR changes this broker proposed as a partition leader that the controller committed and that added a replica.",
         "tern_request_errors_total":
             "Requests or partitions of requests answered with an error code, per API and code.",
         "tern_request_duration_seconds":

@@ -264,6 +264,9 @@ final class ClusterQuorumTests: XCTestCase {
         let controller = try XCTUnwrap(formedView?.controllerId)
         let victim = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller })
         let observer = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller && $0 != victim })
+        // The observer must have seen the victim unfenced first: otherwise the fencing of its
+        // registration (before its first heartbeat) passes for the fencing this test causes.
+        await waitUntil(30, "node \(observer) sees every broker unfenced") { await formed(askingNode: observer) != nil }
         cluster.pause(victim)
         await waitUntil(30, "node \(victim) fenced after its heartbeats stopped") {
             await ask(observer, { try await $0.describeClusterMembership() })?.nodes

@@ -286,9 +286,19 @@ final class ControllerDecisionsTests: XCTestCase {
         image = try image.applying(shrunk)
         XCTAssertEqual(image.partition(id, 0)?.partitionEpoch, 1)
         XCTAssertEqual(image.partition(id, 0)?.leaderEpoch, 0)
-        assertError(.notLeaderOrFollower, "is not the current leader") {
+        assertError(.invalidUpdateVersion, "partition epoch 0 is stale") {
             try D.alterIsr(
                 image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 0,
+                newIsr: p.replicas)
+        }
+        assertError(.notLeaderOrFollower, "broker \(follower) is not the current leader") {
+            try D.alterIsr(
+                image, topicId: id, partition: 0, leader: follower, leaderEpoch: 0, partitionEpoch: 1,
+                newIsr: [follower])
+        }
+        assertError(.notController, "leader epoch 1 is newer") {
+            try D.alterIsr(
+                image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 1, partitionEpoch: 1,
                 newIsr: p.replicas)
         }
         assertError(.invalidRequest, "must hold the leader") {
@@ -300,7 +310,7 @@ final class ControllerDecisionsTests: XCTestCase {
             try D.alterIsr(image, topicId: id, partition: 4, leader: 1, leaderEpoch: 0, partitionEpoch: 0, newIsr: [1])
         }
         image = try image.applying(D.fenceBroker(image, nodeId: follower))
-        assertError(.invalidRequest, "fenced broker \(follower) cannot join") {
+        assertError(.ineligibleReplica, "broker \(follower) is fenced") {
             try D.alterIsr(
                 image, topicId: id, partition: 0, leader: p.leader, leaderEpoch: 0, partitionEpoch: 1,
                 newIsr: p.replicas)

@@ -177,7 +177,7 @@ final class RequestAuthorizationTests: XCTestCase {
         ]
         + [
             ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,
-            .quorumFetch,
+            .quorumFetch, .alterPartition,
         ].map {
             (
                 AuthorizableRequest.interBroker($0),

@@ -186,6 +186,15 @@ final class HostileInputTests: XCTestCase {
                 [0, 0] + null + null + [0, 0, 0, 0] + count1 + [0, 0, 0, 1, 3, 0] + ff,
             ],
             // nodeId, role "", leaderId, epoch, highWatermark, logEndOffset, then a hostile voter count.
+            // brokerId, brokerEpoch, then a hostile partition count; one partition with a hostile ISR count.
+            "AlterPartitionRequest": [
+                [UInt8](repeating: 0, count: 12) + ff,
+                [UInt8](repeating: 0, count: 12) + count1 + [UInt8](repeating: 0, count: 28) + ff,
+            ],
+            "AlterPartitionResponse": [
+                [0, 0] + null + ff,
+                [0, 0] + null + count1 + [UInt8](repeating: 0, count: 22) + null + [UInt8](repeating: 0, count: 12) + ff,
+            ],
             "DescribeQuorumResponse": [
                 [0, 0] + null + [0, 0, 0, 1] + empty + [0, 0, 0, 1] + [UInt8](repeating: 0, count: 24) + ff
             ],

@@ -28,6 +28,7 @@ final class MessageRoundTripTests: XCTestCase {
             "CreateAclsRequest", "CreateAclsResponse", "DescribeAclsRequest", "DescribeAclsResponse",
             "DeleteAclsRequest", "DeleteAclsResponse", "OffsetForLeaderEpochRequest", "OffsetForLeaderEpochResponse",
             "InitProducerIdRequest", "InitProducerIdResponse", "AllocateProducerIdsRequest", "AllocateProducerIdsResponse",
+            "AlterPartitionRequest", "AlterPartitionResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -40,7 +40,7 @@ final class ProtocolConstantsTests: XCTestCase {
         let quorum: [(ApiKey, UInt16, String)] = [
             (.vote, 52, "Vote"), (.beginQuorumEpoch, 53, "BeginQuorumEpoch"), (.endQuorumEpoch, 54, "EndQuorumEpoch"),
             (.fetchSnapshot, 59, "FetchSnapshot"), (.quorumFetch, 1001, "QuorumFetch"),
-            (.allocateProducerIds, 67, "AllocateProducerIds"),
+            (.allocateProducerIds, 67, "AllocateProducerIds"), (.alterPartition, 56, "AlterPartition"),
         ]
         for (key, raw, name) in quorum {
             XCTAssertEqual(key.rawValue, raw)
@@ -84,6 +84,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(DescribeQuorumRequest.apiKey, .describeQuorum)
         XCTAssertEqual(BrokerRegistrationRequest.apiKey, .brokerRegistration)
         XCTAssertEqual(BrokerHeartbeatRequest.apiKey, .brokerHeartbeat)
+        XCTAssertEqual(AlterPartitionRequest.apiKey, .alterPartition)
     }
 
     func testErrorCodeTable() {
@@ -133,6 +134,8 @@ final class ProtocolConstantsTests: XCTestCase {
             (.invalidProducerEpoch, 47, "INVALID_PRODUCER_EPOCH", false),
             (.unknownProducerId, 59, "UNKNOWN_PRODUCER_ID", false),
             (.producerFenced, 90, "PRODUCER_FENCED", false),
+            (.invalidUpdateVersion, 95, "INVALID_UPDATE_VERSION", false),
+            (.ineligibleReplica, 107, "INELIGIBLE_REPLICA", false),
         ]
         for (code, raw, name, retriable) in table {
             XCTAssertEqual(code.rawValue, raw, name)

@@ -386,6 +386,27 @@ enum WireSamples {
                 AllocateProducerIdsResponse(
                     errorCode: .staleBrokerEpoch, errorMessage: str("stale"), producerIdStart: -1, producerIdLength: 0),
                 "error"),
+            .request(
+                AlterPartitionRequest(
+                    brokerId: 2, brokerEpoch: .max,
+                    partitions: [
+                        .init(
+                            topicId: MetadataUUID(high: 1, low: .max), partition: 0, leaderEpoch: 3, partitionEpoch: 7,
+                            newIsr: [2, 1]),
+                        .init(topicId: .zero, partition: .max, leaderEpoch: 0, partitionEpoch: 0, newIsr: []),
+                    ])),
+            .response(
+                AlterPartitionResponse(partitions: [
+                    .init(
+                        topicId: MetadataUUID(high: 1, low: .max), partition: 0, leader: 2, leaderEpoch: 3,
+                        partitionEpoch: 8, isr: [2, 1]),
+                    .init(
+                        topicId: .zero, partition: 1, errorCode: .invalidUpdateVersion, errorMessage: str("stale"),
+                        leader: -1, leaderEpoch: -1, partitionEpoch: -1, isr: []),
+                ])),
+            .response(
+                AlterPartitionResponse(errorCode: .staleBrokerEpoch, errorMessage: str("stale"), partitions: []),
+                "error"),
         ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
     }
 }

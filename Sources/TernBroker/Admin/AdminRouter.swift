@@ -53,10 +53,13 @@ struct AdminRouter: ServerConnectionHandler {
         case "/health/live":
             return HTTPResponse(status: 200, text: "live")
         case "/health/ready":
+            // Partition health is reported, not judged: readiness is this process's, and taking
+            // it out of rotation brings no offline partition back (docs/operations.md).
+            let partitions = broker.partitionHealthNote
             if let problem = broker.readinessProblem {
-                return HTTPResponse(status: 503, text: "not ready: \(problem)")
+                return HTTPResponse(status: 503, text: "not ready: \(problem)\(partitions)")
             }
-            return HTTPResponse(status: 200, text: "ready")
+            return HTTPResponse(status: 200, text: "ready\(partitions)")
         default:
             return HTTPResponse(
                 status: 200, contentType: "application/json",

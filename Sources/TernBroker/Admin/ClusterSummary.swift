@@ -9,6 +9,9 @@ struct ClusterSummary: Codable, Sendable, Equatable {
         /// `broker`, `controller`.
         var roles: [String]
         var fenced: Bool
+        /// The epoch of the broker's current registration (what its broker-to-controller
+        /// requests carry).
+        var brokerEpoch: Int64
     }
 
     /// The metadata quorum as this node sees it.
@@ -48,6 +51,12 @@ struct ClusterSummary: Codable, Sendable, Equatable {
     var brokers: [Node]
     var topicCount: Int
     var partitionCount: Int
+    /// Partitions this node leads whose in-sync set is smaller than their replica set.
+    var underReplicatedPartitions: Int
+    /// Partitions of the whole cluster in that state.
+    var clusterUnderReplicatedPartitions: Int
+    /// Partitions of the whole cluster without a leader that can serve.
+    var offlinePartitions: Int
 
     /// Pretty, key-sorted JSON.
     func json() -> [UInt8] {

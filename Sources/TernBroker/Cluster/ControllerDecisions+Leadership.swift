@@ -24,7 +24,17 @@ extension ControllerDecisions {
     /// A partition leader's request to change its ISR (Kafka's AlterPartition): grows it when a
     /// follower caught up, shrinks it when one lagged. Refused when the sender is not the current
     /// leader at the current epochs, or when the new ISR leaves out the leader, reaches outside the
-    /// replicas or adds a fenced broker.
+    /// replicas or adds a fenced broker. The codes are Kafka's (docs/protocol.md §7.29):
+    /// - `UNKNOWN_TOPIC_OR_PARTITION`: no such topic id or partition;
+    /// - `NOT_CONTROLLER`: the request's leader epoch is newer than this image's (this controller
+    ///   is behind: it is not the real one any more);
+    /// - `FENCED_LEADER_EPOCH`: the request's leader epoch is older (a new leader was elected);
+    /// - `NOT_LEADER_OR_FOLLOWER`: the sender is not the leader at that epoch;
+    /// - `INVALID_UPDATE_VERSION`: the partition epoch is not the current one (the ISR changed
+    ///   since the leader last saw it);
+    /// - `INVALID_REQUEST`: the new ISR leaves out the leader, repeats a broker or names a broker
+    ///   that is not a replica;
+    /// - `INELIGIBLE_REPLICA`: it adds a broker that is fenced or not registered.
     public static func alterIsr(
         _ image: MetadataImage, topicId: MetadataUUID, partition index: Int32, leader: Int32, leaderEpoch: Int32,
         partitionEpoch: Int32, newIsr: [Int32]
@@ -33,21 +43,31 @@ extension ControllerDecisions {
             throw ControllerError(.unknownTopicOrPartition, "partition \(index) of topic id \(topicId) does not exist")
         }
         let what = "\(topic.name)-\(index)"
-        guard partition.leader == leader, partition.leaderEpoch == leaderEpoch,
-            partition.partitionEpoch == partitionEpoch
-        else {
+        let current =
+            "the current leader is \(partition.leader) at leader epoch \(partition.leaderEpoch), "
+            + "partition epoch \(partition.partitionEpoch)"
+        if leaderEpoch > partition.leaderEpoch {
             throw ControllerError(
-                .notLeaderOrFollower,
-                "\(what): broker \(leader) at leader epoch \(leaderEpoch) partition epoch \(partitionEpoch) is not "
-                    + "the current leader (\(partition.leader) at \(partition.leaderEpoch)/\(partition.partitionEpoch))"
-            )
+                .notController, "\(what): leader epoch \(leaderEpoch) is newer than this controller knows; \(current)")
+        }
+        if leaderEpoch < partition.leaderEpoch {
+            throw ControllerError(.fencedLeaderEpoch, "\(what): leader epoch \(leaderEpoch) is stale; \(current)")
+        }
+        guard partition.leader == leader else {
+            throw ControllerError(
+                .notLeaderOrFollower, "\(what): broker \(leader) is not the current leader; \(current)")
+        }
+        guard partition.partitionEpoch == partitionEpoch else {
+            throw ControllerError(
+                .invalidUpdateVersion, "\(what): partition epoch \(partitionEpoch) is stale; \(current)")
         }
         guard newIsr.contains(leader), Set(newIsr).count == newIsr.count, Set(newIsr).isSubset(of: partition.replicas)
         else {
-            throw ControllerError(.invalidRequest, "\(what): ISR \(newIsr) must hold the leader and only replicas")
+            throw ControllerError(
+                .invalidRequest, "\(what): ISR \(newIsr) must hold the leader and only replicas \(partition.replicas)")
         }
         for replica in newIsr where !partition.isr.contains(replica) && !image.isUnfenced(replica) {
-            throw ControllerError(.invalidRequest, "\(what): fenced broker \(replica) cannot join the ISR")
+            throw ControllerError(.ineligibleReplica, "\(what): broker \(replica) is fenced or not registered and cannot join the ISR")
         }
         // Keep replica order so equal sets give equal records.
         let ordered = partition.replicas.filter { newIsr.contains($0) }

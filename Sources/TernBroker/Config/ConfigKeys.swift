@@ -91,6 +91,21 @@ public enum BrokerConfigKeys {
             "Replicas of a new topic created without a factor (at most the live brokers)."),
         ConfigDefinition("min.insync.replicas", "1", .int(min: 1, max: maxInt), "Replicas that must have a record for acks=all."),
         ConfigDefinition(
+            "num.replica.fetchers", "1", .int(min: 1, max: 64),
+            "Connections (fetchers) per leader broker that this broker's followers fetch over."),
+        ConfigDefinition(
+            "replica.fetch.max.bytes", "1048576", .int(min: 1024, max: maxInt),
+            "Record bytes a follower asks for per partition and per fetch (at least one whole batch comes)."),
+        ConfigDefinition(
+            "replica.fetch.wait.max.ms", "500", .int(min: 0, max: 30_000),
+            "How long a leader holds a follower's fetch that finds nothing new."),
+        ConfigDefinition(
+            "replica.high.watermark.checkpoint.interval.ms", "5000", .int(min: 100, max: maxInt),
+            "How often replicated partitions' high watermarks are written to replication-offset-checkpoint."),
+        ConfigDefinition(
+            "inter.broker.listener.name", "", .string,
+            "The leader's listener (by name) that followers fetch from; empty: this broker's first listener's name."),
+        ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
         ConfigDefinition(
             "max.partitions", "100000", .int(min: 1, max: 10_000_000),

@@ -48,7 +48,7 @@ extension Broker {
     /// answer is that append's offset, not a conflict.
     func conditionalAppend(
         _ records: inout [UInt8], batches: [ValidatedBatch], to log: PartitionLog, topic: String, partition: Int32,
-        condition: ProduceCondition, appendId: [UInt8]?
+        condition: ProduceCondition, appendId: [UInt8]?, leaderEpoch: Int32
     ) -> AppendOutcome {
         let name = "\(topic)-\(partition)"
         func failure(_ code: ErrorCode, _ message: String, actual: Int64 = -1) -> AppendOutcome {
@@ -71,7 +71,7 @@ extension Broker {
         }
         let outcome: ConditionalAppendResult
         do {
-            outcome = try log.append(&records, batches: batches, leaderEpoch: 0, if: storageCondition)
+            outcome = try log.append(&records, batches: batches, leaderEpoch: leaderEpoch, if: storageCondition)
         } catch let error as StorageError where error.code == .keyIndexDisabled {
             return failure(.keyIndexDisabled, "\(name): key conditions need key.index.enable=true on the topic")
         } catch {

@@ -10,6 +10,9 @@ extension Broker {
     /// A v1 request with a session is first turned into the full request of its session
     /// (``FetchSessionCache``); its response then lists only partitions with something new.
     func handleFetch(_ incoming: FetchRequest, _ context: RequestContext) {
+        // A follower's fetch: no session, no READ check (CLUSTER_ACTION was checked), records up
+        // to the log end (Broker+ReplicaFetch.swift).
+        if incoming.replicaId >= 0 { return handleReplicaFetch(incoming, context) }
         let resolved: FetchSessionCache.Resolved
         switch fetchSessions.resolve(incoming) {
         case .success(let value): resolved = value
@@ -106,12 +109,19 @@ extension Broker {
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                     continue
                 }
-                let highWatermark = log.logEndOffset
-                out.highWatermark = highWatermark
-                out.logStartOffset = log.logStartOffset
                 // Fetch v2 (KIP-320, KIP-595): a stale or future leader epoch, or a follower whose
                 // log diverges from this one, is answered at once, without records.
                 let tp = TopicPartition(topic.name, p.partition)
+                // A replicated partition's consumers read below its high watermark only.
+                guard let highWatermark = visibleEnd(tp, log) else {
+                    out.errorCode = .notLeaderOrFollower
+                    out.errorMessage = "broker \(config.nodeId) does not lead \(tp) (yet)"
+                    hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                    continue
+                }
+                out.highWatermark = highWatermark
+                out.logStartOffset = log.logStartOffset
                 let epochError = Self.leaderEpochError(
                     requested: p.currentLeaderEpoch, current: partitionLeaderEpoch(tp))
                 if epochError != .none {

@@ -23,7 +23,10 @@ extension Broker {
                 error: ResponseStatus(.offsetOutOfRange, "fetchOffset \(request.fetchOffset) of \(name) is negative"))
         }
         // The same bound as Fetch: only records below the high watermark are served.
-        let highWatermark = log.logEndOffset
+        guard let highWatermark = visibleEnd(TopicPartition(request.topic, request.partition), log) else {
+            return context.respond(
+                error: ResponseStatus(.notLeaderOrFollower, "broker \(config.nodeId) does not lead \(name) (yet)"))
+        }
         let read: KeyReadResult
         do {
             read = try log.readKey(

@@ -1,3 +1,4 @@
+import Synchronization
 import TernStorage
 import TernWire
 
@@ -6,7 +7,9 @@ extension Broker {
     /// leader and checked against requests' `currentLeaderEpoch` (KIP-320). A single node is the
     /// leader of every partition from epoch 0 on; replicated partitions take it from the
     /// metadata image once they are served.
-    func partitionLeaderEpoch(_ topicPartition: TopicPartition) -> Int32 { 0 }
+    func partitionLeaderEpoch(_ topicPartition: TopicPartition) -> Int32 {
+        replication.hosted(topicPartition)?.state.withLock { $0.machine.leaderEpoch } ?? 0
+    }
 
     /// KIP-320: the error for a request that believes the partition's leader epoch is
     /// `requested` when it is `current`; `.none` when they agree or the request does not say (-1).

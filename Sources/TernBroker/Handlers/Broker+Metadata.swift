@@ -106,8 +106,14 @@ extension Broker {
                             return .init(partition: p.partition, errorCode: .notLeaderOrFollower)
                         }
                         switch p.timestamp {
-                        case ListOffsetsRequest.earliest: return .init(partition: p.partition, offset: log.logStartOffset)
-                        case ListOffsetsRequest.latest: return .init(partition: p.partition, offset: log.logEndOffset)
+                        case ListOffsetsRequest.earliest:
+                            return .init(partition: p.partition, offset: log.logStartOffset)
+                        case ListOffsetsRequest.latest:
+                            // A replicated partition's latest offset is its high watermark.
+                            guard let end = visibleEnd(TopicPartition(topic.name, p.partition), log) else {
+                                return .init(partition: p.partition, errorCode: .notLeaderOrFollower)
+                            }
+                            return .init(partition: p.partition, offset: end)
                         default:
                             do {
                                 guard let found = try log.offsetForTimestamp(p.timestamp) else {

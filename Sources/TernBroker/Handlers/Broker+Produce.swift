@@ -50,6 +50,7 @@ extension Broker {
         var results: [ProduceResponse.Topic] = []
         results.reserveCapacity(request.topics.count)
         var durableWaits: [(topic: Int, partition: Int, log: PartitionLog, end: Int64)] = []
+        var replicatedWaits: [(topic: Int, partition: Int, tp: TopicPartition, end: Int64)] = []
         for topic in request.topics {
             let info = topics.topic(topic.name)
             let requireKeys = info.map { resolver.isCompacted($0.configs) } ?? false
@@ -94,10 +95,30 @@ extension Broker {
                     partitions.append(refusal)
                     continue
                 }
+                let tp = TopicPartition(topic.name, partition.partition)
+                let condition = request.version >= 1 ? partition.condition : nil
+                if let replica = replication.hosted(tp) {
+                    // A replicated partition: appended under its machine's lock, answered for
+                    // acks=all once the high watermark passes the batch.
+                    let result = appendAsLeader(
+                        replica, acks: acks, topic: topic.name, partition: partition.partition
+                    ) { epoch in
+                        append(
+                            &partition.records, to: log, topic: topic.name, partition: partition.partition,
+                            requireKeys: requireKeys, condition: condition, appendId: partition.appendId,
+                            leaderEpoch: epoch)
+                    }
+                    if result.errorCode != .none { context.metrics.failed(result.errorCode) }
+                    if result.errorCode == .none && acks == -1 {
+                        replicatedWaits.append((results.count, partitions.count, tp, result.endOffset))
+                    }
+                    partitions.append(result.response)
+                    continue
+                }
                 let result = append(
                     &partition.records, to: log, topic: topic.name, partition: partition.partition,
-                    requireKeys: requireKeys, condition: request.version >= 1 ? partition.condition : nil,
-                    appendId: partition.appendId)
+                    requireKeys: requireKeys, condition: condition, appendId: partition.appendId,
+                    leaderEpoch: partitionLeaderEpoch(tp))
                 if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
@@ -108,10 +129,22 @@ extension Broker {
         }
 
         if acks == 0 { return context.noResponse() }
-        if durableWaits.isEmpty { return context.respond(ProduceResponse(topics: results)) }
+        if durableWaits.isEmpty && replicatedWaits.isEmpty { return context.respond(ProduceResponse(topics: results)) }
 
-        // acks=all: answer once every appended partition is fsynced (one group commit serves many).
-        let pending = PendingProduce(response: ProduceResponse(topics: results), waits: durableWaits.count)
+        // acks=all: answer once every appended partition is fsynced (one group commit serves many)
+        // and every replicated one's high watermark passed the batch.
+        let pending = PendingProduce(
+            response: ProduceResponse(topics: results), waits: durableWaits.count + replicatedWaits.count)
+        for wait in replicatedWaits {
+            producePurgatory.park(wait.tp, endOffset: wait.end, timeoutMs: Int(request.timeoutMs)) { code in
+                if code != .none {
+                    context.metrics.failed(code)
+                    pending.fail(
+                        topic: wait.topic, partition: wait.partition, code: code, message: "\(wait.tp): \(code)")
+                }
+                if let response = pending.complete() { context.respond(response) }
+            }
+        }
         for wait in durableWaits {
             logManager.whenDurable(wait.log, upTo: wait.end) { result in
                 if case .failure(let error) = result {
@@ -135,7 +168,7 @@ extension Broker {
     /// (Produce v1), the append happens only if it holds (``conditionalAppend``).
     private func append(
         _ records: inout [UInt8], to log: PartitionLog, topic: String, partition: Int32, requireKeys: Bool,
-        condition: ProduceCondition?, appendId: [UInt8]?
+        condition: ProduceCondition?, appendId: [UInt8]?, leaderEpoch: Int32
     ) -> AppendOutcome {
         func failure(_ code: ErrorCode, _ message: String) -> AppendOutcome {
             AppendOutcome(
@@ -160,10 +193,10 @@ extension Broker {
         if let condition {
             return conditionalAppend(
                 &records, batches: batches, to: log, topic: topic, partition: partition, condition: condition,
-                appendId: appendId)
+                appendId: appendId, leaderEpoch: leaderEpoch)
         }
         do {
-            let result = try log.append(&records, batches: batches, leaderEpoch: 0)
+            let result = try log.append(&records, batches: batches, leaderEpoch: leaderEpoch)
             return appended(result, bytes: records.count, batches: batches, to: log, topic: topic, partition: partition)
         } catch {
             return appendFailure(error, topic: topic, partition: partition)
@@ -182,7 +215,13 @@ extension Broker {
                 response: .init(partition: partition, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset),
                 endOffset: result.lastOffset + 1)
         }
-        purgatory.didAppend(to: log.topicPartition, bytes: bytes)
+        if replication.hosted(log.topicPartition) != nil {
+            // Consumers of a replicated partition wake on high-watermark advance; its followers
+            // on appends.
+            replicaPurgatory.didAppend(to: log.topicPartition, bytes: bytes)
+        } else {
+            purgatory.didAppend(to: log.topicPartition, bytes: bytes)
+        }
         topicMetrics(topic).produced(
             bytes: bytes, records: batches.reduce(0) { $0 + Int(max($1.header.recordCount, 0)) })
         return AppendOutcome(
@@ -235,6 +274,14 @@ private final class PendingProduce: Sendable {
 
     init(response: ProduceResponse, waits: Int) {
         state = Mutex(State(response: response, remaining: waits))
+    }
+
+    func fail(topic: Int, partition: Int, code: ErrorCode, message: String) {
+        state.withLock {
+            $0.response.topics[topic].partitions[partition].errorCode = code
+            $0.response.topics[topic].partitions[partition].errorMessage = message
+            $0.response.topics[topic].partitions[partition].baseOffset = -1
+        }
     }
 
     func fail(topic: Int, partition: Int, message: String) {

@@ -129,6 +129,7 @@ extension Broker {
                 ])
         }
         if !failures.isEmpty { scheduleReconcile(after: .seconds(1)) }
+        applyReplication(image)
     }
 
     /// Why the logs of `topic` could not be made to match the image at the last pass, or nil.

@@ -142,6 +142,13 @@ public struct PartitionReplica: Sendable {
         case .persisted(let upTo):
             durableEnd = max(durableEnd, min(upTo, logEnd))
             if role == .leader { advanceHighWatermark(&effects) }
+        case .isrProposalRefused(let fromEpoch):
+            if role == .leader, let pending = pendingProposal, pending.fromEpoch == fromEpoch {
+                pendingAdds = []
+                advanceHighWatermark(&effects)
+            }
+        case .appended(let end):
+            if role == .leader { logEnd = max(logEnd, end) }
         case .produce(let id, let count, let acks, let clientEpoch):
             produce(id: id, count: count, acks: acks, clientEpoch: clientEpoch, &effects)
         case .fetch(let from, let request):

@@ -99,6 +99,16 @@ public enum ReplicationInput: Hashable, Sendable {
     /// A producer's batch of `recordCount` records; `leaderEpoch` is the client's current
     /// leader epoch when it sends one.
     case produce(id: UInt64, recordCount: Int32, acks: ProduceAcks, leaderEpoch: Int32?)
+    /// Leader: the host appended to the log itself, up to (not including) `endOffset`, stamped
+    /// with this leader's epoch (the broker's produce path validates batches, answers idempotent
+    /// duplicates and checks conditions under the log's lock, so it appends and then says so;
+    /// its `acks=all` produces wait on ``ReplicationEffect/highWatermark(_:)`` in the host).
+    case appended(endOffset: Int64)
+    /// Leader: the ISR proposal made from `partitionEpoch` will not commit (the controller refused
+    /// it, or the host could not send it): the replicas it would add stop counting for the high
+    /// watermark (a fenced follower's stale progress must not hold it back); it is proposed again
+    /// after `isrRetryMs`.
+    case isrProposalRefused(partitionEpoch: Int32)
     /// A follower's fetch arrived at this replica.
     case fetch(from: Int32, ReplicaFetch)
     /// The leader answered this replica's fetch.

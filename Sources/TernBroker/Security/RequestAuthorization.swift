@@ -117,7 +117,7 @@ public enum AuthorizableRequest: Sendable {
     case describeUserScramCredentials
     case alterUserScramCredentials
     case initProducerId(InitProducerIdRequest)
-    /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, Envelope (a forwarded request),
+    /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, AlterPartition, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
     case interBroker(ApiKey)

@@ -124,10 +124,12 @@ struct RequestRouter: ServerConnectionHandler {
     /// connection closes only once every request it sent has been answered.
     func connectionWillClose(_ connection: ServerConnection) {
         broker.purgatory.cancel(owner: connection.id)
+        broker.replicaPurgatory.cancel(owner: connection.id)
     }
 
     func connectionDidClose(_ connection: ServerConnection) {
         broker.purgatory.cancel(owner: connection.id)
+        broker.replicaPurgatory.cancel(owner: connection.id)
         broker.validationPool.discard(connection.id)
         broker.sasl.forget(connection.id)
     }

@@ -97,7 +97,11 @@ public struct TernAdmin: Sendable {
         guard let topic = snapshot.topics[name] else {
             throw TernError(.unknownTopic, "topic '\(name)' does not exist", brokerError: .unknownTopicOrPartition)
         }
-        let tps = topic.partitions.map { TopicPartition(topic: name, partition: $0.partition) }
+        // Offsets only of partitions with a live leader: an offline partition is described (its
+        // offsets -1) rather than failing the whole description when an operator needs it most.
+        let tps = topic.partitions.filter { $0.leader >= 0 && snapshot.brokers[$0.leader] != nil }.map {
+            TopicPartition(topic: name, partition: $0.partition)
+        }
         async let earliest = client.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, TernClient.earliestTimestamp) }))
         async let latest = client.listOffsets(Dictionary(uniqueKeysWithValues: tps.map { ($0, TernClient.latestTimestamp) }))
         let (start, end) = try await (earliest, latest)

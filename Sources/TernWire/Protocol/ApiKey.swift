@@ -40,6 +40,9 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// A broker's request for a block of producer ids, to the active controller (controller
     /// listener only, never listed by ApiVersions).
     public static let allocateProducerIds = ApiKey(rawValue: 67)
+    /// A partition leader's change of its in-sync replica set, to the active controller
+    /// (controller listener only, never listed by ApiVersions).
+    public static let alterPartition = ApiKey(rawValue: 56)
     /// Cluster APIs. DescribeCluster is served on client listeners; BrokerRegistration and
     /// BrokerHeartbeat only on the controller listener (never listed by ApiVersions).
     public static let describeCluster = ApiKey(rawValue: 60)
@@ -73,7 +76,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     /// Every API this build knows, with the versions it speaks.
     public static let supported: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] = [
-        (.produce, 0, 1), (.fetch, 0, 2), (.listOffsets, 0, 0), (.metadata, 0, 0),
+        (.produce, 0, 1), (.fetch, 0, 3), (.listOffsets, 0, 0), (.metadata, 0, 0),
         (.apiVersions, 0, 0), (.createTopics, 0, 0), (.deleteTopics, 0, 0), (.describeConfigs, 0, 0),
         (.alterConfigs, 0, 0), (.offsetCommit, 0, 0), (.offsetFetch, 0, 0), (.findCoordinator, 0, 0),
         (.describeGroups, 0, 0), (.listGroups, 0, 0), (.deleteGroups, 0, 0), (.consumerGroupHeartbeat, 0, 0),
@@ -126,6 +129,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .deleteAcls: "DeleteAcls"
         case .initProducerId: "InitProducerId"
         case .allocateProducerIds: "AllocateProducerIds"
+        case .alterPartition: "AlterPartition"
         default: "Api\(rawValue)"
         }
     }

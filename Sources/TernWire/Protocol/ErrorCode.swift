@@ -84,6 +84,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A newer producer instance holds the producer id (Kafka's transactional fencing; reserved:
     /// Tern's broker answers a stale epoch on Produce with INVALID_PRODUCER_EPOCH).
     public static let producerFenced = ErrorCode(rawValue: 90)
+    /// AlterPartition: the request's partition epoch is not the partition's current one (the
+    /// leader changed the ISR from a stale state); wait for newer metadata, then decide again.
+    public static let invalidUpdateVersion = ErrorCode(rawValue: 95)
+    /// AlterPartition: the new ISR adds a replica that may not join it (fenced, not registered).
+    public static let ineligibleReplica = ErrorCode(rawValue: 107)
     /// Tern's own (codes from 1000 up): a Produce v1 condition did not hold; nothing was appended.
     public static let conditionFailed = ErrorCode(rawValue: 1000)
     /// Tern's own: the topic keeps no key index (`key.index.enable=false`), so a request that
@@ -144,6 +149,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .fencedMemberEpoch: "FENCED_MEMBER_EPOCH"
         case .staleMemberEpoch: "STALE_MEMBER_EPOCH"
         case .staleBrokerEpoch: "STALE_BROKER_EPOCH"
+        case .invalidUpdateVersion: "INVALID_UPDATE_VERSION"
+        case .ineligibleReplica: "INELIGIBLE_REPLICA"
         case .brokerIdNotRegistered: "BROKER_ID_NOT_REGISTERED"
         case .inconsistentVoterSet: "INCONSISTENT_VOTER_SET"
         case .notController: "NOT_CONTROLLER"

@@ -14,6 +14,8 @@ struct ClusterView {
     var membership: ClusterMembership
     var version: String
     var uptimeMs: Int64
+    /// Under-replicated and offline partitions (asked for by `tern cluster health` only).
+    var partitions: PartitionAvailability?
 }
 
 /// `tern cluster info [--json]`: every node (id, listeners, roles, alive/fenced), the active
@@ -102,7 +104,9 @@ extension ClusterMembership.Node {
 
 /// Connects and describes the cluster, all within `timeoutMs`.
 /// - Throws: ``CLIFailure`` with the SDK's reason, or naming the bootstrap list and the limit.
-private func describe(_ configuration: ClientConfiguration, timeoutMs: Int) async throws -> ClusterView {
+private func describe(
+    _ configuration: ClientConfiguration, timeoutMs: Int, partitions: Bool = false
+) async throws -> ClusterView {
     let brokers = configuration.bootstrap.joined(separator: ",")
     return try await CommandDeadline.run(milliseconds: timeoutMs, "no answer from \(brokers)") {
         try await CLIFailure.wrap {
@@ -110,8 +114,11 @@ private func describe(_ configuration: ClientConfiguration, timeoutMs: Int) asyn
             do {
                 let info = try await client.admin.describeCluster()
                 let membership = try await client.admin.describeClusterMembership()
+                let availability = partitions ? try await client.admin.partitionAvailability() : nil
                 await client.close()
-                return ClusterView(membership: membership, version: info.brokerVersion, uptimeMs: info.uptimeMs)
+                return ClusterView(
+                    membership: membership, version: info.brokerVersion, uptimeMs: info.uptimeMs,
+                    partitions: availability)
             } catch {
                 await client.close()
                 throw error
@@ -234,15 +241,19 @@ struct ClusterQuorumCommand: AsyncParsableCommand {
 }
 
 /// `tern cluster health`: exit 0 when a broker answers and the cluster is whole — the metadata
-/// quorum has a leader and no registered broker is fenced; otherwise non-zero naming the problem.
+/// quorum has a leader, no registered broker is fenced, every partition has a live leader and a
+/// full in-sync replica set; otherwise non-zero naming the problem.
 struct ClusterHealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Exit 0 when the cluster serves requests; non-zero with the reason otherwise.",
+        abstract:
+            "Exit 0 when the cluster serves requests with every partition led and fully in sync; non-zero with the reason otherwise.",
         discussion: """
-            Fails when no broker answers, when the metadata quorum has no leader, or when a broker is \
-            fenced. The whole check is bounded by --timeout-ms (default 5000), so a broker that accepts \
-            connections but does not answer (stopped, overloaded) fails the check in that time.
+            Fails when no broker answers, when the metadata quorum has no leader, when a broker is \
+            fenced, or when a partition is offline (no live leader) or under-replicated (fewer in-sync \
+            replicas than replicas), naming up to 5 of them. The whole check is bounded by --timeout-ms \
+            (default 5000), so a broker that accepts connections but does not answer (stopped, \
+            overloaded) fails the check in that time.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -252,8 +263,9 @@ struct ClusterHealthCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.clientConfiguration(clientId: "tern-health", timeout: .milliseconds(timeoutMs))
-        let view = try await describe(configuration, timeoutMs: timeoutMs)
+        let view = try await describe(configuration, timeoutMs: timeoutMs, partitions: true)
         let membership = view.membership
+        let partitions = view.partitions ?? PartitionAvailability(underReplicated: [], offline: [])
         var problems: [String] = []
         if membership.controllerId == nil {
             problems.append("the metadata quorum has no leader (no active controller)")
@@ -264,13 +276,27 @@ struct ClusterHealthCommand: AsyncParsableCommand {
                 "broker\(fenced.count == 1 ? "" : "s") \(fenced.map(String.init).joined(separator: ", ")) fenced")
         }
         if membership.nodes.isEmpty { problems.append("no broker is registered") }
+        if !partitions.offline.isEmpty {
+            problems.append("\(Self.count(partitions.offline, "offline partition"))")
+        }
+        if !partitions.underReplicated.isEmpty {
+            problems.append("\(Self.count(partitions.underReplicated, "under-replicated partition"))")
+        }
         guard problems.isEmpty else {
             throw CLIFailure("unhealthy: " + problems.joined(separator: "; "))
         }
         let brokers = membership.nodes.filter(\.isBroker).count
         print(
-            "ok: \(brokers) broker\(brokers == 1 ? "" : "s"), controller \(membership.controllerId ?? -1), version \(view.version)"
+            "ok: \(brokers) broker\(brokers == 1 ? "" : "s"), controller \(membership.controllerId ?? -1), version \(view.version), "
+                + "0 under-replicated, 0 offline partitions"
         )
+    }
+
+    /// `2 offline partitions (orders-0, orders-3)`, naming at most 5.
+    static func count(_ partitions: [TopicPartition], _ what: String) -> String {
+        let named = partitions.prefix(5).map(\.description).joined(separator: ", ")
+        let more = partitions.count > 5 ? ", …" : ""
+        return "\(partitions.count) \(what)\(partitions.count == 1 ? "" : "s") (\(named)\(more))"
     }
 }
 

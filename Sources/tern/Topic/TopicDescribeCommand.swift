@@ -6,23 +6,30 @@ struct TopicDescribeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe",
         abstract:
-            "Show a topic's partitions (leader, replicas, in-sync replicas, log start and end offset, size on disk, "
-            + "last compaction) and configs.")
+            "Show a topic's partitions (leader, leader epoch, replicas, in-sync replicas, log start and end offset, "
+            + "size on disk, last compaction) and configs.")
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "The topic's name.")
     var name: String
 
-    @Flag(help: "Print JSON: {name, internal, cleanupPolicy, partitions: [...], configs: [...]}.")
+    @Flag(
+        help: """
+            Print JSON: {name, internal, cleanupPolicy, partitions: [{partition, leader, leaderEpoch, replicas, isr, \
+            underReplicated, logStartOffset, logEndOffset, ...}], configs: [...]}; leader is null while there is none.
+            """)
     var json = false
 
     struct Output: Encodable {
         struct Partition: Encodable {
             var partition: Int32
             var leader: Int32?
+            var leaderEpoch: Int32
             var replicas: [Int32]
             var isr: [Int32]
+            /// The in-sync set is smaller than the replica set.
+            var underReplicated: Bool
             var logStartOffset: Int64
             var logEndOffset: Int64
             var sizeBytes: Int64?
@@ -63,7 +70,8 @@ struct TopicDescribeCommand: AsyncParsableCommand {
                     partitions: description.partitions.map {
                         let log = logOf[$0.partition]
                         return .init(
-                            partition: $0.partition, leader: $0.leader, replicas: $0.replicas, isr: $0.isr,
+                            partition: $0.partition, leader: $0.leader, leaderEpoch: $0.leaderEpoch,
+                            replicas: $0.replicas, isr: $0.isr, underReplicated: $0.isr.count < $0.replicas.count,
                             logStartOffset: $0.logStartOffset, logEndOffset: $0.logEndOffset, sizeBytes: log?.sizeBytes,
                             segmentCount: log?.segmentCount, firstDirtyOffset: log?.firstDirtyOffset,
                             lastCleanedMs: log?.lastCleanedMs, cleanerError: log?.cleanerError)
@@ -79,7 +87,8 @@ struct TopicDescribeCommand: AsyncParsableCommand {
         var text = "Topic: \(description.name)  Partitions: \(description.partitions.count)  "
             + "Replication-factor: \(replication)  Cleanup-policy: \(policy ?? "unknown")\n\n"
         var partitions = Table([
-            "PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET", "SIZE-BYTES", "SEGMENTS",
+            "PARTITION", "LEADER", "LEADER-EPOCH", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET",
+            "SIZE-BYTES", "SEGMENTS",
             "LAST-CLEANED",
         ])
         for partition in description.partitions {
@@ -88,9 +97,10 @@ struct TopicDescribeCommand: AsyncParsableCommand {
                 log?.cleanerError.map { "failed: \($0)" }
                 ?? log?.lastCleanedMs.map { Timestamps.iso8601(milliseconds: $0) } ?? "never"
             partitions.append([
-                "\(partition.partition)", partition.leader.map { "\($0)" } ?? "none",
+                "\(partition.partition)", partition.leader.map { "\($0)" } ?? "none", "\(partition.leaderEpoch)",
                 partition.replicas.map { "\($0)" }.joined(separator: ","),
-                partition.isr.map { "\($0)" }.joined(separator: ","),
+                partition.isr.map { "\($0)" }.joined(separator: ",")
+                    + (partition.isr.count < partition.replicas.count ? " (under-replicated)" : ""),
                 "\(partition.logStartOffset)", "\(partition.logEndOffset)", log.map { "\($0.sizeBytes)" } ?? "-",
                 log.map { "\($0.segmentCount)" } ?? "-", cleaned,
             ])

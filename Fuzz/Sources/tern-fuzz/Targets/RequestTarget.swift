@@ -194,6 +194,17 @@ enum RequestTarget {
             ("init-producer-id", payload(InitProducerIdRequest())),
             ("allocate-producer-ids", payload(AllocateProducerIdsRequest(brokerId: 2, brokerEpoch: 17))),
             (
+                "alter-partition",
+                payload(
+                    AlterPartitionRequest(
+                        brokerId: 2, brokerEpoch: 17,
+                        partitions: [
+                            .init(
+                                topicId: MetadataUUID(high: 1, low: 2), partition: 0, leaderEpoch: 3, partitionEpoch: 5,
+                                newIsr: [2, 3])
+                        ]))
+            ),
+            (
                 "envelope",
                 payload(
                     EnvelopeRequest(

@@ -284,6 +284,16 @@ enum ResponseTarget {
                 seed(.allocateProducerIds, AllocateProducerIdsResponse(producerIdStart: 1000, producerIdLength: 1000))
             ),
             (
+                "alter-partition",
+                seed(
+                    .alterPartition,
+                    AlterPartitionResponse(partitions: [
+                        .init(
+                            topicId: MetadataUUID(high: 1, low: 2), partition: 0, leader: 2, leaderEpoch: 3,
+                            partitionEpoch: 6, isr: [2, 3])
+                    ]))
+            ),
+            (
                 "envelope",
                 seed(
                     .envelope,

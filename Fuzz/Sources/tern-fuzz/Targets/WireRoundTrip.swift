@@ -6,14 +6,14 @@ import TernWire
 enum WireRoundTrip {
     /// Every API whose bodies come from outside: the client APIs of ``ApiKey/supported``, then
     /// those the broker answers outside that table (SASL before authentication, the controller's
-    /// broker registration, heartbeat, producer-id allocation and forwarded requests (Envelope),
+    /// broker registration, heartbeat, producer-id allocation, forwarded requests (Envelope) and ISR changes (AlterPartition),
     /// the ACL administration), all at version 0. Appended after `supported`, and new ones at the
     /// end, so that the response corpus's first byte (an index here) keeps its meaning.
     static let apis: [(key: ApiKey, minVersion: UInt16, maxVersion: UInt16)] =
         ApiKey.supported
         + [
             ApiKey.saslHandshake, .saslAuthenticate, .brokerRegistration, .brokerHeartbeat, .describeAcls, .createAcls,
-            .deleteAcls, .allocateProducerIds, .envelope,
+            .deleteAcls, .allocateProducerIds, .envelope, .alterPartition,
         ]
         .filter { key in !ApiKey.supported.contains { $0.key == key } }.map { (key: $0, minVersion: 0, maxVersion: 0) }
 
@@ -53,6 +53,7 @@ enum WireRoundTrip {
         case .initProducerId: InitProducerIdRequest.self
         case .allocateProducerIds: AllocateProducerIdsRequest.self
         case .envelope: EnvelopeRequest.self
+        case .alterPartition: AlterPartitionRequest.self
         default: nil
         }
     }

@@ -31,7 +31,7 @@ final class ActiveController: Sendable {
     let queue: DispatchQueue
     let state: Mutex<State>
     private let driver: QuorumDriver
-    private let publisher: MetadataPublisher
+    let publisher: MetadataPublisher
     let logger: Logger
     /// The longest a proposal may wait for its commit; a request's own timeout can only shorten it.
     let proposalTimeout: Duration

@@ -230,6 +230,26 @@ final class BrokerLifecycle: Sendable {
         }
     }
 
+    /// AlterPartition to the active controller with this process's registration (ISR changes of
+    /// partitions this broker leads); any thread. Fails without a registration or a known leader.
+    func alterPartition(
+        _ partitions: [AlterPartitionRequest.Partition],
+        completion: @escaping @Sendable (Result<AlterPartitionResponse, any Error>) -> Void
+    ) {
+        guard let epoch = state.withLock({ $0.brokerEpoch }) else {
+            return completion(
+                .failure(ControllerChannelError("broker \(nodeId) is not registered with a controller yet")))
+        }
+        guard let leader = leader() else {
+            return completion(.failure(ControllerChannelError("no metadata quorum leader known")))
+        }
+        let request = AlterPartitionRequest(brokerId: nodeId, brokerEpoch: epoch, partitions: partitions)
+        // The channel's connect may block up to its timeout: never on the caller's thread.
+        queue.async {
+            self.send(request, to: leader, serve: { $0.alterPartition($1, reply: $2) }, completion: completion)
+        }
+    }
+
     private func remote<R: WireRequest>(
         _ request: R, to leader: Int32, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) {

@@ -335,8 +335,8 @@ public final class ClusterNode: Sendable {
         guard reader.isAtEnd else { throw WireError(.malformed, "\(reader.remaining) unexpected bytes after the body") }
     }
 
-    /// On a controller-listener connection: BrokerRegistration, BrokerHeartbeat and
-    /// AllocateProducerIds for the active controller.
+    /// On a controller-listener connection: BrokerRegistration, BrokerHeartbeat,
+    /// AllocateProducerIds and AlterPartition for the active controller.
     private static func serve(
         _ controller: ActiveController, _ header: RequestHeader, _ body: [UInt8],
         _ respond: @escaping @Sendable ([UInt8]) -> Void
@@ -364,6 +364,8 @@ public final class ClusterNode: Sendable {
                 }
             case .allocateProducerIds:
                 try decode(AllocateProducerIdsRequest.self) { controller.allocateProducerIds($0, reply: $1) }
+            case .alterPartition:
+                try decode(AlterPartitionRequest.self) { controller.alterPartition($0, reply: $1) }
             default:
                 respond(
                     Frame.errorResponse(

@@ -5,7 +5,8 @@ import TernNet
 import TernWire
 
 /// A broker's connection to one controller's controller listener, for BrokerRegistration and
-/// BrokerHeartbeat: connects on first use, matches responses by correlation id, fails a request
+/// BrokerHeartbeat (and to a partition leader's inter-broker listener, for replica fetches):
+/// connects on first use, matches responses by correlation id, fails a request
 /// that gets no answer within its timeout (and drops the connection, which may be stuck) and fails
 /// everything pending when the connection closes. The next request connects again.
 final class ControllerChannel: Sendable {
@@ -20,10 +21,13 @@ final class ControllerChannel: Sendable {
     let host: String
     let port: Int
     private let clientId: String
+    /// The largest response frame accepted (replica fetch responses carry record batches).
+    private let maxFrameBytes: Int
     private let state = Mutex(State())
     private let timerQueue = DispatchQueue(label: "tern.controller-channel")
 
-    init(host: String, port: Int, clientId: String) {
+    init(host: String, port: Int, clientId: String, maxFrameBytes: Int = 1 << 20) {
+        self.maxFrameBytes = maxFrameBytes
         self.host = host
         self.port = port
         self.clientId = clientId
@@ -55,7 +59,7 @@ final class ControllerChannel: Sendable {
     private func connected(timeout: Duration) throws -> ClientConnection {
         if let open = state.withLock({ $0.connection }), !open.isClosed { return open }
         let connection = try ClientConnection.connect(
-            host: host, port: port, timeout: timeout, maxFrameBytes: 1 << 20,
+            host: host, port: port, timeout: timeout, maxFrameBytes: maxFrameBytes,
             onFrame: { [weak self] frame in self?.received(Array(frame)) },
             onClose: { [weak self] error in
                 self?.failAll("connection to the controller closed: \(error.map { "\($0)" } ?? "closed")")

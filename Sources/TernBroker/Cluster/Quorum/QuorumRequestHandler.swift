@@ -45,6 +45,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     /// must be a Raft message.
     static let controllerApis: Set<ApiKey> = [
         .brokerRegistration, .brokerHeartbeat, .describeQuorum, .envelope, .alterUserScramCredentials, .allocateProducerIds,
+        .alterPartition,
     ]
 
     func connection(

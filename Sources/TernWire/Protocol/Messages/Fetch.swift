@@ -11,10 +11,14 @@
 /// partition's) and the epoch of the last batch the sender fetched (KIP-595: a leader whose log
 /// diverges from the follower's before the fetch offset answers with the diverging epoch and its
 /// end offset instead of records).
+///
+/// Version 3 adds each partition's `durableOffset` for a follower's fetch (`replicaId` ≥ 0): what
+/// the follower has fsynced, which the leader counts for the high watermark (Tern's promise: the
+/// high watermark is the minimum *durable* offset over the in-sync set). Consumers send -1.
 public struct FetchRequest: WireRequest, Hashable {
     public typealias Response = FetchResponse
     public static let apiKey = ApiKey.fetch
-    public static let apiVersion: UInt16 = 2
+    public static let apiVersion: UInt16 = 3
 
     /// `sessionEpoch` of a request that opens a session (with `sessionId` 0) or replaces one.
     public static let initialEpoch: Int32 = 0
@@ -31,21 +35,25 @@ public struct FetchRequest: WireRequest, Hashable {
         /// v2: the epoch of the last batch the sender holds before `fetchOffset` (followers);
         /// -1 (and before v2) asks for no divergence check.
         public var lastFetchedEpoch: Int32
+        /// v3: a follower's fsynced log end (at most `fetchOffset`); -1 (and before v3): unknown.
+        public var durableOffset: Int64
         public init(
             partition: Int32, fetchOffset: Int64, maxBytes: Int32, currentLeaderEpoch: Int32 = -1,
-            lastFetchedEpoch: Int32 = -1
+            lastFetchedEpoch: Int32 = -1, durableOffset: Int64 = -1
         ) {
             self.partition = partition
             self.fetchOffset = fetchOffset
             self.maxBytes = maxBytes
             self.currentLeaderEpoch = currentLeaderEpoch
             self.lastFetchedEpoch = lastFetchedEpoch
+            self.durableOffset = durableOffset
         }
     }
     public typealias Topic = TopicPartitions<Partition>
     /// Partitions an incremental request removes from its session.
     public typealias ForgottenTopic = TopicPartitions<Int32>
-    /// The version the request is encoded at: 0 (no sessions), 1 (sessions) or 2 (leader epochs).
+    /// The version the request is encoded at: 0 (no sessions), 1 (sessions), 2 (leader epochs) or
+    /// 3 (followers' durable offsets).
     public var version: UInt16
     /// -1 for consumers; a broker id for replicas.
     public var replicaId: Int32
@@ -97,7 +105,7 @@ public struct FetchRequest: WireRequest, Hashable {
             sessionId = 0
             sessionEpoch = Self.finalEpoch
         }
-        topics = try reader.readTopics(minPartitionSize: version >= 2 ? 24 : 16) { p in
+        topics = try reader.readTopics(minPartitionSize: version >= 3 ? 32 : version >= 2 ? 24 : 16) { p in
             var partition = Partition(
                 partition: try p.readInt32(), fetchOffset: try p.readInt64("fetchOffset"),
                 maxBytes: try p.readInt32("partitionMaxBytes"))
@@ -105,6 +113,7 @@ public struct FetchRequest: WireRequest, Hashable {
                 partition.currentLeaderEpoch = try p.readInt32("currentLeaderEpoch")
                 partition.lastFetchedEpoch = try p.readInt32("lastFetchedEpoch")
             }
+            if version >= 3 { partition.durableOffset = try p.readInt64("durableOffset") }
             return partition
         }
         forgottenTopics = version >= 1 ? try reader.readTopics(minPartitionSize: 4) { try $0.readInt32() } : []
@@ -120,6 +129,7 @@ public struct FetchRequest: WireRequest, Hashable {
             writer.write(sessionEpoch)
         }
         let epochs = version >= 2
+        let durable = version >= 3
         writer.writeTopics(topics) { w, p in
             w.write(p.partition)
             w.write(p.fetchOffset)
@@ -128,6 +138,7 @@ public struct FetchRequest: WireRequest, Hashable {
                 w.write(p.currentLeaderEpoch)
                 w.write(p.lastFetchedEpoch)
             }
+            if durable { w.write(p.durableOffset) }
         }
         if version >= 1 { writer.writeTopics(forgottenTopics) { w, p in w.write(p) } }
     }

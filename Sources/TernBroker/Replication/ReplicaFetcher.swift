@@ -1,0 +1,314 @@
+import Dispatch
+import Logging
+import Synchronization
+import TernRaft
+import TernStorage
+import TernWire
+
+/// Settings of the replica fetchers (`num.replica.fetchers`, `replica.fetch.max.bytes`,
+/// `replica.fetch.wait.max.ms`, `inter.broker.listener.name`).
+struct ReplicaFetcherSettings: Sendable {
+    var fetchers = 1
+    var maxBytes = 1_048_576
+    var maxWaitMs = 500
+    /// The leader's registered listener followers connect to (PLAINTEXT by default).
+    var listenerName = "PLAINTEXT"
+    /// Wait before the next fetch after one that brought nothing but errors, or failed.
+    var backoffMs = 100
+}
+
+/// What a fetcher needs from its broker.
+struct ReplicaFetcherHost: Sendable {
+    /// The address of broker `id`'s inter-broker listener, from the metadata image.
+    var address: @Sendable (Int32) -> (host: String, port: Int)?
+    /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
+    var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
+}
+
+/// Fetches, for one leader broker, every partition this broker follows from it (those that hash
+/// to this fetcher when `num.replica.fetchers` > 1): one Fetch request at a time on one
+/// connection, with `replicaId` = this broker, each partition's last fetched epoch and its
+/// durable offset. It appends what comes back with ``PartitionLog/appendAsFollower(_:)``
+/// (truncating first when the leader names a diverging epoch), asks the flusher to make it
+/// durable and, as soon as that fsync completes, fetches again, so the leader learns the new
+/// durable offset — which moves the high watermark and answers `acks=all` produces — at once.
+///
+/// A reply is applied only to the fetch it answers: each partition's entry carries the
+/// machine's incarnation and sequence, and the machine ignores a reply to any other fetch.
+final class ReplicaFetcher: Sendable {
+    private struct State {
+        var partitions: [TopicPartition: HostedReplica] = [:]
+        var running = false
+        var stopped = false
+        var channel: ControllerChannel?
+    }
+
+    let leader: Int32
+    let nodeId: Int32
+    private let settings: ReplicaFetcherSettings
+    private let host: ReplicaFetcherHost
+    private let logger: Logger
+    private let state = Mutex(State())
+    /// Serial: one round at a time (a round's disk work — appends, truncations — runs here).
+    private let queue: DispatchQueue
+
+    init(
+        leader: Int32, index: Int, nodeId: Int32, settings: ReplicaFetcherSettings, host: ReplicaFetcherHost,
+        logger: Logger
+    ) {
+        self.leader = leader
+        self.nodeId = nodeId
+        self.settings = settings
+        self.host = host
+        var logger = logger
+        logger[metadataKey: "tern_leader"] = "\(leader)"
+        self.logger = logger
+        self.queue = DispatchQueue(label: "tern.replica-fetcher.\(leader).\(index)")
+    }
+
+    /// Replaces the partitions fetched; starts the loop when it has work.
+    func set(_ partitions: [TopicPartition: HostedReplica]) {
+        let start = state.withLock { state -> Bool in
+            state.partitions = partitions
+            guard !state.running, !state.stopped, !partitions.isEmpty else { return false }
+            state.running = true
+            return true
+        }
+        if start { queue.async { [self] in round() } }
+    }
+
+    /// Stops fetching and closes the connection (a request in flight is abandoned).
+    func stop() {
+        let channel = state.withLock { state -> ControllerChannel? in
+            state.stopped = true
+            state.partitions = [:]
+            defer { state.channel = nil }
+            return state.channel
+        }
+        channel?.close()
+    }
+
+    private func schedule(afterMs delay: Int) {
+        if delay <= 0 {
+            queue.async { [self] in round() }
+        } else {
+            queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in round() }
+        }
+    }
+
+    /// One fetch: collects each partition's next fetch from its machine and sends them together.
+    private func round() {
+        let (partitions, stopped) = state.withLock { state in
+            let idle = state.partitions.isEmpty || state.stopped
+            if idle { state.running = false }
+            return (state.partitions, idle)
+        }
+        if stopped { return }
+        guard let channel = channel() else { return schedule(afterMs: settings.backoffMs) }
+        let now = replicationNow()
+        var sent: [(HostedReplica, ReplicaFetch)] = []
+        for replica in partitions.values {
+            let fetch = replica.state.withLock { state -> ReplicaFetch? in
+                guard state.machine.role == .follower(leader: leader) else { return nil }
+                var fetch = state.pendingFetch ?? ReplicaManager.lastFetch(state.step(.tick, now: now))
+                state.pendingFetch = nil
+                // What is durable now, not when the machine asked: the fsync that just finished
+                // is what the leader is waiting to hear about.
+                if let current = fetch?.durableOffset {
+                    fetch?.durableOffset = max(current, state.machine.durableEnd)
+                }
+                return fetch
+            }
+            if let fetch { sent.append((replica, fetch)) }
+        }
+        guard !sent.isEmpty else { return schedule(afterMs: settings.backoffMs) }
+        var byTopic: [String: [TernWire.FetchRequest.Partition]] = [:]
+        for (replica, f) in sent {
+            byTopic[replica.topicPartition.topic, default: []].append(
+                .init(
+                    partition: replica.topicPartition.partition, fetchOffset: f.fetchOffset,
+                    maxBytes: Int32(clamping: settings.maxBytes), currentLeaderEpoch: f.leaderEpoch,
+                    lastFetchedEpoch: f.lastFetchedEpoch, durableOffset: f.durableOffset))
+        }
+        let request = TernWire.FetchRequest(
+            replicaId: nodeId, maxWaitMs: Int32(clamping: settings.maxWaitMs), minBytes: 1,
+            maxBytes: Int32(clamping: settings.maxBytes),
+            topics: byTopic.sorted { $0.key < $1.key }.map { .init(name: $0.key, partitions: $0.value) })
+        let inFlight = sent
+        channel.send(request, timeout: .milliseconds(settings.maxWaitMs + 10_000)) { [self] result in
+            queue.async { [self] in handle(result, inFlight) }
+        }
+    }
+
+    /// The connection to the leader's inter-broker listener, made again when its address changed.
+    private func channel() -> ControllerChannel? {
+        guard let address = host.address(leader) else {
+            logger.debug("the leader has no inter-broker listener in the metadata image yet")
+            return nil
+        }
+        let (channel, old) = state.withLock { state -> (ControllerChannel, ControllerChannel?) in
+            if let c = state.channel, c.host == address.host, c.port == address.port { return (c, nil) }
+            let old = state.channel
+            let c = ControllerChannel(
+                host: address.host, port: address.port, clientId: "tern-replica-\(nodeId)",
+                // A response carries up to maxBytes of records, plus at least one whole batch.
+                maxFrameBytes: settings.maxBytes + (16 << 20))
+            state.channel = c
+            return (c, old)
+        }
+        old?.close()
+        return channel
+    }
+
+    private func handle(_ result: Result<[UInt8], ControllerChannelError>, _ sent: [(HostedReplica, ReplicaFetch)]) {
+        let response: TernWire.FetchResponse
+        switch result {
+        case .failure(let error):
+            logger.debug("replica fetch failed", metadata: ["error": "\(error)"])
+            return schedule(afterMs: settings.backoffMs)
+        case .success(let body):
+            var reader = ByteReader(body)
+            do {
+                response = try TernWire.FetchResponse(from: &reader, version: TernWire.FetchRequest.apiVersion)
+            } catch {
+                logger.warning("unreadable replica fetch response", metadata: ["error": "\(error)"])
+                return schedule(afterMs: settings.backoffMs)
+            }
+        }
+        var answers: [TopicPartition: TernWire.FetchResponse.Partition] = [:]
+        for topic in response.topics {
+            for p in topic.partitions { answers[TopicPartition(topic.name, p.partition)] = p }
+        }
+        var durableWaits: [(HostedReplica, Int64)] = []
+        var progressed = false
+        for (replica, f) in sent {
+            guard let answer = answers[replica.topicPartition] else { continue }
+            let outcome = apply(answer, to: replica, fetch: f)
+            if let end = outcome.appendedEnd { durableWaits.append((replica, end)) }
+            progressed = progressed || outcome.progressed
+        }
+        guard !durableWaits.isEmpty else { return schedule(afterMs: progressed ? 0 : settings.backoffMs) }
+        // Fetch again once everything appended is durable: that fetch reports it.
+        let remaining = Atomic<Int>(durableWaits.count)
+        for (replica, end) in durableWaits {
+            host.whenDurable(replica.log, end) { [self] ok in
+                if ok {
+                    replica.state.withLock { state in
+                        _ = state.step(.persisted(upTo: end), now: replicationNow())
+                    }
+                }
+                if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { schedule(afterMs: 0) }
+            }
+        }
+    }
+
+    private struct Outcome {
+        var appendedEnd: Int64?
+        var progressed: Bool
+    }
+
+    /// Steps the partition's machine with the leader's answer and performs what it asks: a
+    /// truncation, then the append of the whole batches received.
+    private func apply(_ answer: TernWire.FetchResponse.Partition, to replica: HostedReplica, fetch f: ReplicaFetch)
+        -> Outcome
+    {
+        var bytes: [UInt8] = []
+        let body: ReplicaFetchReply.Body
+        if answer.errorCode == .none, answer.divergingEpoch >= 0 {
+            body = .diverging(epoch: answer.divergingEpoch, endOffset: answer.divergingEndOffset)
+        } else if answer.errorCode != .none {
+            switch answer.errorCode {
+            case .fencedLeaderEpoch: body = .refused(.fencedLeaderEpoch)
+            case .unknownLeaderEpoch: body = .refused(.unknownLeaderEpoch)
+            default: body = .refused(.notLeader)
+            }
+            if answer.errorCode != .notLeaderOrFollower {
+                logger.debug(
+                    "leader refused a replica fetch",
+                    metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(answer.errorCode)"])
+            }
+        } else {
+            let parsed = Self.wholeBatches(answer.records, from: f.fetchOffset)
+            bytes = parsed.bytes
+            body = .records(from: f.fetchOffset, to: parsed.end, batchEpochs: parsed.epochs)
+        }
+        let reply = ReplicaFetchReply(
+            leaderEpoch: f.leaderEpoch, highWatermark: answer.highWatermark, incarnation: f.incarnation,
+            sequence: f.sequence, body: body)
+        return replica.state.withLock { state -> Outcome in
+            let effects = state.step(.fetchReply(from: leader, reply), now: replicationNow())
+            var outcome = Outcome(appendedEnd: nil, progressed: false)
+            do {
+                for effect in effects {
+                    switch effect {
+                    case .truncate(let offset):
+                        logger.info(
+                            "truncating a diverging log",
+                            metadata: [
+                                "tern_topic": "\(replica.topicPartition.topic)",
+                                "tern_partition": "\(replica.topicPartition.partition)", "tern_offset": "\(offset)",
+                            ])
+                        try replica.log.truncate(to: offset)
+                        outcome.progressed = true
+                    case .appendFetched(_, let to):
+                        let result = try replica.log.appendAsFollower(bytes)
+                        guard result.logEndOffset == to else {
+                            throw StorageError(
+                                .invalidBatch, "replicated batches end at \(result.logEndOffset), expected \(to)")
+                        }
+                        outcome.appendedEnd = to
+                        outcome.progressed = true
+                    case .sendFetch(_, let next):
+                        state.pendingFetch = next
+                    default:
+                        break
+                    }
+                }
+            } catch {
+                logger.error(
+                    "cannot apply replicated data; starting over from the log",
+                    metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(error)"])
+                state.resync(log: replica.log)
+                outcome.appendedEnd = nil
+            }
+            if case .diverging = body { outcome.progressed = true }
+            return outcome
+        }
+    }
+
+    /// The whole batches of `records` from the one starting at `from` (a trailing partial batch
+    /// is left for the next fetch), their end offset and where each epoch starts.
+    static func wholeBatches(_ records: [UInt8], from: Int64) -> (bytes: [UInt8], end: Int64, epochs: [EpochEntry]) {
+        var position = 0
+        var end = from
+        var epochs: [EpochEntry] = []
+        while let header = RecordBatchHeader(records, at: position), header.batchLength > 0,
+            position + header.totalSize <= records.count
+        {
+            // The leader reads from the batch holding `from`; a follower's fetch offset is always
+            // a batch boundary, so anything else is not this log's continuation.
+            guard header.baseOffset == end else { break }
+            if epochs.last?.epoch != header.partitionLeaderEpoch {
+                epochs.append(EpochEntry(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset))
+            }
+            end = header.lastOffset + 1
+            position += header.totalSize
+        }
+        return (position == records.count ? records : Array(records[0..<position]), end, epochs)
+    }
+}
+
+extension HostedReplica.State {
+    /// Rebuilds the machine from what the log holds (after an append or truncation failed
+    /// half-way), keeping the committed partition state.
+    mutating func resync(log: PartitionLog) {
+        let old = machine
+        machine = PartitionReplica(
+            config: old.config, incarnation: UInt64.random(in: 1...UInt64.max), logEnd: log.logEndOffset,
+            history: LeaderEpochCache(log.leaderEpochs), highWatermark: old.highWatermark)
+        pendingFetch = nil
+        if let p = old.partition {
+            pendingFetch = ReplicaManager.lastFetch(step(.partitionState(p), now: replicationNow()))
+        }
+    }
+}
