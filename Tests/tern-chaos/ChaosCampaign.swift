@@ -7,7 +7,7 @@ struct ChaosCampaign {
 
     /// The process exit status: 0 when every run finished with a valid history.
     func run() async -> Int32 {
-        print(
+        say(
             "tern-chaos: \(options.runs) run(s) from seed \(options.seed), "
                 + (options.faults
                     ? "\(options.faultSeconds) s of faults each, " : "no faults (\(options.faultSeconds) s), ")
@@ -27,17 +27,22 @@ struct ChaosCampaign {
             total.add(result.verdict)
             let ok = result.error == nil && result.verdict.isValid
             if !ok { failedRuns.append(seed) }
-            print(
+            say(
                 "run \(index + 1)/\(options.runs) seed=\(seed) faults=\(result.faults.count) [\(result.faults.map(\.description).joined(separator: "; "))] "
                     + "\(result.verdict.summary) \(ok ? "OK" : "FAIL")")
-            if let error = result.error { print("  error: \(error)") }
-            for problem in result.verdict.problems { print("  \(problem)") }
-            if let kept = result.keptDirectory { print("  data and logs kept in \(kept)") }
+            if let error = result.error { say("  error: \(error)") }
+            for problem in result.verdict.problems { say("  \(problem)") }
+            if let kept = result.keptDirectory { say("  data and logs kept in \(kept)") }
         }
-        print(
+        say(
             "total: \(options.runs) runs, \(faults) faults, \(total.summary), "
                 + "\(failedRuns.count) failing\(failedRuns.isEmpty ? "" : " (seeds \(failedRuns.map(String.init).joined(separator: ",")))")"
         )
         return failedRuns.isEmpty ? 0 : 1
     }
+}
+
+/// Prints a line at once (unbuffered), so a campaign's progress shows in a file or a pipe too.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -23,7 +23,7 @@ final class ChaosWatchdog: Sendable {
             usleep(useconds_t(seconds * 1_000_000))
             let fired = armed.withLock { $0.generation == generation && $0.seed != nil }
             guard fired else { return }
-            print("run seed=\(seed) hung: no result within \(Int(seconds)) s; killing its brokers")
+            say("run seed=\(seed) hung: no result within \(Int(seconds)) s; killing its brokers")
             let me = getpid()
             for process in LoopbackSocketOwner.processes(named: "ternd")
             where LoopbackSocketOwner.parent(of: process.pid) == me {

@@ -7,8 +7,8 @@ import Glibc
 
 switch ChaosOptions.parse(Array(CommandLine.arguments.dropFirst())) {
 case .failure(let error):
-    if !error.message.isEmpty { print("tern-chaos: \(error.message)") }
-    print(ChaosOptions.usage)
+    if !error.message.isEmpty { say("tern-chaos: \(error.message)") }
+    say(ChaosOptions.usage)
     exit(error.message.isEmpty ? 0 : 64)
 case .success(let options):
     exit(await ChaosCampaign(options: options).run())
