@@ -123,6 +123,11 @@ let package = Package(
         .executableTarget(
             name: "replication-sim", dependencies: ["TernReplicationSimulator"], path: "Tests/replication-sim",
             swiftSettings: swiftSettings),
+        // scripts/chaos.sh: a workload under random faults against 3 real ternd processes.
+        .executableTarget(
+            name: "tern-chaos", dependencies: ["TernClient", "TernTestSupport"], path: "Tests/tern-chaos",
+            swiftSettings: swiftSettings),
+        .testTarget(name: "TernTestSupportTests", dependencies: ["TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernRaftTests", dependencies: ["TernRaft", "TernRaftSimulator", "TernWire", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TernClientTests", dependencies: ["TernClient", "TernTestSupport"], swiftSettings: swiftSettings),
         .testTarget(

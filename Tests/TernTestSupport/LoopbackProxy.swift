@@ -14,15 +14,41 @@ import Glibc
 /// the API key of each request by correlation id, which is how it recognises a response. Blocking
 /// sockets and two threads per connection: test support, not a data path. Close it with
 /// ``stop()``.
+///
+/// Given `sourceOf`, it also tells apart who opened each connection (a node of a cluster, or
+/// anyone else) and can cut or blackhole only one source's links — how a cluster harness with one
+/// proxy in front of each node still isolates a single node in both directions.
 public final class LoopbackProxy: Sendable {
+    /// Who opened a connection, as `sourceOf` says.
+    public enum Source: Hashable, Sendable {
+        /// A node of the cluster (its node id).
+        case node(Int32)
+        /// Anyone `sourceOf` does not name: a client.
+        case other
+    }
+
+    /// What happens to one source's links while a fault is set for it.
+    public enum Fault: Hashable, Sendable {
+        /// Open links are closed and new ones are closed as soon as they are accepted.
+        case cut
+        /// Links stay open (and new ones are accepted) but every frame is dropped, both ways; when
+        /// the fault is lifted the links that lost frames are closed, as a TCP connection that
+        /// lost its peer for long would be (TCP never drops bytes inside a live stream).
+        case blackhole
+    }
+
     /// The port clients connect to.
     public let port: Int
     public let upstreamPort: Int
     private let listenFd: Int32
+    private let sourceOf: (@Sendable (_ peerPort: Int, _ proxyPort: Int) -> Source)?
 
     private struct Link {
         var client: Int32
         var server: Int32
+        var source: Source
+        /// A frame of this link was dropped by a per-source blackhole.
+        var lostFrames = false
         /// Request correlation id → API key, for requests not yet answered.
         var pending: [UInt32: UInt16] = [:]
         /// Pump threads still using the descriptors: they are closed when the last one ends (a
@@ -40,13 +66,20 @@ public final class LoopbackProxy: Sendable {
         var cutResponses: [UInt16: Int] = [:]
         var responsesCut = 0
         var stopped = false
+        var faults: [Source: Fault] = [:]
     }
 
     private let state = Mutex(State())
 
     /// Listens on a free loopback port and forwards to 127.0.0.1:`upstreamPort`.
-    public init(upstreamPort: Int) throws {
+    /// - Parameter sourceOf: names the opener of a connection from its loopback port and this
+    ///   proxy's port (called once per accepted connection, on the accepting thread); without it
+    ///   every link is `.other`.
+    public init(
+        upstreamPort: Int, sourceOf: (@Sendable (_ peerPort: Int, _ proxyPort: Int) -> Source)? = nil
+    ) throws {
         self.upstreamPort = upstreamPort
+        self.sourceOf = sourceOf
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BrokerProcessError("proxy socket() failed") }
         var one: Int32 = 1
@@ -101,6 +134,31 @@ public final class LoopbackProxy: Sendable {
     /// How many responses ``cutResponses(toApi:count:)`` has cut so far.
     public var responsesCut: Int { state.withLock { $0.responsesCut } }
 
+    /// Sets (or, with nil, lifts) the fault for one source's links; see ``Fault``.
+    public func setFault(_ fault: Fault?, for source: Source) {
+        state.withLock { state in
+            state.faults[source] = fault
+            for (id, link) in state.links where link.source == source && !link.cut {
+                // A cut closes the source's links; lifting a blackhole closes those that lost frames.
+                guard fault == .cut || (fault == nil && link.lostFrames) else { continue }
+                state.links[id]?.cut = true
+                Self.shutdownLink(link)
+            }
+        }
+    }
+
+    /// Lifts every per-source fault (as ``setFault(_:for:)`` with nil for each).
+    public func clearFaults() {
+        for source in state.withLock({ Array($0.faults.keys) }) { setFault(nil, for: source) }
+    }
+
+    /// How many links are open now, by source.
+    public var openLinks: [Source: Int] {
+        state.withLock { state in
+            state.links.values.filter { !$0.cut }.reduce(into: [:]) { $0[$1.source, default: 0] += 1 }
+        }
+    }
+
     /// Stops listening and closes every connection.
     public func stop() {
         let first = state.withLock { state -> Bool in
@@ -119,13 +177,18 @@ public final class LoopbackProxy: Sendable {
 
     private func acceptLoop() {
         while true {
-            let client = accept(listenFd, nil, nil)
+            var peer = sockaddr_in()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let client = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFd, $0, &peerLength) }
+            }
             if client < 0 {
                 if state.withLock({ $0.stopped }) { return }
                 if errno == EINTR { continue }
                 return
             }
-            if state.withLock({ $0.refuse || $0.stopped }) {
+            let source = sourceOf?(Int(UInt16(bigEndian: peer.sin_port)), port) ?? .other
+            if state.withLock({ $0.refuse || $0.stopped || $0.faults[source] == .cut }) {
                 close(client)
                 if state.withLock({ $0.stopped }) { return }
                 continue
@@ -139,7 +202,7 @@ public final class LoopbackProxy: Sendable {
             setsockopt(server, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let id = state.withLock { state -> Int in
                 defer { state.nextLink += 1 }
-                state.links[state.nextLink] = Link(client: client, server: server)
+                state.links[state.nextLink] = Link(client: client, server: server, source: source)
                 return state.nextLink
             }
             Thread { [self] in pump(id: id, from: client, to: server, requests: true) }.start()
@@ -155,6 +218,10 @@ public final class LoopbackProxy: Sendable {
             let action = state.withLock { state -> Action in
                 guard var link = state.links[id], !link.cut else { return .cut }
                 if state.blackhole { return .drop }
+                if state.faults[link.source] == .blackhole {
+                    state.links[id]?.lostFrames = true
+                    return .drop
+                }
                 if requests {
                     // size(4) apiKey(2) apiVersion(2) correlationId(4)
                     if frame.count >= 12 {
