@@ -214,10 +214,9 @@ final class ControlledShutdownTests: XCTestCase {
 
     /// A producer writing to a partition whose leader gets SIGTERM is acknowledged again by the
     /// new leader soon after: the gap is the controlled shutdown's hand-over plus one metadata
-    /// refresh, not `broker.session.timeout.ms` (30 s here). Until replication, the new leader's
-    /// log of the partition is empty, so its first acknowledgement is offset 0 again: that is how
-    /// the test tells the two leaders apart (idempotence is off: producer state does not move
-    /// with leadership yet).
+    /// refresh, not `broker.session.timeout.ms` (30 s here). The old leader exits only once its
+    /// leadership has moved, so an acknowledgement of a send begun after it exited is the new
+    /// leader's.
     func testAProducerIsAcknowledgedByTheNewLeaderSoonAfterSIGTERM() async throws {
         waitForThreeBrokers()
         let before = try createTopic("orders")
@@ -244,12 +243,12 @@ final class ControlledShutdownTests: XCTestCase {
         var newLeaderAfter: Duration?
         var i = 0
         while newLeaderAfter == nil && clock.now - sent < .seconds(15) {
+            let oldLeaderGone = !process.isRunning
             let metadata = try await producer.send(topic: "orders", value: Array("after-\(i)".utf8), partition: 0)
             let now = clock.now
             longestGap = max(longestGap, now - previousAck)
             previousAck = now
-            if metadata.offset < last { newLeaderAfter = now - sent }
-            last = metadata.offset
+            if oldLeaderGone { newLeaderAfter = now - sent }
             i += 1
         }
         await producer.close()
