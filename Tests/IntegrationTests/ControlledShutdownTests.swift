@@ -244,7 +244,7 @@ final class ControlledShutdownTests: XCTestCase {
         var i = 0
         while newLeaderAfter == nil && clock.now - sent < .seconds(15) {
             let oldLeaderGone = !process.isRunning
-            let metadata = try await producer.send(topic: "orders", value: Array("after-\(i)".utf8), partition: 0)
+            _ = try await producer.send(topic: "orders", value: Array("after-\(i)".utf8), partition: 0)
             let now = clock.now
             longestGap = max(longestGap, now - previousAck)
             previousAck = now
