@@ -35,7 +35,7 @@ final class ProtocolConstantsTests: XCTestCase {
             // Fetch v1 adds fetch sessions and v2 leader epochs, Produce v1 conditions, ListOffsets
             // v1 the current leader epoch; every other API has one version.
             let twoVersions: Set<ApiKey> = [.produce, .saslHandshake, .listOffsets]
-            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 2 : twoVersions.contains(key) ? 1 : 0, name)
+            XCTAssertEqual(supported?.maxVersion, key == .fetch ? 3 : twoVersions.contains(key) ? 1 : 0, name)
         }
         XCTAssertEqual(ApiKey.supported.count, keys.count)
         XCTAssertEqual(ApiKey(rawValue: 999).name, "Api999")
