@@ -11,14 +11,10 @@ final class ClusterFaultHarnessTests: XCTestCase {
     var directory: TemporaryDirectory!
     var cluster: ClusterProcesses!
 
-    static let settings = [
-        "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
-        "controller.quorum.election.timeout.ms": "500", "controller.quorum.fetch.timeout.ms": "1000",
-    ]
-
     override func setUpWithError() throws {
         directory = TemporaryDirectory("tern-faults")
-        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: Self.settings, proxied: true)
+        cluster = try ClusterProcesses(
+            count: 3, directory: directory.path, settings: ClusterQuorumTests.settings, proxied: true)
     }
 
     override func tearDown() {
