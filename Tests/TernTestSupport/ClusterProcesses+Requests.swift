@@ -38,6 +38,21 @@ extension ClusterProcesses {
         XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
     }
 
+    /// ``waitUntil(_:_:every:file:line:_:)`` for an async `condition` (asking through the SDK),
+    /// polling every 200 ms. (A separate name: an async overload would capture the synchronous
+    /// calls made from async tests.)
+    public func waitUntilAsync(
+        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
+        _ condition: () async -> Bool
+    ) async {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
+    }
+
     /// Waits until each of `askingNodes` reports `count` unfenced brokers and a controller (fails
     /// the test past `seconds` each); returns the controller the last one reported (-1 on failure).
     @discardableResult
