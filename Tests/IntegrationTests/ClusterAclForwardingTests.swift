@@ -42,25 +42,12 @@ final class ClusterAclForwardingTests: XCTestCase {
         return try? connection.roundTrip(request)
     }
 
-    /// Polls every 100 ms until `condition` holds or `seconds` pass; fails with the logs.
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     /// Waits until every node reports three unfenced brokers and a controller, and answers
     /// DescribeCluster (its authorizer has caught up); returns the controller.
     private func waitForCluster() -> Int32 {
         var controller: Int32 = -1
         for node in [Int32(1), 2, 3] {
-            waitUntil(60, "node \(node) sees 3 unfenced brokers and a controller") {
+            cluster.waitUntil(60, "node \(node) sees 3 unfenced brokers and a controller") {
                 guard let answer = send(node, MetadataRequest(topics: []), timeout: 5)?.response,
                     answer.brokers.count == 3, answer.controllerId >= 0
                 else { return false }
@@ -100,7 +87,7 @@ final class ClusterAclForwardingTests: XCTestCase {
         // Every other node applies the same committed entry (bounded: it learns the commit on its
         // next fetch of the metadata log).
         for node in nodes where node != receiver {
-            waitUntil(10, "node \(node) enforces the ACL created through node \(receiver)") {
+            cluster.waitUntil(10, "node \(node) enforces the ACL created through node \(receiver)") {
                 send(node, DescribeClusterRequest(includeFencedBrokers: false), timeout: 5)?.status.errorCode
                     == .clusterAuthorizationFailed
             }
@@ -126,7 +113,7 @@ final class ClusterAclForwardingTests: XCTestCase {
             operation: .alter, permission: .deny)
         XCTAssertEqual(send(second, CreateAclsRequest(creations: [denyAlter]))?.status.errorCode, ErrorCode.none)
         for node in nodes {
-            waitUntil(10, "node \(node) refuses ElectLeaders without ALTER on the cluster") {
+            cluster.waitUntil(10, "node \(node) refuses ElectLeaders without ALTER on the cluster") {
                 send(node, ElectLeadersRequest(), timeout: 5)?.status.errorCode == .clusterAuthorizationFailed
             }
         }

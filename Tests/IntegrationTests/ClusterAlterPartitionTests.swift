@@ -28,30 +28,6 @@ final class ClusterAlterPartitionTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func partition(_ nodeId: Int32, _ topic: String) -> MetadataResponse.Partition? {
-        cluster.metadataPartition(nodeId, topic)
-    }
-
-    private func metadata(_ nodeId: Int32) -> MetadataResponse? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: 5),
-            let (status, response) = try? connection.roundTrip(MetadataRequest(topics: nil)),
-            status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     private func alter(_ request: AlterPartitionRequest, askingNodes nodes: [Int32]) -> AlterPartitionResponse? {
         guard let response = cluster.alterPartition(request, askingNodes: nodes) else {
             XCTFail("no active controller answered AlterPartition\n\(cluster.logs)")
@@ -64,11 +40,11 @@ final class ClusterAlterPartitionTests: XCTestCase {
 
     func testTheLeaderShrinksAndGrowsItsIsrAndStaleSendersAreRefused() throws {
         let all: [Int32] = [1, 2, 3]
-        waitUntil(60, "three unfenced brokers and a controller") {
-            guard let answer = metadata(1) else { return false }
+        cluster.waitUntil(60, "three unfenced brokers and a controller") {
+            guard let answer = cluster.metadata(1) else { return false }
             return answer.brokers.count == 3 && answer.controllerId >= 0
         }
-        waitUntil(60, "the topic is created") {
+        cluster.waitUntil(60, "the topic is created") {
             guard let connection = try? RawConnection(port: cluster.node(1).clientPort, timeout: 20),
                 let (_, created) = try? connection.roundTrip(
                     CreateTopicsRequest(topics: [.init(name: "isr", numPartitions: 1, replicationFactor: 3)]))
@@ -76,14 +52,14 @@ final class ClusterAlterPartitionTests: XCTestCase {
             let code = created?.topics.first?.errorCode
             return code == ErrorCode.none || code == .topicAlreadyExists
         }
-        waitUntil(60, "every node sees isr-0 with three in-sync replicas") {
-            all.allSatisfy { partition($0, "isr")?.isr.count == 3 }
+        cluster.waitUntil(60, "every node sees isr-0 with three in-sync replicas") {
+            all.allSatisfy { cluster.metadataPartition($0, "isr")?.isr.count == 3 }
         }
-        let initial = try XCTUnwrap(partition(1, "isr"))
+        let initial = try XCTUnwrap(cluster.metadataPartition(1, "isr"))
         let leader = initial.leader
         let follower = try XCTUnwrap(initial.replicas.first { $0 != leader })
         var id: MetadataUUID?
-        waitUntil(30, "the leader records the topic id") {
+        cluster.waitUntil(30, "the leader records the topic id") {
             id = cluster.topicId(leader, "isr")
             return id != nil
         }
@@ -132,8 +108,8 @@ final class ClusterAlterPartitionTests: XCTestCase {
         XCTAssertEqual(shrinkAnswer.leader, leader)
         XCTAssertEqual(shrinkAnswer.leaderEpoch, initial.leaderEpoch, "an ISR change keeps the leader epoch")
         let shrunkEpoch = shrinkAnswer.partitionEpoch
-        waitUntil(30, "every node's metadata shows the shrunk ISR") {
-            running.allSatisfy { partition($0, "isr")?.isr == shrunkIsr }
+        cluster.waitUntil(30, "every node's metadata shows the shrunk ISR") {
+            running.allSatisfy { cluster.metadataPartition($0, "isr")?.isr == shrunkIsr }
         }
 
         // A follower cannot change the ISR, nor can the leader from a stale partition epoch.
@@ -165,8 +141,8 @@ final class ClusterAlterPartitionTests: XCTestCase {
         XCTAssertEqual(grow.errorCode, ErrorCode.none, grow.errorMessage ?? "")
         XCTAssertEqual(grow.isr, initial.replicas, "replica order")
         XCTAssertEqual(grow.partitionEpoch, shrunkEpoch + 1)
-        waitUntil(30, "every node's metadata shows the full ISR again") {
-            running.allSatisfy { partition($0, "isr")?.isr == initial.replicas }
+        cluster.waitUntil(30, "every node's metadata shows the full ISR again") {
+            running.allSatisfy { cluster.metadataPartition($0, "isr")?.isr == initial.replicas }
         }
         cluster.resume(follower)
 
@@ -175,8 +151,8 @@ final class ClusterAlterPartitionTests: XCTestCase {
         cluster.kill9(leader)
         let survivors = all.filter { $0 != leader }
         var successor: MetadataResponse.Partition?
-        waitUntil(60, "a survivor leads isr-0 at the next leader epoch") {
-            successor = partition(survivors[0], "isr")
+        cluster.waitUntil(60, "a survivor leads isr-0 at the next leader epoch") {
+            successor = cluster.metadataPartition(survivors[0], "isr")
             return successor.map { $0.leader != leader && $0.leader >= 0 } ?? false
         }
         let current = try XCTUnwrap(successor)
@@ -194,9 +170,9 @@ final class ClusterAlterPartitionTests: XCTestCase {
         XCTAssertEqual(staleLeader.leader, current.leader)
         XCTAssertEqual(staleLeader.leaderEpoch, current.leaderEpoch)
         XCTAssertFalse(staleLeader.isr.contains(leader), "the fenced leader left the ISR")
-        waitUntil(30, "the survivors' metadata: the new leader, and the refused request changed nothing") {
+        cluster.waitUntil(30, "the survivors' metadata: the new leader, and the refused request changed nothing") {
             survivors.allSatisfy {
-                guard let seen = partition($0, "isr") else { return false }
+                guard let seen = cluster.metadataPartition($0, "isr") else { return false }
                 return seen.leader == current.leader && seen.leaderEpoch == current.leaderEpoch
                     && seen.isr == staleLeader.isr
             }

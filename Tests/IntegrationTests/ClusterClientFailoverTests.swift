@@ -30,26 +30,6 @@ final class ClusterClientFailoverTests: XCTestCase {
 
     private var all: [Int32] { [1, 2, 3] }
 
-    private func partition(_ nodeId: Int32, _ topic: String) -> MetadataResponse.Partition? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: 5),
-            let (status, response) = try? connection.roundTrip(MetadataRequest(topics: [topic])),
-            status.errorCode == .none
-        else { return nil }
-        return response?.topics.first?.partitions.first
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     private func string(_ bytes: ArraySlice<UInt8>?) -> String {
         bytes.map { String(decoding: $0, as: UTF8.self) } ?? "nil"
     }
@@ -65,7 +45,7 @@ final class ClusterClientFailoverTests: XCTestCase {
     }
 
     func testProducerAndConsumerFollowTheNewLeaderAfterKill9() async throws {
-        waitUntil(60, "3 brokers") {
+        cluster.waitUntil(60, "3 brokers") {
             all.allSatisfy { id in
                 (try? RawConnection(port: cluster.node(id).clientPort, timeout: 5).roundTrip(
                     MetadataRequest(topics: [])))?
@@ -77,8 +57,8 @@ final class ClusterClientFailoverTests: XCTestCase {
                 bootstrap: all.map { cluster.node($0).bootstrap }, requestTimeout: .seconds(10)))
         try await client.admin.createTopic(name: "failover", partitions: 1, replicationFactor: 3)
         var first: MetadataResponse.Partition?
-        waitUntil(20, "a leader for failover-0") {
-            first = partition(1, "failover")
+        cluster.waitUntil(20, "a leader for failover-0") {
+            first = cluster.metadataPartition(1, "failover")
             return (first?.leader ?? -1) > 0
         }
         let oldLeader = try XCTUnwrap(first).leader
@@ -101,7 +81,7 @@ final class ClusterClientFailoverTests: XCTestCase {
         // metadata to the new leader once the controller fenced the dead one (3 s session).
         cluster.kill9(oldLeader)
         let stored = try await producer.send(topic: "failover", value: Array("after-0".utf8), partition: 0)
-        let moved = try XCTUnwrap(partition(all.first { $0 != oldLeader }!, "failover"))
+        let moved = try XCTUnwrap(cluster.metadataPartition(all.first { $0 != oldLeader }!, "failover"))
         XCTAssertNotEqual(moved.leader, oldLeader)
         XCTAssertEqual(moved.leaderEpoch, 1)
         // Either the new leader holds the five acknowledged records (replicated partitions) and

@@ -11,14 +11,10 @@ final class ClusterFaultHarnessTests: XCTestCase {
     var directory: TemporaryDirectory!
     var cluster: ClusterProcesses!
 
-    static let settings = [
-        "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
-        "controller.quorum.election.timeout.ms": "500", "controller.quorum.fetch.timeout.ms": "1000",
-    ]
-
     override func setUpWithError() throws {
         directory = TemporaryDirectory("tern-faults")
-        cluster = try ClusterProcesses(count: 3, directory: directory.path, settings: Self.settings, proxied: true)
+        cluster = try ClusterProcesses(
+            count: 3, directory: directory.path, settings: ClusterQuorumTests.settings, proxied: true)
     }
 
     override func tearDown() {
@@ -41,18 +37,6 @@ final class ClusterFaultHarnessTests: XCTestCase {
         await ask(nodeId) { try await $0.admin.describeClusterMembership() }
     }
 
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () async -> Bool
-    ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     /// Formed as `nodeId` sees it: a controller and three unfenced brokers.
     private func formed(_ nodeId: Int32) async -> ClusterMembership? {
         guard let view = await membership(nodeId), view.controllerId != nil, view.nodes.count == 3,
@@ -62,7 +46,7 @@ final class ClusterFaultHarnessTests: XCTestCase {
     }
 
     func testIsolatingTheControllerElectsAnotherAndHealingLetsItRejoin() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(1) != nil }
         let view = await formed(1)
         let controller = try XCTUnwrap(view?.controllerId)
         let others = [Int32(1), 2, 3].filter { $0 != controller }
@@ -80,7 +64,7 @@ final class ClusterFaultHarnessTests: XCTestCase {
             Set(controllerLinks.keys), Set(others.map { LoopbackProxy.Source.node($0) }), "\(controllerLinks)")
 
         cluster.isolate(controller, fault: .cut)
-        await waitUntil(30, "the other two to elect another controller and fence node \(controller)") {
+        await cluster.waitUntilAsync(30, "the other two to elect another controller and fence node \(controller)") {
             guard let view = await membership(others[0]), let now = view.controllerId, now != controller else {
                 return false
             }
@@ -100,21 +84,21 @@ final class ClusterFaultHarnessTests: XCTestCase {
         }
 
         cluster.heal()
-        await waitUntil(60, "node \(controller) to rejoin: unfenced, and agreeing on the controller") {
+        await cluster.waitUntilAsync(60, "node \(controller) to rejoin: unfenced, and agreeing on the controller") {
             guard let mine = await formed(controller), let theirs = await formed(others[0]) else { return false }
             return mine.controllerId == theirs.controllerId
         }
     }
 
     func testBlackholingAPartitionLeaderMovesLeadershipAndHealingUnfencesIt() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(1) != nil }
         let created = await ask(1) { client -> Bool in
             try await client.admin.createTopic(name: "harness", partitions: 1, replicationFactor: 3)
             return true
         }
         XCTAssertEqual(created, true)
         var leader: Int32?
-        await waitUntil(30, "a leader for harness-0") {
+        await cluster.waitUntilAsync(30, "a leader for harness-0") {
             leader = await ask(1) { try await $0.admin.describeTopic(name: "harness").partitions.first?.leader } ?? nil
             return leader != nil
         }
@@ -123,7 +107,7 @@ final class ClusterFaultHarnessTests: XCTestCase {
 
         // Frames vanish, connections stay: the node is fenced once its heartbeats stop arriving.
         cluster.isolate(isolated, fault: .blackhole, fromClients: true)
-        await waitUntil(30, "harness-0 led by another node once node \(isolated) is fenced") {
+        await cluster.waitUntilAsync(30, "harness-0 led by another node once node \(isolated) is fenced") {
             guard let view = await membership(witness),
                 view.nodes.first(where: { $0.nodeId == isolated })?.fenced == true
             else { return false }
@@ -133,6 +117,6 @@ final class ClusterFaultHarnessTests: XCTestCase {
         }
 
         cluster.heal()
-        await waitUntil(60, "node \(isolated) unfenced again") { await formed(witness) != nil }
+        await cluster.waitUntilAsync(60, "node \(isolated) unfenced again") { await formed(witness) != nil }
     }
 }

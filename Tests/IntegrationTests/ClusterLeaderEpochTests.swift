@@ -30,31 +30,8 @@ final class ClusterLeaderEpochTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 10) -> R.Response? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
-            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func partition(_ nodeId: Int32, _ topic: String) -> MetadataResponse.Partition? {
-        send(nodeId, MetadataRequest(topics: [topic]), timeout: 5)?.topics.first?.partitions.first
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     private func produce(_ nodeId: Int32, _ topic: String, count: Int) -> ProduceResponse.Partition? {
-        send(
+        cluster.send(
             nodeId,
             ProduceRequest(
                 acks: -1, timeoutMs: 5000,
@@ -63,7 +40,7 @@ final class ClusterLeaderEpochTests: XCTestCase {
     }
 
     private func fetch(_ nodeId: Int32, _ topic: String, offset: Int64, current: Int32) -> FetchResponse.Partition? {
-        send(
+        cluster.send(
             nodeId,
             FetchRequest(
                 maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20,
@@ -90,7 +67,7 @@ final class ClusterLeaderEpochTests: XCTestCase {
     private func endOffset(_ nodeId: Int32, _ topic: String, epoch: Int32, current: Int32)
         -> OffsetForLeaderEpochResponse.Partition?
     {
-        send(
+        cluster.send(
             nodeId,
             OffsetForLeaderEpochRequest(topics: [
                 .init(name: topic, partitions: [.init(partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch)])
@@ -99,7 +76,7 @@ final class ClusterLeaderEpochTests: XCTestCase {
     }
 
     private func listLatest(_ nodeId: Int32, _ topic: String, current: Int32) -> ListOffsetsResponse.Partition? {
-        send(
+        cluster.send(
             nodeId,
             ListOffsetsRequest(topics: [
                 .init(name: topic, partitions: [.init(partition: 0, timestamp: -1, currentLeaderEpoch: current)])
@@ -110,20 +87,22 @@ final class ClusterLeaderEpochTests: XCTestCase {
     // MARK: Tests
 
     func testBatchesCarryTheImagesLeaderEpochAndStaleEpochsAreFencedAfterFailover() throws {
-        waitUntil(60, "node 1 sees 3 brokers") { send(1, MetadataRequest(topics: []))?.brokers.count == 3 }
-        let created = send(
+        cluster.waitUntil(60, "node 1 sees 3 brokers") {
+            cluster.send(1, MetadataRequest(topics: []))?.brokers.count == 3
+        }
+        let created = cluster.send(
             1, CreateTopicsRequest(topics: [.init(name: "epochs", numPartitions: 1, replicationFactor: 3)]), timeout: 20
         )
         XCTAssertEqual(created?.topics.map(\.errorCode), [ErrorCode.none])
         var first: MetadataResponse.Partition?
-        waitUntil(20, "a leader for epochs-0") {
-            first = partition(1, "epochs")
+        cluster.waitUntil(20, "a leader for epochs-0") {
+            first = cluster.metadataPartition(1, "epochs")
             return (first?.leader ?? -1) > 0
         }
         let before = try XCTUnwrap(first)
         XCTAssertEqual(before.leaderEpoch, 0)
         let oldLeader = before.leader
-        waitUntil(20, "the leader accepts records") {
+        cluster.waitUntil(20, "the leader accepts records") {
             produce(oldLeader, "epochs", count: 2)?.errorCode == ErrorCode.none
         }
         let read = try XCTUnwrap(fetch(oldLeader, "epochs", offset: 0, current: 0))
@@ -134,8 +113,8 @@ final class ClusterLeaderEpochTests: XCTestCase {
         cluster.kill9(oldLeader)
         let survivor = [Int32(1), 2, 3].first { $0 != oldLeader }!
         var after: MetadataResponse.Partition?
-        waitUntil(30, "a new leader for epochs-0") {
-            after = partition(survivor, "epochs")
+        cluster.waitUntil(30, "a new leader for epochs-0") {
+            after = cluster.metadataPartition(survivor, "epochs")
             return after.map { $0.leader > 0 && $0.leader != oldLeader } ?? false
         }
         let moved = try XCTUnwrap(after)
@@ -143,7 +122,7 @@ final class ClusterLeaderEpochTests: XCTestCase {
         let newLeader = moved.leader
 
         // The new leader stamps what it appends with the image's epoch, 1.
-        waitUntil(20, "the new leader accepts records") {
+        cluster.waitUntil(20, "the new leader accepts records") {
             produce(newLeader, "epochs", count: 3)?.errorCode == ErrorCode.none
         }
         let current = try XCTUnwrap(fetch(newLeader, "epochs", offset: 0, current: 1))

@@ -37,18 +37,6 @@ final class ClusterObserverTests: XCTestCase {
         return result
     }
 
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () async -> Bool
-    ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     /// The membership `nodeId` sees once a controller is known and exactly `brokers` are
     /// registered, every one unfenced.
     private func formed(askingNode nodeId: Int32, brokers: [Int32]) async -> ClusterMembership? {
@@ -78,7 +66,7 @@ final class ClusterObserverTests: XCTestCase {
 
     func testObserverRegistersFollowsLeaderChangesAndCatchesUpAfterARestart() async throws {
         try startVotersAndObserver()
-        await waitUntil(60, "four unfenced brokers, seen by the observer") {
+        await cluster.waitUntilAsync(60, "four unfenced brokers, seen by the observer") {
             await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
         }
         // `tern cluster info`: node 4 is a broker only.
@@ -94,7 +82,7 @@ final class ClusterObserverTests: XCTestCase {
         XCTAssertEqual(own.voters.map(\.nodeId), [1, 2, 3])
         XCTAssertNotNil(own.leaderId)
         // `tern cluster quorum` (the leader's view): three voters, node 4 an observer with its progress.
-        await waitUntil(30, "the leader listing observer 4") {
+        await cluster.waitUntilAsync(30, "the leader listing observer 4") {
             guard let q = try? json(try tern(4, ["cluster", "quorum", "--json"])),
                 let observers = q["observers"] as? [[String: Any]]
             else { return false }
@@ -119,23 +107,23 @@ final class ClusterObserverTests: XCTestCase {
         let first = try XCTUnwrap(own.leaderId)
         cluster.kill9(first)
         let survivor: Int32 = first == 1 ? 2 : 1
-        await waitUntil(30, "the observer following a new leader after kill -9 of \(first)") {
+        await cluster.waitUntilAsync(30, "the observer following a new leader after kill -9 of \(first)") {
             guard let view = await ask(4, { try await $0.describeQuorum() }), let leader = view.leaderId else {
                 return false
             }
             return leader != first
         }
-        await waitUntil(30, "node \(first) fenced by the new controller") {
+        await cluster.waitUntilAsync(30, "node \(first) fenced by the new controller") {
             await ask(survivor, { try await $0.describeClusterMembership() })?.nodes.first { $0.nodeId == first }?
                 .fenced == true
         }
         let afterFailover = await ask(survivor, { try await $0.describeClusterMembership() })
         XCTAssertEqual(afterFailover?.nodes.first { $0.nodeId == 4 }?.fenced, false, "the observer was fenced")
-        await waitUntil(30, "the new leader listing observer 4") {
+        await cluster.waitUntilAsync(30, "the new leader listing observer 4") {
             await leaderView(via: survivor)?.observers.map(\.nodeId) == [4]
         }
         try cluster.start(first)
-        await waitUntil(60, "node \(first) back and unfenced") {
+        await cluster.waitUntilAsync(60, "node \(first) back and unfenced") {
             await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
         }
 
@@ -144,8 +132,10 @@ final class ClusterObserverTests: XCTestCase {
         let before = try XCTUnwrap(leaderBefore).logEndOffset
         cluster.kill9(4)
         try cluster.start(4)
-        await waitUntil(60, "observer 4 back, unfenced") { await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil }
-        await waitUntil(30, "observer 4 caught up with the leader's log") {
+        await cluster.waitUntilAsync(60, "observer 4 back, unfenced") {
+            await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
+        }
+        await cluster.waitUntilAsync(30, "observer 4 caught up with the leader's log") {
             guard let leader = await leaderView(via: survivor),
                 let own = await ask(4, { try await $0.describeQuorum() })
             else { return false }
@@ -158,10 +148,12 @@ final class ClusterObserverTests: XCTestCase {
     /// voter returns.
     func testObserverDoesNotMakeAMajorityWithTheLastVoter() async throws {
         try startVotersAndObserver()
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") {
+            await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
+        }
         cluster.kill9(2)
         cluster.kill9(3)
-        await waitUntil(30, "no quorum leader, on node 1 and on the observer") {
+        await cluster.waitUntilAsync(30, "no quorum leader, on node 1 and on the observer") {
             (try? httpGet(port: cluster.node(1).adminPort, "/health/ready"))?.status == 503
                 && (try? httpGet(port: cluster.node(4).adminPort, "/health/ready"))?.status == 503
         }
@@ -180,7 +172,7 @@ final class ClusterObserverTests: XCTestCase {
         XCTAssertTrue(notReady.contains("observer"), notReady)
 
         try cluster.start(2)
-        await waitUntil(60, "a leader again once voter 2 is back, seen by the observer") {
+        await cluster.waitUntilAsync(60, "a leader again once voter 2 is back, seen by the observer") {
             (try? httpGet(port: cluster.node(4).adminPort, "/health/ready"))?.status == 200
         }
     }
@@ -191,13 +183,13 @@ final class ClusterObserverTests: XCTestCase {
         cluster = try ClusterProcesses(
             count: 3, directory: directory.path, settings: ClusterQuorumTests.settings,
             roles: ["broker,controller", "broker,controller", "controller"])
-        await waitUntil(60, "brokers 1 and 2 registered and unfenced") {
+        await cluster.waitUntilAsync(60, "brokers 1 and 2 registered and unfenced") {
             await formed(askingNode: 1, brokers: [1, 2]) != nil
         }
         XCTAssertFalse(loopbackPortAccepts(cluster.node(3).clientPort), "the controller-only node serves clients")
         let info = try json(try tern(2, ["cluster", "info", "--json"]))
         XCTAssertEqual((info["brokers"] as? [[String: Any]])?.compactMap { $0["nodeId"] as? Int }, [1, 2])
-        await waitUntil(30, "node 3 a voter with a known log end offset") {
+        await cluster.waitUntilAsync(30, "node 3 a voter with a known log end offset") {
             guard let q = try? json(try tern(1, ["cluster", "quorum", "--json"])),
                 let voters = q["voters"] as? [[String: Any]]
             else { return false }
@@ -207,7 +199,7 @@ final class ClusterObserverTests: XCTestCase {
         }
         // It counts: with node 2 gone, 1 and 3 are still a majority.
         cluster.kill9(2)
-        await waitUntil(30, "a leader among 1 and 3") {
+        await cluster.waitUntilAsync(30, "a leader among 1 and 3") {
             guard let view = await ask(1, { try await $0.describeQuorum() }), let leader = view.leaderId else {
                 return false
             }
@@ -225,13 +217,15 @@ final class ClusterObserverTests: XCTestCase {
         cluster = try ClusterProcesses(
             count: 5, directory: directory.path, settings: ClusterQuorumTests.settings,
             roles: ["controller", "controller", "controller", "broker", "broker"])
-        await waitUntil(60, "brokers 4 and 5 registered and unfenced") {
+        await cluster.waitUntilAsync(60, "brokers 4 and 5 registered and unfenced") {
             await formed(askingNode: 5, brokers: [4, 5]) != nil
         }
         let info = try json(try tern(4, ["cluster", "info", "--json"]))
         XCTAssertEqual((info["brokers"] as? [[String: Any]])?.compactMap { $0["nodeId"] as? Int }, [4, 5])
         XCTAssertTrue([1, 2, 3].contains(info["controllerId"] as? Int ?? -1), "\(info)")
-        await waitUntil(30, "the leader's view through broker 4: three voters and two observers, all known") {
+        await cluster.waitUntilAsync(
+            30, "the leader's view through broker 4: three voters and two observers, all known"
+        ) {
             guard let q = try? json(try tern(4, ["cluster", "quorum", "--json"])),
                 let voters = q["voters"] as? [[String: Any]], let observers = q["observers"] as? [[String: Any]]
             else { return false }
@@ -253,15 +247,15 @@ final class ClusterObserverTests: XCTestCase {
         cluster = try ClusterProcesses(
             count: 4, directory: directory.path, settings: settings,
             roles: ["broker,controller", "broker,controller", "broker,controller", "broker"], deferred: [4])
-        await waitUntil(60, "three voters registered and unfenced") {
+        await cluster.waitUntilAsync(60, "three voters registered and unfenced") {
             await formed(askingNode: 1, brokers: [1, 2, 3]) != nil
         }
         try cluster.start(4)
-        await waitUntil(60, "observer 4 registered and unfenced") {
+        await cluster.waitUntilAsync(60, "observer 4 registered and unfenced") {
             await formed(askingNode: 4, brokers: [1, 2, 3, 4]) != nil
         }
         XCTAssertTrue(cluster.log(4).contains("metadata snapshot installed from the leader"), cluster.log(4))
-        await waitUntil(30, "observer 4 caught up with the leader") {
+        await cluster.waitUntilAsync(30, "observer 4 caught up with the leader") {
             guard let leader = await leaderView(via: 1) else { return false }
             return leader.observers.first { $0.nodeId == 4 }?.logEndOffset == leader.logEndOffset
         }

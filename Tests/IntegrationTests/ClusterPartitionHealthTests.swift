@@ -27,18 +27,6 @@ final class ClusterPartitionHealthTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () throws -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(200_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     private func tern(_ nodeId: Int32, _ arguments: [String]) throws -> CommandResult {
         try runCommand(Binaries.path("tern"), ["--bootstrap", cluster.node(nodeId).bootstrap] + arguments, timeout: 30)
     }
@@ -67,7 +55,7 @@ final class ClusterPartitionHealthTests: XCTestCase {
     }
 
     private func create(_ topic: String, replicationFactor: Int16, on nodeId: Int32) {
-        waitUntil(60, "topic \(topic) created") {
+        cluster.waitUntil(60, "topic \(topic) created", every: 200_000) {
             let connection = try RawConnection(port: cluster.node(nodeId).clientPort, timeout: 20)
             let (_, created) = try connection.roundTrip(
                 CreateTopicsRequest(
@@ -80,14 +68,14 @@ final class ClusterPartitionHealthTests: XCTestCase {
     // MARK: Tests
 
     func testAKilledBrokerLeavesPartitionsUnderReplicatedAndOfflineUntilItIsBack() throws {
-        waitUntil(60, "three unfenced brokers") {
+        cluster.waitUntil(60, "three unfenced brokers", every: 200_000) {
             all.allSatisfy { id in
                 (try? summary(id)["brokers"] as? [[String: Any]])??.filter { $0["fenced"] as? Bool == false }.count == 3
             }
         }
         create("replicated", replicationFactor: 3, on: 1)
         create("solo", replicationFactor: 1, on: 1)
-        waitUntil(60, "every node sees both topics fully in sync") {
+        cluster.waitUntil(60, "every node sees both topics fully in sync", every: 200_000) {
             all.allSatisfy { id in
                 cluster.metadataPartition(id, "replicated")?.isr.count == 3
                     && cluster.metadataPartition(id, "solo")?.isr.count == 1
@@ -109,7 +97,7 @@ final class ClusterPartitionHealthTests: XCTestCase {
         let survivors = all.filter { $0 != victim }
         cluster.kill9(victim)
         var replicated: MetadataResponse.Partition?
-        waitUntil(60, "the victim leaves replicated-0's ISR once fenced") {
+        cluster.waitUntil(60, "the victim leaves replicated-0's ISR once fenced", every: 200_000) {
             replicated = cluster.metadataPartition(survivors[0], "replicated")
             return replicated.map { !$0.isr.contains(victim) && $0.leader >= 0 && $0.leader != victim } ?? false
         }
@@ -117,7 +105,7 @@ final class ClusterPartitionHealthTests: XCTestCase {
         let follower = try XCTUnwrap(survivors.first { $0 != leader })
         // Each survivor counts the under-replicated partitions it leads — summed, each of
         // replicated's 3 partitions once — and every survivor counts the offline ones.
-        waitUntil(30, "the survivors' counts") {
+        cluster.waitUntil(30, "the survivors' counts", every: 200_000) {
             var sum = 0.0
             for id in survivors {
                 let led = try (0..<3).filter {
@@ -161,7 +149,7 @@ final class ClusterPartitionHealthTests: XCTestCase {
 
         // The victim returns: solo-0 leads again once it is unfenced (its last in-sync replica).
         try cluster.start(victim)
-        waitUntil(60, "solo-0 online again and no offline partition on any node") {
+        cluster.waitUntil(60, "solo-0 online again and no offline partition on any node", every: 200_000) {
             cluster.metadataPartition(follower, "solo")?.leader == victim
                 && all.allSatisfy { gauge($0, "tern_offline_partitions") == 0 }
         }
@@ -188,7 +176,7 @@ final class ClusterPartitionHealthTests: XCTestCase {
             }
             XCTAssertEqual(answer.errorCode, ErrorCode.none, answer.errorMessage ?? "")
         }
-        waitUntil(60, "every count back to 0 on every node") {
+        cluster.waitUntil(60, "every count back to 0 on every node", every: 200_000) {
             all.allSatisfy {
                 gauge($0, "tern_under_replicated_partitions") == 0 && gauge($0, "tern_offline_partitions") == 0
             }

@@ -42,19 +42,6 @@ final class ClusterQuorumTests: XCTestCase {
         return result
     }
 
-    /// Polls every 200 ms until `condition` holds or `seconds` pass; fails with `message` and the logs.
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () async -> Bool
-    ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     /// The cluster as `nodeId` sees it once every broker is registered and unfenced.
     private func formed(askingNode nodeId: Int32, except excluded: Set<Int32> = []) async -> ClusterMembership? {
         guard let membership = await ask(nodeId, { try await $0.describeClusterMembership() }),
@@ -72,7 +59,7 @@ final class ClusterQuorumTests: XCTestCase {
 
     func testClusterFormsWithThreeBrokersAndOneController() async throws {
         // Every node's image shows it: followers apply what is committed one fetch after the leader.
-        await waitUntil(60, "three unfenced brokers and a controller, seen by every node") {
+        await cluster.waitUntilAsync(60, "three unfenced brokers and a controller, seen by every node") {
             for id in [Int32(1), 2, 3] where await formed(askingNode: id) == nil { return false }
             return true
         }
@@ -127,7 +114,7 @@ final class ClusterQuorumTests: XCTestCase {
     /// that never registered, a stale epoch, a body with trailing bytes and one for a node that is
     /// not the controller are refused, and change nothing.
     func testControllerListenerRefusesBadBrokerRequests() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(askingNode: 1) != nil }
         let formedView = await formed(askingNode: 1)
         let controller = try XCTUnwrap(formedView?.controllerId)
         let follower = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller })
@@ -167,10 +154,10 @@ final class ClusterQuorumTests: XCTestCase {
     /// Two of three nodes lost: no leader, so the survivor is not ready and `tern cluster health`
     /// names the lost quorum; with one node back a leader is elected and all is well again.
     func testLosingTheMajorityLeavesNoLeaderUntilItReturns() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(askingNode: 1) != nil }
         cluster.kill9(2)
         cluster.kill9(3)
-        await waitUntil(30, "node 1 without a quorum leader") {
+        await cluster.waitUntilAsync(30, "node 1 without a quorum leader") {
             (try? httpGet(port: cluster.node(1).adminPort, "/health/ready"))?.status == 503
         }
         let notReady = try httpGet(port: cluster.node(1).adminPort, "/health/ready")
@@ -182,27 +169,27 @@ final class ClusterQuorumTests: XCTestCase {
         XCTAssertTrue(String(decoding: summary.body, as: UTF8.self).contains("\"ready\" : false"))
 
         try cluster.start(2)
-        await waitUntil(60, "a leader again once node 2 is back") {
+        await cluster.waitUntilAsync(60, "a leader again once node 2 is back") {
             (try? httpGet(port: cluster.node(1).adminPort, "/health/ready"))?.status == 200
         }
         // The new controller gives node 3's old registration a full session, then fences it.
-        await waitUntil(30, "node 3 fenced while it is down") {
+        await cluster.waitUntilAsync(30, "node 3 fenced while it is down") {
             await ask(1, { try await $0.describeClusterMembership() })?.nodes.first { $0.nodeId == 3 }?.fenced == true
         }
         try cluster.start(3)
-        await waitUntil(60, "node 3 registered again and unfenced") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "node 3 registered again and unfenced") { await formed(askingNode: 1) != nil }
         let healthy = try tern(1, ["cluster", "health"])
         XCTAssertEqual(healthy.status, 0, healthy.stderr)
     }
 
     func testKillingTheActiveControllerElectsAnotherAndTheNodeCatchesUpOnRestart() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(askingNode: 1) != nil }
         let formedView = await formed(askingNode: 1)
         let first = try XCTUnwrap(formedView?.controllerId)
         cluster.kill9(first)
         let survivor: Int32 = first == 1 ? 2 : 1
         let killedAt = Date()
-        await waitUntil(30, "another controller after kill -9 of \(first)") {
+        await cluster.waitUntilAsync(30, "another controller after kill -9 of \(first)") {
             guard let membership = await ask(survivor, { try await $0.describeClusterMembership() }),
                 let controller = membership.controllerId
             else { return false }
@@ -210,16 +197,16 @@ final class ClusterQuorumTests: XCTestCase {
         }
         let failover = Date().timeIntervalSince(killedAt)
         // The killed broker is fenced once its session expires.
-        await waitUntil(30, "node \(first) fenced") {
+        await cluster.waitUntilAsync(30, "node \(first) fenced") {
             await ask(survivor, { try await $0.describeClusterMembership() })?.nodes
                 .first { $0.nodeId == first }?.fenced == true
         }
         try cluster.start(first)
-        await waitUntil(60, "node \(first) back, caught up and unfenced") {
+        await cluster.waitUntilAsync(60, "node \(first) back, caught up and unfenced") {
             await formed(askingNode: survivor) != nil
         }
         // The restarted node's log reached the leader's end offset.
-        await waitUntil(30, "node \(first) caught up with the leader's log") {
+        await cluster.waitUntilAsync(30, "node \(first) caught up with the leader's log") {
             guard let quorum = await ask(survivor, { try await $0.describeQuorum() }),
                 let leader = quorum.leaderId,
                 let fromLeader = await ask(leader, { try await $0.describeQuorum() }),
@@ -232,19 +219,19 @@ final class ClusterQuorumTests: XCTestCase {
     }
 
     func testPausedControllerStepsDownAfterItResumes() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(askingNode: 1) != nil }
         let formedView = await formed(askingNode: 1)
         let paused = try XCTUnwrap(formedView?.controllerId)
         let other: Int32 = paused == 1 ? 2 : 1
         cluster.pause(paused)
-        await waitUntil(30, "a new leader while node \(paused) is stopped") {
+        await cluster.waitUntilAsync(30, "a new leader while node \(paused) is stopped") {
             guard let quorum = await ask(other, { try await $0.describeQuorum() }), let leader = quorum.leaderId
             else { return false }
             return leader != paused
         }
         cluster.resume(paused)
         // Once it runs again it learns of the newer epoch and follows: one leader, agreed by all.
-        await waitUntil(30, "node \(paused) to step down and every node to agree on one leader") {
+        await cluster.waitUntilAsync(30, "node \(paused) to step down and every node to agree on one leader") {
             var views: [QuorumDescription] = []
             for id in [Int32(1), 2, 3] {
                 guard let view = await ask(id, { try await $0.describeQuorum() }) else { return false }
@@ -255,20 +242,22 @@ final class ClusterQuorumTests: XCTestCase {
             return leaders.count == 1 && epochs.count == 1 && !leaders.contains(paused)
                 && views.filter { $0.role == "leader" }.count == 1
         }
-        await waitUntil(30, "every broker unfenced again") { await formed(askingNode: paused) != nil }
+        await cluster.waitUntilAsync(30, "every broker unfenced again") { await formed(askingNode: paused) != nil }
     }
 
     func testBrokerWhoseHeartbeatsStopIsFencedThenUnfenced() async throws {
-        await waitUntil(60, "the cluster to form") { await formed(askingNode: 1) != nil }
+        await cluster.waitUntilAsync(60, "the cluster to form") { await formed(askingNode: 1) != nil }
         let formedView = await formed(askingNode: 1)
         let controller = try XCTUnwrap(formedView?.controllerId)
         let victim = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller })
         let observer = try XCTUnwrap([Int32(1), 2, 3].first { $0 != controller && $0 != victim })
         // The observer must have seen the victim unfenced first: otherwise the fencing of its
         // registration (before its first heartbeat) passes for the fencing this test causes.
-        await waitUntil(30, "node \(observer) sees every broker unfenced") { await formed(askingNode: observer) != nil }
+        await cluster.waitUntilAsync(30, "node \(observer) sees every broker unfenced") {
+            await formed(askingNode: observer) != nil
+        }
         cluster.pause(victim)
-        await waitUntil(30, "node \(victim) fenced after its heartbeats stopped") {
+        await cluster.waitUntilAsync(30, "node \(victim) fenced after its heartbeats stopped") {
             await ask(observer, { try await $0.describeClusterMembership() })?.nodes
                 .first { $0.nodeId == victim }?.fenced == true
         }
@@ -281,6 +270,8 @@ final class ClusterQuorumTests: XCTestCase {
             info.stdout.split(separator: "\n").contains { $0.hasPrefix("\(victim) ") && $0.contains("fenced") },
             info.stdout)
         cluster.resume(victim)
-        await waitUntil(30, "node \(victim) unfenced after it resumed") { await formed(askingNode: observer) != nil }
+        await cluster.waitUntilAsync(30, "node \(victim) unfenced after it resumed") {
+            await formed(askingNode: observer) != nil
+        }
     }
 }

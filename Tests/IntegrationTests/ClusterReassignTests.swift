@@ -32,47 +32,17 @@ final class ClusterReassignTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 20) -> R.Response? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
-            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func partition(_ nodeId: Int32, _ topic: String, _ index: Int32 = 0) -> MetadataResponse.Partition? {
-        send(nodeId, MetadataRequest(topics: [topic]), timeout: 5)?.topics.first?.partitions.first {
-            $0.partition == index
-        }
-    }
-
     /// Partition 0 of `topic` once every node's Metadata shows it (the CLI's creation went to the
     /// controller, which other nodes apply a moment later).
     private func visiblePartition(_ topic: String) throws -> MetadataResponse.Partition {
-        waitUntil(10, "every node shows \(topic)") { [Int32(1), 2, 3].allSatisfy { partition($0, topic) != nil } }
-        return try XCTUnwrap(partition(1, topic))
+        cluster.waitUntil(10, "every node shows \(topic)") {
+            [Int32(1), 2, 3].allSatisfy { cluster.metadataPartition($0, topic) != nil }
+        }
+        return try XCTUnwrap(cluster.metadataPartition(1, topic))
     }
 
     private func moves(_ nodeId: Int32) -> [ListPartitionReassignmentsResponse.Topic]? {
-        send(nodeId, ListPartitionReassignmentsRequest(), timeout: 5)?.topics
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
-    private func waitForBrokers(_ count: Int, askingNode nodeId: Int32, seconds: Double = 60) {
-        waitUntil(seconds, "node \(nodeId) sees \(count) unfenced brokers and a controller") {
-            guard let answer = send(nodeId, MetadataRequest(topics: []), timeout: 5) else { return false }
-            return answer.brokers.count == count && answer.controllerId >= 0
-        }
+        cluster.send(nodeId, ListPartitionReassignmentsRequest(), timeout: 5)?.topics
     }
 
     private func tern(_ nodeId: Int32, _ arguments: [String], stdin: String? = nil) throws -> CommandResult {
@@ -88,7 +58,7 @@ final class ClusterReassignTests: XCTestCase {
     // MARK: Tests
 
     func testReassignStartsEverywhereIsListedAndCancels() throws {
-        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let created = try tern(1, ["topic", "create", "moving", "--partitions", "1", "--replication-factor", "1"])
         XCTAssertEqual(created.status, 0, created.stderr)
         let before = try visiblePartition("moving")
@@ -108,7 +78,7 @@ final class ClusterReassignTests: XCTestCase {
         // One target replica is frozen so that it cannot catch up: the move stays in progress
         // (the other target may join the ISR; completion needs both). It is neither the old
         // replica nor the active controller, so the quorum keeps a majority.
-        let controller = try XCTUnwrap(send(other, MetadataRequest(topics: []), timeout: 5)?.controllerId)
+        let controller = try XCTUnwrap(cluster.send(other, MetadataRequest(topics: []), timeout: 5)?.controllerId)
         let frozen = try XCTUnwrap(target.first { $0 != controller })
         cluster.pause(frozen)
         defer { cluster.resume(frozen) }
@@ -131,17 +101,17 @@ final class ClusterReassignTests: XCTestCase {
                 .init(partition: 0, replicas: target + [old], addingReplicas: target, removingReplicas: [old])
             ])
         let live = [Int32(1), 2, 3].filter { $0 != frozen }
-        waitUntil(10, "every live node's image shows the move") {
+        cluster.waitUntil(10, "every live node's image shows the move") {
             live.allSatisfy { moves($0) == [expected] }
         }
         for id in live {
-            let seen = try XCTUnwrap(partition(id, "moving"))
+            let seen = try XCTUnwrap(cluster.metadataPartition(id, "moving"))
             XCTAssertEqual(seen.replicas, target + [old], "node \(id)")
             XCTAssertFalse(seen.isr.contains(frozen), "the frozen replica cannot be in sync")
             XCTAssertEqual(seen.leader, old, "leadership stays until the target is in sync")
             XCTAssertEqual(seen.leaderEpoch, before.leaderEpoch)
         }
-        waitUntil(10, "the live new replica's broker creates the partition's log") {
+        cluster.waitUntil(10, "the live new replica's broker creates the partition's log") {
             target.allSatisfy { $0 == frozen || hasLog($0, "moving-0") } && hasLog(old, "moving-0")
         }
 
@@ -160,20 +130,20 @@ final class ClusterReassignTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("ADDING"), text.stdout)
 
         // The throttle is a topic config for the move.
-        let configs = send(asked, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
+        let configs = cluster.send(asked, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
         XCTAssertEqual(
             configs?.resources.first?.entries.first { $0.name == "replication.throttled.rate" }?.value, "1048576")
 
         // Cancelled: back to the old replica, the added logs dropped, the throttle gone.
         let cancelled = try tern(asked, ["topic", "reassign", "moving", "--partition", "0", "--cancel"])
         XCTAssertEqual(cancelled.status, 0, cancelled.stderr)
-        waitUntil(10, "every live node's image shows the partition back on its replica") {
-            live.allSatisfy { moves($0) == [] && partition($0, "moving")?.replicas == [old] }
+        cluster.waitUntil(10, "every live node's image shows the partition back on its replica") {
+            live.allSatisfy { moves($0) == [] && cluster.metadataPartition($0, "moving")?.replicas == [old] }
         }
         cluster.resume(frozen)
-        waitUntil(20, "the added replicas' logs are removed") { target.allSatisfy { !hasLog($0, "moving-0") } }
+        cluster.waitUntil(20, "the added replicas' logs are removed") { target.allSatisfy { !hasLog($0, "moving-0") } }
         XCTAssertTrue(hasLog(old, "moving-0"))
-        let after = send(asked, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
+        let after = cluster.send(asked, DescribeConfigsRequest(resources: [.init(type: .topic, name: "moving")]))
         XCTAssertNotEqual(
             after?.resources.first?.entries.first { $0.name == "replication.throttled.rate" }?.source, .topic,
             "the throttle went with the move")
@@ -185,25 +155,27 @@ final class ClusterReassignTests: XCTestCase {
     }
 
     func testAMoveToReplicasAlreadyInSyncCompletesWithTheLeaderMovedAndTheOldReplicasDropped() throws {
-        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let created = try tern(1, ["topic", "create", "shrinking", "--partitions", "1", "--replication-factor", "3"])
         XCTAssertEqual(created.status, 0, created.stderr)
         let before = try visiblePartition("shrinking")
         XCTAssertEqual(Set(before.isr), [1, 2, 3])
-        waitUntil(10, "every replica has the log") { [Int32(1), 2, 3].allSatisfy { hasLog($0, "shrinking-0") } }
+        cluster.waitUntil(10, "every replica has the log") {
+            [Int32(1), 2, 3].allSatisfy { hasLog($0, "shrinking-0") }
+        }
         // The leader is not in the target: completion must move leadership.
         let target = before.replicas.filter { $0 != before.leader }.prefix(1).map { $0 }
         let moved = try tern(2, ["topic", "reassign", "shrinking", "--partition", "0", "--replicas", "\(target[0])"])
         XCTAssertEqual(moved.status, 0, moved.stderr)
-        waitUntil(10, "every node shows the partition on its one new replica, leading at the next epoch") {
+        cluster.waitUntil(10, "every node shows the partition on its one new replica, leading at the next epoch") {
             [Int32(1), 2, 3].allSatisfy { id in
-                guard let seen = partition(id, "shrinking") else { return false }
+                guard let seen = cluster.metadataPartition(id, "shrinking") else { return false }
                 return seen.replicas == target && seen.isr == target && seen.leader == target[0]
                     && seen.leaderEpoch == before.leaderEpoch + 1 && moves(id) == []
             }
         }
         let dropped = [Int32(1), 2, 3].filter { $0 != target[0] }
-        waitUntil(10, "the removed replicas' brokers drop the log") {
+        cluster.waitUntil(10, "the removed replicas' brokers drop the log") {
             dropped.allSatisfy { !hasLog($0, "shrinking-0") }
         }
         XCTAssertTrue(hasLog(target[0], "shrinking-0"))
@@ -214,7 +186,7 @@ final class ClusterReassignTests: XCTestCase {
     /// move, moving leadership and dropping the old replica; every record is on the new leader.
     func testAMoveToNewReplicasCompletesOnceTheyCaughtUpWithTheRecords() throws {
         let all: [Int32] = [1, 2, 3]
-        for id in all { waitForBrokers(3, askingNode: id) }
+        cluster.waitForBrokers(3, askingNodes: all)
         let created = try tern(1, ["topic", "create", "growing", "--partitions", "1", "--replication-factor", "1"])
         XCTAssertEqual(created.status, 0, created.stderr)
         let before = try visiblePartition("growing")
@@ -232,14 +204,16 @@ final class ClusterReassignTests: XCTestCase {
                 target.map(String.init).joined(separator: ","),
             ])
         XCTAssertEqual(moved.status, 0, moved.stderr)
-        waitUntil(30, "every node shows the move completed, led by the target's first replica at the next epoch") {
+        cluster.waitUntil(
+            30, "every node shows the move completed, led by the target's first replica at the next epoch"
+        ) {
             all.allSatisfy { node in
-                guard let seen = partition(node, "growing") else { return false }
+                guard let seen = cluster.metadataPartition(node, "growing") else { return false }
                 return seen.replicas == target && Set(seen.isr) == Set(target) && seen.leader == target[0]
                     && seen.leaderEpoch == before.leaderEpoch + 1 && moves(node) == []
             }
         }
-        waitUntil(10, "the old replica's broker drops the log") { !hasLog(old, "growing-0") }
+        cluster.waitUntil(10, "the old replica's broker drops the log") { !hasLog(old, "growing-0") }
         XCTAssertTrue(target.allSatisfy { hasLog($0, "growing-0") })
         let consumed = try tern(
             target[1],
@@ -249,35 +223,37 @@ final class ClusterReassignTests: XCTestCase {
     }
 
     func testTheOffsetsTopicIsAsWideAsTheLiveBrokersAndWidensWhenOneJoins() throws {
-        for id: Int32 in [1, 2, 3] { waitForBrokers(3, askingNode: id) }
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         cluster.kill9(3)
         // Fenced once its session (3 s) expires.
-        waitForBrokers(2, askingNode: 1)
-        let found = send(1, FindCoordinatorRequest(key: "g1"))
+        cluster.waitForBrokers(2, askingNodes: [1])
+        let found = cluster.send(1, FindCoordinatorRequest(key: "g1"))
         XCTAssertEqual(found?.errorCode, ErrorCode.none, "\(String(describing: found))")
-        waitUntil(10, "__consumer_offsets exists with two replicas per partition") {
-            let topic = send(1, MetadataRequest(topics: ["__consumer_offsets"]), timeout: 5)?.topics.first
+        cluster.waitUntil(10, "__consumer_offsets exists with two replicas per partition") {
+            let topic = cluster.send(1, MetadataRequest(topics: ["__consumer_offsets"]), timeout: 5)?.topics.first
             return topic?.partitions.count == 3
                 && topic?.partitions.allSatisfy { Set($0.replicas) == [1, 2] } == true
         }
 
         try cluster.start(3)
-        waitForBrokers(3, askingNode: 1)
+        cluster.waitForBrokers(3, askingNodes: [1])
         // Widened by reassignment: node 3 is added to every partition, which it now replicates.
-        waitUntil(20, "every __consumer_offsets partition is being widened to node 3") {
+        cluster.waitUntil(20, "every __consumer_offsets partition is being widened to node 3") {
             guard let listed = moves(1), let topic = listed.first(where: { $0.name == "__consumer_offsets" }) else {
                 return false
             }
             return topic.partitions.count == 3
                 && topic.partitions.allSatisfy { $0.addingReplicas == [3] && $0.removingReplicas == [] }
         }
-        waitUntil(10, "node 3 creates the logs of the partitions it joins") {
+        cluster.waitUntil(10, "node 3 creates the logs of the partitions it joins") {
             (0..<3).allSatisfy { hasLog(3, "__consumer_offsets-\($0)") }
         }
-        waitUntil(10, "every node shows node 3 among every partition's replicas, the ISR kept") {
+        cluster.waitUntil(10, "every node shows node 3 among every partition's replicas, the ISR kept") {
             [Int32(1), 2, 3].allSatisfy { node in
                 (0..<3).allSatisfy { index in
-                    guard let seen = partition(node, "__consumer_offsets", Int32(index)) else { return false }
+                    guard let seen = cluster.metadataPartition(node, "__consumer_offsets", Int32(index)) else {
+                        return false
+                    }
                     return Set(seen.replicas) == [1, 2, 3] && Set(seen.isr).isSuperset(of: [1, 2])
                 }
             }

@@ -25,45 +25,6 @@ final class ClusterTopicsTests: XCTestCase {
 
     // MARK: Helpers
 
-    /// One request to one node on a fresh connection; nil when it does not answer in time.
-    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 20) -> R.Response? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
-            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func metadata(_ nodeId: Int32, _ topics: [String]? = nil) -> MetadataResponse? {
-        send(nodeId, MetadataRequest(topics: topics), timeout: 5)
-    }
-
-    /// Polls every 100 ms until `condition` holds or `seconds` pass; fails with the logs.
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
-    /// Waits until `nodeId` reports `count` unfenced brokers and a controller; returns it.
-    @discardableResult
-    private func waitForBrokers(_ count: Int, askingNode nodeId: Int32, seconds: Double = 60) -> Int32 {
-        var controller: Int32 = -1
-        waitUntil(seconds, "node \(nodeId) sees \(count) unfenced brokers and a controller") {
-            guard let answer = metadata(nodeId), answer.brokers.count == count, answer.controllerId >= 0 else {
-                return false
-            }
-            controller = answer.controllerId
-            return true
-        }
-        return controller
-    }
-
     private func partitionDirectories(_ nodeId: Int32, _ topic: String) -> Set<String> {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: cluster.node(nodeId).dataDirectory)) ?? []
         return Set(entries.filter { $0.hasPrefix(topic + "-") && !$0.contains(".") })
@@ -72,13 +33,13 @@ final class ClusterTopicsTests: XCTestCase {
     // MARK: Tests
 
     func testTopicRequestsOnAnyNodeReachEveryNode() throws {
-        let controller = waitForBrokers(3, askingNode: 1)
-        for id in [Int32(2), 3] { waitForBrokers(3, askingNode: id) }
+        let controller = cluster.waitForBrokers(3, askingNodes: [1])
+        for id in [Int32(2), 3] { cluster.waitForBrokers(3, askingNodes: [id]) }
         let other = [Int32(1), 2, 3].first { $0 != controller }!
 
         // validateOnly is decided by the controller against the cluster's metadata, creating
         // nothing.
-        let checked = send(
+        let checked = cluster.send(
             other,
             CreateTopicsRequest(
                 topics: [
@@ -86,14 +47,14 @@ final class ClusterTopicsTests: XCTestCase {
                     .init(name: "too-wide", numPartitions: 1, replicationFactor: 4),
                 ], validateOnly: true))
         XCTAssertEqual(checked?.topics.map(\.errorCode), [ErrorCode.none, .invalidReplicationFactor])
-        XCTAssertEqual(metadata(other, ["orders"])?.topics.first?.errorCode, .unknownTopicOrPartition)
+        XCTAssertEqual(cluster.metadata(other, ["orders"])?.topics.first?.errorCode, .unknownTopicOrPartition)
 
         // Created through a node that is not the controller: forwarded, and applied by that node
         // before it answers, so its Metadata shows the topic at once.
-        let created = send(
+        let created = cluster.send(
             other, CreateTopicsRequest(topics: [.init(name: "orders", numPartitions: 3, replicationFactor: 2)]))
         XCTAssertEqual(created?.topics.map(\.errorCode), [ErrorCode.none], "\(String(describing: created))")
-        let seen = try XCTUnwrap(metadata(other, ["orders"]))
+        let seen = try XCTUnwrap(cluster.metadata(other, ["orders"]))
         XCTAssertFalse(seen.clusterId.isEmpty)
         XCTAssertEqual(seen.clusterId == "tern-single-node", false)
         XCTAssertEqual(Set(seen.brokers.map(\.nodeId)), [1, 2, 3])
@@ -109,10 +70,12 @@ final class ClusterTopicsTests: XCTestCase {
             XCTAssertEqual(Set(partition.isr), Set(partition.replicas))
         }
         // Every node answers from the same committed image, and each replica has its log.
-        waitUntil(10, "every node lists orders with the same assignment") {
-            [Int32(1), 2, 3].allSatisfy { metadata($0, ["orders"])?.topics.first?.partitions == topic.partitions }
+        cluster.waitUntil(10, "every node lists orders with the same assignment") {
+            [Int32(1), 2, 3].allSatisfy {
+                cluster.metadata($0, ["orders"])?.topics.first?.partitions == topic.partitions
+            }
         }
-        waitUntil(10, "each replica broker has the logs of its partitions") {
+        cluster.waitUntil(10, "each replica broker has the logs of its partitions") {
             [Int32(1), 2, 3].allSatisfy { id in
                 partitionDirectories(id, "orders")
                     == Set(topic.partitions.filter { $0.replicas.contains(id) }.map { "orders-\($0.partition)" })
@@ -135,7 +98,7 @@ final class ClusterTopicsTests: XCTestCase {
         // A follower refuses: only the leader serves (follower fetching is issue 12).
         let leader = topic.partitions[0].leader
         if let follower = topic.partitions[0].replicas.first(where: { $0 != leader }) {
-            let fetch = send(
+            let fetch = cluster.send(
                 follower,
                 FetchRequest(
                     maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20,
@@ -145,24 +108,26 @@ final class ClusterTopicsTests: XCTestCase {
             XCTAssertEqual(fetch?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
             // Nor does a follower's (empty) log answer ListOffsets: a consumer asking it for the
             // latest offset would start at 0 instead of 1.
-            let latest = ListOffsetsRequest(topics: [.init(name: "orders", partitions: [.init(partition: 0, timestamp: -1)])])
+            let latest = ListOffsetsRequest(topics: [
+                .init(name: "orders", partitions: [.init(partition: 0, timestamp: -1)])
+            ])
             XCTAssertEqual(
-                send(follower, latest)?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
-            let fromLeader = send(leader, latest)?.topics.first?.partitions.first
+                cluster.send(follower, latest)?.topics.first?.partitions.first?.errorCode, .notLeaderOrFollower)
+            let fromLeader = cluster.send(leader, latest)?.topics.first?.partitions.first
             XCTAssertEqual(fromLeader?.errorCode, ErrorCode.none)
             XCTAssertEqual(fromLeader?.offset, 1)
         }
 
         // Configs altered through a non-controller are seen by every node.
-        let altered = send(
+        let altered = cluster.send(
             other,
             AlterConfigsRequest(
                 resources: [.init(type: .topic, name: "orders", entries: [.init(name: "retention.ms", value: "1234")])])
         )
         XCTAssertEqual(altered?.resources.map(\.errorCode), [ErrorCode.none])
-        waitUntil(10, "every node describes retention.ms=1234") {
+        cluster.waitUntil(10, "every node describes retention.ms=1234") {
             [Int32(1), 2, 3].allSatisfy { id in
-                let described = send(
+                let described = cluster.send(
                     id,
                     DescribeConfigsRequest(resources: [.init(type: .topic, name: "orders", keys: ["retention.ms"])]),
                     timeout: 5)
@@ -173,30 +138,30 @@ final class ClusterTopicsTests: XCTestCase {
         // Replication factor 3 needs three live brokers: with one stopped and fenced, refused.
         let stopped = [Int32(1), 2, 3].first { $0 != controller && $0 != other }!
         cluster.kill9(stopped)
-        waitForBrokers(2, askingNode: other, seconds: 30)
-        let tooMany = send(
+        cluster.waitForBrokers(2, askingNodes: [other], seconds: 30)
+        let tooMany = cluster.send(
             other, CreateTopicsRequest(topics: [.init(name: "wide", numPartitions: 1, replicationFactor: 3)]))
         XCTAssertEqual(tooMany?.topics.first?.errorCode, .invalidReplicationFactor)
         XCTAssertTrue(
             tooMany?.topics.first?.errorMessage?.contains("2 are alive") == true, "\(String(describing: tooMany))")
         try cluster.start(stopped)
-        waitForBrokers(3, askingNode: stopped)
+        cluster.waitForBrokers(3, askingNodes: [stopped])
 
         // Deleted through a non-controller: gone from every node's Metadata and disk, the
         // restarted node included (it reconciles from the image).
-        let deleted = send(other, DeleteTopicsRequest(names: ["orders"]))
+        let deleted = cluster.send(other, DeleteTopicsRequest(names: ["orders"]))
         XCTAssertEqual(deleted?.topics.map(\.errorCode), [ErrorCode.none])
-        XCTAssertEqual(metadata(other, ["orders"])?.topics.first?.errorCode, .unknownTopicOrPartition)
-        waitUntil(10, "every node forgot orders and removed its logs") {
+        XCTAssertEqual(cluster.metadata(other, ["orders"])?.topics.first?.errorCode, .unknownTopicOrPartition)
+        cluster.waitUntil(10, "every node forgot orders and removed its logs") {
             [Int32(1), 2, 3].allSatisfy { id in
-                metadata(id, ["orders"])?.topics.first?.errorCode == .unknownTopicOrPartition
+                cluster.metadata(id, ["orders"])?.topics.first?.errorCode == .unknownTopicOrPartition
                     && partitionDirectories(id, "orders").isEmpty
             }
         }
     }
 
     func testControllerLossAndMajorityLoss() throws {
-        let controller = waitForBrokers(3, askingNode: 1)
+        let controller = cluster.waitForBrokers(3, askingNodes: [1])
         let survivors = [Int32(1), 2, 3].filter { $0 != controller }
 
         // kill -9 of the active controller: a surviving node creates topics again once another
@@ -205,7 +170,7 @@ final class ClusterTopicsTests: XCTestCase {
         let killedAt = Date()
         var created = false
         while !created && Date().timeIntervalSince(killedAt) < 30 {
-            let answer = send(
+            let answer = cluster.send(
                 survivors[0],
                 CreateTopicsRequest(topics: [.init(name: "after-failover", numPartitions: 1)], timeoutMs: 3000))
             created =
@@ -227,11 +192,11 @@ final class ClusterTopicsTests: XCTestCase {
             XCTAssertLessThan(elapsed, 15, "\(what) took \(elapsed) s")
         }
         var started = Date()
-        let create = send(
+        let create = cluster.send(
             last, CreateTopicsRequest(topics: [.init(name: "lost", numPartitions: 1)], timeoutMs: 4000), timeout: 30)
         checkRefused("create", started, create?.topics.first?.errorCode, create?.topics.first?.errorMessage, create)
         started = Date()
-        let alter = send(
+        let alter = cluster.send(
             last,
             AlterConfigsRequest(
                 resources: [
@@ -240,7 +205,7 @@ final class ClusterTopicsTests: XCTestCase {
         checkRefused(
             "alter", started, alter?.resources.first?.errorCode, alter?.resources.first?.errorMessage, alter)
         started = Date()
-        let delete = send(last, DeleteTopicsRequest(names: ["after-failover"], timeoutMs: 4000), timeout: 30)
+        let delete = cluster.send(last, DeleteTopicsRequest(names: ["after-failover"], timeoutMs: 4000), timeout: 30)
         checkRefused("delete", started, delete?.topics.first?.errorCode, delete?.topics.first?.errorMessage, delete)
 
         // Quorum back: the same requests work.
@@ -249,7 +214,7 @@ final class ClusterTopicsTests: XCTestCase {
         var recovered = false
         let deadline = Date().addingTimeInterval(60)
         while !recovered && Date() < deadline {
-            let answer = send(
+            let answer = cluster.send(
                 last, CreateTopicsRequest(topics: [.init(name: "lost", numPartitions: 1)], timeoutMs: 3000))
             recovered =
                 answer?.topics.first?.errorCode == ErrorCode.none
@@ -257,7 +222,7 @@ final class ClusterTopicsTests: XCTestCase {
             if !recovered { usleep(200_000) }
         }
         XCTAssertTrue(recovered, "no topic creation within 60 s of the quorum's return\n\(cluster.logs)")
-        let deleted = send(last, DeleteTopicsRequest(names: ["after-failover"]))
+        let deleted = cluster.send(last, DeleteTopicsRequest(names: ["after-failover"]))
         XCTAssertEqual(deleted?.topics.first?.errorCode, ErrorCode.none)
     }
 }

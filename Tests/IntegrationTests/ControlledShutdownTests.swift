@@ -45,50 +45,12 @@ final class ControlledShutdownTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 20) -> R.Response? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
-            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func metadata(_ nodeId: Int32, _ topics: [String]? = nil) -> MetadataResponse? {
-        send(nodeId, MetadataRequest(topics: topics), timeout: 5)
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, every interval: useconds_t = 100_000, file: StaticString = #filePath,
-        line: UInt = #line, _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(interval)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
-    /// Waits until every node reports three unfenced brokers; returns the controller's id.
-    @discardableResult
-    private func waitForThreeBrokers() -> Int32 {
-        var controller: Int32 = -1
-        for id in [Int32(1), 2, 3] {
-            waitUntil(60, "node \(id) sees 3 unfenced brokers and a controller") {
-                guard let answer = metadata(id), answer.brokers.count == 3, answer.controllerId >= 0 else {
-                    return false
-                }
-                controller = answer.controllerId
-                return true
-            }
-        }
-        return controller
-    }
-
     /// Creates `name` (6 partitions, replication factor 3) and returns its partitions as node 1 sees them.
     private func createTopic(_ name: String) throws -> [MetadataResponse.Partition] {
-        let created = send(1, CreateTopicsRequest(topics: [.init(name: name, numPartitions: 6, replicationFactor: 3)]))
+        let created = cluster.send(
+            1, CreateTopicsRequest(topics: [.init(name: name, numPartitions: 6, replicationFactor: 3)]))
         XCTAssertEqual(created?.topics.map(\.errorCode), [ErrorCode.none], "\(String(describing: created))")
-        let topic = try XCTUnwrap(metadata(1, [name])?.topics.first)
+        let topic = try XCTUnwrap(cluster.metadata(1, [name])?.topics.first)
         XCTAssertEqual(topic.partitions.count, 6)
         return topic.partitions
     }
@@ -106,7 +68,7 @@ final class ControlledShutdownTests: XCTestCase {
     // MARK: Tests
 
     func testSIGTERMMovesLeadershipAwayBeforeTheBrokerExits() throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let before = try createTopic("orders")
         // The broker leading partition 0 (each of the three leads two of the six partitions).
         let victim = before[0].leader
@@ -117,10 +79,10 @@ final class ControlledShutdownTests: XCTestCase {
         let sent = Date()
         kill(process.pid, SIGTERM)
         var movedAfter: TimeInterval?
-        waitUntil(
+        cluster.waitUntil(
             10, "node \(observer) shows new leaders for \(led) (well before the 30 s session timeout)", every: 5_000
         ) {
-            guard let answer = metadata(observer, ["orders"]), let topic = answer.topics.first,
+            guard let answer = cluster.metadata(observer, ["orders"]), let topic = answer.topics.first,
                 topic.partitions.count == 6
             else { return false }
             guard topic.partitions.allSatisfy({ $0.leader != victim && $0.leader >= 0 }) else { return false }
@@ -141,8 +103,8 @@ final class ControlledShutdownTests: XCTestCase {
             )
         }
         // Then fenced (the second step, once nothing is left to move): no longer a live broker.
-        waitUntil(10, "node \(observer) no longer lists broker \(victim) as live") {
-            metadata(observer)?.brokers.contains { $0.nodeId == victim } == false
+        cluster.waitUntil(10, "node \(observer) no longer lists broker \(victim) as live") {
+            cluster.metadata(observer)?.brokers.contains { $0.nodeId == victim } == false
         }
 
         // The process then exits cleanly, well within controlled.shutdown.timeout.ms.
@@ -160,13 +122,13 @@ final class ControlledShutdownTests: XCTestCase {
         // again and a preferred election (asked for here; automatic rebalance is off in this
         // class) gives it back its partitions. Each partition says what happened to it.
         try cluster.start(victim)
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         XCTAssertFalse(
-            metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
+            cluster.metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
         let asked = try tern(["topic", "elect-leaders", "orders", "--json"], node: observer)
         let results = try JSONDecoder().decode([Election].self, from: Data(asked.stdout.utf8))
         XCTAssertEqual(results.map(\.partition), [0, 1, 2, 3, 4, 5], asked.stdout + asked.stderr)
-        let now = try XCTUnwrap(metadata(observer, ["orders"])?.topics.first?.partitions)
+        let now = try XCTUnwrap(cluster.metadata(observer, ["orders"])?.topics.first?.partitions)
         for result in results {
             let partition = try XCTUnwrap(now.first { $0.partition == result.partition })
             if partition.replicas.first != victim {
@@ -189,25 +151,28 @@ final class ControlledShutdownTests: XCTestCase {
     /// (the leader's AlterPartition once the follower caught up): without it the test skips,
     /// saying so.
     func testAutoRebalanceGivesARestartedBrokerItsPartitionsBack() throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let before = try createTopic("orders")
         let victim = before[0].leader
         XCTAssertEqual(cluster.process(victim)?.stop(timeout: 30), 0, cluster.log(victim))
         let observer = [Int32(1), 2, 3].first { $0 != victim }!
         XCTAssertFalse(
-            metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
+            cluster.metadata(observer, ["orders"])?.topics.first?.partitions.contains { $0.leader == victim } ?? true)
         try cluster.start(victim)
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let deadline = Date().addingTimeInterval(20)
         func inSync() -> Bool {
-            metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy { $0.isr.contains(victim) } == true
+            cluster.metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy { $0.isr.contains(victim) }
+                == true
         }
         while !inSync() && Date() < deadline { usleep(100_000) }
         try XCTSkipUnless(
             inSync(), "broker \(victim) did not rejoin the in-sync sets within 20 s: needs replication (AlterPartition)"
         )
-        waitUntil(10, "every partition led by its preferred replica again") {
-            metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy { $0.leader == $0.replicas.first }
+        cluster.waitUntil(10, "every partition led by its preferred replica again") {
+            cluster.metadata(observer, ["orders"])?.topics.first?.partitions.allSatisfy {
+                $0.leader == $0.replicas.first
+            }
                 == true
         }
     }
@@ -218,7 +183,7 @@ final class ControlledShutdownTests: XCTestCase {
     /// leadership has moved, so an acknowledgement of a send begun after it exited is the new
     /// leader's.
     func testAProducerIsAcknowledgedByTheNewLeaderSoonAfterSIGTERM() async throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let before = try createTopic("orders")
         let victim = before[0].leader
         let others = [Int32(1), 2, 3].filter { $0 != victim }
@@ -267,7 +232,7 @@ final class ControlledShutdownTests: XCTestCase {
     }
 
     func testTheLastBrokerStopsAtOnce() throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         _ = try createTopic("orders")
         // Two brokers stop with a controlled shutdown each; the last one has nobody to hand its
         // partitions to (both others fenced) and does not wait for the quorum it lost.
@@ -286,7 +251,7 @@ final class ControlledShutdownTests: XCTestCase {
     /// session has not passed): the survivor's controlled shutdown finds no leader and gives up
     /// after 2 × (fetch + election timeout) = 3 s, well before controlled.shutdown.timeout.ms (15 s).
     func testSIGTERMWithoutAQuorumDoesNotWaitForTheTimeout() throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         _ = try createTopic("orders")
         cluster.kill9(1)
         cluster.kill9(2)
@@ -299,7 +264,7 @@ final class ControlledShutdownTests: XCTestCase {
     }
 
     func testElectLeadersThroughAnyBroker() throws {
-        waitForThreeBrokers()
+        cluster.waitForBrokers(3, askingNodes: [1, 2, 3])
         let before = try createTopic("orders")
         // Everything is led by its preferred replica: nothing to do, from a non-controller too.
         for node in [Int32(1), 2, 3] {
@@ -324,7 +289,7 @@ final class ControlledShutdownTests: XCTestCase {
         XCTAssertEqual(
             try JSONDecoder().decode([Election].self, from: Data(wrong.stdout.utf8)),
             [Election(topic: "orders", partition: 9, result: "UNKNOWN_TOPIC_OR_PARTITION")])
-        XCTAssertEqual(metadata(1, ["orders"])?.topics.first?.partitions, before)
+        XCTAssertEqual(cluster.metadata(1, ["orders"])?.topics.first?.partitions, before)
     }
 }
 

@@ -21,39 +21,12 @@ final class SaslClusterTests: XCTestCase {
         let usersFile = directory.path + "/users"
         try "admin:admin-secret\n".write(toFile: usersFile, atomically: false, encoding: .utf8)
         XCTAssertEqual(chmod(usersFile, 0o400), 0)
-        struct Node {
-            var id: Int
-            var client: Int
-            var plain: Int
-            var controller: Int
-        }
-        let nodes = (1...3).map {
-            Node(id: $0, client: freeLoopbackPort(), plain: freeLoopbackPort(), controller: freeLoopbackPort())
-        }
-        let voters = nodes.map { "\($0.id)@127.0.0.1:\($0.controller)" }.joined(separator: ",")
         // Started together: each waits for the quorum (and the users) before it listens, as a
         // Kafka broker waits for the metadata log.
-        let started = Mutex<[Int: Result<BrokerProcess, any Error>]>([:])
-        DispatchQueue.concurrentPerform(iterations: nodes.count) { index in
-            let node = nodes[index]
-            let result = Result {
-                try BrokerProcess(
-                    dataDirectory: "\(directory.path)/node-\(node.id)", port: node.client,
-                    settings: [
-                        "node.id": "\(node.id)", "controller.quorum.voters": voters,
-                        "listeners":
-                            "SASL_PLAINTEXT://127.0.0.1:\(node.client),PLAINTEXT://127.0.0.1:\(node.plain),"
-                            + "CONTROLLER://127.0.0.1:\(node.controller)",
-                        "sasl.bootstrap.users.file": usersFile, "controller.quorum.election.timeout.ms": "500",
-                        "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
-                    ], readyTimeout: 90)
-            }
-            started.withLock { $0[node.id] = result }
-        }
-        let processes = try nodes.map { node in try XCTUnwrap(started.withLock { $0[node.id] }).get() }
+        let (nodes, processes) = try startSaslClusterNodes(directory: directory.path, usersFile: usersFile)
         defer { for process in processes { process.stop() } }
 
-        func login(_ node: Node, _ user: String, _ password: String) async -> Bool {
+        func login(_ node: SaslClusterNode, _ user: String, _ password: String) async -> Bool {
             var configuration = ClientConfiguration(
                 bootstrap: ["127.0.0.1:\(node.client)"], requestTimeout: .seconds(5), connectTimeout: .seconds(2))
             configuration.sasl = ClientSASL(mechanism: .scramSHA512, username: user, password: password)

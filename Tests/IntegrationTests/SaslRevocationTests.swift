@@ -165,35 +165,7 @@ final class SaslRevocationTests: XCTestCase {
     /// connection once it applies the committed deletion.
     func testADeletionThroughAnotherBrokerClosesTheUsersConnectionsOnEveryBroker() async throws {
         let usersFile = try writeUsers()
-        struct Node {
-            var id: Int
-            var client: Int
-            var plain: Int
-            var controller: Int
-        }
-        let nodes = (1...3).map {
-            Node(id: $0, client: freeLoopbackPort(), plain: freeLoopbackPort(), controller: freeLoopbackPort())
-        }
-        let voters = nodes.map { "\($0.id)@127.0.0.1:\($0.controller)" }.joined(separator: ",")
-        let started = Mutex<[Int: Result<BrokerProcess, any Error>]>([:])
-        let path = directory.path
-        DispatchQueue.concurrentPerform(iterations: nodes.count) { index in
-            let node = nodes[index]
-            let result = Result {
-                try BrokerProcess(
-                    dataDirectory: "\(path)/node-\(node.id)", port: node.client,
-                    settings: [
-                        "node.id": "\(node.id)", "controller.quorum.voters": voters,
-                        "listeners":
-                            "SASL_PLAINTEXT://127.0.0.1:\(node.client),PLAINTEXT://127.0.0.1:\(node.plain),"
-                            + "CONTROLLER://127.0.0.1:\(node.controller)",
-                        "sasl.bootstrap.users.file": usersFile, "controller.quorum.election.timeout.ms": "500",
-                        "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
-                    ], readyTimeout: 90)
-            }
-            started.withLock { $0[node.id] = result }
-        }
-        let processes = try nodes.map { node in try XCTUnwrap(started.withLock { $0[node.id] }).get() }
+        let (nodes, processes) = try startSaslClusterNodes(directory: directory.path, usersFile: usersFile)
         defer { for process in processes { process.stop() } }
 
         // Users created through any node's plaintext listener (forwarded to the controller).

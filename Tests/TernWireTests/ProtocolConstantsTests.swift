@@ -32,7 +32,7 @@ final class ProtocolConstantsTests: XCTestCase {
             let supported = ApiKey.supported.first { $0.key == key }
             // SaslHandshake is spoken at version 1 only (version 0 sent raw tokens).
             XCTAssertEqual(supported?.minVersion, key == .saslHandshake ? 1 : 0, name)
-            // Fetch v1 adds fetch sessions and v2 leader epochs, Produce v1 conditions, ListOffsets
+            // Fetch v1 adds fetch sessions and v2 leader epochs, v3 the follower's durable offset, Produce v1 conditions, ListOffsets
             // v1 the current leader epoch; every other API has one version.
             let twoVersions: Set<ApiKey> = [.produce, .saslHandshake, .listOffsets]
             XCTAssertEqual(supported?.maxVersion, key == .fetch ? 3 : twoVersions.contains(key) ? 1 : 0, name)

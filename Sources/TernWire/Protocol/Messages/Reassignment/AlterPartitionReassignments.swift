@@ -18,14 +18,7 @@ public struct AlterPartitionReassignmentsRequest: WireRequest, Hashable {
         }
     }
 
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
 
     public var timeoutMs: Int32
     public var topics: [Topic]
@@ -54,13 +47,10 @@ public struct AlterPartitionReassignmentsRequest: WireRequest, Hashable {
 
     public func encode(into writer: inout ByteWriter) {
         writer.write(timeoutMs)
-        writer.writeArray(topics) { w, topic in
-            w.writeString(topic.name)
-            w.writeArray(topic.partitions) { w, partition in
-                w.write(partition.partition)
-                w.write(partition.replicas == nil)
-                w.writeInt32Array(partition.replicas ?? [])
-            }
+        writer.writeTopics(topics) { w, partition in
+            w.write(partition.partition)
+            w.write(partition.replicas == nil)
+            w.writeInt32Array(partition.replicas ?? [])
         }
     }
 }
@@ -78,39 +68,25 @@ public struct AlterPartitionReassignmentsResponse: WireResponse, Hashable {
         }
     }
 
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
 
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 8) { r in
-                    Partition(
-                        partition: try r.readInt32("partition"), errorCode: ErrorCode(rawValue: try r.readInt16()),
-                        errorMessage: try r.readNullableString("errorMessage"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 8) { r in
+            Partition(
+                partition: try r.readInt32("partition"), errorCode: ErrorCode(rawValue: try r.readInt16()),
+                errorMessage: try r.readNullableString("errorMessage"))
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
-        writer.writeArray(topics) { w, topic in
-            w.writeString(topic.name)
-            w.writeArray(topic.partitions) { w, partition in
-                w.write(partition.partition)
-                w.write(partition.errorCode.rawValue)
-                w.writeNullableString(partition.errorMessage)
-            }
+        writer.writeTopics(topics) { w, partition in
+            w.write(partition.partition)
+            w.write(partition.errorCode.rawValue)
+            w.writeNullableString(partition.errorMessage)
         }
     }
 }

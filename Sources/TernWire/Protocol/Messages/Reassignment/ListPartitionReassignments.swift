@@ -6,14 +6,7 @@ public struct ListPartitionReassignmentsRequest: WireRequest, Hashable {
     public typealias Response = ListPartitionReassignmentsResponse
     public static let apiKey = ApiKey.listPartitionReassignments
 
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Int32]
-        public init(name: String, partitions: [Int32]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Int32>
 
     /// The partitions to look at; nil for every partition of every topic.
     public var topics: [Topic]?
@@ -22,9 +15,7 @@ public struct ListPartitionReassignmentsRequest: WireRequest, Hashable {
 
     public init(from reader: inout ByteReader) throws {
         let all = try reader.readBool("allTopics")
-        let named = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(name: try r.readString("topic"), partitions: try r.readInt32Array("partitions"))
-        }
+        let named = try reader.readTopics(minPartitionSize: 4) { try $0.readInt32("partition") }
         guard !all || named.isEmpty else {
             throw WireError(.malformed, "ListPartitionReassignments: all topics and \(named.count) named topics")
         }
@@ -33,10 +24,7 @@ public struct ListPartitionReassignmentsRequest: WireRequest, Hashable {
 
     public func encode(into writer: inout ByteWriter) {
         writer.write(topics == nil)
-        writer.writeArray(topics ?? []) { w, topic in
-            w.writeString(topic.name)
-            w.writeInt32Array(topic.partitions)
-        }
+        writer.writeTopics(topics ?? []) { $0.write($1) }
     }
 }
 
@@ -56,41 +44,27 @@ public struct ListPartitionReassignmentsResponse: WireResponse, Hashable {
         }
     }
 
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = TopicPartitions<Partition>
 
     public var topics: [Topic]
 
     public init(topics: [Topic]) { self.topics = topics }
 
     public init(from reader: inout ByteReader) throws {
-        topics = try reader.readArray("topics", minElementSize: 6) { r in
-            Topic(
-                name: try r.readString("topic"),
-                partitions: try r.readArray("partitions", minElementSize: 16) { r in
-                    Partition(
-                        partition: try r.readInt32("partition"), replicas: try r.readInt32Array("replicas"),
-                        addingReplicas: try r.readInt32Array("addingReplicas"),
-                        removingReplicas: try r.readInt32Array("removingReplicas"))
-                })
+        topics = try reader.readTopics(minPartitionSize: 16) { r in
+            Partition(
+                partition: try r.readInt32("partition"), replicas: try r.readInt32Array("replicas"),
+                addingReplicas: try r.readInt32Array("addingReplicas"),
+                removingReplicas: try r.readInt32Array("removingReplicas"))
         }
     }
 
     public func encode(into writer: inout ByteWriter) {
-        writer.writeArray(topics) { w, topic in
-            w.writeString(topic.name)
-            w.writeArray(topic.partitions) { w, partition in
-                w.write(partition.partition)
-                w.writeInt32Array(partition.replicas)
-                w.writeInt32Array(partition.addingReplicas)
-                w.writeInt32Array(partition.removingReplicas)
-            }
+        writer.writeTopics(topics) { w, partition in
+            w.write(partition.partition)
+            w.writeInt32Array(partition.replicas)
+            w.writeInt32Array(partition.addingReplicas)
+            w.writeInt32Array(partition.removingReplicas)
         }
     }
 }
