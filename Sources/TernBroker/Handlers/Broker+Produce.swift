@@ -117,6 +117,16 @@ extension Broker {
                     partitions.append(result.response)
                     continue
                 }
+                if awaitsReplicaHosting(tp) {
+                    // Replicated, but its replica machine is not running yet: retriable, the
+                    // producer comes back once this broker serves it as a leader.
+                    context.metrics.failed(.notLeaderOrFollower)
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .notLeaderOrFollower,
+                            errorMessage: "broker \(config.nodeId) does not lead \(tp) yet"))
+                    continue
+                }
                 let result = append(
                     &partition.records, to: log, topic: topic.name, partition: partition.partition,
                     requireKeys: requireKeys, condition: condition, appendId: partition.appendId,

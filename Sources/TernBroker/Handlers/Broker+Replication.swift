@@ -132,10 +132,10 @@ extension Broker {
     }
 
     /// The offset consumers may read up to in `log` (exclusive): a replicated partition's high
-    /// watermark (nil when this replica does not lead, or not visibly yet), else the log end —
-    /// a single-replica partition is served as on a single node.
+    /// watermark (nil when this replica does not lead, or not visibly yet, or is not hosted yet),
+    /// else the log end — a single-replica partition is served as on a single node.
     func visibleEnd(_ tp: TopicPartition, _ log: PartitionLog) -> Int64? {
-        guard let replica = replication.hosted(tp) else { return log.logEndOffset }
+        guard let replica = replication.hosted(tp) else { return awaitsReplicaHosting(tp) ? nil : log.logEndOffset }
         return replica.consumerHighWatermark
     }
 
