@@ -56,9 +56,12 @@ extension Broker {
             let tp = replica.topicPartition
             // The set that made the high watermark must be as large as min.insync.replicas for an
             // acks=all answer (the ISR may have shrunk while the produce waited).
-            let setSize = replica.state.withLock { $0.machine.highWatermarkSet.count }
+            let (setSize, epoch) = replica.state.withLock {
+                ($0.machine.highWatermarkSet.count, $0.machine.leaderEpoch)
+            }
             let enough = setSize >= minInSyncReplicas(tp.topic)
-            producePurgatory.advance(tp, highWatermark: hw, code: enough ? .none : .notEnoughReplicas)
+            producePurgatory.advance(
+                tp, highWatermark: hw, leaderEpoch: epoch, code: enough ? .none : .notEnoughReplicas)
             purgatory.didAppend(to: tp, bytes: Int(Int32.max))
         }
     }
