@@ -50,7 +50,7 @@ extension Broker {
         var results: [ProduceResponse.Topic] = []
         results.reserveCapacity(request.topics.count)
         var durableWaits: [(topic: Int, partition: Int, log: PartitionLog, end: Int64)] = []
-        var replicatedWaits: [(topic: Int, partition: Int, tp: TopicPartition, end: Int64)] = []
+        var replicatedWaits: [(topic: Int, partition: Int, tp: TopicPartition, end: Int64, epoch: Int32)] = []
         for topic in request.topics {
             let info = topics.topic(topic.name)
             let requireKeys = info.map { resolver.isCompacted($0.configs) } ?? false
@@ -112,9 +112,20 @@ extension Broker {
                     }
                     if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                     if result.errorCode == .none && acks == -1 {
-                        replicatedWaits.append((results.count, partitions.count, tp, result.endOffset))
+                        replicatedWaits.append(
+                            (results.count, partitions.count, tp, result.endOffset, result.leaderEpoch))
                     }
                     partitions.append(result.response)
+                    continue
+                }
+                if awaitsReplicaHosting(tp) {
+                    // Replicated, but its replica machine is not running yet: retriable, the
+                    // producer comes back once this broker serves it as a leader.
+                    context.metrics.failed(.notLeaderOrFollower)
+                    partitions.append(
+                        .init(
+                            partition: partition.partition, errorCode: .notLeaderOrFollower,
+                            errorMessage: "broker \(config.nodeId) does not lead \(tp) yet"))
                     continue
                 }
                 let result = append(
@@ -138,7 +149,9 @@ extension Broker {
         let pending = PendingProduce(
             response: ProduceResponse(topics: results), waits: durableWaits.count + replicatedWaits.count)
         for wait in replicatedWaits {
-            producePurgatory.park(wait.tp, endOffset: wait.end, timeoutMs: Int(request.timeoutMs)) { code in
+            producePurgatory.park(
+                wait.tp, endOffset: wait.end, leaderEpoch: wait.epoch, timeoutMs: Int(request.timeoutMs)
+            ) { code in
                 if code != .none {
                     context.metrics.failed(code)
                     pending.fail(
@@ -163,6 +176,8 @@ extension Broker {
         var errorCode: ErrorCode { response.errorCode }
         /// Exclusive end offset of the append (everything below must be durable for acks=all).
         var endOffset: Int64
+        /// A replicated partition's leader epoch the append was made in (-1: not replicated).
+        var leaderEpoch: Int32 = -1
     }
 
     /// Validates and appends one partition's record set; `requireKeys` for compacted topics,

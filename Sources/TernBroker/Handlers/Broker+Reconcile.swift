@@ -23,6 +23,9 @@ struct ReconcileState: Sendable {
     /// image): one lookup answers both "do I lead it" and "in which epoch" on the produce and
     /// fetch paths.
     var leaders: [String: [Int32: Int32]] = [:]
+    /// The partitions among `leaders` with more than one replica (what ``ReplicaManager`` hosts):
+    /// until their replica is hosted they are served by nobody, never as a single-replica log.
+    var replicatedLeads: Set<TopicPartition> = []
     /// Topics whose logs the last pass could not make or change, with why (retried each second).
     var failures: [String: String] = [:]
 }
@@ -33,7 +36,11 @@ extension Broker {
     func metadataChanged(_ change: MetadataPublisher.Change) {
         if change.before.topicsById != change.after.topicsById {
             let leaders = Self.leaderships(change.after, nodeId: config.nodeId)
-            reconcileState.withLock { $0.leaders = leaders }
+            let replicated = Self.replicatedLeaderships(change.after, nodeId: config.nodeId)
+            reconcileState.withLock {
+                $0.leaders = leaders
+                $0.replicatedLeads = replicated
+            }
         }
         scheduleReconcile()
     }
@@ -49,6 +56,30 @@ extension Broker {
             if !led.isEmpty { leaders[topic.name] = led }
         }
         return leaders
+    }
+
+    /// The partitions `nodeId` leads in `image` that have more than one replica, as
+    /// ``ReplicaManager/apply(_:logs:minInSyncReplicas:lagTimeMaxMs:highWatermarks:)`` hosts
+    /// them (`__consumer_offsets` aside: its coordinator appends to it itself).
+    static func replicatedLeaderships(_ image: MetadataImage, nodeId: Int32) -> Set<TopicPartition> {
+        var out: Set<TopicPartition> = []
+        for topic in image.topicsById.values where topic.name != GroupCoordinator.topicName {
+            for p in topic.partitions.values where p.leader == nodeId && p.replicas.count > 1 {
+                out.insert(TopicPartition(topic.name, p.partition))
+            }
+        }
+        return out
+    }
+
+    /// True when the image makes `tp` a replicated partition this broker leads while no
+    /// replica machine hosts it yet: the window between a committed leadership (noted at once)
+    /// and the reconcile pass that hosts the replica — after a restart, until this broker's
+    /// registration is committed. Its log may hold records that were never committed (a
+    /// restarted leader's unreplicated tail), so it must be neither appended to as a
+    /// single-replica log (an acks=all answer after a local fsync alone) nor read to its end.
+    func awaitsReplicaHosting(_ tp: TopicPartition) -> Bool {
+        guard reconcileState.withLock({ $0.replicatedLeads.contains(tp) }) else { return false }
+        return replication.hosted(tp) == nil
     }
 
     /// True when the image makes this broker the leader of the partition: only the leader serves

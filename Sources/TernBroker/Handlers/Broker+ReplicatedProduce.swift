@@ -32,7 +32,8 @@ extension Broker {
                     ),
                     endOffset: -1)
             }
-            let outcome = append(p.leaderEpoch)
+            var outcome = append(p.leaderEpoch)
+            outcome.leaderEpoch = p.leaderEpoch
             if outcome.errorCode == .none {
                 _ = state.step(.appended(endOffset: replica.log.logEndOffset), now: replicationNow())
             }

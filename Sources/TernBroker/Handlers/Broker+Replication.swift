@@ -56,9 +56,12 @@ extension Broker {
             let tp = replica.topicPartition
             // The set that made the high watermark must be as large as min.insync.replicas for an
             // acks=all answer (the ISR may have shrunk while the produce waited).
-            let setSize = replica.state.withLock { $0.machine.highWatermarkSet.count }
+            let (setSize, epoch) = replica.state.withLock {
+                ($0.machine.highWatermarkSet.count, $0.machine.leaderEpoch)
+            }
             let enough = setSize >= minInSyncReplicas(tp.topic)
-            producePurgatory.advance(tp, highWatermark: hw, code: enough ? .none : .notEnoughReplicas)
+            producePurgatory.advance(
+                tp, highWatermark: hw, leaderEpoch: epoch, code: enough ? .none : .notEnoughReplicas)
             purgatory.didAppend(to: tp, bytes: Int(Int32.max))
         }
     }
@@ -132,10 +135,10 @@ extension Broker {
     }
 
     /// The offset consumers may read up to in `log` (exclusive): a replicated partition's high
-    /// watermark (nil when this replica does not lead, or not visibly yet), else the log end —
-    /// a single-replica partition is served as on a single node.
+    /// watermark (nil when this replica does not lead, or not visibly yet, or is not hosted yet),
+    /// else the log end — a single-replica partition is served as on a single node.
     func visibleEnd(_ tp: TopicPartition, _ log: PartitionLog) -> Int64? {
-        guard let replica = replication.hosted(tp) else { return log.logEndOffset }
+        guard let replica = replication.hosted(tp) else { return awaitsReplicaHosting(tp) ? nil : log.logEndOffset }
         return replica.consumerHighWatermark
     }
 

@@ -13,6 +13,8 @@ final class ProducePurgatory: Sendable {
     private struct Waiter {
         var id: UInt64
         var endOffset: Int64
+        /// The leader epoch the batch was appended in: only that epoch's high watermark answers it.
+        var leaderEpoch: Int32
         var deadline: DispatchTime
         var completion: Completion
     }
@@ -28,14 +30,16 @@ final class ProducePurgatory: Sendable {
     /// How often deadlines are checked while anything waits.
     private let sweepInterval: DispatchTimeInterval = .milliseconds(50)
 
-    /// Parks a produce until the high watermark of `tp` reaches `endOffset` (exclusive), or
-    /// `timeoutMs` passes (REQUEST_TIMED_OUT).
-    func park(_ tp: TopicPartition, endOffset: Int64, timeoutMs: Int, completion: @escaping Completion) {
+    /// Parks a produce appended in `leaderEpoch` until the high watermark of `tp` in that epoch
+    /// reaches `endOffset` (exclusive), or `timeoutMs` passes (REQUEST_TIMED_OUT).
+    func park(
+        _ tp: TopicPartition, endOffset: Int64, leaderEpoch: Int32, timeoutMs: Int, completion: @escaping Completion
+    ) {
         let startSweeper = state.withLock { state -> Bool in
             state.nextId += 1
             state.byPartition[tp, default: []].append(
                 Waiter(
-                    id: state.nextId, endOffset: endOffset,
+                    id: state.nextId, endOffset: endOffset, leaderEpoch: leaderEpoch,
                     deadline: .now() + .milliseconds(max(timeoutMs, 1)), completion: completion))
             defer { state.sweeping = true }
             return !state.sweeping
@@ -43,20 +47,31 @@ final class ProducePurgatory: Sendable {
         if startSweeper { queue.asyncAfter(deadline: .now() + sweepInterval) { [self] in sweep() } }
     }
 
-    /// The high watermark of `tp` reached `highWatermark`: completes the waiters it passes, with
-    /// `code` (`.none`, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the set that passed them was
-    /// smaller than `min.insync.replicas`).
-    func advance(_ tp: TopicPartition, highWatermark: Int64, code: ErrorCode = .none) {
-        let done: [Waiter] = state.withLock { state in
-            guard let list = state.byPartition[tp] else { return [] }
+    /// The high watermark of `tp` in `leaderEpoch` reached `highWatermark`: completes the
+    /// waiters of that epoch it passes, with `code` (`.none`, or NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    /// when the set that passed them was smaller than `min.insync.replicas`), and fails those of
+    /// an older epoch with NOT_LEADER_OR_FOLLOWER: their batch may have been truncated and its
+    /// offsets reused since (a waiter parked just after its replica stopped leading escaped
+    /// ``fail(_:_:)``), so a later epoch's high watermark says nothing about it.
+    func advance(_ tp: TopicPartition, highWatermark: Int64, leaderEpoch: Int32, code: ErrorCode = .none) {
+        let (done, stale): ([Waiter], [Waiter]) = state.withLock { state in
+            guard let list = state.byPartition[tp] else { return ([], []) }
             var done: [Waiter] = []
+            var stale: [Waiter] = []
             var kept: [Waiter] = []
             for w in list {
-                if w.endOffset <= highWatermark { done.append(w) } else { kept.append(w) }
+                if w.leaderEpoch < leaderEpoch {
+                    stale.append(w)
+                } else if w.leaderEpoch == leaderEpoch && w.endOffset <= highWatermark {
+                    done.append(w)
+                } else {
+                    kept.append(w)
+                }
             }
             state.byPartition[tp] = kept.isEmpty ? nil : kept
-            return done
+            return (done, stale)
         }
+        for w in stale { w.completion(.notLeaderOrFollower) }
         for w in done { w.completion(code) }
     }
 
