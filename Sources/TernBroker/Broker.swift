@@ -84,6 +84,8 @@ public final class Broker: Sendable {
     /// Followers' fetches parked until the leader appends (consumers' wait in ``purgatory``, for
     /// the high watermark).
     let replicaPurgatory: FetchPurgatory
+    /// The leader side of the reassignment throttle (Replication/ReplicationThrottle.swift).
+    let leaderThrottle = ReplicationThrottle(.leader)
     /// Whether the high-watermark checkpoint was read (it seeds only the first machines).
     let replicationCheckpointRead = Mutex(false)
 
@@ -192,6 +194,9 @@ public final class Broker: Sendable {
                     logManager.whenDurable(log, upTo: offset) { result in
                         if case .success = result { done(true) } else { done(false) }
                     }
+                },
+                throttleRate: { [weak cluster, nodeId = config.nodeId] tp in
+                    cluster?.image.reassignmentThrottle(topic: tp.topic, partition: tp.partition, replica: nodeId)
                 }),
             logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)

@@ -88,13 +88,29 @@ extension Broker {
                     hasError = true  // answered now: the follower truncates first
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                 case .records(let from, let to, _):
-                    let budget = min(Int(max(p.maxBytes, 0)), remaining)
+                    var budget = min(Int(max(p.maxBytes, 0)), remaining)
+                    // A replica a reassignment is adding, not in sync: at most the throttle's rate,
+                    // nothing (answered at once, not parked) while its bucket is in debt.
+                    let throttle = cluster.image.reassignmentThrottle(
+                        topic: tp.topic, partition: tp.partition, replica: request.replicaId)
+                    if let rate = throttle, to > from {
+                        let allowance = leaderThrottle.allowance(topic: tp.topic, rate: rate, now: now)
+                        guard allowance.go else {
+                            hasError = true
+                            partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                            continue
+                        }
+                        budget = min(budget, Int(clamping: allowance.bytes))
+                    }
                     guard to > from, budget > 0 || first else {
                         partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                         continue
                     }
                     do {
                         let result = try replica.log.read(from: from, maxBytes: max(budget, 1), maxOffset: to)
+                        if throttle != nil {
+                            leaderThrottle.charge(topic: tp.topic, bytes: result.byteCount, now: now)
+                        }
                         out.logStartOffset = result.logStartOffset
                         partitions.append(
                             FetchRead.Partition(

@@ -23,6 +23,11 @@ struct ReplicaFetcherHost: Sendable {
     var address: @Sendable (Int32) -> (host: String, port: Int)?
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
     var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
+    /// The replication throttle (bytes per second) on this broker's fetching of a partition, or
+    /// nil when unthrottled (``MetadataImage/reassignmentThrottle(topicId:partition:replica:)``).
+    var throttleRate: @Sendable (TopicPartition) -> Int64? = { _ in nil }
+    /// The follower side of the throttle, shared by every fetcher of this broker.
+    var throttle = ReplicationThrottle(.follower)
 }
 
 /// Fetches, for one leader broker, every partition this broker follows from it (those that hash
@@ -107,7 +112,22 @@ final class ReplicaFetcher: Sendable {
         guard let channel = channel() else { return schedule(afterMs: settings.backoffMs) }
         let now = replicationNow()
         var sent: [(HostedReplica, ReplicaFetch)] = []
+        // A throttled partition (a replica being added by a reassignment) is fetched only while
+        // its topic's bucket is not in debt, and asks for at most one second's worth (the leader
+        // still sends one whole batch); one that must wait is not stepped, so its machine does
+        // not count a fetch in flight.
+        var limits: [TopicPartition: Int] = [:]
+        var throttleWaitMs: Int64?
         for replica in partitions.values {
+            let tp = replica.topicPartition
+            if let rate = host.throttleRate(tp) {
+                let allowance = host.throttle.allowance(topic: tp.topic, rate: rate, now: now)
+                guard allowance.go else {
+                    throttleWaitMs = min(throttleWaitMs ?? .max, max(allowance.waitMs, 1))
+                    continue
+                }
+                limits[tp] = Int(min(allowance.bytes, Int64(settings.maxBytes)))
+            }
             let fetch = replica.state.withLock { state -> ReplicaFetch? in
                 guard state.machine.role == .follower(leader: leader) else { return nil }
                 var fetch = state.pendingFetch ?? ReplicaManager.lastFetch(state.step(.tick, now: now))
@@ -121,13 +141,16 @@ final class ReplicaFetcher: Sendable {
             }
             if let fetch { sent.append((replica, fetch)) }
         }
-        guard !sent.isEmpty else { return schedule(afterMs: settings.backoffMs) }
+        guard !sent.isEmpty else {
+            return schedule(afterMs: throttleWaitMs.map { Int(min($0, Int64(settings.backoffMs))) } ?? settings.backoffMs)
+        }
         var byTopic: [String: [TernWire.FetchRequest.Partition]] = [:]
         for (replica, f) in sent {
             byTopic[replica.topicPartition.topic, default: []].append(
                 .init(
                     partition: replica.topicPartition.partition, fetchOffset: f.fetchOffset,
-                    maxBytes: Int32(clamping: settings.maxBytes), currentLeaderEpoch: f.leaderEpoch,
+                    maxBytes: Int32(clamping: limits[replica.topicPartition] ?? settings.maxBytes),
+                    currentLeaderEpoch: f.leaderEpoch,
                     lastFetchedEpoch: f.lastFetchedEpoch, durableOffset: f.durableOffset))
         }
         let request = TernWire.FetchRequest(
@@ -178,6 +201,10 @@ final class ReplicaFetcher: Sendable {
         var answers: [TopicPartition: TernWire.FetchResponse.Partition] = [:]
         for topic in response.topics {
             for p in topic.partitions { answers[TopicPartition(topic.name, p.partition)] = p }
+        }
+        let now = replicationNow()
+        for (tp, answer) in answers where !answer.records.isEmpty && host.throttleRate(tp) != nil {
+            host.throttle.charge(topic: tp.topic, bytes: answer.records.count, now: now)
         }
         var durableWaits: [(HostedReplica, Int64)] = []
         var progressed = false
