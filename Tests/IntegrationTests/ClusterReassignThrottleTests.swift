@@ -105,6 +105,11 @@ final class ClusterReassignThrottleTests: XCTestCase {
         let fetched = try XCTUnwrap(
             metrics.value("tern_replication_throttled_bytes_total", ["direction": "follower"]), "no follower counter")
         XCTAssertGreaterThanOrEqual(fetched, Double(size) * 0.5, "most of the copy was throttled")
+        // And the old leader the bytes it sent them: both ends enforce the rate.
+        let leaderMetrics = try PrometheusText(try httpGet(port: cluster.node(old).adminPort, "/metrics").text)
+        let sent = try XCTUnwrap(
+            leaderMetrics.value("tern_replication_throttled_bytes_total", ["direction": "leader"]), "no leader counter")
+        XCTAssertGreaterThanOrEqual(sent, Double(size) * 0.5, "the leader throttled what it sent")
 
         let consumed = try tern(
             target,
