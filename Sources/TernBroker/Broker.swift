@@ -195,8 +195,9 @@ public final class Broker: Sendable {
                         if case .success = result { done(true) } else { done(false) }
                     }
                 },
-                throttleRate: { [weak cluster, nodeId = config.nodeId] tp in
-                    cluster?.image.reassignmentThrottle(topic: tp.topic, partition: tp.partition, replica: nodeId)
+                throttleRates: { [weak cluster, nodeId = config.nodeId] partitions in
+                    guard let image = cluster?.image else { return [:] }
+                    return Self.reassignmentThrottles(image, partitions, replica: nodeId)
                 }),
             logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)

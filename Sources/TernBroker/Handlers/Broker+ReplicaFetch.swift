@@ -91,9 +91,11 @@ extension Broker {
                     var budget = min(Int(max(p.maxBytes, 0)), remaining)
                     // A replica a reassignment is adding, not in sync: at most the throttle's rate,
                     // nothing (answered at once, not parked) while its bucket is in debt.
-                    let throttle = cluster.image.reassignmentThrottle(
-                        topic: tp.topic, partition: tp.partition, replica: request.replicaId)
-                    if let rate = throttle, to > from {
+                    let throttle =
+                        to > from
+                        ? cluster.image.reassignmentThrottle(
+                            topic: tp.topic, partition: tp.partition, replica: request.replicaId) : nil
+                    if let rate = throttle {
                         let allowance = leaderThrottle.allowance(topic: tp.topic, rate: rate, now: now)
                         guard allowance.go else {
                             hasError = true

@@ -23,9 +23,10 @@ struct ReplicaFetcherHost: Sendable {
     var address: @Sendable (Int32) -> (host: String, port: Int)?
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
     var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
-    /// The replication throttle (bytes per second) on this broker's fetching of a partition, or
-    /// nil when unthrottled (``MetadataImage/reassignmentThrottle(topicId:partition:replica:)``).
-    var throttleRate: @Sendable (TopicPartition) -> Int64? = { _ in nil }
+    /// The replication throttle (bytes per second) on this broker's fetching of each of the
+    /// partitions given that has one (``MetadataImage/reassignmentThrottle(topic:partition:replica:)``):
+    /// one look at the metadata image per fetch round.
+    var throttleRates: @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
     /// The follower side of the throttle, shared by every fetcher of this broker.
     var throttle = ReplicationThrottle(.follower)
 }
@@ -118,9 +119,10 @@ final class ReplicaFetcher: Sendable {
         // not count a fetch in flight.
         var limits: [TopicPartition: Int] = [:]
         var throttleWaitMs: Int64?
+        let rates = host.throttleRates(Array(partitions.keys))
         for replica in partitions.values {
             let tp = replica.topicPartition
-            if let rate = host.throttleRate(tp) {
+            if let rate = rates[tp] {
                 let allowance = host.throttle.allowance(topic: tp.topic, rate: rate, now: now)
                 guard allowance.go else {
                     throttleWaitMs = min(throttleWaitMs ?? .max, max(allowance.waitMs, 1))
@@ -158,8 +160,9 @@ final class ReplicaFetcher: Sendable {
             maxBytes: Int32(clamping: settings.maxBytes),
             topics: byTopic.sorted { $0.key < $1.key }.map { .init(name: $0.key, partitions: $0.value) })
         let inFlight = sent
+        let throttled = Set(limits.keys)
         channel.send(request, timeout: .milliseconds(settings.maxWaitMs + 10_000)) { [self] result in
-            queue.async { [self] in handle(result, inFlight) }
+            queue.async { [self] in handle(result, inFlight, throttled: throttled) }
         }
     }
 
@@ -183,7 +186,10 @@ final class ReplicaFetcher: Sendable {
         return channel
     }
 
-    private func handle(_ result: Result<[UInt8], ControllerChannelError>, _ sent: [(HostedReplica, ReplicaFetch)]) {
+    private func handle(
+        _ result: Result<[UInt8], ControllerChannelError>, _ sent: [(HostedReplica, ReplicaFetch)],
+        throttled: Set<TopicPartition>
+    ) {
         let response: TernWire.FetchResponse
         switch result {
         case .failure(let error):
@@ -203,7 +209,8 @@ final class ReplicaFetcher: Sendable {
             for p in topic.partitions { answers[TopicPartition(topic.name, p.partition)] = p }
         }
         let now = replicationNow()
-        for (tp, answer) in answers where !answer.records.isEmpty && host.throttleRate(tp) != nil {
+        // Paid for after the fact, whole batches included: the next fetch waits out the debt.
+        for (tp, answer) in answers where !answer.records.isEmpty && throttled.contains(tp) {
             host.throttle.charge(topic: tp.topic, bytes: answer.records.count, now: now)
         }
         var durableWaits: [(HostedReplica, Int64)] = []

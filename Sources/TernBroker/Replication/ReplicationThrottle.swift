@@ -1,6 +1,7 @@
 import CoreMetrics
 import Synchronization
 import TernRaft
+import TernStorage
 
 /// A token bucket of bytes: `rate` tokens a second, at most one second's worth banked. A sender
 /// may go when the bucket is not in debt and then pays for what it sent, whole batches included,
@@ -95,5 +96,20 @@ final class ReplicationThrottle: Sendable {
             buckets[topic] = bucket
         }
         throttledBytes.increment(by: Int64(bytes))
+    }
+}
+
+extension Broker {
+    /// The throttled ones of `partitions` for `replica`, with their rates (the fetcher's view).
+    static func reassignmentThrottles(_ image: MetadataImage, _ partitions: [TopicPartition], replica: Int32)
+        -> [TopicPartition: Int64]
+    {
+        var rates: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            if let rate = image.reassignmentThrottle(topic: tp.topic, partition: tp.partition, replica: replica) {
+                rates[tp] = rate
+            }
+        }
+        return rates
     }
 }
