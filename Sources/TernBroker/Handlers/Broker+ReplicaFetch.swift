@@ -41,6 +41,10 @@ extension Broker {
         var total = 0
         var hasError = false
         var first = true
+        // Throttled partitions held back while their bucket is in debt. A request holding only
+        // those is answered at once (parked, it would wait out maxWaitMs each round); one with
+        // other partitions parks as usual, so in-sync replicas keep their long poll.
+        var withheld = 0
         var topicsOut: [FetchRead.Topic] = []
         let now = replicationNow()
         for topic in request.topics {
@@ -90,7 +94,7 @@ extension Broker {
                 case .records(let from, let to, _):
                     var budget = min(Int(max(p.maxBytes, 0)), remaining)
                     // A replica a reassignment is adding, not in sync: at most the throttle's rate,
-                    // nothing (answered at once, not parked) while its bucket is in debt.
+                    // nothing while its bucket is in debt.
                     let throttle =
                         to > from
                         ? cluster.image.reassignmentThrottle(
@@ -98,7 +102,7 @@ extension Broker {
                     if let rate = throttle {
                         let allowance = leaderThrottle.allowance(topic: tp.topic, rate: rate, now: now)
                         guard allowance.go else {
-                            hasError = true
+                            withheld += 1
                             partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                             continue
                         }
@@ -132,6 +136,7 @@ extension Broker {
             }
             topicsOut.append(FetchRead.Topic(name: topic.name, partitions: partitions))
         }
+        if withheld > 0 && withheld == request.topics.reduce(0, { $0 + $1.partitions.count }) { hasError = true }
         return FetchRead(topics: topicsOut, byteCount: total, hasError: hasError)
     }
 }
