@@ -79,6 +79,12 @@ final class ClusterReassignThrottleTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("THROTTLE"), text.stdout)
         XCTAssertTrue(text.stdout.contains("\(rate)"), text.stdout)
 
+        // The replica being added is not in sync, so acks=all does not wait for it: answered
+        // while the throttled copy is still going.
+        let acked = try tern(old, ["produce", "slow", "--acks", "all"], stdin: "during-the-move\n")
+        XCTAssertEqual(acked.status, 0, acked.stderr)
+        XCTAssertEqual(moves(old)?.first?.name, "slow", "acks=all was answered before the move ended")
+
         // Generous upper bound (a loaded machine); the lower bound is the behaviour under test.
         let expected = Double(size) / Double(rate)
         cluster.waitUntil(expected * 4 + 60, "every node shows the move completed onto node \(target)") {
@@ -113,8 +119,10 @@ final class ClusterReassignThrottleTests: XCTestCase {
 
         let consumed = try tern(
             target,
-            ["consume", "slow", "--from-beginning", "--max-messages", "\(records.count)", "--timeout-ms", "30000"])
+            ["consume", "slow", "--from-beginning", "--max-messages", "\(records.count + 1)", "--timeout-ms", "30000"])
         XCTAssertEqual(consumed.status, 0, consumed.stderr)
-        XCTAssertEqual(consumed.stdout.split(separator: "\n").map(String.init), records, "every record, once, in order")
+        XCTAssertEqual(
+            consumed.stdout.split(separator: "\n").map(String.init), records + ["during-the-move"],
+            "every record, once, in order")
     }
 }
