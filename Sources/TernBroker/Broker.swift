@@ -184,6 +184,10 @@ public final class Broker: Sendable {
         fetchers = ReplicaFetcherManager(
             nodeId: config.nodeId, settings: fetcherSettings,
             host: ReplicaFetcherHost(
+                throttleRates: { [weak cluster, nodeId = config.nodeId] partitions in
+                    guard let image = cluster?.image else { return [:] }
+                    return Self.reassignmentThrottles(image, partitions, replica: nodeId)
+                },
                 address: { [weak cluster] id in
                     guard let broker = cluster?.image.broker(id) else { return nil }
                     let listener =
@@ -194,10 +198,6 @@ public final class Broker: Sendable {
                     logManager.whenDurable(log, upTo: offset) { result in
                         if case .success = result { done(true) } else { done(false) }
                     }
-                },
-                throttleRates: { [weak cluster, nodeId = config.nodeId] partitions in
-                    guard let image = cluster?.image else { return [:] }
-                    return Self.reassignmentThrottles(image, partitions, replica: nodeId)
                 }),
             logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)

@@ -19,16 +19,16 @@ struct ReplicaFetcherSettings: Sendable {
 
 /// What a fetcher needs from its broker.
 struct ReplicaFetcherHost: Sendable {
-    /// The address of broker `id`'s inter-broker listener, from the metadata image.
-    var address: @Sendable (Int32) -> (host: String, port: Int)?
-    /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
-    var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
     /// The replication throttle (bytes per second) on this broker's fetching of each of the
     /// partitions given that has one (``MetadataImage/reassignmentThrottle(topic:partition:replica:)``):
     /// one look at the metadata image per fetch round.
     var throttleRates: @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
     /// The follower side of the throttle, shared by every fetcher of this broker.
     var throttle = ReplicationThrottle(.follower)
+    /// The address of broker `id`'s inter-broker listener, from the metadata image.
+    var address: @Sendable (Int32) -> (host: String, port: Int)?
+    /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
+    var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
 }
 
 /// Fetches, for one leader broker, every partition this broker follows from it (those that hash
