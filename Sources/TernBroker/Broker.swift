@@ -182,12 +182,8 @@ public final class Broker: Sendable {
         let fetcherSettings = Self.replicaFetcherSettings(config)
         let logManager = self.logManager
         fetchers = ReplicaFetcherManager(
-            nodeId: config.nodeId, settings: fetcherSettings,
+            nodeId: config.nodeId, settings: fetcherSettings, throttle: Self.fetcherThrottle(cluster, config.nodeId),
             host: ReplicaFetcherHost(
-                throttleRates: { [weak cluster, nodeId = config.nodeId] partitions in
-                    guard let image = cluster?.image else { return [:] }
-                    return Self.reassignmentThrottles(image, partitions, replica: nodeId)
-                },
                 address: { [weak cluster] id in
                     guard let broker = cluster?.image.broker(id) else { return nil }
                     let listener =

@@ -19,12 +19,6 @@ struct ReplicaFetcherSettings: Sendable {
 
 /// What a fetcher needs from its broker.
 struct ReplicaFetcherHost: Sendable {
-    /// The replication throttle (bytes per second) on this broker's fetching of each of the
-    /// partitions given that has one (``MetadataImage/reassignmentThrottle(topic:partition:replica:)``):
-    /// one look at the metadata image per fetch round.
-    var throttleRates: @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
-    /// The follower side of the throttle, shared by every fetcher of this broker.
-    var throttle = ReplicationThrottle(.follower)
     /// The address of broker `id`'s inter-broker listener, from the metadata image.
     var address: @Sendable (Int32) -> (host: String, port: Int)?
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
@@ -53,6 +47,8 @@ final class ReplicaFetcher: Sendable {
     let nodeId: Int32
     private let settings: ReplicaFetcherSettings
     private let host: ReplicaFetcherHost
+    /// The reassignment throttle on this broker's fetching (ReplicationThrottle.swift).
+    private let throttle: ReplicaFetcherThrottle
     private let logger: Logger
     private let state = Mutex(State())
     /// Serial: one round at a time (a round's disk work — appends, truncations — runs here).
@@ -60,12 +56,13 @@ final class ReplicaFetcher: Sendable {
 
     init(
         leader: Int32, index: Int, nodeId: Int32, settings: ReplicaFetcherSettings, host: ReplicaFetcherHost,
-        logger: Logger
+        throttle: ReplicaFetcherThrottle = .init(), logger: Logger
     ) {
         self.leader = leader
         self.nodeId = nodeId
         self.settings = settings
         self.host = host
+        self.throttle = throttle
         var logger = logger
         logger[metadataKey: "tern_leader"] = "\(leader)"
         self.logger = logger
@@ -119,11 +116,11 @@ final class ReplicaFetcher: Sendable {
         // not count a fetch in flight.
         var limits: [TopicPartition: Int] = [:]
         var throttleWaitMs: Int64?
-        let rates = host.throttleRates(Array(partitions.keys))
+        let rates = throttle.rates(Array(partitions.keys))
         for replica in partitions.values {
             let tp = replica.topicPartition
             if let rate = rates[tp] {
-                let allowance = host.throttle.allowance(topic: tp.topic, rate: rate, now: now)
+                let allowance = throttle.buckets.allowance(topic: tp.topic, rate: rate, now: now)
                 guard allowance.go else {
                     throttleWaitMs = min(throttleWaitMs ?? .max, max(allowance.waitMs, 1))
                     continue
@@ -211,7 +208,7 @@ final class ReplicaFetcher: Sendable {
         let now = replicationNow()
         // Paid for after the fact, whole batches included: the next fetch waits out the debt.
         for (tp, answer) in answers where !answer.records.isEmpty && throttled.contains(tp) {
-            host.throttle.charge(topic: tp.topic, bytes: answer.records.count, now: now)
+            throttle.buckets.charge(topic: tp.topic, bytes: answer.records.count, now: now)
         }
         var durableWaits: [(HostedReplica, Int64)] = []
         var progressed = false

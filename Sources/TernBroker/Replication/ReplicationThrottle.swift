@@ -99,7 +99,26 @@ final class ReplicationThrottle: Sendable {
     }
 }
 
+/// The follower side of the reassignment throttle, as the replica fetchers use it.
+struct ReplicaFetcherThrottle: Sendable {
+    /// The throttled ones of the partitions given, with their rates
+    /// (``MetadataImage/reassignmentThrottle(topic:partition:replica:)`` for this broker): one
+    /// look at the metadata image per fetch round.
+    var rates: @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
+    /// The buckets, shared by every fetcher of this broker.
+    var buckets = ReplicationThrottle(.follower)
+}
+
 extension Broker {
+    /// The fetchers' throttle: the rates of the partitions `nodeId` is being added to, from the
+    /// cluster's current metadata image.
+    static func fetcherThrottle(_ cluster: ClusterNode, _ nodeId: Int32) -> ReplicaFetcherThrottle {
+        ReplicaFetcherThrottle(rates: { [weak cluster] partitions in
+            guard let image = cluster?.image else { return [:] }
+            return reassignmentThrottles(image, partitions, replica: nodeId)
+        })
+    }
+
     /// The throttled ones of `partitions` for `replica`, with their rates (the fetcher's view).
     static func reassignmentThrottles(_ image: MetadataImage, _ partitions: [TopicPartition], replica: Int32)
         -> [TopicPartition: Int64]
