@@ -92,13 +92,16 @@ extension Broker {
                     hasError = true  // answered now: the follower truncates first
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                 case .records(let from, let to, _):
-                    var budget = min(Int(max(p.maxBytes, 0)), remaining)
+                    let budget = min(Int(max(p.maxBytes, 0)), remaining)
+                    guard to > from, budget > 0 || first else {
+                        partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                        continue
+                    }
                     // A replica a reassignment is adding, not in sync: at most the throttle's rate,
                     // nothing while its bucket is in debt.
-                    let throttle =
-                        to > from
-                        ? cluster.image.reassignmentThrottle(
-                            topic: tp.topic, partition: tp.partition, replica: request.replicaId) : nil
+                    var allowed = budget
+                    let throttle = cluster.image.reassignmentThrottle(
+                        topic: tp.topic, partition: tp.partition, replica: request.replicaId)
                     if let rate = throttle {
                         let allowance = leaderThrottle.allowance(topic: tp.topic, rate: rate, now: now)
                         guard allowance.go else {
@@ -106,14 +109,10 @@ extension Broker {
                             partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                             continue
                         }
-                        budget = min(budget, Int(clamping: allowance.bytes))
-                    }
-                    guard to > from, budget > 0 || first else {
-                        partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
-                        continue
+                        allowed = min(budget, Int(clamping: allowance.bytes))
                     }
                     do {
-                        let result = try replica.log.read(from: from, maxBytes: max(budget, 1), maxOffset: to)
+                        let result = try replica.log.read(from: from, maxBytes: max(allowed, 1), maxOffset: to)
                         if throttle != nil {
                             leaderThrottle.charge(topic: tp.topic, bytes: result.byteCount, now: now)
                         }
