@@ -71,12 +71,11 @@ final class ReplicationSimulationTests: XCTestCase {
     /// fault mixes lose acknowledged records (the simulator must see it, or its invariants are
     /// blind): 79 of seeds 1-300 fail, 60 are run here.
     func testUncleanElectionLosesAcknowledgedRecords() {
-        var failing = 0
-        for seed in UInt64(1)...60 {
+        let (_, failing) = SeedRunner.run(SeedRange(start: 1, count: 60)) { seed in
             var options = ReplicationSimulation(seed: seed).options
             options.uncleanLeaderElection = true
             var sim = ReplicationSimulation(seed: seed, options: options)
-            if sim.run().violation != nil { failing += 1 }
+            return sim.run()
         }
         XCTAssertGreaterThan(failing, 0)
         print("unclean election: \(failing) of 60 seeds violate an invariant")
