@@ -93,16 +93,29 @@ extension ActiveController {
                 known.append(nil)
             }
         }
-        let names = request.topics.map(\.name)
+        proposeTopics(
+            proposals, known: known, names: request.topics.map(\.name), timeoutMs: request.timeoutMs,
+            change: ("creation", "created topic")
+        ) { reply(CreateTopicsResponse(topics: $0), $1) }
+    }
+
+    /// ``proposeEach(_:known:timeout:what:committed:failed:done:)`` for a request answered topic
+    /// by topic (`names[i]` is the topic of item `i`): each committed topic is logged as
+    /// `change.done`, each proposal is named "<change.what> of topic <name>".
+    private func proposeTopics(
+        _ proposals: [(index: Int, records: [MetadataRecord])], known: [TopicResult?], names: [String],
+        timeoutMs: Int32, change: (what: String, done: Logger.Message),
+        done: @escaping @Sendable ([TopicResult], Int64) -> Void
+    ) {
+        let logged = change.done
         proposeEach(
-            proposals, known: known, timeout: timeout(forRequestMs: request.timeoutMs),
-            what: { "creation of topic \(names[$0])" },
+            proposals, known: known, timeout: timeout(forRequestMs: timeoutMs),
+            what: { "\(change.what) of topic \(names[$0])" },
             committed: { index in
-                self.logger.info("created topic", metadata: ["tern_topic": "\(names[index])"])
+                self.logger.info(logged, metadata: ["tern_topic": "\(names[index])"])
                 return TopicResult(name: names[index])
             },
-            failed: { TopicResult(name: names[$0], errorCode: $1, errorMessage: $2) }
-        ) { reply(CreateTopicsResponse(topics: $0), $1) }
+            failed: { TopicResult(name: names[$0], errorCode: $1, errorMessage: $2) }, done: done)
     }
 
     private func decideCreate(
@@ -179,15 +192,9 @@ extension ActiveController {
                 known.append(nil)
             }
         }
-        let names = request.names
-        proposeEach(
-            proposals, known: known, timeout: timeout(forRequestMs: request.timeoutMs),
-            what: { "deletion of topic \(names[$0])" },
-            committed: { index in
-                self.logger.info("deleted topic", metadata: ["tern_topic": "\(names[index])"])
-                return TopicResult(name: names[index])
-            },
-            failed: { TopicResult(name: names[$0], errorCode: $1, errorMessage: $2) }
+        proposeTopics(
+            proposals, known: known, names: request.names, timeoutMs: request.timeoutMs,
+            change: ("deletion", "deleted topic")
         ) { reply(DeleteTopicsResponse(topics: $0), $1) }
     }
 
