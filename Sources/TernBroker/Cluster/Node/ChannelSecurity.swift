@@ -10,6 +10,9 @@ struct ChannelSecurity: Sendable {
     var tls: (@Sendable () throws(NetError) -> TLSContext)?
     /// The login run right after connecting (and after the TLS handshake); nil: none.
     var sasl: InterBrokerSaslCredentials?
+    /// The listener is a SASL one: without ``sasl`` there is no point connecting (the broker
+    /// would close the connection at the first request).
+    var loginRequired = false
 
     /// Plaintext, no login.
     static let plaintext = ChannelSecurity(tls: nil, sasl: nil)
@@ -59,7 +62,10 @@ final class InterBrokerSecurity: Sendable {
             }
             security.tls = build
         }
-        if securityProtocol.usesSASL { security.sasl = sasl }
+        if securityProtocol.usesSASL {
+            security.sasl = sasl
+            security.loginRequired = true
+        }
         return security
     }
 

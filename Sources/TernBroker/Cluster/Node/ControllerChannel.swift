@@ -78,6 +78,10 @@ final class ControllerChannel: Sendable {
 
     private func connected(timeout: Duration) throws -> ClientConnection {
         if let open = state.withLock({ $0.connection }), !open.isClosed { return open }
+        if security.loginRequired && security.sasl == nil {
+            throw ControllerChannelError(
+                "\(host):\(port) is a SASL listener and inter.broker.sasl.username is not set", securityFailure: true)
+        }
         let tls = try security.tls?()
         let connection = try ClientConnection.connect(
             host: host, port: port, timeout: timeout, maxFrameBytes: maxFrameBytes, tls: tls,
