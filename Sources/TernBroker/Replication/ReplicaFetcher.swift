@@ -157,7 +157,6 @@ final class ReplicaFetcher: Sendable {
             logger.debug("the leader has no inter-broker listener in the metadata image yet")
             return nil
         }
-        let security = host.security(address.securityProtocol)
         let (channel, old) = state.withLock { state -> (ControllerChannel, ControllerChannel?) in
             if let c = state.channel, c.host == address.host, c.port == address.port,
                 state.channelProtocol == address.securityProtocol
@@ -168,7 +167,7 @@ final class ReplicaFetcher: Sendable {
             let c = ControllerChannel(
                 host: address.host, port: address.port, clientId: "tern-replica-\(nodeId)",
                 // A response carries up to maxBytes of records, plus at least one whole batch.
-                maxFrameBytes: settings.maxBytes + (16 << 20), security: security)
+                maxFrameBytes: settings.maxBytes + (16 << 20), security: host.security(address.securityProtocol))
             state.channel = c
             state.channelProtocol = address.securityProtocol
             return (c, old)
