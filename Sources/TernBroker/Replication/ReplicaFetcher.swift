@@ -15,12 +15,18 @@ struct ReplicaFetcherSettings: Sendable {
     var listenerName = "PLAINTEXT"
     /// Wait before the next fetch after one that brought nothing but errors, or failed.
     var backoffMs = 100
+    /// Wait before connecting again after a TLS handshake or SASL login failed (a configuration
+    /// problem: each attempt costs the leader a handshake and a logged failure).
+    var securityBackoffMs = 2000
 }
 
 /// What a fetcher needs from its broker.
 struct ReplicaFetcherHost: Sendable {
-    /// The address of broker `id`'s inter-broker listener, from the metadata image.
-    var address: @Sendable (Int32) -> (host: String, port: Int)?
+    /// The address of broker `id`'s inter-broker listener, from the metadata image, and how
+    /// that listener is secured.
+    var address: @Sendable (Int32) -> (host: String, port: Int, securityProtocol: SecurityProtocol)?
+    /// What a connection to a listener of that protocol needs (TLS context, SASL login).
+    var security: @Sendable (SecurityProtocol) -> ChannelSecurity = { _ in .plaintext }
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
     var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
 }
@@ -41,6 +47,11 @@ final class ReplicaFetcher: Sendable {
         var running = false
         var stopped = false
         var channel: ControllerChannel?
+        /// The protocol `channel` speaks (a leader re-registered on the same port with another
+        /// one needs a new channel).
+        var channelProtocol = SecurityProtocol.plaintext
+        /// When a connection failure was last logged as a warning (uptime nanoseconds).
+        var lastWarningAt: UInt64 = 0
     }
 
     let leader: Int32
@@ -147,13 +158,18 @@ final class ReplicaFetcher: Sendable {
             return nil
         }
         let (channel, old) = state.withLock { state -> (ControllerChannel, ControllerChannel?) in
-            if let c = state.channel, c.host == address.host, c.port == address.port { return (c, nil) }
+            if let c = state.channel, c.host == address.host, c.port == address.port,
+                state.channelProtocol == address.securityProtocol
+            {
+                return (c, nil)
+            }
             let old = state.channel
             let c = ControllerChannel(
                 host: address.host, port: address.port, clientId: "tern-replica-\(nodeId)",
                 // A response carries up to maxBytes of records, plus at least one whole batch.
-                maxFrameBytes: settings.maxBytes + (16 << 20))
+                maxFrameBytes: settings.maxBytes + (16 << 20), security: host.security(address.securityProtocol))
             state.channel = c
+            state.channelProtocol = address.securityProtocol
             return (c, old)
         }
         old?.close()
@@ -164,6 +180,26 @@ final class ReplicaFetcher: Sendable {
         let response: TernWire.FetchResponse
         switch result {
         case .failure(let error):
+            // Refused by the leader's authorizer: this broker's principal lacks CLUSTER_ACTION.
+            let denied = error.code == .topicAuthorizationFailed || error.code == .clusterAuthorizationFailed
+            if error.securityFailure || denied {
+                // A wrong password or an untrusted certificate: the operator must see it (the
+                // leader's ISR loses this broker), but once per interval, not per attempt.
+                let now = DispatchTime.now().uptimeNanoseconds
+                let warn = state.withLock { state -> Bool in
+                    guard state.lastWarningAt == 0 || now - state.lastWarningAt >= 30_000_000_000 else { return false }
+                    state.lastWarningAt = now
+                    return true
+                }
+                if warn {
+                    logger.warning(
+                        "the partition leader refuses this broker's replica fetches (TLS, SASL or authorization)",
+                        metadata: ["error": "\(error)"])
+                } else {
+                    logger.debug("replica fetch failed", metadata: ["error": "\(error)"])
+                }
+                return schedule(afterMs: max(settings.securityBackoffMs, settings.backoffMs))
+            }
             logger.debug("replica fetch failed", metadata: ["error": "\(error)"])
             return schedule(afterMs: settings.backoffMs)
         case .success(let body):
