@@ -82,6 +82,9 @@ extension Broker {
                         case .notLeader, .notEnoughReplicas: .notLeaderOrFollower
                         }
                     refuse(code, "\(tp): broker \(config.nodeId) refuses the replica fetch (\(refusal))")
+                case .offsetOutOfRange(let start):
+                    out.logStartOffset = start
+                    refuse(.offsetOutOfRange, "\(tp): offset \(p.fetchOffset) is below the log start \(start)")
                 case .diverging(let epoch, let endOffset):
                     out.divergingEpoch = epoch
                     out.divergingEndOffset = endOffset
