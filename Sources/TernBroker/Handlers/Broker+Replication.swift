@@ -131,25 +131,20 @@ extension Broker {
 
     /// A new replica's log may end past what is fsynced (appended before its machine existed:
     /// the page cache kept it through a process crash, or the partition had one replica then).
-    /// One group commit makes it durable; the machine then learns what the log has fsynced, read
-    /// under the replica's lock, which every truncation holds, so a truncation meanwhile cannot
-    /// make it count records that were never synced.
+    /// One group commit makes it durable; the machine then learns what the log has fsynced
+    /// (``HostedReplica/persisted(upTo:durableOffset:)``).
     func syncUnflushedTail(_ replica: HostedReplica) {
         let end = replica.log.logEndOffset
         guard replica.state.withLock({ $0.machine.durableEnd }) < end else { return }
         logManager.whenDurable(replica.log, upTo: end) { [self] result in
             guard case .success = result else { return }
-            let effects = replica.state.withLock {
-                $0.step(.persisted(upTo: logManager.durableOffset(of: replica.log)), now: replicationNow())
-            }
-            performLeaderEffects(replica, effects)
+            performLeaderEffects(replica, replica.persisted(upTo: end) { logManager.durableOffset(of: $0) })
         }
     }
 
     /// The leader's log is durable up to `offset`: its machine may move the high watermark.
     func replicaPersisted(_ replica: HostedReplica, upTo offset: Int64) {
-        let effects = replica.state.withLock { $0.step(.persisted(upTo: offset), now: replicationNow()) }
-        performLeaderEffects(replica, effects)
+        performLeaderEffects(replica, replica.persisted(upTo: offset) { logManager.durableOffset(of: $0) })
     }
 
     /// The offset consumers may read up to in `log` (exclusive): a replicated partition's high

@@ -194,11 +194,7 @@ final class ReplicaFetcher: Sendable {
         let remaining = Atomic<Int>(durableWaits.count)
         for (replica, end) in durableWaits {
             host.whenDurable(replica.log, end) { [self] ok in
-                if ok {
-                    replica.state.withLock { state in
-                        _ = state.step(.persisted(upTo: end), now: replicationNow())
-                    }
-                }
+                if ok { _ = replica.persisted(upTo: end, durableOffset: host.durableOffset) }
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { schedule(afterMs: 0) }
             }
         }
