@@ -197,7 +197,8 @@ public final class Broker: Sendable {
                     logManager.whenDurable(log, upTo: offset) { result in
                         if case .success = result { done(true) } else { done(false) }
                     }
-                }),
+                },
+                durableOffset: { logManager.durableOffset(of: $0) }),
             logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(

@@ -29,6 +29,8 @@ struct ReplicaFetcherHost: Sendable {
     var security: @Sendable (SecurityProtocol) -> ChannelSecurity = { _ in .plaintext }
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
     var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
+    /// What is fsynced of a log now (``LogManager/durableOffset(of:)``).
+    var durableOffset: @Sendable (PartitionLog) -> Int64
 }
 
 /// Fetches, for one leader broker, every partition this broker follows from it (those that hash
@@ -228,11 +230,7 @@ final class ReplicaFetcher: Sendable {
         let remaining = Atomic<Int>(durableWaits.count)
         for (replica, end) in durableWaits {
             host.whenDurable(replica.log, end) { [self] ok in
-                if ok {
-                    replica.state.withLock { state in
-                        _ = state.step(.persisted(upTo: end), now: replicationNow())
-                    }
-                }
+                if ok { _ = replica.persisted(upTo: end, durableOffset: host.durableOffset) }
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { schedule(afterMs: 0) }
             }
         }
@@ -254,11 +252,12 @@ final class ReplicaFetcher: Sendable {
             body = .diverging(epoch: answer.divergingEpoch, endOffset: answer.divergingEndOffset)
         } else if answer.errorCode != .none {
             switch answer.errorCode {
+            case .offsetOutOfRange: body = .offsetOutOfRange(leaderLogStart: answer.logStartOffset)
             case .fencedLeaderEpoch: body = .refused(.fencedLeaderEpoch)
             case .unknownLeaderEpoch: body = .refused(.unknownLeaderEpoch)
             default: body = .refused(.notLeader)
             }
-            if answer.errorCode != .notLeaderOrFollower {
+            if answer.errorCode != .notLeaderOrFollower && answer.errorCode != .offsetOutOfRange {
                 logger.debug(
                     "leader refused a replica fetch",
                     metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(answer.errorCode)"])
@@ -286,6 +285,15 @@ final class ReplicaFetcher: Sendable {
                             ])
                         try replica.log.truncate(to: offset)
                         outcome.progressed = true
+                    case .truncateFully(let start):
+                        logger.warning(
+                            "the leader's log starts past this log's end (retention ran while this replica was away): starting over there",
+                            metadata: [
+                                "tern_topic": "\(replica.topicPartition.topic)",
+                                "tern_partition": "\(replica.topicPartition.partition)", "tern_offset": "\(start)",
+                            ])
+                        try replica.log.truncateFully(startingAt: start)
+                        outcome.progressed = true
                     case .appendFetched(_, let to):
                         let result = try replica.log.appendAsFollower(bytes)
                         guard result.logEndOffset == to else {
@@ -304,8 +312,11 @@ final class ReplicaFetcher: Sendable {
                 logger.error(
                     "cannot apply replicated data; starting over from the log",
                     metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(error)"])
-                state.resync(log: replica.log)
-                outcome.appendedEnd = nil
+                state.resync(log: replica.log, durableEnd: host.durableOffset(replica.log))
+                // What the failed step left appended but unsynced is made durable before the
+                // machine reports it (the next fetch waits for that fsync).
+                let end = replica.log.logEndOffset
+                outcome.appendedEnd = state.machine.durableEnd < end ? end : nil
             }
             if case .diverging = body { outcome.progressed = true }
             return outcome
@@ -336,12 +347,13 @@ final class ReplicaFetcher: Sendable {
 
 extension HostedReplica.State {
     /// Rebuilds the machine from what the log holds (after an append or truncation failed
-    /// half-way), keeping the committed partition state.
-    mutating func resync(log: PartitionLog) {
+    /// half-way), keeping the committed partition state. Only `durableEnd` — what is fsynced, not
+    /// what the failed step left in the page cache — counts as durable.
+    mutating func resync(log: PartitionLog, durableEnd: Int64) {
         let old = machine
         machine = PartitionReplica(
             config: old.config, incarnation: UInt64.random(in: 1...UInt64.max), logEnd: log.logEndOffset,
-            history: LeaderEpochCache(log.leaderEpochs), highWatermark: old.highWatermark)
+            durableEnd: durableEnd, history: LeaderEpochCache(log.leaderEpochs), highWatermark: old.highWatermark)
         pendingFetch = nil
         if let p = old.partition {
             pendingFetch = ReplicaManager.lastFetch(step(.partitionState(p), now: replicationNow()))
