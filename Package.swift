@@ -110,6 +110,7 @@ let package = Package(
             name: "TernBrokerTests",
             dependencies: [
                 "TernBroker", "TernRaft", "TernNet", "TernStorage", "TernWire", "TernTestSupport", "TernReplicationSimulator",
+                "TernRaftSimulator",
             ],
             swiftSettings: swiftSettings),
         .target(

@@ -181,6 +181,8 @@ public final class Broker: Sendable {
         replication = ReplicaManager(nodeId: config.nodeId, logger: logger)
         let fetcherSettings = Self.replicaFetcherSettings(config)
         let logManager = self.logManager
+        // TLS and SASL of the replica fetchers: a bad file is a configuration error now.
+        let interBroker = try InterBrokerSecurity(config: config, logger: logger)
         fetchers = ReplicaFetcherManager(
             nodeId: config.nodeId, settings: fetcherSettings, throttle: Self.fetcherThrottle(cluster, config.nodeId),
             host: ReplicaFetcherHost(
@@ -188,13 +190,17 @@ public final class Broker: Sendable {
                     guard let broker = cluster?.image.broker(id) else { return nil }
                     let listener =
                         broker.listeners.first { $0.name == fetcherSettings.listenerName } ?? broker.listeners.first
-                    return listener.map { ($0.host, Int($0.port)) }
+                    return listener.map {
+                        ($0.host, Int($0.port), SecurityProtocol(rawValue: $0.name.uppercased()) ?? .plaintext)
+                    }
                 },
+                security: { interBroker.channelSecurity(for: $0) },
                 whenDurable: { log, offset, done in
                     logManager.whenDurable(log, upTo: offset) { result in
                         if case .success = result { done(true) } else { done(false) }
                     }
-                }),
+                },
+                durableOffset: { logManager.durableOffset(of: $0) }),
             logger: logger)
         fetchSessions = FetchSessionCache(slots: Int(config["max.incremental.fetch.session.cache.slots"] ?? "") ?? 1000)
         retention = RetentionService(

@@ -52,6 +52,10 @@ final class Daemon: Sendable {
             broker = try Broker(config: config, logger: logger, tls: tls, bootstrapUsers: bootstrapUsers)
         } catch let error as ClusterNode.UnsupportedRoleError {
             TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
+        } catch let error as ConfigError {
+            // The replica fetchers' TLS files or inter-broker SASL credentials.
+            logger.critical("configuration error", metadata: ["error": "\(error)"])
+            TerndCommand.fail("configuration error: \(error)", code: TerndExit.config)
         } catch {
             logger.critical("cannot open the data directory", metadata: ["error": "\(error)"])
             TerndCommand.fail("cannot open the data directory: \(error)", code: TerndExit.dataDirectory)

@@ -41,28 +41,9 @@ final class ClusterReplicationTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func send<R: WireRequest>(_ nodeId: Int32, _ request: R, timeout: TimeInterval = 10) -> R.Response? {
-        guard let connection = try? RawConnection(port: cluster.node(nodeId).clientPort, timeout: timeout),
-            let (status, response) = try? connection.roundTrip(request), status.errorCode == .none
-        else { return nil }
-        return response
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () -> Bool
-    ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(50_000)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(cluster.logs)", file: file, line: line)
-    }
-
     /// The partition's leader and ISR as broker `asking` reports them.
     private func partitionState(asking: Int32) -> (leader: Int32, isr: [Int32])? {
-        guard let answer = send(asking, MetadataRequest(topics: [topic]), timeout: 3),
+        guard let answer = cluster.send(asking, MetadataRequest(topics: [topic]), timeout: 3),
             let t = answer.topics.first(where: { $0.name == topic }), t.errorCode == .none,
             let p = t.partitions.first(where: { $0.partition == 0 })
         else { return nil }
@@ -72,31 +53,31 @@ final class ClusterReplicationTests: XCTestCase {
     /// Creates the RF=3, min.insync.replicas=2 topic once every broker is registered; returns its leader.
     @discardableResult
     private func createTopic() -> Int32 {
-        waitUntil(60, "three unfenced brokers") {
-            (send(3, MetadataRequest(topics: nil), timeout: 3)?.brokers.count ?? 0) == 3
+        cluster.waitUntil(60, "three unfenced brokers") {
+            (cluster.send(3, MetadataRequest(topics: nil), timeout: 3)?.brokers.count ?? 0) == 3
         }
         var created = false
-        waitUntil(30, "the replicated topic is created") {
+        cluster.waitUntil(30, "the replicated topic is created") {
             if !created,
-                let answer = send(
+                let answer = cluster.send(
                     3,
                     CreateTopicsRequest(topics: [
                         .init(
                             name: topic, numPartitions: 1, replicationFactor: 3,
                             configs: [.init(name: "min.insync.replicas", value: "2")])
-                    ]))
+                    ]), timeout: 10)
             {
                 created = [ErrorCode.none, .topicAlreadyExists].contains(answer.topics.first?.errorCode)
             }
             return created
         }
         var leader: Int32 = -1
-        waitUntil(30, "the partition has a leader and all three replicas in sync") {
+        cluster.waitUntil(30, "the partition has a leader and all three replicas in sync") {
             guard let state = partitionState(asking: 3), state.leader > 0, state.isr.count == 3 else { return false }
             leader = state.leader
             return true
         }
-        waitUntil(30, "the leader serves the partition") { consume(leader) != nil }
+        cluster.waitUntil(30, "the leader serves the partition") { consume(leader) != nil }
         return leader
     }
 
@@ -105,7 +86,7 @@ final class ClusterReplicationTests: XCTestCase {
     )? {
         let batch = makeBatch(records: values.map { TestRecord(key: nil, value: $0) })
         guard
-            let answer = send(
+            let answer = cluster.send(
                 nodeId,
                 ProduceRequest(
                     acks: acks, timeoutMs: timeoutMs,
@@ -123,7 +104,7 @@ final class ClusterReplicationTests: XCTestCase {
         var highWatermark: Int64 = -1
         for _ in 0..<10_000 {
             guard
-                let answer = send(
+                let answer = cluster.send(
                     nodeId,
                     FetchRequest(
                         maxWaitMs: 0, minBytes: 0, maxBytes: 4 << 20,
@@ -157,7 +138,7 @@ final class ClusterReplicationTests: XCTestCase {
 
     /// The partition's log end on `nodeId` (DescribeLogDirs), or nil.
     private func logEnd(_ nodeId: Int32) -> Int64? {
-        send(nodeId, DescribeLogDirsRequest(topics: [topic]), timeout: 3)?.logDirs.flatMap(\.topics)
+        cluster.send(nodeId, DescribeLogDirsRequest(topics: [topic]), timeout: 3)?.logDirs.flatMap(\.topics)
             .first { $0.name == topic }?.partitions.first { $0.partition == 0 }?.logEndOffset
     }
 
@@ -181,7 +162,9 @@ final class ClusterReplicationTests: XCTestCase {
         XCTAssertEqual(visible.highWatermark, Int64(produced.count))
         for follower in brokers where follower != leader {
             XCTAssertNil(consume(follower), "a follower does not serve consumers")
-            waitUntil(20, "follower \(follower) copies the whole log") { logEnd(follower) == Int64(produced.count) }
+            cluster.waitUntil(20, "follower \(follower) copies the whole log") {
+                logEnd(follower) == Int64(produced.count)
+            }
             cluster.process(follower)?.stop(timeout: 20)
             XCTAssertEqual(try valuesOnDisk(follower), produced, "follower \(follower) holds the leader's log")
         }
@@ -210,11 +193,12 @@ final class ClusterReplicationTests: XCTestCase {
         let seen = try XCTUnwrap(consume(leader))
         XCTAssertEqual(seen.values, ["committed"], "the uncommitted record is not visible")
         XCTAssertEqual(seen.highWatermark, 1)
-        let latest = send(
-            leader, ListOffsetsRequest(topics: [.init(name: topic, partitions: [.init(partition: 0, timestamp: -1)])]))
+        let latest = cluster.send(
+            leader, ListOffsetsRequest(topics: [.init(name: topic, partitions: [.init(partition: 0, timestamp: -1)])]),
+            timeout: 10)
         XCTAssertEqual(latest?.topics.first?.partitions.first?.offset, 1, "latest is the high watermark")
         for f in followers { cluster.resume(f) }
-        waitUntil(20, "the record becomes visible once the followers have it") {
+        cluster.waitUntil(20, "the record becomes visible once the followers have it") {
             consume(leader)?.values == ["committed", "pending"]
         }
     }
@@ -227,15 +211,15 @@ final class ClusterReplicationTests: XCTestCase {
         XCTAssertEqual(produce(leader, values: ["before"], acks: -1)?.0, ErrorCode.none)
         let followers = brokers.filter { $0 != leader }
         for f in followers { cluster.kill9(f) }
-        waitUntil(30, "the ISR shrinks to the leader") { partitionState(asking: leader)?.isr == [leader] }
+        cluster.waitUntil(30, "the ISR shrinks to the leader") { partitionState(asking: leader)?.isr == [leader] }
         XCTAssertEqual(produce(leader, values: ["refused"], acks: -1)?.0, .notEnoughReplicas)
         XCTAssertEqual(produce(leader, values: ["accepted"], acks: 1)?.0, ErrorCode.none)
-        waitUntil(10, "the acks=1 record is visible (the ISR is the leader alone)") {
+        cluster.waitUntil(10, "the acks=1 record is visible (the ISR is the leader alone)") {
             consume(leader)?.values == ["before", "accepted"]
         }
         // Back: they catch up, the leader proposes them for the ISR (AlterPartition), acks=all works.
         for f in followers { try cluster.start(f) }
-        waitUntil(40, "the ISR heals") { partitionState(asking: leader)?.isr.count == 3 }
+        cluster.waitUntil(40, "the ISR heals") { partitionState(asking: leader)?.isr.count == 3 }
         XCTAssertEqual(produce(leader, values: ["after"], acks: -1)?.0, ErrorCode.none)
         XCTAssertEqual(consume(leader)?.values, ["before", "accepted", "after"])
     }
@@ -280,14 +264,14 @@ final class ClusterReplicationTests: XCTestCase {
         }
         producer.start()
         defer { stop.store(true, ordering: .relaxed) }
-        waitUntil(30, "the stream has 300 acknowledged records") { acked.withLock { $0.count } >= 300 }
+        cluster.waitUntil(30, "the stream has 300 acknowledged records") { acked.withLock { $0.count } >= 300 }
         cluster.kill9(first)
         let atKill = acked.withLock { $0.count }
-        waitUntil(40, "the stream goes on after the failover") { acked.withLock { $0.count } >= atKill + 300 }
+        cluster.waitUntil(40, "the stream goes on after the failover") { acked.withLock { $0.count } >= atKill + 300 }
         stop.store(true, ordering: .relaxed)
         while producer.isExecuting { usleep(10_000) }
         var leader: Int32 = -1
-        waitUntil(10, "a new leader") {
+        cluster.waitUntil(10, "a new leader") {
             leader = partitionState(asking: brokers.first { $0 != first }!)?.leader ?? -1
             return leader > 0 && leader != first
         }
@@ -302,10 +286,10 @@ final class ClusterReplicationTests: XCTestCase {
 
         try cluster.start(first)
         let end = Int64(onLeader.count)
-        waitUntil(40, "the old leader rejoins as a follower and copies the new leader's log") {
+        cluster.waitUntil(40, "the old leader rejoins as a follower and copies the new leader's log") {
             logEnd(first) == end
         }
-        waitUntil(30, "the old leader is back in the ISR") { partitionState(asking: leader)?.isr.count == 3 }
+        cluster.waitUntil(30, "the old leader is back in the ISR") { partitionState(asking: leader)?.isr.count == 3 }
         cluster.process(first)?.stop(timeout: 20)
         let rejoined = try valuesOnDisk(first)
         XCTAssertEqual(
@@ -334,11 +318,11 @@ final class ClusterReplicationTests: XCTestCase {
         for f in followers { cluster.resume(f) }
         defer { cluster.resume(old) }
         var leader: Int32 = -1
-        waitUntil(30, "a follower takes over from the frozen leader") {
+        cluster.waitUntil(30, "a follower takes over from the frozen leader") {
             leader = partitionState(asking: followers[0])?.leader ?? -1
             return leader > 0 && leader != old
         }
-        waitUntil(20, "the new leader serves the partition") { consume(leader) != nil }
+        cluster.waitUntil(20, "the new leader serves the partition") { consume(leader) != nil }
         XCTAssertEqual(produce(leader, values: ["n1"], acks: -1)?.0, ErrorCode.none)
         let committed = try XCTUnwrap(consume(leader)).values
         XCTAssertEqual(committed.first, "c1")
@@ -352,7 +336,7 @@ final class ClusterReplicationTests: XCTestCase {
             XCTAssertEqual(Array(committed.prefix(seen.values.count)), seen.values)
             XCTAssertFalse(seen.values.contains("u1") || seen.values.contains("u2"))
         }
-        waitUntil(30, "the old leader follows the new one, truncates and copies its log") {
+        cluster.waitUntil(30, "the old leader follows the new one, truncates and copies its log") {
             logEnd(old) == Int64(committed.count) && cluster.log(old).contains("truncating a diverging log")
         }
         XCTAssertNil(consume(old), "the old leader no longer serves consumers")

@@ -12,12 +12,12 @@ final class PartitionReplicaTests: XCTestCase {
             partitionEpoch: partitionEpoch)
     }
 
-    func replica(_ id: Int32, minIsr: Int = 2, logEnd: Int64 = 0, history: LeaderEpochCache = .init())
-        -> PartitionReplica
-    {
+    func replica(
+        _ id: Int32, minIsr: Int = 2, logEnd: Int64 = 0, durableEnd: Int64? = nil, history: LeaderEpochCache = .init()
+    ) -> PartitionReplica {
         PartitionReplica(
             config: .init(replicaId: id, minInSyncReplicas: minIsr, replicaLagTimeMaxMs: 1000), incarnation: 1,
-            logEnd: logEnd, history: history)
+            logEnd: logEnd, durableEnd: durableEnd ?? logEnd, history: history)
     }
 
     func fetch(_ offset: Int64, lastEpoch: Int32, durable: Int64, epoch: Int32 = 1) -> ReplicaFetch {

@@ -10,6 +10,7 @@ final class ReplicaLagAndThrottleTests: XCTestCase {
     private func leader() -> PartitionReplica {
         var machine = PartitionReplica(
             config: .init(replicaId: 1, minInSyncReplicas: 1, replicaLagTimeMaxMs: 30_000), incarnation: 1, logEnd: 0,
+            durableEnd: 0,
             history: .init())
         _ = machine.step(
             .partitionState(
@@ -56,7 +57,8 @@ final class ReplicaLagAndThrottleTests: XCTestCase {
         XCTAssertEqual(lags[1].caughtUpAgoMs, 2000)
         // A follower does not report lag.
         var follower = PartitionReplica(
-            config: .init(replicaId: 2, minInSyncReplicas: 1), incarnation: 1, logEnd: 0, history: .init())
+            config: .init(replicaId: 2, minInSyncReplicas: 1), incarnation: 1, logEnd: 0, durableEnd: 0,
+            history: .init())
         _ = follower.step(
             .partitionState(
                 MetadataImage.Partition(

@@ -1,4 +1,5 @@
 import Foundation
+import TernRaftSimulator
 import TernReplicationSimulator
 import XCTest
 
@@ -35,21 +36,9 @@ final class ReplicationSimulationTests: XCTestCase {
 
     /// 1,000 seeds by default (REPLICATION_SEEDS / REPLICATION_SEED_START change the range).
     func testManySeeds() {
-        let env = ProcessInfo.processInfo.environment
-        let count = env["REPLICATION_SEEDS"].flatMap { UInt64($0) } ?? 1000
-        let start = env["REPLICATION_SEED_START"].flatMap { UInt64($0) } ?? 1
-        var total = ReplicationSimulation.Outcome()
-        var failures = 0
-        for seed in start..<(start + count) {
-            let out = run(seed)
-            total.acked += out.acked
-            total.visible += out.visible
-            total.leaderChanges += out.leaderChanges
-            total.crashes += out.crashes
-            total.truncations += out.truncations
-            total.isrProposals += out.isrProposals
-            if out.violation != nil { failures += 1 }
-        }
+        let range = SeedRange(environment: ProcessInfo.processInfo.environment, prefix: "REPLICATION")
+        let count = range.count
+        let (total, failures) = SeedRunner.run(range) { run($0) }
         // The runs must have exercised something: acknowledgements, reads, failovers, crashes,
         // divergent suffixes truncated and ISR changes.
         XCTAssertGreaterThan(total.acked, Int(count) * 10)
@@ -59,7 +48,7 @@ final class ReplicationSimulationTests: XCTestCase {
         XCTAssertGreaterThan(total.truncations, Int(count) / 20)
         XCTAssertGreaterThan(total.isrProposals, Int(count))
         print(
-            "\(count) seeds from \(start): \(failures) failing, \(total.acked) acknowledged, \(total.visible) read, "
+            "\(count) seeds from \(range.start): \(failures) failing, \(total.acked) acknowledged, \(total.visible) read, "
                 + "\(total.leaderChanges) leader changes, \(total.crashes) crashes, \(total.truncations) truncations, "
                 + "\(total.isrProposals) ISR proposals")
     }
@@ -82,12 +71,11 @@ final class ReplicationSimulationTests: XCTestCase {
     /// fault mixes lose acknowledged records (the simulator must see it, or its invariants are
     /// blind): 79 of seeds 1-300 fail, 60 are run here.
     func testUncleanElectionLosesAcknowledgedRecords() {
-        var failing = 0
-        for seed in UInt64(1)...60 {
+        let (_, failing) = SeedRunner.run(SeedRange(start: 1, count: 60)) { seed in
             var options = ReplicationSimulation(seed: seed).options
             options.uncleanLeaderElection = true
             var sim = ReplicationSimulation(seed: seed, options: options)
-            if sim.run().violation != nil { failing += 1 }
+            return sim.run()
         }
         XCTAssertGreaterThan(failing, 0)
         print("unclean election: \(failing) of 60 seeds violate an invariant")

@@ -142,7 +142,7 @@ public struct RaftSimulation {
     var leaders: [Int64: RaftNodeId] = [:]
     var violation: String?
     var nextPayload: UInt64 = 0
-    var stats = Outcome(violation: nil, committed: 0, elections: 0, crashes: 0, messages: 0, refusals: 0)
+    var stats = Outcome()
     /// Log of recent events, printed with a violation.
     var trace: [String] = []
 
@@ -420,5 +420,20 @@ public struct RaftSimulation {
                     message: message))
             nextOrder += 1
         }
+    }
+}
+
+extension RaftSimulation.Outcome: SimulationOutcome {
+    public init() { self.init(violation: nil, committed: 0, elections: 0, crashes: 0, messages: 0, refusals: 0) }
+
+    public mutating func add(_ other: Self) {
+        committed += other.committed
+        elections += other.elections
+        crashes += other.crashes
+        messages += other.messages
+        refusals += other.refusals
+        snapshots += other.snapshots
+        installs += other.installs
+        resignations += other.resignations
     }
 }

@@ -39,37 +39,21 @@ final class SimulationTests: XCTestCase {
 
     /// 1,000 seeds by default (RAFT_SEEDS / RAFT_SEED_START change the range).
     func testManySeeds() {
-        let env = ProcessInfo.processInfo.environment
-        let count = env["RAFT_SEEDS"].flatMap { UInt64($0) } ?? 1000
-        let start = env["RAFT_SEED_START"].flatMap { UInt64($0) } ?? 1
-        var committed = 0
-        var elections = 0
-        var crashes = 0
-        var snapshots = 0
-        var installs = 0
-        var resignations = 0
-        var failures = 0
-        for seed in start..<(start + count) {
-            let out = run(seed)
-            committed += out.committed
-            elections += out.elections
-            crashes += out.crashes
-            snapshots += out.snapshots
-            installs += out.installs
-            resignations += out.resignations
-            if out.violation != nil { failures += 1 }
-        }
+        let range = SeedRange(environment: ProcessInfo.processInfo.environment, prefix: "RAFT")
+        let count = range.count
+        let (total, failures) = SeedRunner.run(range) { run($0) }
         // The runs must have exercised something: elections, crashes and commits happened.
-        XCTAssertGreaterThan(committed, Int(count) * 10)
-        XCTAssertGreaterThan(elections, Int(count))
-        XCTAssertGreaterThan(crashes, Int(count) / 10)
+        XCTAssertGreaterThan(total.committed, Int(count) * 10)
+        XCTAssertGreaterThan(total.elections, Int(count))
+        XCTAssertGreaterThan(total.crashes, Int(count) / 10)
         // ... and snapshots were taken, fetched by lagging nodes and installed, and leaders resigned.
-        XCTAssertGreaterThan(snapshots, Int(count))
-        XCTAssertGreaterThan(installs, Int(count) / 10)
-        XCTAssertGreaterThan(resignations, Int(count) / 10)
+        XCTAssertGreaterThan(total.snapshots, Int(count))
+        XCTAssertGreaterThan(total.installs, Int(count) / 10)
+        XCTAssertGreaterThan(total.resignations, Int(count) / 10)
         print(
-            "\(count) seeds from \(start): \(failures) failing, \(committed) committed, \(elections) elections, "
-                + "\(crashes) crashes, \(snapshots) snapshots, \(installs) installed, \(resignations) resignations")
+            "\(count) seeds from \(range.start): \(failures) failing, \(total.committed) committed, "
+                + "\(total.elections) elections, \(total.crashes) crashes, \(total.snapshots) snapshots, "
+                + "\(total.installs) installed, \(total.resignations) resignations")
     }
 
     /// Replays one seed: `RAFT_SEED=123 swift test --filter TernRaftTests.SimulationTests/testReplaySeed`.

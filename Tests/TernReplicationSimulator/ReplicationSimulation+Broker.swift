@@ -106,6 +106,10 @@ extension ReplicationSimulation {
                 send(from: id, to: to, .fetchReply(partition: p, reply, records: records))
             case .truncate(let to):
                 truncate(&log, p, to: to, on: id)
+            case .truncateFully(let start):
+                // Simulated leaders keep their whole log (no retention), so none answers
+                // OFFSET_OUT_OF_RANGE (PartitionReplicaTests covers that path).
+                fail("p\(p): broker \(id) truncates fully to \(start) though no leader deletes its log start")
             case .appendFetched(let from, let to):
                 guard from == Int64(log.records.count), from >= fetchReplyFrom,
                     Int(to - fetchReplyFrom) <= fetched.count
@@ -177,13 +181,17 @@ extension ReplicationSimulation {
 
     // MARK: Faults
 
+    /// Stops broker `id`: a power loss (what was never fsynced is gone) or a process crash
+    /// (kill -9: the page cache keeps it, still not durable — a later power loss takes it, so a
+    /// restarted replica must not report it durable before it fsyncs it).
     mutating func crash(_ id: Int32, restartAfter: Int64) {
         guard var b = brokers[id] else { return }
         b.up = false
         b.pausedUntil = nil
+        let powerLoss = random.chance(0.5)
         for p in 0..<options.partitions {
             guard var log = b.logs[p] else { continue }
-            log.records.removeSubrange(log.durable...)  // never fsynced: gone
+            if powerLoss { log.records.removeSubrange(log.durable...) }
             log.syncs = []
             b.logs[p] = log
         }
@@ -192,7 +200,7 @@ extension ReplicationSimulation {
         brokers[id] = b
         stats.crashes += 1
         note(
-            "crash \(id) (logs "
+            (powerLoss ? "power loss " : "crash ") + "\(id) (logs "
                 + b.logs.keys.sorted().map { "p\($0):\(b.logs[$0]?.records.count ?? 0)" }.joined(separator: " ") + ")")
     }
 
@@ -211,6 +219,12 @@ extension ReplicationSimulation {
         b.leaderHighWatermark = [:]
         for p in 0..<options.partitions {
             b.replicas[p] = makeReplica(id, incarnation: incarnation, log: b.logs[p] ?? SimLog())
+            // What the page cache kept through a process crash is fsynced at start (the storage's
+            // recovery does) before the replica counts it durable.
+            if var log = b.logs[p], log.durable < log.records.count {
+                scheduleSync(&log)
+                b.logs[p] = log
+            }
         }
         brokers[id] = b
         note("restart \(id) as incarnation \(incarnation)")

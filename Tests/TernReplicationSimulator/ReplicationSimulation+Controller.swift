@@ -54,7 +54,8 @@ extension ReplicationSimulation {
                 replicaId: id, minInSyncReplicas: options.minInSyncReplicas,
                 replicaLagTimeMaxMs: options.replicaLagTimeMaxMs, fetchBackoffMs: 20,
                 fetchTimeoutMs: Int64(4 * options.maxDelayMs + 100), isrRetryMs: Int64(4 * options.maxDelayMs + 100)),
-            incarnation: incarnation, logEnd: Int64(log.records.count), history: history)
+            incarnation: incarnation, logEnd: Int64(log.records.count), durableEnd: Int64(log.durable),
+            history: history)
     }
 
     mutating func commit(_ records: [MetadataRecord]) {

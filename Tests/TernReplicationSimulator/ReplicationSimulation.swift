@@ -387,3 +387,15 @@ struct SimGenerator: RandomNumberGenerator {
     var random: SimRandom
     mutating func next() -> UInt64 { random.next() }
 }
+
+extension ReplicationSimulation.Outcome: SimulationOutcome {
+    public mutating func add(_ other: Self) {
+        acked += other.acked
+        visible += other.visible
+        leaderChanges += other.leaderChanges
+        crashes += other.crashes
+        truncations += other.truncations
+        isrProposals += other.isrProposals
+        messages += other.messages
+    }
+}

@@ -4,7 +4,7 @@ public enum BrokerConfigKeys {
     static let maxInt = Int64(Int32.max)
 
     /// Keys whose values are secrets: DescribeConfigs reports them as sensitive, without a value.
-    public static let sensitive: Set<String> = ["ssl.key.password"]
+    public static let sensitive: Set<String> = ["ssl.key.password", "inter.broker.sasl.password"]
 
     public static let all: [ConfigDefinition] = [
         ConfigDefinition("node.id", "0", .int(min: 0, max: maxInt), "This broker's id in the cluster."),
@@ -120,6 +120,17 @@ public enum BrokerConfigKeys {
         ConfigDefinition(
             "inter.broker.listener.name", "", .string,
             "The leader's listener (by name) that followers fetch from; empty: this broker's first listener's name."),
+        ConfigDefinition(
+            "sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-256", .oneOf(["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]),
+            "The SASL mechanism followers log in with when the inter-broker listener is SASL_PLAINTEXT or SASL_SSL."),
+        ConfigDefinition(
+            "inter.broker.sasl.username", "", .string,
+            "The user followers log in as on a SASL inter-broker listener (a SCRAM user; a super user with the authorizer)."),
+        ConfigDefinition(
+            "inter.broker.sasl.password", "", .string, "The password of inter.broker.sasl.username (sensitive)."),
+        ConfigDefinition(
+            "ssl.endpoint.identification.algorithm", "https", .oneOf(["https", "none"]),
+            "Followers on an SSL inter-broker listener: https checks the leader's certificate names its registered host."),
         ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
         ConfigDefinition(

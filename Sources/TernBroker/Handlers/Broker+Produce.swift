@@ -128,6 +128,11 @@ extension Broker {
                             errorMessage: "broker \(config.nodeId) does not lead \(tp) yet"))
                     continue
                 }
+                if acks == -1, let refusal = refuseSingleReplicaAcksAll(topic.name, partition.partition) {
+                    context.metrics.failed(.notEnoughReplicas)
+                    partitions.append(refusal)
+                    continue
+                }
                 let result = append(
                     &partition.records, to: log, topic: topic.name, partition: partition.partition,
                     requireKeys: requireKeys, condition: condition, appendId: partition.appendId,

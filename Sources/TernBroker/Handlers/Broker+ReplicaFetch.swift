@@ -86,12 +86,23 @@ extension Broker {
                         case .notLeader, .notEnoughReplicas: .notLeaderOrFollower
                         }
                     refuse(code, "\(tp): broker \(config.nodeId) refuses the replica fetch (\(refusal))")
+                case .offsetOutOfRange(let start):  // a leader's machine leaves the log start to this host
+                    out.logStartOffset = start
+                    refuse(.offsetOutOfRange, "\(tp): offset \(p.fetchOffset) is below the log start \(start)")
                 case .diverging(let epoch, let endOffset):
                     out.divergingEpoch = epoch
                     out.divergingEndOffset = endOffset
                     hasError = true  // answered now: the follower truncates first
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                 case .records(let from, let to, _):
+                    // Retention deleted what the follower asks for while it was away: it starts
+                    // over at this log start (OFFSET_OUT_OF_RANGE carries it).
+                    let logStart = replica.log.logStartOffset
+                    if from < logStart {
+                        out.logStartOffset = logStart
+                        refuse(.offsetOutOfRange, "\(tp): offset \(from) is below the log start \(logStart)")
+                        continue
+                    }
                     let budget = min(Int(max(p.maxBytes, 0)), remaining)
                     guard to > from, budget > 0 || first else {
                         partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))

@@ -14,7 +14,7 @@ extension Broker {
     /// partition state; followers are handed to the replica fetchers; a replica that stopped
     /// leading fails the produces waiting on it.
     func applyReplication(_ image: MetadataImage) {
-        let (stepped, removed) = replication.apply(
+        let (stepped, removed, created) = replication.apply(
             image, logs: logManager, minInSyncReplicas: { [self] in minInSyncReplicas($0) },
             lagTimeMaxMs: Int64(config["replica.lag.time.max.ms"] ?? "") ?? 30_000,
             highWatermarks: highWatermarkCheckpoint())
@@ -36,6 +36,7 @@ extension Broker {
             }
             performLeaderEffects(replica, effects)
         }
+        for replica in created { syncUnflushedTail(replica) }
         var followed: [(HostedReplica, Int32)] = []
         for replica in replication.all {
             if case .follower(let leader) = replica.state.withLock({ $0.machine.role }) {
@@ -128,10 +129,22 @@ extension Broker {
         }
     }
 
+    /// A new replica's log may end past what is fsynced (appended before its machine existed:
+    /// the page cache kept it through a process crash, or the partition had one replica then).
+    /// One group commit makes it durable; the machine then learns what the log has fsynced
+    /// (``HostedReplica/persisted(upTo:durableOffset:)``).
+    func syncUnflushedTail(_ replica: HostedReplica) {
+        let end = replica.log.logEndOffset
+        guard replica.state.withLock({ $0.machine.durableEnd }) < end else { return }
+        logManager.whenDurable(replica.log, upTo: end) { [self] result in
+            guard case .success = result else { return }
+            performLeaderEffects(replica, replica.persisted(upTo: end) { logManager.durableOffset(of: $0) })
+        }
+    }
+
     /// The leader's log is durable up to `offset`: its machine may move the high watermark.
     func replicaPersisted(_ replica: HostedReplica, upTo offset: Int64) {
-        let effects = replica.state.withLock { $0.step(.persisted(upTo: offset), now: replicationNow()) }
-        performLeaderEffects(replica, effects)
+        performLeaderEffects(replica, replica.persisted(upTo: offset) { logManager.durableOffset(of: $0) })
     }
 
     /// The offset consumers may read up to in `log` (exclusive): a replicated partition's high

@@ -44,6 +44,16 @@ final class HostedReplica: Sendable {
 
     /// The high watermark as this replica knows it (a follower's is what its leader last said).
     var highWatermark: Int64 { state.withLock { $0.machine.highWatermark } }
+
+    /// Tells the machine a flush made the log durable up to `offset`, bounded by what the log
+    /// has fsynced *now* (`durableOffset`, read under this replica's lock, which every
+    /// truncation holds): a truncation and new appends between the flush and this step must not
+    /// make the machine count the new, unsynced records at those offsets.
+    func persisted(upTo offset: Int64, durableOffset: (PartitionLog) -> Int64) -> [ReplicationEffect] {
+        state.withLock { state in
+            state.step(.persisted(upTo: min(offset, durableOffset(log))), now: replicationNow())
+        }
+    }
 }
 
 extension HostedReplica.State {

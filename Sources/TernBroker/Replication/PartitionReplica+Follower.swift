@@ -58,6 +58,21 @@ extension PartitionReplica {
                 effects.append(.truncate(to: point))
             }
             nextFetchAt = now
+        case .offsetOutOfRange(let leaderStart):
+            // The leader no longer holds the records this follower needs next (retention ran
+            // while it was away). Only when its whole log lies below the leader's log start does
+            // it start over there, empty: nothing it holds can be matched against the leader's
+            // epochs any more. Otherwise the answer is not about a fetch below the log start:
+            // it asks again after the backoff.
+            if leaderStart > logEnd {
+                logEnd = leaderStart
+                durableEnd = leaderStart
+                history = LeaderEpochCache()
+                effects.append(.truncateFully(startAt: leaderStart))
+                nextFetchAt = now
+            } else {
+                nextFetchAt = now + config.fetchBackoffMs
+            }
         case .refused:
             nextFetchAt = now + config.fetchBackoffMs
         }

@@ -98,14 +98,18 @@ public struct PartitionReplica: Sendable {
     var inFlight: (sequence: UInt64, sentAt: Tick)?
     var nextFetchAt: Tick = 0
 
-    /// A replica over a log recovered up to `logEnd`, all of it durable, with its epoch history.
+    /// A replica over a log that ends at `logEnd` and is fsynced up to `durableEnd`, with its
+    /// epoch history. The host passes the log's flushed offset, never its end: the page cache
+    /// survives a process crash but not a power loss, so what it holds beyond the last fsync is
+    /// not durable until a flush says so (``ReplicationInput/persisted(upTo:)``).
     public init(
-        config: Config, incarnation: UInt64, logEnd: Int64, history: LeaderEpochCache, highWatermark: Int64 = 0
+        config: Config, incarnation: UInt64, logEnd: Int64, durableEnd: Int64, history: LeaderEpochCache,
+        highWatermark: Int64 = 0
     ) {
         self.config = config
         self.incarnation = incarnation
         self.logEnd = logEnd
-        self.durableEnd = logEnd
+        self.durableEnd = max(min(durableEnd, logEnd), 0)
         self.history = history
         self.highWatermark = min(highWatermark, logEnd)
     }
@@ -150,6 +154,8 @@ public struct PartitionReplica: Sendable {
                 pendingAdds = []
                 advanceHighWatermark(&effects)
             }
+        case .logStartAdvanced(let start):
+            history.truncateFromStart(startOffset: min(start, logEnd))
         case .appended(let end):
             if role == .leader { logEnd = max(logEnd, end) }
         case .produce(let id, let count, let acks, let clientEpoch):

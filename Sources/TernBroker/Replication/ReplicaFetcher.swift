@@ -15,14 +15,22 @@ struct ReplicaFetcherSettings: Sendable {
     var listenerName = "PLAINTEXT"
     /// Wait before the next fetch after one that brought nothing but errors, or failed.
     var backoffMs = 100
+    /// Wait before connecting again after a TLS handshake or SASL login failed (a configuration
+    /// problem: each attempt costs the leader a handshake and a logged failure).
+    var securityBackoffMs = 2000
 }
 
 /// What a fetcher needs from its broker.
 struct ReplicaFetcherHost: Sendable {
-    /// The address of broker `id`'s inter-broker listener, from the metadata image.
-    var address: @Sendable (Int32) -> (host: String, port: Int)?
+    /// The address of broker `id`'s inter-broker listener, from the metadata image, and how
+    /// that listener is secured.
+    var address: @Sendable (Int32) -> (host: String, port: Int, securityProtocol: SecurityProtocol)?
+    /// What a connection to a listener of that protocol needs (TLS context, SASL login).
+    var security: @Sendable (SecurityProtocol) -> ChannelSecurity = { _ in .plaintext }
     /// Group commit of a follower's appended records (``LogManager/whenDurable(_:upTo:completion:)``).
     var whenDurable: @Sendable (PartitionLog, Int64, @escaping @Sendable (Bool) -> Void) -> Void
+    /// What is fsynced of a log now (``LogManager/durableOffset(of:)``).
+    var durableOffset: @Sendable (PartitionLog) -> Int64
 }
 
 /// Fetches, for one leader broker, every partition this broker follows from it (those that hash
@@ -41,6 +49,11 @@ final class ReplicaFetcher: Sendable {
         var running = false
         var stopped = false
         var channel: ControllerChannel?
+        /// The protocol `channel` speaks (a leader re-registered on the same port with another
+        /// one needs a new channel).
+        var channelProtocol = SecurityProtocol.plaintext
+        /// When a connection failure was last logged as a warning (uptime nanoseconds).
+        var lastWarningAt: UInt64 = 0
     }
 
     let leader: Int32
@@ -170,13 +183,18 @@ final class ReplicaFetcher: Sendable {
             return nil
         }
         let (channel, old) = state.withLock { state -> (ControllerChannel, ControllerChannel?) in
-            if let c = state.channel, c.host == address.host, c.port == address.port { return (c, nil) }
+            if let c = state.channel, c.host == address.host, c.port == address.port,
+                state.channelProtocol == address.securityProtocol
+            {
+                return (c, nil)
+            }
             let old = state.channel
             let c = ControllerChannel(
                 host: address.host, port: address.port, clientId: "tern-replica-\(nodeId)",
                 // A response carries up to maxBytes of records, plus at least one whole batch.
-                maxFrameBytes: settings.maxBytes + (16 << 20))
+                maxFrameBytes: settings.maxBytes + (16 << 20), security: host.security(address.securityProtocol))
             state.channel = c
+            state.channelProtocol = address.securityProtocol
             return (c, old)
         }
         old?.close()
@@ -190,6 +208,26 @@ final class ReplicaFetcher: Sendable {
         let response: TernWire.FetchResponse
         switch result {
         case .failure(let error):
+            // Refused by the leader's authorizer: this broker's principal lacks CLUSTER_ACTION.
+            let denied = error.code == .topicAuthorizationFailed || error.code == .clusterAuthorizationFailed
+            if error.securityFailure || denied {
+                // A wrong password or an untrusted certificate: the operator must see it (the
+                // leader's ISR loses this broker), but once per interval, not per attempt.
+                let now = DispatchTime.now().uptimeNanoseconds
+                let warn = state.withLock { state -> Bool in
+                    guard state.lastWarningAt == 0 || now - state.lastWarningAt >= 30_000_000_000 else { return false }
+                    state.lastWarningAt = now
+                    return true
+                }
+                if warn {
+                    logger.warning(
+                        "the partition leader refuses this broker's replica fetches (TLS, SASL or authorization)",
+                        metadata: ["error": "\(error)"])
+                } else {
+                    logger.debug("replica fetch failed", metadata: ["error": "\(error)"])
+                }
+                return schedule(afterMs: max(settings.securityBackoffMs, settings.backoffMs))
+            }
             logger.debug("replica fetch failed", metadata: ["error": "\(error)"])
             return schedule(afterMs: settings.backoffMs)
         case .success(let body):
@@ -223,11 +261,7 @@ final class ReplicaFetcher: Sendable {
         let remaining = Atomic<Int>(durableWaits.count)
         for (replica, end) in durableWaits {
             host.whenDurable(replica.log, end) { [self] ok in
-                if ok {
-                    replica.state.withLock { state in
-                        _ = state.step(.persisted(upTo: end), now: replicationNow())
-                    }
-                }
+                if ok { _ = replica.persisted(upTo: end, durableOffset: host.durableOffset) }
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { schedule(afterMs: 0) }
             }
         }
@@ -249,11 +283,12 @@ final class ReplicaFetcher: Sendable {
             body = .diverging(epoch: answer.divergingEpoch, endOffset: answer.divergingEndOffset)
         } else if answer.errorCode != .none {
             switch answer.errorCode {
+            case .offsetOutOfRange: body = .offsetOutOfRange(leaderLogStart: answer.logStartOffset)
             case .fencedLeaderEpoch: body = .refused(.fencedLeaderEpoch)
             case .unknownLeaderEpoch: body = .refused(.unknownLeaderEpoch)
             default: body = .refused(.notLeader)
             }
-            if answer.errorCode != .notLeaderOrFollower {
+            if answer.errorCode != .notLeaderOrFollower && answer.errorCode != .offsetOutOfRange {
                 logger.debug(
                     "leader refused a replica fetch",
                     metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(answer.errorCode)"])
@@ -281,6 +316,15 @@ final class ReplicaFetcher: Sendable {
                             ])
                         try replica.log.truncate(to: offset)
                         outcome.progressed = true
+                    case .truncateFully(let start):
+                        logger.warning(
+                            "the leader's log starts past this log's end (retention ran while this replica was away): starting over there",
+                            metadata: [
+                                "tern_topic": "\(replica.topicPartition.topic)",
+                                "tern_partition": "\(replica.topicPartition.partition)", "tern_offset": "\(start)",
+                            ])
+                        try replica.log.truncateFully(startingAt: start)
+                        outcome.progressed = true
                     case .appendFetched(_, let to):
                         let result = try replica.log.appendAsFollower(bytes)
                         guard result.logEndOffset == to else {
@@ -299,8 +343,11 @@ final class ReplicaFetcher: Sendable {
                 logger.error(
                     "cannot apply replicated data; starting over from the log",
                     metadata: ["tern_topic": "\(replica.topicPartition)", "error": "\(error)"])
-                state.resync(log: replica.log)
-                outcome.appendedEnd = nil
+                state.resync(log: replica.log, durableEnd: host.durableOffset(replica.log))
+                // What the failed step left appended but unsynced is made durable before the
+                // machine reports it (the next fetch waits for that fsync).
+                let end = replica.log.logEndOffset
+                outcome.appendedEnd = state.machine.durableEnd < end ? end : nil
             }
             if case .diverging = body { outcome.progressed = true }
             return outcome
@@ -331,12 +378,13 @@ final class ReplicaFetcher: Sendable {
 
 extension HostedReplica.State {
     /// Rebuilds the machine from what the log holds (after an append or truncation failed
-    /// half-way), keeping the committed partition state.
-    mutating func resync(log: PartitionLog) {
+    /// half-way), keeping the committed partition state. Only `durableEnd` — what is fsynced, not
+    /// what the failed step left in the page cache — counts as durable.
+    mutating func resync(log: PartitionLog, durableEnd: Int64) {
         let old = machine
         machine = PartitionReplica(
             config: old.config, incarnation: UInt64.random(in: 1...UInt64.max), logEnd: log.logEndOffset,
-            history: LeaderEpochCache(log.leaderEpochs), highWatermark: old.highWatermark)
+            durableEnd: durableEnd, history: LeaderEpochCache(log.leaderEpochs), highWatermark: old.highWatermark)
         pendingFetch = nil
         if let p = old.partition {
             pendingFetch = ReplicaManager.lastFetch(step(.partitionState(p), now: replicationNow()))

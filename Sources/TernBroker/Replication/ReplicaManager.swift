@@ -37,13 +37,19 @@ final class ReplicaManager: Sendable {
     /// Makes the hosted set match `image` for the partitions whose logs exist here: new
     /// replicated partitions get a machine over their recovered log; every hosted one steps the
     /// committed partition state. Returns the replicas whose partition state was stepped, with
-    /// their effects and whether they stopped leading (their waiting produces fail).
+    /// their effects and whether they stopped leading (their waiting produces fail), and the
+    /// replicas created in this pass.
+    ///
+    /// A new machine counts as durable only what the log has fsynced
+    /// (``LogManager/durableOffset(of:)``), not its whole recovered end: the page cache that kept
+    /// a tail through a process crash does not survive a power loss. The caller makes such a
+    /// tail durable (``Broker/syncUnflushedTail(_:)``).
     func apply(
         _ image: MetadataImage, logs: LogManager, minInSyncReplicas: (String) -> Int, lagTimeMaxMs: Int64,
         highWatermarks: [TopicPartition: Int64]
     ) -> (
         stepped: [(HostedReplica, [ReplicationEffect], PartitionReplica.Role, PartitionReplica.Role)],
-        removed: [HostedReplica]
+        removed: [HostedReplica], created: [HostedReplica]
     ) {
         var wanted: [TopicPartition: MetadataImage.Partition] = [:]
         for topic in image.topicsById.values {
@@ -55,6 +61,7 @@ final class ReplicaManager: Sendable {
             }
         }
         var removed: [HostedReplica] = []
+        var created: [HostedReplica] = []
         var targets: [(HostedReplica, MetadataImage.Partition)] = []
         registry.withLock { registry in
             for (tp, replica) in registry.hosted where wanted[tp] == nil || logs.log(for: tp) !== replica.log {
@@ -75,10 +82,11 @@ final class ReplicaManager: Sendable {
                         // leader, parked there until data arrives, so the machine neither backs
                         // off nor times out on its own.
                         fetchBackoffMs: 0, fetchTimeoutMs: 0),
-                    incarnation: incarnation, logEnd: log.logEndOffset, history: LeaderEpochCache(log.leaderEpochs),
-                    highWatermark: highWatermarks[tp] ?? 0)
+                    incarnation: incarnation, logEnd: log.logEndOffset, durableEnd: logs.durableOffset(of: log),
+                    history: LeaderEpochCache(log.leaderEpochs), highWatermark: highWatermarks[tp] ?? 0)
                 let replica = HostedReplica(topicPartition: tp, log: log, machine: machine)
                 registry.hosted[tp] = replica
+                created.append(replica)
                 targets.append((replica, p))
             }
         }
@@ -108,7 +116,7 @@ final class ReplicaManager: Sendable {
             }
             stepped.append((replica, effects, before, after))
         }
-        return (stepped, removed)
+        return (stepped, removed, created)
     }
 
     /// The last fetch among `effects`.

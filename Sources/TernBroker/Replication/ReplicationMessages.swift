@@ -61,6 +61,9 @@ public struct ReplicaFetchReply: Hashable, Sendable {
         /// The follower's last fetched epoch ends at `endOffset` on the leader, in the leader's
         /// epoch `epoch` (the largest not above it): truncate before appending.
         case diverging(epoch: Int32, endOffset: Int64)
+        /// OFFSET_OUT_OF_RANGE: the fetch offset is below the leader's log start `leaderLogStart`
+        /// (retention deleted those records while the follower was away).
+        case offsetOutOfRange(leaderLogStart: Int64)
         case refused(ReplicationRefusal)
     }
 
@@ -109,6 +112,10 @@ public enum ReplicationInput: Hashable, Sendable {
     /// watermark (a fenced follower's stale progress must not hold it back); it is proposed again
     /// after `isrRetryMs`.
     case isrProposalRefused(partitionEpoch: Int32)
+    /// The log's start moved up to this offset (retention, DeleteRecords): the epoch history
+    /// drops what lies below it, as the log's own does, so a follower that started over at the
+    /// log start matches it.
+    case logStartAdvanced(to: Int64)
     /// A follower's fetch arrived at this replica.
     case fetch(from: Int32, ReplicaFetch)
     /// The leader answered this replica's fetch.
@@ -128,6 +135,9 @@ public enum ReplicationEffect: Hashable, Sendable {
     case answerFetch(to: Int32, ReplicaFetchReply)
     /// Follower: drop the log from `offset` on (before anything else is appended).
     case truncate(to: Int64)
+    /// Follower: drop the whole log and start it empty at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`), durably, before anything else is appended.
+    case truncateFully(startAt: Int64)
     /// Follower: append the records of the reply just stepped, `[from, to)`.
     case appendFetched(from: Int64, to: Int64)
     /// Leader: ask the controller to change the ISR, from the partition state at

@@ -54,10 +54,20 @@ final class RetentionService: Sendable {
             let retentionBytes = Int64(effective["retention.bytes"] ?? "") ?? -1
             if retentionMs < 0 && retentionBytes < 0 { continue }
             for partition in topic.localPartitions {
-                guard let log = broker.logManager.log(for: TopicPartition(topic.name, partition)) else { continue }
+                let tp = TopicPartition(topic.name, partition)
+                guard let log = broker.logManager.log(for: tp) else { continue }
+                // A replicated partition keeps what is not committed yet (Kafka's rule).
+                let replica = broker.replication.hosted(tp)
                 do {
-                    deleted += try log.applyRetention(retentionMs: retentionMs, retentionBytes: retentionBytes, nowMs: now)
-                        .deletedSegments
+                    let result = try log.applyRetention(
+                        retentionMs: retentionMs, retentionBytes: retentionBytes, nowMs: now,
+                        upTo: replica?.highWatermark ?? .max)
+                    deleted += result.deletedSegments
+                    if result.deletedSegments > 0, let replica {
+                        replica.state.withLock {
+                            _ = $0.step(.logStartAdvanced(to: result.logStartOffset), now: replicationNow())
+                        }
+                    }
                 } catch {
                     logger.error(
                         "retention failed",

@@ -96,7 +96,10 @@ struct LogLoader {
             try FileSystem.fdatasync(segment.file.fd, path: segment.logPath)
             syncCounter.add(1)
         }
-        if directoryChanged { try FileSystem.fsyncDirectory(directory) }
+        // The entries of segments created since the last flush may be in the page cache only,
+        // like their data: sync the directory too, or a power loss could drop a whole segment
+        // that was just reported recovered (replicas count it durable from here on).
+        if directoryChanged || !scanned.isEmpty { try FileSystem.fsyncDirectory(directory) }
         try loadKeyIndexes(&segments, swapped: swapped, logger: logger, stats: &stats)
         let end = segments[segments.count - 1].nextOffset
         let producers = try ProducerStateLoader.rebuild(

@@ -14,22 +14,27 @@ extension PartitionLog {
     /// newest record is older than `retentionMs` (when it is not -1), and, while the log would
     /// still hold at least `retentionBytes` without it (when that is not -1), the oldest segment —
     /// so a size-bounded log stays within one segment of its bound, as in Kafka. The log start
-    /// offset moves to the first remaining segment.
-    public func applyRetention(retentionMs: Int64, retentionBytes: Int64, nowMs: Int64) throws -> RetentionResult {
+    /// offset moves to the first remaining segment. Only segments that end at or below `upTo`
+    /// go: a replicated partition passes its high watermark, so retention never deletes a record
+    /// that is not committed yet (a follower that then starts over at this log start skips only
+    /// committed records, as in Kafka).
+    public func applyRetention(retentionMs: Int64, retentionBytes: Int64, nowMs: Int64, upTo: Int64 = .max) throws
+        -> RetentionResult
+    {
         try maintenanceLock.withLock { _ in
-            try applyRetentionHoldingMaintenanceLock(retentionMs, retentionBytes, nowMs)
+            try applyRetentionHoldingMaintenanceLock(retentionMs, retentionBytes, nowMs, upTo)
         }
     }
 
-    private func applyRetentionHoldingMaintenanceLock(_ retentionMs: Int64, _ retentionBytes: Int64, _ nowMs: Int64)
-        throws -> RetentionResult
-    {
+    private func applyRetentionHoldingMaintenanceLock(
+        _ retentionMs: Int64, _ retentionBytes: Int64, _ nowMs: Int64, _ upTo: Int64
+    ) throws -> RetentionResult {
         try state.withLock { state in
             try checkUsable(state)
             var total = state.segments.reduce(Int64(0)) { $0 + $1.size }
             var deleted = 0
             var deletedBytes: Int64 = 0
-            while state.segments.count > 1 {
+            while state.segments.count > 1, state.segments[1].baseOffset <= upTo {
                 let oldest = state.segments[0]
                 let expired =
                     retentionMs >= 0 && oldest.maxTimestamp >= 0 && oldest.maxTimestamp < nowMs - retentionMs

@@ -57,6 +57,34 @@ extension PartitionLog {
         }
     }
 
+    /// Deletes every segment and restarts the log empty at `offset`, which becomes its log start
+    /// (Kafka's `truncateFullyAndStartAt`): for a follower whose whole log lies below its
+    /// leader's log start. The epoch history, producer state and key index go with the records.
+    /// Durable when it returns, as ``truncate(to:)``: the directory is synced after the new
+    /// segment is created, so a crash leaves the old log or the new one, and opening either is
+    /// consistent (a leftover log start checkpoint below the new segment is raised to it).
+    /// - Throws: `closed`, `ioError` (the log then goes offline).
+    public func truncateFully(startingAt offset: Int64) throws {
+        try maintenanceLock.withLock { _ in
+            try state.withLock { state in
+                try checkUsable(state)
+                let oldStart = state.logStartOffset
+                let oldEnd = state.logEndOffset
+                state.generation &+= 1
+                try restart(&state, at: max(offset, 0))
+                try syncTruncation(&state)
+                try truncateKeyIndex(&state)
+                try rebuildProducers(&state)
+                state.recoveryPoint = state.logEndOffset
+                state.firstDirtyOffset = state.logEndOffset
+                try truncateEpochsFromEnd(&state)
+                logger.info(
+                    "emptied the log (it held \(oldStart)..<\(oldEnd)); it starts at \(state.logStartOffset) now",
+                    metadata: ["tern_offset": "\(state.logStartOffset)"])
+            }
+        }
+    }
+
     /// Makes a truncation durable before anything records it elsewhere (the epoch checkpoint):
     /// the active segment's size and index files, and the directory when files went. Rare (a
     /// follower after a failover), so it runs under the lock. A failure takes the log offline,

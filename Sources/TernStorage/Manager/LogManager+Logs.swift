@@ -93,6 +93,14 @@ extension LogManager {
         flusher.enqueue(Flusher.Waiter(log: log, offset: offset, completion: completion))
     }
 
+    /// What ``whenDurable(_:upTo:completion:)`` counts as durable in `log` now: the flushed
+    /// offset (its recovery point) in `sync` mode, the log end otherwise (nothing waits for a
+    /// flush then). Read it under whatever lock orders the log's truncations for the caller.
+    public func durableOffset(of log: PartitionLog) -> Int64 {
+        guard case .sync = flushMode else { return log.logEndOffset }
+        return min(log.recoveryPoint, log.logEndOffset)
+    }
+
     /// `fdatasync`/`fsync` calls made by flushes of this manager's logs so far (for tests and
     /// metrics): with group commit, far fewer than the appends they cover.
     public var flushCount: Int { syncCounter.value }

@@ -12,49 +12,38 @@ extension ActiveController {
     func alterPartition(
         _ request: AlterPartitionRequest, reply: @escaping @Sendable (AlterPartitionResponse) -> Void
     ) {
-        let decision = decide { image -> Result<ControllerDecisions.AlterPartitionDecision, ControllerError> in
-            do throws(ControllerError) {
-                return .success(try ControllerDecisions.alterPartition(image, request))
-            } catch {
-                return .failure(error)
-            }
-        }.flatMap { $0 }.map(withCommittedStateOfRefusals)
-        switch decision {
-        case .failure(let error):
-            reply(AlterPartitionResponse(errorCode: error.code, errorMessage: error.message, partitions: []))
-        case .success(let decision) where decision.records.isEmpty:
-            reply(AlterPartitionResponse(partitions: decision.partitions))
-        case .success(let decision):
-            let what = "ISR change of \(decision.changes.map(\.what)) by broker \(request.brokerId)"
-            propose(decision.records, what: what) { result in
-                switch result {
-                case .success:
-                    for change in decision.changes {
-                        self.logger.info(
-                            "ISR changed",
-                            metadata: [
-                                "tern_partition": "\(change.what)", "tern_isr_before": "\(change.before)",
-                                "tern_isr": "\(change.after)", "tern_broker": "\(request.brokerId)",
-                            ])
-                    }
-                    reply(AlterPartitionResponse(partitions: decision.partitions))
-                case .failure(let error):
-                    // Not known to be committed (a timed-out entry may still commit; the leader then
-                    // learns it from its metadata): the accepted partitions get the failure, the
-                    // refused ones keep their own codes.
-                    let failed = Self.failure(error, ControllerError.self) { ControllerError($0, $1) }
-                    reply(
-                        AlterPartitionResponse(
-                            partitions: decision.partitions.map { partition in
-                                guard partition.errorCode == .none else { return partition }
-                                return .init(
-                                    topicId: partition.topicId, partition: partition.partition,
-                                    errorCode: failed.code, errorMessage: failed.message, leader: -1, leaderEpoch: -1,
-                                    partitionEpoch: -1, isr: [])
-                            }))
+        let decision = decide { image throws(ControllerError) in
+            try ControllerDecisions.alterPartition(image, request)
+        }.map(withCommittedStateOfRefusals)
+        proposeAndReply(
+            decision, records: \.records,
+            what: { "ISR change of \($0.changes.map(\.what)) by broker \(request.brokerId)" },
+            refused: { reply(AlterPartitionResponse(errorCode: $0.code, errorMessage: $0.message, partitions: [])) },
+            failed: { decision, error in
+                // Not known to be committed (a timed-out entry may still commit; the leader then
+                // learns it from its metadata): the accepted partitions get the failure, the
+                // refused ones keep their own codes.
+                let (code, message) = Self.quorumFailure(error)
+                reply(
+                    AlterPartitionResponse(
+                        partitions: decision.partitions.map { partition in
+                            guard partition.errorCode == .none else { return partition }
+                            return .init(
+                                topicId: partition.topicId, partition: partition.partition, errorCode: code,
+                                errorMessage: message, leader: -1, leaderEpoch: -1, partitionEpoch: -1, isr: [])
+                        }))
+            },
+            committed: { decision in
+                for change in decision.changes {
+                    self.logger.info(
+                        "ISR changed",
+                        metadata: [
+                            "tern_partition": "\(change.what)", "tern_isr_before": "\(change.before)",
+                            "tern_isr": "\(change.after)", "tern_broker": "\(request.brokerId)",
+                        ])
                 }
             }
-        }
+        ) { decision, _ in reply(AlterPartitionResponse(partitions: decision.partitions)) }
     }
 
     /// `decision` with each refused partition's state taken from the committed image (the pure

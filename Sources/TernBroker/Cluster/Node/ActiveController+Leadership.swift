@@ -31,39 +31,18 @@ extension ActiveController {
     func electLeaders(
         _ request: ElectLeadersRequest, reply: @escaping @Sendable (ElectLeadersResponse, Int64) -> Void
     ) {
-        dispatchPrecondition(condition: .onQueue(queue))
-        let decision = state.withLock { state -> Result<ControllerDecisions.Election, ControllerError> in
-            guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
-            }
-            do throws(ControllerError) {
-                return .success(
-                    try ControllerDecisions.electLeaders(
-                        state.working, type: request.electionType, topics: request.topics))
-            } catch {
-                return .failure(error)
-            }
+        let decision = decide { image throws(ControllerError) in
+            try ControllerDecisions.electLeaders(image, type: request.electionType, topics: request.topics)
         }
-        let election: ControllerDecisions.Election
-        switch decision {
-        case .failure(let error):
-            return reply(request.failed(error.code, error.message), -1)
-        case .success(let decided):
-            election = decided
-        }
-        guard !election.records.isEmpty else { return reply(ElectLeadersResponse(topics: election.topics), -1) }
         let what = "\(request.electionType) leader election"
-        propose(election.records, what: what, timeout: timeout(forRequestMs: request.timeoutMs)) { result in
-            switch result {
-            case .success(let offset):
+        proposeAndReply(
+            decision, records: \.records, what: { _ in what }, timeout: timeout(forRequestMs: request.timeoutMs),
+            refused: { reply(request.failed($0.code, $0.message), -1) },
+            committed: { election in
                 self.logger.info(
                     "leaders elected",
                     metadata: ["tern_partitions": "\(election.records.count)", "tern_reason": "\(what)"])
-                reply(ElectLeadersResponse(topics: election.topics), offset)
-            case .failure(let error):
-                let (code, message) = Self.quorumFailure(error)
-                reply(request.failed(code, message), -1)
             }
-        }
+        ) { election, offset in reply(ElectLeadersResponse(topics: election.topics), offset) }
     }
 }

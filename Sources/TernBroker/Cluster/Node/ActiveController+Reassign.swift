@@ -36,20 +36,11 @@ extension ActiveController {
             }
             return (records, Answer(topics: topics))
         }
-        let decision: (records: [MetadataRecord], answer: Answer)
-        switch decided {
-        case .failure(let error): return reply(request.failed(error.code, error.message), -1)
-        case .success(let found): decision = found
-        }
-        guard !decision.records.isEmpty else { return reply(decision.answer, -1) }
-        propose(decision.records, what: "partition reassignments", timeout: timeout(forRequestMs: request.timeoutMs)) {
-            result in
-            switch result {
-            case .success(let offset):
-                self.logger.info(
-                    "partition reassignments changed", metadata: ["tern_records": "\(decision.records.count)"])
-                reply(decision.answer, offset)
-            case .failure(let error):
+        proposeAndReply(
+            decided, records: { $0.records }, what: { _ in "partition reassignments" },
+            timeout: timeout(forRequestMs: request.timeoutMs),
+            refused: { reply(request.failed($0.code, $0.message), -1) },
+            failed: { decision, error in
                 let (code, message) = Self.quorumFailure(error)
                 // Partitions refused by the decision keep their own error.
                 var answer = decision.answer
@@ -61,8 +52,12 @@ extension ActiveController {
                     }
                 }
                 reply(answer, -1)
+            },
+            committed: { decision in
+                self.logger.info(
+                    "partition reassignments changed", metadata: ["tern_records": "\(decision.records.count)"])
             }
-        }
+        ) { decision, offset in reply(decision.answer, offset) }
     }
 
     /// On the queue while active, after something new committed (each poll compares the

@@ -12,34 +12,21 @@ extension ActiveController {
         _ request: AlterUserScramCredentialsRequest,
         reply: @escaping @Sendable (AlterUserScramCredentialsResponse, Int64) -> Void
     ) {
-        let users = Self.usersNamed(in: request)
-        switch decide({ ControllerDecisions.alterScramCredentials($0, request) }) {
-        case .failure(let error):
-            reply(
-                .init(results: users.map { .init(user: $0, errorCode: error.code, errorMessage: error.message) }), -1)
-        case .success(let change) where change.records.isEmpty:
-            reply(change.response, -1)
-        case .success(let change):
-            propose(change.records, what: "SCRAM credentials of \(change.changedUsers.sorted())") { result in
-                let error: QuorumError
-                switch result {
-                case .success(let offset):
-                    self.logScramChange(change)
-                    return reply(change.response, offset)
-                case .failure(let failure): error = failure
-                }
-                let failed = Self.failure(error, AlterUserScramCredentialsResponse.Result.self) { code, message in
-                    AlterUserScramCredentialsResponse.Result(user: "", errorCode: code, errorMessage: message)
-                }
+        proposeAndReply(
+            decide({ ControllerDecisions.alterScramCredentials($0, request) }), records: \.records,
+            what: { "SCRAM credentials of \($0.changedUsers.sorted())" },
+            refused: { reply(request.failed($0.code, $0.message), -1) },
+            failed: { change, error in
+                let (code, message) = Self.quorumFailure(error)
                 reply(
                     .init(
                         results: change.response.results.map { result in
                             guard change.changedUsers.contains(result.user) else { return result }
-                            return .init(
-                                user: result.user, errorCode: failed.errorCode, errorMessage: failed.errorMessage)
+                            return .init(user: result.user, errorCode: code, errorMessage: message)
                         }), -1)
-            }
-        }
+            },
+            committed: { self.logScramChange($0) }
+        ) { change, offset in reply(change.response, offset) }
     }
 
     /// The users of `sasl.bootstrap.users.file` that do not exist yet in the working image, one
@@ -49,26 +36,21 @@ extension ActiveController {
         _ entries: [SaslBootstrapUsers.Entry], mechanisms: [ScramMechanism],
         completion: @escaping @Sendable (Result<[String], ControllerError>) -> Void
     ) {
-        switch decide({ SaslBootstrapUsers.records(for: entries, mechanisms: mechanisms, image: $0) }) {
-        case .failure(let error):
-            completion(.failure(error))
-        case .success(let records) where records.isEmpty:
-            completion(.success([]))
-        case .success(let records):
-            let users = Array(
-                Set(
-                    records.compactMap { record -> String? in
-                        if case .userScramCredential(let credential) = record { return credential.name }
-                        return nil
-                    })
-            ).sorted()
-            propose(records, what: "bootstrap users \(users)") { result in
-                switch result {
-                case .success: completion(.success(users))
-                case .failure(let error): completion(.failure(ControllerError(.notController, "\(error)")))
-                }
+        proposeAndReply(
+            decide({ SaslBootstrapUsers.records(for: entries, mechanisms: mechanisms, image: $0) }), records: { $0 },
+            what: { "bootstrap users \(Self.usersCreated(by: $0))" }, refused: { completion(.failure($0)) },
+            failed: { _, error in completion(.failure(ControllerError(.notController, "\(error)"))) }
+        ) { records, _ in completion(.success(Self.usersCreated(by: records))) }
+    }
+
+    /// The users `records` set a credential of, sorted.
+    private static func usersCreated(by records: [MetadataRecord]) -> [String] {
+        Set(
+            records.compactMap { record -> String? in
+                if case .userScramCredential(let credential) = record { return credential.name }
+                return nil
             }
-        }
+        ).sorted()
     }
 
     private func logScramChange(_ change: ControllerDecisions.CredentialChange) {

@@ -93,22 +93,29 @@ extension ActiveController {
                 known.append(nil)
             }
         }
-        let gather = ProposalGather(known) { reply(CreateTopicsResponse(topics: $0), $1) }
-        let timeout = timeout(forRequestMs: request.timeoutMs)
-        for (index, records) in proposals {
-            let name = request.topics[index].name
-            propose(records, what: "creation of topic \(name)", timeout: timeout) { result in
-                switch result {
-                case .success(let offset):
-                    self.logger.info("created topic", metadata: ["tern_topic": "\(name)"])
-                    gather.finish(index, TopicResult(name: name), offset: offset)
-                case .failure(let error):
-                    let (code, message) = Self.quorumFailure(error)
-                    gather.finish(index, TopicResult(name: name, errorCode: code, errorMessage: message), offset: -1)
-                }
-            }
-        }
-        gather.start()
+        proposeTopics(
+            proposals, known: known, names: request.topics.map(\.name), timeoutMs: request.timeoutMs,
+            change: ("creation", "created topic")
+        ) { reply(CreateTopicsResponse(topics: $0), $1) }
+    }
+
+    /// ``proposeEach(_:known:timeout:what:committed:failed:done:)`` for a request answered topic
+    /// by topic (`names[i]` is the topic of item `i`): each committed topic is logged as
+    /// `change.done`, each proposal is named "<change.what> of topic <name>".
+    private func proposeTopics(
+        _ proposals: [(index: Int, records: [MetadataRecord])], known: [TopicResult?], names: [String],
+        timeoutMs: Int32, change: (what: String, done: Logger.Message),
+        done: @escaping @Sendable ([TopicResult], Int64) -> Void
+    ) {
+        let logged = change.done
+        proposeEach(
+            proposals, known: known, timeout: timeout(forRequestMs: timeoutMs),
+            what: { "\(change.what) of topic \(names[$0])" },
+            committed: { index in
+                self.logger.info(logged, metadata: ["tern_topic": "\(names[index])"])
+                return TopicResult(name: names[index])
+            },
+            failed: { TopicResult(name: names[$0], errorCode: $1, errorMessage: $2) }, done: done)
     }
 
     private func decideCreate(
@@ -185,22 +192,10 @@ extension ActiveController {
                 known.append(nil)
             }
         }
-        let gather = ProposalGather(known) { reply(DeleteTopicsResponse(topics: $0), $1) }
-        let timeout = timeout(forRequestMs: request.timeoutMs)
-        for (index, records) in proposals {
-            let name = request.names[index]
-            propose(records, what: "deletion of topic \(name)", timeout: timeout) { result in
-                switch result {
-                case .success(let offset):
-                    self.logger.info("deleted topic", metadata: ["tern_topic": "\(name)"])
-                    gather.finish(index, TopicResult(name: name), offset: offset)
-                case .failure(let error):
-                    let (code, message) = Self.quorumFailure(error)
-                    gather.finish(index, TopicResult(name: name, errorCode: code, errorMessage: message), offset: -1)
-                }
-            }
-        }
-        gather.start()
+        proposeTopics(
+            proposals, known: known, names: request.names, timeoutMs: request.timeoutMs,
+            change: ("deletion", "deleted topic")
+        ) { reply(DeleteTopicsResponse(topics: $0), $1) }
     }
 
     /// AlterConfigs on the queue: a topic's listed keys set (or, with a null value, removed) by
@@ -265,22 +260,15 @@ extension ActiveController {
                 known.append(nil)
             }
         }
-        let gather = ProposalGather(known) { reply(AlterConfigsResponse(resources: $0), $1) }
-        for (index, records) in proposals {
-            let name = request.resources[index].name
-            propose(records, what: "configs of topic \(name)") { result in
-                switch result {
-                case .success(let offset):
-                    self.logger.info("altered topic configs", metadata: ["tern_topic": "\(name)"])
-                    gather.finish(index, Result(type: .topic, name: name), offset: offset)
-                case .failure(let error):
-                    let (code, message) = Self.quorumFailure(error)
-                    gather.finish(
-                        index, Result(errorCode: code, errorMessage: message, type: .topic, name: name), offset: -1)
-                }
-            }
-        }
-        gather.start()
+        let names = request.resources.map(\.name)
+        proposeEach(
+            proposals, known: known, what: { "configs of topic \(names[$0])" },
+            committed: { index in
+                self.logger.info("altered topic configs", metadata: ["tern_topic": "\(names[index])"])
+                return Result(type: .topic, name: names[index])
+            },
+            failed: { Result(errorCode: $1, errorMessage: $2, type: .topic, name: names[$0]) }
+        ) { reply(AlterConfigsResponse(resources: $0), $1) }
     }
 
     /// The upgrade of a single-node data directory, on the queue: the topics of its
@@ -294,51 +282,41 @@ extension ActiveController {
         completion: @escaping @Sendable (Swift.Result<Int64, ControllerError>) -> Void
     ) {
         dispatchPrecondition(condition: .onQueue(queue))
-        let decision = state.withLock { state -> Swift.Result<[[MetadataRecord]], ControllerError> in
-            guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "node \(self.nodeId) is not the active controller"))
-            }
+        let decision = decide { image throws(ControllerError) in
             var entries: [[MetadataRecord]] = []
             for topic in topics.sorted(by: { $0.name < $1.name }) {
                 let id = TopicStoreImport.topicId(topic.id)
-                if let present = state.working.topic(named: topic.name) {
+                if let present = image.topic(named: topic.name) {
                     guard present.id == id else {
-                        return .failure(
-                            ControllerError(
-                                .topicAlreadyExists,
-                                "topic \(topic.name) of __tern_topics.json (id \(topic.id)) exists in the cluster "
-                                    + "with another id \(present.id)"))
+                        throw ControllerError(
+                            .topicAlreadyExists,
+                            "topic \(topic.name) of __tern_topics.json (id \(topic.id)) exists in the cluster "
+                                + "with another id \(present.id)")
                     }
                     continue
                 }
                 do throws(TopicStoreImportError) {
                     entries.append(try TopicStoreImport.records(topics: [topic], nodeId: nodeId))
                 } catch {
-                    return .failure(ControllerError(.invalidRequest, error.description))
+                    throw ControllerError(.invalidRequest, error.description)
                 }
             }
-            return .success(entries)
+            return entries
         }
         let entries: [[MetadataRecord]]
         switch decision {
         case .failure(let error): return completion(.failure(error))
         case .success(let found): entries = found
         }
-        let gather = ProposalGather<Bool>(entries.map { _ in nil }) { results, offset in
+        proposeEach(
+            entries.enumerated().map { (index: $0, records: $1) }, known: [Bool?](repeating: nil, count: entries.count),
+            what: { "import of topic \($0)" }, committed: { _ in true }, failed: { _, _, _ in false }
+        ) { results, offset in
             if results.allSatisfy({ $0 }) {
                 completion(.success(offset))
             } else {
                 completion(.failure(ControllerError(.notController, "no metadata quorum: the import did not commit")))
             }
         }
-        for (index, records) in entries.enumerated() {
-            propose(records, what: "import of topic \(index)") { result in
-                switch result {
-                case .success(let offset): gather.finish(index, true, offset: offset)
-                case .failure: gather.finish(index, false, offset: -1)
-                }
-            }
-        }
-        gather.start()
     }
 }

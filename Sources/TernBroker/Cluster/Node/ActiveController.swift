@@ -191,113 +191,80 @@ final class ActiveController: Sendable {
     }
 
     /// On the queue: `decide` run against the working image while this controller is active
-    /// (what admin requests decide on), or NOT_CONTROLLER naming this node.
-    func decide<T>(_ decide: (MetadataImage) -> T) -> Result<T, ControllerError> {
+    /// (what admin requests decide on; a throw refuses the request), or NOT_CONTROLLER naming this
+    /// node.
+    func decide<T>(_ decide: (MetadataImage) throws(ControllerError) -> T) -> Result<T, ControllerError> {
+        self.decide(inState: { state throws(ControllerError) in try decide(state.working) })
+    }
+
+    /// On the queue: ``decide(_:)`` with the whole state (the broker registry decides on it too).
+    func decide<T>(inState decide: (inout State) throws(ControllerError) -> T) -> Result<T, ControllerError> {
         dispatchPrecondition(condition: .onQueue(queue))
         return state.withLock { state in
             guard state.activeEpoch != nil else {
                 return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
             }
-            return .success(decide(state.working))
+            do throws(ControllerError) {
+                return .success(try decide(&state))
+            } catch {
+                return .failure(error)
+            }
         }
     }
 
     /// A BrokerRegistration, on the queue; `reply` gets the response.
     func register(_ request: BrokerRegistrationRequest, reply: @escaping @Sendable (BrokerRegistrationResponse) -> Void)
     {
-        dispatchPrecondition(condition: .onQueue(queue))
         let now = clock()
-        let decision = state.withLock { state -> Result<ControllerDecisions.Registration, ControllerError> in
-            guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
+        let decision = decide(inState: { state throws(ControllerError) in
+            try state.registry.register(
+                state.working, nodeId: request.nodeId, clusterId: request.clusterId,
+                incarnationId: request.incarnationId, listeners: request.listeners, roles: request.roles,
+                nextOffset: state.nextOffset, nowMs: now)
+        })
+        proposeAndReply(
+            decision, records: \.records, what: { _ in "registration of broker \(request.nodeId)" },
+            refused: {
+                reply(BrokerRegistrationResponse(errorCode: $0.code, errorMessage: $0.message, brokerEpoch: -1))
+            },
+            committed: { registration in
+                self.logger.info(
+                    "broker registered",
+                    metadata: ["tern_broker": "\(request.nodeId)", "tern_broker_epoch": "\(registration.brokerEpoch)"])
             }
-            do throws(ControllerError) {
-                return .success(
-                    try state.registry.register(
-                        state.working, nodeId: request.nodeId, clusterId: request.clusterId,
-                        incarnationId: request.incarnationId, listeners: request.listeners, roles: request.roles,
-                        nextOffset: state.nextOffset, nowMs: now))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch decision {
-        case .failure(let error):
-            reply(BrokerRegistrationResponse(errorCode: error.code, errorMessage: error.message, brokerEpoch: -1))
-        case .success(let registration) where registration.records.isEmpty:
-            reply(BrokerRegistrationResponse(brokerEpoch: registration.brokerEpoch))
-        case .success(let registration):
-            propose(registration.records, what: "registration of broker \(request.nodeId)") { result in
-                switch result {
-                case .success:
-                    self.logger.info(
-                        "broker registered",
-                        metadata: [
-                            "tern_broker": "\(request.nodeId)", "tern_broker_epoch": "\(registration.brokerEpoch)",
-                        ])
-                    reply(BrokerRegistrationResponse(brokerEpoch: registration.brokerEpoch))
-                case .failure(let error):
-                    reply(
-                        Self.failure(error, BrokerRegistrationResponse.self) { code, message in
-                            BrokerRegistrationResponse(errorCode: code, errorMessage: message, brokerEpoch: -1)
-                        })
-                }
-            }
-        }
+        ) { registration, _ in reply(BrokerRegistrationResponse(brokerEpoch: registration.brokerEpoch)) }
     }
 
     /// A BrokerHeartbeat, on the queue; `reply` gets the response.
     func heartbeat(_ request: BrokerHeartbeatRequest, reply: @escaping @Sendable (BrokerHeartbeatResponse) -> Void) {
-        dispatchPrecondition(condition: .onQueue(queue))
         let now = clock()
         // The offset of the last committed entry this node has applied.
         let committedOffset = publisher.current.nextOffset - 1
-        let decision = state.withLock { state -> Result<BrokerRegistry.HeartbeatReply, ControllerError> in
-            guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
+        let decision = decide(inState: { state throws(ControllerError) in
+            try state.registry.heartbeat(
+                state.working, nodeId: request.nodeId, brokerEpoch: request.brokerEpoch,
+                metadataOffset: request.metadataOffset, wantFence: request.wantFence,
+                wantShutDown: request.wantShutDown, committedOffset: committedOffset, nowMs: now)
+        })
+        proposeAndReply(
+            decision, records: \.records, what: { _ in "heartbeat of broker \(request.nodeId)" },
+            refused: { error in
+                reply(
+                    BrokerHeartbeatResponse(
+                        errorCode: error.code, errorMessage: error.message, isCaughtUp: false, isFenced: true,
+                        shouldShutDown: false))
+            },
+            committed: { answer in
+                let unfenced = answer.records.contains {
+                    if case .brokerFencing(let change) = $0 { return change.nodeId == request.nodeId && !change.fenced }
+                    return false
+                }
+                if unfenced { self.logger.info("broker unfenced", metadata: ["tern_broker": "\(request.nodeId)"]) }
             }
-            do throws(ControllerError) {
-                return .success(
-                    try state.registry.heartbeat(
-                        state.working, nodeId: request.nodeId, brokerEpoch: request.brokerEpoch,
-                        metadataOffset: request.metadataOffset, wantFence: request.wantFence,
-                        wantShutDown: request.wantShutDown, committedOffset: committedOffset, nowMs: now))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch decision {
-        case .failure(let error):
-            reply(
-                BrokerHeartbeatResponse(
-                    errorCode: error.code, errorMessage: error.message, isCaughtUp: false, isFenced: true,
-                    shouldShutDown: false))
-        case .success(let answer) where answer.records.isEmpty:
+        ) { answer, _ in
             reply(
                 BrokerHeartbeatResponse(
                     isCaughtUp: answer.isCaughtUp, isFenced: answer.isFenced, shouldShutDown: answer.shouldShutDown))
-        case .success(let answer):
-            let unfenced = answer.records.contains {
-                if case .brokerFencing(let change) = $0 { return change.nodeId == request.nodeId && !change.fenced }
-                return false
-            }
-            propose(answer.records, what: "heartbeat of broker \(request.nodeId)") { result in
-                switch result {
-                case .success:
-                    if unfenced { self.logger.info("broker unfenced", metadata: ["tern_broker": "\(request.nodeId)"]) }
-                    reply(
-                        BrokerHeartbeatResponse(
-                            isCaughtUp: answer.isCaughtUp, isFenced: answer.isFenced,
-                            shouldShutDown: answer.shouldShutDown))
-                case .failure(let error):
-                    reply(
-                        Self.failure(error, BrokerHeartbeatResponse.self) { code, message in
-                            BrokerHeartbeatResponse(
-                                errorCode: code, errorMessage: message, isCaughtUp: false, isFenced: true,
-                                shouldShutDown: false)
-                        })
-                }
-            }
         }
     }
 
@@ -305,48 +272,25 @@ final class ActiveController: Sendable {
     func allocateProducerIds(
         _ request: AllocateProducerIdsRequest, reply: @escaping @Sendable (AllocateProducerIdsResponse) -> Void
     ) {
-        dispatchPrecondition(condition: .onQueue(queue))
-        let decision = state.withLock {
-            state -> Result<(start: Int64, length: Int32, record: MetadataRecord), ControllerError> in
-            guard state.activeEpoch != nil else {
-                return .failure(ControllerError(.notController, "node \(nodeId) is not the active controller"))
-            }
-            do throws(ControllerError) {
-                // The working image: a block proposed but not yet committed is not handed out again.
-                return .success(
-                    try ControllerDecisions.allocateProducerIds(
-                        state.working, brokerId: request.brokerId, brokerEpoch: request.brokerEpoch))
-            } catch {
-                return .failure(error)
-            }
+        // The working image: a block proposed but not yet committed is not handed out again.
+        let decision = decide { image throws(ControllerError) in
+            try ControllerDecisions.allocateProducerIds(
+                image, brokerId: request.brokerId, brokerEpoch: request.brokerEpoch)
         }
-        @Sendable func refused(_ code: ErrorCode, _ message: String) -> AllocateProducerIdsResponse {
-            AllocateProducerIdsResponse(errorCode: code, errorMessage: message, producerIdStart: -1, producerIdLength: 0)
-        }
-        switch decision {
-        case .failure(let error):
-            reply(refused(error.code, error.message))
-        case .success(let block):
-            propose([block.record], what: "producer ids for broker \(request.brokerId)") { result in
-                switch result {
-                case .success:
-                    self.logger.debug(
-                        "producer ids allocated",
-                        metadata: ["tern_broker": "\(request.brokerId)", "tern_producer_id_start": "\(block.start)"])
-                    reply(AllocateProducerIdsResponse(producerIdStart: block.start, producerIdLength: block.length))
-                case .failure(let error):
-                    reply(Self.failure(error, AllocateProducerIdsResponse.self) { refused($0, $1) })
-                }
+        proposeAndReply(
+            decision, records: { [$0.record] }, what: { _ in "producer ids for broker \(request.brokerId)" },
+            refused: { error in
+                reply(
+                    AllocateProducerIdsResponse(
+                        errorCode: error.code, errorMessage: error.message, producerIdStart: -1, producerIdLength: 0))
+            },
+            committed: { block in
+                self.logger.debug(
+                    "producer ids allocated",
+                    metadata: ["tern_broker": "\(request.brokerId)", "tern_producer_id_start": "\(block.start)"])
             }
+        ) { block, _ in
+            reply(AllocateProducerIdsResponse(producerIdStart: block.start, producerIdLength: block.length))
         }
-    }
-
-    /// A failed proposal as a response: NOT_CONTROLLER when leadership moved, REQUEST_TIMED_OUT
-    /// otherwise (the broker retries either way).
-    static func failure<R>(
-        _ error: QuorumError, _: R.Type, make: (ErrorCode, String) -> R
-    ) -> R {
-        let code: ErrorCode = error.code == .timedOut ? .requestTimedOut : .notController
-        return make(code, "no metadata quorum: \(error)")
     }
 }

@@ -110,7 +110,7 @@ public final class ClusterNode: Sendable {
         }
         self.forwardChannels = forwardChannels
         let driver = QuorumDriver(
-            configuration: quorum, logger: logger,
+            configuration: quorum, logger: logger, controllerApis: ControllerListenerApis.keys,
             controllerRequests: { header, body, respond in
                 if header.apiKey == .describeQuorum, let driver = driverBox.value.withLock({ $0 }) {
                     // A broker asks a controller-only leader for its view (no client listener).
@@ -118,7 +118,7 @@ public final class ClusterNode: Sendable {
                     return respond(Frame.response(answer, correlationId: header.correlationId))
                 }
                 guard let controller = controllerBox.value.withLock({ $0 }) else { return }
-                Self.serve(controller, header, body, respond)
+                ControllerListenerApis.serve(controller, header, body, respond)
             },
             onApply: { offset, entries in
                 Self.apply(publisher, identityBox, observers, nodeLogger, observer, offset: offset, entries: entries)
@@ -330,55 +330,6 @@ public final class ClusterNode: Sendable {
         if let (error, handler) = mismatch {
             logger.critical("log directory belongs to another cluster", metadata: ["error": "\(error)"])
             handler?(error)
-        }
-    }
-
-    private static func checkAtEnd(_ reader: ByteReader) throws {
-        guard reader.isAtEnd else { throw WireError(.malformed, "\(reader.remaining) unexpected bytes after the body") }
-    }
-
-    /// On a controller-listener connection: BrokerRegistration, BrokerHeartbeat,
-    /// AllocateProducerIds and AlterPartition for the active controller.
-    private static func serve(
-        _ controller: ActiveController, _ header: RequestHeader, _ body: [UInt8],
-        _ respond: @escaping @Sendable ([UInt8]) -> Void
-    ) {
-        let correlationId = header.correlationId
-        var reader = ByteReader(body)
-        /// Decodes the whole body as `R`, then decides it on the controller's queue with `decide`.
-        func decode<R: WireRequest>(
-            _: R.Type, _ decide: @escaping @Sendable (R, @escaping @Sendable (R.Response) -> Void) -> Void
-        ) throws {
-            let request = try R(from: &reader)
-            try Self.checkAtEnd(reader)
-            controller.queue.async { decide(request) { respond(Frame.response($0, correlationId: correlationId)) } }
-        }
-        do {
-            switch header.apiKey {
-            case .brokerRegistration: try decode(BrokerRegistrationRequest.self) { controller.register($0, reply: $1) }
-            case .brokerHeartbeat: try decode(BrokerHeartbeatRequest.self) { controller.heartbeat($0, reply: $1) }
-            case .envelope:
-                try decode(EnvelopeRequest.self) { ForwardedApis.serve($0, on: controller, reply: $1) }
-            case .alterUserScramCredentials:
-                // Another node's bootstrap users (only voters reach the controller listener).
-                try decode(AlterUserScramCredentialsRequest.self) { request, reply in
-                    controller.alterScramCredentials(request) { response, _ in reply(response) }
-                }
-            case .allocateProducerIds:
-                try decode(AllocateProducerIdsRequest.self) { controller.allocateProducerIds($0, reply: $1) }
-            case .alterPartition:
-                try decode(AlterPartitionRequest.self) { controller.alterPartition($0, reply: $1) }
-            default:
-                respond(
-                    Frame.errorResponse(
-                        correlationId: correlationId,
-                        status: ResponseStatus(.unsupportedVersion, "\(header.apiKey) is not served here")))
-            }
-        } catch {
-            respond(
-                Frame.errorResponse(
-                    correlationId: correlationId, status: ResponseStatus(.invalidRequest, "\(header.apiKey): \(error)"))
-            )
         }
     }
 }

@@ -26,11 +26,17 @@ final class ControllerChannel: Sendable {
     private let state = Mutex(State())
     private let timerQueue = DispatchQueue(label: "tern.controller-channel")
 
-    init(host: String, port: Int, clientId: String, maxFrameBytes: Int = 1 << 20) {
+    /// TLS and SASL of each connection (a replica fetcher's, to a secured inter-broker listener).
+    let security: ChannelSecurity
+
+    init(
+        host: String, port: Int, clientId: String, maxFrameBytes: Int = 1 << 20, security: ChannelSecurity = .plaintext
+    ) {
         self.maxFrameBytes = maxFrameBytes
         self.host = host
         self.port = port
         self.clientId = clientId
+        self.security = security
     }
 
     /// Sends `request` and completes with the response body (after the response head) or an
@@ -39,9 +45,23 @@ final class ControllerChannel: Sendable {
         let connection: ClientConnection
         do {
             connection = try connected(timeout: timeout)
+        } catch let error as ControllerChannelError {
+            return completion(.failure(error))
+        } catch let error as NetError {
+            return completion(
+                .failure(
+                    ControllerChannelError(
+                        "cannot connect to \(host):\(port): \(error)", securityFailure: Self.isSecurityFailure(error))))
         } catch {
             return completion(.failure(ControllerChannelError("cannot connect to \(host):\(port): \(error)")))
         }
+        issue(request, on: connection, timeout: timeout, completion: completion)
+    }
+
+    /// Sends `request` on `connection` (already connected, and authenticated when it must be).
+    func issue<R: WireRequest>(
+        _ request: R, on connection: ClientConnection, timeout: Duration, completion: @escaping Completion
+    ) {
         let correlationId = state.withLock { state -> UInt32 in
             let id = state.nextCorrelationId
             state.nextCorrelationId &+= 1
@@ -58,12 +78,25 @@ final class ControllerChannel: Sendable {
 
     private func connected(timeout: Duration) throws -> ClientConnection {
         if let open = state.withLock({ $0.connection }), !open.isClosed { return open }
+        if security.loginRequired && security.sasl == nil {
+            throw ControllerChannelError(
+                "\(host):\(port) is a SASL listener and inter.broker.sasl.username is not set", securityFailure: true)
+        }
+        let tls = try security.tls?()
         let connection = try ClientConnection.connect(
-            host: host, port: port, timeout: timeout, maxFrameBytes: maxFrameBytes,
+            host: host, port: port, timeout: timeout, maxFrameBytes: maxFrameBytes, tls: tls,
             onFrame: { [weak self] frame in self?.received(Array(frame)) },
             onClose: { [weak self] error in
                 self?.failAll("connection to the controller closed: \(error.map { "\($0)" } ?? "closed")")
             })
+        if let sasl = security.sasl {
+            do {
+                try authenticate(connection, sasl, timeout: timeout)
+            } catch {
+                connection.close()
+                throw error
+            }
+        }
         state.withLock { $0.connection = connection }
         return connection
     }
@@ -106,8 +139,19 @@ struct ControllerChannelError: Error, CustomStringConvertible {
     var description: String
     /// The error code when the controller answered with one in the response head.
     var code: ErrorCode?
-    init(_ description: String, code: ErrorCode? = nil) {
+    /// The TLS handshake or the SASL login failed: a configuration problem (untrusted
+    /// certificate, wrong password) that retrying soon will not fix.
+    var securityFailure: Bool
+    init(_ description: String, code: ErrorCode? = nil, securityFailure: Bool = false) {
         self.description = description
         self.code = code
+        self.securityFailure = securityFailure
+    }
+}
+
+extension ControllerChannel {
+    /// Whether `error` is a TLS failure rather than a network one.
+    static func isSecurityFailure(_ error: NetError) -> Bool {
+        [.tlsConfiguration, .tlsHandshakeFailed, .tlsNotSpoken, .tlsRequired, .tlsError].contains(error.code)
     }
 }

@@ -90,12 +90,17 @@ public final class QuorumDriver: Sendable {
     /// sets the one the metadata log names. Empty means "not yet known" (see QuorumRequestHandler).
     let clusterIdState: Mutex<String>
     let controllerRequests: ControllerRequestHandler?
+    /// The request keys the controller listener hands to ``controllerRequests``.
+    let controllerApis: Set<ApiKey>
 
     /// Creates a driver; nothing is opened until ``start()``.
     /// - Precondition: `listenAddress` is set when there are peers.
+    /// - Parameters:
+    ///   - controllerApis: the request keys the controller listener hands to `controllerRequests`
+    ///     rather than to Raft.
     public init(
-        configuration: QuorumConfiguration, logger: Logger, controllerRequests: ControllerRequestHandler? = nil,
-        onApply: @escaping ApplyHandler
+        configuration: QuorumConfiguration, logger: Logger, controllerApis: Set<ApiKey> = [],
+        controllerRequests: ControllerRequestHandler? = nil, onApply: @escaping ApplyHandler
     ) {
         precondition(!configuration.peers.keys.contains(configuration.nodeId), "a node is not its own peer")
         precondition(
@@ -109,6 +114,7 @@ public final class QuorumDriver: Sendable {
         self.logger = logger
         self.onApply = onApply
         self.controllerRequests = controllerRequests
+        self.controllerApis = controllerApis
         self.clusterIdState = Mutex(configuration.clusterId)
         self.queue = DispatchQueue(label: "tern.quorum.\(configuration.nodeId)", target: .global())
         var links: [RaftNodeId: QuorumPeerLink] = [:]
@@ -159,7 +165,8 @@ public final class QuorumDriver: Sendable {
             if let address = configuration.listenAddress {
                 let inbox = QuorumRequestHandler(
                     configuration: configuration, logger: logger, warnings: warnings,
-                    clusterId: { [weak self] in self?.clusterId ?? "" }, controllerRequests: controllerRequests
+                    clusterId: { [weak self] in self?.clusterId ?? "" }, controllerApis: controllerApis,
+                    controllerRequests: controllerRequests
                 ) { [weak self] from, message, reply in
                     guard let self else { return reply?(nil) ?? () }
                     self.submit(

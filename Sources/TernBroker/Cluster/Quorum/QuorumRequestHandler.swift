@@ -16,6 +16,9 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     /// This voter's cluster id now ("" while unknown).
     private let clusterId: @Sendable () -> String
     private let controllerRequests: QuorumDriver.ControllerRequestHandler?
+    /// The broker-to-controller APIs this listener hands to `controllerRequests`; every other key
+    /// must be a Raft message.
+    private let controllerApis: Set<ApiKey>
     private let logger: Logger
     private let warnings: LogRateLimiter
     /// Hands a message to the driver; for an observer's request with the function that sends the
@@ -28,25 +31,19 @@ final class QuorumRequestHandler: ServerConnectionHandler {
 
     init(
         configuration: QuorumConfiguration, logger: Logger, warnings: LogRateLimiter,
-        clusterId: @escaping @Sendable () -> String, controllerRequests: QuorumDriver.ControllerRequestHandler? = nil,
-        deliver: @escaping Deliver
+        clusterId: @escaping @Sendable () -> String, controllerApis: Set<ApiKey> = [],
+        controllerRequests: QuorumDriver.ControllerRequestHandler? = nil, deliver: @escaping Deliver
     ) {
         nodeId = configuration.nodeId
         voters = Set(configuration.voters)
         maxSnapshotBytes = configuration.maxSnapshotBytes
         self.clusterId = clusterId
         self.controllerRequests = controllerRequests
+        self.controllerApis = controllerApis
         self.logger = logger
         self.warnings = warnings
         self.deliver = deliver
     }
-
-    /// The broker-to-controller APIs this listener hands to the node's controller; every other key
-    /// must be a Raft message.
-    static let controllerApis: Set<ApiKey> = [
-        .brokerRegistration, .brokerHeartbeat, .describeQuorum, .envelope, .alterUserScramCredentials, .allocateProducerIds,
-        .alterPartition,
-    ]
 
     func connection(
         _ connection: ServerConnection, didReceiveFrame frame: UnsafeRawBufferPointer, ticket: ResponseTicket
@@ -58,7 +55,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             connection.close()
             return
         }
-        if let controllerRequests, Self.controllerApis.contains(header.apiKey) {
+        if let controllerRequests, controllerApis.contains(header.apiKey) {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
             controllerRequests(header, body) { connection.respond(ticket, $0) }
             return

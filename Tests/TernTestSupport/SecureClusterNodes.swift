@@ -1,0 +1,61 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One node of a cluster started by ``startSecureClusterNodes(directory:scheme:settings:count:)``.
+public struct SecureClusterNode: Sendable {
+    public var id: Int32
+    /// The node's only client listener (`SCHEME://127.0.0.1:client`): clients and the other
+    /// brokers' replica fetchers connect here.
+    public var client: Int
+    public var controller: Int
+    public var dataDirectory: String
+}
+
+/// Starts `count` real `ternd` nodes (each a voter and a broker) whose only client listener is
+/// `scheme` (`SSL`, `SASL_SSL`, `SASL_PLAINTEXT`), so it is also the inter-broker listener the
+/// replica fetchers use; `settings` (certificates, SASL, authorizer) go to every node. Started
+/// together, as a node with `sasl.bootstrap.users.file` waits for the quorum before it listens.
+/// Short election and session timeouts. The caller stops the processes (node i's at index i − 1).
+public func startSecureClusterNodes(
+    directory: String, scheme: String, settings: [String: String], count: Int = 3
+) throws -> (nodes: [SecureClusterNode], processes: [BrokerProcess]) {
+    let nodes = (1...count).map {
+        SecureClusterNode(
+            id: Int32($0), client: freeLoopbackPort(), controller: freeLoopbackPort(),
+            dataDirectory: "\(directory)/node-\($0)")
+    }
+    let voters = nodes.map { "\($0.id)@127.0.0.1:\($0.controller)" }.joined(separator: ",")
+    let started = Mutex<[Int32: Result<BrokerProcess, any Error>]>([:])
+    DispatchQueue.concurrentPerform(iterations: nodes.count) { index in
+        let node = nodes[index]
+        var all = settings
+        all["node.id"] = "\(node.id)"
+        all["controller.quorum.voters"] = voters
+        all["listeners"] = "\(scheme)://127.0.0.1:\(node.client),CONTROLLER://127.0.0.1:\(node.controller)"
+        for (key, value) in [
+            ("controller.quorum.election.timeout.ms", "500"), ("broker.session.timeout.ms", "3000"),
+            ("broker.heartbeat.interval.ms", "300"),
+        ] where all[key] == nil {
+            all[key] = value
+        }
+        let result = Result {
+            try BrokerProcess(dataDirectory: node.dataDirectory, port: node.client, settings: all, readyTimeout: 90)
+        }
+        started.withLock { $0[node.id] = result }
+    }
+    var processes: [BrokerProcess] = []
+    var failure: (any Error)?
+    for node in nodes {
+        switch started.withLock({ $0[node.id] }) {
+        case .success(let process): processes.append(process)
+        case .failure(let error): failure = failure ?? error
+        case nil: failure = failure ?? BrokerProcessError("node \(node.id) was not started")
+        }
+    }
+    if let failure {
+        for process in processes { process.stop() }
+        throw failure
+    }
+    return (nodes, processes)
+}
