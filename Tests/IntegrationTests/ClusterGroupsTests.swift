@@ -228,9 +228,9 @@ final class ClusterGroupsTests: XCTestCase {
     }
 
     /// A group consumer keeps consuming and committing after its coordinator is killed: it finds
-    /// the new leader of the group's offsets partition and rejoins. (Until partition data is
-    /// replicated the new coordinator's log lacks the group, so the consumer may read again from
-    /// the start: records are checked for presence, not for being read once.)
+    /// the new leader of the group's offsets partition and rejoins. (Records polled but not yet
+    /// committed when the coordinator dies are read again: records are checked for presence, not
+    /// for being read once; ClusterOffsetsReplicationTests checks the committed offset itself.)
     func testAGroupConsumerFollowsItsCoordinatorThroughAKill() async throws {
         try startCluster()
         for id in [Int32(1), 2, 3] { waitForBrokers(3, askingNode: id) }

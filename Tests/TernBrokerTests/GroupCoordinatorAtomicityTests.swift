@@ -204,6 +204,9 @@ final class FaultyGroupLogs: GroupLogs {
         var failAppend: Int32?
         var failFlush: Int32?
         var holdFlush: Int32?
+        /// Appended and flushed, but answered as a replicated leader answers a batch its high
+        /// watermark did not pass in time.
+        var notReplicated: Int32?
         var held: [@Sendable () -> Void] = []
         var appends: [Int32: Int] = [:]
     }
@@ -216,6 +219,7 @@ final class FaultyGroupLogs: GroupLogs {
     func failAppend(_ partition: Int32?) { faults.withLock { $0.failAppend = partition } }
     func failFlush(_ partition: Int32?) { faults.withLock { $0.failFlush = partition } }
     func holdFlush(_ partition: Int32?) { faults.withLock { $0.holdFlush = partition } }
+    func notReplicated(_ partition: Int32?) { faults.withLock { $0.notReplicated = partition } }
     func appendCount(_ partition: Int32) -> Int { faults.withLock { $0.appends[partition] ?? 0 } }
 
     /// Lets the held flushes go on (to the real flusher).
@@ -235,7 +239,7 @@ final class FaultyGroupLogs: GroupLogs {
     }
 
     func appendGroupBatch(_ bytes: inout [UInt8], batches: [ValidatedBatch], to log: PartitionLog) throws
-        -> AppendResult
+        -> GroupAppend
     {
         let partition = log.topicPartition.partition
         let fail = faults.withLock { faults in
@@ -243,10 +247,26 @@ final class FaultyGroupLogs: GroupLogs {
             return faults.failAppend == partition
         }
         if fail { throw StorageError(.ioError, "injected: no space left on device") }
-        return try log.append(&bytes, batches: batches, leaderEpoch: 0)
+        let result = try log.append(&bytes, batches: batches, leaderEpoch: 0)
+        return GroupAppend(endOffset: result.lastOffset + 1, leaderEpoch: nil)
     }
 
-    func whenDurable(
+    func whenCommitted(
+        _ log: PartitionLog, _ append: GroupAppend, completion: @escaping @Sendable (GroupStorageFailure?) -> Void
+    ) {
+        let notReplicated = faults.withLock { $0.notReplicated == log.topicPartition.partition }
+        whenDurable(log, upTo: append.endOffset) { result in
+            switch result {
+            case .success where notReplicated:
+                completion(GroupStorageFailure(.coordinatorNotAvailable, "injected: not replicated", reload: true))
+            case .success: completion(nil)
+            case .failure(let error):
+                completion(GroupStorageFailure(.kafkaStorageError, "not durable: \(error)", written: true))
+            }
+        }
+    }
+
+    private func whenDurable(
         _ log: PartitionLog, upTo offset: Int64, completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
     ) {
         let partition = log.topicPartition.partition

@@ -224,6 +224,9 @@ public enum BrokerConfigKeys {
             "offsets.topic.segment.bytes", "104857600", .int(min: 1024, max: Int64(Int32.max)),
             "segment.bytes of __consumer_offsets when it is created: small, so the cleaner can compact it."),
         ConfigDefinition(
+            "offsets.commit.timeout.ms", "5000", .int(min: 1, max: maxInt),
+            "How long a group write (offset commit, membership) to a replicated __consumer_offsets partition waits for its high watermark before COORDINATOR_NOT_AVAILABLE."),
+        ConfigDefinition(
             "group.min.session.timeout.ms", "6000", .int(min: 1, max: maxInt),
             "Smallest session.timeout.ms a consumer group member may ask for."),
         ConfigDefinition(

@@ -9,7 +9,7 @@ extension GroupCoordinator {
         let settings = read { $0.settings }
         for log in logs {
             let partition = log.topicPartition.partition
-            let loaded = Self.readGroups(from: log, settings: settings, logger: logger)
+            let loaded = Self.readGroups(from: log, upTo: log.logEndOffset, settings: settings, logger: logger)
             withState { $0.install(loaded.groups, partition: partition) }
             if loaded.records > 0 {
                 logger.info(
@@ -22,11 +22,13 @@ extension GroupCoordinator {
         }
     }
 
-    /// The groups one `__consumer_offsets` partition's log holds, replayed from its start to its
-    /// end as of the call. Each batch is one group change, so replaying whole batches replays
+    /// The groups one `__consumer_offsets` partition's log holds, replayed from its start up to
+    /// `end` (exclusive: its end as of the call, or a replicated partition's high watermark). Each batch is one group change, so replaying whole batches replays
     /// whole changes. A batch that cannot be read ends the replay there (logged): what comes
     /// before it is kept, as recovery keeps a log up to its first bad batch.
-    static func readGroups(from log: PartitionLog, settings: GroupCoordinatorState.Settings, logger: Logger) -> (
+    static func readGroups(
+        from log: PartitionLog, upTo end: Int64, settings: GroupCoordinatorState.Settings, logger: Logger
+    ) -> (
         groups: [String: ConsumerGroup], records: Int
     ) {
         // A scratch machine serving every partition: only `replay` is used.
@@ -35,7 +37,6 @@ extension GroupCoordinator {
         let now = monotonicMs()
         var applied = 0
         var offset = log.logStartOffset
-        let end = log.logEndOffset
         while offset < end {
             let bytes: [UInt8]
             do {

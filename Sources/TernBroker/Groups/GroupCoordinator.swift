@@ -11,9 +11,11 @@ import Glibc
 
 /// The broker's consumer-group coordinator: the shell around the I/O-free
 /// ``GroupCoordinatorState``. The machine decides under a lock that is never held across I/O; the
-/// shell appends the decided records to `__consumer_offsets` on its own I/O queue, waits for the
-/// flusher to make them durable, and only then applies the change and answers. It also rebuilds
-/// the groups from that topic at start-up and runs the timer that fences expired members.
+/// shell appends the decided records to `__consumer_offsets` on its own I/O queue, waits for them
+/// to be committed — the flusher's fsync on a single-replica partition, the partition's high
+/// watermark (durable on every in-sync replica) on a replicated one (``GroupLogs``) — and only
+/// then applies the change and answers. It also rebuilds the groups from that topic as it comes
+/// to lead its partitions and runs the timer that fences expired members.
 ///
 /// **Order.** Requests for one group are decided one at a time, in arrival order: while a
 /// group's change is being persisted, later requests for that group wait in its queue and are
@@ -36,6 +38,12 @@ import Glibc
 /// - the broker crashes before the flush: as the flush failure; the client got no answer.
 /// - success: the batch is durable before memory changes and before the answer, so a restart
 ///   replays what the client was told.
+/// - a replicated partition's batch appended but not seen committed (the high watermark did not
+///   pass it within `offsets.commit.timeout.ms`, the in-sync set that passed it was below
+///   `min.insync.replicas`, the leadership moved): the client gets an error; the batch may still
+///   commit, so the partition's groups are dropped and reloaded from the log once its high
+///   watermark reaches the log end (memory never holds what the log may take back, nor misses
+///   what it keeps).
 /// A request about several groups (DeleteGroups, the session timer) is one change per group,
 /// each with its own result: groups on different partitions never share a batch, so a failure on
 /// one partition leaves no half-done change on another.
@@ -73,6 +81,8 @@ final class GroupCoordinator: Sendable {
         var busy: [String: Deque<Job>] = [:]
         /// Which `__consumer_offsets` partitions are led, and in which term.
         var leadership = Leadership()
+        /// Where led partitions are loaded from (the last ``follow(partitionCount:led:source:)``'s).
+        var source: LoadSource?
     }
 
     let shared: Mutex<Shared>
@@ -215,13 +225,11 @@ final class GroupCoordinator: Sendable {
             var bytes = builder.finish()
             let batches = try bytes.withUnsafeBytes { try RecordBatchValidator.validateProduced($0) }
             let appended = try work.job.logs.appendGroupBatch(&bytes, batches: batches, to: log)
-            work.job.logs.whenDurable(log, upTo: appended.lastOffset + 1) { result in
-                switch result {
-                case .success: self.finish(work, nil)
-                case .failure(let error):
-                    self.finish(work, GroupStorageFailure(.kafkaStorageError, "not durable: \(error)", written: true))
-                }
-            }
+            work.job.logs.whenCommitted(log, appended) { self.finish(work, $0) }
+        } catch let failure as GroupStorageFailure {
+            // A replicated partition refused the append (this broker does not lead it, or its
+            // in-sync set is below min.insync.replicas): nothing was written.
+            finish(work, failure)
         } catch let error as StorageError where error.code == .messageTooLarge {
             // One change is one batch: a change too large for one (e.g. deleting a group with
             // tens of thousands of offsets) is refused whole, as MESSAGE_TOO_LARGE.
@@ -244,7 +252,8 @@ final class GroupCoordinator: Sendable {
                 ])
         }
         var ready: [Planned] = []
-        let (next, outcome) = shared.withLock { shared -> (Persisting?, GroupStorageFailure?) in
+        let (next, outcome, reload) = shared.withLock {
+            shared -> (Persisting?, GroupStorageFailure?, (UInt64, LoadSource)?) in
             var outcome = failure
             // Durable, but the partition's leadership moved meanwhile: its groups were dropped
             // (or reloaded from the log, this batch included), so memory is not changed and the
@@ -253,15 +262,26 @@ final class GroupCoordinator: Sendable {
                 outcome = GroupStorageFailure(
                     .notCoordinator, "the leadership of \(Self.topicName)-\(change.partition) moved during the change")
             }
+            var reload: (UInt64, LoadSource)?
             switch outcome {
             case nil: shared.machine.apply(change)
+            case let failure? where failure.reload:
+                // In a replicated leader's log but not seen committed: it may still commit (the
+                // leader keeps its log), so memory is rebuilt from the log once the high
+                // watermark passes all of it, rather than left to disagree with the log.
+                if shared.leadership.term(of: change.partition) == work.term {
+                    reload = Self.beginReload(change.partition, &shared)
+                }
             case let failure? where failure.written: shared.machine.unavailablePartitions.insert(change.partition)
             case _?: break
             }
-            return (Self.advance(change.groupId, &shared, &ready), outcome)
+            return (Self.advance(change.groupId, &shared, &ready), outcome, reload)
         }
         work.planned.finish(outcome)
         for planned in ready { planned.finish(nil) }
+        if let (term, source) = reload {
+            io.async { self.load(change.partition, term: term, source: source, attempt: 1) }
+        }
         if let next { io.async { self.persist(next) } }
     }
 
@@ -327,10 +347,14 @@ struct GroupStorageFailure: Error, Sendable {
     let message: String
     /// The batch was written but its flush failed: it may or may not be replayed at restart.
     let written: Bool
+    /// The batch is in a replicated leader's log but was not seen committed (timed out, the
+    /// in-sync set fell below `min.insync.replicas`): the partition's groups are reloaded.
+    let reload: Bool
 
-    init(_ code: ErrorCode, _ message: String, written: Bool = false) {
+    init(_ code: ErrorCode, _ message: String, written: Bool = false, reload: Bool = false) {
         self.code = code
         self.message = message
         self.written = written
+        self.reload = reload
     }
 }

@@ -23,10 +23,9 @@ extension Broker {
         for partition in topic.partitions.values where partition.leader == config.nodeId {
             led[partition.partition] = partition.leaderEpoch
         }
-        let logs = logManager
-        groupCoordinator.follow(
-            partitionCount: Self.partitionCount(topic), led: led,
-            logs: { logs.log(for: TopicPartition(name, $0)) })
+        groupCoordinator.follow(partitionCount: Self.partitionCount(topic), led: led) { [weak self] in
+            self?.offsetsLogState($0) ?? .missing
+        }
     }
 
     /// A topic's partition count: one past its highest partition index.

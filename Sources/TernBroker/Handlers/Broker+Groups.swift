@@ -89,22 +89,6 @@ extension Broker: GroupLogs {
         return log
     }
 
-    func appendGroupBatch(_ bytes: inout [UInt8], batches: [ValidatedBatch], to log: PartitionLog) throws
-        -> AppendResult
-    {
-        let tp = log.topicPartition
-        let result = try log.append(
-            &bytes, batches: batches, leaderEpoch: partitionLeaderEpoch(tp.topic, tp.partition) ?? 0)
-        purgatory.didAppend(to: log.topicPartition, bytes: bytes.count)
-        return result
-    }
-
-    func whenDurable(
-        _ log: PartitionLog, upTo offset: Int64, completion: @escaping @Sendable (Result<Void, StorageError>) -> Void
-    ) {
-        logManager.whenDurable(log, upTo: offset, completion: completion)
-    }
-
     // MARK: Requests
 
     /// Runs a group request through the coordinator (decided in the group's turn, persisted off

@@ -60,10 +60,10 @@ extension Broker {
 
     /// The partitions `nodeId` leads in `image` that have more than one replica, as
     /// ``ReplicaManager/apply(_:logs:minInSyncReplicas:lagTimeMaxMs:highWatermarks:)`` hosts
-    /// them (`__consumer_offsets` aside: its coordinator appends to it itself).
+    /// them (`__consumer_offsets` included).
     static func replicatedLeaderships(_ image: MetadataImage, nodeId: Int32) -> Set<TopicPartition> {
         var out: Set<TopicPartition> = []
-        for topic in image.topicsById.values where topic.name != GroupCoordinator.topicName {
+        for topic in image.topicsById.values {
             for p in topic.partitions.values where p.leader == nodeId && p.replicas.count > 1 {
                 out.insert(TopicPartition(topic.name, p.partition))
             }

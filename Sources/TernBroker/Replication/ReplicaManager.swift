@@ -53,9 +53,7 @@ final class ReplicaManager: Sendable {
     ) {
         var wanted: [TopicPartition: MetadataImage.Partition] = [:]
         for topic in image.topicsById.values {
-            // The group coordinator appends to its own topic itself; its replication comes with
-            // the coordinator following the partition's leadership.
-            guard topic.name != GroupCoordinator.topicName else { continue }
+            // `__consumer_offsets` too: the group coordinator's writes wait for its high watermark.
             for p in topic.partitions.values where p.replicas.count > 1 && p.replicas.contains(nodeId) {
                 wanted[TopicPartition(topic.name, p.partition)] = p
             }
