@@ -84,6 +84,8 @@ public final class Broker: Sendable {
     /// Followers' fetches parked until the leader appends (consumers' wait in ``purgatory``, for
     /// the high watermark).
     let replicaPurgatory: FetchPurgatory
+    /// The leader side of the reassignment throttle (Replication/ReplicationThrottle.swift).
+    let leaderThrottle = ReplicationThrottle(.leader)
     /// Whether the high-watermark checkpoint was read (it seeds only the first machines).
     let replicationCheckpointRead = Mutex(false)
 
@@ -182,7 +184,7 @@ public final class Broker: Sendable {
         // TLS and SASL of the replica fetchers: a bad file is a configuration error now.
         let interBroker = try InterBrokerSecurity(config: config, logger: logger)
         fetchers = ReplicaFetcherManager(
-            nodeId: config.nodeId, settings: fetcherSettings,
+            nodeId: config.nodeId, settings: fetcherSettings, throttle: Self.fetcherThrottle(cluster, config.nodeId),
             host: ReplicaFetcherHost(
                 address: { [weak cluster] id in
                     guard let broker = cluster?.image.broker(id) else { return nil }

@@ -16,6 +16,10 @@ enum MetricHelp {
             "Partitions this broker leads whose in-sync replica set is smaller than their replica set.",
         "tern_offline_partitions":
             "Partitions of the whole cluster without a leader that can serve (none elected, or the leader is fenced).",
+        "tern_replica_max_lag":
+            "The most records any follower of a partition this broker leads is behind the leader's log end (as the leader sees it).",
+        "tern_replication_throttled_bytes_total":
+            "Bytes of replicas being added by a reassignment moved under replication.throttled.rate, per direction (leader: sent, follower: fetched).",
         "tern_isr_shrinks_total":
             "ISR changes this broker proposed as a partition leader that the controller committed and that removed a replica.",
         "tern_isr_expands_total":

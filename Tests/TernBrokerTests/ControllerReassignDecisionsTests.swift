@@ -324,6 +324,18 @@ extension ControllerReassignDecisionsTests {
         XCTAssertEqual(image.reassignmentThrottle(topicId: id, partition: 0, replica: target[1]), 4096)
         XCTAssertNil(image.reassignmentThrottle(topicId: id, partition: 0, replica: old), "the original replica")
         XCTAssertNil(image.reassignmentThrottle(topicId: id, partition: 7, replica: target[0]))
+        XCTAssertEqual(image.reassignmentThrottle(topic: "t", partition: 0, replica: target[0]), 4096)
+        XCTAssertNil(image.reassignmentThrottle(topic: "nope", partition: 0, replica: target[0]))
+        // A replica being added that reached the ISR is no longer throttled (as Kafka: in-sync
+        // replicas never are); the other still is.
+        let p = try partition(image, "t")
+        let joined = try image.applying(
+            .partitionChange(
+                .init(
+                    topicId: id, partition: 0, leader: p.leader, isr: p.isr + [target[0]], leaderEpoch: p.leaderEpoch,
+                    partitionEpoch: p.partitionEpoch + 1, replicas: nil, addingReplicas: nil, removingReplicas: nil)))
+        XCTAssertNil(joined.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]), "in sync")
+        XCTAssertEqual(joined.reassignmentThrottle(topicId: id, partition: 0, replica: target[1]), 4096)
         let unthrottled = try image.applying(
             D.alterTopicConfigs(image, name: "t", set: [D.reassignmentThrottleConfig: "-1"]))
         XCTAssertNil(unthrottled.reassignmentThrottle(topicId: id, partition: 0, replica: target[0]))

@@ -183,6 +183,17 @@ final class RequestAuthorizationTests: XCTestCase {
                 RequiredAuthorization(checks: [Check(.alter, .cluster, .clusterAuthorizationFailed, .request)])
             ),
             (.listPartitionReassignments, RequiredAuthorization(checks: clusterDescribe)),
+            (
+                .describeReplicaLag(
+                    DescribeReplicaLagRequest(topics: [
+                        .init(name: "a", partitions: [0]), .init(name: "b", partitions: []),
+                        .init(name: "a", partitions: [1]),
+                    ])),
+                RequiredAuthorization(checks: [
+                    Check(.describe, .topic("a"), .topicAuthorizationFailed, .request),
+                    Check(.describe, .topic("b"), .topicAuthorizationFailed, .request),
+                ])
+            ),
         ]
         + [
             ApiKey.brokerRegistration, .brokerHeartbeat, .allocateProducerIds, .envelope, .vote, .beginQuorumEpoch,

@@ -198,6 +198,13 @@ final class HostileInputTests: XCTestCase {
             "ListPartitionReassignmentsResponse": [
                 ff, count1 + empty + ff, count1 + empty + count1 + [0, 0, 0, 0] + ff,
             ],
+            "DescribeReplicaLagRequest": [ff, count1 + empty + ff],
+            // One partition: partition, errorCode, null message, leaderEpoch, highWatermark,
+            // logEndOffset, then a hostile replica count.
+            "DescribeReplicaLagResponse": [
+                ff, count1 + empty + ff,
+                count1 + empty + count1 + [0, 0, 0, 0, 0, 0] + null + [UInt8](repeating: 0, count: 20) + ff,
+            ],
             // nodeId, role "", leaderId, epoch, highWatermark, logEndOffset, then a hostile voter count.
             // brokerId, brokerEpoch, then a hostile partition count; one partition with a hostile ISR count.
             "AlterPartitionRequest": [

@@ -32,6 +32,7 @@ final class MessageRoundTripTests: XCTestCase {
             "ListPartitionReassignmentsRequest", "ListPartitionReassignmentsResponse",
             "AlterPartitionRequest", "AlterPartitionResponse",
             "ElectLeadersRequest", "ElectLeadersResponse",
+            "DescribeReplicaLagRequest", "DescribeReplicaLagResponse",
         ]
         XCTAssertEqual(names, expected)
     }

@@ -25,6 +25,7 @@ final class ProtocolConstantsTests: XCTestCase {
             (.electLeaders, 43, "ElectLeaders"),
             (.alterPartitionReassignments, 45, "AlterPartitionReassignments"),
             (.listPartitionReassignments, 46, "ListPartitionReassignments"),
+            (.describeReplicaLag, 1003, "DescribeReplicaLag"),
         ]
         for (key, raw, name) in keys {
             XCTAssertEqual(key.rawValue, raw)
@@ -69,6 +70,7 @@ final class ProtocolConstantsTests: XCTestCase {
         XCTAssertEqual(ResetGroupOffsetsRequest.apiKey, .resetGroupOffsets)
         XCTAssertEqual(DescribeLogDirsRequest.apiKey, .describeLogDirs)
         XCTAssertEqual(FetchKeyRequest.apiKey, .fetchKey)
+        XCTAssertEqual(DescribeReplicaLagRequest.apiKey, .describeReplicaLag)
     }
 
     /// The broker-to-controller APIs have Kafka's keys and are served on the controller listener

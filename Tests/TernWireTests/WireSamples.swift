@@ -441,6 +441,6 @@ enum WireSamples {
                 ElectLeadersResponse(errorCode: .clusterAuthorizationFailed, errorMessage: str("denied"), topics: []),
                 "error"),
         ] + groupSamples(str) + clusterSamples(str) + saslSamples(str) + aclSamples(str)
-            + reassignmentSamples(str)
+            + reassignmentSamples(str) + replicaLagSamples(str)
     }
 }

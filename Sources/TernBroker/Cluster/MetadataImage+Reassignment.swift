@@ -10,9 +10,14 @@ extension MetadataImage {
     /// Both ends apply it: the follower's replica fetcher limits its fetches of the partition
     /// when it is the adding replica, and the leader limits the bytes it answers to a fetch from
     /// an adding replica, so one end alone (say, an older follower) cannot exceed it.
+    public func reassignmentThrottle(topic name: String, partition index: Int32, replica: Int32) -> Int64? {
+        topic(named: name).flatMap { reassignmentThrottle(topicId: $0.id, partition: index, replica: replica) }
+    }
+
+    /// ``reassignmentThrottle(topic:partition:replica:)`` by topic id.
     public func reassignmentThrottle(topicId: MetadataUUID, partition index: Int32, replica: Int32) -> Int64? {
         guard let topic = topicsById[topicId], let partition = topic.partitions[index],
-            partition.addingReplicas.contains(replica),
+            partition.addingReplicas.contains(replica), !partition.isr.contains(replica),
             let text = topic.configs[ControllerDecisions.reassignmentThrottleConfig], let rate = Int64(text), rate >= 1
         else { return nil }
         return rate

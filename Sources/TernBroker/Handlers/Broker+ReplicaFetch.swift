@@ -41,6 +41,10 @@ extension Broker {
         var total = 0
         var hasError = false
         var first = true
+        // Throttled partitions held back while their bucket is in debt. A request holding only
+        // those is answered at once (parked, it would wait out maxWaitMs each round); one with
+        // other partitions parks as usual, so in-sync replicas keep their long poll.
+        var withheld = 0
         var topicsOut: [FetchRead.Topic] = []
         let now = replicationNow()
         for topic in request.topics {
@@ -104,8 +108,25 @@ extension Broker {
                         partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                         continue
                     }
+                    // A replica a reassignment is adding, not in sync: at most the throttle's rate,
+                    // nothing while its bucket is in debt.
+                    var allowed = budget
+                    let throttle = cluster.image.reassignmentThrottle(
+                        topic: tp.topic, partition: tp.partition, replica: request.replicaId)
+                    if let rate = throttle {
+                        let allowance = leaderThrottle.allowance(topic: tp.topic, rate: rate, now: now)
+                        guard allowance.go else {
+                            withheld += 1
+                            partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                            continue
+                        }
+                        allowed = min(budget, Int(clamping: allowance.bytes))
+                    }
                     do {
-                        let result = try replica.log.read(from: from, maxBytes: max(budget, 1), maxOffset: to)
+                        let result = try replica.log.read(from: from, maxBytes: max(allowed, 1), maxOffset: to)
+                        if throttle != nil {
+                            leaderThrottle.charge(topic: tp.topic, bytes: result.byteCount, now: now)
+                        }
                         out.logStartOffset = result.logStartOffset
                         partitions.append(
                             FetchRead.Partition(
@@ -125,6 +146,7 @@ extension Broker {
             }
             topicsOut.append(FetchRead.Topic(name: topic.name, partitions: partitions))
         }
+        if withheld > 0 && withheld == request.topics.reduce(0, { $0 + $1.partitions.count }) { hasError = true }
         return FetchRead(topics: topicsOut, byteCount: total, hasError: hasError)
     }
 }

@@ -82,6 +82,7 @@ final class ScrapeGauges: Sendable {
         let partitions = image.partitionHealth(nodeId: broker.config.nodeId)
         Gauge(label: "tern_under_replicated_partitions").record(partitions.underReplicatedLed)
         Gauge(label: "tern_offline_partitions").record(partitions.offline)
+        Gauge(label: "tern_replica_max_lag").record(broker.maxFollowerLag())
         Gauge(label: "tern_log_open_segment_files").record(LogManager.openSegmentFiles)
         Gauge(label: "tern_log_open_segment_files_limit").record(LogManager.maxOpenSegmentFiles)
         Gauge(label: "tern_log_segment_file_opens").record(LogManager.segmentFileOpens)

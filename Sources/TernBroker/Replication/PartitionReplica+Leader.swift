@@ -71,6 +71,7 @@ extension PartitionReplica {
         }
         progress.lastFetchMs = now
         progress.logEndAtLastFetch = logEnd
+        progress.fetchOffset = f.fetchOffset
         followers[replica] = progress
         advanceHighWatermark(&effects)
         reply(.records(from: f.fetchOffset, to: logEnd, batchEpochs: epochs(from: f.fetchOffset)))

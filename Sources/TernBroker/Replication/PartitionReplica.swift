@@ -57,6 +57,9 @@ public struct PartitionReplica: Sendable {
         var lastCaughtUpMs: Tick
         var lastFetchMs: Tick = -1
         var logEndAtLastFetch: Int64 = -1
+        /// Where the last fetch that matched the leader's log started (the follower's log end);
+        /// -1: none yet in this leader epoch. Only reported (``followerLag(now:)``).
+        var fetchOffset: Int64 = -1
     }
 
     /// A produce waiting for the high watermark (`acks=all`).

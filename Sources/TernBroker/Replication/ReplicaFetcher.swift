@@ -60,6 +60,8 @@ final class ReplicaFetcher: Sendable {
     let nodeId: Int32
     private let settings: ReplicaFetcherSettings
     private let host: ReplicaFetcherHost
+    /// The reassignment throttle on this broker's fetching (ReplicationThrottle.swift).
+    private let throttle: ReplicaFetcherThrottle
     private let logger: Logger
     private let state = Mutex(State())
     /// Serial: one round at a time (a round's disk work — appends, truncations — runs here).
@@ -67,12 +69,13 @@ final class ReplicaFetcher: Sendable {
 
     init(
         leader: Int32, index: Int, nodeId: Int32, settings: ReplicaFetcherSettings, host: ReplicaFetcherHost,
-        logger: Logger
+        throttle: ReplicaFetcherThrottle = .init(), logger: Logger
     ) {
         self.leader = leader
         self.nodeId = nodeId
         self.settings = settings
         self.host = host
+        self.throttle = throttle
         var logger = logger
         logger[metadataKey: "tern_leader"] = "\(leader)"
         self.logger = logger
@@ -120,7 +123,23 @@ final class ReplicaFetcher: Sendable {
         guard let channel = channel() else { return schedule(afterMs: settings.backoffMs) }
         let now = replicationNow()
         var sent: [(HostedReplica, ReplicaFetch)] = []
+        // A throttled partition (a replica being added by a reassignment) is fetched only while
+        // its topic's bucket is not in debt, and asks for at most one second's worth (the leader
+        // still sends one whole batch); one that must wait is not stepped, so its machine does
+        // not count a fetch in flight.
+        var limits: [TopicPartition: Int] = [:]
+        var throttleWaitMs: Int64?
+        let rates = throttle.rates(Array(partitions.keys))
         for replica in partitions.values {
+            let tp = replica.topicPartition
+            if let rate = rates[tp] {
+                let allowance = throttle.buckets.allowance(topic: tp.topic, rate: rate, now: now)
+                guard allowance.go else {
+                    throttleWaitMs = min(throttleWaitMs ?? .max, max(allowance.waitMs, 1))
+                    continue
+                }
+                limits[tp] = Int(min(allowance.bytes, Int64(settings.maxBytes)))
+            }
             let fetch = replica.state.withLock { state -> ReplicaFetch? in
                 guard state.machine.role == .follower(leader: leader) else { return nil }
                 var fetch = state.pendingFetch ?? ReplicaManager.lastFetch(state.step(.tick, now: now))
@@ -134,13 +153,16 @@ final class ReplicaFetcher: Sendable {
             }
             if let fetch { sent.append((replica, fetch)) }
         }
-        guard !sent.isEmpty else { return schedule(afterMs: settings.backoffMs) }
+        guard !sent.isEmpty else {
+            return schedule(afterMs: throttleWaitMs.map { Int(min($0, Int64(settings.backoffMs))) } ?? settings.backoffMs)
+        }
         var byTopic: [String: [TernWire.FetchRequest.Partition]] = [:]
         for (replica, f) in sent {
             byTopic[replica.topicPartition.topic, default: []].append(
                 .init(
                     partition: replica.topicPartition.partition, fetchOffset: f.fetchOffset,
-                    maxBytes: Int32(clamping: settings.maxBytes), currentLeaderEpoch: f.leaderEpoch,
+                    maxBytes: Int32(clamping: limits[replica.topicPartition] ?? settings.maxBytes),
+                    currentLeaderEpoch: f.leaderEpoch,
                     lastFetchedEpoch: f.lastFetchedEpoch, durableOffset: f.durableOffset))
         }
         let request = TernWire.FetchRequest(
@@ -148,8 +170,9 @@ final class ReplicaFetcher: Sendable {
             maxBytes: Int32(clamping: settings.maxBytes),
             topics: byTopic.sorted { $0.key < $1.key }.map { .init(name: $0.key, partitions: $0.value) })
         let inFlight = sent
+        let throttled = Set(limits.keys)
         channel.send(request, timeout: .milliseconds(settings.maxWaitMs + 10_000)) { [self] result in
-            queue.async { [self] in handle(result, inFlight) }
+            queue.async { [self] in handle(result, inFlight, throttled: throttled) }
         }
     }
 
@@ -178,7 +201,10 @@ final class ReplicaFetcher: Sendable {
         return channel
     }
 
-    private func handle(_ result: Result<[UInt8], ControllerChannelError>, _ sent: [(HostedReplica, ReplicaFetch)]) {
+    private func handle(
+        _ result: Result<[UInt8], ControllerChannelError>, _ sent: [(HostedReplica, ReplicaFetch)],
+        throttled: Set<TopicPartition>
+    ) {
         let response: TernWire.FetchResponse
         switch result {
         case .failure(let error):
@@ -216,6 +242,11 @@ final class ReplicaFetcher: Sendable {
         var answers: [TopicPartition: TernWire.FetchResponse.Partition] = [:]
         for topic in response.topics {
             for p in topic.partitions { answers[TopicPartition(topic.name, p.partition)] = p }
+        }
+        let now = replicationNow()
+        // Paid for after the fact, whole batches included: the next fetch waits out the debt.
+        for (tp, answer) in answers where !answer.records.isEmpty && throttled.contains(tp) {
+            throttle.buckets.charge(topic: tp.topic, bytes: answer.records.count, now: now)
         }
         var durableWaits: [(HostedReplica, Int64)] = []
         var progressed = false

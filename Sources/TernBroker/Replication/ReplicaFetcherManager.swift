@@ -13,12 +13,17 @@ final class ReplicaFetcherManager: Sendable {
     private let nodeId: Int32
     private let settings: ReplicaFetcherSettings
     private let host: ReplicaFetcherHost
+    private let throttle: ReplicaFetcherThrottle
     private let logger: Logger
     private let fetchers = Mutex<[Key: ReplicaFetcher]>([:])
 
-    init(nodeId: Int32, settings: ReplicaFetcherSettings, host: ReplicaFetcherHost, logger: Logger) {
+    init(
+        nodeId: Int32, settings: ReplicaFetcherSettings, throttle: ReplicaFetcherThrottle = .init(),
+        host: ReplicaFetcherHost, logger: Logger
+    ) {
         self.nodeId = nodeId
         self.settings = settings
+        self.throttle = throttle
         self.host = host
         self.logger = logger
     }
@@ -45,7 +50,7 @@ final class ReplicaFetcherManager: Sendable {
                     fetchers[key]
                     ?? ReplicaFetcher(
                         leader: key.leader, index: key.index, nodeId: nodeId, settings: settings, host: host,
-                        logger: logger)
+                        throttle: throttle, logger: logger)
                 fetchers[key] = fetcher
                 assign.append((fetcher, partitions))
             }

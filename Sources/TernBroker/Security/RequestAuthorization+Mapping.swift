@@ -119,6 +119,12 @@ public enum RequestAuthorization {
             return RequiredAuthorization(checks: [
                 AuthorizationCheck(.read, .topic(fetch.topic), .topicAuthorizationFailed, .request)
             ])
+        case .describeReplicaLag(let lag):
+            // DESCRIBE on every topic named; a denial fails the whole request (as FetchKey).
+            return RequiredAuthorization(
+                checks: unique(lag.topics.map(\.name)).map {
+                    AuthorizationCheck(.describe, .topic($0), .topicAuthorizationFailed, .request)
+                })
         case .describeCluster, .describeQuorum, .describeAcls, .describeUserScramCredentials,
             .listPartitionReassignments:
             return cluster(.describe)

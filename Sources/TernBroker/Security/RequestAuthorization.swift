@@ -122,6 +122,8 @@ public enum AuthorizableRequest: Sendable {
     /// Partition reassignment: ALTER (start, cancel) and DESCRIBE (list) on the cluster.
     case alterPartitionReassignments
     case listPartitionReassignments
+    /// DescribeReplicaLag: DESCRIBE on each topic, checked as a whole.
+    case describeReplicaLag(DescribeReplicaLagRequest)
     /// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds, AlterPartition, Envelope (a forwarded request),
     /// Vote, BeginQuorumEpoch, QuorumFetch: what nodes of the cluster send each other, served only
     /// on the controller listener (CLUSTER_ACTION).
@@ -162,6 +164,7 @@ public enum AuthorizableRequest: Sendable {
         case .electLeaders: .electLeaders
         case .alterPartitionReassignments: .alterPartitionReassignments
         case .listPartitionReassignments: .listPartitionReassignments
+        case .describeReplicaLag: .describeReplicaLag
         case .interBroker(let key): key
         }
     }

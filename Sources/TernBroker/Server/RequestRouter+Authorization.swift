@@ -205,7 +205,7 @@ extension RequestRouter {
             }
             broker.handleDeleteGroups(served, context)
         default:
-            // Checked as a whole (ResetGroupOffsets, FetchKey, DescribeLogDirs, DescribeCluster,
+            // Checked as a whole (ResetGroupOffsets, FetchKey, DescribeLogDirs, DescribeReplicaLag, DescribeCluster,
             // DescribeQuorum, the ACL and SCRAM-credential APIs), then routed as without the
             // authorizer; the receiving broker checks before it forwards anything to the
             // controller, which trusts the forwarding broker's check.
@@ -299,6 +299,7 @@ extension RequestRouter {
         case .electLeaders: .electLeaders
         case .alterPartitionReassignments: .alterPartitionReassignments
         case .listPartitionReassignments: .listPartitionReassignments
+        case .describeReplicaLag: .describeReplicaLag(try DescribeReplicaLagRequest(from: &reader))
         default: nil
         }
     }

@@ -81,6 +81,7 @@ struct RequestRouter: ServerConnectionHandler {
         case .fetch: broker.handleFetch(try decode(&reader, version: version), context)
         case .listOffsets: broker.listOffsets(try decode(&reader, version: version)) { context.respond($0) }
         case .offsetForLeaderEpoch: context.respond(broker.handleOffsetForLeaderEpoch(try decode(&reader)))
+        case .describeReplicaLag: context.respond(broker.handleDescribeReplicaLag(try decode(&reader)))
         case .metadata: broker.handleMetadata(try decode(&reader), context)
         case .apiVersions:
             let _: ApiVersionsRequest = try decode(&reader)

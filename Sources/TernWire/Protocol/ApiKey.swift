@@ -34,6 +34,8 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let resetGroupOffsets = ApiKey(rawValue: 1000)
     /// Tern's own: one key's records through the partition's key index.
     public static let fetchKey = ApiKey(rawValue: 1002)
+    /// Tern's own: each replica's lag behind a partition's leader, as the leader sees it.
+    public static let describeReplicaLag = ApiKey(rawValue: 1003)
     public static let describeLogDirs = ApiKey(rawValue: 35)
     /// The idempotent producer's producer id and epoch.
     public static let initProducerId = ApiKey(rawValue: 22)
@@ -94,6 +96,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         (.offsetForLeaderEpoch, 0, 0),
         (.electLeaders, 0, 0),
         (.alterPartitionReassignments, 0, 0), (.listPartitionReassignments, 0, 0),
+        (.describeReplicaLag, 0, 0),
     ]
 
     public var name: String {
@@ -132,6 +135,7 @@ public struct ApiKey: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case .describeQuorum: "DescribeQuorum"
         case .quorumFetch: "QuorumFetch"
         case .fetchKey: "FetchKey"
+        case .describeReplicaLag: "DescribeReplicaLag"
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"

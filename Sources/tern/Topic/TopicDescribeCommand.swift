@@ -7,7 +7,7 @@ struct TopicDescribeCommand: AsyncParsableCommand {
         commandName: "describe",
         abstract:
             "Show a topic's partitions (leader, leader epoch, replicas, in-sync replicas, log start and end offset, "
-            + "size on disk, last compaction) and configs.")
+            + "size on disk, last compaction), each replica's lag behind its leader, and configs.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -17,7 +17,9 @@ struct TopicDescribeCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Print JSON: {name, internal, cleanupPolicy, partitions: [{partition, leader, leaderEpoch, replicas, isr, \
-            underReplicated, logStartOffset, logEndOffset, ...}], configs: [...]}; leader is null while there is none.
+            underReplicated, logStartOffset, logEndOffset, ..., replicaLag: [{replica, fetchOffset, durableOffset, \
+            lagRecords, caughtUpAgoMs, lastFetchAgoMs}]}], configs: [...]}; leader is null while there is none, \
+            replicaLag null when the leader could not be asked, and a lag field null when the leader does not know it.
             """)
     var json = false
 
@@ -37,6 +39,16 @@ struct TopicDescribeCommand: AsyncParsableCommand {
             var firstDirtyOffset: Int64?
             var lastCleanedMs: Int64?
             var cleanerError: String?
+            var replicaLag: [ReplicaLag]?
+        }
+        /// One replica as the partition's leader sees it.
+        struct ReplicaLag: Encodable {
+            var replica: Int32
+            var fetchOffset: Int64?
+            var durableOffset: Int64?
+            var lagRecords: Int64?
+            var caughtUpAgoMs: Int64?
+            var lastFetchAgoMs: Int64?
         }
         struct Config: Encodable {
             var name: String
@@ -60,7 +72,10 @@ struct TopicDescribeCommand: AsyncParsableCommand {
             let logs = try await client.admin.describeLogDirs(topics: [name])
             return (description, configs, logs)
         }
+        // Best effort: a leader that cannot be asked leaves its partitions' lag unknown.
+        let lags = (try? await client.admin.describeReplicaLag(topic: name)) ?? []
         await client.close()
+        let lagOf = Dictionary(lags.map { ($0.partition, $0) }, uniquingKeysWith: { first, _ in first })
         let policy = configs.first { $0.name == "cleanup.policy" }?.value
         let logOf = Dictionary(logs.map { ($0.partition, $0) }, uniquingKeysWith: { first, _ in first })
         if json {
@@ -74,7 +89,15 @@ struct TopicDescribeCommand: AsyncParsableCommand {
                             replicas: $0.replicas, isr: $0.isr, underReplicated: $0.isr.count < $0.replicas.count,
                             logStartOffset: $0.logStartOffset, logEndOffset: $0.logEndOffset, sizeBytes: log?.sizeBytes,
                             segmentCount: log?.segmentCount, firstDirtyOffset: log?.firstDirtyOffset,
-                            lastCleanedMs: log?.lastCleanedMs, cleanerError: log?.cleanerError)
+                            lastCleanedMs: log?.lastCleanedMs, cleanerError: log?.cleanerError,
+                            replicaLag: lagOf[$0.partition].map {
+                                $0.replicas.map {
+                                    .init(
+                                        replica: $0.replicaId, fetchOffset: $0.fetchOffset,
+                                        durableOffset: $0.durableOffset, lagRecords: $0.lagRecords,
+                                        caughtUpAgoMs: $0.caughtUpAgoMs, lastFetchAgoMs: $0.lastFetchAgoMs)
+                                }
+                            })
                     },
                     configs: configs.map {
                         .init(
@@ -106,6 +129,9 @@ struct TopicDescribeCommand: AsyncParsableCommand {
             ])
         }
         text += partitions.render()
+        if replication > 1 {
+            text += "\n" + Self.lagTable(description, lagOf).render()
+        }
         if !configs.isEmpty {
             var table = Table(["CONFIG", "VALUE", "SOURCE"])
             for entry in configs {
@@ -114,5 +140,29 @@ struct TopicDescribeCommand: AsyncParsableCommand {
             text += "\n" + table.render()
         }
         print(text, terminator: "")
+    }
+
+    /// Each replica of each partition as its leader sees it: records behind the leader's log end
+    /// and how long since it last had everything ("-" where unknown).
+    static func lagTable(_ description: TopicDescription, _ lagOf: [Int32: PartitionReplicaLag]) -> Table {
+        var table = Table(["PARTITION", "REPLICA", "STATE", "FETCH-OFFSET", "DURABLE-OFFSET", "LAG", "CAUGHT-UP-AGO"])
+        func text(_ value: Int64?) -> String { value.map { "\($0)" } ?? "-" }
+        for partition in description.partitions {
+            guard let lag = lagOf[partition.partition] else {
+                table.append(["\(partition.partition)", "-", "leader not reachable", "-", "-", "-", "-"])
+                continue
+            }
+            for replica in lag.replicas {
+                let state =
+                    replica.replicaId == lag.leader
+                    ? "leader" : partition.isr.contains(replica.replicaId) ? "in-sync" : "out-of-sync"
+                table.append([
+                    "\(partition.partition)", "\(replica.replicaId)", state, text(replica.fetchOffset),
+                    text(replica.durableOffset), text(replica.lagRecords),
+                    replica.caughtUpAgoMs.map { "\($0) ms" } ?? "-",
+                ])
+            }
+        }
+        return table
     }
 }

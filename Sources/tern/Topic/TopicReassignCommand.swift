@@ -40,7 +40,10 @@ struct TopicReassignCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "With --list: print JSON, [{topic, partition, replicas, addingReplicas, removingReplicas, targetReplicas}]."
+            """
+            With --list: print JSON, [{topic, partition, replicas, addingReplicas, removingReplicas, targetReplicas, \
+            throttle}] (throttle: the topic's replication.throttled.rate in bytes per second, or null).
+            """
     )
     var json = false
 
@@ -51,6 +54,7 @@ struct TopicReassignCommand: AsyncParsableCommand {
         var addingReplicas: [Int32]
         var removingReplicas: [Int32]
         var targetReplicas: [Int32]
+        var throttle: Int64?
     }
 
     func validate() throws {
@@ -92,6 +96,14 @@ struct TopicReassignCommand: AsyncParsableCommand {
             let moves = try await CLIFailure.wrap {
                 try await client.admin.listPartitionReassignments(topics: name.map { [$0] })
             }
+            // The throttle of each moving topic (a topic config; the broker enforces it on the
+            // replicas being added until they are in sync).
+            var throttles: [String: Int64] = [:]
+            for topic in Set(moves.map(\.topic)) {
+                let configs = try? await client.admin.describeConfigs(topic: topic)
+                let entry = configs?.first { $0.name == "replication.throttled.rate" && $0.source == "topic" }
+                if let rate = entry?.value.flatMap({ Int64($0) }), rate >= 1 { throttles[topic] = rate }
+            }
             await client.close()
             if json {
                 try JSONOutput.print(
@@ -99,17 +111,17 @@ struct TopicReassignCommand: AsyncParsableCommand {
                         Output(
                             topic: $0.topic, partition: $0.partition, replicas: $0.replicas,
                             addingReplicas: $0.addingReplicas, removingReplicas: $0.removingReplicas,
-                            targetReplicas: $0.targetReplicas)
+                            targetReplicas: $0.targetReplicas, throttle: throttles[$0.topic])
                     })
                 return
             }
             guard !moves.isEmpty else { return print("No reassignments in progress.") }
-            var table = Table(["TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING", "TARGET"])
+            var table = Table(["TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING", "TARGET", "THROTTLE"])
             func ids(_ list: [Int32]) -> String { list.isEmpty ? "-" : list.map { "\($0)" }.joined(separator: ",") }
             for move in moves {
                 table.append([
                     move.topic, "\(move.partition)", ids(move.replicas), ids(move.addingReplicas),
-                    ids(move.removingReplicas), ids(move.targetReplicas),
+                    ids(move.removingReplicas), ids(move.targetReplicas), throttles[move.topic].map { "\($0) B/s" } ?? "-",
                 ])
             }
             print(table.render(), terminator: "")

@@ -283,6 +283,10 @@ enum RequestTarget {
                 "list-partition-reassignments",
                 payload(ListPartitionReassignmentsRequest(topics: [.init(name: "orders", partitions: [0, 1])]))
             ),
+            (
+                "describe-replica-lag",
+                payload(DescribeReplicaLagRequest(topics: [.init(name: "orders", partitions: [0, 1])]))
+            ),
         ]
         // Every supported API has a seed (a new API without one fails here, at seed time).
         for api in WireRoundTrip.apis {

@@ -414,6 +414,28 @@ enum ResponseTarget {
                     ]))
             ),
             (
+                "describe-replica-lag",
+                seed(
+                    .describeReplicaLag,
+                    DescribeReplicaLagResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(
+                                    partition: 0, leaderEpoch: 3, highWatermark: 90, logEndOffset: 120,
+                                    replicas: [
+                                        .init(
+                                            replicaId: 1, fetchOffset: 120, durableOffset: 118, lagRecords: 0,
+                                            caughtUpAgoMs: 0),
+                                        .init(
+                                            replicaId: 2, fetchOffset: 90, durableOffset: 90, lagRecords: 30,
+                                            caughtUpAgoMs: 4200, lastFetchAgoMs: 4100),
+                                    ]),
+                                .init(partition: 1, errorCode: .notLeaderOrFollower, errorMessage: "not the leader"),
+                            ])
+                    ]))
+            ),
+            (
                 "error-status",
                 [0, 0]
                     + Frame.errorResponse(

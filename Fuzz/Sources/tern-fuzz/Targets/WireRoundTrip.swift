@@ -56,6 +56,7 @@ enum WireRoundTrip {
         case .envelope: EnvelopeRequest.self
         case .alterPartitionReassignments: AlterPartitionReassignmentsRequest.self
         case .listPartitionReassignments: ListPartitionReassignmentsRequest.self
+        case .describeReplicaLag: DescribeReplicaLagRequest.self
         case .alterPartition: AlterPartitionRequest.self
         default: nil
         }
