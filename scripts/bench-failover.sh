@@ -58,10 +58,20 @@ def wait(cond, seconds, what):
     while time.monotonic() < deadline:
         try:
             if cond(): return
-        except (ValueError, KeyError, IndexError, subprocess.TimeoutExpired):
+        except (ValueError, KeyError, IndexError, TypeError, subprocess.TimeoutExpired):
             pass
         time.sleep(0.2)
     sys.exit(f"timed out waiting for {what}; logs in {work}")
+def described(topic):
+    """describe(), retried for up to 30 s (a broker may be restarting)."""
+    for _ in range(150):
+        try:
+            state = describe(topic)
+            if state: return state
+        except (ValueError, KeyError, IndexError, subprocess.TimeoutExpired):
+            pass
+        time.sleep(0.2)
+    sys.exit(f"cannot describe {topic}; logs in {work}")
 def epoch_start(node, topic, after_offset):
     """Start offset of the first leader epoch that begins above `after_offset`, from the node's checkpoint."""
     for path in glob.glob(f"{work}/data-{node}/**/{topic}-0/leader-epoch-checkpoint", recursive=True):
@@ -75,7 +85,7 @@ def run_once(mode, run):
     wait(lambda: tern("topic", "create", topic, "--partitions", "1", "--replication-factor", "3",
                       "--config", "min.insync.replicas=2").returncode == 0 or describe(topic), 60, f"creating {topic}")
     wait(lambda: len(describe(topic)["isr"]) == 3, 60, f"{topic}'s in-sync set")
-    leader = describe(topic)["leader"]
+    leader = described(topic)["leader"]
     seconds = 20 if mode == "kill" else 10
     acklog = f"{work}/{topic}.acks"
     perf = subprocess.Popen([f"{bin}/tern", "--bootstrap", bootstrap, "perf", "failover", "--topic", topic,
@@ -92,7 +102,7 @@ def run_once(mode, run):
     acks = [tuple(map(int, line.split())) for line in open(acklog) if not line.startswith("#")]
     before = [a for a in acks if a[3] < t0]
     after = [a for a in acks if a[3] >= t0]
-    new_leader = describe(topic)["leader"]
+    new_leader = described(topic)["leader"]
     start_offset = epoch_start(new_leader, topic, max((a[1] for a in before), default=-1))
     firsts = [a[3] for a in after if start_offset is not None and a[1] >= start_offset]
     first_new = (min(firsts) - t0) / 1e6 if firsts else None
