@@ -32,7 +32,7 @@ work=$(mktemp -d)
 echo "machine: $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), binaries $BIN"
 status=0
 python3 - "$BIN" "$work" "$runs" "${SETTINGS:-}" "${MODES:-kill term}" <<'PY' || status=$?
-import glob, json, os, signal, socket, statistics, subprocess, sys, time
+import datetime, glob, json, os, re, signal, socket, statistics, subprocess, sys, time
 bin, work, runs, extra, modes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
 def free():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
@@ -80,6 +80,16 @@ def epoch_start(node, topic, after_offset):
         starts = [start for _, start in entries if start > after_offset]
         if starts: return min(starts)
     return None
+def logged_after(t0_wall, pattern, nodes):
+    """Milliseconds from t0_wall (wall clock) to the first line of the nodes' logs matching
+    `pattern` stamped after it; None when there is none. Log stamps have millisecond resolution."""
+    best = None
+    for node in nodes:
+        for line in open(f"{work}/node{node}.log", errors="replace"):
+            if not re.search(pattern, line): continue
+            stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc).timestamp()
+            if stamp >= t0_wall - 0.001 and (best is None or stamp < best): best = stamp
+    return None if best is None else round((best - t0_wall) * 1000)
 def run_once(mode, run):
     topic = f"failover-{mode}-{run}"
     wait(lambda: tern("topic", "create", topic, "--partitions", "1", "--replication-factor", "3",
@@ -93,6 +103,7 @@ def run_once(mode, run):
                             + (["--verbose"] if os.environ.get("VERBOSE") else []),
                             stdout=subprocess.PIPE, stderr=open(f"{work}/perf.log", "a"), text=True)
     time.sleep(3)
+    t0_wall = time.time()
     t0 = time.monotonic_ns()
     procs[leader].send_signal(signal.SIGKILL if mode == "kill" else signal.SIGTERM)
     procs[leader].wait()
@@ -107,9 +118,13 @@ def run_once(mode, run):
     firsts = [a[3] for a in after if start_offset is not None and a[1] >= start_offset]
     first_new = (min(firsts) - t0) / 1e6 if firsts else None
     first_any = (min(a[3] for a in after) - t0) / 1e6 if after else None
+    fenced = logged_after(t0_wall, r"fencing brokers whose sessions expired", controllers) if mode == "kill" else None
+    elected = logged_after(t0_wall, rf"replica role changed role=leader .*tern_topic={topic}\b", brokers)
     ok = perf.returncode == 0 and summary["lost"] == 0 and summary["duplicated"] == 0 and summary["moved"] == 0 \
         and summary["reordered"] == 0 and summary["failed"] == 0
-    print(f"{mode} run {run}: leader {leader} -> {new_leader}; exited after {stopped:.0f} ms; first ack after signal "
+    print(f"{mode} run {run}: leader {leader} -> {new_leader}; exited after {stopped:.0f} ms; "
+          + (f"fenced after {fenced} ms; " if mode == "kill" else "")
+          + f"new leader's replica leads after {elected} ms; first ack after signal "
           f"{first_any if first_any is None else round(first_any)} ms; new leader's first ack "
           f"{first_new if first_new is None else round(first_new)} ms (epoch start offset {start_offset}); longest ack gap "
           f"{summary['longest_gap_ms']} ms; acked {summary['acknowledged']}/{summary['sent']}, failed {summary['failed']}, "
