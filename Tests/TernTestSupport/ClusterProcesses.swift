@@ -18,7 +18,8 @@ import Glibc
 /// one node's links in both directions (ClusterProcesses+Faults.swift).
 public final class ClusterProcesses: @unchecked Sendable {
     // @unchecked: the node table is only touched by the test thread that owns this object; the
-    // proxies are Sendable and set once in init.
+    // proxies are Sendable; nodes, voters and proxies are set only in init (again on each
+    // attempt of a start-up that lost a port race).
 
     /// One node's fixed addresses and data, kept across restarts.
     public struct Node: Sendable {
