@@ -92,31 +92,58 @@ public final class BrokerProcess: @unchecked Sendable {
     /// `settings` names `admin.listeners`) with its data in `dataDirectory` and waits (bounded)
     /// until both ports accept connections. With `descriptorLimit`, `ternd` runs as
     /// `bash -c 'ulimit -n LIMIT; exec ternd …'` (soft and hard limit both LIMIT; the PID is ternd's).
+    ///
+    /// A port picked here was free a moment before `ternd` binds it; another process on the
+    /// machine can take it in between. When `ternd` then exits unable to bind, it is started again
+    /// on freshly picked ports (at most ``startAttempts`` times); ports the caller gave stay.
     public init(
         dataDirectory: String, port: Int? = nil, settings: [String: String] = [:],
         environment: [String: String] = [:], readyTimeout: TimeInterval = 20, descriptorLimit: Int? = nil
     ) throws {
-        self.port = port ?? freeLoopbackPort()
-        self.dataDirectory = dataDirectory
-        logFile = dataDirectory + ".ternd-\(self.port)-\(UUID().uuidString.prefix(8)).log"
+        var attempt = 1
+        while true {
+            let chosenPort = port ?? freeLoopbackPort()
+            let chosenAdmin = settings["admin.listeners"] == nil ? freeLoopbackPort() : nil
+            let adminPort = chosenAdmin ?? settings["admin.listeners"]?.split(separator: ":").last.flatMap { Int($0) }
+            do {
+                (process, logFile) = try Self.launch(
+                    dataDirectory: dataDirectory, port: chosenPort, adminPort: adminPort, settings: settings,
+                    environment: environment, readyTimeout: readyTimeout, descriptorLimit: descriptorLimit)
+                self.port = chosenPort
+                self.adminPort = adminPort
+                self.dataDirectory = dataDirectory
+                return
+            } catch let error as BrokerProcessError
+                where error.isAddressInUse && attempt < Self.startAttempts && (port == nil || chosenAdmin != nil)
+            {
+                attempt += 1
+            }
+        }
+    }
+
+    /// How many times ``init(dataDirectory:port:settings:environment:readyTimeout:descriptorLimit:)``
+    /// starts `ternd` when a port it picked was taken before `ternd` could bind it.
+    public static let startAttempts = 4
+
+    /// Runs `ternd` and waits until its listener (and admin listener, if any) accept connections.
+    private static func launch(
+        dataDirectory: String, port: Int, adminPort: Int?, settings: [String: String],
+        environment: [String: String], readyTimeout: TimeInterval, descriptorLimit: Int?
+    ) throws -> (Process, String) {
+        let logFile = dataDirectory + ".ternd-\(port)-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("ternd"))
-        var arguments = [
-            "--set", "listeners=PLAINTEXT://127.0.0.1:\(self.port)", "--set", "log.dirs=\(dataDirectory)",
-        ]
-        if let admin = settings["admin.listeners"] {
-            adminPort = admin.split(separator: ":").last.flatMap { Int($0) }
-        } else {
-            let adminPort = freeLoopbackPort()
-            self.adminPort = adminPort
+        var arguments = ["--set", "listeners=PLAINTEXT://127.0.0.1:\(port)", "--set", "log.dirs=\(dataDirectory)"]
+        if settings["admin.listeners"] == nil, let adminPort {
             arguments += ["--set", "admin.listeners=127.0.0.1:\(adminPort)"]
         }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
         if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Binaries.path("ternd")] + arguments
+            process.arguments =
+                ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Binaries.path("ternd")] + arguments
         }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TERN_") }
         env.merge(environment) { _, new in new }
@@ -124,18 +151,25 @@ public final class BrokerProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        self.process = process
         let deadline = Date().addingTimeInterval(readyTimeout)
-        while !loopbackPortAccepts(self.port) || !(adminPort.map(loopbackPortAccepts) ?? true) {
+        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+        while !loopbackPortAccepts(port) || !(adminPort.map(loopbackPortAccepts) ?? true) {
             guard process.isRunning else {
-                throw BrokerProcessError("ternd exited with \(process.terminationStatus) before listening: \(log)")
+                process.waitUntilExit()
+                let text = log()
+                try? FileManager.default.removeItem(atPath: logFile)
+                throw BrokerProcessError(
+                    "ternd exited with \(process.terminationStatus) before listening: \(text)",
+                    isAddressInUse: process.terminationStatus == 69 && text.contains("Address already in use"))
             }
             guard Date() < deadline else {
-                kill9()
-                throw BrokerProcessError("ternd did not listen on \(self.port) within \(readyTimeout) s: \(log)")
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw BrokerProcessError("ternd did not listen on \(port) within \(readyTimeout) s: \(log())")
             }
             usleep(20_000)
         }
+        return (process, logFile)
     }
 
     /// `127.0.0.1:PORT`.
@@ -176,7 +210,13 @@ public final class BrokerProcess: @unchecked Sendable {
 /// A failure starting or driving a test process.
 public struct BrokerProcessError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// `ternd` exited because a port it was given was taken (exit 69, EADDRINUSE): starting it
+    /// again on other ports may succeed.
+    public let isAddressInUse: Bool
+    public init(_ description: String, isAddressInUse: Bool = false) {
+        self.description = description
+        self.isAddressInUse = isAddressInUse
+    }
 }
 
 /// The outcome of running a command to completion.
@@ -208,7 +248,8 @@ public func runCommand(
     process.environment = env
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    process.standardInput = stdin == nil ? FileHandle.nullDevice : try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+    process.standardInput =
+        stdin == nil ? FileHandle.nullDevice : try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(5_000) }

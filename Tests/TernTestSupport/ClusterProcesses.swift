@@ -18,7 +18,8 @@ import Glibc
 /// one node's links in both directions (ClusterProcesses+Faults.swift).
 public final class ClusterProcesses: @unchecked Sendable {
     // @unchecked: the node table is only touched by the test thread that owns this object; the
-    // proxies are Sendable and set once in init.
+    // proxies are Sendable; nodes, voters and proxies are set only in init (again on each
+    // attempt of a start-up that lost a port race).
 
     /// One node's fixed addresses and data, kept across restarts.
     public struct Node: Sendable {
@@ -47,17 +48,25 @@ public final class ClusterProcesses: @unchecked Sendable {
         public var all: [LoopbackProxy] { [client, controller].compactMap { $0 } }
     }
 
-    public let nodes: [Node]
+    public private(set) var nodes: [Node] = []
     /// `controller.quorum.voters`.
-    public let voters: String
+    public private(set) var voters = ""
     private let settings: [String: String]
     /// Node id → its proxies (empty unless proxied).
-    public let proxies: [Int32: NodeProxies]
+    public private(set) var proxies: [Int32: NodeProxies] = [:]
     private var processes: [Int32: BrokerProcess] = [:]
     private var paused: Set<Int32> = []
     private var earlierLogs: [Int32: String] = [:]
 
+    /// How many times `init` lays the cluster out on fresh ports when a node cannot bind one.
+    public static let startAttempts = 4
+
     /// Starts `count` nodes (ids 1…count) under `directory` and waits until each listens.
+    ///
+    /// The ports are picked free, then given to the nodes; another process on the machine can
+    /// take one in between. When a node then exits unable to bind, every node started so far is
+    /// stopped, the data directories are cleared, and the cluster is laid out again on fresh ports
+    /// (at most ``startAttempts`` times). Restarts later (``start(_:)``) keep a node's ports.
     /// - Parameters:
     ///   - settings: extra `--set` overrides for every node (timeouts, for example).
     ///   - roles: `process.roles` of node i at index i − 1 (default `broker,controller` for all).
@@ -68,6 +77,25 @@ public final class ClusterProcesses: @unchecked Sendable {
         count: Int, directory: String, settings: [String: String] = [:], roles: [String] = [],
         deferred: Set<Int32> = [], proxied: Bool = false
     ) throws {
+        self.settings = settings
+        var attempt = 1
+        while true {
+            try layOut(count: count, directory: directory, roles: roles, proxied: proxied)
+            do {
+                for node in nodes where !deferred.contains(node.nodeId) { try start(node.nodeId) }
+                return
+            } catch let error as BrokerProcessError where error.isAddressInUse && attempt < Self.startAttempts {
+                attempt += 1
+                stopAll()
+                for pair in proxies.values { pair.all.forEach { $0.stop() } }
+                for node in nodes { try? FileManager.default.removeItem(atPath: node.dataDirectory) }
+                earlierLogs = [:]
+            }
+        }
+    }
+
+    /// Picks every node's ports (and proxies) and the voters string.
+    private func layOut(count: Int, directory: String, roles: [String], proxied: Bool) throws {
         var nodes: [Node] = []
         var proxies: [Int32: NodeProxies] = [:]
         for i in 1...count {
@@ -92,8 +120,6 @@ public final class ClusterProcesses: @unchecked Sendable {
         self.proxies = proxies
         voters = nodes.filter(\.isVoter).map { "\($0.nodeId)@127.0.0.1:\($0.controllerProxyPort ?? $0.controllerPort)" }
             .joined(separator: ",")
-        self.settings = settings
-        for node in nodes where !deferred.contains(node.nodeId) { try start(node.nodeId) }
     }
 
     /// The node with `nodeId`.

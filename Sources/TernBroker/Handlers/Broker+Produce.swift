@@ -165,6 +165,7 @@ extension Broker {
                 if let response = pending.complete() { context.respond(response) }
             }
         }
+        for wait in replicatedWaits { answerPassedProduces(wait.tp) }
         for wait in durableWaits {
             logManager.whenDurable(wait.log, upTo: wait.end) { result in
                 if case .failure(let error) = result {

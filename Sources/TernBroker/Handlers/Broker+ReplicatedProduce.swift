@@ -45,4 +45,30 @@ extension Broker {
         }
         return outcome
     }
+
+    /// Answers the parked `acks=all` produces of `tp` that the leader's high watermark already
+    /// passed. Called right after parking: the purgatory is otherwise woken only by a later
+    /// advance, and a produce whose batch the high watermark passed before it parked — an
+    /// idempotent retry answered as a duplicate of what the previous leader stored (its offsets
+    /// lie below the high watermark from the start), or an append the followers confirmed
+    /// between the append and the park — waited for the next append to the partition. After a
+    /// failover the producer sends nothing else to that partition while the retry is in flight,
+    /// so it waited out its request timeout, again and again (a 42-127 s stall in
+    /// scripts/bench-failover.sh). Parking first and checking after loses no advance: one that
+    /// lands in between completes the waiter there, and a waiter completes once.
+    func answerPassedProduces(_ tp: TopicPartition) {
+        guard let replica = replication.hosted(tp) else { return }
+        let (leading, highWatermark, epoch, setSize) = replica.state.withLock {
+            (
+                $0.machine.role == .leader, $0.machine.highWatermark, $0.machine.leaderEpoch,
+                $0.machine.highWatermarkSet.count
+            )
+        }
+        // A replica that stopped leading failed its waiters already; one parked since then is
+        // answered here rather than at its deadline.
+        guard leading else { return producePurgatory.fail(tp, .notLeaderOrFollower) }
+        producePurgatory.advance(
+            tp, highWatermark: highWatermark, leaderEpoch: epoch,
+            code: setSize >= minInSyncReplicas(tp.topic) ? .none : .notEnoughReplicas)
+    }
 }

@@ -8,6 +8,7 @@ struct PerfCommand: AsyncParsableCommand {
         abstract: "Measure produce and consume throughput and end-to-end latency through the SDK.",
         subcommands: [
             PerfProduceCommand.self, PerfConsumeCommand.self, PerfEndToEndCommand.self, PerfConnectCommand.self,
+            PerfFailoverCommand.self,
         ])
 }
 
