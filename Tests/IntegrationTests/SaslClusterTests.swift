@@ -26,7 +26,7 @@ final class SaslClusterTests: XCTestCase {
         let (nodes, processes) = try startSaslClusterNodes(directory: directory.path, usersFile: usersFile)
         defer { for process in processes { process.stop() } }
 
-        func login(_ node: SaslClusterNode, _ user: String, _ password: String) async -> Bool {
+        func login(_ node: SecureClusterNode, _ user: String, _ password: String) async -> Bool {
             var configuration = ClientConfiguration(
                 bootstrap: ["127.0.0.1:\(node.client)"], requestTimeout: .seconds(5), connectTimeout: .seconds(2))
             configuration.sasl = ClientSASL(mechanism: .scramSHA512, username: user, password: password)
@@ -60,8 +60,8 @@ final class SaslClusterTests: XCTestCase {
         // Any node takes AlterUserScramCredentials: one that is not the controller forwards it and
         // answers once it has applied the commit, so the user logs in there at once, and at every
         // other node once it has applied the same entry.
-        let other = try XCTUnwrap(nodes.first { Int32($0.id) != controllerId })
-        let raw = try RawConnection(port: other.plain)
+        let other = try XCTUnwrap(nodes.first { $0.id != controllerId })
+        let raw = try RawConnection(port: try XCTUnwrap(other.plain))
         let answer = try raw.roundTrip(
             AlterUserScramCredentialsRequest(upsertions: [
                 .init(user: "dave", mechanism: .sha512, password: "dave pw", iterations: 4096)
