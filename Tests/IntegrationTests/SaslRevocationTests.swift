@@ -46,7 +46,8 @@ final class SaslRevocationTests: XCTestCase {
 
     private func writeUsers() throws -> String {
         let usersFile = directory.path + "/users"
-        try "admin:admin-secret\n".write(toFile: usersFile, atomically: false, encoding: .utf8)
+        try "admin:admin-secret\n\(saslClusterBrokerUser.name):\(saslClusterBrokerUser.password)\n".write(
+            toFile: usersFile, atomically: false, encoding: .utf8)
         XCTAssertEqual(chmod(usersFile, 0o600), 0)
         return usersFile
     }

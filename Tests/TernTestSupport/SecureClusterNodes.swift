@@ -69,12 +69,22 @@ public func startSecureClusterNodes(
     return (nodes, processes)
 }
 
-/// Starts `count` nodes with a SASL_PLAINTEXT listener (the inter-broker one) and a PLAINTEXT
-/// one, all with the same bootstrap users file.
+/// The inter-broker user of ``startSaslClusterNodes(directory:usersFile:count:)``: the users file
+/// must hold it (`broker:broker-secret`); it is a super user.
+public let saslClusterBrokerUser = (name: "broker", password: "broker-secret")
+
+/// Starts `count` nodes with a SASL_PLAINTEXT listener (the inter-broker one: followers log in as
+/// ``saslClusterBrokerUser``, which `usersFile` must hold) and a PLAINTEXT one, all with the same
+/// bootstrap users file.
 public func startSaslClusterNodes(
     directory: String, usersFile: String, count: Int = 3
 ) throws -> (nodes: [SecureClusterNode], processes: [BrokerProcess]) {
     try startSecureClusterNodes(
-        directory: directory, scheme: "SASL_PLAINTEXT", settings: ["sasl.bootstrap.users.file": usersFile],
+        directory: directory, scheme: "SASL_PLAINTEXT",
+        settings: [
+            "sasl.bootstrap.users.file": usersFile, "super.users": "User:\(saslClusterBrokerUser.name)",
+            "inter.broker.sasl.username": saslClusterBrokerUser.name,
+            "inter.broker.sasl.password": saslClusterBrokerUser.password,
+        ],
         plainListener: true, count: count)
 }
