@@ -65,12 +65,7 @@ final class ClusterReplicationSecurityTests: XCTestCase {
         _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
         _ condition: () async -> Bool
     ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
+        await pollUntilAsync(seconds, message, every: .milliseconds(100), logs: logs, file: file, line: line, condition)
     }
 
     /// The partition's leader and ISR as one of the brokers reports them.

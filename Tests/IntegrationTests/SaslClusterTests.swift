@@ -98,15 +98,6 @@ final class SaslClusterTests: XCTestCase {
         func plain(_ id: Int32) throws -> RawConnection {
             try RawConnection(port: try XCTUnwrap(nodes.first { $0.id == id }?.plain), timeout: 20)
         }
-        func waitUntil(_ seconds: Double, _ message: String, _ condition: () throws -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if (try? condition()) == true { return true }
-                usleep(200_000)
-            }
-            XCTFail("\(message) within \(seconds) s\n\(logs)")
-            return false
-        }
         let setup = try plain(1)
         let created = try setup.roundTrip(
             CreateTopicsRequest(topics: [
@@ -117,8 +108,8 @@ final class SaslClusterTests: XCTestCase {
         XCTAssertEqual(created.response?.topics.first?.errorCode, ErrorCode.none, "\(created)")
         var leader: Int32 = -1
         guard
-            waitUntil(
-                30, "the replicated partition has a leader and three replicas in sync",
+            pollUntil(
+                30, "the replicated partition has a leader and three replicas in sync", logs: logs,
                 {
                     let answer = try setup.roundTrip(MetadataRequest(topics: [topic]), correlationId: 2)
                     guard let p = answer.response?.topics.first?.partitions.first, p.leader > 0, p.isr.count == 3
@@ -139,13 +130,13 @@ final class SaslClusterTests: XCTestCase {
             ])
         // Retried only until the leader hosts the partition (it answers NOT_LEADER before).
         var code: ErrorCode?
-        _ = waitUntil(45, "the acks=all produce is answered") {
+        pollUntil(45, "the acks=all produce is answered", logs: logs) {
             code = try plain(leader).roundTrip(produce).response?.topics.first?.partitions.first?.errorCode
             return code == ErrorCode.none || code == .notEnoughReplicas || code == .requestTimedOut
         }
         XCTAssertEqual(code, ErrorCode.none, "acks=all on the replicated partition\n\(logs)")
         for node in nodes {
-            _ = waitUntil(20, "node \(node.id) holds the batch") {
+            pollUntil(20, "node \(node.id) holds the batch", logs: logs) {
                 let answer = try plain(node.id).roundTrip(DescribeLogDirsRequest(topics: [topic]))
                 return answer.response?.logDirs.flatMap(\.topics).first { $0.name == topic }?.partitions.first?
                     .logEndOffset == Int64(values.count)
