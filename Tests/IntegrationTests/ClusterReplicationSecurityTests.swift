@@ -141,14 +141,7 @@ final class ClusterReplicationSecurityTests: XCTestCase {
 
     /// The record values in a stopped node's log directory for the partition, in offset order.
     private func valuesOnDisk(_ node: SecureClusterNode) throws -> [String] {
-        let dir = node.dataDirectory + "/\(topic)-0"
-        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
-        var values: [String] = []
-        for segment in segments {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + segment)))
-            for r in try decodeRecords(bytes) { values.append(String(decoding: r.value ?? [], as: UTF8.self)) }
-        }
-        return values
+        try recordsOnDisk(partitionDirectory: node.dataDirectory + "/\(topic)-0").map { $0.value }
     }
 
     /// acks=all batches to the leader, each answered without error; the values produced.
