@@ -72,14 +72,7 @@ final class ClusterFollowerLogStartTests: XCTestCase {
 
     /// Every record in a stopped broker's log directory for the partition: offset and value.
     private func recordsOnDisk(_ nodeId: Int32) throws -> [(offset: Int64, value: String)] {
-        let dir = cluster.node(nodeId).dataDirectory + "/\(topic)-0"
-        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
-        var out: [(Int64, String)] = []
-        for segment in segments {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + segment)))
-            for r in try decodeRecords(bytes) { out.append((r.offset, String(decoding: r.value ?? [], as: UTF8.self))) }
-        }
-        return out
+        try TernTestSupport.recordsOnDisk(partitionDirectory: cluster.node(nodeId).dataDirectory + "/\(topic)-0")
     }
 
     func testFollowerBelowTheLeadersLogStartStartsOverAndRejoins() throws {

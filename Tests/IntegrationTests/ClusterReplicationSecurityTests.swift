@@ -65,12 +65,7 @@ final class ClusterReplicationSecurityTests: XCTestCase {
         _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
         _ condition: () async -> Bool
     ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
+        await pollUntilAsync(seconds, message, every: .milliseconds(100), logs: logs, file: file, line: line, condition)
     }
 
     /// The partition's leader and ISR as one of the brokers reports them.
@@ -146,14 +141,7 @@ final class ClusterReplicationSecurityTests: XCTestCase {
 
     /// The record values in a stopped node's log directory for the partition, in offset order.
     private func valuesOnDisk(_ node: SecureClusterNode) throws -> [String] {
-        let dir = node.dataDirectory + "/\(topic)-0"
-        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
-        var values: [String] = []
-        for segment in segments {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + segment)))
-            for r in try decodeRecords(bytes) { values.append(String(decoding: r.value ?? [], as: UTF8.self)) }
-        }
-        return values
+        try recordsOnDisk(partitionDirectory: node.dataDirectory + "/\(topic)-0").map { $0.value }
     }
 
     /// acks=all batches to the leader, each answered without error; the values produced.

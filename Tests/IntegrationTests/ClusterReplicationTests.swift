@@ -126,14 +126,7 @@ final class ClusterReplicationTests: XCTestCase {
 
     /// The record values in a stopped broker's log directory for the partition, in offset order.
     private func valuesOnDisk(_ nodeId: Int32) throws -> [String] {
-        let dir = cluster.node(nodeId).dataDirectory + "/\(topic)-0"
-        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
-        var values: [String] = []
-        for segment in segments {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + segment)))
-            for r in try decodeRecords(bytes) { values.append(String(decoding: r.value ?? [], as: UTF8.self)) }
-        }
-        return values
+        try recordsOnDisk(partitionDirectory: cluster.node(nodeId).dataDirectory + "/\(topic)-0").map { $0.value }
     }
 
     /// The partition's log end on `nodeId` (DescribeLogDirs), or nil.

@@ -46,7 +46,8 @@ final class SaslRevocationTests: XCTestCase {
 
     private func writeUsers() throws -> String {
         let usersFile = directory.path + "/users"
-        try "admin:admin-secret\n".write(toFile: usersFile, atomically: false, encoding: .utf8)
+        try "admin:admin-secret\n\(saslClusterBrokerUser.name):\(saslClusterBrokerUser.password)\n".write(
+            toFile: usersFile, atomically: false, encoding: .utf8)
         XCTAssertEqual(chmod(usersFile, 0o600), 0)
         return usersFile
     }
@@ -169,7 +170,7 @@ final class SaslRevocationTests: XCTestCase {
         defer { for process in processes { process.stop() } }
 
         // Users created through any node's plaintext listener (forwarded to the controller).
-        let setup = try RawConnection(port: nodes[0].plain, timeout: 30)
+        let setup = try RawConnection(port: try XCTUnwrap(nodes[0].plain), timeout: 30)
         let created = try setup.roundTrip(
             AlterUserScramCredentialsRequest(upsertions: [
                 .init(user: "alice", mechanism: .sha512, password: "alice pw", iterations: 4096),
@@ -179,7 +180,7 @@ final class SaslRevocationTests: XCTestCase {
         let describe = try setup.roundTrip(DescribeClusterRequest(), correlationId: 2)
         let controllerId = try XCTUnwrap(describe.response?.controllerId)
         // alice and bob on a broker that is not the controller; the deletion through the other one.
-        let others = nodes.filter { Int32($0.id) != controllerId }
+        let others = nodes.filter { $0.id != controllerId }
         XCTAssertEqual(others.count, 2)
         let (home, via) = (others[0], others[1])
         func loginAtHome(_ user: String) throws -> RawConnection? {
@@ -198,7 +199,7 @@ final class SaslRevocationTests: XCTestCase {
         let bob = try XCTUnwrap(try loginAtHome("bob"), "bob cannot log in at node \(home.id)")
         XCTAssertTrue(serves(alice, 4))
 
-        let deleter = try RawConnection(port: via.plain, timeout: 30)
+        let deleter = try RawConnection(port: try XCTUnwrap(via.plain), timeout: 30)
         let deleted = try deleter.roundTrip(
             AlterUserScramCredentialsRequest(deletions: [.init(user: "alice", mechanism: .sha512)]))
         XCTAssertEqual(deleted.response?.results.first?.errorCode, ErrorCode.none, "\(deleted)")
@@ -207,7 +208,7 @@ final class SaslRevocationTests: XCTestCase {
         XCTAssertFalse(serves(alice, 5))
         XCTAssertNil(try scramLogin(port: home.client, user: "alice", password: "alice pw", mechanism: .sha512))
         XCTAssertTrue(serves(bob, 4), "bob's connection was closed with alice's")
-        let log = processes[home.id - 1].log
+        let log = processes[Int(home.id) - 1].log
         XCTAssertTrue(log.contains("closing connections of User:alice"), log)
     }
 }

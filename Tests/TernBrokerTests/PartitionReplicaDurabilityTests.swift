@@ -119,18 +119,7 @@ final class PartitionReplicaDurabilityTests: XCTestCase {
     // MARK: The host's start of a replica
 
     private func image() throws -> MetadataImage {
-        var image = MetadataImage()
-        for id in [Int32(1), 2, 3] {
-            image = try image.applying(
-                D.registerBroker(
-                    image, nodeId: id, incarnationId: MetadataUUID(high: 5, low: UInt64(id)), listeners: [],
-                    roles: [.broker]
-                ).records)
-            image = try image.applying(
-                D.unfenceBroker(
-                    image, nodeId: id, brokerEpoch: image.broker(id)?.brokerEpoch ?? -1, metadataOffset: 0,
-                    logEndOffset: 0))
-        }
+        let image = try MetadataImage.withUnfencedBrokers()
         var generator = SeededGenerator(seed: 11)
         return try image.applying(
             D.createTopic(image, name: "replicated", partitions: 4, replicationFactor: 3, using: &generator))

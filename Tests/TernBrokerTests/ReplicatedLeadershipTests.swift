@@ -12,18 +12,7 @@ final class ReplicatedLeadershipTests: XCTestCase {
     private typealias D = ControllerDecisions
 
     private func image() throws -> MetadataImage {
-        var image = MetadataImage()
-        for id in [Int32(1), 2, 3] {
-            image = try image.applying(
-                D.registerBroker(
-                    image, nodeId: id, incarnationId: MetadataUUID(high: 5, low: UInt64(id)), listeners: [],
-                    roles: [.broker]
-                ).records)
-            image = try image.applying(
-                D.unfenceBroker(
-                    image, nodeId: id, brokerEpoch: image.broker(id)?.brokerEpoch ?? -1, metadataOffset: 0,
-                    logEndOffset: 0))
-        }
+        var image = try MetadataImage.withUnfencedBrokers()
         var generator = SeededGenerator(seed: 11)
         image = try image.applying(
             D.createTopic(image, name: "replicated", partitions: 6, replicationFactor: 3, using: &generator))

@@ -30,12 +30,7 @@ extension ClusterProcesses {
         _ seconds: Double, _ message: String, every interval: useconds_t = 100_000, file: StaticString = #filePath,
         line: UInt = #line, _ condition: () throws -> Bool
     ) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(interval)
-        }
-        XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
+        pollUntil(seconds, message, every: interval, logs: logs, file: file, line: line, condition)
     }
 
     /// ``waitUntil(_:_:every:file:line:_:)`` for an async `condition` (asking through the SDK),
@@ -45,12 +40,7 @@ extension ClusterProcesses {
         _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
         _ condition: () async -> Bool
     ) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        XCTFail("\(message) within \(seconds) s\n\(logs)", file: file, line: line)
+        await pollUntilAsync(seconds, message, logs: logs, file: file, line: line, condition)
     }
 
     /// Waits until each of `askingNodes` reports `count` unfenced brokers and a controller (fails
