@@ -160,6 +160,8 @@ extension Broker {
                 if let response = pending.complete() { context.respond(response) }
             }
         }
+        // The high watermark may have passed some of them already (a retry of a committed batch).
+        for wait in replicatedWaits { completeReachedProduces(wait.tp) }
         for wait in durableWaits {
             logManager.whenDurable(wait.log, upTo: wait.end) { result in
                 if case .failure(let error) = result {

@@ -46,3 +46,27 @@ extension Broker {
         return outcome
     }
 }
+
+extension Broker {
+    /// Answers the `acks=all` waiters of `tp` that its high watermark passed before they were
+    /// parked. The purgatory is woken only when the high watermark moves, which may have happened
+    /// already: an idempotent retry of a batch already committed (answered with the original
+    /// offsets, perhaps by a new leader that got it by replication), or an append whose followers
+    /// fsynced it before the produce was parked. On a partition nobody else produces to the high
+    /// watermark would not move again and such a produce would wait out its timeout. Nothing
+    /// when this replica does not lead: its waiters are failed when it stops (or by a later
+    /// epoch's advance).
+    func completeReachedProduces(_ tp: TopicPartition) {
+        guard let replica = replication.hosted(tp) else { return }
+        let view = replica.state.withLock { state -> (hw: Int64, epoch: Int32, setSize: Int)? in
+            guard state.machine.role == .leader else { return nil }
+            return (state.machine.highWatermark, state.machine.leaderEpoch, state.machine.highWatermarkSet.count)
+        }
+        guard let view else { return }
+        // Within an epoch the high watermark only grows, so a view read before a later advance
+        // answers nothing that advance would not; waiters of a newer epoch are left alone.
+        producePurgatory.advance(
+            tp, highWatermark: view.hw, leaderEpoch: view.epoch,
+            code: view.setSize >= minInSyncReplicas(tp.topic) ? .none : .notEnoughReplicas)
+    }
+}
