@@ -18,6 +18,8 @@ struct ChaosRun {
     }
 
     static let sessionTimeoutMs = 3000
+    /// Cluster starts per run when a node's port was taken (``run()``).
+    static let startAttempts = 3
     /// Short timeouts so faults are noticed within seconds (the defaults are Kafka's).
     static let settings = [
         "broker.session.timeout.ms": "\(sessionTimeoutMs)", "broker.heartbeat.interval.ms": "300",
@@ -26,15 +28,31 @@ struct ChaosRun {
 
     func run() async -> Result {
         var result = Result()
-        let directory = TemporaryDirectory("tern-chaos-\(seed)")
         let settings = Self.settings.merging(options.settings) { _, new in new }
-        let cluster: ClusterProcesses
-        do {
-            cluster = try await onThread {
-                try ClusterProcesses(count: 3, directory: directory.path, settings: settings, proxied: true)
+        var directory = TemporaryDirectory("tern-chaos-\(seed)")
+        var cluster: ClusterProcesses?
+        // A free port picked for a node can be taken by another process before the node binds it
+        // (a shared machine: session 19 lost 2 of 100 runs that way). Only that is retried, on
+        // fresh ports, a bounded number of times; any other start failure fails the run.
+        for attempt in 1...Self.startAttempts {
+            do {
+                let path = directory.path
+                cluster = try await onThread {
+                    try ClusterProcesses(count: 3, directory: path, settings: settings, proxied: true)
+                }
+                break
+            } catch {
+                directory.remove()
+                guard attempt < Self.startAttempts, "\(error)".contains("Address already in use") else {
+                    result.error = "the cluster did not start: \(error)"
+                    return result
+                }
+                say("  seed=\(seed): a port was taken before a node bound it; starting the cluster again on new ports")
+                directory = TemporaryDirectory("tern-chaos-\(seed)")
             }
-        } catch {
-            result.error = "the cluster did not start: \(error)"
+        }
+        guard let cluster else {
+            result.error = "the cluster did not start"
             directory.remove()
             return result
         }
