@@ -113,3 +113,37 @@ final class ReplicaLagAndThrottleTests: XCTestCase {
         XCTAssertTrue(throttle.allowance(topic: "other", rate: rate, now: now).go)
     }
 }
+
+/// A topic's throttle bucket goes once it is idle (its reassignment ended, its throttle was
+/// removed, the topic was deleted) and its debt is paid; a bucket in use or in debt stays.
+final class ReplicationThrottlePruneTests: XCTestCase {
+    func testIdleBucketsArePrunedAndBusyOrIndebtedOnesKept() {
+        let throttle = ReplicationThrottle(.leader, idleMs: 10_000)
+        let rate: Int64 = 1000
+        // "done" moves once and is never asked for again; "busy" keeps moving; "indebted" sends
+        // 60 s worth at once and is not asked for again.
+        XCTAssertTrue(throttle.allowance(topic: "done", rate: rate, now: 0).go)
+        throttle.charge(topic: "done", bytes: 500, now: 0)
+        XCTAssertTrue(throttle.allowance(topic: "indebted", rate: rate, now: 0).go)
+        throttle.charge(topic: "indebted", bytes: 60_000, now: 0)
+        for now in stride(from: Int64(0), through: 30_000, by: 1000) {
+            if throttle.allowance(topic: "busy", rate: rate, now: now).go {
+                throttle.charge(topic: "busy", bytes: 1000, now: now)
+            }
+            throttle.prune(now: now)
+        }
+        XCTAssertEqual(throttle.topics, ["busy", "indebted"], "done was idle 10 s: dropped")
+        // Idle since 30 s, busy goes; the debt is paid only 60 s in, so indebted stays.
+        throttle.prune(now: 59_000)
+        XCTAssertEqual(throttle.topics, ["indebted"])
+        // Sweeps run at most every 10 s: the next one, once the debt is paid, drops it.
+        throttle.prune(now: 65_000)
+        XCTAssertEqual(throttle.topics, ["indebted"])
+        throttle.prune(now: 69_000)
+        XCTAssertEqual(throttle.topics, [])
+        // A dropped topic starts again with an empty bucket: its first send goes, the next waits.
+        XCTAssertTrue(throttle.allowance(topic: "done", rate: rate, now: 70_000).go)
+        throttle.charge(topic: "done", bytes: 2000, now: 70_000)
+        XCTAssertFalse(throttle.allowance(topic: "done", rate: rate, now: 70_001).go)
+    }
+}
