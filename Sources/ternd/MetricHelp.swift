@@ -18,6 +18,8 @@ enum MetricHelp {
             "Partitions of the whole cluster without a leader that can serve (none elected, or the leader is fenced).",
         "tern_replica_max_lag":
             "The most records any follower of a partition this broker leads is behind the leader's log end (as the leader sees it).",
+        "tern_replica_max_lag_seconds":
+            "The longest time any follower of a partition this broker leads has gone without having everything the leader had (the clock replica.lag.time.max.ms is measured on).",
         "tern_replication_throttled_bytes_total":
             "Bytes of replicas being added by a reassignment moved under replication.throttled.rate, per direction (leader: sent, follower: fetched).",
         "tern_isr_shrinks_total":

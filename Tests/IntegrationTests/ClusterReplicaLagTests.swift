@@ -7,7 +7,8 @@ import XCTest
 /// nodes and three brokers, so freezing a broker leaves the metadata quorum alone): a caught-up
 /// follower shows 0 records and 0 ms behind; a frozen one (SIGSTOP) shows the records appended
 /// since and a time since it was caught up that keeps growing, in DescribeReplicaLag,
-/// `tern topic describe` and `tern_replica_max_lag`; resumed, it is caught up again.
+/// `tern topic describe`, `tern_replica_max_lag` and `tern_replica_max_lag_seconds`; resumed, it
+/// is caught up again.
 final class ClusterReplicaLagTests: XCTestCase {
     var directory: TemporaryDirectory!
     var cluster: ClusterProcesses!
@@ -107,6 +108,9 @@ final class ClusterReplicaLagTests: XCTestCase {
 
         let metrics = try PrometheusText(try httpGet(port: cluster.node(leader).adminPort, "/metrics").text)
         XCTAssertEqual(metrics.value("tern_replica_max_lag"), 150)
+        // Scraped after `second` was read, on the same clock: at least that long behind.
+        XCTAssertGreaterThanOrEqual(
+            metrics.value("tern_replica_max_lag_seconds") ?? -1, Double(second.caughtUpAgoMs) / 1000)
 
         // A broker that does not lead the partition refuses to answer for it.
         let elsewhere = cluster.send(live, DescribeReplicaLagRequest(topics: [.init(name: "lagging", partitions: [0])]))
@@ -121,7 +125,7 @@ final class ClusterReplicaLagTests: XCTestCase {
         }
         cluster.waitUntil(10, "the gauge goes back to 0") {
             let scraped = try PrometheusText(try httpGet(port: cluster.node(leader).adminPort, "/metrics").text)
-            return scraped.value("tern_replica_max_lag") == 0
+            return scraped.value("tern_replica_max_lag") == 0 && scraped.value("tern_replica_max_lag_seconds") == 0
         }
     }
 }

@@ -67,6 +67,34 @@ final class ReplicaLagAndThrottleTests: XCTestCase {
         XCTAssertEqual(follower.followerLag(now: 10), [])
     }
 
+    /// What the `tern_replica_max_lag` and `tern_replica_max_lag_seconds` gauges report: the
+    /// most records and the longest time since caught up over the followers, each on its own.
+    func testMaxFollowerLagIsTheLargestOverFollowersInRecordsAndTime() {
+        var machine = leader()
+        // No fetch yet: offsets unknown, both followers behind since the epoch began.
+        var most = machine.maxFollowerLag(now: 500)
+        XCTAssertEqual([most.records, most.ms], [0, 500])
+        _ = machine.step(.produce(id: 1, recordCount: 10, acks: .leader, leaderEpoch: nil), now: 1000)
+        _ = machine.step(.fetch(from: 2, fetch(10, durable: 10)), now: 1100)
+        _ = machine.step(.fetch(from: 3, fetch(4, durable: 4)), now: 1200)
+        most = machine.maxFollowerLag(now: 2000)
+        XCTAssertEqual([most.records, most.ms], [6, 2000], "replica 3: 6 records, never caught up this epoch")
+        // Replica 3 catches up; replica 2 falls behind after its last full fetch at 1100.
+        _ = machine.step(.produce(id: 2, recordCount: 5, acks: .leader, leaderEpoch: nil), now: 2500)
+        _ = machine.step(.fetch(from: 3, fetch(15, durable: 15)), now: 2600)
+        most = machine.maxFollowerLag(now: 4100)
+        XCTAssertEqual([most.records, most.ms], [5, 3000])
+        _ = machine.step(.fetch(from: 2, fetch(15, durable: 15)), now: 4200)
+        most = machine.maxFollowerLag(now: 9000)
+        XCTAssertEqual([most.records, most.ms], [0, 0], "everyone caught up on a quiet partition")
+        // Replica 3 stops fetching and one record is appended: one record behind, while the time
+        // since it was caught up (its fetch at 2600) keeps growing.
+        _ = machine.step(.produce(id: 3, recordCount: 1, acks: .leader, leaderEpoch: nil), now: 9100)
+        _ = machine.step(.fetch(from: 2, fetch(16, durable: 16)), now: 9200)
+        most = machine.maxFollowerLag(now: 40_000)
+        XCTAssertEqual([most.records, most.ms], [1, 40_000 - 2600], "replica 3, last caught up at 2600")
+    }
+
     func testTheBucketLetsOneSendGoThenWaitsForItToBePaidFor() {
         var bucket = ByteTokenBucket(rate: 1000, now: 0)
         XCTAssertFalse(bucket.inDebt, "an empty bucket lets the first send go")
@@ -111,5 +139,39 @@ final class ReplicaLagAndThrottleTests: XCTestCase {
         XCTAssertLessThanOrEqual(now, 3_000_000 * 1000 / rate + 1000)
         // Topics have their own buckets.
         XCTAssertTrue(throttle.allowance(topic: "other", rate: rate, now: now).go)
+    }
+}
+
+/// A topic's throttle bucket goes once it is idle (its reassignment ended, its throttle was
+/// removed, the topic was deleted) and its debt is paid; a bucket in use or in debt stays.
+final class ReplicationThrottlePruneTests: XCTestCase {
+    func testIdleBucketsArePrunedAndBusyOrIndebtedOnesKept() {
+        let throttle = ReplicationThrottle(.leader, idleMs: 10_000)
+        let rate: Int64 = 1000
+        // "done" moves once and is never asked for again; "busy" keeps moving; "indebted" sends
+        // 60 s worth at once and is not asked for again.
+        XCTAssertTrue(throttle.allowance(topic: "done", rate: rate, now: 0).go)
+        throttle.charge(topic: "done", bytes: 500, now: 0)
+        XCTAssertTrue(throttle.allowance(topic: "indebted", rate: rate, now: 0).go)
+        throttle.charge(topic: "indebted", bytes: 60_000, now: 0)
+        for now in stride(from: Int64(0), through: 30_000, by: 1000) {
+            if throttle.allowance(topic: "busy", rate: rate, now: now).go {
+                throttle.charge(topic: "busy", bytes: 1000, now: now)
+            }
+            throttle.prune(now: now)
+        }
+        XCTAssertEqual(throttle.topics, ["busy", "indebted"], "done was idle 10 s: dropped")
+        // Idle since 30 s, busy goes; the debt is paid only 60 s in, so indebted stays.
+        throttle.prune(now: 59_000)
+        XCTAssertEqual(throttle.topics, ["indebted"])
+        // Sweeps run at most every 10 s: the next one, once the debt is paid, drops it.
+        throttle.prune(now: 65_000)
+        XCTAssertEqual(throttle.topics, ["indebted"])
+        throttle.prune(now: 69_000)
+        XCTAssertEqual(throttle.topics, [])
+        // A dropped topic starts again with an empty bucket: its first send goes, the next waits.
+        XCTAssertTrue(throttle.allowance(topic: "done", rate: rate, now: 70_000).go)
+        throttle.charge(topic: "done", bytes: 2000, now: 70_000)
+        XCTAssertFalse(throttle.allowance(topic: "done", rate: rate, now: 70_001).go)
     }
 }

@@ -92,6 +92,8 @@ final class GroupCoordinator: Sendable {
     private let timer = DispatchQueue(label: "tern.groups", target: .global())
     private let stopped = Atomic<Bool>(false)
     let logger: Logger
+    /// Failed group writes, logged at a bounded rate (a partition below min ISR fails them all).
+    let writeFailures: GroupWriteFailureLog
     /// How often session timeouts are checked.
     let tickInterval: DispatchTimeInterval = .milliseconds(100)
 
@@ -106,6 +108,7 @@ final class GroupCoordinator: Sendable {
                             + String(generator.next() as UInt64, radix: 16)
                     })))
         self.logger = logger
+        writeFailures = GroupWriteFailureLog(logger: logger)
     }
 
     /// Monotonic milliseconds: session timers must not jump with the wall clock.
@@ -244,12 +247,9 @@ final class GroupCoordinator: Sendable {
     private func finish(_ work: Persisting, _ failure: GroupStorageFailure?) {
         let change = work.change
         if let failure {
-            logger.error(
-                "cannot persist a group change",
-                metadata: [
-                    "tern_group": "\(change.groupId)", "tern_partition": "\(change.partition)",
-                    "error": "\(failure.message)",
-                ])
+            writeFailures.failed(group: change.groupId, partition: change.partition, failure)
+        } else {
+            writeFailures.persisted(partition: change.partition)
         }
         var ready: [Planned] = []
         let (next, outcome, reload) = shared.withLock {

@@ -47,6 +47,7 @@ extension Broker {
         var withheld = 0
         var topicsOut: [FetchRead.Topic] = []
         let now = replicationNow()
+        leaderThrottle.prune(now: now)
         for topic in request.topics {
             var partitions: [FetchRead.Partition] = []
             for p in topic.partitions {

@@ -55,15 +55,17 @@ extension Broker {
             })
     }
 
-    /// The most records any follower of a partition this broker leads is behind its log end
-    /// (`tern_replica_max_lag`); 0 when it leads no replicated partition or all are caught up.
-    func maxFollowerLag() -> Int64 {
+    /// The most any follower of a partition this broker leads is behind: records behind its
+    /// log end (`tern_replica_max_lag`) and milliseconds since it last had everything
+    /// (`tern_replica_max_lag_seconds`); zeros when it leads no replicated partition or all are
+    /// caught up.
+    func maxFollowerLag() -> (records: Int64, ms: Int64) {
         let now = replicationNow()
-        var lag: Int64 = 0
+        var most: (records: Int64, ms: Int64) = (0, 0)
         for replica in replication.all {
-            let lags = replica.state.withLock { $0.machine.followerLag(now: now) }
-            for l in lags { lag = max(lag, l.lagRecords) }
+            let lag = replica.state.withLock { $0.machine.maxFollowerLag(now: now) }
+            most = (max(most.records, lag.records), max(most.ms, lag.ms))
         }
-        return lag
+        return most
     }
 }

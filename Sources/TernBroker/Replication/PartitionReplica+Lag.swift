@@ -43,4 +43,18 @@ extension PartitionReplica {
                 lastFetchAgoMs: f.lastFetchMs >= 0 ? max(now - f.lastFetchMs, 0) : -1)
         }
     }
+
+    /// The most any follower is behind this leader: in records behind its log end, and in
+    /// milliseconds since it last had everything (Kafka's time-based lag, the clock
+    /// `replica.lag.time.max.ms` drops a follower from the ISR on; a follower that has not
+    /// fetched in this epoch counts from the epoch's start). Zeros when this replica does not
+    /// lead or every follower is caught up.
+    public func maxFollowerLag(now: Tick) -> (records: Int64, ms: Int64) {
+        var most: (records: Int64, ms: Int64) = (0, 0)
+        for lag in followerLag(now: now) {
+            most.records = max(most.records, lag.lagRecords)
+            most.ms = max(most.ms, lag.caughtUpAgoMs)
+        }
+        return most
+    }
 }

@@ -130,6 +130,7 @@ final class ReplicaFetcher: Sendable {
         var limits: [TopicPartition: Int] = [:]
         var throttleWaitMs: Int64?
         let rates = throttle.rates(Array(partitions.keys))
+        throttle.buckets.prune(now: now)
         for replica in partitions.values {
             let tp = replica.topicPartition
             if let rate = rates[tp] {

@@ -12,7 +12,7 @@ import TernStorage
 struct ByteTokenBucket: Sendable, Hashable {
     private(set) var rate: Int64
     private(set) var tokens: Int64 = 0
-    private var updatedMs: Tick
+    private(set) var updatedMs: Tick
 
     init(rate: Int64, now: Tick) {
         self.rate = max(rate, 1)
@@ -55,6 +55,11 @@ struct ByteTokenBucket: Sendable, Hashable {
 /// charged (``MetadataImage/reassignmentThrottle(topicId:partition:replica:)``), so in-sync
 /// replicas, and with them `acks=all` produces, are never slowed. Accounting is per fetch and
 /// per partition, never per record.
+///
+/// A topic's bucket is dropped once it has been idle for ``idleMs`` and is out of debt
+/// (``prune(now:)``): when the reassignment finishes, the throttle is removed or the topic is
+/// deleted, nothing asks for it any more. Dropping never lets more through: a new bucket starts
+/// empty, an idle one would hold a second's worth.
 final class ReplicationThrottle: Sendable {
     /// Which end of replication this throttle limits.
     enum Direction: String, Sendable {
@@ -67,9 +72,15 @@ final class ReplicationThrottle: Sendable {
     let direction: Direction
     private let buckets = Mutex<[String: ByteTokenBucket]>([:])
     private let throttledBytes: Counter
+    /// How long a topic's bucket stays unused before it is dropped, and the least time between
+    /// two sweeps.
+    let idleMs: Tick
+    /// When the next sweep may run: read without the lock on every fetch.
+    private let nextSweepMs = Atomic<Int64>(0)
 
-    init(_ direction: Direction) {
+    init(_ direction: Direction, idleMs: Tick = 60_000) {
         self.direction = direction
+        self.idleMs = max(idleMs, 1)
         throttledBytes = Counter(
             label: "tern_replication_throttled_bytes_total", dimensions: [("direction", direction.rawValue)])
     }
@@ -97,6 +108,26 @@ final class ReplicationThrottle: Sendable {
         }
         throttledBytes.increment(by: Int64(bytes))
     }
+
+    /// Drops the buckets of topics unused for ``idleMs`` whose debt is paid. Cheap when called on
+    /// every fetch: it sweeps at most once per ``idleMs``, and otherwise reads one atomic.
+    func prune(now: Tick) {
+        guard now >= nextSweepMs.load(ordering: .relaxed) else { return }
+        nextSweepMs.store(now + idleMs, ordering: .relaxed)
+        let idleMs = idleMs
+        buckets.withLock { buckets in
+            guard !buckets.isEmpty else { return }
+            buckets = buckets.filter { _, bucket in
+                guard now - bucket.updatedMs >= idleMs else { return true }
+                var refilled = bucket
+                refilled.refill(rate: bucket.rate, now: now)
+                return refilled.inDebt
+            }
+        }
+    }
+
+    /// Topics with a bucket (tests).
+    var topics: Set<String> { buckets.withLock { Set($0.keys) } }
 }
 
 /// The follower side of the reassignment throttle, as the replica fetchers use it.

@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import Synchronization
 import TernNet
 import TernWire
 
@@ -24,21 +23,9 @@ public final class AuthorizationDenialLogger: Sendable {
         var resource: AuthorizedResource
     }
 
-    private struct Entry {
-        var loggedAt: UInt64
-        var suppressed: Int
-    }
-
-    private struct Table {
-        var entries: [Key: Entry] = [:]
-        var sweptAt: UInt64 = 0
-    }
-
     private let logger: Logger
     private let limiter: LogRateLimiter
-    private let keyInterval: UInt64
-    private let maxKeys: Int
-    private let table = Mutex(Table())
+    private let perKey: KeyedLogLimiter<Key>
 
     /// - Parameters:
     ///   - burst: lines written at once, over all keys, before the broker-wide rate applies.
@@ -52,8 +39,7 @@ public final class AuthorizationDenialLogger: Sendable {
     ) {
         self.logger = logger
         limiter = LogRateLimiter(burst: burst, perSecond: perSecond)
-        keyInterval = perKeyIntervalNanoseconds
-        self.maxKeys = max(maxKeys, 1)
+        perKey = KeyedLogLimiter(intervalNanoseconds: perKeyIntervalNanoseconds, maxKeys: maxKeys)
     }
 
     /// Logs one denial at `warning` unless a rate limit holds it back; `now` is a
@@ -66,7 +52,7 @@ public final class AuthorizationDenialLogger: Sendable {
     ) -> Bool {
         guard logger.logLevel <= .warning else { return false }
         let key = Key(principal: principal, operation: operation, resource: resource)
-        guard let heldBack = admit(key, now: now) else { return false }
+        guard let heldBack = perKey.admit(key, now: now)?.suppressed else { return false }
         guard let dropped = limiter.admit(now: now) else { return false }
         var metadata: Logger.Metadata = [
             "tern_principal": "\(principal)", "tern_host": "\(host)", "tern_operation": "\(operation)",
@@ -77,27 +63,5 @@ public final class AuthorizationDenialLogger: Sendable {
             "authorization denied: \(principal) from \(host) may not \(operation) \(resource) (\(api))",
             metadata: metadata)
         return true
-    }
-
-    /// The key's denials held back since its last line, or nil when this one is held back too.
-    private func admit(_ key: Key, now: UInt64) -> Int? {
-        table.withLock { table in
-            if let entry = table.entries[key] {
-                guard now &- entry.loggedAt >= keyInterval || now < entry.loggedAt else {
-                    table.entries[key]?.suppressed += 1
-                    return nil
-                }
-                table.entries[key] = Entry(loggedAt: now, suppressed: 0)
-                return entry.suppressed
-            }
-            if table.entries.count >= maxKeys, now &- table.sweptAt >= keyInterval {
-                table.sweptAt = now
-                let interval = keyInterval
-                table.entries = table.entries.filter { now &- $0.value.loggedAt < interval }
-            }
-            // Full of recent keys: this one has only the broker-wide bucket.
-            if table.entries.count < maxKeys { table.entries[key] = Entry(loggedAt: now, suppressed: 0) }
-            return 0
-        }
     }
 }
