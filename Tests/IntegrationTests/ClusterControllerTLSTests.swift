@@ -280,4 +280,36 @@ final class ClusterControllerTLSTests: XCTestCase {
         }
         await admin.close()
     }
+
+    /// A broker-only node (an observer: no controller listener of its own) dials the voters'
+    /// SSL controller listeners with its certificate: it follows the metadata log and registers.
+    func testBrokerOnlyNodeFollowsAndRegistersOverTLS() async throws {
+        try start()
+        let probe = try await client(nodes[0])
+        await waitUntil(60, "three registered brokers") {
+            ((try? await probe.sendToAnyBroker(MetadataRequest(topics: nil)))?.brokers.count ?? 0) == 3
+        }
+        await probe.close()
+        let observer = try BrokerProcess(
+            dataDirectory: directory.path + "/node-4",
+            settings: [
+                "node.id": "4", "process.roles": "broker",
+                "controller.quorum.voters": nodes.map { "\($0.id)@127.0.0.1:\($0.controller)" }.joined(separator: ","),
+                "listener.security.protocol.map": "CONTROLLER:SSL",
+                "ssl.certificate.location": certificates.server.certificate,
+                "ssl.key.location": certificates.server.key, "ssl.ca.location": certificates.ca,
+                "broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "300",
+            ], readyTimeout: 60)
+        processes.append(observer)
+        // Its own metadata (fetched from the quorum leader) lists all four: it fetched and registered.
+        let own = try await TernClient(
+            configuration: ClientConfiguration(
+                bootstrap: [observer.bootstrap], requestTimeout: .seconds(20), connectTimeout: .seconds(5)))
+        await waitUntil(60, "the observer sees itself and the three voters registered") {
+            let brokers = (try? await own.sendToAnyBroker(MetadataRequest(topics: nil)))?.brokers ?? []
+            return Set(brokers.map(\.nodeId)) == [1, 2, 3, 4]
+        }
+        XCTAssertFalse(observer.log.contains("TLS handshake failed"), observer.log)
+        await own.close()
+    }
 }
