@@ -312,4 +312,45 @@ final class ClusterControllerTLSTests: XCTestCase {
         XCTAssertFalse(observer.log.contains("TLS handshake failed"), observer.log)
         await own.close()
     }
+
+    /// A voter and a broker-only node with CONTROLLER:SSL but no CA (mutual TLS needs it), and
+    /// a map that puts SASL on the controller listener: ternd stops with exit code 78 naming the key.
+    func testIncompleteControllerTLSSettingsStopStartUpWithExitCode78() throws {
+        let port = freeLoopbackPort()
+        let controller = freeLoopbackPort()
+        let common = [
+            "--set", "log.dirs=\(directory.path)/bad", "--set", "admin.listeners=",
+            "--set", "controller.quorum.voters=1@127.0.0.1:\(controller),2@127.0.0.1:\(freeLoopbackPort())",
+            "--set", "ssl.certificate.location=\(certificates.server.certificate)",
+            "--set", "ssl.key.location=\(certificates.server.key)",
+        ]
+        let cases: [([String], String)] = [
+            (
+                [
+                    "--set", "node.id=1", "--set", "listener.security.protocol.map=CONTROLLER:SSL", "--set",
+                    "listeners=PLAINTEXT://127.0.0.1:\(port),CONTROLLER://127.0.0.1:\(controller)",
+                ],
+                "ssl.ca.location"
+            ),
+            (
+                [
+                    "--set", "node.id=3", "--set", "process.roles=broker", "--set",
+                    "listener.security.protocol.map=CONTROLLER:SSL", "--set", "listeners=PLAINTEXT://127.0.0.1:\(port)",
+                ],
+                "ssl.ca.location"
+            ),
+            (
+                [
+                    "--set", "node.id=1", "--set", "listener.security.protocol.map=CONTROLLER:SASL_SSL", "--set",
+                    "listeners=PLAINTEXT://127.0.0.1:\(port),CONTROLLER://127.0.0.1:\(controller)",
+                ],
+                "listener.security.protocol.map"
+            ),
+        ]
+        for (arguments, expected) in cases {
+            let result = try runCommand(Binaries.path("ternd"), common + arguments, timeout: 30)
+            XCTAssertEqual(result.status, 78, result.stderr)
+            XCTAssertTrue(result.stderr.contains(expected), "expected '\(expected)' in: \(result.stderr)")
+        }
+    }
 }
