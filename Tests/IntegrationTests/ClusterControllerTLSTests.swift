@@ -138,21 +138,25 @@ final class ClusterControllerTLSTests: XCTestCase {
         try start()
         let probe = try await client(nodes[0])
         // Registrations and heartbeats crossed TLS: every broker is known and unfenced.
+        var firstController: Int32 = -1
         await waitUntil(60, "three registered brokers and an active controller") {
             guard let answer = try? await probe.sendToAnyBroker(MetadataRequest(topics: nil)) else { return false }
+            firstController = answer.controllerId
             return answer.brokers.count == 3 && answer.controllerId > 0
         }
         await probe.close()
         let admin = try await client(nodes[0])
 
-        // An RF=3 topic (CreateTopics forwarded to the active controller when it is another node).
-        await waitUntil(30, "the replicated topic is created") {
-            let answer = try? await admin.sendToAnyBroker(
+        // An RF=3 topic, asked of a node that is not the active controller: it forwards the
+        // request there (an Envelope over the controller listener, so over TLS).
+        let receiver = try XCTUnwrap(nodes.first { $0.id != firstController }).id
+        await waitUntil(30, "the replicated topic is created through node \(receiver)") {
+            let answer = try? await admin.send(
                 CreateTopicsRequest(topics: [
                     .init(
                         name: topic, numPartitions: 1, replicationFactor: 3,
                         configs: [.init(name: "min.insync.replicas", value: "2")])
-                ]))
+                ]), to: receiver)
             return [ErrorCode.none, .topicAlreadyExists].contains(answer?.topics.first?.errorCode)
         }
         var leader: Int32 = -1
