@@ -108,19 +108,34 @@ public final class Broker: Sendable {
         self.tls = tls
         self.logger = logger
         self.resolver = TopicConfigResolver(broker: config)
+        // A super.users value that does not parse stops the broker: starting without the
+        // authorizer the operator asked for would open every topic.
+        let authorization = BrokerAuthorization(configuration: try config.authorizerConfiguration(), logger: logger)
+        self.authorization = authorization
+        // The controller listener's TLS and CLUSTER_ACTION check (listener.security.protocol.map).
+        let nodeBox = Shared(WeakClusterNode())
+        let controllerSecurity = try ControllerSecurity(
+            config: config, listenerTLS: tls?.controllerHolder,
+            authorize: ControllerSecurity.clusterAction(
+                authorization, isCaughtUp: { nodeBox.value.withLock { $0.node }.map { !$0.isFenced } ?? false }),
+            logger: logger)
         let cluster = try ClusterNode(
             config: config.cluster, logDir: config.logDirs[0], logger: logger,
             topicDefaults: ControllerTopicDefaults(
                 numPartitions: config.numPartitions,
                 replicationFactor: Int16(config["default.replication.factor"] ?? "") ?? 1,
                 maxPartitions: Int(config["max.partitions"] ?? "") ?? 100_000,
-                offsetsTopicReplicationFactor: Int16(config["offsets.topic.replication.factor"] ?? "") ?? 3))
+                offsetsTopicReplicationFactor: Int16(config["offsets.topic.replication.factor"] ?? "") ?? 3),
+            security: controllerSecurity)
+        nodeBox.value.withLock { $0.node = cluster }
+        if controllerSecurity.authorize != nil && authorization.configuration.superUsers.isEmpty {
+            let advice =
+                "authorizer.enable with an SSL controller listener and no super.users: the quorum's requests need "
+                + "CLUSTER_ACTION before any ACL can be read; put the nodes' certificate principals in super.users"
+            logger.warning("\(advice)")
+        }
         self.cluster = cluster
         producerIds = ProducerIdManager(allocate: { cluster.allocateProducerIds(completion: $0) })
-        // A super.users value that does not parse stops the broker: starting without the
-        // authorizer the operator asked for would open every topic.
-        let authorization = BrokerAuthorization(configuration: try config.authorizerConfiguration(), logger: logger)
-        self.authorization = authorization
         if authorization.enabled {
             cluster.observeImage { before, after in authorization.imageChanged(before: before, after: after) }
         }

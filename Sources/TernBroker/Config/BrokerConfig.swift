@@ -154,8 +154,8 @@ public struct BrokerConfig: Sendable {
             }
         }
         // Client listeners are named by their security protocol (PLAINTEXT, SSL, SASL_*); the names in
-        // controller.listener.names carry the quorum, plaintext (Kafka's defaults without
-        // listener.security.protocol.map, which Tern does not have yet).
+        // controller.listener.names carry the quorum, plaintext unless listener.security.protocol.map
+        // maps them to SSL (ClusterConfig).
         let controllerNames = try ClusterConfig.parseListenerNames(values["controller.listener.names"] ?? "")
         let clientNames = SecurityProtocol.allCases.map(\.rawValue)
         for listener in allListeners where !clientNames.contains(listener.name) && !controllerNames.contains(listener.name) {

@@ -38,8 +38,17 @@ public struct ClusterConfig: Sendable, Hashable {
     /// `controller.listener.names`, upper-cased; the first names the listener controllers use.
     public var controllerListenerNames: [String]
     /// This node's controller listener (a listener in `listeners` named by
-    /// `controller.listener.names`), when it has one. Required of a controller when voters are given.
+    /// `controller.listener.names`), when it has one, with its protocol from
+    /// `listener.security.protocol.map`. Required of a controller when voters are given.
     public var controllerListener: Listener?
+    /// `listener.security.protocol.map`.
+    public var securityProtocolMap = ListenerSecurityProtocolMap()
+    /// How the voters' controller listeners are secured (the map's entry for the first name of
+    /// `controller.listener.names`): what this node speaks when it connects to a controller, and
+    /// what its own controller listener serves. `.plaintext` or `.ssl`.
+    public var controllerSecurityProtocol: SecurityProtocol {
+        securityProtocolMap.securityProtocol(of: controllerListenerNames.first ?? "CONTROLLER")
+    }
     /// `broker.session.timeout.ms`: a broker without a heartbeat this long is fenced.
     public var brokerSessionTimeoutMs: Int64
     /// `broker.heartbeat.interval.ms`: how often a broker heartbeats to the active controller.
@@ -105,7 +114,22 @@ public struct ClusterConfig: Sendable, Hashable {
                     + controllerListeners.map(\.description).joined(separator: ", ")
                     + "); a node has at most one listener named in controller.listener.names")
         }
+        securityProtocolMap = try ListenerSecurityProtocolMap(parsing: values[ListenerSecurityProtocolMap.key] ?? "")
+        try securityProtocolMap.check(controllerNames: names)
+        let securedAs = controllerSecurityProtocol
         controllerListener = controllerListeners.first
+        controllerListener?.securityProtocol = securedAs
+        if let own = controllerListeners.first {
+            let served = securityProtocolMap.securityProtocol(of: own.name)
+            // Controllers dial the first name's protocol: a listener of another would refuse them.
+            guard served == securedAs else {
+                throw ConfigError(
+                    origin: ListenerSecurityProtocolMap.key,
+                    reason: "\(own) is \(served.rawValue), but controllers connect "
+                        + "with \(securedAs.rawValue) (the protocol of \(names[0]), the first of "
+                        + "controller.listener.names); map them alike")
+            }
+        }
         try checkRoles(listeners: listeners)
         guard brokerHeartbeatIntervalMs < brokerSessionTimeoutMs else {
             throw ConfigError(

@@ -18,6 +18,8 @@ public enum ConfigType: Sendable, Equatable {
     case listenerNames
     /// `User:NAME` entries separated by `;`, or empty (`super.users`).
     case principals
+    /// `NAME:PROTOCOL` pairs, comma-separated, or empty (`listener.security.protocol.map`).
+    case securityProtocolMap
 }
 
 /// One configuration key: its name, default, type and documentation.
@@ -66,6 +68,8 @@ public struct ConfigDefinition: Sendable {
             do { _ = try ClusterConfig.parseListenerNames(trimmed) } catch { return error.reason }
         case .principals:
             do { _ = try AuthorizerConfiguration.parseSuperUsers(trimmed) } catch { return error.reason }
+        case .securityProtocolMap:
+            do { _ = try ListenerSecurityProtocolMap(parsing: trimmed) } catch { return error.reason }
         }
         return nil
     }

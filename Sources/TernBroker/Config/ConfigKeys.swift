@@ -19,7 +19,10 @@ public enum BrokerConfigKeys {
             "The metadata quorum's voters, ID@HOST:PORT comma-separated; empty: this node alone is the quorum."),
         ConfigDefinition(
             "controller.listener.names", "CONTROLLER", .listenerNames,
-            "Names of the listeners the quorum uses (plaintext); the first is the one controllers connect to."),
+            "Names of the listeners the quorum uses; the first is the one controllers connect to."),
+        ConfigDefinition(
+            "listener.security.protocol.map", "", .securityProtocolMap,
+            "NAME:PROTOCOL pairs, e.g. CONTROLLER:SSL (mutual TLS on the controller listener); unmapped names: a protocol's name is that protocol, others PLAINTEXT."),
         ConfigDefinition(
             "broker.session.timeout.ms", "9000", .int(min: 1, max: maxInt),
             "A broker without a heartbeat to the active controller this long is fenced."),
@@ -130,7 +133,7 @@ public enum BrokerConfigKeys {
             "inter.broker.sasl.password", "", .string, "The password of inter.broker.sasl.username (sensitive)."),
         ConfigDefinition(
             "ssl.endpoint.identification.algorithm", "https", .oneOf(["https", "none"]),
-            "Followers on an SSL inter-broker listener: https checks the leader's certificate names its registered host."),
+            "Followers on an SSL inter-broker listener (and nodes dialing an SSL controller listener): https checks the peer's certificate names the host dialed."),
         ConfigDefinition(
             "auto.create.topics.enable", "false", .bool, "Create a topic when a client asks for metadata of an unknown one."),
         ConfigDefinition(

@@ -2,8 +2,9 @@
 ///
 /// The name is what the listener is for and, for client listeners, its security protocol
 /// (`PLAINTEXT://`, `SSL://`, `SASL_PLAINTEXT://`, `SASL_SSL://`); other names (`CONTROLLER`
-/// for the metadata quorum, …) are plaintext, as Kafka's defaults are without
-/// `listener.security.protocol.map`, which Tern does not have yet. Names are upper-cased on
+/// for the metadata quorum, …) are plaintext when parsed, as Kafka's defaults are without
+/// `listener.security.protocol.map` (``ClusterConfig`` applies the map to the controller
+/// listener). Names are upper-cased on
 /// parsing, as Kafka normalises them. Which names a configuration accepts is decided by
 /// ``BrokerConfig``.
 public struct Listener: Sendable, Hashable, CustomStringConvertible {

@@ -12,10 +12,17 @@ import Glibc
 /// `ssl.reload.check.interval.ms`), a new context is built from the files; new connections get
 /// it, open connections keep the one they started with. A reload that fails (a half-written
 /// file, a wrong password) is logged and the current certificates stay in use.
+///
+/// The SSL controller listener (`listener.security.protocol.map`, CONTROLLER:SSL) has a context
+/// of its own, which requires client certificates; it is reloaded with the other.
 public final class ListenerTLS: Sendable {
-    /// What the SSL listeners hand new connections.
+    /// What the SSL client listeners hand new connections (when only the controller listener
+    /// uses TLS, its context: then no client listener takes it).
     public let holder: TLSContextHolder
+    /// What the SSL controller listener hands new connections; nil when it is plaintext.
+    public let controllerHolder: TLSContextHolder?
     private let configuration: TLSConfiguration
+    private let controllerConfiguration: TLSConfiguration?
     private let logger: Logger
     private let stamps: Mutex<[FileStamp?]>
     private let watcher = Mutex<TimerBox?>(nil)
@@ -44,29 +51,51 @@ public final class ListenerTLS: Sendable {
     /// - Throws: ``ConfigError`` naming the key and file (missing, unreadable, not PEM, wrong
     ///   password, key not matching the certificate).
     public static func load(config: BrokerConfig, logger: Logger) throws(ConfigError) -> ListenerTLS? {
-        guard let configuration = try config.listenerTLSConfiguration() else { return nil }
+        let controller = try config.controllerListenerTLSConfiguration()
+        guard let configuration = try config.listenerTLSConfiguration() ?? controller else { return nil }
         do {
             let context = try TLSContext(configuration, role: .server)
-            return ListenerTLS(context: context, configuration: configuration, logger: logger)
+            let controllerContext = try controller.map { configuration throws(NetError) in
+                try TLSContext(configuration, role: .server)
+            }
+            return ListenerTLS(
+                context: context, configuration: configuration, controllerContext: controllerContext,
+                controllerConfiguration: controller, logger: logger)
         } catch {
             throw ConfigError(origin: "TLS", reason: error.message)
         }
     }
 
-    private init(context: TLSContext, configuration: TLSConfiguration, logger: Logger) {
+    private init(
+        context: TLSContext, configuration: TLSConfiguration, controllerContext: TLSContext?,
+        controllerConfiguration: TLSConfiguration?, logger: Logger
+    ) {
         self.holder = TLSContextHolder(context)
         self.configuration = configuration
+        self.controllerHolder = controllerContext.map(TLSContextHolder.init)
+        self.controllerConfiguration = controllerConfiguration
         self.logger = logger
-        self.stamps = Mutex(configuration.files.map(FileStamp.init(path:)))
+        self.stamps = Mutex(Self.files(configuration, controllerConfiguration).map(FileStamp.init(path:)))
+    }
+
+    /// Every file either context reads, once each, in a stable order.
+    private static func files(_ configuration: TLSConfiguration, _ controller: TLSConfiguration?) -> [String] {
+        var files = configuration.files
+        for file in controller?.files ?? [] where !files.contains(file) { files.append(file) }
+        return files
     }
 
     /// Rebuilds the context from the files and swaps it in.
     /// - Returns: false when the files cannot be used (logged; the current context stays).
     @discardableResult
     public func reload(reason: String) -> Bool {
-        let seen = configuration.files.map(FileStamp.init(path:))
+        let seen = Self.files(configuration, controllerConfiguration).map(FileStamp.init(path:))
         do {
             let context = try TLSContext(configuration, role: .server)
+            // Both or neither: the controller listener never runs on other files than the clients'.
+            if let controllerHolder, let controllerConfiguration {
+                controllerHolder.replace(with: try TLSContext(controllerConfiguration, role: .server))
+            }
             holder.replace(with: context)
             stamps.withLock { $0 = seen }
             logger.info(
@@ -110,7 +139,7 @@ public final class ListenerTLS: Sendable {
     }
 
     private func checkFiles() {
-        let current = configuration.files.map(FileStamp.init(path:))
+        let current = Self.files(configuration, controllerConfiguration).map(FileStamp.init(path:))
         let changed = stamps.withLock { $0 != current }
         if changed { reload(reason: "a certificate, key or CA file changed") }
     }

@@ -46,7 +46,8 @@ final class BrokerLifecycle: Sendable {
 
     init(
         nodeId: Int32, roles: BrokerRegistrationRecord.Roles, heartbeatIntervalMs: Int64, voters: [ClusterConfig.Voter],
-        localController: ActiveController?, logger: Logger, leader: @escaping @Sendable () -> Int32?,
+        localController: ActiveController?, channelSecurity: ChannelSecurity = .plaintext, logger: Logger,
+        leader: @escaping @Sendable () -> Int32?,
         appliedOffset: @escaping @Sendable () -> Int64, clusterId: @escaping @Sendable () -> String,
         listeners: @escaping @Sendable () -> [BrokerRegistrationRecord.Listener]
     ) {
@@ -62,7 +63,7 @@ final class BrokerLifecycle: Sendable {
         var channels: [Int32: ControllerChannel] = [:]
         for voter in voters where voter.nodeId != nodeId {
             channels[voter.nodeId] = ControllerChannel(
-                host: voter.host, port: Int(voter.port), clientId: "tern-broker-\(nodeId)")
+                host: voter.host, port: Int(voter.port), clientId: "tern-broker-\(nodeId)", security: channelSecurity)
         }
         self.channels = channels
         self.appliedOffset = appliedOffset

@@ -67,8 +67,14 @@ public final class ClusterNode: Sendable {
         try self.init(config: config, logDir: logDir, logger: logger, topicDefaults: ControllerTopicDefaults())
     }
 
-    /// - Parameter topicDefaults: what the controller uses for a topic request's defaults.
-    init(config: ClusterConfig, logDir: String, logger: Logger, topicDefaults: ControllerTopicDefaults) throws {
+    /// - Parameters:
+    ///   - topicDefaults: what the controller uses for a topic request's defaults.
+    ///   - security: TLS (and the CLUSTER_ACTION check) of the controller listener and of every
+    ///     connection to one.
+    init(
+        config: ClusterConfig, logDir: String, logger: Logger, topicDefaults: ControllerTopicDefaults,
+        security: ControllerSecurity = .plaintext
+    ) throws {
         let isObserver = !config.roles.contains(.controller)
         if isObserver && (config.voters.isEmpty || config.localVoter != nil) {
             throw UnsupportedRoleError(
@@ -94,6 +100,9 @@ public final class ClusterNode: Sendable {
             quorum.electionTimeoutMs = config.electionTimeoutMs
             quorum.fetchTimeoutMs = config.fetchTimeoutMs
         }
+        quorum.listenerTLS = security.listenerTLS
+        quorum.peerTLS = security.peerTLS
+        quorum.authorizeRequest = security.authorize
         quorum.snapshotMaxRecordBytes = config.maxRecordBytesBetweenSnapshots
         quorum.snapshotIntervalMs = config.maxSnapshotIntervalMs
         let publisher = self.publisher
@@ -106,7 +115,8 @@ public final class ClusterNode: Sendable {
         var forwardChannels: [Int32: ControllerChannel] = [:]
         for voter in config.voters where voter.nodeId != config.nodeId {
             forwardChannels[voter.nodeId] = ControllerChannel(
-                host: voter.host, port: Int(voter.port), clientId: "tern-forward-\(config.nodeId)")
+                host: voter.host, port: Int(voter.port), clientId: "tern-forward-\(config.nodeId)",
+                security: security.channelSecurity)
         }
         self.forwardChannels = forwardChannels
         let driver = QuorumDriver(
@@ -165,7 +175,8 @@ public final class ClusterNode: Sendable {
             let registrationListeners = self.registrationListeners
             lifecycle = BrokerLifecycle(
                 nodeId: config.nodeId, roles: config.roles, heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
-                voters: config.voters, localController: controller, logger: logger,
+                voters: config.voters, localController: controller, channelSecurity: security.channelSecurity,
+                logger: logger,
                 leader: { driver.status().leaderId },
                 appliedOffset: { publisher.current.nextOffset },
                 clusterId: { driver.clusterId },

@@ -1,4 +1,6 @@
+import TernNet
 import TernRaft
+import TernWire
 
 /// A voter's controller listener address.
 public struct QuorumAddress: Sendable, Hashable, CustomStringConvertible {
@@ -70,6 +72,17 @@ public struct QuorumConfiguration: Sendable {
     public static let defaultMaxSnapshotBytes = 256 << 20
     /// The seed of the node's election-timeout jitter; nil draws one.
     public var seed: UInt64?
+    /// The controller listener's TLS (an SSL controller listener, which requires client
+    /// certificates); nil: plaintext.
+    public var listenerTLS: TLSContextHolder?
+    /// The client TLS context of each new connection to a peer's controller listener; nil:
+    /// plaintext.
+    public var peerTLS: (@Sendable () throws(NetError) -> TLSContext)?
+    /// Whether a request on the controller listener may be served, given its principal
+    /// (`User:` and the client certificate's subject, `User:ANONYMOUS` without one), host and
+    /// API; nil: every request is (a plaintext listener). A refused request is answered
+    /// CLUSTER_AUTHORIZATION_FAILED and changes nothing.
+    public var authorizeRequest: (@Sendable (_ principal: String, _ host: String, _ api: ApiKey) -> Bool)?
 
     public init(
         nodeId: RaftNodeId, peers: [RaftNodeId: QuorumAddress], listenAddress: QuorumAddress?, clusterId: String,

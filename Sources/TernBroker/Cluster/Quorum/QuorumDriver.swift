@@ -172,12 +172,11 @@ public final class QuorumDriver: Sendable {
                     self.submit(
                         .message(from: from, message), reply: reply.map { ObserverReply(to: from, respond: $0) })
                 }
-                let listener = Server(
-                    configuration: ServerConfiguration(
-                        host: address.host, port: address.port,
-                        maxFrameBytes: configuration.maxFetchFrameBytes,
-                        eventLoopCount: 1),
-                    handler: inbox, logger: logger)
+                var serverConfiguration = ServerConfiguration(
+                    host: address.host, port: address.port, maxFrameBytes: configuration.maxFetchFrameBytes,
+                    eventLoopCount: 1)
+                serverConfiguration.tls = configuration.listenerTLS
+                let listener = Server(configuration: serverConfiguration, handler: inbox, logger: logger)
                 try listener.start()
                 server = listener
                 handler = inbox

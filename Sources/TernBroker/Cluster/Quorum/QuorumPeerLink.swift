@@ -168,6 +168,7 @@ final class QuorumPeerLink: Sendable {
                 host: address.host, port: address.port, timeout: configuration.connectTimeout,
                 // Acknowledgements are tiny; an observer's carry fetch answers.
                 maxFrameBytes: onAnswer == nil ? 1 << 16 : configuration.maxFetchFrameBytes,
+                tls: try configuration.peerTLS?(),
                 onFrame: { [weak self] frame in self?.acknowledged(frame) },
                 onClose: { [weak self] error in self?.connectionClosed(generation: generation, error: error) },
                 logger: logger)

@@ -26,6 +26,8 @@ final class QuorumRequestHandler: ServerConnectionHandler {
     typealias Deliver =
         @Sendable (RaftNodeId, RaftMessage, (@Sendable (RaftEnvelope?) -> Void)?) -> Void
     private let deliver: Deliver
+    /// CLUSTER_ACTION of each request (``QuorumConfiguration/authorizeRequest``); nil: unchecked.
+    private let authorize: (@Sendable (String, String, ApiKey) -> Bool)?
     /// Requests refused here (not counting what the Raft core itself refuses).
     let refusedCount = Atomic<Int>(0)
 
@@ -43,6 +45,7 @@ final class QuorumRequestHandler: ServerConnectionHandler {
         self.logger = logger
         self.warnings = warnings
         self.deliver = deliver
+        authorize = configuration.authorizeRequest
     }
 
     func connection(
@@ -54,6 +57,18 @@ final class QuorumRequestHandler: ServerConnectionHandler {
             connection.noResponse(ticket)
             connection.close()
             return
+        }
+        if let authorize {
+            // Before anything is decoded or stepped: a node's certificate is its principal
+            // (the listener required one), as on client listeners with mutual TLS.
+            let principal = connection.peerCertificateSubject.map { "User:\($0)" } ?? "User:ANONYMOUS"
+            guard authorize(principal, connection.host, header.apiKey) else {
+                refusedCount.add(1, ordering: .relaxed)
+                let status = ResponseStatus(
+                    .clusterAuthorizationFailed, "\(principal) may not CLUSTER_ACTION on the controller listener")
+                connection.respond(ticket, Frame.errorResponse(correlationId: header.correlationId, status: status))
+                return
+            }
         }
         if let controllerRequests, controllerApis.contains(header.apiKey) {
             let body = (try? reader.readBytes(count: reader.remaining, "body")) ?? []
