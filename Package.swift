@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "terndTests", dependencies: ["ternd"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TernClient", "TernWire", "TernTestSupport"],
+            dependencies: ["TernClient", "TernNet", "TernWire", "TernTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]
