@@ -1,3 +1,4 @@
+import TernTestSupport
 import TernWire
 import XCTest
 
@@ -7,31 +8,14 @@ import XCTest
 /// SCRAM server machine (what the broker runs), its failures worded as ``TernError``
 /// `.authenticationFailed` with the broker's code and never the password.
 final class BrokerConnectionSaslTests: XCTestCase {
-    private let key = Array("fake-key".utf8)
-
-    /// Plays the broker's part with ScramServer holding alice's `stored` credential.
+    /// Logs in with `settings` at a broker holding `stored` for alice.
     private func login(_ settings: ClientSASL, stored: ScramCredential) throws(TernError) {
         var session = SaslClientSession(settings: settings)
         XCTAssertEqual(session.start().mechanism, settings.mechanism.name)
-        var server = ScramServer(
-            mechanism: stored.mechanism, serverNonce: ScramMechanism.randomNonce(), fakeCredentialKey: key)
+        var broker = ScramBrokerPart(mechanism: stored.mechanism, credentials: ["alice": stored])
         do {
-            var request = try session.receive(SaslHandshakeResponse(mechanisms: ["SCRAM-SHA-256", "SCRAM-SHA-512"]))
-            for step in 0..<3 {
-                let response: SaslAuthenticateResponse
-                do {
-                    let reply =
-                        step == 0
-                        ? try server.receiveClientFirst(request.authBytes) { $0 == "alice" ? stored : nil }
-                        : try server.receiveClientFinal(request.authBytes)
-                    response = SaslAuthenticateResponse(authBytes: reply)
-                } catch {
-                    response = SaslAuthenticateResponse(
-                        errorCode: .saslAuthenticationFailed, errorMessage: SaslFailure.clientMessage, authBytes: [])
-                }
-                guard let next = try session.receive(response) else { break }
-                request = next
-            }
+            let first = try session.receive(SaslHandshakeResponse(mechanisms: ["SCRAM-SHA-256", "SCRAM-SHA-512"]))
+            try broker.run(&session, from: first)
         } catch {
             throw TernError(error, settings)
         }
