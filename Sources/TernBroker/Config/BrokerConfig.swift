@@ -45,6 +45,9 @@ public struct BrokerConfig: Sendable {
     /// `text` or `json`.
     public let logFormat: String
     public let messageMaxBytes: Int
+    /// `offsets.commit.timeout.ms`: how long a group write to a replicated `__consumer_offsets`
+    /// partition waits for its high watermark.
+    public let offsetsCommitTimeoutMs: Int
 
     /// Environment variables of the `tern` CLI that share the `TERN_` prefix but are not broker
     /// keys: skipped, so a shell that sets them for the CLI can still start ternd.
@@ -222,6 +225,7 @@ public struct BrokerConfig: Sendable {
         logLevel = values["log.level"] ?? "info"
         logFormat = values["log.format"] ?? "text"
         messageMaxBytes = Int(int("message.max.bytes"))
+        offsetsCommitTimeoutMs = Int(int("offsets.commit.timeout.ms"))
     }
 
     /// Pairs each listener with what its clients are told: the advertised entry of the same scheme

@@ -64,8 +64,9 @@ extension Broker {
                 }
             }
         }
-        let timeoutMs = Int(config["offsets.commit.timeout.ms"] ?? "") ?? 5000
-        producePurgatory.park(tp, endOffset: append.endOffset, leaderEpoch: epoch, timeoutMs: timeoutMs) { code in
+        producePurgatory.park(
+            tp, endOffset: append.endOffset, leaderEpoch: epoch, timeoutMs: config.offsetsCommitTimeoutMs
+        ) { code in
             switch code {
             case .none: completion(nil)
             case .notLeaderOrFollower:
@@ -83,21 +84,9 @@ extension Broker {
             }
         }
         // The high watermark may have passed the batch before it was parked (an in-sync set of
-        // one, a quick fsync): answer from the current one so the change does not wait for an
-        // advance that already happened.
-        if let replica = replication.hosted(tp) {
-            let (hw, leaderEpoch, setSize, leading) = replica.state.withLock {
-                (
-                    $0.machine.highWatermark, $0.machine.leaderEpoch, $0.machine.highWatermarkSet.count,
-                    $0.machine.role == .leader
-                )
-            }
-            if leading, leaderEpoch == epoch, hw >= append.endOffset {
-                producePurgatory.advance(
-                    tp, highWatermark: hw, leaderEpoch: epoch,
-                    code: setSize >= minInSyncReplicas(tp.topic) ? .none : .notEnoughReplicas)
-            }
-        }
+        // one, a quick fsync), or the replica stopped leading in between: answered now, as a
+        // produce is, rather than after an advance that already happened or at the deadline.
+        answerPassedProduces(tp)
     }
 
     /// What the coordinator may load of `__consumer_offsets` partition `partition`: a

@@ -57,91 +57,71 @@ extension Broker {
             var partitions: [ProduceResponse.Partition] = []
             partitions.reserveCapacity(topic.partitions.count)
             for var partition in topic.partitions {
+                let id = partition.partition
+                // Answers this partition; an error counts in the request's error metric.
+                func answer(_ response: ProduceResponse.Partition) {
+                    if response.errorCode != .none { context.metrics.failed(response.errorCode) }
+                    partitions.append(response)
+                }
+                func refuse(_ code: ErrorCode, _ message: String) {
+                    answer(.init(partition: id, errorCode: code, errorMessage: message))
+                }
                 guard acks == 0 || acks == 1 || acks == -1 else {
-                    context.metrics.failed(.invalidRequiredAcks)
-                    partitions.append(
-                        .init(
-                            partition: partition.partition, errorCode: .invalidRequiredAcks,
-                            errorMessage: "acks must be 0, 1 or -1 (all), got \(acks)"))
+                    refuse(.invalidRequiredAcks, "acks must be 0, 1 or -1 (all), got \(acks)")
                     continue
                 }
                 // The image's leader epoch, stamped on the batches (nil: this broker does not lead).
-                let leaderEpoch = partitionLeaderEpoch(topic.name, partition.partition)
-                if info?.holds(partition.partition) == true, leaderEpoch == nil {
-                    context.metrics.failed(.notLeaderOrFollower)
-                    partitions.append(
-                        .init(
-                            partition: partition.partition, errorCode: .notLeaderOrFollower,
-                            errorMessage: "broker \(config.nodeId) does not lead \(topic.name)-\(partition.partition)"))
+                let leaderEpoch = partitionLeaderEpoch(topic.name, id)
+                let tp = TopicPartition(topic.name, id)
+                if info?.holds(id) == true, leaderEpoch == nil {
+                    refuse(.notLeaderOrFollower, "broker \(config.nodeId) does not lead \(tp)")
                     continue
                 }
-                guard let info, info.holds(partition.partition),
-                    let log = logManager.log(for: TopicPartition(topic.name, partition.partition))
-                else {
-                    context.metrics.failed(.unknownTopicOrPartition)
-                    partitions.append(
-                        .init(
-                            partition: partition.partition, errorCode: .unknownTopicOrPartition,
-                            errorMessage: "topic '\(topic.name)' has no partition \(partition.partition)"))
+                guard let info, info.holds(id), let log = logManager.log(for: tp) else {
+                    refuse(.unknownTopicOrPartition, "topic '\(topic.name)' has no partition \(id)")
                     continue
                 }
                 guard !info.isInternal else {
-                    partitions.append(
-                        .init(
-                            partition: partition.partition, errorCode: .invalidTopic,
-                            errorMessage: "cannot produce to internal topic '\(topic.name)'"))
+                    refuse(.invalidTopic, "cannot produce to internal topic '\(topic.name)'")
                     continue
                 }
                 if request.version >= 1, let refusal = refuseCondition(partition, log: log, topic: topic.name) {
-                    context.metrics.failed(refusal.errorCode)
-                    partitions.append(refusal)
+                    answer(refusal)
                     continue
                 }
-                let tp = TopicPartition(topic.name, partition.partition)
                 let condition = request.version >= 1 ? partition.condition : nil
                 if let replica = replication.hosted(tp) {
                     // A replicated partition: appended under its machine's lock, answered for
                     // acks=all once the high watermark passes the batch.
-                    let result = appendAsLeader(
-                        replica, acks: acks, topic: topic.name, partition: partition.partition
-                    ) { epoch in
+                    let result = appendAsLeader(replica, acks: acks, topic: topic.name, partition: id) { epoch in
                         append(
-                            &partition.records, to: log, topic: topic.name, partition: partition.partition,
-                            requireKeys: requireKeys, condition: condition, appendId: partition.appendId,
-                            leaderEpoch: epoch)
+                            &partition.records, to: log, topic: topic.name, partition: id, requireKeys: requireKeys,
+                            condition: condition, appendId: partition.appendId, leaderEpoch: epoch)
                     }
-                    if result.errorCode != .none { context.metrics.failed(result.errorCode) }
                     if result.errorCode == .none && acks == -1 {
                         replicatedWaits.append(
                             (results.count, partitions.count, tp, result.endOffset, result.leaderEpoch))
                     }
-                    partitions.append(result.response)
+                    answer(result.response)
                     continue
                 }
                 if awaitsReplicaHosting(tp) {
                     // Replicated, but its replica machine is not running yet: retriable, the
                     // producer comes back once this broker serves it as a leader.
-                    context.metrics.failed(.notLeaderOrFollower)
-                    partitions.append(
-                        .init(
-                            partition: partition.partition, errorCode: .notLeaderOrFollower,
-                            errorMessage: "broker \(config.nodeId) does not lead \(tp) yet"))
+                    refuse(.notLeaderOrFollower, "broker \(config.nodeId) does not lead \(tp) yet")
                     continue
                 }
-                if acks == -1, let refusal = refuseSingleReplicaAcksAll(topic.name, partition.partition) {
-                    context.metrics.failed(.notEnoughReplicas)
-                    partitions.append(refusal)
+                if acks == -1, let refusal = refuseSingleReplicaAcksAll(topic.name, id) {
+                    answer(refusal)
                     continue
                 }
                 let result = append(
-                    &partition.records, to: log, topic: topic.name, partition: partition.partition,
-                    requireKeys: requireKeys, condition: condition, appendId: partition.appendId,
-                    leaderEpoch: leaderEpoch ?? 0)
-                if result.errorCode != .none { context.metrics.failed(result.errorCode) }
+                    &partition.records, to: log, topic: topic.name, partition: id, requireKeys: requireKeys,
+                    condition: condition, appendId: partition.appendId, leaderEpoch: leaderEpoch ?? 0)
                 if result.errorCode == .none && acks == -1, case .sync = config.flushMode {
                     durableWaits.append((results.count, partitions.count, log, result.endOffset))
                 }
-                partitions.append(result.response)
+                answer(result.response)
             }
             results.append(ProduceResponse.Topic(name: topic.name, partitions: partitions))
         }

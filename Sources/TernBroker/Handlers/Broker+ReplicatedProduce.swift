@@ -55,7 +55,8 @@ extension Broker {
     /// failover the producer sends nothing else to that partition while the retry is in flight,
     /// so it waited out its request timeout, again and again (a 42-127 s stall in
     /// scripts/bench-failover.sh). Parking first and checking after loses no advance: one that
-    /// lands in between completes the waiter there, and a waiter completes once.
+    /// lands in between completes the waiter there, and a waiter completes once. The group
+    /// coordinator's writes to `__consumer_offsets` park here too (``whenCommitted(_:_:completion:)``).
     func answerPassedProduces(_ tp: TopicPartition) {
         guard let replica = replication.hosted(tp) else { return }
         let (leading, highWatermark, epoch, setSize) = replica.state.withLock {

@@ -12,10 +12,11 @@ extension BrokerConnection {
     func authenticate(_ settings: ClientSASL, timeout: Duration) throws(TernError) {
         var session = SaslClientSession(settings: settings)
         let handshake = try exchange(session.start(), timeout: timeout)
-        var next: SaslAuthenticateRequest? = try session.receive(handshake)
+        var next: SaslAuthenticateRequest?
+        do { next = try session.receive(handshake) } catch { throw TernError(error, settings) }
         while let request = next {
             let response = try exchange(request, timeout: timeout)
-            next = try session.receive(response)
+            do { next = try session.receive(response) } catch { throw TernError(error, settings) }
         }
     }
 
@@ -28,6 +29,33 @@ extension BrokerConnection {
             throw TernError(.timedOut, "\(R.apiKey.name) to \(self) got no answer within \(timeout)")
         }
         return try result.get()
+    }
+}
+
+extension SaslClientSession {
+    /// A session logging in with the SDK's settings.
+    init(settings: ClientSASL, clientNonce: String = ScramMechanism.randomNonce()) {
+        self.init(
+            mechanism: settings.mechanism.name, username: settings.username, password: settings.password,
+            clientNonce: clientNonce)
+    }
+}
+
+extension TernError {
+    /// What the SDK's users are told of a failed login: `.authenticationFailed`, with the broker's
+    /// code when it answered one (never the password: the session's reasons hold none).
+    init(_ failure: SaslClientError, _ settings: ClientSASL) {
+        let message =
+            switch failure.code {
+            case .mechanismNotOffered:
+                "the broker does not offer \(settings.mechanism) (it offers: \(failure.offeredMechanisms.joined(separator: ", ")))"
+            case .refused: "the broker refused user \(settings.username) (\(settings.mechanism)): \(failure.reason)"
+            case .unsupportedMechanism: "mechanism \(settings.mechanism) is not implemented"
+            case .badServerFirst, .serverNotProven: "SCRAM exchange with the broker failed: \(failure.reason)"
+            default: failure.reason
+            }
+        self.init(
+            .authenticationFailed, message, brokerError: failure.brokerError == .none ? nil : failure.brokerError)
     }
 }
 

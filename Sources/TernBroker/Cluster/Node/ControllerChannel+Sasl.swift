@@ -14,48 +14,28 @@ extension ControllerChannel {
     func authenticate(
         _ connection: ClientConnection, _ credentials: InterBrokerSaslCredentials, timeout: Duration
     ) throws(ControllerChannelError) {
-        let peer = "\(host):\(port)"
-        func refused(_ reason: String) -> ControllerChannelError {
-            ControllerChannelError(
-                "SASL login at \(peer) as \(credentials.username) (\(credentials.mechanism)) failed: \(reason)",
+        func refused(_ failure: SaslClientError) -> ControllerChannelError {
+            let reason =
+                switch failure.code {
+                case .mechanismNotOffered:
+                    "the broker does not offer it (it offers: \(failure.offeredMechanisms.joined(separator: ", ")); \(failure.brokerError))"
+                case .unsupportedMechanism: "mechanism \(credentials.mechanism) is not spoken"
+                case .badServerFirst: "SCRAM server-first message: \(failure.reason)"
+                case .serverNotProven: "the broker did not prove it holds the credential: \(failure.reason)"
+                default: failure.reason
+                }
+            return ControllerChannelError(
+                "SASL login at \(host):\(port) as \(credentials.username) (\(credentials.mechanism)) failed: \(reason)",
                 securityFailure: true)
         }
-        let handshake = try exchange(SaslHandshakeRequest(mechanism: credentials.mechanism), on: connection, timeout)
-        guard handshake.errorCode == .none else {
-            throw refused(
-                "the broker does not offer it (it offers: \(handshake.mechanisms.joined(separator: ", ")); \(handshake.errorCode))"
-            )
-        }
-        func check(_ response: SaslAuthenticateResponse) throws(ControllerChannelError) {
-            guard response.errorCode == .none else {
-                throw refused(response.errorMessage ?? response.errorCode.name)
-            }
-        }
-        if credentials.mechanism == "PLAIN" {
-            let message = PlainMessage(username: credentials.username, password: credentials.password)
-            try check(try exchange(SaslAuthenticateRequest(authBytes: message.encoded), on: connection, timeout))
-            return
-        }
-        guard let mechanism = ScramMechanism(name: credentials.mechanism) else {
-            throw refused("mechanism \(credentials.mechanism) is not spoken")
-        }
-        var client = ScramClient(
-            mechanism: mechanism, username: credentials.username, password: credentials.password,
-            clientNonce: ScramMechanism.randomNonce())
-        let first = try exchange(SaslAuthenticateRequest(authBytes: client.clientFirst()), on: connection, timeout)
-        try check(first)
-        let final: [UInt8]
-        do {
-            final = try client.receiveServerFirst(first.authBytes)
-        } catch {
-            throw refused("SCRAM server-first message: \(error.reason)")
-        }
-        let last = try exchange(SaslAuthenticateRequest(authBytes: final), on: connection, timeout)
-        try check(last)
-        do {
-            try client.receiveServerFinal(last.authBytes)
-        } catch {
-            throw refused("the broker did not prove it holds the credential: \(error.reason)")
+        var session = SaslClientSession(
+            mechanism: credentials.mechanism, username: credentials.username, password: credentials.password)
+        let handshake = try exchange(session.start(), on: connection, timeout)
+        var next: SaslAuthenticateRequest?
+        do { next = try session.receive(handshake) } catch { throw refused(error) }
+        while let request = next {
+            let response = try exchange(request, on: connection, timeout)
+            do { next = try session.receive(response) } catch { throw refused(error) }
         }
     }
 
