@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh --list                   the targets, their -max_len and what they decode
 #   scripts/fuzz.sh --seeds                  regenerate Fuzz/Corpus/<target>/ from real encodes
 #   TERN_FUZZ_RUNS=10000000 scripts/fuzz.sh all 3600   stop each target at 10 million executions
+#   TERN_FUZZ_TIMEOUT=60 scripts/fuzz.sh all 600       a slower input counts as a hang (default 10 s)
 #
 # Seeds come from Fuzz/Corpus/<target>/ (read only); inputs the fuzzer finds go to a working
 # corpus, and crashes to artifacts, under $TERN_FUZZ_DIR (default /tmp/tern-fuzz), outside the
@@ -18,6 +19,10 @@ work="${TERN_FUZZ_DIR:-/tmp/tern-fuzz}"
 rss_limit_mb="${TERN_FUZZ_RSS_MB:-2048}"
 # Optional: stop a target after this many executions (-runs) even before SECONDS have passed.
 runs="${TERN_FUZZ_RUNS:--1}"
+# Seconds one input may take before libFuzzer reports a hang. Inputs take well under a
+# millisecond; on a machine loaded by other builds a nice-19 fuzzer can be starved for longer
+# than 10 s of wall time, which libFuzzer's wall-clock alarm reports as a timeout.
+timeout="${TERN_FUZZ_TIMEOUT:-10}"
 
 build() {
     # libFuzzer without its main: SwiftPM links an executable's main under another name, so
@@ -37,7 +42,7 @@ binary=.build-fuzz/release/tern-fuzz
 case "${1:-all}" in
     --list) build; exec "$binary" --list ;;
     --seeds) build; rm -rf Fuzz/Corpus; exec "$binary" --write-seeds Fuzz/Corpus ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 esac
 
 target="${1:-all}"
@@ -62,7 +67,7 @@ for name in $targets; do
     cp "$binary" "$copy"
     result=ok
     # The working corpus comes first: libFuzzer adds what it finds there, never to the seeds.
-    nice -n 19 "$copy" "$name" -max_len="$max_len" -rss_limit_mb="$rss_limit_mb" -timeout=10 \
+    nice -n 19 "$copy" "$name" -max_len="$max_len" -rss_limit_mb="$rss_limit_mb" -timeout="$timeout" \
         -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 -artifact_prefix="$artifacts/" \
         "$corpus" "Fuzz/Corpus/$name" >"$log" 2>&1 || result=CRASH
     rm -f "$copy"

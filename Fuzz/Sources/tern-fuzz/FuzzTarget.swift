@@ -18,7 +18,8 @@ struct FuzzTarget: Sendable {
         RequestTarget.target, ResponseTarget.target, RecordBatchTarget.target, GzipTarget.target,
         MetadataRecordTarget.target, AdminHTTPTarget.target, ConfigFileTarget.target, GroupRecordTarget.target,
         RaftWireTarget.target, SaslTarget.target, MetadataBatchTarget.target, MetaPropertiesTarget.target,
-        QuorumFilesTarget.target, ProducerSnapshotTarget.target,
+        QuorumFilesTarget.target, ProducerSnapshotTarget.target, ReplicationWireTarget.target,
+        MetadataImageTarget.target, CheckpointFilesTarget.target,
     ]
 }
 

@@ -215,6 +215,7 @@ public struct MetadataImage: Hashable, Sendable {
         guard record.leaderEpoch >= 0, record.partitionEpoch >= 0 else {
             throw MetadataImageError(.invalid, "\(what): negative epoch")
         }
+        try Self.checkEpochsHaveSuccessors(what, leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch)
         topicsById[record.topicId]?.partitions[record.partition] = Partition(
             partition: record.partition, replicas: record.replicas, isr: record.isr, leader: record.leader,
             leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch,
@@ -242,6 +243,7 @@ public struct MetadataImage: Hashable, Sendable {
                 "\(what): leader epoch \(record.leaderEpoch) after \(current.leaderEpoch) "
                     + (leaderChanged ? "(a new leader needs exactly the next epoch)" : "(same leader keeps its epoch)"))
         }
+        try Self.checkEpochsHaveSuccessors(what, leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch)
         let replicas = record.replicas ?? current.replicas
         let adding = record.addingReplicas ?? current.addingReplicas
         let removing = record.removingReplicas ?? current.removingReplicas
@@ -259,6 +261,22 @@ public struct MetadataImage: Hashable, Sendable {
             partition: record.partition, replicas: replicas, isr: record.isr, leader: record.leader,
             leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch, addingReplicas: adding,
             removingReplicas: removing)
+    }
+
+    /// The largest leader or partition epoch an image holds. Every change needs the next epoch,
+    /// so an epoch of `Int32.max` would leave the partition with none: the controller's `+ 1`
+    /// would trap, and a change that wrapped to a negative epoch would make a snapshot the image
+    /// cannot load back. Refused instead, with a clear error (found by the `metadata-image` fuzz
+    /// target's invariants).
+    static let maxEpoch = Int32.max - 1
+
+    private static func checkEpochsHaveSuccessors(_ what: String, leaderEpoch: Int32, partitionEpoch: Int32) throws {
+        guard leaderEpoch <= maxEpoch, partitionEpoch <= maxEpoch else {
+            throw MetadataImageError(
+                .invalid,
+                "\(what): leader epoch \(leaderEpoch) or partition epoch \(partitionEpoch) leaves no next epoch "
+                    + "(at most \(maxEpoch))")
+        }
     }
 
     /// A reassignment's adding and removing sets: repeat-free, disjoint, within the replicas, and

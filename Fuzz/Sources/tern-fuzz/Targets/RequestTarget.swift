@@ -85,13 +85,38 @@ enum RequestTarget {
                         sessionId: 3, sessionEpoch: 2, version: 2))
             ),
             (
+                "fetch-v3-replica",
+                payload(
+                    FetchRequest(
+                        replicaId: 3, maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20,
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [
+                                    .init(
+                                        partition: 0, fetchOffset: 120, maxBytes: 1 << 20, currentLeaderEpoch: 4,
+                                        lastFetchedEpoch: 4, durableOffset: 118),
+                                    .init(
+                                        partition: 1, fetchOffset: 0, maxBytes: 4096, currentLeaderEpoch: 1,
+                                        lastFetchedEpoch: -1, durableOffset: 0),
+                                ])
+                        ], version: 3))
+            ),
+            (
+                "list-offsets-v0",
+                payload(
+                    ListOffsetsRequest(
+                        topics: [.init(name: "orders", partitions: [.init(partition: 0, timestamp: -2)])], version: 0))
+            ),
+            (
                 "offset-for-leader-epoch",
                 payload(
                     OffsetForLeaderEpochRequest(
                         replicaId: 2,
                         topics: [
                             .init(
-                                name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])
+                                name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)]
+                            )
                         ]))
             ),
             (

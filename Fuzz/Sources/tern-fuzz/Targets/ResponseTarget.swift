@@ -79,6 +79,46 @@ enum ResponseTarget {
                         ], sessionId: 5), version: 1)
             ),
             (
+                "fetch-v2-diverging",
+                seed(
+                    .fetch,
+                    FetchResponse(
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [
+                                    .init(
+                                        partition: 0, highWatermark: 90, logStartOffset: 0, divergingEpoch: 3,
+                                        divergingEndOffset: 80),
+                                    .init(partition: 1, errorCode: .fencedLeaderEpoch, errorMessage: "epoch 2 < 4"),
+                                ])
+                        ], sessionId: 0), version: 2)
+            ),
+            (
+                "fetch-v3",
+                seed(
+                    .fetch,
+                    FetchResponse(
+                        topics: [
+                            .init(
+                                name: "orders",
+                                partitions: [.init(partition: 0, highWatermark: 2, logStartOffset: 0, records: records)]
+                            )
+                        ], sessionId: 0), version: 3)
+            ),
+            (
+                "list-offsets-v1",
+                seed(
+                    .listOffsets,
+                    ListOffsetsResponse(topics: [
+                        .init(
+                            name: "orders",
+                            partitions: [
+                                .init(partition: 0, offset: 0), .init(partition: 1, errorCode: .unknownLeaderEpoch),
+                            ])
+                    ]), version: 1)
+            ),
+            (
                 "offset-for-leader-epoch",
                 seed(
                     .offsetForLeaderEpoch,
@@ -409,7 +449,8 @@ enum ResponseTarget {
                         .init(
                             name: "orders",
                             partitions: [
-                                .init(partition: 0, replicas: [2, 3, 1], addingReplicas: [2, 3], removingReplicas: [1])
+                                .init(
+                                    partition: 0, replicas: [2, 3, 1], addingReplicas: [2, 3], removingReplicas: [1])
                             ])
                     ]))
             ),

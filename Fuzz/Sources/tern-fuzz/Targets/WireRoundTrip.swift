@@ -116,9 +116,10 @@ enum WireRoundTrip {
             counts[UInt32(key.rawValue) << 16 | UInt32(version), default: 0] += 1
         }
 
-        func report(_ what: String) -> String {
+        /// One line per API and version of ``apis`` (of `keys` only, when given).
+        func report(_ what: String, keys: Set<ApiKey>? = nil) -> String {
             var lines = ["\(what) decoded per type (inputs that decoded and round-tripped):"]
-            for api in WireRoundTrip.apis {
+            for api in WireRoundTrip.apis where keys?.contains(api.key) ?? true {
                 for version in api.minVersion...api.maxVersion {
                     let count = counts[UInt32(api.key.rawValue) << 16 | UInt32(version)] ?? 0
                     lines.append("  \(api.key.name) v\(version): \(count)")
