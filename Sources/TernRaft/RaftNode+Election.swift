@@ -27,10 +27,13 @@ extension RaftNode {
         for id in others { sendAfterPersist(id, .vote(request)) }
     }
 
+    /// True when this node's vote for itself in the current epoch is on disk.
+    var ownVoteIsDurable: Bool { durableEpoch == epoch && durableVote == config.id }
+
     /// A candidate wins with a majority that counts its own vote only once that vote is durable.
     mutating func checkElectionWon(_ now: Tick) {
         guard role == .candidate else { return }
-        let selfVote = durableEpoch == epoch && durableVote == config.id ? 1 : 0
+        let selfVote = ownVoteIsDurable ? 1 : 0
         if grants.count + selfVote >= config.majority { becomeLeader(now) }
     }
 

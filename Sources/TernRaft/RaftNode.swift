@@ -255,8 +255,11 @@ public struct RaftNode: Sendable {
         var end = last.endOffset
         for later in pendingWrites { end = min(end, later.fromOffset) }
         durableEnd = min(end, logEndOffset)
+        let voteWasDurable = ownVoteIsDurable
         durableEpoch = last.epoch
         durableVote = last.votedFor
+        // A candidate's round (and its election timer) starts once its vote is durable.
+        if role == .candidate && !voteWasDurable && ownVoteIsDurable { resetElectionTimer(now) }
         var held: [(gate: UInt64, to: RaftNodeId, message: RaftMessage)] = []
         for d in deferred {
             if d.gate <= seq { send(d.to, d.message) } else { held.append(d) }
@@ -338,7 +341,12 @@ public struct RaftNode: Sendable {
                 // Also repeats a lost FetchSnapshot: it asks for the next chunk of a download.
                 sendFetch(now)
             }
-        case .unattached, .prospective, .candidate:
+        case .candidate:
+            // The round starts when the candidate's vote is durable: its vote requests leave then
+            // (and a single voter wins then). Timing out while that write is still under way would
+            // only start another epoch and another write: on a disk slower than the timeout, forever.
+            if now >= electionDeadline && ownVoteIsDurable { startPreVote(now) }
+        case .unattached, .prospective:
             if now >= electionDeadline { startPreVote(now) }
         }
     }

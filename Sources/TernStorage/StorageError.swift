@@ -36,6 +36,10 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
         public static let unknownProducerId = Code("unknown producer id")
         /// The log was truncated while a read was in progress (the read may be retried).
         public static let logTruncated = Code("log truncated")
+        /// No descriptor to spare for a segment file: the files in use (cached, or held by reads
+        /// and responses in flight) reached their bound (``LogManager/segmentFileOpenLimit``), or
+        /// the process ran out of descriptors. Transient: retry once reads in flight have ended.
+        public static let descriptorsExhausted = Code("descriptors exhausted")
         /// The code's name.
         public var description: String { raw }
     }

@@ -54,7 +54,7 @@ final class DescriptorLimitTests: XCTestCase {
         }
         await producer.close()
         XCTAssertEqual(expected.count, Self.topics.count * Int(Self.partitions) * Self.rounds)
-        try await assertEveryRecord(client, expected, "before the kill")
+        try await assertEveryRecord(client, expected, "before the kill", broker)
 
         // The open segment files stay within the budget (half of 256), give or take reads in flight.
         let metrics = try httpGet(port: try XCTUnwrap(broker.adminPort), "/metrics").text
@@ -73,7 +73,7 @@ final class DescriptorLimitTests: XCTestCase {
         defer { broker.stop() }
         client = try await TernClient(
             configuration: ClientConfiguration(bootstrap: [broker.bootstrap], requestTimeout: .seconds(30)))
-        try await assertEveryRecord(client, expected, "after kill -9 and restart")
+        try await assertEveryRecord(client, expected, "after kill -9 and restart", broker)
         let after = client.producer(configuration: ProducerConfiguration(acks: .all))
         for topic in Self.topics {
             let metadata = try await after.send(
@@ -119,10 +119,11 @@ final class DescriptorLimitTests: XCTestCase {
         kill(process.processIdentifier, SIGTERM)
     }
 
-    /// Reads every partition of both topics from the beginning and compares with `expected`.
-    private func assertEveryRecord(_ client: TernClient, _ expected: [String: String], _ context: String)
-        async throws
-    {
+    /// Reads every partition of both topics from the beginning and compares with `expected`;
+    /// a shortfall shows the end of the broker's log (and whether it is still running).
+    private func assertEveryRecord(
+        _ client: TernClient, _ expected: [String: String], _ context: String, _ broker: BrokerProcess
+    ) async throws {
         let consumer = client.consumer()
         var partitions: [TopicPartition] = []
         for topic in Self.topics {
@@ -141,7 +142,11 @@ final class DescriptorLimitTests: XCTestCase {
             }
         }
         await consumer.close()
-        XCTAssertEqual(found.count, expected.count, "\(context): records read")
+        let tail =
+            found.count < expected.count ? broker.log.split(separator: "\n").suffix(30).joined(separator: "\n") : ""
+        XCTAssertEqual(
+            found.count, expected.count,
+            "\(context): records read; broker running: \(broker.isRunning); its log ends:\n\(tail)")
         let wrong = expected.filter { found[$0.key] != $0.value }
         XCTAssertTrue(
             wrong.isEmpty,

@@ -40,7 +40,18 @@ func appendKeyed(
 
 /// Every record of the log, from its start.
 func allRecords(_ log: PartitionLog) throws -> [Record] {
-    try recordsOf(log.read(from: log.logStartOffset, maxBytes: 256 << 20, maxOffset: .max))
+    // In as many reads as it takes: a read stops early when no descriptor is left for one more
+    // segment (SegmentFileCache.openLimit).
+    var records: [Record] = []
+    var offset = log.logStartOffset
+    while offset < log.logEndOffset {
+        let read = try recordsOf(log.read(from: offset, maxBytes: 256 << 20, maxOffset: .max))
+        let next = read.filter { $0.offset >= offset }
+        guard let last = next.last else { break }
+        records += next
+        offset = last.offset + 1
+    }
+    return records
 }
 
 /// The records a full compaction of everything below `activeBase` must leave: the last record

@@ -63,7 +63,8 @@ extension Broker {
             }
         }
         context.respond(
-            chunks: read.encode(correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
+            chunks: read.encode(
+                correlationId: context.header.correlationId, version: version, sessionId: resolved.sessionId))
     }
 
     /// The topics of a consumer's fetch (the whole session's, not only the ones an incremental
@@ -188,6 +189,11 @@ extension Broker {
                     out.errorCode = .notLeaderOrFollower
                     out.errorMessage = "\(topic.name)-\(p.partition): \(error.message)"
                     hasError = true
+                    partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
+                } catch let error as StorageError where error.code == .descriptorsExhausted {
+                    // The segment files in use reached their bound (LogManager.segmentFileOpenLimit),
+                    // mostly held by this very response: no records for this partition this time,
+                    // and no error; the next fetch reads it once these files are sent and let go.
                     partitions.append(FetchRead.Partition(header: out, slices: [], byteCount: 0))
                 } catch {
                     out.errorCode = .kafkaStorageError

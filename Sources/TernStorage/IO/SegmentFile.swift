@@ -26,6 +26,43 @@ public final class SegmentFile: Sendable {
         Self.openedTotal.add(1, ordering: .relaxed)
     }
 
+    /// Opens the existing file at `path` again (after an eviction) unless `limit` segment
+    /// descriptors are open already: a read of many evicted segments (a fetch of hundreds of
+    /// partitions holds each file until its response is sent) must not take the process's last
+    /// descriptors, which sockets, the metadata log and libdispatch (it crashes the process
+    /// when it cannot open `/proc/self/task/…/stat`) need.
+    /// - Throws: `descriptorsExhausted` at the limit or when the process has no descriptor left;
+    ///   `ioError` when the open fails otherwise.
+    init(reopening path: String, limit: Int) throws {
+        self.path = path
+        fd = try Self.reserveAndOpen(path, limit: limit)
+        Self.openedTotal.add(1, ordering: .relaxed)
+    }
+
+    /// Counts a descriptor in ``openCount`` if that stays within `limit`, then opens `path`
+    /// (uncounting it when the open fails).
+    private static func reserveAndOpen(_ path: String, limit: Int) throws -> FileDescriptor {
+        let open = openCount.add(1, ordering: .relaxed).newValue
+        guard open <= limit else {
+            openCount.subtract(1, ordering: .relaxed)
+            throw StorageError(
+                .descriptorsExhausted,
+                "cannot open \(path): \(open - 1) segment files are open, the most allowed is \(limit)")
+        }
+        do {
+            return try FileDescriptor.open(FilePath(path), .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
+        } catch let errno as Errno {
+            openCount.subtract(1, ordering: .relaxed)
+            if errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem {
+                throw StorageError(.descriptorsExhausted, "cannot open \(path): \(errno)")
+            }
+            throw FileSystem.error("cannot open", path, errno)
+        } catch {
+            openCount.subtract(1, ordering: .relaxed)
+            throw error
+        }
+    }
+
     /// The raw descriptor, for `sendfile(2)`; valid while this object is referenced.
     public var descriptor: Int32 { fd.rawValue }
 

@@ -48,6 +48,16 @@ final class SegmentFileCache: Sendable {
         }
     }
 
+    /// The most segment descriptors open at once, cached or held by reads, flushes and
+    /// responses in flight: the budget plus a quarter (at least 8). Reopening an evicted file
+    /// past it fails (`descriptorsExhausted`) instead of spending descriptors the rest of the
+    /// process needs: without it a single fetch across hundreds of partitions pinned one file
+    /// per segment read, ran the process out of descriptors and libdispatch killed it.
+    var openLimit: Int {
+        let budget = self.budget
+        return budget + max(8, budget / 4)
+    }
+
     /// Files the cache holds now.
     var count: Int { held.load(ordering: .relaxed) }
 

@@ -54,8 +54,9 @@ final class SegmentHandle: Sendable {
     }
 
     /// The open file; the caller uses its descriptor for as long as it holds the result.
-    /// - Throws: `ioError` when the file cannot be opened (for example at the descriptor limit);
-    ///   `notFound` when the segment has left its log.
+    /// - Throws: `descriptorsExhausted` when no descriptor may be spent on it now (see
+    ///   ``SegmentFileCache/openLimit``); `ioError` when the file cannot be opened; `notFound`
+    ///   when the segment has left its log.
     func open() throws -> SegmentFile {
         if let file = state.withLock({ $0.file }) {
             if !referenced.load(ordering: .relaxed) { referenced.store(true, ordering: .relaxed) }
@@ -72,7 +73,7 @@ final class SegmentHandle: Sendable {
         }
         // The open itself runs outside the lock; a racing open of the same handle loses below and
         // its descriptor is closed when its result is dropped.
-        return try install(try inUse ?? SegmentFile(path: path, create: false))
+        return try install(try inUse ?? SegmentFile(reopening: path, limit: cache.openLimit))
     }
 
     /// Makes `file` the cached one unless another already is; returns the one to use.

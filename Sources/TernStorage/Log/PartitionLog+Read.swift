@@ -59,9 +59,17 @@ extension PartitionLog {
                     position = segment.offsetIndex.lookup(UInt32(clamping: offset - segment.baseOffset))?.position ?? 0
                 }
                 if segment.size > position {
+                    let file: SegmentFile
+                    do {
+                        file = try segment.file
+                    } catch let error as StorageError where error.code == .descriptorsExhausted && !plans.isEmpty {
+                        // No descriptor to spare for one more segment (SegmentFileCache.openLimit):
+                        // serve what is planned; the reader asks again from where it ends.
+                        break
+                    }
                     plans.append(
                         ReadPlan(
-                            file: try segment.file, start: position, size: segment.size, fence: segment.handle,
+                            file: file, start: position, size: segment.size, fence: segment.handle,
                             fenceValue: segment.handle.truncations.load(ordering: .sequentiallyConsistent)))
                     available += segment.size - position
                 }

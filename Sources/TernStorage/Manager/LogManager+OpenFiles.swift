@@ -7,6 +7,12 @@ extension LogManager {
     /// when it is evicted closes when that ends.
     public static var maxOpenSegmentFiles: Int { SegmentFileCache.shared.budget }
 
+    /// The most segment descriptors open at once, the cached ones and those that reads,
+    /// flushes and fetch responses in flight hold: ``maxOpenSegmentFiles`` plus a quarter (at
+    /// least 8). Reopening an evicted segment file past it fails with `descriptorsExhausted`
+    /// (a fetch then answers that partition without records this time).
+    public static var segmentFileOpenLimit: Int { SegmentFileCache.shared.openLimit }
+
     /// Sets ``maxOpenSegmentFiles`` (at least 1), closing files past it at once.
     public static func limitOpenSegmentFiles(to budget: Int) {
         SegmentFileCache.shared.budget = budget
