@@ -237,25 +237,37 @@ final class ClusterReassignTests: XCTestCase {
 
         try cluster.start(3)
         cluster.waitForBrokers(3, askingNodes: [1])
-        // Widened by reassignment: node 3 is added to every partition, which it now replicates.
-        cluster.waitUntil(20, "every __consumer_offsets partition is being widened to node 3") {
-            guard let listed = moves(1), let topic = listed.first(where: { $0.name == "__consumer_offsets" }) else {
-                return false
+        // Widened by reassignment: node 3 is added to every partition, which it then replicates.
+        // The move is short-lived (empty logs: node 3 is in sync within one fetch, ~100 ms on a
+        // quiet machine, and the controller completes it), so polling may miss it; whenever a
+        // move of the topic is seen, it only adds node 3. The end state is checked below.
+        var seenInProgress = false
+        cluster.waitUntil(20, "every __consumer_offsets partition is widened to node 3 (a move seen, or done)") {
+            guard let listed = moves(1) else { return false }
+            if let topic = listed.first(where: { $0.name == "__consumer_offsets" }) {
+                XCTAssertTrue(
+                    topic.partitions.allSatisfy { $0.addingReplicas == [3] && $0.removingReplicas == [] },
+                    "\(topic)")
+                seenInProgress = true
+                return topic.partitions.count == 3
             }
-            return topic.partitions.count == 3
-                && topic.partitions.allSatisfy { $0.addingReplicas == [3] && $0.removingReplicas == [] }
+            return (0..<3).allSatisfy { index in
+                cluster.metadataPartition(1, "__consumer_offsets", Int32(index)).map { Set($0.replicas) } == [1, 2, 3]
+            }
         }
+        print("__consumer_offsets widening to node 3 seen in progress: \(seenInProgress)")
         cluster.waitUntil(10, "node 3 creates the logs of the partitions it joins") {
             (0..<3).allSatisfy { hasLog(3, "__consumer_offsets-\($0)") }
         }
-        cluster.waitUntil(10, "every node shows node 3 among every partition's replicas, the ISR kept") {
+        cluster.waitUntil(20, "every node shows node 3 among every partition's replicas and in sync, no move left") {
             [Int32(1), 2, 3].allSatisfy { node in
-                (0..<3).allSatisfy { index in
-                    guard let seen = cluster.metadataPartition(node, "__consumer_offsets", Int32(index)) else {
-                        return false
+                moves(node) == []
+                    && (0..<3).allSatisfy { index in
+                        guard let seen = cluster.metadataPartition(node, "__consumer_offsets", Int32(index)) else {
+                            return false
+                        }
+                        return Set(seen.replicas) == [1, 2, 3] && Set(seen.isr) == [1, 2, 3]
                     }
-                    return Set(seen.replicas) == [1, 2, 3] && Set(seen.isr).isSuperset(of: [1, 2])
-                }
             }
         }
     }
