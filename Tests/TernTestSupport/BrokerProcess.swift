@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,24 +25,75 @@ public enum Binaries {
     public static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
-public func freeLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    precondition(fd >= 0, "socket() failed")
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-            guard bind(fd, pointer, length) == 0 else { return -1 }
-            return getsockname(fd, pointer, &length)
+/// A port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range when there
+/// is room (see ``LoopbackPorts``), so that no outgoing connection on the machine takes it while
+/// a node that owns it is down between a stop and a restart (a restart keeps its ports).
+public func freeLoopbackPort() -> Int { LoopbackPorts.shared.next() }
+
+/// Hands out loopback ports for test processes to listen on.
+///
+/// Ports from `bind(0)` come from the ephemeral range (`ip_local_port_range`), the same range
+/// every outgoing connection's local port is drawn from: a node stopped and restarted on its
+/// port found it taken now and then by some connection made meanwhile (ternd exits 69, and a
+/// restart cannot pick another port: the other nodes know this one). Ports below that range are
+/// never given to outgoing connections. They are handed out in turn from a random start (so
+/// concurrent test processes rarely meet, and one process never repeats one before wrapping),
+/// each checked free by binding it; with no room below the range, `bind(0)` is the fallback.
+public final class LoopbackPorts: Sendable {
+    /// The ports of this process.
+    public static let shared = LoopbackPorts()
+
+    private let range: ClosedRange<Int>?
+    private let cursor: Mutex<Int>
+
+    init() {
+        // "32768\t60999": the ephemeral range starts at the first number.
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralStart = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap {
+            Int($0)
         }
+        if let ephemeralStart, ephemeralStart - 1 >= 10_000 + 1_000 {
+            range = 10_000...(ephemeralStart - 1)
+        } else {
+            range = nil
+        }
+        cursor = Mutex(range.map { Int.random(in: $0) } ?? 0)
     }
-    precondition(bound == 0, "bind() failed")
-    return Int(UInt16(bigEndian: address.sin_port))
+
+    /// The next free port.
+    public func next() -> Int {
+        if let range {
+            for _ in 0..<range.count {
+                let port = cursor.withLock { cursor -> Int in
+                    let port = cursor
+                    cursor = cursor >= range.upperBound ? range.lowerBound : cursor + 1
+                    return port
+                }
+                if Self.bindLoopback(port: port) != nil { return port }
+            }
+        }
+        guard let port = Self.bindLoopback(port: 0) else { preconditionFailure("bind() failed") }
+        return port
+    }
+
+    /// Binds a socket to 127.0.0.1:`port` (0: any) and closes it; the port bound, nil if taken.
+    private static func bindLoopback(port: Int) -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(fd >= 0, "socket() failed")
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return bound == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
 }
 
 /// True when something accepts TCP connections on 127.0.0.1:`port`.
