@@ -14,33 +14,9 @@ import XCTest
 /// and fail over when the active controller is killed with SIGKILL; a plaintext client, a TLS
 /// client without a certificate and one whose certificate another CA signed are refused on the
 /// controller listener, while a client with a CA-signed certificate is answered.
-final class ClusterControllerTLSTests: XCTestCase {
-    var directory: TemporaryDirectory!
-    var certificates: TestCertificates!
-    var nodes: [SecureClusterNode] = []
-    var processes: [BrokerProcess] = []
+final class ClusterControllerTLSTests: SecureClusterTestCase {
+    override var directoryLabel: String { "tern-cluster-controller-tls" }
     let topic = "quorum-tls"
-
-    override func setUpWithError() throws {
-        directory = TemporaryDirectory("tern-cluster-controller-tls")
-        certificates = try TestCertificates()
-    }
-
-    override func tearDown() {
-        for process in processes { process.stop() }
-        processes = []
-        certificates?.directory.remove()
-        directory?.remove()
-    }
-
-    private var logs: String { processes.enumerated().map { "--- node \($0.offset + 1)\n\($0.element.log)" }.joined() }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () async -> Bool
-    ) async {
-        await pollUntilAsync(seconds, message, every: .milliseconds(100), logs: logs, file: file, line: line, condition)
-    }
 
     private func start(_ extra: [String: String] = [:]) throws {
         var settings = [

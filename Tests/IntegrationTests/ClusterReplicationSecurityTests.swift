@@ -14,28 +14,11 @@ import Glibc
 /// is answered and every follower holds the records; a wrong inter-broker password never gets an
 /// `acks=all` record acknowledged (the followers leave the in-sync set and the leader answers
 /// NOT_ENOUGH_REPLICAS); a principal that is not a broker is refused a replica fetch.
-final class ClusterReplicationSecurityTests: XCTestCase {
-    var directory: TemporaryDirectory!
-    var certificates: TestCertificates!
-    var nodes: [SecureClusterNode] = []
-    var processes: [BrokerProcess] = []
+final class ClusterReplicationSecurityTests: SecureClusterTestCase {
+    override var directoryLabel: String { "tern-cluster-repl-security" }
     let topic = "secured"
 
-    override func setUpWithError() throws {
-        directory = TemporaryDirectory("tern-cluster-repl-security")
-        certificates = try TestCertificates()
-    }
-
-    override func tearDown() {
-        for process in processes { process.stop() }
-        processes = []
-        certificates?.directory.remove()
-        directory?.remove()
-    }
-
     // MARK: Helpers
-
-    private var logs: String { processes.enumerated().map { "--- node \($0.offset + 1)\n\($0.element.log)" }.joined() }
 
     private func process(_ id: Int32) -> BrokerProcess { processes[Int(id) - 1] }
 
@@ -59,13 +42,6 @@ final class ClusterReplicationSecurityTests: XCTestCase {
             configuration.sasl = ClientSASL(mechanism: .scramSHA512, username: name, password: password)
         }
         return try await TernClient(configuration: configuration)
-    }
-
-    private func waitUntil(
-        _ seconds: Double, _ message: String, file: StaticString = #filePath, line: UInt = #line,
-        _ condition: () async -> Bool
-    ) async {
-        await pollUntilAsync(seconds, message, every: .milliseconds(100), logs: logs, file: file, line: line, condition)
     }
 
     /// The partition's leader and ISR as one of the brokers reports them.
