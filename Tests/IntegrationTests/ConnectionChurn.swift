@@ -199,21 +199,10 @@ struct ConnectionChurn {
 
     /// Reads one whole response frame; false on end of stream, error or timeout.
     static func readFrame(_ fd: Int32) -> Bool {
-        guard let prefix = read(fd, count: 4) else { return false }
+        guard let prefix = RawConnection.read(fd, count: 4) else { return false }
         let size = Int(UInt32(prefix[0]) << 24 | UInt32(prefix[1]) << 16 | UInt32(prefix[2]) << 8 | UInt32(prefix[3]))
         guard size > 0, size < 1 << 24 else { return false }
-        return read(fd, count: size) != nil
-    }
-
-    private static func read(_ fd: Int32, count: Int) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            let n = buffer[got...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { return nil }
-            got += n
-        }
-        return buffer
+        return RawConnection.read(fd, count: size) != nil
     }
 }
 

@@ -51,7 +51,10 @@ public final class RawConnection {
     }
 
     /// Reads exactly `count` bytes; nil on end of stream, error or timeout.
-    public func read(count: Int) -> [UInt8]? {
+    public func read(count: Int) -> [UInt8]? { Self.read(fd, count: count) }
+
+    /// Reads exactly `count` bytes from socket `fd`; nil on end of stream, error or timeout.
+    public static func read(_ fd: Int32, count: Int) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
